@@ -1,0 +1,62 @@
+#!/usr/bin/env bash
+# Installs what is missing, builds glue and runs every test with CTest.
+#
+#   scripts/test.sh              # build/ (RelWithDebInfo), all tests
+#   scripts/test.sh --sanitize   # also build-asan/ (ASan+UBSan) and build-tsan/ (TSan)
+#
+# The tests run inside a private network namespace (loopback only, multicast routed to
+# it) whenever this user may create one, so that nothing they send can leave the
+# machine; otherwise they run as they are, on loopback. Exits non-zero when anything
+# fails.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+sanitize=0
+for arg in "$@"; do
+  case "$arg" in
+    --sanitize) sanitize=1 ;;
+    -h|--help) sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    *) echo "test.sh: unknown argument '$arg' (try --help)" >&2; exit 2 ;;
+  esac
+done
+
+scripts/setup.sh
+
+isolated() {
+  if unshare -n true 2>/dev/null; then
+    unshare -n sh -c 'ip link set lo up && ip link set lo multicast on &&
+                      ip route add 224.0.0.0/4 dev lo && exec "$@"' sh "$@"
+  else
+    echo "test.sh: cannot create a private network namespace; tests run on this" \
+         "host's loopback and skip what needs more" >&2
+    "$@"
+  fi
+}
+
+# build_and_test DIR [CMAKE ARGS...]; ctest runs behind the words in run_prefix.
+run_prefix=()
+build_and_test() {
+  local dir=$1
+  shift
+  echo "== $dir: configure and build" >&2
+  cmake -S . -B "$dir" -G Ninja "$@" >/dev/null
+  cmake --build "$dir"
+  echo "== $dir: test" >&2
+  isolated "${run_prefix[@]}" ctest --test-dir "$dir" --output-on-failure \
+    -j "$(nproc)" --timeout 600
+}
+
+build_and_test build -DCMAKE_BUILD_TYPE=RelWithDebInfo
+if ((sanitize)); then
+  build_and_test build-asan -DCMAKE_BUILD_TYPE=Debug -DGLUE_SANITIZE=address \
+    -DGLUE_BUILD_BENCHMARKS=OFF
+  # TSan's shadow memory needs an address layout that ASLR with many random bits
+  # breaks on newer kernels; setarch -R turns randomization off for its run.
+  export TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1 ${TSAN_OPTIONS:-}"
+  if setarch "$(uname -m)" -R true 2>/dev/null; then
+    run_prefix=(setarch "$(uname -m)" -R)
+  fi
+  build_and_test build-tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DGLUE_SANITIZE=thread \
+    -DGLUE_BUILD_BENCHMARKS=OFF
+fi
+echo "test.sh: all tests passed" >&2
