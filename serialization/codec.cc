@@ -1,0 +1,937 @@
+#include "glue/serialization/codec.h"
+
+#include <array>
+#include <boost/asio/ip/address.hpp>
+#include <cassert>
+#include <cstring>
+#include <string_view>
+#include <utility>
+
+#include "absl/base/attributes.h"
+#include "absl/base/optimization.h"
+#include "absl/strings/str_format.h"
+#include "glue/base/status_macros.h"
+#include "serialization/wire_format.h"
+
+namespace glue::serialization {
+namespace {
+
+using wire_format::LengthDelimitedSize;
+using wire_format::Tag;
+using wire_format::TagSize;
+using wire_format::VarintSize;
+using wire_format::WireReader;
+using wire_format::WireType;
+
+// Field numbers of serialization/wire.proto.
+constexpr uint32_t kEnvelopeProtocolMajor = 1;
+constexpr uint32_t kEnvelopeProtocolMinor = 2;
+constexpr uint32_t kEnvelopeNetworkId = 3;
+constexpr uint32_t kEnvelopeEndpointId = 4;
+constexpr uint32_t kEnvelopeEndpointName = 5;
+constexpr uint32_t kEnvelopeAnnouncement = 8;
+constexpr uint32_t kEnvelopeGoodbye = 9;
+constexpr uint32_t kEnvelopeFrames = 10;
+constexpr uint32_t kSocketAddressIp = 1;
+constexpr uint32_t kSocketAddressPort = 2;
+constexpr uint32_t kAnnouncementDataAddress = 1;
+constexpr uint32_t kAnnouncementRate = 2;
+constexpr uint32_t kFrameData = 1;
+constexpr uint32_t kFrameAck = 2;
+constexpr uint32_t kDataSequence = 1;
+constexpr uint32_t kDataFlags = 2;
+constexpr uint32_t kDataPayload = 3;
+constexpr uint32_t kAckCumulative = 1;
+constexpr uint32_t kAckRanges = 2;
+constexpr uint32_t kRangeFirst = 1;
+constexpr uint32_t kRangeLast = 2;
+
+constexpr uint32_t kMaxPort = 65535;
+
+// ---- Encoding -------------------------------------------------------------------
+//
+// Every length is computed before anything is written, so nothing is patched
+// afterwards. Scalars equal to zero are omitted, as proto3 encoders do.
+
+size_t VarintFieldSize(uint32_t field, uint64_t value) {
+  return value == 0 ? 0 : TagSize(field) + VarintSize(value);
+}
+
+uint8_t* WriteVarintField(uint32_t field, uint64_t value, uint8_t* out) {
+  if (value == 0) {
+    return out;
+  }
+  return wire_format::WriteVarint(value,
+                                  wire_format::WriteTag(field, WireType::kVarint, out));
+}
+
+size_t HeaderSize(const Header& header) {
+  return VarintFieldSize(kEnvelopeProtocolMajor, header.protocol_major) +
+         VarintFieldSize(kEnvelopeProtocolMinor, header.protocol_minor) +
+         VarintFieldSize(kEnvelopeNetworkId, header.network_id) +
+         TagSize(kEnvelopeEndpointId) + 8 +
+         LengthDelimitedSize(kEnvelopeEndpointName, header.endpoint_name.size());
+}
+
+size_t DataBodySize(size_t payload_bytes, uint64_t sequence, uint32_t flags) {
+  return VarintFieldSize(kDataSequence, sequence) + VarintFieldSize(kDataFlags, flags) +
+         (payload_bytes == 0 ? 0 : LengthDelimitedSize(kDataPayload, payload_bytes));
+}
+
+size_t RangeBodySize(const AckRange& range) {
+  return VarintFieldSize(kRangeFirst, range.first) +
+         VarintFieldSize(kRangeLast, range.last);
+}
+
+size_t AckBodySize(const AckFrame& frame) {
+  size_t size = VarintFieldSize(kAckCumulative, frame.cumulative);
+  for (const AckRange& range : frame.ranges) {
+    size += LengthDelimitedSize(kAckRanges, RangeBodySize(range));
+  }
+  return size;
+}
+
+// FrameEntrySize is the size of one `frames` entry of the envelope whose Frame holds
+// a kind of `kind_body_bytes` bytes. Both kinds have one-byte tags.
+size_t FrameEntrySize(size_t kind_body_bytes) {
+  return LengthDelimitedSize(kEnvelopeFrames,
+                             LengthDelimitedSize(kFrameData, kind_body_bytes));
+}
+
+// WriteFramePrefix writes the `frames` entry and the Frame's kind field up to the
+// kind's content, which is `kind_body_bytes` long.
+uint8_t* WriteFramePrefix(uint32_t kind, size_t kind_body_bytes, uint8_t* out) {
+  out = wire_format::WriteLengthPrefix(kEnvelopeFrames,
+                                       LengthDelimitedSize(kind, kind_body_bytes), out);
+  return wire_format::WriteLengthPrefix(kind, kind_body_bytes, out);
+}
+
+absl::Span<const uint8_t> AsBytes(std::string_view text) {
+  return absl::Span<const uint8_t>(reinterpret_cast<const uint8_t*>(text.data()),
+                                   text.size());
+}
+
+// ---- Decoding -------------------------------------------------------------------
+
+enum class Body { kNone, kAnnouncement, kGoodbye, kFrames };
+
+const char* BodyName(Body body) {
+  switch (body) {
+    case Body::kNone:
+      return "none";
+    case Body::kAnnouncement:
+      return "announcement";
+    case Body::kGoodbye:
+      return "goodbye";
+    case Body::kFrames:
+      return "frames";
+  }
+  return "?";
+}
+
+// Parser decodes one datagram into a DecodedDatagram. Its methods return false on
+// the first error, which status() then describes; error paths are out of line so
+// that the accepting path stays small.
+class Parser {
+ public:
+  Parser(const CodecLimits& limits, absl::Span<const uint8_t> datagram,
+         DecodedDatagram* out)
+      : limits_(limits), datagram_(datagram), out_(out) {}
+
+  bool ParseEnvelope();
+  absl::Status status() && { return std::move(status_); }
+
+ private:
+  WireReader Reader(absl::Span<const uint8_t> bytes) const {
+    return WireReader(bytes, datagram_.data());
+  }
+  size_t OffsetOf(absl::Span<const uint8_t> bytes) const {
+    return static_cast<size_t>(bytes.data() - datagram_.data());
+  }
+
+  bool ParseAnnouncement(absl::Span<const uint8_t> bytes);
+  bool ParseSocketAddress(absl::Span<const uint8_t> bytes, network::Address* address);
+  bool ParseGoodbye(absl::Span<const uint8_t> bytes);
+  bool ParseFrame(absl::Span<const uint8_t> bytes);
+  bool ParseDataFrame(absl::Span<const uint8_t> bytes, DataFrame* frame);
+  bool ParseAckFrame(absl::Span<const uint8_t> bytes, AckFrame* frame);
+  bool ParseAckRange(absl::Span<const uint8_t> bytes, AckRange* range);
+  bool SetBody(Body* body, Body seen, uint32_t field, size_t at);
+  void FixAckRanges();
+
+  // Readers of a known field whose tag, read at offset `at`, is `tag`. `message` and
+  // `field` name it in errors.
+  bool ReadVarint(WireReader& reader, const Tag& tag, size_t at, const char* message,
+                  const char* field, uint64_t* value) {
+    if (ABSL_PREDICT_FALSE(tag.type != WireType::kVarint)) {
+      return WrongWireType(message, field, tag, WireType::kVarint, at);
+    }
+    return reader.ReadVarint(value) || Malformed(message, reader);
+  }
+  bool ReadUint32(WireReader& reader, const Tag& tag, size_t at, const char* message,
+                  const char* field, uint32_t* value) {
+    if (ABSL_PREDICT_FALSE(tag.type != WireType::kVarint)) {
+      return WrongWireType(message, field, tag, WireType::kVarint, at);
+    }
+    return reader.ReadVarintUint32(value) || Malformed(message, reader);
+  }
+  bool ReadFixed64(WireReader& reader, const Tag& tag, size_t at, const char* message,
+                   const char* field, uint64_t* value) {
+    if (ABSL_PREDICT_FALSE(tag.type != WireType::kFixed64)) {
+      return WrongWireType(message, field, tag, WireType::kFixed64, at);
+    }
+    return reader.ReadFixed64(value) || Malformed(message, reader);
+  }
+  bool ReadBytes(WireReader& reader, const Tag& tag, size_t at, const char* message,
+                 const char* field, absl::Span<const uint8_t>* bytes) {
+    if (ABSL_PREDICT_FALSE(tag.type != WireType::kLengthDelimited)) {
+      return WrongWireType(message, field, tag, WireType::kLengthDelimited, at);
+    }
+    return reader.ReadLengthDelimited(bytes) || Malformed(message, reader);
+  }
+  bool ReadTag(WireReader& reader, const char* message, Tag* tag) {
+    return reader.ReadTag(tag) || Malformed(message, reader);
+  }
+  bool Skip(WireReader& reader, const Tag& tag, const char* message) {
+    return reader.SkipField(tag.type) || Malformed(message, reader);
+  }
+
+  ABSL_ATTRIBUTE_COLD bool Fail(absl::Status status) {
+    status_ = std::move(status);
+    return false;
+  }
+  ABSL_ATTRIBUTE_COLD bool Malformed(const char* message, const WireReader& reader) {
+    return Fail(absl::InvalidArgumentError(
+        absl::StrFormat("malformed %s: %s", message, reader.ErrorText())));
+  }
+  ABSL_ATTRIBUTE_COLD bool WrongWireType(const char* message, const char* field,
+                                         const Tag& tag, WireType expected, size_t at) {
+    return Fail(absl::InvalidArgumentError(absl::StrFormat(
+        "malformed %s: field %d (%s) at offset %d has wire type %d, expected %d", message,
+        tag.field, field, at, static_cast<int>(tag.type), static_cast<int>(expected))));
+  }
+  ABSL_ATTRIBUTE_COLD bool Repeated(const char* message, const char* field,
+                                    uint32_t number, size_t at) {
+    return Fail(absl::InvalidArgumentError(absl::StrFormat(
+        "malformed %s: field %d (%s) at offset %d appears twice; a singular message "
+        "field is not merged",
+        message, number, field, at)));
+  }
+
+  const CodecLimits& limits_;
+  const absl::Span<const uint8_t> datagram_;
+  DecodedDatagram* const out_;
+  absl::Status status_;
+};
+
+bool Parser::ParseEnvelope() {
+  static constexpr char kMessage[] = "Envelope";
+  Header& header = out_->header;
+  WireReader reader = Reader(datagram_);
+  Body body = Body::kNone;
+  while (!reader.AtEnd()) {
+    const size_t at = reader.offset();
+    Tag tag;
+    if (!ReadTag(reader, kMessage, &tag)) {
+      return false;
+    }
+    switch (tag.field) {
+      case kEnvelopeProtocolMajor:
+        if (!ReadUint32(reader, tag, at, kMessage, "protocol_major",
+                        &header.protocol_major)) {
+          return false;
+        }
+        // Nothing after a major version we do not speak is worth reading.
+        if (header.protocol_major != 0 && header.protocol_major != kProtocolMajor) {
+          return Fail(absl::UnimplementedError(absl::StrFormat(
+              "protocol major version %d is not supported: this endpoint speaks %d.%d",
+              header.protocol_major, kProtocolMajor, kProtocolMinor)));
+        }
+        break;
+      case kEnvelopeProtocolMinor:
+        if (!ReadUint32(reader, tag, at, kMessage, "protocol_minor",
+                        &header.protocol_minor)) {
+          return false;
+        }
+        break;
+      case kEnvelopeNetworkId:
+        if (!ReadVarint(reader, tag, at, kMessage, "network_id", &header.network_id)) {
+          return false;
+        }
+        break;
+      case kEnvelopeEndpointId:
+        if (!ReadFixed64(reader, tag, at, kMessage, "endpoint_id", &header.endpoint_id)) {
+          return false;
+        }
+        break;
+      case kEnvelopeEndpointName: {
+        absl::Span<const uint8_t> name;
+        if (!ReadBytes(reader, tag, at, kMessage, "endpoint_name", &name)) {
+          return false;
+        }
+        // Every occurrence is checked, not only the last, as the reference parser does.
+        if (name.size() > limits_.max_name_bytes) {
+          return Fail(absl::InvalidArgumentError(absl::StrFormat(
+              "endpoint_name (field 5) at offset %d has %d bytes, more than the limit of "
+              "%d (CodecLimits::max_name_bytes)",
+              at, name.size(), limits_.max_name_bytes)));
+        }
+        header.endpoint_name =
+            std::string_view(reinterpret_cast<const char*>(name.data()), name.size());
+        if (!wire_format::IsValidUtf8(header.endpoint_name)) {
+          return Fail(absl::InvalidArgumentError(absl::StrFormat(
+              "endpoint_name (field 5) at offset %d is not valid UTF-8", at)));
+        }
+        break;
+      }
+      case kEnvelopeAnnouncement: {
+        absl::Span<const uint8_t> bytes;
+        if (!ReadBytes(reader, tag, at, kMessage, "announcement", &bytes) ||
+            !SetBody(&body, Body::kAnnouncement, tag.field, at) ||
+            !ParseAnnouncement(bytes)) {
+          return false;
+        }
+        break;
+      }
+      case kEnvelopeGoodbye: {
+        absl::Span<const uint8_t> bytes;
+        if (!ReadBytes(reader, tag, at, kMessage, "goodbye", &bytes) ||
+            !SetBody(&body, Body::kGoodbye, tag.field, at) || !ParseGoodbye(bytes)) {
+          return false;
+        }
+        break;
+      }
+      case kEnvelopeFrames: {
+        absl::Span<const uint8_t> bytes;
+        if (!ReadBytes(reader, tag, at, kMessage, "frames", &bytes) ||
+            !SetBody(&body, Body::kFrames, tag.field, at)) {
+          return false;
+        }
+        if (ABSL_PREDICT_FALSE(out_->frames.size() == limits_.max_frames)) {
+          return Fail(absl::InvalidArgumentError(absl::StrFormat(
+              "Envelope holds more than %d frames (CodecLimits::max_frames): another "
+              "at offset %d",
+              limits_.max_frames, at)));
+        }
+        if (!ParseFrame(bytes)) {
+          return false;
+        }
+        break;
+      }
+      default:
+        if (!Skip(reader, tag, kMessage)) {
+          return false;
+        }
+    }
+  }
+
+  if (header.protocol_major == 0) {
+    return Fail(
+        absl::InvalidArgumentError("Envelope has no protocol_major (field 1), or 0"));
+  }
+  if (header.endpoint_id == 0) {
+    return Fail(
+        absl::InvalidArgumentError("Envelope has no endpoint_id (field 4), or 0"));
+  }
+  if (header.endpoint_name.empty()) {
+    return Fail(absl::InvalidArgumentError(
+        "Envelope has no endpoint_name (field 5), or an empty one"));
+  }
+  switch (body) {
+    case Body::kNone:
+      return Fail(absl::InvalidArgumentError(
+          "Envelope has no body: no announcement (field 8), goodbye (field 9) or "
+          "frames (field 10)"));
+    case Body::kAnnouncement:
+      out_->kind = DecodedDatagram::Kind::kAnnouncement;
+      break;
+    case Body::kGoodbye:
+      out_->kind = DecodedDatagram::Kind::kGoodbye;
+      break;
+    case Body::kFrames:
+      out_->kind = DecodedDatagram::Kind::kFrames;
+      FixAckRanges();
+      break;
+  }
+  return true;
+}
+
+bool Parser::SetBody(Body* body, Body seen, uint32_t field, size_t at) {
+  if (ABSL_PREDICT_TRUE(*body == Body::kNone ||
+                        (*body == Body::kFrames && seen == Body::kFrames))) {
+    *body = seen;
+    return true;
+  }
+  if (*body == seen) {
+    return Repeated("Envelope", BodyName(seen), field, at);
+  }
+  return Fail(absl::InvalidArgumentError(absl::StrFormat(
+      "Envelope holds more than one kind of body: %s (field %d at offset %d) after %s",
+      BodyName(seen), field, at, BodyName(*body))));
+}
+
+// While frames are parsed, ack_ranges may reallocate; the AckFrame views are pointed
+// at their final storage once all frames are in. Each AckFrame's ranges were appended
+// in frame order, so consecutive slices belong to consecutive ack frames.
+void Parser::FixAckRanges() {
+  if (out_->ack_ranges.empty()) {
+    return;
+  }
+  const AckRange* next = out_->ack_ranges.data();
+  for (Frame& frame : out_->frames) {
+    if (auto* ack = std::get_if<AckFrame>(&frame)) {
+      ack->ranges = absl::Span<const AckRange>(next, ack->ranges.size());
+      next += ack->ranges.size();
+    }
+  }
+}
+
+bool Parser::ParseAnnouncement(absl::Span<const uint8_t> bytes) {
+  static constexpr char kMessage[] = "Announcement";
+  Announcement& announcement = out_->announcement;
+  WireReader reader = Reader(bytes);
+  bool has_address = false;
+  while (!reader.AtEnd()) {
+    const size_t at = reader.offset();
+    Tag tag;
+    if (!ReadTag(reader, kMessage, &tag)) {
+      return false;
+    }
+    switch (tag.field) {
+      case kAnnouncementDataAddress: {
+        absl::Span<const uint8_t> address;
+        if (!ReadBytes(reader, tag, at, kMessage, "data_address", &address)) {
+          return false;
+        }
+        if (has_address) {
+          return Repeated(kMessage, "data_address", tag.field, at);
+        }
+        has_address = true;
+        if (!ParseSocketAddress(address, &announcement.data_address)) {
+          return false;
+        }
+        break;
+      }
+      case kAnnouncementRate:
+        if (!ReadUint32(reader, tag, at, kMessage, "rate_milliseconds",
+                        &announcement.rate_milliseconds)) {
+          return false;
+        }
+        break;
+      default:
+        if (!Skip(reader, tag, kMessage)) {
+          return false;
+        }
+    }
+  }
+  if (!has_address) {
+    return Fail(absl::InvalidArgumentError(absl::StrFormat(
+        "Announcement at offset %d has no data_address (field 1)", OffsetOf(bytes))));
+  }
+  if (announcement.rate_milliseconds == 0) {
+    return Fail(absl::InvalidArgumentError(absl::StrFormat(
+        "Announcement at offset %d has no rate_milliseconds (field 2), or 0",
+        OffsetOf(bytes))));
+  }
+  return true;
+}
+
+bool Parser::ParseSocketAddress(absl::Span<const uint8_t> bytes,
+                                network::Address* address) {
+  static constexpr char kMessage[] = "SocketAddress";
+  WireReader reader = Reader(bytes);
+  absl::Span<const uint8_t> ip;
+  uint32_t port = 0;
+  while (!reader.AtEnd()) {
+    const size_t at = reader.offset();
+    Tag tag;
+    if (!ReadTag(reader, kMessage, &tag)) {
+      return false;
+    }
+    switch (tag.field) {
+      case kSocketAddressIp:
+        if (!ReadBytes(reader, tag, at, kMessage, "ip", &ip)) {
+          return false;
+        }
+        break;
+      case kSocketAddressPort:
+        if (!ReadUint32(reader, tag, at, kMessage, "port", &port)) {
+          return false;
+        }
+        break;
+      default:
+        if (!Skip(reader, tag, kMessage)) {
+          return false;
+        }
+    }
+  }
+  boost::asio::ip::address ip_address;
+  if (ip.size() == 4) {
+    boost::asio::ip::address_v4::bytes_type v4;
+    std::memcpy(v4.data(), ip.data(), v4.size());
+    ip_address = boost::asio::ip::address_v4(v4);
+  } else if (ip.size() == 16) {
+    boost::asio::ip::address_v6::bytes_type v6;
+    std::memcpy(v6.data(), ip.data(), v6.size());
+    ip_address = boost::asio::ip::address_v6(v6);
+  } else {
+    return Fail(absl::InvalidArgumentError(absl::StrFormat(
+        "SocketAddress at offset %d has an ip (field 1) of %d bytes, expected 4 or 16",
+        OffsetOf(bytes), ip.size())));
+  }
+  if (port == 0 || port > kMaxPort) {
+    return Fail(absl::InvalidArgumentError(
+        absl::StrFormat("SocketAddress at offset %d has port (field 2) %d, outside 1..%d",
+                        OffsetOf(bytes), port, kMaxPort)));
+  }
+  *address = network::Address(ip_address, static_cast<uint16_t>(port));
+  return true;
+}
+
+bool Parser::ParseGoodbye(absl::Span<const uint8_t> bytes) {
+  static constexpr char kMessage[] = "Goodbye";
+  WireReader reader = Reader(bytes);
+  while (!reader.AtEnd()) {
+    Tag tag;
+    if (!ReadTag(reader, kMessage, &tag) || !Skip(reader, tag, kMessage)) {
+      return false;
+    }
+  }
+  return true;
+}
+
+bool Parser::ParseFrame(absl::Span<const uint8_t> bytes) {
+  static constexpr char kMessage[] = "Frame";
+  WireReader reader = Reader(bytes);
+  uint32_t kind = 0;
+  while (!reader.AtEnd()) {
+    const size_t at = reader.offset();
+    Tag tag;
+    if (!ReadTag(reader, kMessage, &tag)) {
+      return false;
+    }
+    if (tag.field != kFrameData && tag.field != kFrameAck) {
+      if (!Skip(reader, tag, kMessage)) {
+        return false;
+      }
+      continue;
+    }
+    absl::Span<const uint8_t> content;
+    if (!ReadBytes(reader, tag, at, kMessage, tag.field == kFrameData ? "data" : "ack",
+                   &content)) {
+      return false;
+    }
+    if (ABSL_PREDICT_FALSE(kind != 0)) {
+      return Fail(absl::InvalidArgumentError(absl::StrFormat(
+          "Frame at offset %d holds more than one kind: field %d at offset %d after "
+          "field %d",
+          OffsetOf(bytes), tag.field, at, kind)));
+    }
+    kind = tag.field;
+    if (kind == kFrameData) {
+      DataFrame data;
+      if (!ParseDataFrame(content, &data)) {
+        return false;
+      }
+      out_->frames.emplace_back(std::in_place_type<DataFrame>, data);
+    } else {
+      AckFrame ack;
+      if (!ParseAckFrame(content, &ack)) {
+        return false;
+      }
+      out_->frames.emplace_back(std::in_place_type<AckFrame>, ack);
+    }
+  }
+  if (kind == 0) {
+    return Fail(absl::InvalidArgumentError(absl::StrFormat(
+        "Frame at offset %d has no kind: neither data (field 1) nor ack (field 2)",
+        OffsetOf(bytes))));
+  }
+  return true;
+}
+
+bool Parser::ParseDataFrame(absl::Span<const uint8_t> bytes, DataFrame* frame) {
+  static constexpr char kMessage[] = "DataFrame";
+  WireReader reader = Reader(bytes);
+  while (!reader.AtEnd()) {
+    const size_t at = reader.offset();
+    Tag tag;
+    if (!ReadTag(reader, kMessage, &tag)) {
+      return false;
+    }
+    bool ok;
+    switch (tag.field) {
+      case kDataSequence:
+        ok = ReadVarint(reader, tag, at, kMessage, "sequence", &frame->sequence);
+        break;
+      case kDataFlags:
+        ok = ReadUint32(reader, tag, at, kMessage, "flags", &frame->flags);
+        break;
+      case kDataPayload:
+        ok = ReadBytes(reader, tag, at, kMessage, "payload", &frame->payload);
+        break;
+      default:
+        ok = Skip(reader, tag, kMessage);
+    }
+    if (!ok) {
+      return false;
+    }
+  }
+  return true;
+}
+
+bool Parser::ParseAckFrame(absl::Span<const uint8_t> bytes, AckFrame* frame) {
+  static constexpr char kMessage[] = "AckFrame";
+  std::vector<AckRange>& storage = out_->ack_ranges;
+  const size_t first_range = storage.size();
+  WireReader reader = Reader(bytes);
+  while (!reader.AtEnd()) {
+    const size_t at = reader.offset();
+    Tag tag;
+    if (!ReadTag(reader, kMessage, &tag)) {
+      return false;
+    }
+    switch (tag.field) {
+      case kAckCumulative:
+        if (!ReadVarint(reader, tag, at, kMessage, "cumulative", &frame->cumulative)) {
+          return false;
+        }
+        break;
+      case kAckRanges: {
+        absl::Span<const uint8_t> range_bytes;
+        if (!ReadBytes(reader, tag, at, kMessage, "ranges", &range_bytes)) {
+          return false;
+        }
+        if (ABSL_PREDICT_FALSE(storage.size() - first_range == limits_.max_ack_ranges)) {
+          return Fail(absl::InvalidArgumentError(
+              absl::StrFormat("AckFrame at offset %d holds more than %d ranges "
+                              "(CodecLimits::max_ack_ranges): another at offset %d",
+                              OffsetOf(bytes), limits_.max_ack_ranges, at)));
+        }
+        AckRange range;
+        if (!ParseAckRange(range_bytes, &range)) {
+          return false;
+        }
+        storage.push_back(range);
+        break;
+      }
+      default:
+        if (!Skip(reader, tag, kMessage)) {
+          return false;
+        }
+    }
+  }
+  // The view is aimed at its final storage by FixAckRanges; only its size counts now.
+  frame->ranges = absl::Span<const AckRange>(storage.data() + first_range,
+                                             storage.size() - first_range);
+  return true;
+}
+
+bool Parser::ParseAckRange(absl::Span<const uint8_t> bytes, AckRange* range) {
+  static constexpr char kMessage[] = "AckRange";
+  WireReader reader = Reader(bytes);
+  while (!reader.AtEnd()) {
+    const size_t at = reader.offset();
+    Tag tag;
+    if (!ReadTag(reader, kMessage, &tag)) {
+      return false;
+    }
+    bool ok;
+    switch (tag.field) {
+      case kRangeFirst:
+        ok = ReadVarint(reader, tag, at, kMessage, "first", &range->first);
+        break;
+      case kRangeLast:
+        ok = ReadVarint(reader, tag, at, kMessage, "last", &range->last);
+        break;
+      default:
+        ok = Skip(reader, tag, kMessage);
+    }
+    if (!ok) {
+      return false;
+    }
+  }
+  if (range->first > range->last) {
+    return Fail(absl::InvalidArgumentError(
+        absl::StrFormat("AckRange at offset %d has first %d > last %d", OffsetOf(bytes),
+                        range->first, range->last)));
+  }
+  return true;
+}
+
+}  // namespace
+
+// ---- DatagramEncoder ------------------------------------------------------------
+
+absl::StatusOr<DatagramEncoder> DatagramEncoder::Create(size_t budget,
+                                                        CodecLimits limits) {
+  if (budget == 0 || budget > limits.max_datagram_bytes) {
+    return absl::InvalidArgumentError(absl::StrFormat(
+        "datagram budget of %d bytes is outside 1..%d (CodecLimits::max_datagram_bytes)",
+        budget, limits.max_datagram_bytes));
+  }
+  return DatagramEncoder(budget, limits);
+}
+
+DatagramEncoder::DatagramEncoder(size_t budget, CodecLimits limits)
+    : budget_(budget),
+      limits_(limits),
+      buffer_(std::make_unique_for_overwrite<uint8_t[]>(budget)) {}
+
+absl::Status DatagramEncoder::ValidateHeader(const Header& header) const {
+  if (header.protocol_major == 0) {
+    return absl::InvalidArgumentError("header protocol_major is 0, which means missing");
+  }
+  if (header.endpoint_id == 0) {
+    return absl::InvalidArgumentError("header endpoint_id is 0, which means missing");
+  }
+  if (header.endpoint_name.empty()) {
+    return absl::InvalidArgumentError("header endpoint_name is empty");
+  }
+  if (header.endpoint_name.size() > limits_.max_name_bytes) {
+    return absl::InvalidArgumentError(
+        absl::StrFormat("header endpoint_name has %d bytes, more than the limit of %d "
+                        "(CodecLimits::max_name_bytes)",
+                        header.endpoint_name.size(), limits_.max_name_bytes));
+  }
+  if (!wire_format::IsValidUtf8(header.endpoint_name)) {
+    return absl::InvalidArgumentError("header endpoint_name is not valid UTF-8");
+  }
+  return absl::OkStatus();
+}
+
+uint8_t* DatagramEncoder::WriteHeader(const Header& header) {
+  uint8_t* out = buffer_.get();
+  out = WriteVarintField(kEnvelopeProtocolMajor, header.protocol_major, out);
+  out = WriteVarintField(kEnvelopeProtocolMinor, header.protocol_minor, out);
+  out = WriteVarintField(kEnvelopeNetworkId, header.network_id, out);
+  out = wire_format::WriteFixed64(
+      header.endpoint_id,
+      wire_format::WriteTag(kEnvelopeEndpointId, WireType::kFixed64, out));
+  return wire_format::WriteBytes(kEnvelopeEndpointName, AsBytes(header.endpoint_name),
+                                 out);
+}
+
+absl::StatusOr<absl::Span<const uint8_t>> DatagramEncoder::EncodeAnnouncement(
+    const Header& header, const Announcement& announcement) {
+  frames_open_ = false;
+  size_ = 0;
+  frame_count_ = 0;
+  GLUE_RETURN_IF_ERROR(ValidateHeader(header));
+  if (announcement.rate_milliseconds == 0) {
+    return absl::InvalidArgumentError("announcement rate_milliseconds is 0");
+  }
+  const uint16_t port = announcement.data_address.port();
+  if (port == 0) {
+    return absl::InvalidArgumentError(
+        absl::StrFormat("announcement data_address %s has port 0",
+                        network::FormatAddress(announcement.data_address)));
+  }
+  const boost::asio::ip::address ip = announcement.data_address.address();
+  std::array<uint8_t, 16> ip_bytes;
+  size_t ip_size;
+  if (ip.is_v4()) {
+    const auto v4 = ip.to_v4().to_bytes();
+    ip_size = v4.size();
+    std::memcpy(ip_bytes.data(), v4.data(), ip_size);
+  } else {
+    const auto v6 = ip.to_v6().to_bytes();
+    ip_size = v6.size();
+    std::memcpy(ip_bytes.data(), v6.data(), ip_size);
+  }
+  const size_t address_body = LengthDelimitedSize(kSocketAddressIp, ip_size) +
+                              VarintFieldSize(kSocketAddressPort, port);
+  const size_t announcement_body =
+      LengthDelimitedSize(kAnnouncementDataAddress, address_body) +
+      VarintFieldSize(kAnnouncementRate, announcement.rate_milliseconds);
+  const size_t total =
+      HeaderSize(header) + LengthDelimitedSize(kEnvelopeAnnouncement, announcement_body);
+  if (total > budget_) {
+    return absl::InvalidArgumentError(absl::StrFormat(
+        "announcement datagram of %d bytes exceeds the budget of %d bytes", total,
+        budget_));
+  }
+  uint8_t* out = WriteHeader(header);
+  out = wire_format::WriteLengthPrefix(kEnvelopeAnnouncement, announcement_body, out);
+  out = wire_format::WriteLengthPrefix(kAnnouncementDataAddress, address_body, out);
+  out = wire_format::WriteBytes(kSocketAddressIp,
+                                absl::MakeConstSpan(ip_bytes.data(), ip_size), out);
+  out = WriteVarintField(kSocketAddressPort, port, out);
+  out = WriteVarintField(kAnnouncementRate, announcement.rate_milliseconds, out);
+  size_ = static_cast<size_t>(out - buffer_.get());
+  assert(size_ == total);
+  return absl::Span<const uint8_t>(buffer_.get(), size_);
+}
+
+absl::StatusOr<absl::Span<const uint8_t>> DatagramEncoder::EncodeGoodbye(
+    const Header& header) {
+  frames_open_ = false;
+  size_ = 0;
+  frame_count_ = 0;
+  GLUE_RETURN_IF_ERROR(ValidateHeader(header));
+  const size_t total = HeaderSize(header) + LengthDelimitedSize(kEnvelopeGoodbye, 0);
+  if (total > budget_) {
+    return absl::InvalidArgumentError(absl::StrFormat(
+        "goodbye datagram of %d bytes exceeds the budget of %d bytes", total, budget_));
+  }
+  uint8_t* out = WriteHeader(header);
+  out = wire_format::WriteLengthPrefix(kEnvelopeGoodbye, 0, out);
+  size_ = static_cast<size_t>(out - buffer_.get());
+  assert(size_ == total);
+  return absl::Span<const uint8_t>(buffer_.get(), size_);
+}
+
+absl::Status DatagramEncoder::BeginFrames(const Header& header) {
+  frames_open_ = false;
+  size_ = 0;
+  frame_count_ = 0;
+  GLUE_RETURN_IF_ERROR(ValidateHeader(header));
+  const size_t header_size = HeaderSize(header);
+  // A header that fills the budget leaves no room for the smallest frame.
+  if (header_size + FrameEntrySize(0) > budget_) {
+    return absl::InvalidArgumentError(absl::StrFormat(
+        "header of %d bytes leaves no room for a frame in the budget of %d bytes",
+        header_size, budget_));
+  }
+  size_ = static_cast<size_t>(WriteHeader(header) - buffer_.get());
+  assert(size_ == header_size);
+  header_size_ = header_size;
+  frames_open_ = true;
+  return absl::OkStatus();
+}
+
+absl::Status DatagramEncoder::CheckRoom(const char* what, size_t bytes) const {
+  if (!frames_open_) {
+    return absl::FailedPreconditionError(
+        absl::StrFormat("cannot add a %s: no datagram open (call BeginFrames)", what));
+  }
+  if (bytes > budget_ - header_size_) {
+    return absl::InvalidArgumentError(absl::StrFormat(
+        "%s of %d bytes can never fit: the budget of %d bytes less the %d-byte header "
+        "leaves %d",
+        what, bytes, budget_, header_size_, budget_ - header_size_));
+  }
+  if (frame_count_ == limits_.max_frames) {
+    return absl::ResourceExhaustedError(absl::StrFormat(
+        "datagram already holds %d frames (CodecLimits::max_frames)", frame_count_));
+  }
+  if (bytes > budget_ - size_) {
+    return absl::ResourceExhaustedError(
+        absl::StrFormat("%s of %d bytes does not fit in the %d bytes left of the budget",
+                        what, bytes, budget_ - size_));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status DatagramEncoder::AddData(const DataFrame& frame) {
+  const size_t body = DataBodySize(frame.payload.size(), frame.sequence, frame.flags);
+  const size_t entry = FrameEntrySize(body);
+  GLUE_RETURN_IF_ERROR(CheckRoom("data frame", entry));
+  uint8_t* out = WriteFramePrefix(kFrameData, body, buffer_.get() + size_);
+  out = WriteVarintField(kDataSequence, frame.sequence, out);
+  out = WriteVarintField(kDataFlags, frame.flags, out);
+  if (!frame.payload.empty()) {
+    out = wire_format::WriteBytes(kDataPayload, frame.payload, out);
+  }
+  assert(static_cast<size_t>(out - buffer_.get()) == size_ + entry);
+  size_ += entry;
+  ++frame_count_;
+  return absl::OkStatus();
+}
+
+absl::Status DatagramEncoder::AddAck(const AckFrame& frame) {
+  if (frame.ranges.size() > limits_.max_ack_ranges) {
+    return absl::InvalidArgumentError(
+        absl::StrFormat("ack frame has %d ranges, more than the limit of %d "
+                        "(CodecLimits::max_ack_ranges)",
+                        frame.ranges.size(), limits_.max_ack_ranges));
+  }
+  for (size_t i = 0; i < frame.ranges.size(); ++i) {
+    if (frame.ranges[i].first > frame.ranges[i].last) {
+      return absl::InvalidArgumentError(
+          absl::StrFormat("ack range %d has first %d > last %d", i, frame.ranges[i].first,
+                          frame.ranges[i].last));
+    }
+  }
+  const size_t body = AckBodySize(frame);
+  const size_t entry = FrameEntrySize(body);
+  GLUE_RETURN_IF_ERROR(CheckRoom("ack frame", entry));
+  uint8_t* out = WriteFramePrefix(kFrameAck, body, buffer_.get() + size_);
+  out = WriteVarintField(kAckCumulative, frame.cumulative, out);
+  for (const AckRange& range : frame.ranges) {
+    out = wire_format::WriteLengthPrefix(kAckRanges, RangeBodySize(range), out);
+    out = WriteVarintField(kRangeFirst, range.first, out);
+    out = WriteVarintField(kRangeLast, range.last, out);
+  }
+  assert(static_cast<size_t>(out - buffer_.get()) == size_ + entry);
+  size_ += entry;
+  ++frame_count_;
+  return absl::OkStatus();
+}
+
+absl::StatusOr<absl::Span<const uint8_t>> DatagramEncoder::Finish() {
+  if (!frames_open_) {
+    return absl::FailedPreconditionError(
+        "cannot finish: no datagram open (call BeginFrames)");
+  }
+  if (frame_count_ == 0) {
+    return absl::FailedPreconditionError(
+        "cannot finish a datagram of frames that holds no frame");
+  }
+  frames_open_ = false;
+  return absl::Span<const uint8_t>(buffer_.get(), size_);
+}
+
+size_t DatagramEncoder::EncodedDataFrameSize(size_t payload_bytes, uint64_t sequence,
+                                             uint32_t flags) {
+  return FrameEntrySize(DataBodySize(payload_bytes, sequence, flags));
+}
+
+size_t DatagramEncoder::EncodedAckFrameSize(const AckFrame& frame) {
+  return FrameEntrySize(AckBodySize(frame));
+}
+
+// ---- DatagramDecoder ------------------------------------------------------------
+
+absl::Status DatagramDecoder::Decode(absl::Span<const uint8_t> datagram,
+                                     DecodedDatagram* out) const {
+  // Absent fields decode as 0, not as our own version.
+  out->header = Header{};
+  out->header.protocol_major = 0;
+  out->header.protocol_minor = 0;
+  out->kind = DecodedDatagram::Kind::kFrames;
+  out->announcement = Announcement{};
+  out->frames.clear();
+  out->ack_ranges.clear();
+  if (datagram.empty()) {
+    return absl::InvalidArgumentError("empty datagram");
+  }
+  if (datagram.size() > limits_.max_datagram_bytes) {
+    return absl::InvalidArgumentError(
+        absl::StrFormat("datagram of %d bytes exceeds the limit of %d bytes "
+                        "(CodecLimits::max_datagram_bytes)",
+                        datagram.size(), limits_.max_datagram_bytes));
+  }
+  Parser parser(limits_, datagram, out);
+  if (!parser.ParseEnvelope()) {
+    return std::move(parser).status();
+  }
+  return absl::OkStatus();
+}
+
+bool operator==(const DecodedDatagram& a, const DecodedDatagram& b) {
+  if (a.header != b.header || a.kind != b.kind) {
+    return false;
+  }
+  switch (a.kind) {
+    case DecodedDatagram::Kind::kAnnouncement:
+      return a.announcement == b.announcement;
+    case DecodedDatagram::Kind::kGoodbye:
+      return true;
+    case DecodedDatagram::Kind::kFrames:
+      return a.frames == b.frames;
+  }
+  return false;
+}
+
+}  // namespace glue::serialization

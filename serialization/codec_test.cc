@@ -1,0 +1,869 @@
+#include "glue/serialization/codec.h"
+
+#include <limits>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "absl/strings/escaping.h"
+#include "absl/strings/str_format.h"
+#include "glue/base/status_matchers.h"
+#include "glue/serialization/allocation_counter.h"
+#include "glue/serialization/codec_testing.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "serialization/wire_format.h"
+
+namespace glue::serialization {
+namespace {
+
+using ::glue::testing::IsOk;
+using ::glue::testing::StatusIs;
+using testing::AllocationCount;
+using ::testing::AllOf;
+using testing::Encode;
+using ::testing::HasSubstr;
+using testing::OwnedDatagram;
+using testing::ProtoDifference;
+using testing::RandomDatagram;
+using testing::TestSeed;
+using testing::ToProto;
+
+// ---- Raw wire builders, for datagrams the encoder would never write. -----------
+
+std::string VarintBytes(uint64_t value) {
+  std::string bytes(wire_format::kMaxVarintBytes, '\0');
+  auto* begin = reinterpret_cast<uint8_t*>(bytes.data());
+  bytes.resize(static_cast<size_t>(wire_format::WriteVarint(value, begin) - begin));
+  return bytes;
+}
+std::string TagBytes(uint32_t field, wire_format::WireType type) {
+  return VarintBytes((uint64_t{field} << 3) | static_cast<uint64_t>(type));
+}
+std::string VarintField(uint32_t field, uint64_t value) {
+  return TagBytes(field, wire_format::WireType::kVarint) + VarintBytes(value);
+}
+std::string Fixed64Field(uint32_t field, uint64_t value) {
+  std::string bytes(8, '\0');
+  wire_format::WriteFixed64(value, reinterpret_cast<uint8_t*>(bytes.data()));
+  return TagBytes(field, wire_format::WireType::kFixed64) + bytes;
+}
+std::string Fixed32Field(uint32_t field, uint32_t value) {
+  std::string bytes(4, '\0');
+  for (int i = 0; i < 4; ++i) bytes[i] = static_cast<char>(value >> (8 * i));
+  return TagBytes(field, wire_format::WireType::kFixed32) + bytes;
+}
+std::string BytesField(uint32_t field, std::string_view content) {
+  return TagBytes(field, wire_format::WireType::kLengthDelimited) +
+         VarintBytes(content.size()) + std::string(content);
+}
+// Unknown fields of every wire type the decoder skips, numbered from `first`.
+std::string UnknownFields(uint32_t first) {
+  return VarintField(first, 12345) + Fixed64Field(first + 1, 7) +
+         BytesField(first + 2, "future") + Fixed32Field(first + 3, 9);
+}
+
+const std::string kHeader = VarintField(1, 1) + Fixed64Field(4, 42) + BytesField(5, "a");
+const std::string kIpv4("\x7f\x00\x00\x01", 4);
+
+std::string SocketAddressBody(std::string_view ip, uint64_t port) {
+  return BytesField(1, ip) + VarintField(2, port);
+}
+std::string AnnouncementField(std::string_view body) { return BytesField(8, body); }
+std::string GoodbyeField() { return BytesField(9, ""); }
+std::string DataEntry(std::string_view data_body) {
+  return BytesField(10, BytesField(1, data_body));
+}
+std::string AckEntry(std::string_view ack_body) {
+  return BytesField(10, BytesField(2, ack_body));
+}
+std::string RangeField(uint64_t first, uint64_t last) {
+  return BytesField(2, VarintField(1, first) + VarintField(2, last));
+}
+
+absl::Span<const uint8_t> AsSpan(const std::string& bytes) {
+  return absl::Span<const uint8_t>(reinterpret_cast<const uint8_t*>(bytes.data()),
+                                   bytes.size());
+}
+std::string AsString(absl::Span<const uint8_t> bytes) {
+  return std::string(bytes.begin(), bytes.end());
+}
+absl::Span<const uint8_t> Payload(std::string_view text) {
+  return absl::Span<const uint8_t>(reinterpret_cast<const uint8_t*>(text.data()),
+                                   text.size());
+}
+
+Header TestHeader() {
+  return Header{
+      .network_id = 7, .endpoint_id = 0x0123456789abcdef, .endpoint_name = "alpha"};
+}
+
+// ExpectReferenceAgrees checks that the generated parser accepts `bytes` and sees
+// the content `decoded` holds.
+void ExpectReferenceAgrees(absl::Span<const uint8_t> bytes,
+                           const DecodedDatagram& decoded) {
+  ::glue::wire::Envelope reference;
+  ASSERT_TRUE(reference.ParseFromArray(bytes.data(), static_cast<int>(bytes.size())));
+  EXPECT_EQ(ProtoDifference(reference, ToProto(decoded)), "");
+}
+
+// ---- DatagramEncoder -----------------------------------------------------------
+
+TEST(DatagramEncoder, RejectsABudgetOfZero) {
+  EXPECT_THAT(DatagramEncoder::Create(0),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("budget of 0")));
+}
+
+TEST(DatagramEncoder, RejectsABudgetAboveTheDatagramLimit) {
+  EXPECT_THAT(DatagramEncoder::Create(65508),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       AllOf(HasSubstr("65508"), HasSubstr("65507"))));
+  EXPECT_THAT(DatagramEncoder::Create(65507), IsOk());
+  EXPECT_THAT(DatagramEncoder::Create(200000, CodecLimits{.max_datagram_bytes = 200000}),
+              IsOk());
+}
+
+TEST(DatagramEncoder, RoundTripsAnAnnouncement) {
+  ASSERT_OK_AND_ASSIGN(DatagramEncoder encoder, DatagramEncoder::Create(1472));
+  DatagramDecoder decoder;
+  for (const char* address : {"127.0.0.1:27320", "[2001:db8::1]:65535", "[::1]:1"}) {
+    SCOPED_TRACE(address);
+    ASSERT_OK_AND_ASSIGN(network::Address data_address, network::ParseAddress(address));
+    const Announcement announcement{.data_address = data_address,
+                                    .rate_milliseconds = 1000};
+    ASSERT_OK_AND_ASSIGN(auto bytes,
+                         encoder.EncodeAnnouncement(TestHeader(), announcement));
+    EXPECT_EQ(bytes.size(), encoder.size());
+    DecodedDatagram decoded;
+    ASSERT_OK(decoder.Decode(bytes, &decoded));
+    EXPECT_EQ(decoded.header, TestHeader());
+    EXPECT_EQ(decoded.kind, DecodedDatagram::Kind::kAnnouncement);
+    EXPECT_EQ(decoded.announcement, announcement);
+    ExpectReferenceAgrees(bytes, decoded);
+  }
+}
+
+TEST(DatagramEncoder, RoundTripsAGoodbye) {
+  ASSERT_OK_AND_ASSIGN(DatagramEncoder encoder, DatagramEncoder::Create(1472));
+  ASSERT_OK_AND_ASSIGN(auto bytes, encoder.EncodeGoodbye(TestHeader()));
+  DecodedDatagram decoded;
+  ASSERT_OK(DatagramDecoder().Decode(bytes, &decoded));
+  EXPECT_EQ(decoded.header, TestHeader());
+  EXPECT_EQ(decoded.kind, DecodedDatagram::Kind::kGoodbye);
+  ExpectReferenceAgrees(bytes, decoded);
+}
+
+TEST(DatagramEncoder, RoundTripsDataAndAckFrames) {
+  ASSERT_OK_AND_ASSIGN(DatagramEncoder encoder, DatagramEncoder::Create(1472));
+  const AckRange ranges[] = {{.first = 12, .last = 15}, {.first = 20, .last = 20}};
+  const std::vector<Frame> frames = {
+      DataFrame{.sequence = 1, .flags = 3, .payload = Payload("hello")},
+      AckFrame{.cumulative = 10, .ranges = ranges},
+      DataFrame{},  // every field at its default: an empty data frame
+      AckFrame{},
+      DataFrame{.sequence = std::numeric_limits<uint64_t>::max(),
+                .flags = std::numeric_limits<uint32_t>::max(),
+                .payload = Payload(std::string_view("\0\xff", 2))},
+  };
+  ASSERT_OK(encoder.BeginFrames(TestHeader()));
+  for (const Frame& frame : frames) {
+    if (const auto* data = std::get_if<DataFrame>(&frame)) {
+      ASSERT_OK(encoder.AddData(*data));
+    } else {
+      ASSERT_OK(encoder.AddAck(std::get<AckFrame>(frame)));
+    }
+  }
+  EXPECT_EQ(encoder.frame_count(), frames.size());
+  ASSERT_OK_AND_ASSIGN(auto bytes, encoder.Finish());
+  DecodedDatagram decoded;
+  ASSERT_OK(DatagramDecoder().Decode(bytes, &decoded));
+  EXPECT_EQ(decoded.header, TestHeader());
+  EXPECT_EQ(decoded.kind, DecodedDatagram::Kind::kFrames);
+  EXPECT_EQ(decoded.frames, frames);
+  ExpectReferenceAgrees(bytes, decoded);
+}
+
+TEST(DatagramEncoder, WritesTheAnnouncementExampleOfTheProtocolDocument) {
+  ASSERT_OK_AND_ASSIGN(DatagramEncoder encoder, DatagramEncoder::Create(1472));
+  ASSERT_OK_AND_ASSIGN(network::Address address,
+                       network::ParseAddress("192.168.1.20:40000"));
+  ASSERT_OK_AND_ASSIGN(
+      auto bytes, encoder.EncodeAnnouncement(
+                      Header{.network_id = 1,
+                             .endpoint_id = 0x0123456789abcdef,
+                             .endpoint_name = "alpha"},
+                      Announcement{.data_address = address, .rate_milliseconds = 1000}));
+  // docs/PROTOCOL.md, "Example: an announcement".
+  const std::string expected =
+      "\x08\x01"                              // protocol_major 1
+      "\x18\x01"                              // network_id 1
+      "\x21\xef\xcd\xab\x89\x67\x45\x23\x01"  // endpoint_id
+      "\x2a\x05"
+      "alpha"                     // endpoint_name
+      "\x42\x0f"                  // announcement, 15 bytes
+      "\x0a\x0a"                  //   data_address, 10 bytes
+      "\x0a\x04\xc0\xa8\x01\x14"  //     ip 192.168.1.20
+      "\x10\xc0\xb8\x02"          //     port 40000
+      "\x10\xe8\x07";             //   rate_milliseconds 1000
+  EXPECT_EQ(absl::BytesToHexString(AsString(bytes)), absl::BytesToHexString(expected));
+  DecodedDatagram decoded;
+  ASSERT_OK(DatagramDecoder().Decode(bytes, &decoded));
+  ExpectReferenceAgrees(bytes, decoded);
+}
+
+TEST(DatagramEncoder, WritesTheFramesExampleOfTheProtocolDocument) {
+  ASSERT_OK_AND_ASSIGN(DatagramEncoder encoder, DatagramEncoder::Create(1472));
+  ASSERT_OK(encoder.BeginFrames(Header{
+      .network_id = 1, .endpoint_id = 0x0123456789abcdef, .endpoint_name = "alpha"}));
+  ASSERT_OK(
+      encoder.AddData(DataFrame{.sequence = 5, .flags = 1, .payload = Payload("hi")}));
+  const AckRange ranges[] = {{.first = 7, .last = 9}};
+  ASSERT_OK(encoder.AddAck(AckFrame{.cumulative = 3, .ranges = ranges}));
+  ASSERT_OK_AND_ASSIGN(auto bytes, encoder.Finish());
+  // docs/PROTOCOL.md, "Example: a data frame and an ack frame".
+  const std::string expected =
+      "\x08\x01"                              // protocol_major 1
+      "\x18\x01"                              // network_id 1
+      "\x21\xef\xcd\xab\x89\x67\x45\x23\x01"  // endpoint_id
+      "\x2a\x05"
+      "alpha"     // endpoint_name
+      "\x52\x0a"  // frames: a Frame of 10 bytes
+      "\x0a\x08"  //   data, 8 bytes
+      "\x08\x05"  //     sequence 5
+      "\x10\x01"  //     flags 1
+      "\x1a\x02"
+      "hi"         //     payload "hi"
+      "\x52\x0a"   // frames: a Frame of 10 bytes
+      "\x12\x08"   //   ack, 8 bytes
+      "\x08\x03"   //     cumulative 3
+      "\x12\x04"   //     ranges, 4 bytes
+      "\x08\x07"   //       first 7
+      "\x10\x09";  //       last 9
+  EXPECT_EQ(absl::BytesToHexString(AsString(bytes)), absl::BytesToHexString(expected));
+  DecodedDatagram decoded;
+  ASSERT_OK(DatagramDecoder().Decode(bytes, &decoded));
+  ExpectReferenceAgrees(bytes, decoded);
+}
+
+TEST(DatagramEncoder, StartsANewDatagramWhenTheBudgetIsSpent) {
+  constexpr size_t kBudget = 200;
+  ASSERT_OK_AND_ASSIGN(DatagramEncoder encoder, DatagramEncoder::Create(kBudget));
+  const std::string payload(30, 'p');
+  const DataFrame frame{.sequence = 1, .payload = Payload(payload)};
+  const size_t frame_size = DatagramEncoder::EncodedDataFrameSize(payload.size(), 1, 0);
+
+  ASSERT_OK(encoder.BeginFrames(TestHeader()));
+  const size_t header_size = encoder.size();
+  size_t added = 0;
+  absl::Status status;
+  while ((status = encoder.AddData(frame)).ok()) {
+    ++added;
+    EXPECT_EQ(encoder.size(), header_size + added * frame_size);
+    EXPECT_EQ(encoder.remaining(), kBudget - encoder.size());
+  }
+  EXPECT_THAT(status, StatusIs(absl::StatusCode::kResourceExhausted,
+                               HasSubstr(absl::StrFormat("%d bytes", frame_size))));
+  EXPECT_EQ(added, (kBudget - header_size) / frame_size);
+  EXPECT_LT(encoder.remaining(), frame_size);
+  ASSERT_OK_AND_ASSIGN(auto first, encoder.Finish());
+  EXPECT_LE(first.size(), kBudget);
+  DecodedDatagram decoded;
+  ASSERT_OK(DatagramDecoder().Decode(first, &decoded));
+  EXPECT_EQ(decoded.frames.size(), added);
+
+  ASSERT_OK(encoder.BeginFrames(TestHeader()));
+  ASSERT_OK(encoder.AddData(frame));
+  ASSERT_OK_AND_ASSIGN(auto second, encoder.Finish());
+  ASSERT_OK(DatagramDecoder().Decode(second, &decoded));
+  ASSERT_EQ(decoded.frames.size(), 1u);
+  EXPECT_EQ(decoded.frames[0], Frame(frame));
+}
+
+TEST(DatagramEncoder, RejectsAFrameThatCouldNeverFit) {
+  ASSERT_OK_AND_ASSIGN(DatagramEncoder encoder, DatagramEncoder::Create(100));
+  ASSERT_OK(encoder.BeginFrames(TestHeader()));
+  const std::string payload(100, 'p');
+  EXPECT_THAT(encoder.AddData(DataFrame{.payload = Payload(payload)}),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       AllOf(HasSubstr("106 bytes"), HasSubstr("can never fit"),
+                             HasSubstr("budget of 100 bytes"))));
+  const std::vector<AckRange> ranges(40, AckRange{.first = 1, .last = 2});
+  EXPECT_THAT(encoder.AddAck(AckFrame{.ranges = ranges}),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("can never fit")));
+  // Nothing was written: the datagram still takes a frame that fits.
+  EXPECT_EQ(encoder.frame_count(), 0u);
+  ASSERT_OK(encoder.AddData(DataFrame{.payload = Payload("small")}));
+  EXPECT_THAT(encoder.Finish(), IsOk());
+}
+
+TEST(DatagramEncoder, PredictsFrameSizes) {
+  ASSERT_OK_AND_ASSIGN(DatagramEncoder encoder, DatagramEncoder::Create(65507));
+  for (size_t payload_bytes : {0, 1, 100, 127, 128, 300, 20000}) {
+    for (uint64_t sequence : {uint64_t{0}, uint64_t{1}, uint64_t{1} << 40}) {
+      SCOPED_TRACE(absl::StrFormat("payload %d, sequence %d", payload_bytes, sequence));
+      const std::string payload(payload_bytes, 'x');
+      ASSERT_OK(encoder.BeginFrames(TestHeader()));
+      const size_t header = encoder.size();
+      ASSERT_OK(encoder.AddData(
+          DataFrame{.sequence = sequence, .flags = 9, .payload = Payload(payload)}));
+      EXPECT_EQ(encoder.size() - header,
+                DatagramEncoder::EncodedDataFrameSize(payload_bytes, sequence, 9));
+    }
+  }
+  const std::vector<AckRange> ranges(100, AckRange{.first = 1000, .last = 2000});
+  const AckFrame ack{.cumulative = 999, .ranges = ranges};
+  const size_t before = encoder.size();
+  ASSERT_OK(encoder.AddAck(ack));
+  EXPECT_EQ(encoder.size() - before, DatagramEncoder::EncodedAckFrameSize(ack));
+}
+
+TEST(DatagramEncoder, StopsAtTheFrameLimit) {
+  ASSERT_OK_AND_ASSIGN(DatagramEncoder encoder,
+                       DatagramEncoder::Create(1472, CodecLimits{.max_frames = 3}));
+  ASSERT_OK(encoder.BeginFrames(TestHeader()));
+  for (int i = 0; i < 3; ++i) {
+    ASSERT_OK(encoder.AddData(DataFrame{.sequence = 1}));
+  }
+  EXPECT_THAT(encoder.AddData(DataFrame{.sequence = 1}),
+              StatusIs(absl::StatusCode::kResourceExhausted, HasSubstr("3 frames")));
+  EXPECT_THAT(encoder.AddAck(AckFrame{}),
+              StatusIs(absl::StatusCode::kResourceExhausted, HasSubstr("3 frames")));
+}
+
+TEST(DatagramEncoder, RejectsAckFramesThatBreakTheLimits) {
+  ASSERT_OK_AND_ASSIGN(DatagramEncoder encoder, DatagramEncoder::Create(65507));
+  ASSERT_OK(encoder.BeginFrames(TestHeader()));
+  const std::vector<AckRange> too_many(257, AckRange{.first = 1, .last = 1});
+  EXPECT_THAT(encoder.AddAck(AckFrame{.ranges = too_many}),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       AllOf(HasSubstr("257 ranges"), HasSubstr("256"))));
+  const AckRange backwards[] = {{.first = 1, .last = 2}, {.first = 9, .last = 8}};
+  EXPECT_THAT(encoder.AddAck(AckFrame{.ranges = backwards}),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("ack range 1 has first 9 > last 8")));
+}
+
+TEST(DatagramEncoder, RejectsInvalidHeaders) {
+  const std::string long_name(256, 'n');
+  struct Case {
+    const char* name;
+    Header header;
+    const char* message;
+  };
+  const Case cases[] = {
+      {"endpoint id 0", Header{.endpoint_id = 0, .endpoint_name = "a"}, "endpoint_id"},
+      {"protocol major 0",
+       Header{.protocol_major = 0, .endpoint_id = 1, .endpoint_name = "a"},
+       "protocol_major"},
+      {"empty name", Header{.endpoint_id = 1, .endpoint_name = ""}, "empty"},
+      {"name too long", Header{.endpoint_id = 1, .endpoint_name = long_name},
+       "256 bytes"},
+      {"name not UTF-8", Header{.endpoint_id = 1, .endpoint_name = "a\xff"}, "UTF-8"},
+  };
+  ASSERT_OK_AND_ASSIGN(DatagramEncoder encoder, DatagramEncoder::Create(1472));
+  ASSERT_OK_AND_ASSIGN(network::Address address, network::ParseAddress("10.0.0.1:5"));
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.name);
+    const auto invalid =
+        StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr(c.message));
+    EXPECT_THAT(encoder.BeginFrames(c.header), invalid);
+    EXPECT_THAT(encoder.EncodeGoodbye(c.header), invalid);
+    EXPECT_THAT(
+        encoder.EncodeAnnouncement(
+            c.header, Announcement{.data_address = address, .rate_milliseconds = 1}),
+        invalid);
+  }
+}
+
+TEST(DatagramEncoder, RejectsAnAnnouncementWithoutRateOrPort) {
+  ASSERT_OK_AND_ASSIGN(DatagramEncoder encoder, DatagramEncoder::Create(1472));
+  ASSERT_OK_AND_ASSIGN(network::Address no_port, network::ParseAddress("10.0.0.1:0"));
+  ASSERT_OK_AND_ASSIGN(network::Address address, network::ParseAddress("10.0.0.1:5"));
+  EXPECT_THAT(
+      encoder.EncodeAnnouncement(
+          TestHeader(), Announcement{.data_address = no_port, .rate_milliseconds = 1}),
+      StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("10.0.0.1:0")));
+  EXPECT_THAT(
+      encoder.EncodeAnnouncement(
+          TestHeader(), Announcement{.data_address = address, .rate_milliseconds = 0}),
+      StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("rate_milliseconds")));
+}
+
+TEST(DatagramEncoder, RejectsDatagramsLargerThanTheBudget) {
+  ASSERT_OK_AND_ASSIGN(DatagramEncoder encoder, DatagramEncoder::Create(20));
+  ASSERT_OK_AND_ASSIGN(network::Address address, network::ParseAddress("[::1]:5"));
+  EXPECT_THAT(
+      encoder.EncodeAnnouncement(
+          TestHeader(), Announcement{.data_address = address, .rate_milliseconds = 1}),
+      StatusIs(absl::StatusCode::kInvalidArgument,
+               HasSubstr("exceeds the budget of 20 bytes")));
+  EXPECT_THAT(encoder.EncodeGoodbye(TestHeader()),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("exceeds the budget of 20 bytes")));
+  EXPECT_THAT(encoder.BeginFrames(TestHeader()),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("no room")));
+}
+
+TEST(DatagramEncoder, RefusesFramesOutsideAnOpenDatagram) {
+  ASSERT_OK_AND_ASSIGN(DatagramEncoder encoder, DatagramEncoder::Create(1472));
+  EXPECT_THAT(encoder.AddData(DataFrame{}),
+              StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("BeginFrames")));
+  EXPECT_THAT(encoder.AddAck(AckFrame{}),
+              StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("BeginFrames")));
+  EXPECT_THAT(encoder.Finish(), StatusIs(absl::StatusCode::kFailedPrecondition));
+
+  ASSERT_OK(encoder.BeginFrames(TestHeader()));
+  EXPECT_THAT(encoder.Finish(),
+              StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("no frame")));
+  ASSERT_OK(encoder.AddData(DataFrame{}));
+  ASSERT_OK(encoder.Finish());
+  EXPECT_THAT(encoder.Finish(), StatusIs(absl::StatusCode::kFailedPrecondition));
+  EXPECT_THAT(encoder.AddData(DataFrame{}),
+              StatusIs(absl::StatusCode::kFailedPrecondition));
+
+  // A whole-datagram encode abandons a datagram of frames in progress.
+  ASSERT_OK(encoder.BeginFrames(TestHeader()));
+  ASSERT_OK(encoder.AddData(DataFrame{}));
+  ASSERT_OK(encoder.EncodeGoodbye(TestHeader()));
+  EXPECT_THAT(encoder.Finish(), StatusIs(absl::StatusCode::kFailedPrecondition));
+}
+
+// The kResourceExhausted that ends a datagram carries a message, and so allocates;
+// callers that plan with remaining() and EncodedDataFrameSize() never meet it.
+TEST(DatagramEncoder, AllocatesNothingOnceCreated) {
+  ASSERT_OK_AND_ASSIGN(DatagramEncoder encoder, DatagramEncoder::Create(1472));
+  ASSERT_OK_AND_ASSIGN(network::Address address, network::ParseAddress("10.0.0.1:5"));
+  const std::string payload(64, 'p');
+  const size_t frame_size = DatagramEncoder::EncodedDataFrameSize(payload.size(), 1, 0);
+  const AckRange ranges[] = {{.first = 3, .last = 4}};
+  const AckFrame ack{.cumulative = 2, .ranges = ranges};
+  const int64_t before = AllocationCount();
+  for (int i = 0; i < 100; ++i) {
+    EXPECT_TRUE(encoder.BeginFrames(TestHeader()).ok());
+    EXPECT_TRUE(encoder.AddAck(ack).ok());
+    while (encoder.remaining() >= frame_size) {
+      EXPECT_TRUE(
+          encoder.AddData(DataFrame{.sequence = 1, .payload = Payload(payload)}).ok());
+    }
+    EXPECT_TRUE(encoder.Finish().ok());
+    EXPECT_TRUE(encoder.EncodeGoodbye(TestHeader()).ok());
+    EXPECT_TRUE(encoder
+                    .EncodeAnnouncement(
+                        TestHeader(),
+                        Announcement{.data_address = address, .rate_milliseconds = 1})
+                    .ok());
+  }
+  EXPECT_EQ(AllocationCount() - before, 0);
+}
+
+// ---- DatagramDecoder: accepted input -------------------------------------------
+
+TEST(DatagramDecoder, ReadsNamesAndPayloadsInPlace) {
+  const std::string bytes = kHeader + DataEntry(BytesField(3, "payload"));
+  DecodedDatagram decoded;
+  ASSERT_OK(DatagramDecoder().Decode(AsSpan(bytes), &decoded));
+  ASSERT_EQ(decoded.frames.size(), 1u);
+  const auto& data = std::get<DataFrame>(decoded.frames[0]);
+  EXPECT_EQ(AsString(data.payload), "payload");
+  EXPECT_EQ(reinterpret_cast<const char*>(data.payload.data()),
+            bytes.data() + bytes.size() - 7);
+  EXPECT_EQ(decoded.header.endpoint_name.data(), bytes.data() + kHeader.size() - 1);
+}
+
+TEST(DatagramDecoder, SkipsUnknownFieldsAtEveryLevel) {
+  const std::string bytes =
+      UnknownFields(100) + kHeader + UnknownFields(11) +
+      AnnouncementField(UnknownFields(3) +
+                        BytesField(1, UnknownFields(3) + SocketAddressBody(kIpv4, 80) +
+                                          UnknownFields(7)) +
+                        VarintField(2, 1000) + UnknownFields(20));
+  DecodedDatagram decoded;
+  ASSERT_OK(DatagramDecoder().Decode(AsSpan(bytes), &decoded));
+  EXPECT_EQ(decoded.kind, DecodedDatagram::Kind::kAnnouncement);
+  EXPECT_EQ(decoded.announcement.data_address.port(), 80);
+  EXPECT_EQ(decoded.announcement.rate_milliseconds, 1000u);
+  ExpectReferenceAgrees(AsSpan(bytes), decoded);
+
+  const std::string frames =
+      kHeader +
+      BytesField(
+          10, UnknownFields(3) +
+                  BytesField(1, UnknownFields(4) + VarintField(1, 9) + UnknownFields(8)) +
+                  UnknownFields(5)) +
+      BytesField(10,
+                 BytesField(2, VarintField(1, 4) + UnknownFields(3) +
+                                   BytesField(2, UnknownFields(3) + VarintField(1, 6) +
+                                                     VarintField(2, 8)))) +
+      UnknownFields(16);
+  ASSERT_OK(DatagramDecoder().Decode(AsSpan(frames), &decoded));
+  ASSERT_EQ(decoded.frames.size(), 2u);
+  EXPECT_EQ(std::get<DataFrame>(decoded.frames[0]).sequence, 9u);
+  const auto& ack = std::get<AckFrame>(decoded.frames[1]);
+  EXPECT_EQ(ack.cumulative, 4u);
+  ASSERT_EQ(ack.ranges.size(), 1u);
+  EXPECT_EQ(ack.ranges[0], (AckRange{.first = 6, .last = 8}));
+  ExpectReferenceAgrees(AsSpan(frames), decoded);
+
+  const std::string goodbye = kHeader + BytesField(9, UnknownFields(1));
+  ASSERT_OK(DatagramDecoder().Decode(AsSpan(goodbye), &decoded));
+  EXPECT_EQ(decoded.kind, DecodedDatagram::Kind::kGoodbye);
+}
+
+TEST(DatagramDecoder, AcceptsANewerMinorVersion) {
+  const std::string bytes = kHeader + VarintField(2, 7) + UnknownFields(11) +
+                            VarintField(6, 1) + BytesField(7, "x") + GoodbyeField();
+  DecodedDatagram decoded;
+  ASSERT_OK(DatagramDecoder().Decode(AsSpan(bytes), &decoded));
+  EXPECT_EQ(decoded.header.protocol_major, kProtocolMajor);
+  EXPECT_EQ(decoded.header.protocol_minor, 7u);
+}
+
+TEST(DatagramDecoder, TakesTheLastValueOfARepeatedScalar) {
+  const std::string bytes = kHeader + VarintField(3, 5) + BytesField(5, "second") +
+                            VarintField(3, 6) +
+                            DataEntry(VarintField(1, 1) + BytesField(3, "old") +
+                                      VarintField(1, 2) + BytesField(3, "new"));
+  DecodedDatagram decoded;
+  ASSERT_OK(DatagramDecoder().Decode(AsSpan(bytes), &decoded));
+  EXPECT_EQ(decoded.header.network_id, 6u);
+  EXPECT_EQ(decoded.header.endpoint_name, "second");
+  const auto& data = std::get<DataFrame>(decoded.frames.at(0));
+  EXPECT_EQ(data.sequence, 2u);
+  EXPECT_EQ(AsString(data.payload), "new");
+  ExpectReferenceAgrees(AsSpan(bytes), decoded);
+}
+
+TEST(DatagramDecoder, AcceptsNonMinimalVarints) {
+  // protocol_major 1 as a three-byte varint, under a three-byte tag.
+  const std::string bytes = std::string("\x88\x80\x00\x81\x80\x00", 6) +
+                            Fixed64Field(4, 42) + BytesField(5, "a") + GoodbyeField();
+  DecodedDatagram decoded;
+  ASSERT_OK(DatagramDecoder().Decode(AsSpan(bytes), &decoded));
+  EXPECT_EQ(decoded.header.protocol_major, 1u);
+  ExpectReferenceAgrees(AsSpan(bytes), decoded);
+}
+
+TEST(DatagramDecoder, KeepsAckRangesOfManyFramesApart) {
+  // Enough ack frames that the range storage reallocates while they are parsed.
+  std::string bytes = kHeader;
+  for (uint64_t frame = 0; frame < 50; ++frame) {
+    std::string body = VarintField(1, frame);
+    for (uint64_t range = 0; range < frame % 7; ++range) {
+      body += RangeField(frame * 100 + range, frame * 100 + range + 1);
+    }
+    bytes += AckEntry(body);
+  }
+  DecodedDatagram decoded;
+  ASSERT_OK(DatagramDecoder().Decode(AsSpan(bytes), &decoded));
+  ASSERT_EQ(decoded.frames.size(), 50u);
+  for (uint64_t frame = 0; frame < 50; ++frame) {
+    const auto& ack = std::get<AckFrame>(decoded.frames[frame]);
+    EXPECT_EQ(ack.cumulative, frame);
+    ASSERT_EQ(ack.ranges.size(), frame % 7);
+    for (uint64_t range = 0; range < frame % 7; ++range) {
+      EXPECT_EQ(ack.ranges[range], (AckRange{.first = frame * 100 + range,
+                                             .last = frame * 100 + range + 1}));
+    }
+  }
+  // Moving the result keeps the views valid.
+  DecodedDatagram moved = std::move(decoded);
+  EXPECT_EQ(std::get<AckFrame>(moved.frames[48]).ranges[5].first, 4805u);
+}
+
+TEST(DatagramDecoder, ReusesItsOutputWithoutAllocating) {
+  std::string frames = kHeader;
+  for (int i = 0; i < 20; ++i) {
+    frames += DataEntry(VarintField(1, i) + BytesField(3, std::string(64, 'x')));
+    frames +=
+        AckEntry(VarintField(1, i) + RangeField(i + 2, i + 5) + RangeField(i + 7, i + 9));
+  }
+  const std::string announcement =
+      kHeader + AnnouncementField(BytesField(1, SocketAddressBody(kIpv4, 80)) +
+                                  VarintField(2, 1000));
+  const std::string goodbye = kHeader + GoodbyeField();
+  DatagramDecoder decoder;
+  DecodedDatagram decoded;
+  ASSERT_OK(decoder.Decode(AsSpan(frames), &decoded));
+
+  const int64_t before = AllocationCount();
+  for (int i = 0; i < 100; ++i) {
+    EXPECT_TRUE(decoder.Decode(AsSpan(goodbye), &decoded).ok());
+    EXPECT_TRUE(decoded.frames.empty());
+    EXPECT_TRUE(decoder.Decode(AsSpan(announcement), &decoded).ok());
+    EXPECT_TRUE(decoder.Decode(AsSpan(frames), &decoded).ok());
+    EXPECT_EQ(decoded.frames.size(), 40u);
+  }
+  EXPECT_EQ(AllocationCount() - before, 0);
+}
+
+TEST(DatagramDecoder, AcceptsTheLimitsExactly) {
+  std::string bytes = kHeader;
+  for (int i = 0; i < 1024; ++i) bytes += DataEntry("");
+  DecodedDatagram decoded;
+  ASSERT_OK(DatagramDecoder().Decode(AsSpan(bytes), &decoded));
+  EXPECT_EQ(decoded.frames.size(), 1024u);
+
+  std::string ranges;
+  for (int i = 0; i < 256; ++i) ranges += RangeField(i, i);
+  const std::string acks = kHeader + AckEntry(ranges);
+  ASSERT_OK(DatagramDecoder().Decode(AsSpan(acks), &decoded));
+  EXPECT_EQ(std::get<AckFrame>(decoded.frames.at(0)).ranges.size(), 256u);
+
+  const std::string name(255, 'n');
+  const std::string named =
+      VarintField(1, 1) + Fixed64Field(4, 1) + BytesField(5, name) + GoodbyeField();
+  ASSERT_OK(DatagramDecoder().Decode(AsSpan(named), &decoded));
+  EXPECT_EQ(decoded.header.endpoint_name, name);
+
+  std::string largest = kHeader + GoodbyeField();
+  largest += BytesField(99, std::string(65507 - largest.size() - 5, 'u'));
+  ASSERT_EQ(largest.size(), 65507u);
+  EXPECT_OK(DatagramDecoder().Decode(AsSpan(largest), &decoded));
+}
+
+// ---- DatagramDecoder: rejected input --------------------------------------------
+
+TEST(DatagramDecoder, RejectsEveryDocumentedError) {
+  std::string too_many_frames = kHeader;
+  for (int i = 0; i < 1025; ++i) too_many_frames += DataEntry("");
+  std::string too_many_ranges;
+  for (int i = 0; i < 257; ++i) too_many_ranges += RangeField(i, i);
+  std::string too_large = kHeader + GoodbyeField();
+  too_large += BytesField(99, std::string(65508 - too_large.size() - 5, 'u'));
+  const std::string address = BytesField(1, SocketAddressBody(kIpv4, 80));
+  const std::string rate = VarintField(2, 1000);
+  const std::string ten_ff(10, '\xff');
+
+  struct Case {
+    const char* name;
+    std::string bytes;
+    absl::StatusCode code;
+    std::string message;
+  };
+  constexpr auto kInvalid = absl::StatusCode::kInvalidArgument;
+  const Case cases[] = {
+      {"empty datagram", "", kInvalid, "empty datagram"},
+      {"datagram above the limit", too_large, kInvalid, "65508 bytes exceeds the limit"},
+      {"truncated varint", kHeader + "\x18\x80", kInvalid,
+       "malformed Envelope: value at offset 15 is truncated"},
+      {"varint of 11 bytes", kHeader + "\x18" + ten_ff + "\x01", kInvalid,
+       "longer than 10 bytes"},
+      {"varint overflowing 64 bits", kHeader + "\x18" + ten_ff.substr(0, 9) + "\x02",
+       kInvalid, "overflows 64 bits"},
+      {"length past the end", kHeader + "\x52\x05" + "ab", kInvalid,
+       "length 5 at offset 15 runs past the end (2 bytes left)"},
+      {"field number 0", kHeader + std::string(1, '\0') + GoodbyeField(), kInvalid,
+       "field number 0"},
+      {"start group", kHeader + "\x5b" + GoodbyeField(), kInvalid, "group wire type 3"},
+      {"end group", kHeader + "\x5c", kInvalid, "group wire type 4"},
+      {"invalid wire type", kHeader + "\x5e", kInvalid, "invalid wire type 6"},
+      {"tag beyond 32 bits", kHeader + "\x80\x80\x80\x80\x10", kInvalid,
+       "does not fit in 32 bits"},
+      {"uint32 field beyond 32 bits",
+       kHeader + VarintField(2, uint64_t{1} << 32) + GoodbyeField(), kInvalid,
+       "4294967296 at offset 15 does not fit in 32 bits"},
+      {"wrong wire type for endpoint_id",
+       VarintField(1, 1) + VarintField(4, 42) + BytesField(5, "a") + GoodbyeField(),
+       kInvalid, "field 4 (endpoint_id) at offset 2 has wire type 0, expected 1"},
+      {"wrong wire type for frames", kHeader + VarintField(10, 1), kInvalid,
+       "field 10 (frames)"},
+      {"wrong wire type for payload", kHeader + DataEntry(VarintField(3, 1)), kInvalid,
+       "field 3 (payload)"},
+      {"protocol_major missing",
+       Fixed64Field(4, 42) + BytesField(5, "a") + GoodbyeField(), kInvalid,
+       "no protocol_major"},
+      {"protocol_major 0",
+       VarintField(1, 0) + Fixed64Field(4, 42) + BytesField(5, "a") + GoodbyeField(),
+       kInvalid, "no protocol_major"},
+      {"another major version",
+       VarintField(1, 2) + Fixed64Field(4, 42) + BytesField(5, "a") + GoodbyeField(),
+       absl::StatusCode::kUnimplemented, "major version 2 is not supported"},
+      {"another major version, then garbage", VarintField(1, 3) + "\xff\xff",
+       absl::StatusCode::kUnimplemented, "this endpoint speaks 1.0"},
+      {"endpoint_id missing", VarintField(1, 1) + BytesField(5, "a") + GoodbyeField(),
+       kInvalid, "no endpoint_id"},
+      {"endpoint_id 0",
+       VarintField(1, 1) + Fixed64Field(4, 0) + BytesField(5, "a") + GoodbyeField(),
+       kInvalid, "no endpoint_id"},
+      {"endpoint_name missing", VarintField(1, 1) + Fixed64Field(4, 1) + GoodbyeField(),
+       kInvalid, "no endpoint_name"},
+      {"endpoint_name empty", kHeader + BytesField(5, "") + GoodbyeField(), kInvalid,
+       "no endpoint_name"},
+      {"endpoint_name too long",
+       kHeader + BytesField(5, std::string(256, 'n')) + GoodbyeField(), kInvalid,
+       "has 256 bytes, more than the limit of 255"},
+      {"endpoint_name not UTF-8", kHeader + BytesField(5, "\xc0\x80") + GoodbyeField(),
+       kInvalid, "not valid UTF-8"},
+      {"an earlier endpoint_name not UTF-8",
+       VarintField(1, 1) + Fixed64Field(4, 1) + BytesField(5, "\xff") +
+           BytesField(5, "fine") + GoodbyeField(),
+       kInvalid, "not valid UTF-8"},
+      {"no body", kHeader, kInvalid, "no body"},
+      {"announcement and goodbye",
+       kHeader + AnnouncementField(address + rate) + GoodbyeField(), kInvalid,
+       "more than one kind of body: goodbye (field 9 at offset 29) after announcement"},
+      {"goodbye and frames", kHeader + GoodbyeField() + DataEntry(""), kInvalid,
+       "more than one kind of body: frames"},
+      {"frames and announcement",
+       kHeader + DataEntry("") + AnnouncementField(address + rate), kInvalid,
+       "more than one kind of body: announcement"},
+      {"announcement twice",
+       kHeader + AnnouncementField(address + rate) + AnnouncementField(address + rate),
+       kInvalid, "field 8 (announcement) at offset 29 appears twice"},
+      {"goodbye twice", kHeader + GoodbyeField() + GoodbyeField(), kInvalid,
+       "field 9 (goodbye) at offset 16 appears twice"},
+      {"malformed goodbye", kHeader + BytesField(9, "\x08"), kInvalid,
+       "malformed Goodbye"},
+      {"frame with no kind", kHeader + BytesField(10, ""), kInvalid,
+       "Frame at offset 16 has no kind"},
+      {"frame of an unknown kind", kHeader + BytesField(10, BytesField(3, "")), kInvalid,
+       "has no kind"},
+      {"frame with two kinds",
+       kHeader + BytesField(10, BytesField(1, "") + BytesField(2, "")), kInvalid,
+       "Frame at offset 16 holds more than one kind: field 2 at offset 18 after "
+       "field 1"},
+      {"frame with data twice",
+       kHeader + BytesField(10, BytesField(1, "") + BytesField(1, "")), kInvalid,
+       "more than one kind"},
+      {"malformed data frame", kHeader + DataEntry("\x08\x80"), kInvalid,
+       "malformed DataFrame: value at offset 19 is truncated"},
+      {"announcement without address", kHeader + AnnouncementField(rate), kInvalid,
+       "Announcement at offset 16 has no data_address"},
+      {"announcement without rate", kHeader + AnnouncementField(address), kInvalid,
+       "has no rate_milliseconds"},
+      {"announcement with rate 0",
+       kHeader + AnnouncementField(address + VarintField(2, 0)), kInvalid,
+       "has no rate_milliseconds"},
+      {"data_address twice", kHeader + AnnouncementField(address + address + rate),
+       kInvalid, "field 1 (data_address) at offset 26 appears twice"},
+      {"ip of 5 bytes",
+       kHeader + AnnouncementField(BytesField(1, SocketAddressBody("12345", 80)) + rate),
+       kInvalid, "ip (field 1) of 5 bytes, expected 4 or 16"},
+      {"ip missing",
+       kHeader + AnnouncementField(BytesField(1, VarintField(2, 80)) + rate), kInvalid,
+       "of 0 bytes"},
+      {"port 0", kHeader + AnnouncementField(BytesField(1, BytesField(1, kIpv4)) + rate),
+       kInvalid, "port (field 2) 0, outside 1..65535"},
+      {"port 65536",
+       kHeader + AnnouncementField(BytesField(1, SocketAddressBody(kIpv4, 65536)) + rate),
+       kInvalid, "port (field 2) 65536"},
+      {"ack range backwards", kHeader + AckEntry(RangeField(5, 4)), kInvalid,
+       "first 5 > last 4"},
+      {"too many frames", too_many_frames, kInvalid, "more than 1024 frames"},
+      {"too many ack ranges", kHeader + AckEntry(too_many_ranges), kInvalid,
+       "more than 256 ranges"},
+  };
+  DatagramDecoder decoder;
+  DecodedDatagram decoded;
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.name);
+    EXPECT_THAT(decoder.Decode(AsSpan(c.bytes), &decoded),
+                StatusIs(c.code, HasSubstr(c.message)));
+  }
+}
+
+TEST(DatagramDecoder, AppliesConfiguredLimits) {
+  const DatagramDecoder decoder(CodecLimits{.max_datagram_bytes = 30,
+                                            .max_name_bytes = 2,
+                                            .max_frames = 1,
+                                            .max_ack_ranges = 1});
+  DecodedDatagram decoded;
+  EXPECT_THAT(
+      decoder.Decode(AsSpan(kHeader + GoodbyeField() + std::string(20, '\0')), &decoded),
+      StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("limit of 30 bytes")));
+  EXPECT_THAT(
+      decoder.Decode(AsSpan(kHeader + BytesField(5, "abc") + GoodbyeField()), &decoded),
+      StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("limit of 2")));
+  EXPECT_THAT(
+      decoder.Decode(AsSpan(kHeader + DataEntry("") + DataEntry("")), &decoded),
+      StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("more than 1 frames")));
+  EXPECT_THAT(
+      decoder.Decode(AsSpan(kHeader + AckEntry(RangeField(1, 1) + RangeField(2, 2))),
+                     &decoded),
+      StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("more than 1 ranges")));
+}
+
+// Every prefix of a valid datagram is either rejected or a datagram in its own right
+// (cut at a field boundary), which then must decode as the reference sees it and
+// survive a round trip.
+TEST(DatagramDecoder, RejectsOrConsistentlyDecodesEveryTruncation) {
+  const uint64_t seed = TestSeed(1);
+  SCOPED_TRACE(absl::StrFormat("seed %d", seed));
+  std::mt19937_64 rng(seed);
+  ASSERT_OK_AND_ASSIGN(DatagramEncoder encoder, DatagramEncoder::Create(65507));
+  DatagramDecoder decoder;
+  DecodedDatagram decoded;
+  DecodedDatagram again;
+  int datagrams = 0;
+  int accepted_prefixes = 0;
+  while (datagrams < 40) {
+    OwnedDatagram content;
+    RandomDatagram(rng, &content);
+    ASSERT_OK_AND_ASSIGN(auto encoded, Encode(content.datagram, &encoder));
+    if (encoded.size() > 3000) {
+      continue;
+    }
+    ++datagrams;
+    const std::vector<uint8_t> bytes(encoded.begin(), encoded.end());
+    for (size_t length = 0; length < bytes.size(); ++length) {
+      SCOPED_TRACE(absl::StrFormat("datagram %d cut to %d of %d bytes", datagrams, length,
+                                   bytes.size()));
+      const auto prefix = absl::MakeConstSpan(bytes.data(), length);
+      const absl::Status status = decoder.Decode(prefix, &decoded);
+      if (!status.ok()) {
+        ASSERT_THAT(status, StatusIs(absl::StatusCode::kInvalidArgument));
+        continue;
+      }
+      ++accepted_prefixes;
+      ExpectReferenceAgrees(prefix, decoded);
+      ASSERT_OK_AND_ASSIGN(auto reencoded, Encode(decoded, &encoder));
+      ASSERT_OK(decoder.Decode(reencoded, &again));
+      ASSERT_EQ(again, decoded);
+    }
+  }
+  // Datagrams of frames cut between frames are valid.
+  EXPECT_GT(accepted_prefixes, 0);
+}
+
+// ---- Conformance with the generated classes -------------------------------------
+
+TEST(DatagramCodec, WritesWhatTheReferenceReadsAndWrites) {
+  const uint64_t seed = TestSeed(2);
+  SCOPED_TRACE(absl::StrFormat("seed %d", seed));
+  std::mt19937_64 rng(seed);
+  ASSERT_OK_AND_ASSIGN(DatagramEncoder encoder, DatagramEncoder::Create(65507));
+  for (int i = 0; i < 2000; ++i) {
+    SCOPED_TRACE(i);
+    OwnedDatagram content;
+    RandomDatagram(rng, &content);
+    ASSERT_OK_AND_ASSIGN(auto bytes, Encode(content.datagram, &encoder));
+    const ::glue::wire::Envelope expected = ToProto(content.datagram);
+    ::glue::wire::Envelope parsed;
+    ASSERT_TRUE(parsed.ParseFromArray(bytes.data(), static_cast<int>(bytes.size())));
+    ASSERT_EQ(ProtoDifference(expected, parsed), "");
+    // The same content serialized by the reference is the same bytes.
+    std::string reference;
+    ASSERT_TRUE(expected.SerializeToString(&reference));
+    ASSERT_EQ(absl::BytesToHexString(reference), absl::BytesToHexString(AsString(bytes)));
+  }
+}
+
+TEST(DatagramCodec, ReadsWhatTheReferenceWrites) {
+  const uint64_t seed = TestSeed(3);
+  SCOPED_TRACE(absl::StrFormat("seed %d", seed));
+  std::mt19937_64 rng(seed);
+  DatagramDecoder decoder;
+  DecodedDatagram decoded;
+  for (int i = 0; i < 2000; ++i) {
+    SCOPED_TRACE(i);
+    OwnedDatagram content;
+    RandomDatagram(rng, &content);
+    std::string bytes;
+    ASSERT_TRUE(ToProto(content.datagram).SerializeToString(&bytes));
+    ASSERT_OK(decoder.Decode(AsSpan(bytes), &decoded));
+    ASSERT_EQ(decoded, content.datagram);
+  }
+}
+
+}  // namespace
+}  // namespace glue::serialization

@@ -1,0 +1,86 @@
+// The messages of the glue wire as plain C++ types: what the serialization layer
+// hands to the layers above (discovery, transport), which never see Protocol Buffers.
+// Their meaning is specified in serialization/wire.proto and docs/PROTOCOL.md.
+//
+// The types hold views (std::string_view, absl::Span), not copies: what they point
+// at is owned by the caller when encoding, and by the datagram and the
+// DecodedDatagram when decoding (see codec.h).
+#ifndef GLUE_SERIALIZATION_MESSAGES_H_
+#define GLUE_SERIALIZATION_MESSAGES_H_
+
+#include <cstdint>
+#include <string_view>
+#include <variant>
+
+#include "absl/types/span.h"
+#include "glue/network/address.h"
+
+namespace glue::serialization {
+
+// kProtocolMajor is the major version this code speaks; datagrams of another major
+// version are rejected. kProtocolMinor is the minor version it writes; newer minor
+// versions only add fields, which this code skips.
+inline constexpr uint32_t kProtocolMajor = 1;
+inline constexpr uint32_t kProtocolMinor = 0;
+
+// Header is what every datagram says about its sender.
+struct Header {
+  uint32_t protocol_major = kProtocolMajor;
+  uint32_t protocol_minor = kProtocolMinor;
+  uint64_t network_id = 0;
+  // Required, non-zero.
+  uint64_t endpoint_id = 0;
+  // Required: 1 to CodecLimits::max_name_bytes bytes of valid UTF-8.
+  std::string_view endpoint_name;
+
+  friend bool operator==(const Header&, const Header&) = default;
+};
+
+// Announcement: the sender takes data at `data_address` and announces itself every
+// `rate_milliseconds` (required, > 0). The address has a port in 1..65535; an IPv6
+// scope id does not travel on the wire.
+struct Announcement {
+  network::Address data_address;
+  uint32_t rate_milliseconds = 0;
+
+  friend bool operator==(const Announcement&, const Announcement&) = default;
+};
+
+// Goodbye: the sender leaves.
+struct Goodbye {
+  friend bool operator==(const Goodbye&, const Goodbye&) = default;
+};
+
+// DataFrame carries one transport payload; the transport layer gives `sequence` and
+// `flags` their meaning. Equality compares payload bytes, not addresses.
+struct DataFrame {
+  uint64_t sequence = 0;
+  uint32_t flags = 0;
+  absl::Span<const uint8_t> payload;
+
+  friend bool operator==(const DataFrame&, const DataFrame&) = default;
+};
+
+// AckRange is an inclusive range of sequence numbers; first <= last.
+struct AckRange {
+  uint64_t first = 0;
+  uint64_t last = 0;
+
+  friend bool operator==(const AckRange&, const AckRange&) = default;
+};
+
+// AckFrame acknowledges data frames as the transport layer defines. Equality compares
+// the ranges' values, not addresses.
+struct AckFrame {
+  uint64_t cumulative = 0;
+  absl::Span<const AckRange> ranges;
+
+  friend bool operator==(const AckFrame&, const AckFrame&) = default;
+};
+
+// Frame is one frame of a datagram of frames.
+using Frame = std::variant<DataFrame, AckFrame>;
+
+}  // namespace glue::serialization
+
+#endif  // GLUE_SERIALIZATION_MESSAGES_H_

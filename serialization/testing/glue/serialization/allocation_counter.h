@@ -1,0 +1,17 @@
+// Counts the heap allocations of a test binary, so that tests can check that a path
+// allocates nothing. The object file that defines AllocationCount also replaces the
+// global operator new; it is linked into a binary only when AllocationCount is used.
+#ifndef GLUE_SERIALIZATION_ALLOCATION_COUNTER_H_
+#define GLUE_SERIALIZATION_ALLOCATION_COUNTER_H_
+
+#include <cstdint>
+
+namespace glue::serialization::testing {
+
+// AllocationCount returns how many times operator new has run in this process. Any
+// thread.
+int64_t AllocationCount();
+
+}  // namespace glue::serialization::testing
+
+#endif  // GLUE_SERIALIZATION_ALLOCATION_COUNTER_H_

@@ -1,0 +1,238 @@
+#include "serialization/wire_format.h"
+
+#include <limits>
+
+#include "absl/strings/str_format.h"
+
+namespace glue::serialization::wire_format {
+
+bool WireReader::Fail(WireError error, const uint8_t* at, uint64_t value) {
+  error_ = error;
+  error_offset_ = static_cast<size_t>(at - origin_);
+  error_value_ = value;
+  error_remaining_ = static_cast<size_t>(end_ - at);
+  return false;
+}
+
+bool WireReader::ReadVarintSlow(size_t max_bytes, uint64_t* value) {
+  const uint8_t* p = pos_;
+  uint64_t result = 0;
+  for (size_t i = 0; i < max_bytes; ++i) {
+    if (p == end_) {
+      return Fail(WireError::kTruncated, pos_);
+    }
+    const uint8_t byte = *p++;
+    if (i == kMaxVarintBytes - 1 && byte > 1) {
+      // The 10th byte holds bit 63 only; anything more is too long or overflows.
+      return Fail(
+          (byte & 0x80) != 0 ? WireError::kVarintTooLong : WireError::kVarintOverflow,
+          pos_, max_bytes);
+    }
+    result |= static_cast<uint64_t>(byte & 0x7f) << (7 * i);
+    if ((byte & 0x80) == 0) {
+      *value = result;
+      pos_ = p;
+      return true;
+    }
+  }
+  return Fail(WireError::kVarintTooLong, pos_, max_bytes);
+}
+
+bool WireReader::ReadVarintUint32(uint32_t* value) {
+  const uint8_t* start = pos_;
+  uint64_t wide;
+  if (!ReadVarint(&wide)) {
+    return false;
+  }
+  if (wide > std::numeric_limits<uint32_t>::max()) {
+    pos_ = start;
+    return Fail(WireError::kValueTooLarge, start, wide);
+  }
+  *value = static_cast<uint32_t>(wide);
+  return true;
+}
+
+bool WireReader::ReadFixed64(uint64_t* value) {
+  if (remaining() < 8) {
+    return Fail(WireError::kTruncated, pos_);
+  }
+  uint64_t result = 0;
+  for (int i = 0; i < 8; ++i) {
+    result |= static_cast<uint64_t>(pos_[i]) << (8 * i);
+  }
+  pos_ += 8;
+  *value = result;
+  return true;
+}
+
+bool WireReader::ReadFixed32(uint32_t* value) {
+  if (remaining() < 4) {
+    return Fail(WireError::kTruncated, pos_);
+  }
+  uint32_t result = 0;
+  for (int i = 0; i < 4; ++i) {
+    result |= static_cast<uint32_t>(pos_[i]) << (8 * i);
+  }
+  pos_ += 4;
+  *value = result;
+  return true;
+}
+
+bool WireReader::ReadTagSlow(Tag* tag) {
+  const uint8_t* start = pos_;
+  uint64_t value;
+  if (!ReadVarintSlow(kMaxVarint32Bytes, &value)) {
+    return false;
+  }
+  if (value > std::numeric_limits<uint32_t>::max()) {
+    pos_ = start;
+    return Fail(WireError::kValueTooLarge, start, value);
+  }
+  const auto field = static_cast<uint32_t>(value >> 3);
+  const auto type = static_cast<uint8_t>(value & 7);
+  WireError error = WireError::kNone;
+  if (field == 0) {
+    error = WireError::kFieldNumberZero;
+  } else if (type == 3 || type == 4) {
+    error = WireError::kGroupWireType;
+  } else if (type > 5) {
+    error = WireError::kInvalidWireType;
+  }
+  if (error != WireError::kNone) {
+    pos_ = start;
+    return Fail(error, start, value);
+  }
+  tag->field = field;
+  tag->type = static_cast<WireType>(type);
+  return true;
+}
+
+bool WireReader::ReadLengthDelimitedSlow(absl::Span<const uint8_t>* bytes) {
+  const uint8_t* start = pos_;
+  uint64_t length;
+  if (!ReadVarintSlow(kMaxVarint32Bytes, &length)) {
+    return false;
+  }
+  if (length > remaining()) {
+    const size_t left = remaining();
+    pos_ = start;
+    Fail(WireError::kLengthPastEnd, start, length);
+    error_remaining_ = left;
+    return false;
+  }
+  *bytes = absl::Span<const uint8_t>(pos_, static_cast<size_t>(length));
+  pos_ += length;
+  return true;
+}
+
+bool WireReader::SkipField(WireType type) {
+  switch (type) {
+    case WireType::kVarint: {
+      uint64_t ignored;
+      return ReadVarint(&ignored);
+    }
+    case WireType::kFixed64: {
+      uint64_t ignored;
+      return ReadFixed64(&ignored);
+    }
+    case WireType::kLengthDelimited: {
+      absl::Span<const uint8_t> ignored;
+      return ReadLengthDelimited(&ignored);
+    }
+    case WireType::kFixed32: {
+      uint32_t ignored;
+      return ReadFixed32(&ignored);
+    }
+    case WireType::kStartGroup:
+    case WireType::kEndGroup:
+      break;
+  }
+  return Fail(WireError::kGroupWireType, pos_, static_cast<uint64_t>(type));
+}
+
+std::string WireReader::ErrorText() const {
+  switch (error_) {
+    case WireError::kNone:
+      return "no error";
+    case WireError::kTruncated:
+      return absl::StrFormat("value at offset %d is truncated (%d bytes left)",
+                             error_offset_, error_remaining_);
+    case WireError::kVarintTooLong:
+      return absl::StrFormat("varint at offset %d is longer than %d bytes", error_offset_,
+                             error_value_);
+    case WireError::kVarintOverflow:
+      return absl::StrFormat("varint at offset %d overflows 64 bits", error_offset_);
+    case WireError::kValueTooLarge:
+      return absl::StrFormat("value %d at offset %d does not fit in 32 bits",
+                             error_value_, error_offset_);
+    case WireError::kFieldNumberZero:
+      return absl::StrFormat("tag at offset %d has field number 0", error_offset_);
+    case WireError::kGroupWireType:
+      return absl::StrFormat(
+          "tag %d at offset %d (field %d) has group wire type %d, which is not "
+          "supported",
+          error_value_, error_offset_, error_value_ >> 3, error_value_ & 7);
+    case WireError::kInvalidWireType:
+      return absl::StrFormat("tag %d at offset %d (field %d) has invalid wire type %d",
+                             error_value_, error_offset_, error_value_ >> 3,
+                             error_value_ & 7);
+    case WireError::kLengthPastEnd:
+      return absl::StrFormat("length %d at offset %d runs past the end (%d bytes left)",
+                             error_value_, error_offset_, error_remaining_);
+  }
+  return "unknown error";
+}
+
+bool IsValidUtf8(std::string_view text) {
+  const auto* p = reinterpret_cast<const uint8_t*>(text.data());
+  const uint8_t* end = p + text.size();
+  while (p != end) {
+    // ASCII, the common case, eight bytes at a time.
+    while (end - p >= 8) {
+      uint64_t chunk;
+      std::memcpy(&chunk, p, 8);
+      if ((chunk & 0x8080808080808080ull) != 0) {
+        break;
+      }
+      p += 8;
+    }
+    if (p == end) {
+      break;
+    }
+    const uint8_t lead = *p;
+    if (lead < 0x80) {
+      ++p;
+      continue;
+    }
+    // Bounds of the second byte per RFC 3629, which exclude overlong forms,
+    // surrogates and code points above U+10FFFF.
+    size_t length;
+    uint8_t low = 0x80;
+    uint8_t high = 0xbf;
+    if (lead >= 0xc2 && lead <= 0xdf) {
+      length = 2;
+    } else if (lead >= 0xe0 && lead <= 0xef) {
+      length = 3;
+      if (lead == 0xe0) low = 0xa0;
+      if (lead == 0xed) high = 0x9f;
+    } else if (lead >= 0xf0 && lead <= 0xf4) {
+      length = 4;
+      if (lead == 0xf0) low = 0x90;
+      if (lead == 0xf4) high = 0x8f;
+    } else {
+      return false;
+    }
+    if (static_cast<size_t>(end - p) < length || p[1] < low || p[1] > high) {
+      return false;
+    }
+    for (size_t i = 2; i < length; ++i) {
+      if ((p[i] & 0xc0) != 0x80) {
+        return false;
+      }
+    }
+    p += length;
+  }
+  return true;
+}
+
+}  // namespace glue::serialization::wire_format
