@@ -223,6 +223,25 @@ TEST_F(UdpSocketTest, RefusesAnUnknownOrMalformedInterface) {
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("'no/such'")));
 }
 
+TEST_F(UdpSocketTest, ReceivesWhenBoundToANamedDevice) {
+  UdpSocketOptions options;
+  options.bind_address = Address(boost::asio::ip::address_v4::any(), 0);
+  options.interface = "lo";
+  options.bind_to_device = true;
+  auto bound = UdpSocket::Open(io_.get_executor(), options);
+  if (absl::IsPermissionDenied(bound.status())) {
+    GTEST_SKIP() << "SO_BINDTODEVICE needs CAP_NET_RAW: " << bound.status();
+  }
+  ASSERT_OK(bound);
+  std::vector<Copy> received;
+  Collect(**bound, &received);
+  auto sender = OpenLoopback();
+  ASSERT_OK(sender->Send(Loopback((*bound)->local_address().port()), Bytes("on lo")));
+  ASSERT_TRUE(RunUntil(io_, [&] { return received.size() == 1; }));
+  EXPECT_EQ(received[0].bytes, "on lo");
+  EXPECT_EQ((*bound)->interface_index(), FindInterface("lo")->index);
+}
+
 TEST_F(UdpSocketTest, RefusesAnAddressInUseUnlessShared) {
   auto first = OpenLoopback();
   UdpSocketOptions options;
