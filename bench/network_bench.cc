@@ -5,11 +5,10 @@
 // io_context, so each figure is the whole cost of moving a datagram.
 //
 //   build/bench/network_bench --benchmark_counters_tabular=true
+#include <boost/asio/io_context.hpp>
 #include <chrono>
 #include <memory>
 #include <vector>
-
-#include <boost/asio/io_context.hpp>
 
 #include "benchmark/benchmark.h"
 #include "glue/network/udp_socket.h"

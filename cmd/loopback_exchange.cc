@@ -5,13 +5,12 @@
 // alpha says goodbye. Everything goes to 127.0.0.1.
 //
 //   loopback_exchange [--frames N] [--loss P] [--seed S]
+#include <boost/asio/io_context.hpp>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <string>
 #include <vector>
-
-#include <boost/asio/io_context.hpp>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -52,9 +51,11 @@ bool ParseOptions(int argc, char** argv, Options* options) {
       ok = false;
     }
     if (!ok) {
-      std::fprintf(stderr, "loopback_exchange: bad argument '%s%s%s'\n"
-                   "usage: loopback_exchange [--frames 1..100000] [--loss 0..1] [--seed S]\n",
-                   argv[i], value ? " " : "", value ? value : "");
+      std::fprintf(
+          stderr,
+          "loopback_exchange: bad argument '%s%s%s'\n"
+          "usage: loopback_exchange [--frames 1..100000] [--loss 0..1] [--seed S]\n",
+          argv[i], value ? " " : "", value ? value : "");
       return false;
     }
     ++i;
@@ -87,8 +88,9 @@ int Run(const Options& options) {
   auto alpha_socket = network::UdpSocket::Open(io.get_executor(), socket_options);
   if (!beta.ok() || !alpha_control.ok() || !alpha_socket.ok()) {
     std::fprintf(stderr, "cannot open sockets on 127.0.0.1: %s\n",
-                 (!beta.ok() ? beta.status() : !alpha_control.ok() ? alpha_control.status()
-                                                                   : alpha_socket.status())
+                 (!beta.ok()            ? beta.status()
+                  : !alpha_control.ok() ? alpha_control.status()
+                                        : alpha_socket.status())
                      .ToString()
                      .c_str());
     return 1;
@@ -103,11 +105,12 @@ int Run(const Options& options) {
     std::fprintf(stderr, "%s\n", alpha.status().ToString().c_str());
     return 1;
   }
-  std::printf("alpha at %s, data from %s through a link that loses %.0f%% of datagrams "
-              "(seed %llu)\n",
-              network::FormatAddress((*alpha_control)->local_address()).c_str(),
-              network::FormatAddress(alpha_address).c_str(), options.loss * 100,
-              static_cast<unsigned long long>(options.seed));
+  std::printf(
+      "alpha at %s, data from %s through a link that loses %.0f%% of datagrams "
+      "(seed %llu)\n",
+      network::FormatAddress((*alpha_control)->local_address()).c_str(),
+      network::FormatAddress(alpha_address).c_str(), options.loss * 100,
+      static_cast<unsigned long long>(options.seed));
   std::printf("beta  at %s\n", network::FormatAddress((*beta)->local_address()).c_str());
 
   // Beta decodes whatever arrives and keeps the data sequence numbers it saw.
@@ -178,10 +181,11 @@ int Run(const Options& options) {
   const network::FaultCounters faults_seen = (*alpha)->fault_counters();
   const int expected = 1 + static_cast<int>(outgoing.size() - faults_seen.dropped);
   run_until([&] { return datagrams >= expected; });
-  std::printf("alpha sent %d data frames in %zu datagrams of at most %zu bytes; the link "
-              "dropped %llu datagrams\n",
-              options.frames, outgoing.size(), kBudget,
-              static_cast<unsigned long long>(faults_seen.dropped));
+  std::printf(
+      "alpha sent %d data frames in %zu datagrams of at most %zu bytes; the link "
+      "dropped %llu datagrams\n",
+      options.frames, outgoing.size(), kBudget,
+      static_cast<unsigned long long>(faults_seen.dropped));
   std::printf("beta  received %zu data frames in %d datagrams\n", sequences.size(),
               datagrams - 1);
 
@@ -198,7 +202,8 @@ int Run(const Options& options) {
     }
   }
   std::string ack_text = absl::StrCat("cumulative=", cumulative);
-  for (const auto& r : ranges) absl::StrAppend(&ack_text, " [", r.first, "..", r.last, "]");
+  for (const auto& r : ranges)
+    absl::StrAppend(&ack_text, " [", r.first, "..", r.last, "]");
   serialization::Header beta_header{serialization::kProtocolMajor,
                                     serialization::kProtocolMinor, kNetworkId, 0xbe7a,
                                     "beta"};
@@ -217,19 +222,20 @@ int Run(const Options& options) {
   (void)(*alpha_control)->Send((*beta)->local_address(), garbage);
   auto truncated = encoder->EncodeAnnouncement(
       alpha_header, serialization::Announcement{alpha_address, 1000});
-  (void)(*alpha_control)->Send((*beta)->local_address(),
-                               truncated->subspan(0, truncated->size() - 3));
+  (void)(*alpha_control)
+      ->Send((*beta)->local_address(), truncated->subspan(0, truncated->size() - 3));
 
   // 5. Goodbye.
   auto bye = encoder->EncodeGoodbye(alpha_header);
   (void)(*alpha_control)->Send((*beta)->local_address(), *bye);
   run_until([&] { return goodbye; });
   const network::LinkCounters counters = (*beta)->counters();
-  std::printf("beta  counters: datagrams_received=%llu bytes_received=%llu "
-              "receive_calls=%llu\n",
-              static_cast<unsigned long long>(counters.datagrams_received),
-              static_cast<unsigned long long>(counters.bytes_received),
-              static_cast<unsigned long long>(counters.receive_calls));
+  std::printf(
+      "beta  counters: datagrams_received=%llu bytes_received=%llu "
+      "receive_calls=%llu\n",
+      static_cast<unsigned long long>(counters.datagrams_received),
+      static_cast<unsigned long long>(counters.bytes_received),
+      static_cast<unsigned long long>(counters.receive_calls));
   return goodbye ? 0 : 1;
 }
 

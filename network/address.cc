@@ -65,7 +65,8 @@ absl::StatusOr<Address> ParseAddress(absl::string_view text) {
   return ParseAddress(text, ResolveHost);
 }
 
-absl::StatusOr<Address> ParseAddress(absl::string_view text, const HostResolver& resolve) {
+absl::StatusOr<Address> ParseAddress(absl::string_view text,
+                                     const HostResolver& resolve) {
   if (text.empty()) return Malformed(text, "empty");
   absl::string_view host;
   absl::string_view port;
@@ -103,8 +104,9 @@ absl::StatusOr<Address> ParseAddress(absl::string_view text, const HostResolver&
   }
   auto resolved = resolve(std::string(host));
   if (!resolved.ok()) {
-    return absl::Status(resolved.status().code(),
-                        absl::StrCat("address '", text, "': ", resolved.status().message()));
+    return absl::Status(
+        resolved.status().code(),
+        absl::StrCat("address '", text, "': ", resolved.status().message()));
   }
   return Address(*resolved, *parsed_port);
 }

@@ -33,9 +33,9 @@ TEST(ParseAddress, ReadsIpv4Ipv6AndLocalHostNames) {
 
 TEST(ParseAddress, RejectsMalformedTextNamingIt) {
   const char* cases[] = {
-      "",           "1.2.3.4",     "1.2.3.4:",  "1.2.3.4:65536", "1.2.3.4:-1",
-      "1.2.3.4:5x", "::1:5",       "[::1]5",    "[::1",          "[zz]:5",
-      "1.2.3:5",    "300.1.1.1:5", ":5",        "[::1]:",        "[1.2.3.4]:5",
+      "",           "1.2.3.4",     "1.2.3.4:", "1.2.3.4:65536", "1.2.3.4:-1",
+      "1.2.3.4:5x", "::1:5",       "[::1]5",   "[::1",          "[zz]:5",
+      "1.2.3:5",    "300.1.1.1:5", ":5",       "[::1]:",        "[1.2.3.4]:5",
   };
   for (const char* text : cases) {
     SCOPED_TRACE(text);
@@ -63,7 +63,8 @@ TEST(ParseAddress, AsksTheResolverForHostNamesOnly) {
 TEST(ParseOptionalAddress, ZeroMeansDisabled) {
   ASSERT_OK_AND_ASSIGN(std::optional<Address> none, ParseOptionalAddress("0"));
   EXPECT_FALSE(none.has_value());
-  ASSERT_OK_AND_ASSIGN(std::optional<Address> some, ParseOptionalAddress("127.0.0.1:27320"));
+  ASSERT_OK_AND_ASSIGN(std::optional<Address> some,
+                       ParseOptionalAddress("127.0.0.1:27320"));
   ASSERT_TRUE(some.has_value());
   EXPECT_EQ(some->port(), 27320);
   EXPECT_THAT(ParseOptionalAddress("00"), StatusIs(absl::StatusCode::kInvalidArgument));
@@ -86,7 +87,8 @@ TEST(ValidateInterfaceName, AcceptsLinuxNamesAndRejectsOthers) {
   }
   for (const char* name : {"", "abcdefghijklmnop", "a/b", "a b", "eth0:1", "\t"}) {
     SCOPED_TRACE(name);
-    EXPECT_THAT(ValidateInterfaceName(name), StatusIs(absl::StatusCode::kInvalidArgument));
+    EXPECT_THAT(ValidateInterfaceName(name),
+                StatusIs(absl::StatusCode::kInvalidArgument));
   }
   EXPECT_THAT(ValidateInterfaceName("a/b"),
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("'a/b'")));

@@ -1,11 +1,10 @@
 #include "glue/network/fault_injecting_link.h"
 
+#include <boost/asio/steady_timer.hpp>
 #include <chrono>
 #include <queue>
 #include <random>
 #include <vector>
-
-#include <boost/asio/steady_timer.hpp>
 
 #include "absl/strings/str_cat.h"
 #include "glue/base/mutex.h"
@@ -100,9 +99,11 @@ Decision Decide(FaultState& s, absl::Span<const uint8_t> bytes)
   return d;
 }
 
-void ArmTimer(const std::shared_ptr<FaultState>& state) ABSL_EXCLUSIVE_LOCKS_REQUIRED(state->mu);
+void ArmTimer(const std::shared_ptr<FaultState>& state)
+    ABSL_EXCLUSIVE_LOCKS_REQUIRED(state->mu);
 
-void OnTimer(const std::shared_ptr<FaultState>& state, const boost::system::error_code& ec) {
+void OnTimer(const std::shared_ptr<FaultState>& state,
+             const boost::system::error_code& ec) {
   FaultState& s = *state;
   std::vector<HeldDatagram> due;
   {
@@ -155,7 +156,8 @@ void Apply(const std::shared_ptr<FaultState>& state, const OutgoingDatagram& dat
       ++s.counters.hold_overflow;
       now->push_back({datagram.destination, bytes});
     } else {
-      s.held.push(HeldDatagram{Clock::now() + d.hold, s.next_order++, datagram.destination,
+      s.held.push(HeldDatagram{Clock::now() + d.hold, s.next_order++,
+                               datagram.destination,
                                std::vector<uint8_t>(bytes.begin(), bytes.end())});
     }
   }
@@ -165,8 +167,10 @@ void Apply(const std::shared_ptr<FaultState>& state, const OutgoingDatagram& dat
 
 absl::Status FaultInjectingLink::ValidateFaultOptions(const FaultOptions& options) {
   const std::pair<const char*, double> probabilities[] = {
-      {"drop", options.drop},       {"duplicate", options.duplicate},
-      {"reorder", options.reorder}, {"corrupt", options.corrupt},
+      {"drop", options.drop},
+      {"duplicate", options.duplicate},
+      {"reorder", options.reorder},
+      {"corrupt", options.corrupt},
       {"delay", options.delay}};
   for (const auto& [name, value] : probabilities) {
     if (!(value >= 0.0 && value <= 1.0)) {
@@ -176,10 +180,10 @@ absl::Status FaultInjectingLink::ValidateFaultOptions(const FaultOptions& option
   }
   if (options.delay_duration < absl::ZeroDuration() ||
       options.reorder_delay < absl::ZeroDuration()) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "fault delays must not be negative: delay_duration=",
-        absl::FormatDuration(options.delay_duration),
-        " reorder_delay=", absl::FormatDuration(options.reorder_delay)));
+    return absl::InvalidArgumentError(
+        absl::StrCat("fault delays must not be negative: delay_duration=",
+                     absl::FormatDuration(options.delay_duration),
+                     " reorder_delay=", absl::FormatDuration(options.reorder_delay)));
   }
   return absl::OkStatus();
 }
@@ -236,7 +240,8 @@ absl::StatusOr<size_t> FaultInjectingLink::SendBatch(
   storage.reserve(datagrams.size());
   {
     MutexLock lock(&s.mu);
-    if (s.stopped) return absl::FailedPreconditionError("fault-injecting link is stopped");
+    if (s.stopped)
+      return absl::FailedPreconditionError("fault-injecting link is stopped");
     for (const OutgoingDatagram& datagram : datagrams) {
       Apply(state_, datagram, &now, &storage);
     }
@@ -260,7 +265,9 @@ absl::StatusOr<size_t> FaultInjectingLink::SendBatch(
   return datagrams.size();
 }
 
-Address FaultInjectingLink::local_address() const { return state_->inner->local_address(); }
+Address FaultInjectingLink::local_address() const {
+  return state_->inner->local_address();
+}
 
 LinkCounters FaultInjectingLink::counters() const { return state_->inner->counters(); }
 

@@ -1,11 +1,10 @@
 #include "glue/network/fault_injecting_link.h"
 
+#include <boost/asio/io_context.hpp>
 #include <cstdio>
 #include <random>
 #include <string>
 #include <vector>
-
-#include <boost/asio/io_context.hpp>
 
 #include "glue/base/run_until.h"
 #include "glue/base/status_matchers.h"
@@ -29,7 +28,8 @@ class RecordingLink final : public DatagramLink {
 
   absl::Status Start(ReceiveHandler) override { return absl::OkStatus(); }
   void Stop() override { stopped = true; }
-  absl::Status Send(const Address& destination, absl::Span<const uint8_t> bytes) override {
+  absl::Status Send(const Address& destination,
+                    absl::Span<const uint8_t> bytes) override {
     if (!refusal.ok()) return refusal;
     sent.push_back({destination, std::vector<uint8_t>(bytes.begin(), bytes.end())});
     return absl::OkStatus();
@@ -37,7 +37,8 @@ class RecordingLink final : public DatagramLink {
   absl::StatusOr<size_t> SendBatch(absl::Span<const OutgoingDatagram> batch) override {
     if (!refusal.ok()) return refusal;
     for (const OutgoingDatagram& d : batch) {
-      sent.push_back({d.destination, std::vector<uint8_t>(d.bytes.begin(), d.bytes.end())});
+      sent.push_back(
+          {d.destination, std::vector<uint8_t>(d.bytes.begin(), d.bytes.end())});
     }
     return batch.size();
   }
@@ -207,7 +208,8 @@ TEST_F(FaultInjectingLinkTest, HoldsAtMostItsBoundAndSendsTheRestAtOnce) {
   link->Stop();
   EXPECT_EQ(link->fault_counters().discarded_at_stop, 2u);
   EXPECT_TRUE(recording_->stopped);
-  EXPECT_THAT(link->Send(kPeer, Numbered(9)), StatusIs(absl::StatusCode::kFailedPrecondition));
+  EXPECT_THAT(link->Send(kPeer, Numbered(9)),
+              StatusIs(absl::StatusCode::kFailedPrecondition));
 }
 
 TEST_F(FaultInjectingLinkTest, CountsWhatTheInnerLinkRefusesLikeALossyNetwork) {
@@ -216,7 +218,8 @@ TEST_F(FaultInjectingLinkTest, CountsWhatTheInnerLinkRefusesLikeALossyNetwork) {
   EXPECT_OK(link->Send(kPeer, Numbered(1)));
   EXPECT_EQ(link->fault_counters().inner_refused, 1u);
   recording_->refusal = absl::InvalidArgumentError("wrong family");
-  EXPECT_THAT(link->Send(kPeer, Numbered(2)), StatusIs(absl::StatusCode::kInvalidArgument));
+  EXPECT_THAT(link->Send(kPeer, Numbered(2)),
+              StatusIs(absl::StatusCode::kInvalidArgument));
 }
 
 TEST_F(FaultInjectingLinkTest, RejectsOptionsOutOfRangeNamingThem) {
@@ -230,7 +233,8 @@ TEST_F(FaultInjectingLinkTest, RejectsOptionsOutOfRangeNamingThem) {
   cases[2].options.reorder = 2, cases[2].name = "reorder";
   cases[3].options.corrupt = std::nan(""), cases[3].name = "corrupt";
   cases[4].options.delay = 7, cases[4].name = "delay";
-  cases[5].options.delay_duration = absl::Milliseconds(-1), cases[5].name = "delay_duration";
+  cases[5].options.delay_duration = absl::Milliseconds(-1),
+  cases[5].name = "delay_duration";
   for (const Case& c : cases) {
     SCOPED_TRACE(c.name);
     EXPECT_THAT(FaultInjectingLink::Create(io_.get_executor(),
@@ -250,8 +254,8 @@ TEST(FaultInjectingLinkOverUdp, LosesExactlyWhatItCountsOnLoopback) {
   FaultOptions faults;
   faults.drop = 0.5;
   faults.seed = LoggedSeed();
-  ASSERT_OK_AND_ASSIGN(auto link,
-                       FaultInjectingLink::Create(io.get_executor(), std::move(socket), faults));
+  ASSERT_OK_AND_ASSIGN(auto link, FaultInjectingLink::Create(io.get_executor(),
+                                                             std::move(socket), faults));
   size_t received = 0;
   ASSERT_OK(receiver->Start([&](const ReceivedDatagram&) { ++received; }));
   // Chunks small enough for the receive buffer, drained between chunks.

@@ -31,7 +31,8 @@ TEST(FindInterface, FindsLoopbackAndNamesTheMissingOne) {
 
 TEST(ParseDefaultRouteV4, PicksTheDefaultRouteWithTheLowestMetric) {
   const char* table =
-      "Iface\tDestination\tGateway \tFlags\tRefCnt\tUse\tMetric\tMask\t\tMTU\tWindow\tIRTT\n"
+      "Iface\tDestination\tGateway "
+      "\tFlags\tRefCnt\tUse\tMetric\tMask\t\tMTU\tWindow\tIRTT\n"
       "eth1\t00000000\t0101A8C0\t0003\t0\t0\t600\t00000000\t0\t0\t0\n"
       "eth0\t00000000\t0100000A\t0003\t0\t0\t100\t00000000\t0\t0\t0\n"
       "eth2\t0000000A\t00000000\t0001\t0\t0\t0\t00FFFFFF\t0\t0\t0\n"
@@ -41,22 +42,25 @@ TEST(ParseDefaultRouteV4, PicksTheDefaultRouteWithTheLowestMetric) {
 
 TEST(ParseDefaultRouteV4, ReturnsEmptyWithoutDefaultRoute) {
   EXPECT_EQ(ParseDefaultRouteV4(""), "");
-  EXPECT_EQ(ParseDefaultRouteV4("Iface\tDestination\tGateway\tFlags\tRefCnt\tUse\tMetric\t"
-                                "Mask\tMTU\tWindow\tIRTT\n"
-                                "eth0\t0000000A\t00000000\t0001\t0\t0\t0\t00FFFFFF\t0\t0\t0\n"),
-            "");
+  EXPECT_EQ(
+      ParseDefaultRouteV4("Iface\tDestination\tGateway\tFlags\tRefCnt\tUse\tMetric\t"
+                          "Mask\tMTU\tWindow\tIRTT\n"
+                          "eth0\t0000000A\t00000000\t0001\t0\t0\t0\t00FFFFFF\t0\t0\t0\n"),
+      "");
   EXPECT_EQ(ParseDefaultRouteV4("garbage\nmore garbage without columns\n"), "");
 }
 
 TEST(ParseDefaultRouteV6, PicksTheDefaultRouteAndSkipsRejectRoutes) {
   const std::string zero(32, '0');
-  const std::string table =
-      zero + " 00 " + zero + " 00 fe800000000000000000000000000001 00000400 00000001 "
-      "00000000 00000003 eth0\n" +
-      zero + " 00 " + zero + " 00 " + zero + " 00000100 00000001 00000000 00000003 eth1\n" +
-      zero + " 00 " + zero + " 00 " + zero + " ffffffff 00000001 00000000 00200200 lo\n" +
-      "fe800000000000000000000000000000 40 " + zero + " 00 " + zero +
-      " 00000100 00000001 00000000 00000001 eth2\n";
+  const std::string table = zero + " 00 " + zero +
+                            " 00 fe800000000000000000000000000001 00000400 00000001 "
+                            "00000000 00000003 eth0\n" +
+                            zero + " 00 " + zero + " 00 " + zero +
+                            " 00000100 00000001 00000000 00000003 eth1\n" + zero +
+                            " 00 " + zero + " 00 " + zero +
+                            " ffffffff 00000001 00000000 00200200 lo\n" +
+                            "fe800000000000000000000000000000 40 " + zero + " 00 " +
+                            zero + " 00000100 00000001 00000000 00000001 eth2\n";
   EXPECT_EQ(ParseDefaultRouteV6(table), "eth1");
   EXPECT_EQ(ParseDefaultRouteV6(""), "");
 }

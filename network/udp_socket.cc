@@ -6,12 +6,11 @@
 #include <sys/socket.h>
 
 #include <atomic>
+#include <boost/asio/ip/udp.hpp>
 #include <cerrno>
 #include <cstring>
 #include <thread>
 #include <vector>
-
-#include <boost/asio/ip/udp.hpp>
 
 #include "absl/strings/str_cat.h"
 #include "glue/base/log.h"
@@ -45,7 +44,8 @@ absl::Status SetOption(int fd, int level, int name, const void* value, socklen_t
   return absl::OkStatus();
 }
 
-absl::Status SetIntOption(int fd, int level, int name, int value, absl::string_view what) {
+absl::Status SetIntOption(int fd, int level, int name, int value,
+                          absl::string_view what) {
   return SetOption(fd, level, name, &value, sizeof(value), what);
 }
 
@@ -66,7 +66,8 @@ struct alignas(cmsghdr) ControlBuffer {
 namespace internal {
 
 struct UdpSocketState {
-  UdpSocketState(const boost::asio::any_io_executor& executor, const UdpSocketOptions& opts)
+  UdpSocketState(const boost::asio::any_io_executor& executor,
+                 const UdpSocketOptions& opts)
       : socket(executor), options(opts) {}
 
   boost::asio::ip::udp::socket socket;
@@ -105,7 +106,8 @@ namespace {
 
 using State = internal::UdpSocketState;
 
-void ArmWait(const std::shared_ptr<State>& state) ABSL_EXCLUSIVE_LOCKS_REQUIRED(state->mu);
+void ArmWait(const std::shared_ptr<State>& state)
+    ABSL_EXCLUSIVE_LOCKS_REQUIRED(state->mu);
 
 // Hands one received datagram to the handler, unless it was truncated.
 void Deliver(State& s, const mmsghdr& header, size_t slot) {
@@ -117,11 +119,10 @@ void Deliver(State& s, const mmsghdr& header, size_t slot) {
   ReceivedDatagram datagram;
   int segment_size = 0;  // set when the kernel coalesced a run of datagrams
   datagram.source = FromSockaddr(s.sources[slot], msg.msg_namelen);
-  datagram.destination = Address(s.v6 ? boost::asio::ip::address(
-                                             boost::asio::ip::address_v6::any())
-                                       : boost::asio::ip::address(
-                                             boost::asio::ip::address_v4::any()),
-                                 s.local.port());
+  datagram.destination =
+      Address(s.v6 ? boost::asio::ip::address(boost::asio::ip::address_v6::any())
+                   : boost::asio::ip::address(boost::asio::ip::address_v4::any()),
+              s.local.port());
   for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c != nullptr;
        c = CMSG_NXTHDR(const_cast<msghdr*>(&msg), c)) {
     if (c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_PKTINFO) {
@@ -206,7 +207,8 @@ void Drain(State& s) {
   }
 }
 
-void OnReadable(const std::shared_ptr<State>& state, const boost::system::error_code& ec) {
+void OnReadable(const std::shared_ptr<State>& state,
+                const boost::system::error_code& ec) {
   State& s = *state;
   {
     MutexLock lock(&s.mu);
@@ -236,9 +238,9 @@ absl::Status CheckDestination(const State& s, const Address& destination, size_t
   }
   const size_t limit = s.v6 ? kMaxUdpPayloadV6 : kMaxUdpPayloadV4;
   if (size > limit) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "datagram of ", size, " bytes to ", FormatAddress(destination),
-        " is larger than the UDP limit of ", limit, " bytes"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("datagram of ", size, " bytes to ", FormatAddress(destination),
+                     " is larger than the UDP limit of ", limit, " bytes"));
   }
   return absl::OkStatus();
 }
@@ -246,8 +248,8 @@ absl::Status CheckDestination(const State& s, const Address& destination, size_t
 absl::Status SendError(State& s, int error, const Address& destination) {
   if (error == EAGAIN || error == EWOULDBLOCK || error == ENOBUFS) {
     s.send_would_block.fetch_add(1, std::memory_order_relaxed);
-    return absl::UnavailableError(absl::StrCat(
-        "send to ", FormatAddress(destination), ": socket buffer full; retry later"));
+    return absl::UnavailableError(absl::StrCat("send to ", FormatAddress(destination),
+                                               ": socket buffer full; retry later"));
   }
   s.send_errors.fetch_add(1, std::memory_order_relaxed);
   if (error == EACCES) {
@@ -266,15 +268,16 @@ absl::Status SendError(State& s, int error, const Address& destination) {
   return absl::ErrnoToStatus(error, absl::StrCat("send to ", FormatAddress(destination)));
 }
 
-absl::Status MembershipOption(State& s, const boost::asio::ip::address& group, bool join) {
+absl::Status MembershipOption(State& s, const boost::asio::ip::address& group,
+                              bool join) {
   if (!group.is_multicast()) {
     return absl::InvalidArgumentError(
         absl::StrCat("'", group.to_string(), "' is not a multicast address"));
   }
   if (group.is_v6() != s.v6) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("group ", group.to_string(), " is not of the family of the socket ",
-                     "bound to ", FormatAddress(s.local)));
+    return absl::InvalidArgumentError(absl::StrCat("group ", group.to_string(),
+                                                   " is not of the family of the socket ",
+                                                   "bound to ", FormatAddress(s.local)));
   }
   int rc;
   if (s.v6) {
@@ -351,7 +354,8 @@ absl::Status Configure(State& s) {
     GLUE_RETURN_IF_ERROR(
         SetIntOption(fd, IPPROTO_IPV6, IPV6_MULTICAST_ALL, 0, "IPV6_MULTICAST_ALL"));
     GLUE_RETURN_IF_ERROR(SetIntOption(fd, IPPROTO_IPV6, IPV6_MULTICAST_LOOP,
-                                      o.multicast_loopback ? 1 : 0, "IPV6_MULTICAST_LOOP"));
+                                      o.multicast_loopback ? 1 : 0,
+                                      "IPV6_MULTICAST_LOOP"));
     GLUE_RETURN_IF_ERROR(SetIntOption(fd, IPPROTO_IPV6, IPV6_MULTICAST_HOPS,
                                       o.multicast_hops, "IPV6_MULTICAST_HOPS"));
     if (s.interface_index != 0) {
@@ -384,16 +388,16 @@ absl::Status Configure(State& s) {
 absl::StatusOr<std::unique_ptr<UdpSocket>> UdpSocket::Open(
     const boost::asio::any_io_executor& executor, const UdpSocketOptions& options) {
   if (options.receive_batch < 1 || options.receive_batch > 1024) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "receive_batch ", options.receive_batch, " is outside 1..1024"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("receive_batch ", options.receive_batch, " is outside 1..1024"));
   }
   if (options.max_datagram_bytes < 1 || options.max_datagram_bytes > 65536) {
     return absl::InvalidArgumentError(absl::StrCat(
         "max_datagram_bytes ", options.max_datagram_bytes, " is outside 1..65536"));
   }
   if (options.multicast_hops < 0 || options.multicast_hops > 255) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "multicast_hops ", options.multicast_hops, " is outside 0..255"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("multicast_hops ", options.multicast_hops, " is outside 0..255"));
   }
   if (!options.interface.empty()) {
     GLUE_RETURN_IF_ERROR(ValidateInterfaceName(options.interface));
@@ -404,8 +408,9 @@ absl::StatusOr<std::unique_ptr<UdpSocket>> UdpSocket::Open(
   boost::system::error_code ec;
   s.socket.open(options.bind_address.protocol(), ec);
   if (ec) {
-    return absl::ErrnoToStatus(ec.value(), absl::StrCat("open a UDP socket for ",
-                                                        FormatAddress(options.bind_address)));
+    return absl::ErrnoToStatus(
+        ec.value(),
+        absl::StrCat("open a UDP socket for ", FormatAddress(options.bind_address)));
   }
   s.fd = s.socket.native_handle();
   GLUE_RETURN_IF_ERROR(Configure(s));
@@ -455,8 +460,9 @@ absl::Status UdpSocket::Start(ReceiveHandler handler) {
   State& s = *state_;
   MutexLock lock(&s.mu);
   if (s.started || s.stopped) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "socket ", FormatAddress(s.local), s.stopped ? " is stopped" : " already started"));
+    return absl::FailedPreconditionError(
+        absl::StrCat("socket ", FormatAddress(s.local),
+                     s.stopped ? " is stopped" : " already started"));
   }
   s.started = true;
   s.handler = std::move(handler);
@@ -477,7 +483,8 @@ void UdpSocket::Stop() {
   }
 }
 
-absl::Status UdpSocket::Send(const Address& destination, absl::Span<const uint8_t> bytes) {
+absl::Status UdpSocket::Send(const Address& destination,
+                             absl::Span<const uint8_t> bytes) {
   State& s = *state_;
   if (s.stop_requested.load(std::memory_order_relaxed)) {
     return absl::FailedPreconditionError(
@@ -501,7 +508,8 @@ absl::Status UdpSocket::Send(const Address& destination, absl::Span<const uint8_
   return absl::OkStatus();
 }
 
-absl::StatusOr<size_t> UdpSocket::SendBatch(absl::Span<const OutgoingDatagram> datagrams) {
+absl::StatusOr<size_t> UdpSocket::SendBatch(
+    absl::Span<const OutgoingDatagram> datagrams) {
   State& s = *state_;
   if (s.stop_requested.load(std::memory_order_relaxed)) {
     return absl::FailedPreconditionError(
@@ -512,8 +520,8 @@ absl::StatusOr<size_t> UdpSocket::SendBatch(absl::Span<const OutgoingDatagram> d
   // when it reaches the front.
   size_t valid = 0;
   for (; valid < datagrams.size(); ++valid) {
-    absl::Status status = CheckDestination(s, datagrams[valid].destination,
-                                           datagrams[valid].bytes.size());
+    absl::Status status =
+        CheckDestination(s, datagrams[valid].destination, datagrams[valid].bytes.size());
     if (!status.ok()) {
       if (valid == 0) return status;
       break;
@@ -587,8 +595,10 @@ absl::StatusOr<size_t> UdpSocket::SendBatch(absl::Span<const OutgoingDatagram> d
       // older kernel (EINVAL). Fall back to plain sends for good and try again.
       if (offload && used > messages && (error == EIO || error == EINVAL)) {
         s.send_offload = false;
-        GLUE_LOG(kInfo, "network: segmentation offload refused (%s); sending datagrams one "
-                 "by one from %s", std::strerror(error), FormatAddress(s.local));
+        GLUE_LOG(kInfo,
+                 "network: segmentation offload refused (%s); sending datagrams one "
+                 "by one from %s",
+                 std::strerror(error), FormatAddress(s.local));
         continue;
       }
       absl::Status status = SendError(s, error, datagrams[sent_total].destination);
@@ -614,7 +624,9 @@ Address UdpSocket::local_address() const { return state_->local; }
 
 LinkCounters UdpSocket::counters() const {
   const State& s = *state_;
-  auto get = [](const std::atomic<uint64_t>& v) { return v.load(std::memory_order_relaxed); };
+  auto get = [](const std::atomic<uint64_t>& v) {
+    return v.load(std::memory_order_relaxed);
+  };
   LinkCounters c;
   c.datagrams_sent = get(s.datagrams_sent);
   c.bytes_sent = get(s.bytes_sent);

@@ -1,12 +1,11 @@
 #include "glue/network/udp_socket.h"
 
 #include <atomic>
+#include <boost/asio/io_context.hpp>
 #include <future>
 #include <string>
 #include <thread>
 #include <vector>
-
-#include <boost/asio/io_context.hpp>
 
 #include "glue/base/run_until.h"
 #include "glue/base/status_matchers.h"
@@ -54,9 +53,9 @@ class UdpSocketTest : public ::testing::Test {
   // Starts `socket` so that what it receives is appended to `into`.
   void Collect(UdpSocket& socket, std::vector<Copy>* into) {
     ASSERT_OK(socket.Start([into](const ReceivedDatagram& d) {
-      into->push_back({d.source, d.destination,
-                       std::string(reinterpret_cast<const char*>(d.bytes.data()),
-                                   d.bytes.size())});
+      into->push_back(
+          {d.source, d.destination,
+           std::string(reinterpret_cast<const char*>(d.bytes.data()), d.bytes.size())});
     }));
   }
 
@@ -109,7 +108,8 @@ TEST_F(UdpSocketTest, BatchesSendsAndReceivesIntoFewerSystemCalls) {
   std::vector<std::string> payloads;
   for (int i = 0; i < 64; ++i) payloads.push_back("datagram " + std::to_string(i));
   std::vector<OutgoingDatagram> batch;
-  for (const std::string& p : payloads) batch.push_back({receiver->local_address(), Bytes(p)});
+  for (const std::string& p : payloads)
+    batch.push_back({receiver->local_address(), Bytes(p)});
   ASSERT_OK_AND_ASSIGN(size_t sent, sender->SendBatch(batch));
   EXPECT_EQ(sent, 64u);
   EXPECT_EQ(sender->counters().send_calls, 1u);
@@ -123,8 +123,8 @@ TEST_F(UdpSocketTest, BatchesSendsAndReceivesIntoFewerSystemCalls) {
 TEST_F(UdpSocketTest, SegmentedRunsArriveAsSeparateDatagramsInOrder) {
   for (const bool receiver_coalesces : {true, false}) {
     for (const bool offload : {true, false}) {
-      SCOPED_TRACE(absl::StrCat("receiver_coalesces=", receiver_coalesces,
-                                " offload=", offload));
+      SCOPED_TRACE(
+          absl::StrCat("receiver_coalesces=", receiver_coalesces, " offload=", offload));
       UdpSocketOptions options;
       options.bind_address = Loopback();
       options.segmentation_offload = offload;
@@ -137,7 +137,8 @@ TEST_F(UdpSocketTest, SegmentedRunsArriveAsSeparateDatagramsInOrder) {
       Collect(*other, &received_other);
       // 100 datagrams of 300 bytes, a short one, then 3 to another destination.
       std::vector<std::string> payloads;
-      for (int i = 0; i < 100; ++i) payloads.push_back(std::string(300, static_cast<char>(i)));
+      for (int i = 0; i < 100; ++i)
+        payloads.push_back(std::string(300, static_cast<char>(i)));
       payloads.push_back("short");
       for (int i = 0; i < 3; ++i) payloads.push_back(std::string(300, 'o'));
       std::vector<OutgoingDatagram> batch;
@@ -149,9 +150,8 @@ TEST_F(UdpSocketTest, SegmentedRunsArriveAsSeparateDatagramsInOrder) {
       EXPECT_EQ(sent, batch.size());
       EXPECT_EQ(sender->counters().datagrams_sent, batch.size());
       EXPECT_EQ(sender->counters().bytes_sent, 100u * 300 + 5 + 3 * 300);
-      ASSERT_TRUE(RunUntil(io_, [&] {
-        return received.size() == 101 && received_other.size() == 3;
-      }));
+      ASSERT_TRUE(RunUntil(
+          io_, [&] { return received.size() == 101 && received_other.size() == 3; }));
       for (size_t i = 0; i < 101; ++i) {
         EXPECT_EQ(received[i].bytes, payloads[i]);
         EXPECT_EQ(received[i].source, sender->local_address());
@@ -170,7 +170,8 @@ TEST_F(UdpSocketTest, ReceivesOneDatagramPerCallWhenTheBatchIsOne) {
   auto receiver = Open(options);
   std::vector<Copy> received;
   Collect(*receiver, &received);
-  for (int i = 0; i < 10; ++i) ASSERT_OK(sender->Send(receiver->local_address(), Bytes("x")));
+  for (int i = 0; i < 10; ++i)
+    ASSERT_OK(sender->Send(receiver->local_address(), Bytes("x")));
   ASSERT_TRUE(RunUntil(io_, [&] { return received.size() == 10; }));
   EXPECT_EQ(receiver->counters().receive_calls, 10u);
   EXPECT_EQ(sender->counters().send_calls, 10u);
@@ -200,8 +201,9 @@ TEST_F(UdpSocketTest, RefusesInvalidOptionsNamingThem) {
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("receive_batch")));
   options.receive_batch = 8;
   options.max_datagram_bytes = 70000;
-  EXPECT_THAT(UdpSocket::Open(io_.get_executor(), options),
-              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("max_datagram_bytes")));
+  EXPECT_THAT(
+      UdpSocket::Open(io_.get_executor(), options),
+      StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("max_datagram_bytes")));
   options.max_datagram_bytes = 1500;
   options.multicast_hops = 256;
   EXPECT_THAT(UdpSocket::Open(io_.get_executor(), options),
@@ -311,8 +313,9 @@ TEST_F(UdpSocketTest, BroadcastNeedsTheBroadcastOption) {
 TEST_F(UdpSocketTest, StartTwiceOrAfterStopFails) {
   auto socket = OpenLoopback();
   ASSERT_OK(socket->Start([](const ReceivedDatagram&) {}));
-  EXPECT_THAT(socket->Start([](const ReceivedDatagram&) {}),
-              StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("already started")));
+  EXPECT_THAT(
+      socket->Start([](const ReceivedDatagram&) {}),
+      StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("already started")));
   socket->Stop();
   socket->Stop();  // idempotent
   EXPECT_THAT(socket->Start([](const ReceivedDatagram&) {}),
@@ -498,10 +501,13 @@ TEST(Ipv6Multicast, JoinsSendsAndLeavesOnAGivenInterface) {
         if (!listener.ok() || !(*listener)->JoinGroup(group).ok()) return false;
         std::vector<std::string> got;
         Address destination;
-        if (!(*listener)->Start([&](const ReceivedDatagram& d) {
-              got.emplace_back(reinterpret_cast<const char*>(d.bytes.data()), d.bytes.size());
-              destination = d.destination;
-            }).ok()) {
+        if (!(*listener)
+                 ->Start([&](const ReceivedDatagram& d) {
+                   got.emplace_back(reinterpret_cast<const char*>(d.bytes.data()),
+                                    d.bytes.size());
+                   destination = d.destination;
+                 })
+                 .ok()) {
           return false;
         }
         options.interface = "glue-v0";

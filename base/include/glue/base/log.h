@@ -6,9 +6,8 @@
 #ifndef GLUE_BASE_LOG_H_
 #define GLUE_BASE_LOG_H_
 
-#include "absl/strings/string_view.h"
-
 #include "absl/strings/str_format.h"
+#include "absl/strings/string_view.h"
 
 namespace glue {
 
@@ -29,12 +28,12 @@ void WriteLogLine(LogSeverity severity, absl::string_view message);
 
 // GLUE_LOG formats with absl::StrFormat and writes a line, evaluating the arguments
 // only when the severity is enabled.
-#define GLUE_LOG(severity, ...)                                            \
-  do {                                                                     \
-    if (::glue::LogEnabled(::glue::LogSeverity::severity)) {               \
-      ::glue::WriteLogLine(::glue::LogSeverity::severity,                  \
-                           ::absl::StrFormat(__VA_ARGS__));                \
-    }                                                                      \
+#define GLUE_LOG(severity, ...)                              \
+  do {                                                       \
+    if (::glue::LogEnabled(::glue::LogSeverity::severity)) { \
+      ::glue::WriteLogLine(::glue::LogSeverity::severity,    \
+                           ::absl::StrFormat(__VA_ARGS__));  \
+    }                                                        \
   } while (false)
 
 #endif  // GLUE_BASE_LOG_H_

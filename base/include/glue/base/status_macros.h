@@ -11,12 +11,11 @@
 
 // GLUE_RETURN_IF_ERROR evaluates `expr` (an absl::Status) once and returns it from the
 // enclosing function when it is not OK.
-#define GLUE_RETURN_IF_ERROR(expr)                  \
-  do {                                              \
-    if (::absl::Status glue_status_ = (expr);       \
-        !glue_status_.ok()) {                       \
-      return glue_status_;                          \
-    }                                               \
+#define GLUE_RETURN_IF_ERROR(expr)                                  \
+  do {                                                              \
+    if (::absl::Status glue_status_ = (expr); !glue_status_.ok()) { \
+      return glue_status_;                                          \
+    }                                                               \
   } while (false)
 
 #define GLUE_STATUS_CONCAT_INNER_(a, b) a##b
@@ -25,9 +24,8 @@
 // GLUE_ASSIGN_OR_RETURN evaluates `rexpr` (an absl::StatusOr<T>) once; on error it
 // returns the status, otherwise it moves the value into `lhs`, which may declare a
 // variable (`auto x`). Use at most once per line.
-#define GLUE_ASSIGN_OR_RETURN(lhs, rexpr)                                      \
-  GLUE_ASSIGN_OR_RETURN_IMPL_(GLUE_STATUS_CONCAT_(glue_statusor_, __LINE__), \
-                              lhs, rexpr)
+#define GLUE_ASSIGN_OR_RETURN(lhs, rexpr) \
+  GLUE_ASSIGN_OR_RETURN_IMPL_(GLUE_STATUS_CONCAT_(glue_statusor_, __LINE__), lhs, rexpr)
 
 #define GLUE_ASSIGN_OR_RETURN_IMPL_(statusor, lhs, rexpr) \
   auto statusor = (rexpr);                                \

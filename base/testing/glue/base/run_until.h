@@ -30,7 +30,8 @@ bool RunUntil(IoContext& io, Predicate done,
 // for checking that something does NOT happen within a bounded time.
 template <typename IoContext>
 void RunFor(IoContext& io, std::chrono::steady_clock::duration duration) {
-  RunUntil(io, [] { return false; }, duration);
+  RunUntil(
+      io, [] { return false; }, duration);
 }
 
 }  // namespace glue::testing

@@ -59,9 +59,9 @@ MATCHER(IsOk, "is OK") {
 
 // ASSERT_OK_AND_ASSIGN asserts that `rexpr` (a StatusOr) is OK and moves its value
 // into `lhs`.
-#define ASSERT_OK_AND_ASSIGN(lhs, rexpr)                                        \
-  auto GLUE_TESTING_CONCAT_(glue_statusor_, __LINE__) = (rexpr);                \
-  ASSERT_OK(GLUE_TESTING_CONCAT_(glue_statusor_, __LINE__));                    \
+#define ASSERT_OK_AND_ASSIGN(lhs, rexpr)                         \
+  auto GLUE_TESTING_CONCAT_(glue_statusor_, __LINE__) = (rexpr); \
+  ASSERT_OK(GLUE_TESTING_CONCAT_(glue_statusor_, __LINE__));     \
   lhs = *std::move(GLUE_TESTING_CONCAT_(glue_statusor_, __LINE__))
 
 #endif  // GLUE_BASE_STATUS_MATCHERS_H_

@@ -7,15 +7,14 @@
 #ifndef GLUE_NETWORK_ADDRESS_H_
 #define GLUE_NETWORK_ADDRESS_H_
 
+#include <boost/asio/ip/udp.hpp>
 #include <functional>
 #include <optional>
 #include <string>
-#include "absl/strings/string_view.h"
-
-#include <boost/asio/ip/udp.hpp>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 
 namespace glue::network {
 

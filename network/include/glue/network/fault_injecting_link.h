@@ -10,10 +10,9 @@
 #ifndef GLUE_NETWORK_FAULT_INJECTING_LINK_H_
 #define GLUE_NETWORK_FAULT_INJECTING_LINK_H_
 
+#include <boost/asio/any_io_executor.hpp>
 #include <cstdint>
 #include <memory>
-
-#include <boost/asio/any_io_executor.hpp>
 
 #include "absl/time/time.h"
 #include "glue/network/link.h"
@@ -48,8 +47,8 @@ struct FaultCounters {
   uint64_t delayed = 0;
   uint64_t corrupted = 0;
   uint64_t hold_overflow = 0;
-  uint64_t inner_refused = 0;       // the wrapped link refused them (buffer full)
-  uint64_t discarded_at_stop = 0;   // still held when Stop was called
+  uint64_t inner_refused = 0;      // the wrapped link refused them (buffer full)
+  uint64_t discarded_at_stop = 0;  // still held when Stop was called
 };
 
 // FaultInjectingLink is a DatagramLink (same threading contract) whose sends suffer

@@ -4,13 +4,12 @@
 #ifndef GLUE_NETWORK_INTERFACES_H_
 #define GLUE_NETWORK_INTERFACES_H_
 
+#include <boost/asio/ip/address.hpp>
 #include <string>
-#include "absl/strings/string_view.h"
 #include <vector>
 
-#include <boost/asio/ip/address.hpp>
-
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "glue/network/address.h"
 
 namespace glue::network {

@@ -38,8 +38,8 @@ struct OutgoingDatagram {
 struct LinkCounters {
   uint64_t datagrams_sent = 0;
   uint64_t bytes_sent = 0;
-  uint64_t send_calls = 0;  // system calls that sent; less than datagrams when batched
-  uint64_t send_errors = 0;       // datagrams refused by the kernel (not would-block)
+  uint64_t send_calls = 0;   // system calls that sent; less than datagrams when batched
+  uint64_t send_errors = 0;  // datagrams refused by the kernel (not would-block)
   uint64_t send_would_block = 0;  // sends refused because the socket buffer was full
   uint64_t datagrams_received = 0;
   uint64_t bytes_received = 0;

@@ -13,12 +13,11 @@
 #ifndef GLUE_NETWORK_UDP_SOCKET_H_
 #define GLUE_NETWORK_UDP_SOCKET_H_
 
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/ip/address.hpp>
 #include <cstddef>
 #include <memory>
 #include <string>
-
-#include <boost/asio/any_io_executor.hpp>
-#include <boost/asio/ip/address.hpp>
 
 #include "glue/network/link.h"
 

@@ -39,10 +39,10 @@ inline absl::Status RunInPrivateNetwork(const std::vector<std::string>& setup,
   if (child < 0) return absl::InternalError("fork failed");
   if (child == 0) {
     if (::unshare(CLONE_NEWNET) != 0) ::_exit(77);
-    std::vector<std::string> commands = {
-        "ip link set lo up", "ip link set lo multicast on",
-        "sysctl -qw net.ipv6.conf.all.accept_dad=0",
-        "sysctl -qw net.ipv6.conf.default.accept_dad=0"};
+    std::vector<std::string> commands = {"ip link set lo up",
+                                         "ip link set lo multicast on",
+                                         "sysctl -qw net.ipv6.conf.all.accept_dad=0",
+                                         "sysctl -qw net.ipv6.conf.default.accept_dad=0"};
     commands.insert(commands.end(), setup.begin(), setup.end());
     for (const std::string& command : commands) {
       if (std::system(command.c_str()) != 0) {
