@@ -149,6 +149,23 @@ class Parser {
     return static_cast<size_t>(bytes.data() - datagram_.data());
   }
 
+  // ForEachField reads the fields of one message in `bytes` and calls
+  // on_field(reader, tag, at) for each, `at` being the offset of its tag; stops and
+  // returns false at the first malformed tag or when on_field returns false.
+  template <typename OnField>
+  bool ForEachField(absl::Span<const uint8_t> bytes, const char* message,
+                    OnField on_field) {
+    WireReader reader = Reader(bytes);
+    while (!reader.AtEnd()) {
+      const size_t at = reader.offset();
+      Tag tag;
+      if (!ReadTag(reader, message, &tag) || !on_field(reader, tag, at)) {
+        return false;
+      }
+    }
+    return true;
+  }
+
   bool ParseAnnouncement(absl::Span<const uint8_t> bytes);
   bool ParseSocketAddress(absl::Span<const uint8_t> bytes, network::Address* address);
   bool ParseGoodbye(absl::Span<const uint8_t> bytes);
@@ -227,14 +244,8 @@ class Parser {
 bool Parser::ParseEnvelope() {
   static constexpr char kMessage[] = "Envelope";
   Header& header = out_->header;
-  WireReader reader = Reader(datagram_);
   Body body = Body::kNone;
-  while (!reader.AtEnd()) {
-    const size_t at = reader.offset();
-    Tag tag;
-    if (!ReadTag(reader, kMessage, &tag)) {
-      return false;
-    }
+  auto on_field = [&](WireReader& reader, const Tag& tag, size_t at) {
     switch (tag.field) {
       case kEnvelopeProtocolMajor:
         if (!ReadUint32(reader, tag, at, kMessage, "protocol_major",
@@ -319,10 +330,12 @@ bool Parser::ParseEnvelope() {
         break;
       }
       default:
-        if (!Skip(reader, tag, kMessage)) {
-          return false;
-        }
+        return Skip(reader, tag, kMessage);
     }
+    return true;
+  };
+  if (!ForEachField(datagram_, kMessage, on_field)) {
+    return false;
   }
 
   if (header.protocol_major == 0) {
@@ -389,14 +402,8 @@ void Parser::FixAckRanges() {
 bool Parser::ParseAnnouncement(absl::Span<const uint8_t> bytes) {
   static constexpr char kMessage[] = "Announcement";
   Announcement& announcement = out_->announcement;
-  WireReader reader = Reader(bytes);
   bool has_address = false;
-  while (!reader.AtEnd()) {
-    const size_t at = reader.offset();
-    Tag tag;
-    if (!ReadTag(reader, kMessage, &tag)) {
-      return false;
-    }
+  auto on_field = [&](WireReader& reader, const Tag& tag, size_t at) {
     switch (tag.field) {
       case kAnnouncementDataAddress: {
         absl::Span<const uint8_t> address;
@@ -419,10 +426,12 @@ bool Parser::ParseAnnouncement(absl::Span<const uint8_t> bytes) {
         }
         break;
       default:
-        if (!Skip(reader, tag, kMessage)) {
-          return false;
-        }
+        return Skip(reader, tag, kMessage);
     }
+    return true;
+  };
+  if (!ForEachField(bytes, kMessage, on_field)) {
+    return false;
   }
   if (!has_address) {
     return Fail(absl::InvalidArgumentError(absl::StrFormat(
@@ -439,15 +448,9 @@ bool Parser::ParseAnnouncement(absl::Span<const uint8_t> bytes) {
 bool Parser::ParseSocketAddress(absl::Span<const uint8_t> bytes,
                                 network::Address* address) {
   static constexpr char kMessage[] = "SocketAddress";
-  WireReader reader = Reader(bytes);
   absl::Span<const uint8_t> ip;
   uint32_t port = 0;
-  while (!reader.AtEnd()) {
-    const size_t at = reader.offset();
-    Tag tag;
-    if (!ReadTag(reader, kMessage, &tag)) {
-      return false;
-    }
+  auto on_field = [&](WireReader& reader, const Tag& tag, size_t at) {
     switch (tag.field) {
       case kSocketAddressIp:
         if (!ReadBytes(reader, tag, at, kMessage, "ip", &ip)) {
@@ -460,10 +463,12 @@ bool Parser::ParseSocketAddress(absl::Span<const uint8_t> bytes,
         }
         break;
       default:
-        if (!Skip(reader, tag, kMessage)) {
-          return false;
-        }
+        return Skip(reader, tag, kMessage);
     }
+    return true;
+  };
+  if (!ForEachField(bytes, kMessage, on_field)) {
+    return false;
   }
   boost::asio::ip::address ip_address;
   if (ip.size() == 4) {
@@ -490,31 +495,18 @@ bool Parser::ParseSocketAddress(absl::Span<const uint8_t> bytes,
 
 bool Parser::ParseGoodbye(absl::Span<const uint8_t> bytes) {
   static constexpr char kMessage[] = "Goodbye";
-  WireReader reader = Reader(bytes);
-  while (!reader.AtEnd()) {
-    Tag tag;
-    if (!ReadTag(reader, kMessage, &tag) || !Skip(reader, tag, kMessage)) {
-      return false;
-    }
-  }
-  return true;
+  auto on_field = [&](WireReader& reader, const Tag& tag, size_t /*at*/) {
+    return Skip(reader, tag, kMessage);
+  };
+  return ForEachField(bytes, kMessage, on_field);
 }
 
 bool Parser::ParseFrame(absl::Span<const uint8_t> bytes) {
   static constexpr char kMessage[] = "Frame";
-  WireReader reader = Reader(bytes);
   uint32_t kind = 0;
-  while (!reader.AtEnd()) {
-    const size_t at = reader.offset();
-    Tag tag;
-    if (!ReadTag(reader, kMessage, &tag)) {
-      return false;
-    }
+  auto on_field = [&](WireReader& reader, const Tag& tag, size_t at) {
     if (tag.field != kFrameData && tag.field != kFrameAck) {
-      if (!Skip(reader, tag, kMessage)) {
-        return false;
-      }
-      continue;
+      return Skip(reader, tag, kMessage);
     }
     absl::Span<const uint8_t> content;
     if (!ReadBytes(reader, tag, at, kMessage, tag.field == kFrameData ? "data" : "ack",
@@ -541,6 +533,10 @@ bool Parser::ParseFrame(absl::Span<const uint8_t> bytes) {
       }
       out_->frames.emplace_back(std::in_place_type<AckFrame>, ack);
     }
+    return true;
+  };
+  if (!ForEachField(bytes, kMessage, on_field)) {
+    return false;
   }
   if (kind == 0) {
     return Fail(absl::InvalidArgumentError(absl::StrFormat(
@@ -552,45 +548,26 @@ bool Parser::ParseFrame(absl::Span<const uint8_t> bytes) {
 
 bool Parser::ParseDataFrame(absl::Span<const uint8_t> bytes, DataFrame* frame) {
   static constexpr char kMessage[] = "DataFrame";
-  WireReader reader = Reader(bytes);
-  while (!reader.AtEnd()) {
-    const size_t at = reader.offset();
-    Tag tag;
-    if (!ReadTag(reader, kMessage, &tag)) {
-      return false;
-    }
-    bool ok;
+  auto on_field = [&](WireReader& reader, const Tag& tag, size_t at) {
     switch (tag.field) {
       case kDataSequence:
-        ok = ReadVarint(reader, tag, at, kMessage, "sequence", &frame->sequence);
-        break;
+        return ReadVarint(reader, tag, at, kMessage, "sequence", &frame->sequence);
       case kDataFlags:
-        ok = ReadUint32(reader, tag, at, kMessage, "flags", &frame->flags);
-        break;
+        return ReadUint32(reader, tag, at, kMessage, "flags", &frame->flags);
       case kDataPayload:
-        ok = ReadBytes(reader, tag, at, kMessage, "payload", &frame->payload);
-        break;
+        return ReadBytes(reader, tag, at, kMessage, "payload", &frame->payload);
       default:
-        ok = Skip(reader, tag, kMessage);
+        return Skip(reader, tag, kMessage);
     }
-    if (!ok) {
-      return false;
-    }
-  }
-  return true;
+  };
+  return ForEachField(bytes, kMessage, on_field);
 }
 
 bool Parser::ParseAckFrame(absl::Span<const uint8_t> bytes, AckFrame* frame) {
   static constexpr char kMessage[] = "AckFrame";
   std::vector<AckRange>& storage = out_->ack_ranges;
   const size_t first_range = storage.size();
-  WireReader reader = Reader(bytes);
-  while (!reader.AtEnd()) {
-    const size_t at = reader.offset();
-    Tag tag;
-    if (!ReadTag(reader, kMessage, &tag)) {
-      return false;
-    }
+  auto on_field = [&](WireReader& reader, const Tag& tag, size_t at) {
     switch (tag.field) {
       case kAckCumulative:
         if (!ReadVarint(reader, tag, at, kMessage, "cumulative", &frame->cumulative)) {
@@ -616,10 +593,12 @@ bool Parser::ParseAckFrame(absl::Span<const uint8_t> bytes, AckFrame* frame) {
         break;
       }
       default:
-        if (!Skip(reader, tag, kMessage)) {
-          return false;
-        }
+        return Skip(reader, tag, kMessage);
     }
+    return true;
+  };
+  if (!ForEachField(bytes, kMessage, on_field)) {
+    return false;
   }
   // The view is aimed at its final storage by FixAckRanges; only its size counts now.
   frame->ranges = absl::Span<const AckRange>(storage.data() + first_range,
@@ -629,27 +608,18 @@ bool Parser::ParseAckFrame(absl::Span<const uint8_t> bytes, AckFrame* frame) {
 
 bool Parser::ParseAckRange(absl::Span<const uint8_t> bytes, AckRange* range) {
   static constexpr char kMessage[] = "AckRange";
-  WireReader reader = Reader(bytes);
-  while (!reader.AtEnd()) {
-    const size_t at = reader.offset();
-    Tag tag;
-    if (!ReadTag(reader, kMessage, &tag)) {
-      return false;
-    }
-    bool ok;
+  auto on_field = [&](WireReader& reader, const Tag& tag, size_t at) {
     switch (tag.field) {
       case kRangeFirst:
-        ok = ReadVarint(reader, tag, at, kMessage, "first", &range->first);
-        break;
+        return ReadVarint(reader, tag, at, kMessage, "first", &range->first);
       case kRangeLast:
-        ok = ReadVarint(reader, tag, at, kMessage, "last", &range->last);
-        break;
+        return ReadVarint(reader, tag, at, kMessage, "last", &range->last);
       default:
-        ok = Skip(reader, tag, kMessage);
+        return Skip(reader, tag, kMessage);
     }
-    if (!ok) {
-      return false;
-    }
+  };
+  if (!ForEachField(bytes, kMessage, on_field)) {
+    return false;
   }
   if (range->first > range->last) {
     return Fail(absl::InvalidArgumentError(
