@@ -3,6 +3,7 @@
 #include <limits>
 #include <random>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "absl/strings/escaping.h"
@@ -186,7 +187,7 @@ TEST(DatagramEncoder, RoundTripsDataAndAckFrames) {
 TEST(DatagramEncoder, WritesTheAnnouncementExampleOfTheProtocolDocument) {
   ASSERT_OK_AND_ASSIGN(DatagramEncoder encoder, DatagramEncoder::Create(1472));
   ASSERT_OK_AND_ASSIGN(network::Address address,
-                       network::ParseAddress("192.168.1.20:40000"));
+                       network::ParseAddress("192.0.2.20:40000"));
   ASSERT_OK_AND_ASSIGN(
       auto bytes, encoder.EncodeAnnouncement(
                       Header{.network_id = 1,
@@ -194,7 +195,9 @@ TEST(DatagramEncoder, WritesTheAnnouncementExampleOfTheProtocolDocument) {
                              .endpoint_name = "alpha"},
                       Announcement{.data_address = address, .rate_milliseconds = 1000}));
   // docs/PROTOCOL.md, "Example: an announcement".
-  const std::string expected =
+  // A string_view literal, so that the zero byte of the address counts.
+  using std::string_view_literals::operator""sv;
+  constexpr std::string_view kExpected =
       "\x08\x01"                              // protocol_major 1
       "\x18\x01"                              // network_id 1
       "\x21\xef\xcd\xab\x89\x67\x45\x23\x01"  // endpoint_id
@@ -202,9 +205,11 @@ TEST(DatagramEncoder, WritesTheAnnouncementExampleOfTheProtocolDocument) {
       "alpha"                     // endpoint_name
       "\x42\x0f"                  // announcement, 15 bytes
       "\x0a\x0a"                  //   data_address, 10 bytes
-      "\x0a\x04\xc0\xa8\x01\x14"  //     ip 192.168.1.20
+      "\x0a\x04\xc0\x00\x02\x14"  //     ip 192.0.2.20
       "\x10\xc0\xb8\x02"          //     port 40000
-      "\x10\xe8\x07";             //   rate_milliseconds 1000
+      "\x10\xe8\x07"sv;           //   rate_milliseconds 1000
+  const std::string expected(kExpected);
+  ASSERT_EQ(expected.size(), 37u);
   EXPECT_EQ(absl::BytesToHexString(AsString(bytes)), absl::BytesToHexString(expected));
   DecodedDatagram decoded;
   ASSERT_OK(DatagramDecoder().Decode(bytes, &decoded));
@@ -361,7 +366,7 @@ TEST(DatagramEncoder, RejectsInvalidHeaders) {
       {"name not UTF-8", Header{.endpoint_id = 1, .endpoint_name = "a\xff"}, "UTF-8"},
   };
   ASSERT_OK_AND_ASSIGN(DatagramEncoder encoder, DatagramEncoder::Create(1472));
-  ASSERT_OK_AND_ASSIGN(network::Address address, network::ParseAddress("10.0.0.1:5"));
+  ASSERT_OK_AND_ASSIGN(network::Address address, network::ParseAddress("192.0.2.1:5"));
   for (const Case& c : cases) {
     SCOPED_TRACE(c.name);
     const auto invalid =
@@ -377,12 +382,12 @@ TEST(DatagramEncoder, RejectsInvalidHeaders) {
 
 TEST(DatagramEncoder, RejectsAnAnnouncementWithoutRateOrPort) {
   ASSERT_OK_AND_ASSIGN(DatagramEncoder encoder, DatagramEncoder::Create(1472));
-  ASSERT_OK_AND_ASSIGN(network::Address no_port, network::ParseAddress("10.0.0.1:0"));
-  ASSERT_OK_AND_ASSIGN(network::Address address, network::ParseAddress("10.0.0.1:5"));
+  ASSERT_OK_AND_ASSIGN(network::Address no_port, network::ParseAddress("192.0.2.1:0"));
+  ASSERT_OK_AND_ASSIGN(network::Address address, network::ParseAddress("192.0.2.1:5"));
   EXPECT_THAT(
       encoder.EncodeAnnouncement(
           TestHeader(), Announcement{.data_address = no_port, .rate_milliseconds = 1}),
-      StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("10.0.0.1:0")));
+      StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("192.0.2.1:0")));
   EXPECT_THAT(
       encoder.EncodeAnnouncement(
           TestHeader(), Announcement{.data_address = address, .rate_milliseconds = 0}),
@@ -432,7 +437,7 @@ TEST(DatagramEncoder, RefusesFramesOutsideAnOpenDatagram) {
 // callers that plan with remaining() and EncodedDataFrameSize() never meet it.
 TEST(DatagramEncoder, AllocatesNothingOnceCreated) {
   ASSERT_OK_AND_ASSIGN(DatagramEncoder encoder, DatagramEncoder::Create(1472));
-  ASSERT_OK_AND_ASSIGN(network::Address address, network::ParseAddress("10.0.0.1:5"));
+  ASSERT_OK_AND_ASSIGN(network::Address address, network::ParseAddress("192.0.2.1:5"));
   const std::string payload(64, 'p');
   const size_t frame_size = DatagramEncoder::EncodedDataFrameSize(payload.size(), 1, 0);
   const AckRange ranges[] = {{.first = 3, .last = 4}};
