@@ -551,7 +551,9 @@ absl::StatusOr<size_t> UdpSocket::SendBatch(
       if (offload && size > 0) {
         while (next + run < valid && run < kMaxSegments && used + run < kSendDatagrams) {
           const OutgoingDatagram& d = datagrams[next + run];
-          if (d.bytes.size() > size || run_bytes + d.bytes.size() > limit ||
+          // An empty datagram cannot be a segment: it would add no bytes and vanish.
+          if (d.bytes.empty() || d.bytes.size() > size ||
+              run_bytes + d.bytes.size() > limit ||
               !(d.destination == first.destination)) {
             break;
           }

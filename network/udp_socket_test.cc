@@ -135,28 +135,33 @@ TEST_F(UdpSocketTest, SegmentedRunsArriveAsSeparateDatagramsInOrder) {
       std::vector<Copy> received, received_other;
       Collect(*receiver, &received);
       Collect(*other, &received_other);
-      // 100 datagrams of 300 bytes, a short one, then 3 to another destination.
+      // 100 datagrams of 300 bytes, an empty one, a short one, then 3 to another
+      // destination.
       std::vector<std::string> payloads;
       for (int i = 0; i < 100; ++i)
         payloads.push_back(std::string(300, static_cast<char>(i)));
+      payloads.push_back("");
       payloads.push_back("short");
+      constexpr size_t kToReceiver = 102;
       for (int i = 0; i < 3; ++i) payloads.push_back(std::string(300, 'o'));
       std::vector<OutgoingDatagram> batch;
       for (size_t i = 0; i < payloads.size(); ++i) {
-        batch.push_back({i < 101 ? receiver->local_address() : other->local_address(),
-                         Bytes(payloads[i])});
+        batch.push_back(
+            {i < kToReceiver ? receiver->local_address() : other->local_address(),
+             Bytes(payloads[i])});
       }
       ASSERT_OK_AND_ASSIGN(size_t sent, sender->SendBatch(batch));
       EXPECT_EQ(sent, batch.size());
       EXPECT_EQ(sender->counters().datagrams_sent, batch.size());
       EXPECT_EQ(sender->counters().bytes_sent, 100u * 300 + 5 + 3 * 300);
-      ASSERT_TRUE(RunUntil(
-          io_, [&] { return received.size() == 101 && received_other.size() == 3; }));
-      for (size_t i = 0; i < 101; ++i) {
+      ASSERT_TRUE(RunUntil(io_, [&] {
+        return received.size() == kToReceiver && received_other.size() == 3;
+      }));
+      for (size_t i = 0; i < kToReceiver; ++i) {
         EXPECT_EQ(received[i].bytes, payloads[i]);
         EXPECT_EQ(received[i].source, sender->local_address());
       }
-      EXPECT_EQ(receiver->counters().datagrams_received, 101u);
+      EXPECT_EQ(receiver->counters().datagrams_received, kToReceiver);
       EXPECT_EQ(receiver->counters().truncated, 0u);
     }
   }
