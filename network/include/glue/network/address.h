@@ -21,7 +21,7 @@ namespace glue::network {
 // Address is an IPv4 or IPv6 address with a UDP port.
 using Address = boost::asio::ip::udp::endpoint;
 
-// ParseAddress parses `1.2.3.4:5`, `[::1]:5`, `[fe80::1%lo]:5` or `host:port`. A host
+// ParseAddress parses `192.0.2.4:5`, `[::1]:5`, `[fe80::1%lo]:5` or `host:port`. A host
 // name is resolved with getaddrinfo (IPv4 preferred), so only names the system can
 // resolve locally should be used where no lookup may leave the machine. The port is
 // 0..65535 (0 asks for a free port where the address is bound). Thread-safe.
@@ -44,7 +44,7 @@ absl::StatusOr<boost::asio::ip::address> ResolveHost(const std::string& host);
 // yields std::nullopt (as GLUE_DISCOVERY_TARGET_ADDRESS=0 does). Thread-safe.
 absl::StatusOr<std::optional<Address>> ParseOptionalAddress(absl::string_view text);
 
-// FormatAddress returns `1.2.3.4:5` or `[::1]:5`: the text ParseAddress reads back.
+// FormatAddress returns `192.0.2.4:5` or `[::1]:5`: the text ParseAddress reads back.
 std::string FormatAddress(const Address& address);
 
 // kMaxInterfaceNameBytes is the longest interface name Linux accepts (IFNAMSIZ - 1).
