@@ -1,6 +1,5 @@
 #include "glue/serialization/codec.h"
 
-#include <array>
 #include <boost/asio/ip/address.hpp>
 #include <cassert>
 #include <cstring>
@@ -36,6 +35,12 @@ constexpr uint32_t kSocketAddressIp = 1;
 constexpr uint32_t kSocketAddressPort = 2;
 constexpr uint32_t kAnnouncementDataAddress = 1;
 constexpr uint32_t kAnnouncementRate = 2;
+constexpr uint32_t kAnnouncementKnownPeers = 3;
+constexpr uint32_t kPeerEndpointId = 1;
+constexpr uint32_t kPeerEndpointName = 2;
+constexpr uint32_t kPeerDataAddress = 3;
+constexpr uint32_t kPeerRate = 4;
+constexpr uint32_t kPeerAge = 5;
 constexpr uint32_t kFrameData = 1;
 constexpr uint32_t kFrameAck = 2;
 constexpr uint32_t kDataSequence = 1;
@@ -71,6 +76,34 @@ size_t HeaderSize(const Header& header) {
          VarintFieldSize(kEnvelopeNetworkId, header.network_id) +
          TagSize(kEnvelopeEndpointId) + 8 +
          LengthDelimitedSize(kEnvelopeEndpointName, header.endpoint_name.size());
+}
+
+size_t SocketAddressBodySize(const network::Address& address) {
+  const size_t ip_bytes = address.address().is_v4() ? 4 : 16;
+  return LengthDelimitedSize(kSocketAddressIp, ip_bytes) +
+         VarintFieldSize(kSocketAddressPort, address.port());
+}
+
+size_t PeerRecordBodySize(const PeerRecord& peer) {
+  return TagSize(kPeerEndpointId) + 8 +
+         LengthDelimitedSize(kPeerEndpointName, peer.endpoint_name.size()) +
+         LengthDelimitedSize(kPeerDataAddress, SocketAddressBodySize(peer.data_address)) +
+         VarintFieldSize(kPeerRate, peer.rate_milliseconds) +
+         VarintFieldSize(kPeerAge, peer.age_milliseconds);
+}
+
+size_t PeerRecordEntrySize(const PeerRecord& peer) {
+  return LengthDelimitedSize(kAnnouncementKnownPeers, PeerRecordBodySize(peer));
+}
+
+size_t AnnouncementBodySize(const Announcement& announcement) {
+  size_t size = LengthDelimitedSize(kAnnouncementDataAddress,
+                                    SocketAddressBodySize(announcement.data_address)) +
+                VarintFieldSize(kAnnouncementRate, announcement.rate_milliseconds);
+  for (const PeerRecord& peer : announcement.known_peers) {
+    size += PeerRecordEntrySize(peer);
+  }
+  return size;
 }
 
 size_t DataBodySize(size_t payload_bytes, uint64_t sequence, uint32_t flags) {
@@ -109,6 +142,70 @@ uint8_t* WriteFramePrefix(uint32_t kind, size_t kind_body_bytes, uint8_t* out) {
 absl::Span<const uint8_t> AsBytes(std::string_view text) {
   return absl::Span<const uint8_t>(reinterpret_cast<const uint8_t*>(text.data()),
                                    text.size());
+}
+
+// WriteSocketAddress writes `address` as the SocketAddress field `field`.
+uint8_t* WriteSocketAddress(uint32_t field, const network::Address& address,
+                            uint8_t* out) {
+  out = wire_format::WriteLengthPrefix(field, SocketAddressBodySize(address), out);
+  const boost::asio::ip::address ip = address.address();
+  if (ip.is_v4()) {
+    out = wire_format::WriteBytes(kSocketAddressIp, ip.to_v4().to_bytes(), out);
+  } else {
+    out = wire_format::WriteBytes(kSocketAddressIp, ip.to_v6().to_bytes(), out);
+  }
+  return WriteVarintField(kSocketAddressPort, address.port(), out);
+}
+
+// Validation of what the encoder is given. Messages start with the field, so that
+// Within can say whose field it is.
+
+// Within returns `status` with `context` (what holds the offending field) before its
+// message.
+ABSL_ATTRIBUTE_COLD absl::Status Within(std::string_view context,
+                                        const absl::Status& status) {
+  return absl::Status(status.code(), absl::StrFormat("%s %s", context, status.message()));
+}
+
+absl::Status ValidateName(std::string_view name, size_t max_bytes) {
+  if (name.empty()) {
+    return absl::InvalidArgumentError("endpoint_name is empty");
+  }
+  if (name.size() > max_bytes) {
+    return absl::InvalidArgumentError(
+        absl::StrFormat("endpoint_name has %d bytes, more than the limit of %d "
+                        "(CodecLimits::max_name_bytes)",
+                        name.size(), max_bytes));
+  }
+  if (!wire_format::IsValidUtf8(name)) {
+    return absl::InvalidArgumentError("endpoint_name is not valid UTF-8");
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ValidateAddress(const network::Address& address) {
+  // An Address holds an IPv4 or IPv6 address and a 16-bit port: only 0 is invalid.
+  if (address.port() == 0) {
+    return absl::InvalidArgumentError(
+        absl::StrFormat("data_address %s has port 0", network::FormatAddress(address)));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ValidateRate(uint32_t rate_milliseconds) {
+  if (rate_milliseconds == 0) {
+    return absl::InvalidArgumentError("rate_milliseconds is 0");
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ValidatePeer(const PeerRecord& peer, size_t max_name_bytes) {
+  if (peer.endpoint_id == 0) {
+    return absl::InvalidArgumentError("endpoint_id is 0, which means missing");
+  }
+  GLUE_RETURN_IF_ERROR(ValidateName(peer.endpoint_name, max_name_bytes));
+  GLUE_RETURN_IF_ERROR(ValidateAddress(peer.data_address));
+  return ValidateRate(peer.rate_milliseconds);
 }
 
 // ---- Decoding -------------------------------------------------------------------
@@ -167,6 +264,7 @@ class Parser {
   }
 
   bool ParseAnnouncement(absl::Span<const uint8_t> bytes);
+  bool ParsePeerRecord(absl::Span<const uint8_t> bytes, PeerRecord* peer);
   bool ParseSocketAddress(absl::Span<const uint8_t> bytes, network::Address* address);
   bool ParseGoodbye(absl::Span<const uint8_t> bytes);
   bool ParseFrame(absl::Span<const uint8_t> bytes);
@@ -205,6 +303,28 @@ class Parser {
       return WrongWireType(message, field, tag, WireType::kLengthDelimited, at);
     }
     return reader.ReadLengthDelimited(bytes) || Malformed(message, reader);
+  }
+  // ReadName reads an endpoint_name field and checks every occurrence, not only the
+  // last, as the reference parser does.
+  bool ReadName(WireReader& reader, const Tag& tag, size_t at, const char* message,
+                std::string_view* name) {
+    absl::Span<const uint8_t> bytes;
+    if (!ReadBytes(reader, tag, at, message, "endpoint_name", &bytes)) {
+      return false;
+    }
+    if (ABSL_PREDICT_FALSE(bytes.size() > limits_.max_name_bytes)) {
+      return Fail(absl::InvalidArgumentError(absl::StrFormat(
+          "%s endpoint_name (field %d) at offset %d has %d bytes, more than the limit "
+          "of %d (CodecLimits::max_name_bytes)",
+          message, tag.field, at, bytes.size(), limits_.max_name_bytes)));
+    }
+    *name = std::string_view(reinterpret_cast<const char*>(bytes.data()), bytes.size());
+    if (ABSL_PREDICT_FALSE(!wire_format::IsValidUtf8(*name))) {
+      return Fail(absl::InvalidArgumentError(
+          absl::StrFormat("%s endpoint_name (field %d) at offset %d is not valid UTF-8",
+                          message, tag.field, at)));
+    }
+    return true;
   }
   bool ReadTag(WireReader& reader, const char* message, Tag* tag) {
     return reader.ReadTag(tag) || Malformed(message, reader);
@@ -275,26 +395,11 @@ bool Parser::ParseEnvelope() {
           return false;
         }
         break;
-      case kEnvelopeEndpointName: {
-        absl::Span<const uint8_t> name;
-        if (!ReadBytes(reader, tag, at, kMessage, "endpoint_name", &name)) {
+      case kEnvelopeEndpointName:
+        if (!ReadName(reader, tag, at, kMessage, &header.endpoint_name)) {
           return false;
         }
-        // Every occurrence is checked, not only the last, as the reference parser does.
-        if (name.size() > limits_.max_name_bytes) {
-          return Fail(absl::InvalidArgumentError(absl::StrFormat(
-              "endpoint_name (field 5) at offset %d has %d bytes, more than the limit of "
-              "%d (CodecLimits::max_name_bytes)",
-              at, name.size(), limits_.max_name_bytes)));
-        }
-        header.endpoint_name =
-            std::string_view(reinterpret_cast<const char*>(name.data()), name.size());
-        if (!wire_format::IsValidUtf8(header.endpoint_name)) {
-          return Fail(absl::InvalidArgumentError(absl::StrFormat(
-              "endpoint_name (field 5) at offset %d is not valid UTF-8", at)));
-        }
         break;
-      }
       case kEnvelopeAnnouncement: {
         absl::Span<const uint8_t> bytes;
         if (!ReadBytes(reader, tag, at, kMessage, "announcement", &bytes) ||
@@ -402,6 +507,7 @@ void Parser::FixAckRanges() {
 bool Parser::ParseAnnouncement(absl::Span<const uint8_t> bytes) {
   static constexpr char kMessage[] = "Announcement";
   Announcement& announcement = out_->announcement;
+  std::vector<PeerRecord>& peers = out_->peer_records;
   bool has_address = false;
   auto on_field = [&](WireReader& reader, const Tag& tag, size_t at) {
     switch (tag.field) {
@@ -425,6 +531,24 @@ bool Parser::ParseAnnouncement(absl::Span<const uint8_t> bytes) {
           return false;
         }
         break;
+      case kAnnouncementKnownPeers: {
+        absl::Span<const uint8_t> peer_bytes;
+        if (!ReadBytes(reader, tag, at, kMessage, "known_peers", &peer_bytes)) {
+          return false;
+        }
+        if (ABSL_PREDICT_FALSE(peers.size() == limits_.max_known_peers)) {
+          return Fail(absl::InvalidArgumentError(
+              absl::StrFormat("Announcement at offset %d holds more than %d known_peers "
+                              "(CodecLimits::max_known_peers): another at offset %d",
+                              OffsetOf(bytes), limits_.max_known_peers, at)));
+        }
+        PeerRecord peer;
+        if (!ParsePeerRecord(peer_bytes, &peer)) {
+          return false;
+        }
+        peers.push_back(peer);
+        break;
+      }
       default:
         return Skip(reader, tag, kMessage);
     }
@@ -433,6 +557,9 @@ bool Parser::ParseAnnouncement(absl::Span<const uint8_t> bytes) {
   if (!ForEachField(bytes, kMessage, on_field)) {
     return false;
   }
+  // A datagram holds one announcement, so its records are all in: the view can be
+  // made now, unlike ack ranges (FixAckRanges).
+  announcement.known_peers = absl::MakeConstSpan(peers);
   if (!has_address) {
     return Fail(absl::InvalidArgumentError(absl::StrFormat(
         "Announcement at offset %d has no data_address (field 1)", OffsetOf(bytes))));
@@ -440,6 +567,61 @@ bool Parser::ParseAnnouncement(absl::Span<const uint8_t> bytes) {
   if (announcement.rate_milliseconds == 0) {
     return Fail(absl::InvalidArgumentError(absl::StrFormat(
         "Announcement at offset %d has no rate_milliseconds (field 2), or 0",
+        OffsetOf(bytes))));
+  }
+  return true;
+}
+
+bool Parser::ParsePeerRecord(absl::Span<const uint8_t> bytes, PeerRecord* peer) {
+  static constexpr char kMessage[] = "PeerRecord";
+  bool has_address = false;
+  auto on_field = [&](WireReader& reader, const Tag& tag, size_t at) {
+    switch (tag.field) {
+      case kPeerEndpointId:
+        return ReadFixed64(reader, tag, at, kMessage, "endpoint_id", &peer->endpoint_id);
+      case kPeerEndpointName:
+        return ReadName(reader, tag, at, kMessage, &peer->endpoint_name);
+      case kPeerDataAddress: {
+        absl::Span<const uint8_t> address;
+        if (!ReadBytes(reader, tag, at, kMessage, "data_address", &address)) {
+          return false;
+        }
+        if (has_address) {
+          return Repeated(kMessage, "data_address", tag.field, at);
+        }
+        has_address = true;
+        return ParseSocketAddress(address, &peer->data_address);
+      }
+      case kPeerRate:
+        return ReadUint32(reader, tag, at, kMessage, "rate_milliseconds",
+                          &peer->rate_milliseconds);
+      case kPeerAge:
+        return ReadUint32(reader, tag, at, kMessage, "age_milliseconds",
+                          &peer->age_milliseconds);
+      default:
+        return Skip(reader, tag, kMessage);
+    }
+  };
+  if (!ForEachField(bytes, kMessage, on_field)) {
+    return false;
+  }
+  if (peer->endpoint_id == 0) {
+    return Fail(absl::InvalidArgumentError(absl::StrFormat(
+        "PeerRecord at offset %d has no endpoint_id (field 1), or 0", OffsetOf(bytes))));
+  }
+  if (peer->endpoint_name.empty()) {
+    return Fail(absl::InvalidArgumentError(
+        absl::StrFormat("PeerRecord at offset %d has no endpoint_name (field 2), or an "
+                        "empty one",
+                        OffsetOf(bytes))));
+  }
+  if (!has_address) {
+    return Fail(absl::InvalidArgumentError(absl::StrFormat(
+        "PeerRecord at offset %d has no data_address (field 3)", OffsetOf(bytes))));
+  }
+  if (peer->rate_milliseconds == 0) {
+    return Fail(absl::InvalidArgumentError(absl::StrFormat(
+        "PeerRecord at offset %d has no rate_milliseconds (field 4), or 0",
         OffsetOf(bytes))));
   }
   return true;
@@ -655,17 +837,33 @@ absl::Status DatagramEncoder::ValidateHeader(const Header& header) const {
   if (header.endpoint_id == 0) {
     return absl::InvalidArgumentError("header endpoint_id is 0, which means missing");
   }
-  if (header.endpoint_name.empty()) {
-    return absl::InvalidArgumentError("header endpoint_name is empty");
+  if (absl::Status name = ValidateName(header.endpoint_name, limits_.max_name_bytes);
+      !name.ok()) {
+    return Within("header", name);
   }
-  if (header.endpoint_name.size() > limits_.max_name_bytes) {
+  return absl::OkStatus();
+}
+
+absl::Status DatagramEncoder::ValidateAnnouncement(
+    const Announcement& announcement) const {
+  if (absl::Status rate = ValidateRate(announcement.rate_milliseconds); !rate.ok()) {
+    return Within("announcement", rate);
+  }
+  if (absl::Status address = ValidateAddress(announcement.data_address); !address.ok()) {
+    return Within("announcement", address);
+  }
+  if (announcement.known_peers.size() > limits_.max_known_peers) {
     return absl::InvalidArgumentError(
-        absl::StrFormat("header endpoint_name has %d bytes, more than the limit of %d "
-                        "(CodecLimits::max_name_bytes)",
-                        header.endpoint_name.size(), limits_.max_name_bytes));
+        absl::StrFormat("announcement has %d known_peers, more than the limit of %d "
+                        "(CodecLimits::max_known_peers)",
+                        announcement.known_peers.size(), limits_.max_known_peers));
   }
-  if (!wire_format::IsValidUtf8(header.endpoint_name)) {
-    return absl::InvalidArgumentError("header endpoint_name is not valid UTF-8");
+  for (size_t i = 0; i < announcement.known_peers.size(); ++i) {
+    if (absl::Status peer =
+            ValidatePeer(announcement.known_peers[i], limits_.max_name_bytes);
+        !peer.ok()) {
+      return Within(absl::StrFormat("announcement known_peers[%d]", i), peer);
+    }
   }
   return absl::OkStatus();
 }
@@ -688,46 +886,40 @@ absl::StatusOr<absl::Span<const uint8_t>> DatagramEncoder::EncodeAnnouncement(
   size_ = 0;
   frame_count_ = 0;
   GLUE_RETURN_IF_ERROR(ValidateHeader(header));
-  if (announcement.rate_milliseconds == 0) {
-    return absl::InvalidArgumentError("announcement rate_milliseconds is 0");
-  }
-  const uint16_t port = announcement.data_address.port();
-  if (port == 0) {
-    return absl::InvalidArgumentError(
-        absl::StrFormat("announcement data_address %s has port 0",
-                        network::FormatAddress(announcement.data_address)));
-  }
-  const boost::asio::ip::address ip = announcement.data_address.address();
-  std::array<uint8_t, 16> ip_bytes;
-  size_t ip_size;
-  if (ip.is_v4()) {
-    const auto v4 = ip.to_v4().to_bytes();
-    ip_size = v4.size();
-    std::memcpy(ip_bytes.data(), v4.data(), ip_size);
-  } else {
-    const auto v6 = ip.to_v6().to_bytes();
-    ip_size = v6.size();
-    std::memcpy(ip_bytes.data(), v6.data(), ip_size);
-  }
-  const size_t address_body = LengthDelimitedSize(kSocketAddressIp, ip_size) +
-                              VarintFieldSize(kSocketAddressPort, port);
-  const size_t announcement_body =
-      LengthDelimitedSize(kAnnouncementDataAddress, address_body) +
-      VarintFieldSize(kAnnouncementRate, announcement.rate_milliseconds);
+  GLUE_RETURN_IF_ERROR(ValidateAnnouncement(announcement));
+  const size_t body = AnnouncementBodySize(announcement);
   const size_t total =
-      HeaderSize(header) + LengthDelimitedSize(kEnvelopeAnnouncement, announcement_body);
+      HeaderSize(header) + LengthDelimitedSize(kEnvelopeAnnouncement, body);
   if (total > budget_) {
-    return absl::InvalidArgumentError(absl::StrFormat(
-        "announcement datagram of %d bytes exceeds the budget of %d bytes", total,
-        budget_));
+    Announcement alone = announcement;
+    alone.known_peers = {};
+    const size_t alone_total = EncodedAnnouncementSize(header, alone);
+    if (alone_total > budget_) {
+      return absl::InvalidArgumentError(absl::StrFormat(
+          "announcement datagram of %d bytes exceeds the budget of %d bytes even "
+          "without known_peers (%d bytes)",
+          total, budget_, alone_total));
+    }
+    return absl::ResourceExhaustedError(absl::StrFormat(
+        "announcement datagram of %d bytes with %d known_peers exceeds the budget of %d "
+        "bytes (%d bytes without them): split them across announcements",
+        total, announcement.known_peers.size(), budget_, alone_total));
   }
   uint8_t* out = WriteHeader(header);
-  out = wire_format::WriteLengthPrefix(kEnvelopeAnnouncement, announcement_body, out);
-  out = wire_format::WriteLengthPrefix(kAnnouncementDataAddress, address_body, out);
-  out = wire_format::WriteBytes(kSocketAddressIp,
-                                absl::MakeConstSpan(ip_bytes.data(), ip_size), out);
-  out = WriteVarintField(kSocketAddressPort, port, out);
+  out = wire_format::WriteLengthPrefix(kEnvelopeAnnouncement, body, out);
+  out = WriteSocketAddress(kAnnouncementDataAddress, announcement.data_address, out);
   out = WriteVarintField(kAnnouncementRate, announcement.rate_milliseconds, out);
+  for (const PeerRecord& peer : announcement.known_peers) {
+    out = wire_format::WriteLengthPrefix(kAnnouncementKnownPeers,
+                                         PeerRecordBodySize(peer), out);
+    out = wire_format::WriteFixed64(
+        peer.endpoint_id,
+        wire_format::WriteTag(kPeerEndpointId, WireType::kFixed64, out));
+    out = wire_format::WriteBytes(kPeerEndpointName, AsBytes(peer.endpoint_name), out);
+    out = WriteSocketAddress(kPeerDataAddress, peer.data_address, out);
+    out = WriteVarintField(kPeerRate, peer.rate_milliseconds, out);
+    out = WriteVarintField(kPeerAge, peer.age_milliseconds, out);
+  }
   size_ = static_cast<size_t>(out - buffer_.get());
   assert(size_ == total);
   return absl::Span<const uint8_t>(buffer_.get(), size_);
@@ -861,6 +1053,16 @@ size_t DatagramEncoder::EncodedAckFrameSize(const AckFrame& frame) {
   return FrameEntrySize(AckBodySize(frame));
 }
 
+size_t DatagramEncoder::EncodedAnnouncementSize(const Header& header,
+                                                const Announcement& announcement) {
+  return HeaderSize(header) +
+         LengthDelimitedSize(kEnvelopeAnnouncement, AnnouncementBodySize(announcement));
+}
+
+size_t DatagramEncoder::EncodedPeerRecordSize(const PeerRecord& peer) {
+  return PeerRecordEntrySize(peer);
+}
+
 // ---- DatagramDecoder ------------------------------------------------------------
 
 absl::Status DatagramDecoder::Decode(absl::Span<const uint8_t> datagram,
@@ -873,6 +1075,7 @@ absl::Status DatagramDecoder::Decode(absl::Span<const uint8_t> datagram,
   out->announcement = Announcement{};
   out->frames.clear();
   out->ack_ranges.clear();
+  out->peer_records.clear();
   if (datagram.empty()) {
     return absl::InvalidArgumentError("empty datagram");
   }

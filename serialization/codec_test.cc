@@ -81,6 +81,12 @@ std::string AckEntry(std::string_view ack_body) {
 std::string RangeField(uint64_t first, uint64_t last) {
   return BytesField(2, VarintField(1, first) + VarintField(2, last));
 }
+// The content of a valid PeerRecord: id 7, name "beta", 127.0.0.1:81, every 500 ms,
+// heard 20 ms ago.
+const std::string kPeerBody = Fixed64Field(1, 7) + BytesField(2, "beta") +
+                              BytesField(3, SocketAddressBody(kIpv4, 81)) +
+                              VarintField(4, 500) + VarintField(5, 20);
+std::string PeerField(std::string_view peer_body) { return BytesField(3, peer_body); }
 
 absl::Span<const uint8_t> AsSpan(const std::string& bytes) {
   return absl::Span<const uint8_t>(reinterpret_cast<const uint8_t*>(bytes.data()),
@@ -97,6 +103,27 @@ absl::Span<const uint8_t> Payload(std::string_view text) {
 Header TestHeader() {
   return Header{
       .network_id = 7, .endpoint_id = 0x0123456789abcdef, .endpoint_name = "alpha"};
+}
+
+// TestPeers returns `count` valid peer records whose names are kept in `*names`.
+std::vector<PeerRecord> TestPeers(size_t count, std::vector<std::string>* names) {
+  names->clear();
+  for (size_t i = 0; i < count; ++i) {
+    names->push_back(absl::StrFormat("peer-%d", i));
+  }
+  std::vector<PeerRecord> peers;
+  for (size_t i = 0; i < count; ++i) {
+    const auto ip = i % 2 == 0 ? boost::asio::ip::make_address("192.0.2.7")
+                               : boost::asio::ip::make_address("2001:db8::7");
+    peers.push_back(PeerRecord{
+        .endpoint_id = 1000 + i,
+        .endpoint_name = (*names)[i],
+        .data_address = network::Address(ip, static_cast<uint16_t>(30000 + i)),
+        .rate_milliseconds = static_cast<uint32_t>(100 * (i + 1)),
+        .age_milliseconds = static_cast<uint32_t>(i * 37),
+    });
+  }
+  return peers;
 }
 
 // ExpectReferenceAgrees checks that the generated parser accepts `bytes` and sees
@@ -141,6 +168,33 @@ TEST(DatagramEncoder, RoundTripsAnAnnouncement) {
     EXPECT_EQ(decoded.kind, DecodedDatagram::Kind::kAnnouncement);
     EXPECT_EQ(decoded.announcement, announcement);
     ExpectReferenceAgrees(bytes, decoded);
+  }
+}
+
+TEST(DatagramEncoder, RoundTripsAnAnnouncementWithKnownPeers) {
+  ASSERT_OK_AND_ASSIGN(DatagramEncoder encoder, DatagramEncoder::Create(65507));
+  ASSERT_OK_AND_ASSIGN(network::Address data_address,
+                       network::ParseAddress("192.0.2.1:27320"));
+  DatagramDecoder decoder;
+  for (size_t count : {0, 1, 200}) {
+    SCOPED_TRACE(absl::StrFormat("%d known peers", count));
+    std::vector<std::string> names;
+    const std::vector<PeerRecord> peers = TestPeers(count, &names);
+    const Announcement announcement{
+        .data_address = data_address, .rate_milliseconds = 1000, .known_peers = peers};
+    ASSERT_OK_AND_ASSIGN(auto bytes,
+                         encoder.EncodeAnnouncement(TestHeader(), announcement));
+    EXPECT_EQ(bytes.size(),
+              DatagramEncoder::EncodedAnnouncementSize(TestHeader(), announcement));
+    DecodedDatagram decoded;
+    ASSERT_OK(decoder.Decode(bytes, &decoded));
+    EXPECT_EQ(decoded.kind, DecodedDatagram::Kind::kAnnouncement);
+    EXPECT_EQ(decoded.announcement, announcement);
+    ExpectReferenceAgrees(bytes, decoded);
+    // Moving the result keeps the views valid.
+    const DecodedDatagram moved = std::move(decoded);
+    ASSERT_EQ(moved.announcement.known_peers.size(), count);
+    EXPECT_EQ(moved.announcement, announcement);
   }
 }
 
@@ -210,6 +264,54 @@ TEST(DatagramEncoder, WritesTheAnnouncementExampleOfTheProtocolDocument) {
       "\x10\xe8\x07"sv;           //   rate_milliseconds 1000
   const std::string expected(kExpected);
   ASSERT_EQ(expected.size(), 37u);
+  EXPECT_EQ(absl::BytesToHexString(AsString(bytes)), absl::BytesToHexString(expected));
+  DecodedDatagram decoded;
+  ASSERT_OK(DatagramDecoder().Decode(bytes, &decoded));
+  ExpectReferenceAgrees(bytes, decoded);
+}
+
+TEST(DatagramEncoder, WritesTheKnownPeersExampleOfTheProtocolDocument) {
+  ASSERT_OK_AND_ASSIGN(DatagramEncoder encoder, DatagramEncoder::Create(1472));
+  ASSERT_OK_AND_ASSIGN(network::Address address,
+                       network::ParseAddress("192.0.2.20:40000"));
+  ASSERT_OK_AND_ASSIGN(network::Address peer_address,
+                       network::ParseAddress("192.0.2.30:40001"));
+  const PeerRecord peers[] = {{.endpoint_id = 0x1122334455667788,
+                               .endpoint_name = "beta",
+                               .data_address = peer_address,
+                               .rate_milliseconds = 1000,
+                               .age_milliseconds = 250}};
+  ASSERT_OK_AND_ASSIGN(
+      auto bytes, encoder.EncodeAnnouncement(Header{.network_id = 1,
+                                                    .endpoint_id = 0x0123456789abcdef,
+                                                    .endpoint_name = "alpha"},
+                                             Announcement{.data_address = address,
+                                                          .rate_milliseconds = 1000,
+                                                          .known_peers = peers}));
+  // docs/PROTOCOL.md, "Example: an announcement that lists a known peer".
+  using std::string_view_literals::operator""sv;
+  constexpr std::string_view kExpected =
+      "\x08\x01"                              // protocol_major 1
+      "\x18\x01"                              // network_id 1
+      "\x21\xef\xcd\xab\x89\x67\x45\x23\x01"  // endpoint_id
+      "\x2a\x05"
+      "alpha"                                 // endpoint_name
+      "\x42\x32"                              // announcement, 50 bytes
+      "\x0a\x0a"                              //   data_address, 10 bytes
+      "\x0a\x04\xc0\x00\x02\x14"              //     ip 192.0.2.20
+      "\x10\xc0\xb8\x02"                      //     port 40000
+      "\x10\xe8\x07"                          //   rate_milliseconds 1000
+      "\x1a\x21"                              //   known_peers[0], 33 bytes
+      "\x09\x88\x77\x66\x55\x44\x33\x22\x11"  //     endpoint_id
+      "\x12\x04"
+      "beta"                      //     endpoint_name
+      "\x1a\x0a"                  //     data_address, 10 bytes
+      "\x0a\x04\xc0\x00\x02\x1e"  //       ip 192.0.2.30
+      "\x10\xc1\xb8\x02"          //       port 40001
+      "\x20\xe8\x07"              //     rate_milliseconds 1000
+      "\x28\xfa\x01"sv;           //     age_milliseconds 250
+  const std::string expected(kExpected);
+  ASSERT_EQ(expected.size(), 72u);
   EXPECT_EQ(absl::BytesToHexString(AsString(bytes)), absl::BytesToHexString(expected));
   DecodedDatagram decoded;
   ASSERT_OK(DatagramDecoder().Decode(bytes, &decoded));
@@ -394,6 +496,65 @@ TEST(DatagramEncoder, RejectsAnAnnouncementWithoutRateOrPort) {
       StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("rate_milliseconds")));
 }
 
+TEST(DatagramEncoder, RejectsInvalidKnownPeers) {
+  ASSERT_OK_AND_ASSIGN(DatagramEncoder encoder, DatagramEncoder::Create(65507));
+  ASSERT_OK_AND_ASSIGN(network::Address address, network::ParseAddress("192.0.2.1:5"));
+  ASSERT_OK_AND_ASSIGN(network::Address no_port, network::ParseAddress("192.0.2.2:0"));
+  const std::string long_name(256, 'n');
+  const PeerRecord valid{.endpoint_id = 9,
+                         .endpoint_name = "beta",
+                         .data_address = address,
+                         .rate_milliseconds = 500};
+  const auto with = [&valid](auto change) {
+    PeerRecord peer = valid;
+    change(peer);
+    return peer;
+  };
+  struct Case {
+    const char* name;
+    PeerRecord peer;
+    const char* message;
+  };
+  const Case cases[] = {
+      {"endpoint id 0", with([](PeerRecord& p) { p.endpoint_id = 0; }),
+       "known_peers[1] endpoint_id is 0"},
+      {"empty name", with([](PeerRecord& p) { p.endpoint_name = ""; }),
+       "known_peers[1] endpoint_name is empty"},
+      {"name too long", with([&](PeerRecord& p) { p.endpoint_name = long_name; }),
+       "known_peers[1] endpoint_name has 256 bytes"},
+      {"name not UTF-8", with([](PeerRecord& p) { p.endpoint_name = "b\xff"; }),
+       "known_peers[1] endpoint_name is not valid UTF-8"},
+      {"port 0", with([&](PeerRecord& p) { p.data_address = no_port; }),
+       "known_peers[1] data_address 192.0.2.2:0 has port 0"},
+      {"rate 0", with([](PeerRecord& p) { p.rate_milliseconds = 0; }),
+       "known_peers[1] rate_milliseconds is 0"},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.name);
+    const PeerRecord peers[] = {valid, c.peer, valid};
+    EXPECT_THAT(
+        encoder.EncodeAnnouncement(TestHeader(), Announcement{.data_address = address,
+                                                              .rate_milliseconds = 1000,
+                                                              .known_peers = peers}),
+        StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr(c.message)));
+    EXPECT_EQ(encoder.size(), 0u);
+  }
+
+  const std::vector<PeerRecord> too_many(1025, valid);
+  EXPECT_THAT(
+      encoder.EncodeAnnouncement(TestHeader(), Announcement{.data_address = address,
+                                                            .rate_milliseconds = 1000,
+                                                            .known_peers = too_many}),
+      StatusIs(absl::StatusCode::kInvalidArgument,
+               AllOf(HasSubstr("1025 known_peers"), HasSubstr("limit of 1024"))));
+  EXPECT_THAT(encoder.EncodeAnnouncement(
+                  TestHeader(),
+                  Announcement{.data_address = address,
+                               .rate_milliseconds = 1000,
+                               .known_peers = absl::MakeConstSpan(too_many).subspan(1)}),
+              IsOk());
+}
+
 TEST(DatagramEncoder, RejectsDatagramsLargerThanTheBudget) {
   ASSERT_OK_AND_ASSIGN(DatagramEncoder encoder, DatagramEncoder::Create(20));
   ASSERT_OK_AND_ASSIGN(network::Address address, network::ParseAddress("[::1]:5"));
@@ -402,11 +563,105 @@ TEST(DatagramEncoder, RejectsDatagramsLargerThanTheBudget) {
           TestHeader(), Announcement{.data_address = address, .rate_milliseconds = 1}),
       StatusIs(absl::StatusCode::kInvalidArgument,
                HasSubstr("exceeds the budget of 20 bytes")));
+  // Known peers do not make it resource exhaustion: no split would fit.
+  const PeerRecord peers[] = {{.endpoint_id = 9,
+                               .endpoint_name = "beta",
+                               .data_address = address,
+                               .rate_milliseconds = 500}};
+  EXPECT_THAT(
+      encoder.EncodeAnnouncement(TestHeader(), Announcement{.data_address = address,
+                                                            .rate_milliseconds = 1,
+                                                            .known_peers = peers}),
+      StatusIs(absl::StatusCode::kInvalidArgument,
+               HasSubstr("even without known_peers")));
   EXPECT_THAT(encoder.EncodeGoodbye(TestHeader()),
               StatusIs(absl::StatusCode::kInvalidArgument,
                        HasSubstr("exceeds the budget of 20 bytes")));
   EXPECT_THAT(encoder.BeginFrames(TestHeader()),
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("no room")));
+}
+
+TEST(DatagramEncoder, SplitsKnownPeersThatExceedTheBudget) {
+  constexpr size_t kBudget = 1472;
+  ASSERT_OK_AND_ASSIGN(DatagramEncoder encoder, DatagramEncoder::Create(kBudget));
+  ASSERT_OK_AND_ASSIGN(network::Address address, network::ParseAddress("192.0.2.1:5"));
+  std::vector<std::string> names;
+  const std::vector<PeerRecord> peers = TestPeers(300, &names);
+  const Announcement all{
+      .data_address = address, .rate_milliseconds = 1000, .known_peers = peers};
+  const size_t all_size = DatagramEncoder::EncodedAnnouncementSize(TestHeader(), all);
+  ASSERT_GT(all_size, kBudget);
+  EXPECT_THAT(
+      encoder.EncodeAnnouncement(TestHeader(), all),
+      StatusIs(
+          absl::StatusCode::kResourceExhausted,
+          AllOf(HasSubstr(absl::StrFormat("%d bytes with 300 known_peers", all_size)),
+                HasSubstr("budget of 1472 bytes"))));
+  EXPECT_EQ(encoder.size(), 0u);
+
+  // The split codec.h describes: fill each announcement while its size without known
+  // peers plus theirs stays within the budget less 2 bytes.
+  Announcement part = all;
+  part.known_peers = {};
+  const size_t base = DatagramEncoder::EncodedAnnouncementSize(TestHeader(), part);
+  DatagramDecoder decoder;
+  DecodedDatagram decoded;
+  int announcements = 0;
+  size_t next = 0;
+  while (next < peers.size()) {
+    size_t size = base;
+    size_t end = next;
+    while (end < peers.size() &&
+           size + DatagramEncoder::EncodedPeerRecordSize(peers[end]) <= kBudget - 2) {
+      size += DatagramEncoder::EncodedPeerRecordSize(peers[end]);
+      ++end;
+    }
+    ASSERT_GT(end, next);
+    part.known_peers = absl::MakeConstSpan(peers).subspan(next, end - next);
+    ASSERT_OK_AND_ASSIGN(auto bytes, encoder.EncodeAnnouncement(TestHeader(), part));
+    EXPECT_LE(bytes.size(), kBudget);
+    EXPECT_GE(bytes.size(), size);
+    EXPECT_LE(bytes.size(), size + 2);
+    ASSERT_OK(decoder.Decode(bytes, &decoded));
+    EXPECT_EQ(decoded.announcement, part);
+    next = end;
+    ++announcements;
+  }
+  EXPECT_GT(announcements, 1);
+}
+
+TEST(DatagramEncoder, PredictsAnnouncementSizes) {
+  const uint64_t seed = TestSeed(4);
+  SCOPED_TRACE(absl::StrFormat("seed %d", seed));
+  std::mt19937_64 rng(seed);
+  ASSERT_OK_AND_ASSIGN(DatagramEncoder encoder, DatagramEncoder::Create(65507));
+  int announcements = 0;
+  int with_peers = 0;
+  while (announcements < 300) {
+    OwnedDatagram content;
+    RandomDatagram(rng, &content);
+    const DecodedDatagram& datagram = content.datagram;
+    if (datagram.kind != DecodedDatagram::Kind::kAnnouncement) {
+      continue;
+    }
+    SCOPED_TRACE(announcements);
+    ++announcements;
+    with_peers += datagram.announcement.known_peers.empty() ? 0 : 1;
+    ASSERT_OK_AND_ASSIGN(
+        auto bytes, encoder.EncodeAnnouncement(datagram.header, datagram.announcement));
+    EXPECT_EQ(bytes.size(), DatagramEncoder::EncodedAnnouncementSize(
+                                datagram.header, datagram.announcement));
+    // The records' sizes add up, give or take the announcement's length prefix.
+    Announcement alone = datagram.announcement;
+    alone.known_peers = {};
+    size_t sum = DatagramEncoder::EncodedAnnouncementSize(datagram.header, alone);
+    for (const PeerRecord& peer : datagram.announcement.known_peers) {
+      sum += DatagramEncoder::EncodedPeerRecordSize(peer);
+    }
+    EXPECT_GE(bytes.size(), sum);
+    EXPECT_LE(bytes.size(), sum + 2);
+  }
+  EXPECT_GT(with_peers, 0);
 }
 
 TEST(DatagramEncoder, RefusesFramesOutsideAnOpenDatagram) {
@@ -442,6 +697,8 @@ TEST(DatagramEncoder, AllocatesNothingOnceCreated) {
   const size_t frame_size = DatagramEncoder::EncodedDataFrameSize(payload.size(), 1, 0);
   const AckRange ranges[] = {{.first = 3, .last = 4}};
   const AckFrame ack{.cumulative = 2, .ranges = ranges};
+  std::vector<std::string> names;
+  const std::vector<PeerRecord> peers = TestPeers(10, &names);
   const int64_t before = AllocationCount();
   for (int i = 0; i < 100; ++i) {
     EXPECT_TRUE(encoder.BeginFrames(TestHeader()).ok());
@@ -457,6 +714,12 @@ TEST(DatagramEncoder, AllocatesNothingOnceCreated) {
                         TestHeader(),
                         Announcement{.data_address = address, .rate_milliseconds = 1})
                     .ok());
+    EXPECT_TRUE(
+        encoder
+            .EncodeAnnouncement(TestHeader(), Announcement{.data_address = address,
+                                                           .rate_milliseconds = 1,
+                                                           .known_peers = peers})
+            .ok());
   }
   EXPECT_EQ(AllocationCount() - before, 0);
 }
@@ -473,20 +736,37 @@ TEST(DatagramDecoder, ReadsNamesAndPayloadsInPlace) {
   EXPECT_EQ(reinterpret_cast<const char*>(data.payload.data()),
             bytes.data() + bytes.size() - 7);
   EXPECT_EQ(decoded.header.endpoint_name.data(), bytes.data() + kHeader.size() - 1);
+
+  const std::string announcement =
+      kHeader + AnnouncementField(BytesField(1, SocketAddressBody(kIpv4, 80)) +
+                                  VarintField(2, 1000) + PeerField(kPeerBody));
+  ASSERT_OK(DatagramDecoder().Decode(AsSpan(announcement), &decoded));
+  ASSERT_EQ(decoded.announcement.known_peers.size(), 1u);
+  const std::string_view peer_name = decoded.announcement.known_peers[0].endpoint_name;
+  EXPECT_EQ(peer_name, "beta");
+  EXPECT_EQ(peer_name.data(), announcement.data() + announcement.find("beta"));
 }
 
 TEST(DatagramDecoder, SkipsUnknownFieldsAtEveryLevel) {
   const std::string bytes =
       UnknownFields(100) + kHeader + UnknownFields(11) +
-      AnnouncementField(UnknownFields(3) +
-                        BytesField(1, UnknownFields(3) + SocketAddressBody(kIpv4, 80) +
-                                          UnknownFields(7)) +
-                        VarintField(2, 1000) + UnknownFields(20));
+      AnnouncementField(
+          UnknownFields(4) +
+          BytesField(1,
+                     UnknownFields(3) + SocketAddressBody(kIpv4, 80) + UnknownFields(7)) +
+          VarintField(2, 1000) +
+          PeerField(UnknownFields(6) + Fixed64Field(1, 7) + BytesField(2, "beta") +
+                    BytesField(3, UnknownFields(3) + SocketAddressBody(kIpv4, 81)) +
+                    VarintField(4, 500) + UnknownFields(10)) +
+          UnknownFields(20));
   DecodedDatagram decoded;
   ASSERT_OK(DatagramDecoder().Decode(AsSpan(bytes), &decoded));
   EXPECT_EQ(decoded.kind, DecodedDatagram::Kind::kAnnouncement);
   EXPECT_EQ(decoded.announcement.data_address.port(), 80);
   EXPECT_EQ(decoded.announcement.rate_milliseconds, 1000u);
+  ASSERT_EQ(decoded.announcement.known_peers.size(), 1u);
+  EXPECT_EQ(decoded.announcement.known_peers[0].endpoint_name, "beta");
+  EXPECT_EQ(decoded.announcement.known_peers[0].data_address.port(), 81);
   ExpectReferenceAgrees(AsSpan(bytes), decoded);
 
   const std::string frames =
@@ -582,19 +862,23 @@ TEST(DatagramDecoder, ReusesItsOutputWithoutAllocating) {
     frames +=
         AckEntry(VarintField(1, i) + RangeField(i + 2, i + 5) + RangeField(i + 7, i + 9));
   }
+  std::string peers;
+  for (int i = 0; i < 20; ++i) peers += PeerField(kPeerBody);
   const std::string announcement =
       kHeader + AnnouncementField(BytesField(1, SocketAddressBody(kIpv4, 80)) +
-                                  VarintField(2, 1000));
+                                  VarintField(2, 1000) + peers);
   const std::string goodbye = kHeader + GoodbyeField();
   DatagramDecoder decoder;
   DecodedDatagram decoded;
   ASSERT_OK(decoder.Decode(AsSpan(frames), &decoded));
+  ASSERT_OK(decoder.Decode(AsSpan(announcement), &decoded));
 
   const int64_t before = AllocationCount();
   for (int i = 0; i < 100; ++i) {
     EXPECT_TRUE(decoder.Decode(AsSpan(goodbye), &decoded).ok());
     EXPECT_TRUE(decoded.frames.empty());
     EXPECT_TRUE(decoder.Decode(AsSpan(announcement), &decoded).ok());
+    EXPECT_EQ(decoded.announcement.known_peers.size(), 20u);
     EXPECT_TRUE(decoder.Decode(AsSpan(frames), &decoded).ok());
     EXPECT_EQ(decoded.frames.size(), 40u);
   }
@@ -613,6 +897,14 @@ TEST(DatagramDecoder, AcceptsTheLimitsExactly) {
   const std::string acks = kHeader + AckEntry(ranges);
   ASSERT_OK(DatagramDecoder().Decode(AsSpan(acks), &decoded));
   EXPECT_EQ(std::get<AckFrame>(decoded.frames.at(0)).ranges.size(), 256u);
+
+  std::string peers;
+  for (int i = 0; i < 1024; ++i) peers += PeerField(kPeerBody);
+  const std::string announcement =
+      kHeader + AnnouncementField(BytesField(1, SocketAddressBody(kIpv4, 80)) +
+                                  VarintField(2, 1000) + peers);
+  ASSERT_OK(DatagramDecoder().Decode(AsSpan(announcement), &decoded));
+  EXPECT_EQ(decoded.announcement.known_peers.size(), 1024u);
 
   const std::string name(255, 'n');
   const std::string named =
@@ -638,6 +930,17 @@ TEST(DatagramDecoder, RejectsEveryDocumentedError) {
   const std::string address = BytesField(1, SocketAddressBody(kIpv4, 80));
   const std::string rate = VarintField(2, 1000);
   const std::string ten_ff(10, '\xff');
+  std::string too_many_peers;
+  for (int i = 0; i < 1025; ++i) too_many_peers += PeerField(kPeerBody);
+  // An announcement whose one known peer has `peer_body`; the PeerRecord's content
+  // starts at offset 31.
+  const auto with_peer = [&](std::string_view peer_body) {
+    return kHeader + AnnouncementField(address + rate + PeerField(peer_body));
+  };
+  const std::string peer_id = Fixed64Field(1, 7);
+  const std::string peer_name = BytesField(2, "beta");
+  const std::string peer_address = BytesField(3, SocketAddressBody(kIpv4, 81));
+  const std::string peer_rate = VarintField(4, 500);
 
   struct Case {
     const char* name;
@@ -752,6 +1055,50 @@ TEST(DatagramDecoder, RejectsEveryDocumentedError) {
       {"port 65536",
        kHeader + AnnouncementField(BytesField(1, SocketAddressBody(kIpv4, 65536)) + rate),
        kInvalid, "port (field 2) 65536"},
+      {"wrong wire type for known_peers",
+       kHeader + AnnouncementField(address + rate + VarintField(3, 1)), kInvalid,
+       "field 3 (known_peers) at offset 29 has wire type 0, expected 2"},
+      {"malformed known peer", with_peer("\x20\x80"), kInvalid,
+       "malformed PeerRecord: value at offset 32 is truncated"},
+      {"known peer without endpoint_id", with_peer(peer_name + peer_address + peer_rate),
+       kInvalid, "PeerRecord at offset 31 has no endpoint_id (field 1)"},
+      {"known peer with endpoint_id 0",
+       with_peer(Fixed64Field(1, 0) + peer_name + peer_address + peer_rate), kInvalid,
+       "PeerRecord at offset 31 has no endpoint_id"},
+      {"known peer without endpoint_name", with_peer(peer_id + peer_address + peer_rate),
+       kInvalid, "PeerRecord at offset 31 has no endpoint_name (field 2)"},
+      {"known peer with an empty endpoint_name",
+       with_peer(peer_id + BytesField(2, "") + peer_address + peer_rate), kInvalid,
+       "has no endpoint_name"},
+      {"known peer endpoint_name too long",
+       with_peer(peer_id + BytesField(2, std::string(256, 'n')) + peer_address +
+                 peer_rate),
+       kInvalid,
+       "PeerRecord endpoint_name (field 2) at offset 42 has 256 bytes, more than the "
+       "limit of 255"},
+      {"known peer endpoint_name not UTF-8",
+       with_peer(peer_id + BytesField(2, "\xed\xa0\x80") + peer_address + peer_rate),
+       kInvalid, "PeerRecord endpoint_name (field 2) at offset 40 is not valid UTF-8"},
+      {"known peer without data_address", with_peer(peer_id + peer_name + peer_rate),
+       kInvalid, "PeerRecord at offset 31 has no data_address (field 3)"},
+      {"known peer data_address twice",
+       with_peer(peer_id + peer_name + peer_address + peer_address + peer_rate), kInvalid,
+       "malformed PeerRecord: field 3 (data_address) at offset 56 appears twice"},
+      {"known peer with a bad port",
+       with_peer(peer_id + peer_name + BytesField(3, SocketAddressBody(kIpv4, 0)) +
+                 peer_rate),
+       kInvalid, "port (field 2) 0, outside 1..65535"},
+      {"known peer without rate", with_peer(peer_id + peer_name + peer_address), kInvalid,
+       "PeerRecord at offset 31 has no rate_milliseconds (field 4)"},
+      {"known peer with rate 0",
+       with_peer(peer_id + peer_name + peer_address + VarintField(4, 0)), kInvalid,
+       "has no rate_milliseconds (field 4), or 0"},
+      {"known peer with age beyond 32 bits",
+       with_peer(kPeerBody + VarintField(5, uint64_t{1} << 32)), kInvalid,
+       "does not fit in 32 bits"},
+      {"too many known peers",
+       kHeader + AnnouncementField(address + rate + too_many_peers), kInvalid,
+       "Announcement at offset 18 holds more than 1024 known_peers"},
       {"ack range backwards", kHeader + AckEntry(RangeField(5, 4)), kInvalid,
        "first 5 > last 4"},
       {"too many frames", too_many_frames, kInvalid, "more than 1024 frames"},
@@ -768,14 +1115,15 @@ TEST(DatagramDecoder, RejectsEveryDocumentedError) {
 }
 
 TEST(DatagramDecoder, AppliesConfiguredLimits) {
-  const DatagramDecoder decoder(CodecLimits{.max_datagram_bytes = 30,
+  const DatagramDecoder decoder(CodecLimits{.max_datagram_bytes = 100,
                                             .max_name_bytes = 2,
                                             .max_frames = 1,
-                                            .max_ack_ranges = 1});
+                                            .max_ack_ranges = 1,
+                                            .max_known_peers = 1});
   DecodedDatagram decoded;
   EXPECT_THAT(
-      decoder.Decode(AsSpan(kHeader + GoodbyeField() + std::string(20, '\0')), &decoded),
-      StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("limit of 30 bytes")));
+      decoder.Decode(AsSpan(kHeader + GoodbyeField() + std::string(90, '\0')), &decoded),
+      StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("limit of 100 bytes")));
   EXPECT_THAT(
       decoder.Decode(AsSpan(kHeader + BytesField(5, "abc") + GoodbyeField()), &decoded),
       StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("limit of 2")));
@@ -786,6 +1134,19 @@ TEST(DatagramDecoder, AppliesConfiguredLimits) {
       decoder.Decode(AsSpan(kHeader + AckEntry(RangeField(1, 1) + RangeField(2, 2))),
                      &decoded),
       StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("more than 1 ranges")));
+  const std::string peer =
+      PeerField(Fixed64Field(1, 7) + BytesField(2, "b") +
+                BytesField(3, SocketAddressBody(kIpv4, 81)) + VarintField(4, 500));
+  const std::string one_peer =
+      kHeader + AnnouncementField(BytesField(1, SocketAddressBody(kIpv4, 80)) +
+                                  VarintField(2, 1000) + peer);
+  EXPECT_OK(decoder.Decode(AsSpan(one_peer), &decoded));
+  EXPECT_THAT(
+      decoder.Decode(
+          AsSpan(kHeader + AnnouncementField(BytesField(1, SocketAddressBody(kIpv4, 80)) +
+                                             VarintField(2, 1000) + peer + peer)),
+          &decoded),
+      StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("more than 1 known_peers")));
 }
 
 // Every prefix of a valid datagram is either rejected or a datagram in its own right

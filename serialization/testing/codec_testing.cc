@@ -29,6 +29,11 @@ std::string IpBytes(const network::Address& address) {
   return std::string(bytes.begin(), bytes.end());
 }
 
+void SetAddress(const network::Address& address, wire::SocketAddress* out) {
+  out->set_ip(IpBytes(address));
+  out->set_port(address.port());
+}
+
 // RandomValue returns a value of a random bit width, so that varints of every length
 // (and zero, which proto3 omits) are equally likely.
 uint64_t RandomValue(std::mt19937_64& rng) {
@@ -136,11 +141,17 @@ wire::Envelope ToProto(const DecodedDatagram& datagram) {
   switch (datagram.kind) {
     case DecodedDatagram::Kind::kAnnouncement: {
       wire::Announcement* announcement = envelope.mutable_announcement();
-      announcement->mutable_data_address()->set_ip(
-          IpBytes(datagram.announcement.data_address));
-      announcement->mutable_data_address()->set_port(
-          datagram.announcement.data_address.port());
+      SetAddress(datagram.announcement.data_address,
+                 announcement->mutable_data_address());
       announcement->set_rate_milliseconds(datagram.announcement.rate_milliseconds);
+      for (const PeerRecord& peer : datagram.announcement.known_peers) {
+        wire::PeerRecord* out = announcement->add_known_peers();
+        out->set_endpoint_id(peer.endpoint_id);
+        out->set_endpoint_name(std::string(peer.endpoint_name));
+        SetAddress(peer.data_address, out->mutable_data_address());
+        out->set_rate_milliseconds(peer.rate_milliseconds);
+        out->set_age_milliseconds(peer.age_milliseconds);
+      }
       break;
     }
     case DecodedDatagram::Kind::kGoodbye:
@@ -214,13 +225,27 @@ void RandomDatagram(std::mt19937_64& rng, OwnedDatagram* out) {
       .endpoint_name = out->endpoint_name,
   };
   switch (std::uniform_int_distribution<int>(0, 7)(rng)) {
-    case 0:
+    case 0: {
       datagram.kind = DecodedDatagram::Kind::kAnnouncement;
       datagram.announcement = Announcement{
           .data_address = RandomAddress(rng),
           .rate_milliseconds = std::max<uint32_t>(1, static_cast<uint32_t>(rng())),
       };
+      const size_t peers = RandomSize(rng, 4, 100);
+      for (size_t i = 0; i < peers; ++i) {
+        out->peer_names.push_back(RandomName(rng));
+        datagram.peer_records.push_back(PeerRecord{
+            .endpoint_id = std::max<uint64_t>(1, rng()),
+            .endpoint_name = out->peer_names.back(),
+            .data_address = RandomAddress(rng),
+            .rate_milliseconds =
+                std::max<uint32_t>(1, static_cast<uint32_t>(RandomValue(rng) >> 32)),
+            .age_milliseconds = static_cast<uint32_t>(RandomValue(rng) >> 32),
+        });
+      }
+      datagram.announcement.known_peers = datagram.peer_records;
       return;
+    }
     case 1:
       datagram.kind = DecodedDatagram::Kind::kGoodbye;
       return;

@@ -40,6 +40,9 @@ struct CodecLimits {
   size_t max_frames = 1024;
   // max_ack_ranges: the most ranges one ack frame may carry.
   size_t max_ack_ranges = 256;
+  // max_known_peers: the most peer records one announcement may carry. A longer list
+  // is split across announcements, as a list that does not fit in the budget is.
+  size_t max_known_peers = 1024;
 };
 
 // DatagramEncoder writes datagrams into one buffer of `budget` bytes that it owns,
@@ -71,9 +74,15 @@ class DatagramEncoder {
   // EncodeAnnouncement returns a whole datagram carrying `announcement`, abandoning
   // any datagram of frames in progress. The header's and the announcement's views need
   // only live during the call.
-  // Errors (kInvalidArgument, nothing encoded): an invalid header (endpoint_id 0,
-  // protocol_major 0, endpoint_name empty, too long or not UTF-8); rate_milliseconds
-  // 0; port 0; a datagram larger than the budget.
+  // Errors (nothing encoded):
+  //   kInvalidArgument: an invalid header (endpoint_id 0, protocol_major 0,
+  //     endpoint_name empty, too long or not UTF-8); rate_milliseconds 0; port 0; more
+  //     than CodecLimits::max_known_peers known peers; a known peer invalid as a header
+  //     would be (endpoint_id 0, endpoint_name empty, too long or not UTF-8), or with
+  //     rate_milliseconds 0 or port 0; an announcement larger than the budget even
+  //     without its known peers.
+  //   kResourceExhausted: the announcement with its known peers is larger than the
+  //     budget; split them across announcements (see EncodedPeerRecordSize).
   absl::StatusOr<absl::Span<const uint8_t>> EncodeAnnouncement(
       const Header& header, const Announcement& announcement);
 
@@ -121,10 +130,23 @@ class DatagramEncoder {
   // EncodedAckFrameSize returns how many bytes `frame` adds to a datagram. Any thread.
   static size_t EncodedAckFrameSize(const AckFrame& frame);
 
+  // EncodedAnnouncementSize returns the size of the datagram EncodeAnnouncement
+  // writes for `header` and `announcement` (valid ones). Any thread.
+  static size_t EncodedAnnouncementSize(const Header& header,
+                                        const Announcement& announcement);
+  // EncodedPeerRecordSize returns how many bytes `peer` adds to the known peers of an
+  // announcement. An announcement's size is EncodedAnnouncementSize of it without
+  // known peers, plus EncodedPeerRecordSize of each, plus 0 to 2 bytes: the
+  // announcement's length prefix grows as its content passes 127 and 16383 bytes. So a
+  // caller that splits a long list fills each announcement while that sum stays within
+  // budget() - 2. Any thread.
+  static size_t EncodedPeerRecordSize(const PeerRecord& peer);
+
  private:
   DatagramEncoder(size_t budget, CodecLimits limits);
 
   absl::Status ValidateHeader(const Header& header) const;
+  absl::Status ValidateAnnouncement(const Announcement& announcement) const;
   // CheckRoom says whether a frame of `bytes` bytes fits in the open datagram.
   absl::Status CheckRoom(const char* what, size_t bytes) const;
   // WriteHeader writes `header` at the start of the buffer and returns the end.
@@ -141,13 +163,14 @@ class DatagramEncoder {
 
 // DecodedDatagram is the content of one datagram that DatagramDecoder accepted.
 //
-// Lifetime: header.endpoint_name and every DataFrame::payload are views into the
-// datagram's bytes, valid while those bytes live unchanged. Every AckFrame::ranges is
-// a view into `ack_ranges`, valid until the next Decode into this object or its
-// destruction. Decoding into the same object again reuses its vectors' capacity, so
-// once they have grown to the largest datagram seen, decoding allocates nothing.
-// Not copyable (a copy's ack frames would point into the original's storage);
-// movable, which keeps the views valid.
+// Lifetime: header.endpoint_name, every PeerRecord::endpoint_name and every
+// DataFrame::payload are views into the datagram's bytes, valid while those bytes live
+// unchanged. Every AckFrame::ranges is a view into `ack_ranges`, and
+// announcement.known_peers a view into `peer_records`, valid until the next Decode into
+// this object or its destruction. Decoding into the same object again reuses its
+// vectors' capacity, so once they have grown to the largest datagram seen, decoding
+// allocates nothing. Not copyable (a copy's views would point into the original's
+// storage); movable, which keeps the views valid.
 struct DecodedDatagram {
   enum class Kind { kAnnouncement, kGoodbye, kFrames };
 
@@ -166,6 +189,9 @@ struct DecodedDatagram {
   // Storage that the AckFrame::ranges of `frames` point into, in frame order. Not
   // content: equality ignores it.
   std::vector<AckRange> ack_ranges;
+  // Storage that announcement.known_peers points into. Not content: equality ignores
+  // it.
+  std::vector<PeerRecord> peer_records;
 
   // Equality compares the content: header, kind and the body of that kind.
   friend bool operator==(const DecodedDatagram& a, const DecodedDatagram& b);
@@ -192,9 +218,11 @@ class DatagramDecoder {
   //     field, a uint32 value beyond 32 bits, a singular message field repeated);
   //     protocol_major missing; endpoint_id missing; endpoint_name missing, too long or
   //     not UTF-8; no body or more than one kind of body; a frame with no kind or two
-  //     kinds; an announcement without address or rate; an ip not 4 or 16 bytes; a port
-  //     0 or above 65535; an ack range with first > last; more frames or ack ranges
-  //     than the limits. The message names the field, the offset and the values.
+  //     kinds; an announcement without address or rate; a known peer without
+  //     endpoint_id, address or rate, or with an endpoint_name missing, too long or not
+  //     UTF-8; an ip not 4 or 16 bytes; a port 0 or above 65535; an ack range with
+  //     first > last; more frames, ack ranges or known peers than the limits. The
+  //     message names the field, the offset and the values.
   absl::Status Decode(absl::Span<const uint8_t> datagram, DecodedDatagram* out) const;
 
   const CodecLimits& limits() const { return limits_; }

@@ -36,12 +36,31 @@ struct Header {
   friend bool operator==(const Header&, const Header&) = default;
 };
 
+// PeerRecord is what the sender of an announcement knows of another endpoint: that
+// endpoint's identity (required, as in Header), where it takes data (port in
+// 1..65535), its announcement period (required, > 0), and how long ago the sender
+// last heard it (0 = just now).
+struct PeerRecord {
+  // Required, non-zero.
+  uint64_t endpoint_id = 0;
+  // Required: 1 to CodecLimits::max_name_bytes bytes of valid UTF-8.
+  std::string_view endpoint_name;
+  network::Address data_address;
+  uint32_t rate_milliseconds = 0;
+  uint32_t age_milliseconds = 0;
+
+  friend bool operator==(const PeerRecord&, const PeerRecord&) = default;
+};
+
 // Announcement: the sender takes data at `data_address` and announces itself every
 // `rate_milliseconds` (required, > 0). The address has a port in 1..65535; an IPv6
-// scope id does not travel on the wire.
+// scope id does not travel on the wire. `known_peers` lists other endpoints the sender
+// knows of (a rendezvous answers with them), at most CodecLimits::max_known_peers; it
+// is usually empty. Equality compares the records' values, not addresses.
 struct Announcement {
   network::Address data_address;
   uint32_t rate_milliseconds = 0;
+  absl::Span<const PeerRecord> known_peers;
 
   friend bool operator==(const Announcement&, const Announcement&) = default;
 };

@@ -54,13 +54,15 @@ struct OwnedDatagram {
 
   DecodedDatagram datagram;
   std::string endpoint_name;
+  std::deque<std::string> peer_names;
   std::deque<std::vector<uint8_t>> payloads;
 };
 
 // RandomDatagram fills `*out` (which must be fresh) with random valid content drawn
 // from `rng`: every body kind, values of every varint length, names of 1 to 255 bytes
-// of UTF-8 with multi-byte characters, IPv4 and IPv6 addresses, up to 8 frames of data
-// and acks. The encoding fits in a datagram of CodecLimits' default size.
+// of UTF-8 with multi-byte characters, IPv4 and IPv6 addresses, announcements with
+// up to 100 known peers (usually a few), up to 8 frames of data and acks. The encoding
+// fits in a datagram of CodecLimits' default size.
 void RandomDatagram(std::mt19937_64& rng, OwnedDatagram* out);
 
 }  // namespace testing
