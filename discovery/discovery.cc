@@ -1,0 +1,528 @@
+#include "glue/discovery/discovery.h"
+
+#include <atomic>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "glue/base/handler_gate.h"
+#include "glue/base/log.h"
+#include "glue/base/mutex.h"
+#include "glue/base/status_macros.h"
+#include "glue/network/interfaces.h"
+#include "glue/network/udp_socket.h"
+
+namespace glue::discovery {
+namespace internal {
+
+struct DiscoveryState : std::enable_shared_from_this<DiscoveryState> {
+  DiscoveryState(const boost::asio::any_io_executor& executor, const Config& cfg,
+                 Discovery::Callbacks cbs, Discovery::Options opts)
+      : strand(boost::asio::make_strand(executor)),
+        config(cfg),
+        callbacks(std::move(cbs)),
+        options(std::move(opts)),
+        table({.network_id = cfg.network_id,
+               .own_id = cfg.endpoint_id,
+               .own_name = cfg.endpoint_name,
+               .timeout_multiplier = cfg.rate_timeout_multiplier,
+               .max_peers = options.max_peers}),
+        announce_timer(strand),
+        expiry_timer(strand) {}
+
+  const boost::asio::any_io_executor strand;
+  const Config config;
+  const Discovery::Callbacks callbacks;
+  const Discovery::Options options;
+  HandlerGate gate;
+
+  // Set by Start, then only read.
+  std::unique_ptr<network::UdpSocket> data;
+  std::unique_ptr<network::UdpSocket> listen;
+  network::Address announced;
+
+  // Touched only by handlers, which the strand runs one at a time.
+  serialization::DatagramDecoder decoder;
+  serialization::DecodedDatagram decoded;
+
+  mutable Mutex mu;
+  bool started ABSL_GUARDED_BY(mu) = false;
+  PeerTable table ABSL_GUARDED_BY(mu);
+  boost::asio::steady_timer announce_timer ABSL_GUARDED_BY(mu);
+  boost::asio::steady_timer expiry_timer ABSL_GUARDED_BY(mu);
+
+  std::atomic<uint64_t> announcements_sent{0}, answers_sent{0}, goodbyes_sent{0},
+      send_failures{0}, datagrams_received{0}, malformed{0}, other_version{0},
+      frames_from_unknown{0};
+
+  bool rendezvous() const { return !config.discovery_target.has_value(); }
+  bool target_is_multicast() const {
+    return config.discovery_target && config.discovery_target->address().is_multicast();
+  }
+  serialization::Header Header() const {
+    serialization::Header header;
+    header.network_id = config.network_id;
+    header.endpoint_id = config.endpoint_id;
+    header.endpoint_name = config.endpoint_name;
+    return header;
+  }
+};
+
+}  // namespace internal
+
+namespace {
+
+using internal::DiscoveryState;
+using Events = std::vector<PeerEvent>;
+
+// A datagram to send once the lock is released.
+struct Outgoing {
+  network::Address to;
+  std::vector<uint8_t> bytes;
+  std::atomic<uint64_t>* counter;
+};
+
+uint32_t ToMilliseconds(absl::Duration d) {
+  return static_cast<uint32_t>(std::max<int64_t>(0, absl::ToInt64Milliseconds(d)));
+}
+
+// The address data reaches us at: where the data socket is bound, or, bound to every
+// address, the first IPv4 address of the interface.
+network::Address AnnouncedAddress(const network::UdpSocket& data,
+                                  const std::string& interface) {
+  network::Address address = data.local_address();
+  if (address.address().is_unspecified()) {
+    if (auto found = network::FindInterface(interface); found.ok()) {
+      address.address(found->FirstV4());
+    }
+  }
+  return address;
+}
+
+// Our announcements, listing `others` (a rendezvous's answer), each within the budget.
+std::vector<std::vector<uint8_t>> EncodeAnnouncements(const DiscoveryState& s,
+                                                      const std::vector<Peer>& others,
+                                                      absl::Time now) {
+  const serialization::Header header = s.Header();
+  serialization::Announcement announcement;
+  announcement.data_address = s.announced;
+  announcement.rate_milliseconds = ToMilliseconds(s.config.rate);
+  std::vector<serialization::PeerRecord> records;
+  records.reserve(others.size());
+  for (const Peer& peer : others) {
+    records.push_back({.endpoint_id = peer.id,
+                       .endpoint_name = peer.name,
+                       .data_address = peer.data_address,
+                       .rate_milliseconds = ToMilliseconds(peer.rate),
+                       .age_milliseconds = ToMilliseconds(now - peer.last_heard)});
+  }
+  auto encoder = serialization::DatagramEncoder::Create(s.options.datagram_budget);
+  std::vector<std::vector<uint8_t>> datagrams;
+  if (!encoder.ok()) return datagrams;
+  // Records are added while their sizes fit in what the header and our own fields
+  // leave; the codec's length prefixes may add up to 2 bytes to that sum.
+  announcement.known_peers = {};
+  const size_t base =
+      serialization::DatagramEncoder::EncodedAnnouncementSize(header, announcement);
+  const size_t room = s.options.datagram_budget - 2;
+  size_t next = 0;
+  do {
+    size_t used = base;
+    size_t end = next;
+    while (end < records.size()) {
+      const size_t size =
+          serialization::DatagramEncoder::EncodedPeerRecordSize(records[end]);
+      if (used + size > room) break;
+      used += size;
+      ++end;
+    }
+    if (end == next && next < records.size()) {
+      // A record that fits no announcement (a name near 255 bytes in a small budget)
+      // goes unlisted; its endpoint is still found by its own announcements.
+      GLUE_LOG(kWarning, "discovery: peer '%s' is too large to list in a %d-byte answer",
+               records[next].endpoint_name, s.options.datagram_budget);
+      next = end = next + 1;
+      continue;
+    }
+    announcement.known_peers = absl::MakeConstSpan(records.data() + next, end - next);
+    auto bytes = encoder->EncodeAnnouncement(header, announcement);
+    if (bytes.ok()) {
+      datagrams.emplace_back(bytes->begin(), bytes->end());
+    } else {
+      GLUE_LOG(kError, "discovery: cannot encode an announcement: %s",
+               bytes.status().ToString());
+    }
+    next = end;
+  } while (next < records.size());
+  return datagrams;
+}
+
+std::vector<uint8_t> EncodeGoodbye(const DiscoveryState& s) {
+  auto encoder = serialization::DatagramEncoder::Create(s.options.datagram_budget);
+  if (!encoder.ok()) return {};
+  auto bytes = encoder->EncodeGoodbye(s.Header());
+  return bytes.ok() ? std::vector<uint8_t>(bytes->begin(), bytes->end())
+                    : std::vector<uint8_t>();
+}
+
+void Send(DiscoveryState& s, const std::vector<Outgoing>& outgoing) {
+  for (const Outgoing& o : outgoing) {
+    if (s.data->Send(o.to, o.bytes).ok()) {
+      o.counter->fetch_add(1, std::memory_order_relaxed);
+    } else {
+      s.send_failures.fetch_add(1, std::memory_order_relaxed);
+    }
+  }
+}
+
+void Deliver(DiscoveryState& s, const Events& events) {
+  for (const PeerEvent& event : events) {
+    if (event.kind == PeerEvent::Kind::kAdded) {
+      GLUE_LOG(kDebug, "discovery: added %s (id %d) at %s", event.peer.name,
+               event.peer.id, network::FormatAddress(event.peer.data_address));
+      if (s.callbacks.on_added) s.callbacks.on_added(event.peer);
+    } else {
+      GLUE_LOG(kDebug, "discovery: removed %s (id %d): %s", event.peer.name,
+               event.peer.id, RemovalReasonName(event.reason));
+      if (s.callbacks.on_removed) s.callbacks.on_removed(event.peer, event.reason);
+    }
+  }
+}
+
+void ArmExpiry(const std::shared_ptr<DiscoveryState>& state)
+    ABSL_EXCLUSIVE_LOCKS_REQUIRED(state->mu);
+
+void OnExpiry(const std::shared_ptr<DiscoveryState>& state,
+              const boost::system::error_code& ec) {
+  DiscoveryState& s = *state;
+  if (ec) return;
+  HandlerGate::Pass pass(&s.gate);
+  if (!pass) return;
+  Events events;
+  {
+    MutexLock lock(&s.mu);
+    s.table.Expire(s.options.now(), &events);
+    ArmExpiry(state);
+  }
+  Deliver(s, events);
+}
+
+void ArmExpiry(const std::shared_ptr<DiscoveryState>& state) {
+  DiscoveryState& s = *state;
+  const std::optional<absl::Time> next = s.table.NextExpiry();
+  if (!next) {
+    s.expiry_timer.cancel();
+    return;
+  }
+  const absl::Duration wait = std::max(*next - s.options.now(), absl::ZeroDuration());
+  s.expiry_timer.expires_after(absl::ToChronoNanoseconds(wait));
+  s.expiry_timer.async_wait(
+      [state](const boost::system::error_code& ec) { OnExpiry(state, ec); });
+}
+
+void ArmAnnounce(const std::shared_ptr<DiscoveryState>& state)
+    ABSL_EXCLUSIVE_LOCKS_REQUIRED(state->mu);
+
+void OnAnnounce(const std::shared_ptr<DiscoveryState>& state,
+                const boost::system::error_code& ec) {
+  DiscoveryState& s = *state;
+  if (ec) return;
+  HandlerGate::Pass pass(&s.gate);
+  if (!pass) return;
+  std::vector<Outgoing> outgoing;
+  {
+    MutexLock lock(&s.mu);
+    for (auto& bytes : EncodeAnnouncements(s, {}, s.options.now())) {
+      outgoing.push_back(
+          {*s.config.discovery_target, std::move(bytes), &s.announcements_sent});
+    }
+    ArmAnnounce(state);
+  }
+  Send(s, outgoing);
+}
+
+void ArmAnnounce(const std::shared_ptr<DiscoveryState>& state) {
+  DiscoveryState& s = *state;
+  s.announce_timer.expires_after(absl::ToChronoNanoseconds(s.config.rate));
+  s.announce_timer.async_wait(
+      [state](const boost::system::error_code& ec) { OnAnnounce(state, ec); });
+}
+
+// What an announcement or a record says of its sender's data address: as announced,
+// or, announced as unspecified, the address the datagram came from.
+network::Address DataAddressOf(const network::Address& announced,
+                               const network::Address& source) {
+  if (!announced.address().is_unspecified()) return announced;
+  return network::Address(source.address(), announced.port());
+}
+
+void OnAnnouncement(const std::shared_ptr<DiscoveryState>& state,
+                    const network::ReceivedDatagram& datagram) {
+  DiscoveryState& s = *state;
+  const serialization::DecodedDatagram& d = s.decoded;
+  const absl::Time now = s.options.now();
+  const Sender sender{d.header.network_id, d.header.endpoint_id, d.header.endpoint_name,
+                      DataAddressOf(d.announcement.data_address, datagram.source),
+                      absl::Milliseconds(d.announcement.rate_milliseconds)};
+  Events events;
+  std::vector<Outgoing> outgoing;
+  {
+    MutexLock lock(&s.mu);
+    const Verdict verdict = s.table.OnAnnouncement(sender, now, &events);
+    const bool accepted = verdict == Verdict::kAdded || verdict == Verdict::kRefreshed ||
+                          verdict == Verdict::kReplaced;
+    // Endpoints a rendezvous told us of: each new one hears from us at once.
+    std::vector<network::Address> introduce;
+    if (accepted) {
+      for (const serialization::PeerRecord& record : d.announcement.known_peers) {
+        const Sender other{d.header.network_id, record.endpoint_id, record.endpoint_name,
+                           DataAddressOf(record.data_address, datagram.source),
+                           absl::Milliseconds(record.rate_milliseconds)};
+        const absl::Time heard = now - absl::Milliseconds(record.age_milliseconds);
+        if (s.table.OnPeerRecord(other, heard, &events) == Verdict::kAdded) {
+          introduce.push_back(other.data_address);
+        }
+      }
+    }
+    if (s.rendezvous() && accepted) {
+      // A rendezvous answers every announcement with everyone else it knows.
+      std::vector<Peer> others = s.table.Peers();
+      std::erase_if(others, [&](const Peer& p) { return p.id == sender.id; });
+      for (auto& bytes : EncodeAnnouncements(s, others, now)) {
+        outgoing.push_back({sender.data_address, std::move(bytes), &s.answers_sent});
+      }
+    } else if (!s.rendezvous()) {
+      if (verdict == Verdict::kAdded || verdict == Verdict::kReplaced) {
+        introduce.push_back(sender.data_address);
+      }
+      if (!introduce.empty()) {
+        const std::vector<std::vector<uint8_t>> ours = EncodeAnnouncements(s, {}, now);
+        for (const network::Address& to : introduce) {
+          for (const auto& bytes : ours) outgoing.push_back({to, bytes, &s.answers_sent});
+        }
+      }
+    }
+    ArmExpiry(state);
+  }
+  Send(s, outgoing);
+  Deliver(s, events);
+}
+
+void OnDatagram(const std::shared_ptr<DiscoveryState>& state,
+                const network::ReceivedDatagram& datagram) {
+  DiscoveryState& s = *state;
+  HandlerGate::Pass pass(&s.gate);
+  if (!pass) return;
+  s.datagrams_received.fetch_add(1, std::memory_order_relaxed);
+  const absl::Status status = s.decoder.Decode(datagram.bytes, &s.decoded);
+  if (!status.ok()) {
+    (absl::IsUnimplemented(status) ? s.other_version : s.malformed)
+        .fetch_add(1, std::memory_order_relaxed);
+    GLUE_LOG(kDebug, "discovery: dropped %d bytes from %s: %s", datagram.bytes.size(),
+             network::FormatAddress(datagram.source), status.ToString());
+    return;
+  }
+  const serialization::DecodedDatagram& d = s.decoded;
+  switch (d.kind) {
+    case serialization::DecodedDatagram::Kind::kAnnouncement:
+      OnAnnouncement(state, datagram);
+      return;
+    case serialization::DecodedDatagram::Kind::kGoodbye: {
+      Events events;
+      {
+        MutexLock lock(&s.mu);
+        s.table.OnGoodbye(d.header.network_id, d.header.endpoint_id,
+                          d.header.endpoint_name, &events);
+        ArmExpiry(state);
+      }
+      Deliver(s, events);
+      return;
+    }
+    case serialization::DecodedDatagram::Kind::kFrames: {
+      std::optional<Peer> peer;
+      {
+        MutexLock lock(&s.mu);
+        const Peer* found = s.table.Find(d.header.endpoint_id);
+        if (found != nullptr && found->name == d.header.endpoint_name &&
+            d.header.network_id == s.config.network_id) {
+          peer = *found;
+        }
+      }
+      if (!peer) {
+        s.frames_from_unknown.fetch_add(1, std::memory_order_relaxed);
+        return;
+      }
+      if (s.callbacks.on_frames) s.callbacks.on_frames(*peer, d);
+      return;
+    }
+  }
+}
+
+absl::StatusOr<std::unique_ptr<network::UdpSocket>> OpenListener(
+    const DiscoveryState& s) {
+  const network::Address& listen = s.config.discovery_listen;
+  network::UdpSocketOptions options;
+  options.interface = s.config.listen_interface;
+  options.reuse_address = true;
+  options.bind_address = listen;
+  const bool multicast = listen.address().is_multicast();
+  if (multicast && !s.rendezvous()) {
+    // Bound to the group, the socket hears only the group: a unicast datagram to the
+    // shared port reaches one socket of those bound to it, and must find the
+    // rendezvous, not a neighbour that happens to share the port.
+  } else if (multicast) {
+    // A rendezvous hears the group and unicast announcements to the port.
+    options.bind_address = network::Address(
+        listen.address().is_v6()
+            ? boost::asio::ip::address(boost::asio::ip::address_v6::any())
+            : boost::asio::ip::address(boost::asio::ip::address_v4::any()),
+        listen.port());
+  }
+  GLUE_ASSIGN_OR_RETURN(auto socket, network::UdpSocket::Open(s.strand, options));
+  if (multicast) GLUE_RETURN_IF_ERROR(socket->JoinGroup(listen.address()));
+  return socket;
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<Discovery>> Discovery::Create(
+    const boost::asio::any_io_executor& executor, const Config& config,
+    Callbacks callbacks, Options options) {
+  GLUE_RETURN_IF_ERROR(ValidateConfig(config));
+  if (options.datagram_budget < 512 || options.datagram_budget > 65507) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "datagram_budget ", options.datagram_budget, " is outside 512..65507"));
+  }
+  return std::unique_ptr<Discovery>(new Discovery(std::make_shared<DiscoveryState>(
+      executor, config, std::move(callbacks), std::move(options))));
+}
+
+Discovery::Discovery(std::shared_ptr<DiscoveryState> state) : state_(std::move(state)) {}
+
+Discovery::~Discovery() { Stop(); }
+
+absl::Status Discovery::Start() {
+  DiscoveryState& s = *state_;
+  {
+    MutexLock lock(&s.mu);
+    if (s.started || s.gate.closed()) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("discovery of '", s.config.endpoint_name, "' ",
+                       s.started ? "already started" : "is stopped"));
+    }
+    s.started = true;
+  }
+  network::UdpSocketOptions data_options;
+  data_options.bind_address = s.config.listen_address;
+  data_options.interface = s.config.listen_interface;
+  GLUE_ASSIGN_OR_RETURN(s.data, network::UdpSocket::Open(s.strand, data_options));
+  GLUE_ASSIGN_OR_RETURN(s.listen, OpenListener(s));
+  s.announced = AnnouncedAddress(*s.data, s.config.listen_interface);
+
+  GLUE_LOG(
+      kInfo, "discovery: interface %s (%s); '%s' id %d, data at %s; %s",
+      s.config.listen_interface, s.config.listen_interface_origin, s.config.endpoint_name,
+      s.config.endpoint_id, network::FormatAddress(s.announced),
+      s.rendezvous() ? absl::StrCat("rendezvous, listening on ",
+                                    network::FormatAddress(s.config.discovery_listen))
+                     : absl::StrCat("announcing to ",
+                                    network::FormatAddress(*s.config.discovery_target),
+                                    " every ", absl::FormatDuration(s.config.rate)));
+
+  std::weak_ptr<DiscoveryState> weak = state_;
+  auto handler = [weak](const network::ReceivedDatagram& d) {
+    if (auto state = weak.lock()) OnDatagram(state, d);
+  };
+  GLUE_RETURN_IF_ERROR(s.data->Start(handler));
+  GLUE_RETURN_IF_ERROR(s.listen->Start(handler));
+  if (!s.rendezvous()) {
+    // The first announcement goes at once, so a new endpoint is seen at once.
+    boost::asio::post(
+        s.strand, [state = state_] { OnAnnounce(state, boost::system::error_code()); });
+  }
+  return absl::OkStatus();
+}
+
+void Discovery::Stop() {
+  DiscoveryState& s = *state_;
+  if (s.gate.closed()) return;
+  s.gate.Close();
+  std::vector<Peer> peers;
+  bool started;
+  {
+    MutexLock lock(&s.mu);
+    started = s.started;
+    s.announce_timer.cancel();
+    s.expiry_timer.cancel();
+    peers = s.table.Peers();
+  }
+  if (!started || s.data == nullptr) return;
+  const std::vector<uint8_t> goodbye = EncodeGoodbye(s);
+  std::vector<Outgoing> outgoing;
+  if (s.config.discovery_target) {
+    outgoing.push_back({*s.config.discovery_target, goodbye, &s.goodbyes_sent});
+  }
+  if (!s.target_is_multicast()) {
+    for (const Peer& peer : peers) {
+      outgoing.push_back({peer.data_address, goodbye, &s.goodbyes_sent});
+    }
+  }
+  Send(s, outgoing);
+  s.data->Stop();
+  if (s.listen) s.listen->Stop();
+}
+
+std::vector<Peer> Discovery::peers() const {
+  MutexLock lock(&state_->mu);
+  return state_->table.Peers();
+}
+
+std::optional<Peer> Discovery::Find(uint64_t id) const {
+  MutexLock lock(&state_->mu);
+  const Peer* peer = state_->table.Find(id);
+  return peer ? std::optional<Peer>(*peer) : std::nullopt;
+}
+
+absl::Status Discovery::SendTo(uint64_t id, absl::Span<const uint8_t> datagram) {
+  std::optional<Peer> peer = Find(id);
+  if (!peer) {
+    return absl::NotFoundError(absl::StrCat("no peer with endpoint id ", id));
+  }
+  if (state_->data == nullptr) {
+    return absl::FailedPreconditionError("discovery is not started");
+  }
+  return state_->data->Send(peer->data_address, datagram);
+}
+
+serialization::Header Discovery::header() const { return state_->Header(); }
+
+network::Address Discovery::data_address() const { return state_->announced; }
+
+const Config& Discovery::config() const { return state_->config; }
+
+DiscoveryCounters Discovery::counters() const {
+  const DiscoveryState& s = *state_;
+  auto get = [](const std::atomic<uint64_t>& v) {
+    return v.load(std::memory_order_relaxed);
+  };
+  DiscoveryCounters c;
+  {
+    MutexLock lock(&s.mu);
+    c.peers = s.table.counters();
+  }
+  c.announcements_sent = get(s.announcements_sent);
+  c.answers_sent = get(s.answers_sent);
+  c.goodbyes_sent = get(s.goodbyes_sent);
+  c.send_failures = get(s.send_failures);
+  c.datagrams_received = get(s.datagrams_received);
+  c.malformed = get(s.malformed);
+  c.other_version = get(s.other_version);
+  c.frames_from_unknown = get(s.frames_from_unknown);
+  if (s.data) c.data_link = s.data->counters();
+  if (s.listen) c.discovery_link = s.listen->counters();
+  return c;
+}
+
+}  // namespace glue::discovery

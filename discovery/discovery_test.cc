@@ -1,0 +1,276 @@
+#include "glue/discovery/discovery.h"
+
+#include <boost/asio/io_context.hpp>
+#include <cstdio>
+#include <map>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "glue/base/run_until.h"
+#include "glue/base/status_matchers.h"
+#include "glue/network/interfaces.h"
+#include "glue/network/udp_socket.h"
+
+namespace glue::discovery {
+namespace {
+
+using ::glue::testing::RunFor;
+using ::glue::testing::RunUntil;
+using ::glue::testing::StatusIs;
+using network::Address;
+
+// What one endpoint under test saw.
+struct Seen {
+  std::map<std::string, Peer> peers;
+  std::vector<std::pair<std::string, RemovalReason>> removed;
+};
+
+// A loopback network of discovery endpoints, on a group, port and network id of its
+// own so that tests running at the same time never hear each other.
+class DiscoveryTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto lo = network::FindInterface("lo");
+    ASSERT_OK(lo);
+    if (!lo->multicast) {
+      GTEST_SKIP() << "loopback has no MULTICAST flag; run inside scripts/test.sh or "
+                      "shared/tools/isolated";
+    }
+    std::random_device random;
+    const unsigned seed = random();
+    std::printf("discovery test seed: %u\n", seed);
+    std::mt19937 generator(seed);
+    network_id_ = 1000 + generator() % 1000000;
+    group_ = absl::StrCat("239.255.", 1 + generator() % 250, ".", 1 + generator() % 250);
+    port_ = FreePort();
+  }
+
+  // A port nobody on loopback uses right now.
+  unsigned short FreePort() {
+    network::UdpSocketOptions options;
+    options.bind_address = Address(boost::asio::ip::address_v4::any(), 0);
+    auto probe = network::UdpSocket::Open(io_.get_executor(), options);
+    EXPECT_OK(probe);
+    return probe.ok() ? (*probe)->local_address().port() : 0;
+  }
+
+  Config MulticastConfig(uint64_t id, const std::string& name) {
+    Config config;
+    config.network_id = network_id_;
+    config.endpoint_id = id;
+    config.endpoint_name = name;
+    config.listen_address = Address(boost::asio::ip::make_address("127.0.0.1"), 0);
+    config.listen_interface = "lo";
+    config.listen_interface_origin = "test";
+    const Address group(boost::asio::ip::make_address(group_), port_);
+    config.discovery_target = group;
+    config.discovery_listen = group;
+    config.rate = absl::Milliseconds(50);
+    config.rate_timeout_multiplier = 2;
+    return config;
+  }
+
+  // Starts an endpoint whose events go to seen_[name].
+  Discovery* Add(const Config& config) {
+    Seen* seen = &seen_[config.endpoint_name];
+    Discovery::Callbacks callbacks;
+    callbacks.on_added = [seen](const Peer& p) { seen->peers[p.name] = p; };
+    callbacks.on_removed = [seen](const Peer& p, RemovalReason why) {
+      seen->peers.erase(p.name);
+      seen->removed.emplace_back(p.name, why);
+    };
+    auto discovery = Discovery::Create(io_.get_executor(), config, callbacks);
+    EXPECT_OK(discovery);
+    if (!discovery.ok()) return nullptr;
+    EXPECT_OK((*discovery)->Start());
+    endpoints_.push_back(*std::move(discovery));
+    return endpoints_.back().get();
+  }
+
+  // Whether every endpoint sees exactly all the others.
+  bool AllSeeAllOthers() {
+    for (const auto& endpoint : endpoints_) {
+      const Seen& seen = seen_[endpoint->config().endpoint_name];
+      if (seen.peers.size() != endpoints_.size() - 1) return false;
+    }
+    return true;
+  }
+
+  // Sends `bytes` to the discovery group from a socket of its own.
+  void SendToGroup(absl::Span<const uint8_t> bytes) {
+    network::UdpSocketOptions options;
+    options.bind_address = Address(boost::asio::ip::make_address("127.0.0.1"), 0);
+    options.interface = "lo";
+    auto socket = network::UdpSocket::Open(io_.get_executor(), options);
+    ASSERT_OK(socket);
+    ASSERT_OK(
+        (*socket)->Send(Address(boost::asio::ip::make_address(group_), port_), bytes));
+  }
+
+  boost::asio::io_context io_;
+  uint64_t network_id_ = 0;
+  std::string group_;
+  unsigned short port_ = 0;
+  std::map<std::string, Seen> seen_;
+  std::vector<std::unique_ptr<Discovery>> endpoints_;
+};
+
+TEST_F(DiscoveryTest, MulticastEndpointsSeeEachOtherWithTheirDataAddresses) {
+  Discovery* a = Add(MulticastConfig(11, "a"));
+  Discovery* b = Add(MulticastConfig(12, "b"));
+  Discovery* c = Add(MulticastConfig(13, "c"));
+  ASSERT_TRUE(RunUntil(io_, [&] { return AllSeeAllOthers(); }));
+  EXPECT_EQ(seen_["a"].peers["b"].data_address, b->data_address());
+  EXPECT_EQ(seen_["b"].peers["c"].data_address, c->data_address());
+  EXPECT_EQ(seen_["c"].peers["a"].id, 11u);
+  EXPECT_EQ(a->peers().size(), 2u);
+  EXPECT_EQ(a->data_address().address(), boost::asio::ip::make_address("127.0.0.1"));
+  EXPECT_GT(a->counters().announcements_sent, 0u);
+}
+
+TEST_F(DiscoveryTest, FastJoinMakesPeersKnownLongBeforeAPeriod) {
+  Config a = MulticastConfig(11, "a");
+  Config b = MulticastConfig(12, "b");
+  a.rate = b.rate = absl::Seconds(30);
+  Add(a);
+  RunFor(io_, std::chrono::milliseconds(20));  // a's first announcement is gone
+  Add(b);
+  // b announces once at start; a answers by unicast: both know each other although
+  // the next periodic announcement is 30 s away.
+  ASSERT_TRUE(RunUntil(
+      io_, [&] { return AllSeeAllOthers(); }, std::chrono::seconds(5)));
+  EXPECT_GT(endpoints_[0]->counters().answers_sent, 0u);
+}
+
+TEST_F(DiscoveryTest, GoodbyeRemovesAtOnce) {
+  Config a = MulticastConfig(11, "a");
+  Config b = MulticastConfig(12, "b");
+  a.rate = b.rate = absl::Seconds(10);  // expiry would take 20 s
+  Add(a);
+  Add(b);
+  ASSERT_TRUE(RunUntil(io_, [&] { return AllSeeAllOthers(); }));
+  endpoints_[1]->Stop();
+  ASSERT_TRUE(RunUntil(
+      io_, [&] { return !seen_["a"].removed.empty(); }, std::chrono::seconds(5)));
+  EXPECT_EQ(seen_["a"].removed[0],
+            std::make_pair(std::string("b"), RemovalReason::kGoodbye));
+  EXPECT_GT(endpoints_[1]->counters().goodbyes_sent, 0u);
+}
+
+TEST_F(DiscoveryTest, ASilentPeerExpiresAfterItsRateTimesTheMultiplier) {
+  Add(MulticastConfig(11, "a"));
+  // An endpoint that announces once, with a 100 ms rate, and then falls silent.
+  auto encoder = serialization::DatagramEncoder::Create(1472);
+  ASSERT_OK(encoder);
+  serialization::Header header;
+  header.network_id = network_id_;
+  header.endpoint_id = 99;
+  header.endpoint_name = "ghost";
+  auto bytes = encoder->EncodeAnnouncement(
+      header, {.data_address = Address(boost::asio::ip::make_address("127.0.0.1"), 9),
+               .rate_milliseconds = 100});
+  ASSERT_OK(bytes);
+  SendToGroup(*bytes);
+  ASSERT_TRUE(RunUntil(io_, [&] { return seen_["a"].peers.count("ghost") == 1; }));
+  const auto added = std::chrono::steady_clock::now();
+  ASSERT_TRUE(RunUntil(io_, [&] { return !seen_["a"].removed.empty(); }));
+  const auto elapsed = std::chrono::steady_clock::now() - added;
+  EXPECT_EQ(seen_["a"].removed[0],
+            std::make_pair(std::string("ghost"), RemovalReason::kExpired));
+  EXPECT_GE(elapsed, std::chrono::milliseconds(150));  // 200 ms less scheduling slack
+}
+
+TEST_F(DiscoveryTest, EndpointsOfAnotherNetworkIdAreIgnoredAndCounted) {
+  Add(MulticastConfig(11, "a"));
+  Config other = MulticastConfig(12, "b");
+  other.network_id = network_id_ + 1;
+  Add(other);
+  Add(MulticastConfig(13, "c"));
+  ASSERT_TRUE(RunUntil(io_, [&] { return seen_["a"].peers.count("c") == 1; }));
+  ASSERT_TRUE(RunUntil(
+      io_, [&] { return endpoints_[0]->counters().peers.ignored_foreign_network > 0; }));
+  EXPECT_EQ(seen_["a"].peers.count("b"), 0u);
+  EXPECT_TRUE(seen_["b"].peers.empty());
+}
+
+TEST_F(DiscoveryTest, ANewcomerWithALiveNameIsIgnored) {
+  Add(MulticastConfig(11, "a"));
+  Add(MulticastConfig(12, "b"));
+  ASSERT_TRUE(RunUntil(io_, [&] { return AllSeeAllOthers(); }));
+  Config clash = MulticastConfig(13, "b");  // a second "b" under another id
+  Discovery::Callbacks none;
+  auto newcomer = Discovery::Create(io_.get_executor(), clash, none);
+  ASSERT_OK(newcomer);
+  ASSERT_OK((*newcomer)->Start());
+  ASSERT_TRUE(RunUntil(
+      io_, [&] { return endpoints_[0]->counters().peers.ignored_name_clash > 0; }));
+  EXPECT_EQ(seen_["a"].peers["b"].id, 12u);
+}
+
+TEST_F(DiscoveryTest, MalformedAndForeignDatagramsAreCountedAndDropped) {
+  Discovery* a = Add(MulticastConfig(11, "a"));
+  const uint8_t garbage[] = {0xff, 0x00, 0x13, 0x37};
+  SendToGroup(garbage);
+  // A well-formed envelope of protocol version 9.
+  const uint8_t other_version[] = {0x08, 0x09, 0x21, 1,    0, 0,   0,    0,
+                                   0,    0,    0,    0x2a, 1, 'x', 0x4a, 0x00};
+  SendToGroup(other_version);
+  ASSERT_TRUE(RunUntil(io_, [&] {
+    return a->counters().malformed >= 1 && a->counters().other_version >= 1;
+  }));
+  EXPECT_TRUE(seen_["a"].peers.empty());
+}
+
+TEST_F(DiscoveryTest, EndpointsFindEachOtherThroughARendezvous) {
+  Config rendezvous = MulticastConfig(10, "rendezvous");
+  rendezvous.discovery_target.reset();
+  Add(rendezvous);
+  for (uint64_t id = 11; id <= 13; ++id) {
+    Config client = MulticastConfig(id, absl::StrCat("client", id));
+    client.discovery_target = Address(boost::asio::ip::make_address("127.0.0.1"), port_);
+    Add(client);
+  }
+  ASSERT_TRUE(RunUntil(io_, [&] { return AllSeeAllOthers(); }));
+  EXPECT_EQ(seen_["client11"].peers.count("rendezvous"), 1u);
+  EXPECT_EQ(seen_["client11"].peers.count("client13"), 1u);
+  EXPECT_GT(endpoints_[0]->counters().answers_sent, 0u);
+  EXPECT_EQ(endpoints_[0]->counters().announcements_sent, 0u);
+  // A client that leaves says goodbye to everyone it knows.
+  endpoints_[3]->Stop();
+  ASSERT_TRUE(RunUntil(io_, [&] {
+    return seen_["client11"].peers.count("client13") == 0 &&
+           seen_["rendezvous"].peers.count("client13") == 0;
+  }));
+  EXPECT_EQ(seen_["client11"].removed.back().second, RemovalReason::kGoodbye);
+}
+
+TEST_F(DiscoveryTest, FiftyEndpointsOnLoopbackAllSeeEachOther) {
+  for (uint64_t id = 1; id <= 50; ++id) {
+    Config config = MulticastConfig(100 + id, absl::StrCat("e", id));
+    config.rate = absl::Milliseconds(200);
+    Add(config);
+  }
+  ASSERT_TRUE(RunUntil(
+      io_, [&] { return AllSeeAllOthers(); }, std::chrono::seconds(20)));
+  for (const auto& endpoint : endpoints_) EXPECT_EQ(endpoint->peers().size(), 49u);
+}
+
+TEST_F(DiscoveryTest, StartTwiceOrAfterStopFails) {
+  Discovery* a = Add(MulticastConfig(11, "a"));
+  EXPECT_THAT(a->Start(), StatusIs(absl::StatusCode::kFailedPrecondition));
+  a->Stop();
+  a->Stop();
+  EXPECT_THAT(a->Start(), StatusIs(absl::StatusCode::kFailedPrecondition));
+  EXPECT_THAT(a->SendTo(12, {}), StatusIs(absl::StatusCode::kNotFound));
+}
+
+TEST_F(DiscoveryTest, RefusesAnInvalidConfiguration) {
+  Config config = MulticastConfig(0, "a");  // id 0 is not an id
+  EXPECT_THAT(Discovery::Create(io_.get_executor(), config, {}),
+              StatusIs(absl::StatusCode::kInvalidArgument));
+}
+
+}  // namespace
+}  // namespace glue::discovery

@@ -1,0 +1,127 @@
+// Discovery: endpoints find each other without knowing addresses. Each announces
+// itself (by multicast, or by unicast to a rendezvous), listens for the others, and
+// keeps a PeerTable of who is there. The discovery layer, on the serialization layer;
+// above it peers are addressed by endpoint id.
+//
+//   auto config = ConfigFromEnvironment();
+//   auto discovery = Discovery::Create(io.get_executor(), *config,
+//       {.on_added = [](const Peer& p) { ... },
+//        .on_removed = [](const Peer& p, RemovalReason why) { ... }});
+//   (*discovery)->Start();
+//
+// Announcements go to the target address every rate, and once at Start. A new peer is
+// answered at once by unicast to its data address (fast join), so that both sides know
+// each other within a round trip. With no target (GLUE_DISCOVERY_TARGET_ADDRESS=0) the
+// endpoint is a rendezvous: it sends no announcements, and answers each one it hears
+// with what it knows of the others, so that endpoints on networks without multicast
+// learn each other through it.
+#ifndef GLUE_DISCOVERY_DISCOVERY_H_
+#define GLUE_DISCOVERY_DISCOVERY_H_
+
+#include <boost/asio/any_io_executor.hpp>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "glue/discovery/config.h"
+#include "glue/discovery/peer_table.h"
+#include "glue/network/link.h"
+#include "glue/serialization/codec.h"
+
+namespace glue::discovery {
+namespace internal {
+struct DiscoveryState;
+}  // namespace internal
+
+// DiscoveryCounters is a snapshot of what discovery did.
+struct DiscoveryCounters {
+  PeerTableCounters peers;
+  uint64_t announcements_sent = 0;  // periodic, to the target
+  uint64_t answers_sent = 0;        // unicast: fast joins and rendezvous answers
+  uint64_t goodbyes_sent = 0;
+  uint64_t send_failures = 0;
+  uint64_t datagrams_received = 0;
+  uint64_t malformed = 0;            // dropped: did not decode
+  uint64_t other_version = 0;        // dropped: another major protocol version
+  uint64_t frames_from_unknown = 0;  // dropped: frames from no known peer
+  network::LinkCounters data_link;
+  network::LinkCounters discovery_link;
+};
+
+// Discovery runs on a strand of the executor given to Create. Its public methods may be
+// called from any thread; the callbacks run on that strand, one at a time, and must
+// not call Stop (Stop from a callback returns without waiting for that callback).
+class Discovery {
+ public:
+  struct Callbacks {
+    std::function<void(const Peer&)> on_added;
+    std::function<void(const Peer&, RemovalReason)> on_removed;
+    // A datagram of frames from a known peer; `datagram` is valid during the call.
+    std::function<void(const Peer&, const serialization::DecodedDatagram&)> on_frames;
+  };
+  struct Options {
+    // The clock expiry is measured by; tests may slow or speed it.
+    std::function<absl::Time()> now = [] { return absl::Now(); };
+    size_t max_peers = 4096;
+    // The largest datagram discovery sends; longer rendezvous answers are split.
+    size_t datagram_budget = 1472;
+  };
+
+  // Create checks the configuration; nothing is opened until Start.
+  // Error: kInvalidArgument for a configuration ValidateConfig refuses.
+  static absl::StatusOr<std::unique_ptr<Discovery>> Create(
+      const boost::asio::any_io_executor& executor, const Config& config,
+      Callbacks callbacks, Options options);
+  static absl::StatusOr<std::unique_ptr<Discovery>> Create(
+      const boost::asio::any_io_executor& executor, const Config& config,
+      Callbacks callbacks) {
+    return Create(executor, config, std::move(callbacks), Options());
+  }
+
+  // Stops (see Stop).
+  ~Discovery();
+  Discovery(const Discovery&) = delete;
+  Discovery& operator=(const Discovery&) = delete;
+
+  // Start opens the data socket and the discovery socket, logs the interface and why
+  // it was chosen, sends the first announcement and starts the timers.
+  // Errors: kFailedPrecondition when started before or stopped; the network layer's
+  // errors for sockets that cannot be opened (address in use, no such interface).
+  absl::Status Start();
+
+  // Stop says goodbye (to the target, and to every peer by unicast when the target is
+  // not multicast), cancels the timers and closes the sockets. When it returns no
+  // callback runs any more. Idempotent.
+  void Stop();
+
+  // peers returns the current peers, ordered by id.
+  std::vector<Peer> peers() const;
+
+  // Find returns the peer `id`, if known.
+  std::optional<Peer> Find(uint64_t id) const;
+
+  // SendTo sends a datagram to the data address of peer `id`.
+  // Errors: kNotFound for an unknown peer; those of DatagramLink::Send.
+  absl::Status SendTo(uint64_t id, absl::Span<const uint8_t> datagram);
+
+  // header is what this endpoint puts in the envelope of everything it sends.
+  serialization::Header header() const;
+
+  // data_address is the address this endpoint announces (valid after Start).
+  network::Address data_address() const;
+
+  const Config& config() const;
+  DiscoveryCounters counters() const;
+
+ private:
+  explicit Discovery(std::shared_ptr<internal::DiscoveryState> state);
+
+  std::shared_ptr<internal::DiscoveryState> state_;
+};
+
+}  // namespace glue::discovery
+
+#endif  // GLUE_DISCOVERY_DISCOVERY_H_
