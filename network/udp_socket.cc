@@ -9,10 +9,10 @@
 #include <boost/asio/ip/udp.hpp>
 #include <cerrno>
 #include <cstring>
-#include <thread>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "glue/base/handler_gate.h"
 #include "glue/base/log.h"
 #include "glue/base/mutex.h"
 #include "glue/base/status_macros.h"
@@ -90,9 +90,9 @@ struct UdpSocketState {
 
   Mutex mu;
   bool started ABSL_GUARDED_BY(mu) = false;
-  bool stopped ABSL_GUARDED_BY(mu) = false;
-  bool delivering ABSL_GUARDED_BY(mu) = false;
-  std::thread::id delivering_thread ABSL_GUARDED_BY(mu);
+  // Guards the socket object between the handler that re-arms it and Stop.
+  HandlerGate gate;
+  // Set by Stop: what senders and the delivery loop check without a lock.
   std::atomic<bool> stop_requested{false};
 
   std::atomic<uint64_t> datagrams_sent{0}, bytes_sent{0}, send_calls{0}, send_errors{0},
@@ -210,17 +210,11 @@ void Drain(State& s) {
 void OnReadable(const std::shared_ptr<State>& state,
                 const boost::system::error_code& ec) {
   State& s = *state;
-  {
-    MutexLock lock(&s.mu);
-    if (ec || s.stopped) return;
-    s.delivering = true;
-    s.delivering_thread = std::this_thread::get_id();
-  }
+  HandlerGate::Pass pass(&s.gate);
+  if (ec || !pass) return;
   Drain(s);
   MutexLock lock(&s.mu);
-  s.delivering = false;
-  if (!s.stopped) ArmWait(state);
-  s.mu.NotifyAll();
+  if (!s.stop_requested.load(std::memory_order_relaxed)) ArmWait(state);
 }
 
 void ArmWait(const std::shared_ptr<State>& state) {
@@ -459,10 +453,10 @@ absl::Status UdpSocket::LeaveGroup(const boost::asio::ip::address& group) {
 absl::Status UdpSocket::Start(ReceiveHandler handler) {
   State& s = *state_;
   MutexLock lock(&s.mu);
-  if (s.started || s.stopped) {
-    return absl::FailedPreconditionError(
-        absl::StrCat("socket ", FormatAddress(s.local),
-                     s.stopped ? " is stopped" : " already started"));
+  const bool stopped = s.stop_requested.load(std::memory_order_relaxed);
+  if (s.started || stopped) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "socket ", FormatAddress(s.local), stopped ? " is stopped" : " already started"));
   }
   s.started = true;
   s.handler = std::move(handler);
@@ -472,15 +466,11 @@ absl::Status UdpSocket::Start(ReceiveHandler handler) {
 
 void UdpSocket::Stop() {
   State& s = *state_;
-  MutexLock lock(&s.mu);
-  if (s.stopped) return;
-  s.stopped = true;
   s.stop_requested.store(true, std::memory_order_relaxed);
+  s.gate.Close();  // a running handler finishes, and does not re-arm
+  MutexLock lock(&s.mu);
   boost::system::error_code ignored;
   s.socket.cancel(ignored);
-  if (s.delivering && s.delivering_thread != std::this_thread::get_id()) {
-    s.mu.Await([&s]() ABSL_NO_THREAD_SAFETY_ANALYSIS { return !s.delivering; });
-  }
 }
 
 absl::Status UdpSocket::Send(const Address& destination,
