@@ -1,24 +1,67 @@
 #!/usr/bin/env bash
-# Installs what is missing, builds glue and runs the demo on loopback: for now the
-# network and serialization layers exchanging announcements, data frames (through a
-# link that loses 10% of datagrams), an acknowledgement, garbage and a goodbye.
-# Runs inside a private network namespace when allowed; sends only to 127.0.0.1.
+# Installs what is missing, builds glue and runs the demo on loopback:
+#   1. the original README's multicast example: four simple_endpoint processes find
+#      each other; then one is stopped (it says goodbye) and one is killed (it expires);
+#   2. the unicast rendezvous example: the same through 127.0.0.1:27320;
+#   3. the network and serialization layers exchanging frames over a lossy link.
+# Runs inside a private network namespace when allowed; every endpoint is bound to
+# the loopback interface either way, so nothing leaves the machine. Never fails.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
-if ! scripts/setup.sh; then
-  echo "demo.sh: the packages above are needed first" >&2
-  exit 0
-fi
-if ! { cmake -S . -B build -G Ninja >/dev/null && cmake --build build --target loopback_exchange; }; then
-  echo "demo.sh: the build failed; see above" >&2
-  exit 0
+if [[ "${GLUE_DEMO_INSIDE:-}" != 1 ]]; then
+  if ! scripts/setup.sh; then
+    echo "demo.sh: the packages above are needed first" >&2
+    exit 0
+  fi
+  if ! { cmake -S . -B build -G Ninja >/dev/null &&
+         cmake --build build --target simple_endpoint loopback_exchange; }; then
+    echo "demo.sh: the build failed; see above" >&2
+    exit 0
+  fi
+  export GLUE_DEMO_INSIDE=1
+  if unshare -n true 2>/dev/null; then
+    exec unshare -n sh -c 'ip link set lo up && ip link set lo multicast on &&
+                           ip route add 224.0.0.0/4 dev lo && exec "$@"' sh "$0" "$@"
+  fi
+  echo "demo.sh: no private network namespace; running on this host's loopback" >&2
 fi
 
-run=(build/cmd/loopback_exchange "$@")
-if unshare -n true 2>/dev/null; then
-  unshare -n sh -c 'ip link set lo up && exec "$@"' sh "${run[@]}"
-else
-  "${run[@]}"
-fi || echo "demo.sh: the demo reported a problem (exit $?)" >&2
+export GLUE_LISTEN_INTERFACE=lo
+endpoint=build/cmd/simple_endpoint
+out=$(mktemp -d)
+trap 'kill $(jobs -p) 2>/dev/null; rm -rf "$out"' EXIT
+
+# run_example TITLE ENV_OF_FIRST ENV_OF_OTHERS: four endpoints; after 2 s the fourth is
+# killed (no goodbye) and after 4.5 s the third is stopped (goodbye); then all stop.
+run_example() {
+  local title=$1 first=$2 others=$3 pids=() i
+  echo
+  echo "== $title"
+  for i in 1 2 3 4; do
+    local env=$others
+    ((i == 1)) && env=$first
+    env $env GLUE_ENDPOINT_NAME="endpoint$i" "$endpoint" >"$out/$i" 2>"$out/$i.log" &
+    pids+=($!)
+  done
+  sleep 2
+  echo "(killing endpoint4: the others see it expire)"
+  { kill -9 "${pids[3]}" && wait "${pids[3]}"; } 2>/dev/null
+  sleep 2.5
+  echo "(stopping endpoint3: it says goodbye)"
+  kill -TERM "${pids[2]}"
+  sleep 0.5
+  kill -TERM "${pids[0]}" "${pids[1]}"
+  wait "${pids[@]}" 2>/dev/null
+  for i in 1 2 3 4; do
+    sed "s/^/endpoint$i: /" "$out/$i"
+  done
+}
+
+run_example "multicast discovery (239.192.137.1:27320), four endpoints" "" ""
+run_example "unicast discovery through a rendezvous at 127.0.0.1:27320" \
+  "GLUE_DISCOVERY_TARGET_ADDRESS=0" "GLUE_DISCOVERY_TARGET_ADDRESS=127.0.0.1:27320"
+echo
+echo "== the network and serialization layers: frames over a link that loses 10%"
+build/cmd/loopback_exchange "$@" || echo "demo.sh: the exchange reported a problem" >&2
 exit 0
