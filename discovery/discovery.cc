@@ -28,6 +28,7 @@ struct DiscoveryState : std::enable_shared_from_this<DiscoveryState> {
                .own_id = cfg.endpoint_id,
                .own_name = cfg.endpoint_name,
                .timeout_multiplier = cfg.rate_timeout_multiplier,
+               .own_rate = cfg.rate,
                .max_peers = options.max_peers}),
         announce_timer(strand),
         expiry_timer(strand) {}
@@ -102,13 +103,16 @@ network::Address AnnouncedAddress(const network::UdpSocket& data,
 }
 
 // Our announcements, listing `others` (a rendezvous's answer), each within the budget.
+// `rate` is the period they claim: ours, or, for a rendezvous's answers, the period of
+// the endpoint answered, since that is how often it will hear from us.
 std::vector<std::vector<uint8_t>> EncodeAnnouncements(const DiscoveryState& s,
                                                       const std::vector<Peer>& others,
-                                                      absl::Time now) {
+                                                      absl::Time now,
+                                                      absl::Duration rate) {
   const serialization::Header header = s.Header();
   serialization::Announcement announcement;
   announcement.data_address = s.announced;
-  announcement.rate_milliseconds = ToMilliseconds(s.config.rate);
+  announcement.rate_milliseconds = ToMilliseconds(rate);
   std::vector<serialization::PeerRecord> records;
   records.reserve(others.size());
   for (const Peer& peer : others) {
@@ -234,7 +238,7 @@ void OnAnnounce(const std::shared_ptr<DiscoveryState>& state,
   std::vector<Outgoing> outgoing;
   {
     MutexLock lock(&s.mu);
-    for (auto& bytes : EncodeAnnouncements(s, {}, s.options.now())) {
+    for (auto& bytes : EncodeAnnouncements(s, {}, s.options.now(), s.config.rate)) {
       outgoing.push_back(
           {*s.config.discovery_target, std::move(bytes), &s.announcements_sent});
     }
@@ -290,7 +294,7 @@ void OnAnnouncement(const std::shared_ptr<DiscoveryState>& state,
       // A rendezvous answers every announcement with everyone else it knows.
       std::vector<Peer> others = s.table.Peers();
       std::erase_if(others, [&](const Peer& p) { return p.id == sender.id; });
-      for (auto& bytes : EncodeAnnouncements(s, others, now)) {
+      for (auto& bytes : EncodeAnnouncements(s, others, now, sender.rate)) {
         outgoing.push_back({sender.data_address, std::move(bytes), &s.answers_sent});
       }
     } else if (!s.rendezvous()) {
@@ -298,7 +302,8 @@ void OnAnnouncement(const std::shared_ptr<DiscoveryState>& state,
         introduce.push_back(sender.data_address);
       }
       if (!introduce.empty()) {
-        const std::vector<std::vector<uint8_t>> ours = EncodeAnnouncements(s, {}, now);
+        const std::vector<std::vector<uint8_t>> ours =
+            EncodeAnnouncements(s, {}, now, s.config.rate);
         for (const network::Address& to : introduce) {
           for (const auto& bytes : ours) outgoing.push_back({to, bytes, &s.answers_sent});
         }

@@ -246,6 +246,26 @@ TEST_F(DiscoveryTest, EndpointsFindEachOtherThroughARendezvous) {
   EXPECT_EQ(seen_["client11"].removed.back().second, RemovalReason::kGoodbye);
 }
 
+TEST_F(DiscoveryTest, PeersThroughARendezvousDoNotFlapWhenTheirPacesDiffer) {
+  Config rendezvous = MulticastConfig(10, "rendezvous");
+  rendezvous.discovery_target.reset();
+  rendezvous.rate = absl::Milliseconds(20);
+  Add(rendezvous);
+  for (uint64_t id = 11; id <= 12; ++id) {
+    Config client = MulticastConfig(id, absl::StrCat("client", id));
+    client.discovery_target = Address(boost::asio::ip::make_address("127.0.0.1"), port_);
+    client.rate = absl::Milliseconds(id == 11 ? 150 : 20);  // one slow, one fast
+    Add(client);
+  }
+  ASSERT_TRUE(RunUntil(io_, [&] { return AllSeeAllOthers(); }));
+  // Several of the slow client's periods: nobody may expire anybody.
+  RunFor(io_, std::chrono::milliseconds(900));
+  for (const auto& [name, seen] : seen_) {
+    EXPECT_TRUE(seen.removed.empty()) << name << " removed " << seen.removed[0].first;
+  }
+  EXPECT_TRUE(AllSeeAllOthers());
+}
+
 TEST_F(DiscoveryTest, FiftyEndpointsOnLoopbackAllSeeEachOther) {
   for (uint64_t id = 1; id <= 50; ++id) {
     Config config = MulticastConfig(100 + id, absl::StrCat("e", id));

@@ -27,7 +27,9 @@ Verdict PeerTable::OnAnnouncement(const Sender& sender, absl::Time heard,
 
 Verdict PeerTable::OnPeerRecord(const Sender& sender, absl::Time heard,
                                 std::vector<PeerEvent>* events) {
-  return Admit(sender, heard, /*from_record=*/true, events);
+  Sender paced = sender;
+  paced.rate = std::max(sender.rate, options_.own_rate);
+  return Admit(paced, heard, /*from_record=*/true, events);
 }
 
 Verdict PeerTable::Admit(const Sender& sender, absl::Time heard, bool from_record,

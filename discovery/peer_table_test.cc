@@ -173,6 +173,19 @@ TEST(PeerTable, RendezvousRecordsNeverMoveTimeBackNorReplace) {
   EXPECT_EQ(table.Find(2)->data_address, At(5000));
 }
 
+TEST(PeerTable, APeerKnownFromRecordsIsJudgedAtOurOwnPaceWhenSlower) {
+  PeerTable::Options options = Ours();
+  options.own_rate = 10 * kRate;  // records come only this often
+  PeerTable table(options);
+  std::vector<PeerEvent> events;
+  table.OnPeerRecord(From(2, "two"), kStart, &events);
+  EXPECT_EQ(table.Find(2)->rate, 10 * kRate);
+  EXPECT_EQ(table.NextExpiry(), kStart + 20 * kRate);
+  // Heard directly, it is judged by its own rate again.
+  table.OnAnnouncement(From(2, "two"), kStart + kRate, &events);
+  EXPECT_EQ(table.NextExpiry(), kStart + 3 * kRate);
+}
+
 TEST(PeerTable, HoldsAtMostMaxPeersAndCountsTheRest) {
   PeerTable::Options options = Ours();
   options.max_peers = 2;

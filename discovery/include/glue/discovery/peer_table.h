@@ -97,6 +97,9 @@ class PeerTable {
     uint64_t own_id = 0;
     std::string own_name;
     uint32_t timeout_multiplier = 2;
+    // Our own announcement period. A rendezvous speaks of others only when we
+    // announce, so a peer known from its records is refreshed no faster than this.
+    absl::Duration own_rate = absl::Seconds(1);
     // At most this many peers; announcements of new ones beyond it are ignored and
     // counted (ignored_table_full) until some leave.
     size_t max_peers = 4096;
@@ -111,9 +114,10 @@ class PeerTable {
 
   // OnPeerRecord records what a rendezvous says of another endpoint, last heard at
   // `heard` (the rendezvous's time less the record's age). Like OnAnnouncement, but it
-  // never moves last_heard backwards, and a record that disagrees with a live entry of
-  // the same id (another name or address) is stale rather than a replacement: only the
-  // endpoint itself can say it restarted.
+  // never moves last_heard backwards; the peer's rate is taken as at least own_rate,
+  // the pace at which such records come; and a record that disagrees with a live entry
+  // of the same id (another name or address) is stale rather than a replacement: only
+  // the endpoint itself can say it restarted.
   Verdict OnPeerRecord(const Sender& sender, absl::Time heard,
                        std::vector<PeerEvent>* events);
 
