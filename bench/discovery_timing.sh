@@ -1,0 +1,242 @@
+#!/usr/bin/env bash
+# Times discovery with the real program, cmd/simple_endpoint, on loopback:
+#
+#   bench/discovery_timing.sh [BUILD_DIR]     # BUILD_DIR defaults to build
+#
+# For multicast discovery (4 endpoints, every setting at its default) and for the
+# rendezvous example of the reference README (one endpoint with
+# GLUE_DISCOVERY_TARGET_ADDRESS=0, three with GLUE_DISCOVERY_TARGET_ADDRESS=
+# 127.0.0.1:27320) it measures, from the time stamps of the endpoints' stdout lines:
+#   join     from the start of the last endpoint to each endpoint's `added` line for
+#            its third peer (max; must be <= 200 ms);
+#   expire   from `kill -9` of one endpoint to each other's `removed ... reason=expired`
+#            line for it (max; must be <= rate x multiplier + rate = 3 s);
+#   goodbye  from SIGTERM to another to each other's `removed ... reason=goodbye` (max).
+# Then it runs 50 multicast endpoints and reports the bytes per second each sends.
+# Prints one summary line per measure; exits non-zero when a check fails.
+#
+# It runs in a network namespace of its own with only loopback (re-executing itself
+# under `unshare -n`, which needs root, when it is not in one already), so that nothing
+# it sends can leave the machine. Takes about 10 s.
+# shellcheck disable=SC2317  # functions run through trap and wait_until
+set -euo pipefail
+
+build=${1:-build}
+endpoint=$(realpath -e "$build/cmd/simple_endpoint") || {
+  echo "discovery_timing: no $build/cmd/simple_endpoint; build it first" >&2
+  exit 2
+}
+build=$(realpath "$build")
+
+# Anywhere but in a namespace whose only interface is loopback, start again in one.
+if [[ $(ip -o link show | awk -F': ' '{print $2}') != lo ]]; then
+  unshare -n true 2>/dev/null || {
+    echo "discovery_timing: cannot make a private network namespace (needs root);" \
+         "refusing to run on this host's network" >&2
+    exit 2
+  }
+  exec unshare -n bash "$0" "$build"
+fi
+ip link set lo up
+ip link set lo multicast on
+ip route replace 224.0.0.0/4 dev lo
+
+# The endpoints take every default, whatever this shell's environment says.
+unset "${!GLUE_@}"
+readonly rate_ms=1000 multiplier=2
+readonly join_limit_ms=200 expire_limit_ms=$((rate_ms * multiplier + rate_ms))
+
+logs=$(mktemp -d)
+declare -A endpoint_pid  # of the endpoints running, by name
+cleanup() {
+  local pid
+  for pid in "${endpoint_pid[@]}"; do kill -KILL "$pid" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  rm -rf "$logs"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# now_us: the wall clock in microseconds, without a fork.
+now_us() { local t=$EPOCHREALTIME; echo "${t/./}"; }
+
+# ms US: microseconds as milliseconds with one decimal.
+ms() { printf '%d.%d' $(($1 / 1000)) $(($1 % 1000 / 100)); }
+
+# stamp: copies stdin to stdout, each line prefixed with its arrival in microseconds.
+stamp() {
+  local line t
+  while IFS= read -r line; do
+    t=$EPOCHREALTIME
+    printf '%s %s\n' "${t/./}" "$line"
+  done
+}
+
+# start NAME [VAR=VALUE...]: starts an endpoint called NAME, its stdout time-stamped
+# into $logs/NAME.out; sets started_us and endpoint_pid[NAME].
+start() {
+  local name=$1
+  shift
+  started_us=$(now_us)
+  env GLUE_ENDPOINT_NAME="$name" "$@" "$endpoint" \
+    > >(stamp >"$logs/$name.out") 2>"$logs/$name.err" &
+  endpoint_pid[$name]=$!
+}
+
+# stop SIGNAL NAME...: signals the endpoints NAME... and waits until they have gone.
+stop() {
+  local signal=$1 name
+  shift
+  for name; do kill "-$signal" "${endpoint_pid[$name]}"; done
+  for name; do
+    wait "${endpoint_pid[$name]}" 2>/dev/null || true
+    unset "endpoint_pid[$name]"
+  done
+}
+
+# wait_until TIMEOUT_MS COMMAND...: polls COMMAND until it succeeds; fails at timeout.
+# The figures come from the lines' stamps, not from this loop.
+wait_until() {
+  local deadline=$(($(now_us) + $1 * 1000))
+  shift
+  until "$@"; do
+    (($(now_us) < deadline)) || return 1
+    sleep 0.01
+  done
+}
+
+# added_count NAME: how many `added` lines NAME printed.
+added_count() {
+  local n
+  n=$(grep -c ' added ' "$logs/$1.out" 2>/dev/null) || true
+  echo "${n:-0}"
+}
+
+# all_added COUNT NAME...: whether every NAME printed at least COUNT `added` lines.
+all_added() {
+  local count=$1 name
+  shift
+  for name; do (($(added_count "$name") >= count)) || return 1; done
+}
+
+# removal OBSERVER GONE: "STAMP REASON" of OBSERVER's first `removed` line for GONE.
+removal() {
+  awk -v gone="name=$2" '$2 == "removed" && $3 == gone {
+    sub("reason=", "", $5); print $1, $5; exit }' "$logs/$1.out"
+}
+
+# all_removed GONE OBSERVER...: whether every OBSERVER printed a `removed` line for GONE.
+all_removed() {
+  local gone=$1 name
+  shift
+  for name; do [[ -n $(removal "$name" "$gone") ]] || return 1; done
+}
+
+# max_removal_us SINCE_US REASON GONE OBSERVER...: the longest time from SINCE_US to
+# an observer's removal of GONE; fails (saying why) on another reason.
+max_removal_us() {
+  local since=$1 reason=$2 gone=$3 name at why max=0
+  shift 3
+  for name; do
+    read -r at why <<<"$(removal "$name" "$gone")"
+    if [[ $why != "$reason" ]]; then
+      echo "  $name removed $gone with reason=$why, not $reason" >&2
+      return 1
+    fi
+    if ((at - since > max)); then max=$((at - since)); fi
+  done
+  echo "$max"
+}
+
+failed=0
+
+# measure MODE ENV_OF_FIRST ENV_OF_OTHERS: the three figures for four endpoints
+# MODE-1..MODE-4, the first started with ENV_OF_FIRST, the others with ENV_OF_OTHERS.
+measure() {
+  local mode=$1 first_env=$2 others_env=$3
+  local names=("$mode-1" "$mode-2" "$mode-3" "$mode-4")
+  local name verdict=OK join_max=0 expire_max goodbye_max at t
+  # shellcheck disable=SC2086  # the env words split on purpose
+  start "${names[0]}" $first_env
+  for name in "${names[@]:1}"; do
+    # shellcheck disable=SC2086
+    start "$name" $others_env
+  done
+  local last_start=$started_us
+
+  if ! wait_until 5000 all_added 3 "${names[@]}"; then
+    echo "$mode: not every endpoint found the three others within 5 s" >&2
+    failed=1
+    return
+  fi
+  for name in "${names[@]}"; do
+    at=$(awk '$2 == "added" && ++n == 3 { print $1; exit }' "$logs/$name.out")
+    if ((at - last_start > join_max)); then join_max=$((at - last_start)); fi
+  done
+  ((join_max <= join_limit_ms * 1000)) || verdict=FAIL
+
+  # The second endpoint dies without a word: the others must notice its silence.
+  t=$(now_us)
+  stop KILL "${names[1]}"
+  local watchers=("${names[0]}" "${names[2]}" "${names[3]}")
+  if wait_until $((expire_limit_ms + 2000)) all_removed "${names[1]}" "${watchers[@]}" &&
+     expire_max=$(max_removal_us "$t" expired "${names[1]}" "${watchers[@]}"); then
+    ((expire_max <= expire_limit_ms * 1000)) || verdict=FAIL
+    expire_max=$(ms "$expire_max")
+  else
+    expire_max=none verdict=FAIL
+  fi
+
+  # The third leaves politely: the two left hear its goodbye.
+  t=$(now_us)
+  stop TERM "${names[2]}"
+  watchers=("${names[0]}" "${names[3]}")
+  if wait_until 3000 all_removed "${names[2]}" "${watchers[@]}" &&
+     goodbye_max=$(max_removal_us "$t" goodbye "${names[2]}" "${watchers[@]}"); then
+    goodbye_max=$(ms "$goodbye_max")
+  else
+    goodbye_max=none verdict=FAIL
+  fi
+
+  stop TERM "${names[0]}" "${names[3]}"
+  echo "$mode: join_max_ms=$(ms "$join_max") expire_max_ms=$expire_max" \
+       "goodbye_max_ms=$goodbye_max $verdict" \
+       "(limits: join <= $join_limit_ms, expire <= $expire_limit_ms)"
+  [[ $verdict == OK ]] || failed=1
+}
+
+# bandwidth COUNT SECONDS: the bytes per second each of COUNT multicast endpoints sends,
+# read from the loopback counters of this namespace, where nothing else runs.
+bandwidth() {
+  local count=$1 seconds=$2 i names=()
+  for ((i = 1; i <= count; i++)); do
+    names+=("many-$i")
+    start "many-$i"
+  done
+  if ! wait_until 15000 all_added $((count - 1)) "${names[@]}"; then
+    echo "bandwidth: not all $count endpoints saw the $((count - 1)) others" >&2
+    failed=1
+    return
+  fi
+  # Joining is over (fast-join answers go to newcomers only): what follows is the
+  # steady state of periodic announcements.
+  local bytes0 packets0 bytes1 packets1 t0 t1
+  read -r bytes0 packets0 < <(awk '$1 == "lo:" { print $10, $11 }' /proc/net/dev)
+  t0=$(now_us)
+  sleep "$seconds"
+  read -r bytes1 packets1 < <(awk '$1 == "lo:" { print $10, $11 }' /proc/net/dev)
+  t1=$(now_us)
+  stop TERM "${names[@]}"
+  awk -v b=$((bytes1 - bytes0)) -v p=$((packets1 - packets0)) -v n="$count" \
+      -v us=$((t1 - t0)) -v rate="$rate_ms" 'BEGIN {
+    s = us / 1e6
+    printf "multicast, %d endpoints, rate %d ms: %.1f bytes/s and %.2f datagrams/s per endpoint, %.1f bytes per datagram\n", n, rate, b / n / s, p / n / s, p ? b / p : 0
+    printf "  (lo TX over %.2f s: every datagram sent, announcements and any answers, each counted once with its 28 bytes of IP and UDP headers, however many endpoints receive it; RX counts the same bytes again)\n", s
+  }'
+}
+
+measure multicast "" ""
+measure rendezvous "GLUE_DISCOVERY_TARGET_ADDRESS=0" \
+  "GLUE_DISCOVERY_TARGET_ADDRESS=127.0.0.1:27320"
+bandwidth 50 5
+exit "$failed"
