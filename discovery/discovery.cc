@@ -17,6 +17,9 @@
 namespace glue::discovery {
 namespace internal {
 
+// The wait after the first announcement; it doubles with each one until the period.
+constexpr absl::Duration kFirstStartupInterval = absl::Milliseconds(20);
+
 struct DiscoveryState : std::enable_shared_from_this<DiscoveryState> {
   DiscoveryState(const boost::asio::any_io_executor& executor, const Config& cfg,
                  Discovery::Callbacks cbs, Discovery::Options opts)
@@ -50,6 +53,7 @@ struct DiscoveryState : std::enable_shared_from_this<DiscoveryState> {
 
   mutable Mutex mu;
   bool started ABSL_GUARDED_BY(mu) = false;
+  absl::Duration startup_interval ABSL_GUARDED_BY(mu) = kFirstStartupInterval;
   PeerTable table ABSL_GUARDED_BY(mu);
   boost::asio::steady_timer announce_timer ABSL_GUARDED_BY(mu);
   boost::asio::steady_timer expiry_timer ABSL_GUARDED_BY(mu);
@@ -249,7 +253,12 @@ void OnAnnounce(const std::shared_ptr<DiscoveryState>& state,
 
 void ArmAnnounce(const std::shared_ptr<DiscoveryState>& state) {
   DiscoveryState& s = *state;
-  s.announce_timer.expires_after(absl::ToChronoNanoseconds(s.config.rate));
+  // After the first announcement the next ones come quickly and slow down, doubling up
+  // to the period: an announcement lost at start (the rendezvous not yet listening,
+  // the datagram dropped) then costs milliseconds, not a whole period.
+  const absl::Duration wait = std::min(s.config.rate, s.startup_interval);
+  s.startup_interval *= 2;
+  s.announce_timer.expires_after(absl::ToChronoNanoseconds(wait));
   s.announce_timer.async_wait(
       [state](const boost::system::error_code& ec) { OnAnnounce(state, ec); });
 }

@@ -246,6 +246,20 @@ TEST_F(DiscoveryTest, EndpointsFindEachOtherThroughARendezvous) {
   EXPECT_EQ(seen_["client11"].removed.back().second, RemovalReason::kGoodbye);
 }
 
+TEST_F(DiscoveryTest, AClientStartedBeforeItsRendezvousJoinsLongBeforeAPeriod) {
+  Config client = MulticastConfig(11, "client");
+  client.discovery_target = Address(boost::asio::ip::make_address("127.0.0.1"), port_);
+  client.rate = absl::Seconds(30);
+  Add(client);
+  RunFor(io_, std::chrono::milliseconds(30));  // its first announcement found no one
+  Config rendezvous = MulticastConfig(10, "rendezvous");
+  rendezvous.discovery_target.reset();
+  Add(rendezvous);
+  // The announcements that follow the first come quickly, so the next one finds the
+  // rendezvous although the period is 30 s.
+  ASSERT_TRUE(RunUntil(io_, [&] { return AllSeeAllOthers(); }, std::chrono::seconds(5)));
+}
+
 TEST_F(DiscoveryTest, PeersThroughARendezvousDoNotFlapWhenTheirPacesDiffer) {
   Config rendezvous = MulticastConfig(10, "rendezvous");
   rendezvous.discovery_target.reset();

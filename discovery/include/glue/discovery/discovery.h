@@ -9,7 +9,8 @@
 //        .on_removed = [](const Peer& p, RemovalReason why) { ... }});
 //   (*discovery)->Start();
 //
-// Announcements go to the target address every rate, and once at Start. A new peer is
+// Announcements go to the target address at Start, then after 20, 40, 80... ms,
+// doubling until the rate, and every rate after that. A new peer is
 // answered at once by unicast to its data address (fast join), so that both sides know
 // each other within a round trip. With no target (GLUE_DISCOVERY_TARGET_ADDRESS=0) the
 // endpoint is a rendezvous: it sends no announcements, and answers each one it hears
