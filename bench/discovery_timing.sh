@@ -218,8 +218,10 @@ bandwidth() {
     failed=1
     return
   fi
-  # Joining is over (fast-join answers go to newcomers only): what follows is the
-  # steady state of periodic announcements.
+  # Joining is over (fast-join answers go to newcomers only). The start-up
+  # announcements (20, 40, 80... ms apart) end within about 1.3 periods of each
+  # start; after 1.5 periods what follows is the steady state of periodic ones.
+  sleep "$(awk -v r="$rate_ms" 'BEGIN { print 1.5 * r / 1000 }')"
   local bytes0 packets0 bytes1 packets1 t0 t1
   read -r bytes0 packets0 < <(awk '$1 == "lo:" { print $10, $11 }' /proc/net/dev)
   t0=$(now_us)
