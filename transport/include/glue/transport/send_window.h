@@ -1,0 +1,136 @@
+// SendWindow: the reliable frames sent to one peer and not yet acknowledged, with
+// when to resend them. It does no I/O and reads no clock: callers pass the time. The
+// transport layer; a session owns one per peer.
+//
+//   SendWindow window(options);
+//   window.Add(payload, flags, expiry, token);         // kResourceExhausted at the bound
+//   window.CollectDue(now, rto, &due);                 // new frames and resends
+//   window.OnAck(ack, now);                            // acknowledged, RTT sample,
+//   losses window.Expire(now, &expired);                      // never resent after
+//   expiry
+#ifndef GLUE_TRANSPORT_SEND_WINDOW_H_
+#define GLUE_TRANSPORT_SEND_WINDOW_H_
+
+#include <cstdint>
+#include <optional>
+#include <vector>
+
+#include "absl/container/btree_map.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "glue/serialization/messages.h"
+
+namespace glue::transport {
+
+// SendWindowOptions bound the window and tune loss detection.
+struct SendWindowOptions {
+  // Payload bytes held, sent or not, until acknowledged or expired. Add beyond it is
+  // refused with kResourceExhausted.
+  size_t max_bytes = 4 << 20;
+  // Frames held, likewise.
+  size_t max_frames = 1 << 16;
+  // A frame is taken as lost, and resent without waiting for its timeout, once a frame
+  // this many sequence numbers later, sent after it, has been acknowledged.
+  uint64_t fast_retransmit_threshold = 3;
+};
+
+// PendingFrame is one reliable frame in the window.
+struct PendingFrame {
+  uint64_t sequence = 0;
+  uint32_t flags = 0;
+  std::vector<uint8_t> payload;
+  absl::Time expiry;
+  uint64_t token = 0;          // the sender's handle, reported back on ack or expiry
+  uint32_t transmissions = 0;  // 0: queued, never sent
+  absl::Time last_sent;
+  uint64_t send_order = 0;  // of its last transmission, among all of this window's
+  bool lost = false;        // marked by fast retransmit; resent at the next CollectDue
+};
+
+// AckOutcome says what one acknowledgement did.
+struct AckOutcome {
+  std::vector<uint64_t> acknowledged;        // tokens of frames acknowledged now
+  std::optional<absl::Duration> rtt_sample;  // from the newest of them, if sent once
+  size_t marked_lost = 0;                    // frames marked for fast retransmit
+  size_t unknown = 0;                        // acknowledged sequence numbers never sent
+};
+
+// SendWindowCounters count what the window did.
+struct SendWindowCounters {
+  uint64_t added = 0;
+  uint64_t refused = 0;  // Add at the bound
+  uint64_t sent = 0;
+  uint64_t resent = 0;
+  uint64_t fast_retransmits = 0;
+  uint64_t acknowledged = 0;
+  uint64_t expired = 0;
+  uint64_t released = 0;  // dropped by Clear (peer gone)
+  uint64_t unknown_acks = 0;
+};
+
+// SendWindow is not thread-safe: its session's strand owns it.
+class SendWindow {
+ public:
+  explicit SendWindow(SendWindowOptions options = {});
+  SendWindow(const SendWindow&) = delete;
+  SendWindow& operator=(const SendWindow&) = delete;
+
+  // Validate checks the options. Error: kInvalidArgument naming the field.
+  static absl::Status Validate(const SendWindowOptions& options);
+
+  // Add queues a frame and returns its sequence number (1, 2, ...).
+  // Errors: kInvalidArgument for a payload larger than max_bytes (it could never be
+  // held); kResourceExhausted when the window is full (the message gives the bound
+  // and what is held), in which case nothing is added.
+  absl::StatusOr<uint64_t> Add(std::vector<uint8_t> payload, uint32_t flags,
+                               absl::Time expiry, uint64_t token);
+
+  // CollectDue appends to `due`, lowest sequence first, every frame to transmit at
+  // `now`: frames marked lost, frames unacknowledged for `rto` since last sent, then
+  // frames never sent; and records them as sent at `now`. Expired frames are not
+  // collected (call Expire). Pointers stay valid until the window next changes.
+  void CollectDue(absl::Time now, absl::Duration rto,
+                  std::vector<const PendingFrame*>* due);
+
+  // OnAck removes the frames `ack` acknowledges (all up to ack.cumulative, and every
+  // range) and marks frames for fast retransmit.
+  AckOutcome OnAck(const serialization::AckFrame& ack, absl::Time now);
+
+  // Expire removes every frame whose expiry is at or before `now`, appending their
+  // tokens to `tokens`. Returns how many.
+  size_t Expire(absl::Time now, std::vector<uint64_t>* tokens);
+
+  // Clear removes every frame (the peer is gone), appending their tokens.
+  void Clear(std::vector<uint64_t>* tokens);
+
+  // NextDeadline is the earliest time something is due: an expiry, a resend after
+  // `rto`, or a frame never sent (now-ish: its time is absl::InfinitePast()).
+  std::optional<absl::Time> NextDeadline(absl::Duration rto) const;
+
+  size_t bytes() const { return bytes_; }
+  size_t size() const { return frames_.size(); }
+  uint64_t next_sequence() const { return next_sequence_; }
+  const SendWindowCounters& counters() const { return counters_; }
+  const SendWindowOptions& options() const { return options_; }
+
+ private:
+  // Erase removes one frame and returns the iterator after it.
+  absl::btree_map<uint64_t, PendingFrame>::iterator Erase(
+      absl::btree_map<uint64_t, PendingFrame>::iterator it);
+
+  const SendWindowOptions options_;
+  absl::btree_map<uint64_t, PendingFrame> frames_;
+  uint64_t next_sequence_ = 1;
+  size_t bytes_ = 0;
+  // The highest sequence ever acknowledged, and the order of its last transmission: a
+  // frame transmitted before it and far enough below it is lost.
+  uint64_t highest_acked_ = 0;
+  uint64_t highest_acked_order_ = 0;
+  uint64_t transmissions_ = 0;  // every transmission gets the next number
+  SendWindowCounters counters_;
+};
+
+}  // namespace glue::transport
+
+#endif  // GLUE_TRANSPORT_SEND_WINDOW_H_

@@ -1,0 +1,192 @@
+#include "glue/transport/send_window.h"
+
+#include "glue/base/status_matchers.h"
+
+namespace glue::transport {
+namespace {
+
+using ::glue::testing::StatusIs;
+using serialization::AckFrame;
+using serialization::AckRange;
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+using ::testing::IsEmpty;
+
+const absl::Time kStart = absl::FromUnixSeconds(1000);
+const absl::Duration kRto = absl::Milliseconds(10);
+const absl::Time kFarFuture = kStart + absl::Hours(1);
+
+std::vector<uint8_t> Bytes(size_t n) { return std::vector<uint8_t>(n, 0x5a); }
+
+std::vector<uint64_t> Sequences(const std::vector<const PendingFrame*>& frames) {
+  std::vector<uint64_t> sequences;
+  for (const PendingFrame* f : frames) sequences.push_back(f->sequence);
+  return sequences;
+}
+
+// A window with frames 1..n queued, tokens 101..100+n.
+void Fill(SendWindow& window, int n, absl::Time expiry = kFarFuture) {
+  for (int i = 1; i <= n; ++i) {
+    ASSERT_OK(window.Add(Bytes(10), 0, expiry, 100 + static_cast<uint64_t>(i)));
+  }
+}
+
+TEST(SendWindow, SendsEachFrameOnceUntilItsTimeoutPasses) {
+  SendWindow window;
+  Fill(window, 3);
+  std::vector<const PendingFrame*> due;
+  window.CollectDue(kStart, kRto, &due);
+  EXPECT_THAT(Sequences(due), ElementsAre(1, 2, 3));
+  due.clear();
+  window.CollectDue(kStart + kRto - absl::Nanoseconds(1), kRto, &due);
+  EXPECT_THAT(due, IsEmpty());
+  window.CollectDue(kStart + kRto, kRto, &due);
+  EXPECT_THAT(Sequences(due), ElementsAre(1, 2, 3));
+  EXPECT_EQ(due[0]->transmissions, 2u);
+  EXPECT_EQ(window.counters().sent, 3u);
+  EXPECT_EQ(window.counters().resent, 3u);
+}
+
+TEST(SendWindow, CumulativeAndRangeAcksRemoveFramesAndReportTheirTokens) {
+  SendWindow window;
+  Fill(window, 5);
+  std::vector<const PendingFrame*> due;
+  window.CollectDue(kStart, kRto, &due);
+  const AckRange ranges[] = {{4, 4}};
+  const AckOutcome outcome = window.OnAck(AckFrame{.cumulative = 2, .ranges = ranges},
+                                          kStart + absl::Microseconds(300));
+  EXPECT_THAT(outcome.acknowledged, ElementsAre(101, 102, 104));
+  EXPECT_EQ(outcome.rtt_sample, absl::Microseconds(300));
+  EXPECT_EQ(window.size(), 2u);
+  EXPECT_EQ(window.bytes(), 20u);
+  // A second copy of the same acknowledgement changes nothing.
+  const AckOutcome again =
+      window.OnAck(AckFrame{.cumulative = 2, .ranges = ranges}, kStart);
+  EXPECT_THAT(again.acknowledged, IsEmpty());
+  EXPECT_EQ(window.counters().acknowledged, 3u);
+}
+
+TEST(SendWindow, TakesRttSamplesOnlyFromFramesSentOnce) {
+  SendWindow window;
+  Fill(window, 1);
+  std::vector<const PendingFrame*> due;
+  window.CollectDue(kStart, kRto, &due);
+  window.CollectDue(kStart + kRto, kRto, &due);  // resent: its ack is ambiguous
+  const AckOutcome outcome = window.OnAck(AckFrame{.cumulative = 1}, kStart + 2 * kRto);
+  EXPECT_THAT(outcome.acknowledged, ElementsAre(101));
+  EXPECT_EQ(outcome.rtt_sample, std::nullopt);
+}
+
+TEST(SendWindow, FastRetransmitsAFrameOnceLaterOnesAreAcknowledged) {
+  SendWindow window;  // threshold 3
+  Fill(window, 5);
+  std::vector<const PendingFrame*> due;
+  window.CollectDue(kStart, kRto, &due);
+  // 5 arrived, 1 and 2 are three or more below it: lost. 3 and 4 are not yet.
+  const AckRange five[] = {{5, 5}};
+  const AckOutcome outcome =
+      window.OnAck(AckFrame{.cumulative = 0, .ranges = five}, kStart);
+  EXPECT_EQ(outcome.marked_lost, 2u);
+  due.clear();
+  window.CollectDue(kStart + absl::Microseconds(10), kRto, &due);  // long before the RTO
+  EXPECT_THAT(Sequences(due), ElementsAre(1, 2));
+  EXPECT_EQ(window.counters().fast_retransmits, 2u);
+  // The same evidence does not mark the resent frames again.
+  EXPECT_EQ(window.OnAck(AckFrame{.cumulative = 0, .ranges = five}, kStart).marked_lost,
+            0u);
+}
+
+TEST(SendWindow, ExpiredFramesAreReportedAndNeverResent) {
+  SendWindow window;
+  Fill(window, 2, kStart + 5 * kRto);
+  ASSERT_OK(window.Add(Bytes(10), 0, kFarFuture, 103));
+  std::vector<const PendingFrame*> due;
+  window.CollectDue(kStart, kRto, &due);
+  std::vector<uint64_t> expired;
+  EXPECT_EQ(window.Expire(kStart + 5 * kRto - absl::Nanoseconds(1), &expired), 0u);
+  EXPECT_EQ(window.Expire(kStart + 5 * kRto, &expired), 2u);
+  EXPECT_THAT(expired, ElementsAre(101, 102));
+  due.clear();
+  window.CollectDue(kStart + 6 * kRto, kRto, &due);
+  EXPECT_THAT(Sequences(due), ElementsAre(3));
+  EXPECT_EQ(window.counters().expired, 2u);
+}
+
+TEST(SendWindow, AFrameNotSentBeforeItsExpiryIsNeverSent) {
+  SendWindow window;
+  ASSERT_OK(window.Add(Bytes(10), 0, kStart, 101));
+  std::vector<const PendingFrame*> due;
+  window.CollectDue(kStart, kRto, &due);
+  EXPECT_THAT(due, IsEmpty());
+}
+
+TEST(SendWindow, RefusesBeyondItsBoundsWithoutAddingAnything) {
+  SendWindow window({.max_bytes = 25, .max_frames = 2});
+  ASSERT_OK(window.Add(Bytes(10), 0, kFarFuture, 1));
+  EXPECT_THAT(window.Add(Bytes(20), 0, kFarFuture, 2),
+              StatusIs(absl::StatusCode::kResourceExhausted, HasSubstr("25 bytes")));
+  ASSERT_OK(window.Add(Bytes(10), 0, kFarFuture, 3));
+  EXPECT_THAT(window.Add(Bytes(1), 0, kFarFuture, 4),
+              StatusIs(absl::StatusCode::kResourceExhausted, HasSubstr("2 frames")));
+  EXPECT_THAT(window.Add(Bytes(26), 0, kFarFuture, 5),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("26 bytes")));
+  EXPECT_EQ(window.size(), 2u);
+  EXPECT_EQ(window.bytes(), 20u);
+  EXPECT_EQ(window.counters().refused, 2u);
+  // Room again once acknowledged.
+  std::vector<const PendingFrame*> due;
+  window.CollectDue(kStart, kRto, &due);
+  window.OnAck(AckFrame{.cumulative = 1}, kStart);
+  EXPECT_OK(window.Add(Bytes(10), 0, kFarFuture, 6));
+}
+
+TEST(SendWindow, CountsAndIgnoresAcknowledgementsOfUnsentSequenceNumbers) {
+  SendWindow window;
+  Fill(window, 3);
+  std::vector<const PendingFrame*> due;
+  window.CollectDue(kStart, kRto, &due);
+  ASSERT_OK(window.Add(Bytes(10), 0, kFarFuture, 104));  // queued, not sent
+  const AckRange bogus[] = {{4, 4}, {50, 60}};
+  const AckOutcome outcome =
+      window.OnAck(AckFrame{.cumulative = 10, .ranges = bogus}, kStart);
+  EXPECT_THAT(outcome.acknowledged, ElementsAre(101, 102, 103));
+  EXPECT_EQ(outcome.unknown, 6u + 1u + 1u + 11u);  // 5..10, 4 (unsent) twice, 50..60
+  EXPECT_EQ(window.size(), 1u);
+  EXPECT_EQ(window.counters().unknown_acks, outcome.unknown);
+}
+
+TEST(SendWindow, ClearReleasesEverythingForAPeerThatIsGone) {
+  SendWindow window;
+  Fill(window, 3);
+  std::vector<uint64_t> released;
+  window.Clear(&released);
+  EXPECT_THAT(released, ElementsAre(101, 102, 103));
+  EXPECT_EQ(window.size(), 0u);
+  EXPECT_EQ(window.bytes(), 0u);
+  EXPECT_EQ(window.counters().released, 3u);
+}
+
+TEST(SendWindow, NextDeadlineIsTheEarliestSendResendOrExpiry) {
+  SendWindow window;
+  EXPECT_EQ(window.NextDeadline(kRto), std::nullopt);
+  Fill(window, 1, kStart + 3 * kRto);
+  EXPECT_EQ(window.NextDeadline(kRto), absl::InfinitePast());  // never sent: now
+  std::vector<const PendingFrame*> due;
+  window.CollectDue(kStart, kRto, &due);
+  EXPECT_EQ(window.NextDeadline(kRto), kStart + kRto);
+  EXPECT_EQ(window.NextDeadline(5 * kRto), kStart + 3 * kRto);  // expiry comes first
+}
+
+TEST(SendWindow, ValidateNamesTheBadOption) {
+  EXPECT_OK(SendWindow::Validate({}));
+  EXPECT_THAT(SendWindow::Validate({.max_bytes = 0}),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("max_bytes")));
+  EXPECT_THAT(SendWindow::Validate({.max_frames = 0}),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("max_frames")));
+  EXPECT_THAT(SendWindow::Validate({.fast_retransmit_threshold = 0}),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("fast_retransmit_threshold")));
+}
+
+}  // namespace
+}  // namespace glue::transport
