@@ -1,0 +1,222 @@
+// Session: the transport state of one peer, reliable and best-effort, both ways. It
+// combines a SendWindow, an RttEstimator and two ReceiveTrackers; it opens no socket
+// and reads no clock. The transport layer; the endpoint owns one per discovered peer.
+//
+//   Session session(options);
+//   session.SendReliable(payload, expiry, /*ordered=*/true, token);
+//   session.Poll(now, &out);                     // frames and ack to put on the wire
+//   session.OnData(frame, now, &deliveries);     // a data frame from the peer
+//   session.OnAck(ack, now, &acknowledged);      // an ack from the peer
+//   session.Expire(now, &expired);               // expiries, reported to the senders
+#ifndef GLUE_TRANSPORT_SESSION_H_
+#define GLUE_TRANSPORT_SESSION_H_
+
+#include <cstddef>
+#include <cstdint>
+#include <deque>
+#include <optional>
+#include <vector>
+
+#include "absl/container/btree_map.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "glue/serialization/messages.h"
+#include "glue/transport/receive_tracker.h"
+#include "glue/transport/rtt_estimator.h"
+#include "glue/transport/send_window.h"
+
+namespace glue::transport {
+
+// What DataFrame::flags mean on the wire. A frame with kFlagReliable is acknowledged
+// and resent, and its sequence is in the reliable space, the one AckFrame
+// acknowledges. A frame without it is best-effort: sent once, never acknowledged, its
+// sequence in a separate space (from 1) used only to suppress duplicates and count
+// losses. kFlagOrdered, only with kFlagReliable, asks that the frame be handed up
+// after every reliable frame of lower sequence.
+inline constexpr uint32_t kFlagReliable = 1;
+inline constexpr uint32_t kFlagOrdered = 2;
+
+// SessionOptions bound a session and tune when it acknowledges.
+struct SessionOptions {
+  SendWindowOptions window;
+  RttOptions rtt;
+  // Both receive spaces. The best-effort one waits for a late (reordered) frame at most
+  // min(max_ranges, window - 1) sequences behind the highest arrived; older gaps are
+  // counted lost.
+  ReceiveTrackerOptions receive;
+  // A pending ack waits at most this long for data to ride on. Keep rtt.max_ack_delay
+  // at least this on the peer, which sizes its timeout by it.
+  absl::Duration ack_delay = absl::Milliseconds(1);
+  // Ranges per AckFrame sent (the most recent ones). At least 1; at most what the
+  // codec accepts.
+  size_t max_ack_ranges = 32;
+  // Payload bytes of ordered frames held waiting for a gap to fill. A frame that would
+  // go beyond it is dropped unacknowledged (the peer resends it) and counted.
+  size_t max_reorder_bytes = 4 << 20;
+  // Best-effort frames queued for the next Poll; beyond it the oldest is dropped and
+  // counted. At least 1.
+  size_t max_best_effort_queue = 1024;
+};
+
+// SessionCounters count what a session did since it was made.
+struct SessionCounters {
+  uint64_t reliable_queued = 0;            // SendReliable accepted
+  uint64_t best_effort_queued = 0;         // SendBestEffort calls
+  uint64_t best_effort_dropped_queue = 0;  // dropped from a full queue, never sent
+  uint64_t data_sent = 0;    // first transmissions, reliable and best-effort
+  uint64_t data_resent = 0;  // retransmissions (timeout or fast)
+  uint64_t acks_sent = 0;
+  uint64_t delivered = 0;   // frames handed up
+  uint64_t duplicates = 0;  // frames that arrived again (both spaces), not handed up
+  // Best-effort sequences that never arrived, as far as the receiver can tell: gaps
+  // below the highest arrived. A gap later filled by a late frame stops counting.
+  uint64_t best_effort_lost = 0;
+  uint64_t reorder_dropped = 0;  // ordered frames dropped at max_reorder_bytes
+  uint64_t expired = 0;          // reliable frames given up at their expiry
+  uint64_t acked = 0;            // reliable frames acknowledged
+  uint64_t unknown_acks = 0;     // acknowledged sequence numbers never sent
+  // Data frames refused by a receive tracker and not stored: beyond its window, past
+  // its range bound, or sequence 0.
+  uint64_t beyond_window = 0;
+  absl::Duration smoothed_rtt;  // zero before the first sample
+  absl::Duration rto;
+};
+
+// Delivery is one frame to hand up. The payload is a copy: the datagram it arrived in
+// does not outlive OnData.
+struct Delivery {
+  std::vector<uint8_t> payload;
+  uint32_t flags = 0;
+  uint64_t sequence = 0;  // in the frame's space (reliable or best-effort)
+};
+
+// Outgoing is what to put on the wire now. The payloads of `data` and the ranges of
+// `ack` point into the session: valid until the next call that changes it (any
+// non-const member function).
+struct Outgoing {
+  std::vector<serialization::DataFrame> data;
+  std::optional<serialization::AckFrame> ack;
+};
+
+// Session is not thread-safe: one owner, the session's strand, calls everything.
+//
+// Known limit: when the sender expires a reliable ordered frame the receiver never
+// got, the receiver holds the ordered frames after it until the session ends, because
+// nothing on the wire yet tells it to skip the gap.
+class Session {
+ public:
+  // Needs `options` that Validate accepts.
+  explicit Session(SessionOptions options = {});
+  Session(const Session&) = delete;
+  Session& operator=(const Session&) = delete;
+
+  // Validate returns OK, or kInvalidArgument naming the offending field and value:
+  // the window, rtt and receive options as their classes validate them, ack_delay
+  // finite and >= 0, max_ack_ranges and max_best_effort_queue >= 1.
+  static absl::Status Validate(const SessionOptions& options);
+
+  // SendReliable queues a reliable frame for the next Poll, to be resent until
+  // acknowledged or until `expiry`; `ordered` asks the peer to hand it up in sequence
+  // order. `token` is the caller's handle, returned by OnAck, Expire or Close.
+  // Returns the frame's sequence number. Errors: kResourceExhausted when the send
+  // window is at its bound (nothing is queued: wait for acks); kInvalidArgument for a
+  // payload larger than the whole window; kFailedPrecondition after Close.
+  absl::StatusOr<uint64_t> SendReliable(std::vector<uint8_t> payload, absl::Time expiry,
+                                        bool ordered, uint64_t token);
+
+  // SendBestEffort queues a best-effort frame for the next Poll. When the queue holds
+  // max_best_effort_queue frames, the oldest is dropped and counted. Dropped at once
+  // after Close.
+  void SendBestEffort(std::vector<uint8_t> payload);
+
+  // Poll replaces `out` (not null) with everything due at `now`: the queued best-effort
+  // frames, then the reliable frames to send or resend (new, timed out after rto(),
+  // or marked lost by fast retransmit), and an ack when one is owed and either data
+  // goes out too, the ack delay has passed, or a duplicate or out-of-order frame asked
+  // for it at once. A timeout resend doubles the timeout (once per Poll).
+  void Poll(absl::Time now, Outgoing* out);
+
+  // OnData takes one data frame from the peer and appends to `deliveries` (not null)
+  // what to hand up: reliable unordered and best-effort frames at once, ordered ones
+  // once every reliable frame below them arrived. A reliable frame makes an ack owed;
+  // a duplicate (never handed up again) or one above a gap makes it owed at once.
+  void OnData(const serialization::DataFrame& frame, absl::Time now,
+              std::vector<Delivery>* deliveries);
+
+  // OnAck applies an ack from the peer, takes its round-trip sample and appends the
+  // tokens of the frames it acknowledged to `acknowledged` (not null). Acks of
+  // sequence numbers never sent are counted and ignored.
+  void OnAck(const serialization::AckFrame& ack, absl::Time now,
+             std::vector<uint64_t>* acknowledged);
+
+  // Expire drops every reliable frame whose expiry is at or before `now`, never to be
+  // sent again, and appends their tokens to `expired` (not null).
+  void Expire(absl::Time now, std::vector<uint64_t>* expired);
+
+  // Close releases everything (the peer is gone) and appends the tokens of the
+  // reliable frames not yet acknowledged to `released` (not null). Afterwards the
+  // session sends nothing, ignores what arrives, and SendReliable fails.
+  void Close(std::vector<uint64_t>* released);
+
+  // NextDeadline returns when Poll or Expire next has something to do:
+  // absl::InfinitePast() when something is due now, nullopt when nothing is pending.
+  std::optional<absl::Time> NextDeadline() const;
+
+  SessionCounters counters() const;
+
+  // bytes_held returns the payload bytes the session holds: in the send window, in
+  // the reorder buffer and in the best-effort queue. The best-effort frames of the
+  // last Poll are kept (for its output) until the next Poll and are not counted.
+  size_t bytes_held() const;
+
+ private:
+  // HeldFrame is an ordered frame waiting for the gap below it to fill.
+  struct HeldFrame {
+    uint32_t flags = 0;
+    std::vector<uint8_t> payload;
+  };
+
+  void OnReliableData(const serialization::DataFrame& frame, absl::Time now,
+                      std::vector<Delivery>* deliveries);
+  void OnBestEffortData(const serialization::DataFrame& frame,
+                        std::vector<Delivery>* deliveries);
+  // Deliver hands up one frame, copying its payload.
+  void Deliver(const serialization::DataFrame& frame, std::vector<Delivery>* deliveries);
+  // ReleaseHeld hands up the held ordered frames the cumulative point has reached.
+  void ReleaseHeld(std::vector<Delivery>* deliveries);
+  // OweAck records that the peer needs an ack, at once when `urgent`.
+  void OweAck(absl::Time now, bool urgent);
+
+  const SessionOptions options_;
+  bool closed_ = false;
+
+  // Sending.
+  SendWindow window_;
+  RttEstimator rtt_;
+  std::deque<std::vector<uint8_t>> best_effort_queue_;
+  size_t best_effort_queue_bytes_ = 0;
+  std::vector<std::vector<uint8_t>> best_effort_polled_;  // the last Poll's payloads
+  uint64_t next_best_effort_sequence_ = 1;
+  std::vector<const PendingFrame*> due_;  // scratch for Poll
+
+  // Receiving.
+  ReceiveTracker reliable_received_;
+  ReceiveTracker best_effort_received_;
+  uint64_t best_effort_reorder_tolerance_;
+  uint64_t best_effort_given_up_ = 0;  // gaps SkipTo gave up without an arrival
+  absl::btree_map<uint64_t, HeldFrame> held_;
+  size_t held_bytes_ = 0;
+
+  // The ack owed to the peer, if any.
+  bool ack_owed_ = false;
+  bool ack_urgent_ = false;
+  absl::Time ack_owed_since_;
+  std::vector<serialization::AckRange> ack_ranges_;  // the last Poll's ack's ranges
+
+  SessionCounters counters_;
+};
+
+}  // namespace glue::transport
+
+#endif  // GLUE_TRANSPORT_SESSION_H_

@@ -1,0 +1,273 @@
+#include "glue/transport/session.h"
+
+#include <algorithm>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+
+namespace glue::transport {
+
+Session::Session(SessionOptions options)
+    : options_(options),
+      window_(options.window),
+      rtt_(options.rtt),
+      reliable_received_(options.receive),
+      best_effort_received_(options.receive),
+      // With gaps only this far behind the highest arrival, the tracker can neither
+      // run out of ranges nor see a sequence beyond its window.
+      best_effort_reorder_tolerance_(
+          std::min<uint64_t>(options.receive.max_ranges, options.receive.window - 1)) {}
+
+absl::Status Session::Validate(const SessionOptions& options) {
+  if (absl::Status status = SendWindow::Validate(options.window); !status.ok()) {
+    return status;
+  }
+  if (absl::Status status = RttEstimator::Validate(options.rtt); !status.ok()) {
+    return status;
+  }
+  if (absl::Status status = ReceiveTracker::Validate(options.receive); !status.ok()) {
+    return status;
+  }
+  if (options.ack_delay == absl::InfiniteDuration() ||
+      options.ack_delay < absl::ZeroDuration()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("SessionOptions.ack_delay must be finite and >= 0, not ",
+                     absl::FormatDuration(options.ack_delay)));
+  }
+  if (options.max_ack_ranges == 0) {
+    return absl::InvalidArgumentError("SessionOptions.max_ack_ranges must be above 0");
+  }
+  if (options.max_best_effort_queue == 0) {
+    return absl::InvalidArgumentError(
+        "SessionOptions.max_best_effort_queue must be above 0");
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<uint64_t> Session::SendReliable(std::vector<uint8_t> payload,
+                                               absl::Time expiry, bool ordered,
+                                               uint64_t token) {
+  if (closed_) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("session closed: cannot send reliable frame (token ", token, ")"));
+  }
+  const uint32_t flags = kFlagReliable | (ordered ? kFlagOrdered : 0);
+  absl::StatusOr<uint64_t> sequence =
+      window_.Add(std::move(payload), flags, expiry, token);
+  if (sequence.ok()) ++counters_.reliable_queued;
+  return sequence;
+}
+
+void Session::SendBestEffort(std::vector<uint8_t> payload) {
+  ++counters_.best_effort_queued;
+  if (closed_) {
+    ++counters_.best_effort_dropped_queue;
+    return;
+  }
+  if (best_effort_queue_.size() >= options_.max_best_effort_queue) {
+    best_effort_queue_bytes_ -= best_effort_queue_.front().size();
+    best_effort_queue_.pop_front();
+    ++counters_.best_effort_dropped_queue;
+  }
+  best_effort_queue_bytes_ += payload.size();
+  best_effort_queue_.push_back(std::move(payload));
+}
+
+void Session::Poll(absl::Time now, Outgoing* out) {
+  out->data.clear();
+  out->ack.reset();
+  best_effort_polled_.clear();
+  if (closed_) return;
+
+  // Best-effort frames take their sequence only now, so that those dropped from a
+  // full queue leave no gap the peer would count as lost on the wire.
+  while (!best_effort_queue_.empty()) {
+    best_effort_polled_.push_back(std::move(best_effort_queue_.front()));
+    best_effort_queue_.pop_front();
+  }
+  best_effort_queue_bytes_ = 0;
+  for (const std::vector<uint8_t>& payload : best_effort_polled_) {
+    out->data.push_back(serialization::DataFrame{
+        .sequence = next_best_effort_sequence_++, .flags = 0, .payload = payload});
+  }
+  counters_.data_sent += best_effort_polled_.size();
+
+  const SendWindowCounters before = window_.counters();
+  due_.clear();
+  window_.CollectDue(now, rtt_.rto(), &due_);
+  for (const PendingFrame* frame : due_) {
+    out->data.push_back(serialization::DataFrame{
+        .sequence = frame->sequence, .flags = frame->flags, .payload = frame->payload});
+  }
+  const SendWindowCounters& after = window_.counters();
+  counters_.data_sent += after.sent - before.sent;
+  counters_.data_resent += after.resent - before.resent;
+  const uint64_t timeout_resends =
+      (after.resent - before.resent) - (after.fast_retransmits - before.fast_retransmits);
+  if (timeout_resends > 0) rtt_.Backoff();
+
+  if (ack_owed_ && (!out->data.empty() || ack_urgent_ ||
+                    now >= ack_owed_since_ + options_.ack_delay)) {
+    const uint64_t cumulative =
+        reliable_received_.FillAck(options_.max_ack_ranges, &ack_ranges_);
+    out->ack = serialization::AckFrame{.cumulative = cumulative, .ranges = ack_ranges_};
+    ack_owed_ = false;
+    ack_urgent_ = false;
+    ++counters_.acks_sent;
+  }
+}
+
+void Session::OnData(const serialization::DataFrame& frame, absl::Time now,
+                     std::vector<Delivery>* deliveries) {
+  if (closed_) return;
+  if (frame.flags & kFlagReliable) {
+    OnReliableData(frame, now, deliveries);
+  } else {
+    OnBestEffortData(frame, deliveries);
+  }
+}
+
+void Session::OnReliableData(const serialization::DataFrame& frame, absl::Time now,
+                             std::vector<Delivery>* deliveries) {
+  const uint64_t next_in_order = reliable_received_.cumulative() + 1;
+  const bool ordered = (frame.flags & kFlagOrdered) != 0;
+  // An ordered frame above a gap that is not held yet is new (or beyond the window):
+  // one that does not fit the reorder buffer is left for the sender to resend, and is
+  // not recorded, so that it is not acknowledged.
+  if (ordered && frame.sequence > next_in_order && !held_.contains(frame.sequence) &&
+      held_bytes_ + frame.payload.size() > options_.max_reorder_bytes) {
+    ++counters_.reorder_dropped;
+    return;
+  }
+  switch (reliable_received_.OnReceived(frame.sequence)) {
+    case ReceiveTracker::Result::kNew:
+      break;
+    case ReceiveTracker::Result::kDuplicate:
+      // The ack of it was lost, or it was resent too early: tell the sender at once.
+      ++counters_.duplicates;
+      OweAck(now, /*urgent=*/true);
+      return;
+    case ReceiveTracker::Result::kBeyondWindow:
+    case ReceiveTracker::Result::kOverflow:
+    case ReceiveTracker::Result::kInvalid:
+      ++counters_.beyond_window;
+      return;
+  }
+  // Above a gap: the sender learns of the loss sooner from an ack sent at once.
+  OweAck(now, /*urgent=*/frame.sequence != next_in_order);
+  if (ordered && frame.sequence != next_in_order) {
+    held_bytes_ += frame.payload.size();
+    held_[frame.sequence] = HeldFrame{
+        .flags = frame.flags,
+        .payload = std::vector<uint8_t>(frame.payload.begin(), frame.payload.end())};
+    return;
+  }
+  Deliver(frame, deliveries);
+  // Any reliable frame, ordered or not, may fill the gap held frames wait for.
+  ReleaseHeld(deliveries);
+}
+
+void Session::OnBestEffortData(const serialization::DataFrame& frame,
+                               std::vector<Delivery>* deliveries) {
+  if (frame.sequence > best_effort_reorder_tolerance_ + 1) {
+    best_effort_given_up_ +=
+        best_effort_received_.SkipTo(frame.sequence - best_effort_reorder_tolerance_ - 1);
+  }
+  switch (best_effort_received_.OnReceived(frame.sequence)) {
+    case ReceiveTracker::Result::kNew:
+      Deliver(frame, deliveries);
+      return;
+    case ReceiveTracker::Result::kDuplicate:
+      ++counters_.duplicates;
+      return;
+    case ReceiveTracker::Result::kBeyondWindow:
+    case ReceiveTracker::Result::kOverflow:
+    case ReceiveTracker::Result::kInvalid:
+      ++counters_.beyond_window;
+      return;
+  }
+}
+
+void Session::Deliver(const serialization::DataFrame& frame,
+                      std::vector<Delivery>* deliveries) {
+  deliveries->push_back(Delivery{
+      .payload = std::vector<uint8_t>(frame.payload.begin(), frame.payload.end()),
+      .flags = frame.flags,
+      .sequence = frame.sequence});
+  ++counters_.delivered;
+}
+
+void Session::ReleaseHeld(std::vector<Delivery>* deliveries) {
+  const uint64_t cumulative = reliable_received_.cumulative();
+  for (auto it = held_.begin(); it != held_.end() && it->first <= cumulative;) {
+    held_bytes_ -= it->second.payload.size();
+    deliveries->push_back(Delivery{.payload = std::move(it->second.payload),
+                                   .flags = it->second.flags,
+                                   .sequence = it->first});
+    ++counters_.delivered;
+    it = held_.erase(it);  // a btree's erase invalidates every other iterator
+  }
+}
+
+void Session::OweAck(absl::Time now, bool urgent) {
+  if (!ack_owed_) {
+    ack_owed_ = true;
+    ack_owed_since_ = now;
+  }
+  ack_urgent_ = ack_urgent_ || urgent;
+}
+
+void Session::OnAck(const serialization::AckFrame& ack, absl::Time now,
+                    std::vector<uint64_t>* acknowledged) {
+  if (closed_) return;
+  AckOutcome outcome = window_.OnAck(ack, now);
+  if (outcome.rtt_sample) rtt_.OnSample(*outcome.rtt_sample);
+  counters_.acked += outcome.acknowledged.size();
+  counters_.unknown_acks += outcome.unknown;
+  acknowledged->insert(acknowledged->end(), outcome.acknowledged.begin(),
+                       outcome.acknowledged.end());
+}
+
+void Session::Expire(absl::Time now, std::vector<uint64_t>* expired) {
+  counters_.expired += window_.Expire(now, expired);
+}
+
+void Session::Close(std::vector<uint64_t>* released) {
+  closed_ = true;
+  window_.Clear(released);
+  best_effort_queue_.clear();
+  best_effort_queue_bytes_ = 0;
+  best_effort_polled_.clear();
+  due_.clear();
+  held_.clear();
+  held_bytes_ = 0;
+  ack_owed_ = false;
+  ack_urgent_ = false;
+  ack_ranges_.clear();
+}
+
+std::optional<absl::Time> Session::NextDeadline() const {
+  std::optional<absl::Time> next = window_.NextDeadline(rtt_.rto());
+  auto consider = [&next](absl::Time at) {
+    if (!next || at < *next) next = at;
+  };
+  if (!best_effort_queue_.empty()) consider(absl::InfinitePast());
+  if (ack_owed_) {
+    consider(ack_urgent_ ? absl::InfinitePast() : ack_owed_since_ + options_.ack_delay);
+  }
+  return next;
+}
+
+SessionCounters Session::counters() const {
+  SessionCounters counters = counters_;
+  counters.best_effort_lost = best_effort_given_up_ + best_effort_received_.missing();
+  counters.smoothed_rtt = rtt_.smoothed();
+  counters.rto = rtt_.rto();
+  return counters;
+}
+
+size_t Session::bytes_held() const {
+  return window_.bytes() + held_bytes_ + best_effort_queue_bytes_;
+}
+
+}  // namespace glue::transport
