@@ -4,6 +4,7 @@
 //   added name=NAME id=ID address=IP:PORT
 //   removed name=NAME id=ID reason=expired|goodbye|replaced
 //
+// GLUE_FAULT_* put a fault-injecting link under its data socket.
 // Logs go to stderr. SIGINT or SIGTERM makes it say goodbye and exit 0.
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
@@ -46,7 +47,16 @@ int Run(int argc, char** argv) {
     PrintLine(absl::StrFormat("removed name=%s id=%d reason=%s\n", peer.name, peer.id,
                               discovery::RemovalReasonName(why)));
   };
-  auto endpoint = discovery::Discovery::Create(io.get_executor(), *config, callbacks);
+  absl::StatusOr<std::optional<network::FaultOptions>> faults =
+      network::FaultOptionsFromEnvironment();
+  if (!faults.ok()) {
+    std::fprintf(stderr, "simple_endpoint: %s\n", faults.status().ToString().c_str());
+    return 2;
+  }
+  discovery::Discovery::Options options;
+  options.data_faults = *faults;
+  auto endpoint =
+      discovery::Discovery::Create(io.get_executor(), *config, callbacks, options);
   if (!endpoint.ok()) {
     std::fprintf(stderr, "simple_endpoint: %s\n", endpoint.status().ToString().c_str());
     return 2;

@@ -43,7 +43,7 @@ struct DiscoveryState : std::enable_shared_from_this<DiscoveryState> {
   HandlerGate gate;
 
   // Set by Start, then only read.
-  std::unique_ptr<network::UdpSocket> data;
+  std::unique_ptr<network::DatagramLink> data;  // the data socket, perhaps behind faults
   std::unique_ptr<network::UdpSocket> listen;
   network::Address announced;
 
@@ -95,7 +95,7 @@ uint32_t ToMilliseconds(absl::Duration d) {
 
 // The address data reaches us at: where the data socket is bound, or, bound to every
 // address, the first IPv4 address of the interface.
-network::Address AnnouncedAddress(const network::UdpSocket& data,
+network::Address AnnouncedAddress(const network::DatagramLink& data,
                                   const std::string& interface) {
   network::Address address = data.local_address();
   if (address.address().is_unspecified()) {
@@ -431,7 +431,15 @@ absl::Status Discovery::Start() {
   network::UdpSocketOptions data_options;
   data_options.bind_address = s.config.listen_address;
   data_options.interface = s.config.listen_interface;
-  GLUE_ASSIGN_OR_RETURN(s.data, network::UdpSocket::Open(s.strand, data_options));
+  GLUE_ASSIGN_OR_RETURN(auto data_socket,
+                        network::UdpSocket::Open(s.strand, data_options));
+  if (s.options.data_faults) {
+    GLUE_ASSIGN_OR_RETURN(
+        s.data, network::FaultInjectingLink::Create(s.strand, std::move(data_socket),
+                                                    *s.options.data_faults));
+  } else {
+    s.data = std::move(data_socket);
+  }
   GLUE_ASSIGN_OR_RETURN(s.listen, OpenListener(s));
   s.announced = AnnouncedAddress(*s.data, s.config.listen_interface);
 

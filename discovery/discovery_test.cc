@@ -257,7 +257,8 @@ TEST_F(DiscoveryTest, AClientStartedBeforeItsRendezvousJoinsLongBeforeAPeriod) {
   Add(rendezvous);
   // The announcements that follow the first come quickly, so the next one finds the
   // rendezvous although the period is 30 s.
-  ASSERT_TRUE(RunUntil(io_, [&] { return AllSeeAllOthers(); }, std::chrono::seconds(5)));
+  ASSERT_TRUE(RunUntil(
+      io_, [&] { return AllSeeAllOthers(); }, std::chrono::seconds(5)));
 }
 
 TEST_F(DiscoveryTest, PeersThroughARendezvousDoNotFlapWhenTheirPacesDiffer) {
@@ -289,6 +290,25 @@ TEST_F(DiscoveryTest, FiftyEndpointsOnLoopbackAllSeeEachOther) {
   ASSERT_TRUE(RunUntil(
       io_, [&] { return AllSeeAllOthers(); }, std::chrono::seconds(20)));
   for (const auto& endpoint : endpoints_) EXPECT_EQ(endpoint->peers().size(), 49u);
+}
+
+TEST_F(DiscoveryTest, FaultsUnderTheDataSocketReachWhatItSends) {
+  // An endpoint whose every outgoing datagram is lost is never seen, yet sees others.
+  Discovery::Options lossy;
+  lossy.data_faults = network::FaultOptions{.drop = 1.0};
+  Seen* seen = &seen_["mute"];
+  Discovery::Callbacks callbacks;
+  callbacks.on_added = [seen](const Peer& p) { seen->peers[p.name] = p; };
+  auto mute = Discovery::Create(io_.get_executor(), MulticastConfig(11, "mute"),
+                                callbacks, lossy);
+  ASSERT_OK(mute);
+  ASSERT_OK((*mute)->Start());
+  Add(MulticastConfig(12, "b"));
+  ASSERT_TRUE(RunUntil(io_, [&] { return seen_["mute"].peers.count("b") == 1; }));
+  RunFor(io_, std::chrono::milliseconds(200));  // four of b's periods
+  EXPECT_TRUE(seen_["b"].peers.empty());
+  EXPECT_GT((*mute)->counters().announcements_sent, 0u);
+  EXPECT_EQ((*mute)->counters().data_link.datagrams_sent, 0u);
 }
 
 TEST_F(DiscoveryTest, StartTwiceOrAfterStopFails) {

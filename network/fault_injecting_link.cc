@@ -2,12 +2,15 @@
 
 #include <boost/asio/steady_timer.hpp>
 #include <chrono>
+#include <limits>
 #include <queue>
 #include <random>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "glue/base/log.h"
 #include "glue/base/mutex.h"
+#include "glue/base/status_macros.h"
 
 namespace glue::network {
 namespace internal {
@@ -164,6 +167,38 @@ void Apply(const std::shared_ptr<FaultState>& state, const OutgoingDatagram& dat
 }
 
 }  // namespace
+
+absl::StatusOr<std::optional<FaultOptions>> FaultOptionsFromEnvironment(
+    const EnvironmentLookup& env) {
+  FaultOptions options;
+  bool any = false;
+  const std::pair<absl::string_view, double*> probabilities[] = {
+      {"GLUE_FAULT_LOSS", &options.drop},
+      {"GLUE_FAULT_DUPLICATE", &options.duplicate},
+      {"GLUE_FAULT_REORDER", &options.reorder},
+      {"GLUE_FAULT_CORRUPT", &options.corrupt}};
+  for (const auto& [name, field] : probabilities) {
+    any = any || env(name).has_value();
+    GLUE_ASSIGN_OR_RETURN(*field, GetDouble(env, name, 0.0, 0.0, 1.0));
+  }
+  any = any || env("GLUE_FAULT_DELAY_MILLISECONDS").has_value();
+  GLUE_ASSIGN_OR_RETURN(const uint64_t delay_ms,
+                        GetUint64(env, "GLUE_FAULT_DELAY_MILLISECONDS", 0, 0, 60000));
+  if (delay_ms > 0) {
+    options.delay = 1.0;
+    options.delay_duration = absl::Milliseconds(static_cast<int64_t>(delay_ms));
+  }
+  GLUE_ASSIGN_OR_RETURN(options.seed,
+                        GetUint64(env, "GLUE_FAULT_SEED", std::random_device{}(), 0,
+                                  std::numeric_limits<uint64_t>::max()));
+  if (!any) return std::optional<FaultOptions>();
+  GLUE_LOG(kInfo,
+           "network: injecting faults: loss=%g duplicate=%g reorder=%g corrupt=%g "
+           "delay=%dms seed=%d (GLUE_FAULT_SEED repeats this run)",
+           options.drop, options.duplicate, options.reorder, options.corrupt, delay_ms,
+           options.seed);
+  return std::optional<FaultOptions>(options);
+}
 
 absl::Status FaultInjectingLink::ValidateFaultOptions(const FaultOptions& options) {
   const std::pair<const char*, double> probabilities[] = {

@@ -245,6 +245,55 @@ TEST_F(FaultInjectingLinkTest, RejectsOptionsOutOfRangeNamingThem) {
               StatusIs(absl::StatusCode::kInvalidArgument));
 }
 
+TEST(FaultOptionsFromEnvironment, NoVariablesMeansNoFaults) {
+  ASSERT_OK_AND_ASSIGN(std::optional<FaultOptions> options,
+                       FaultOptionsFromEnvironment(MapEnvironment({})));
+  EXPECT_FALSE(options.has_value());
+  // A seed alone injects nothing either.
+  ASSERT_OK_AND_ASSIGN(
+      options, FaultOptionsFromEnvironment(MapEnvironment({{"GLUE_FAULT_SEED", "7"}})));
+  EXPECT_FALSE(options.has_value());
+}
+
+TEST(FaultOptionsFromEnvironment, ReadsEveryVariable) {
+  ASSERT_OK_AND_ASSIGN(std::optional<FaultOptions> options,
+                       FaultOptionsFromEnvironment(MapEnvironment({
+                           {"GLUE_FAULT_LOSS", "0.1"},
+                           {"GLUE_FAULT_DUPLICATE", "0.05"},
+                           {"GLUE_FAULT_REORDER", "0.2"},
+                           {"GLUE_FAULT_CORRUPT", "0.01"},
+                           {"GLUE_FAULT_DELAY_MILLISECONDS", "30"},
+                           {"GLUE_FAULT_SEED", "42"},
+                       })));
+  ASSERT_TRUE(options.has_value());
+  EXPECT_EQ(options->drop, 0.1);
+  EXPECT_EQ(options->duplicate, 0.05);
+  EXPECT_EQ(options->reorder, 0.2);
+  EXPECT_EQ(options->corrupt, 0.01);
+  EXPECT_EQ(options->delay, 1.0);
+  EXPECT_EQ(options->delay_duration, absl::Milliseconds(30));
+  EXPECT_EQ(options->seed, 42u);
+  EXPECT_OK(FaultInjectingLink::ValidateFaultOptions(*options));
+}
+
+TEST(FaultOptionsFromEnvironment, RejectsMalformedValuesNamingThem) {
+  const std::pair<const char*, const char*> cases[] = {
+      {"GLUE_FAULT_LOSS", "1.5"},
+      {"GLUE_FAULT_LOSS", "lots"},
+      {"GLUE_FAULT_DUPLICATE", "-0.1"},
+      {"GLUE_FAULT_REORDER", "nan"},
+      {"GLUE_FAULT_CORRUPT", ""},
+      {"GLUE_FAULT_DELAY_MILLISECONDS", "60001"},
+      {"GLUE_FAULT_DELAY_MILLISECONDS", "1.5"},
+      {"GLUE_FAULT_SEED", "-3"},
+  };
+  for (const auto& [name, value] : cases) {
+    SCOPED_TRACE(absl::StrCat(name, "=", value));
+    EXPECT_THAT(FaultOptionsFromEnvironment(MapEnvironment({{name, value}})),
+                StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr(name)));
+  }
+}
+
 TEST(FaultInjectingLinkOverUdp, LosesExactlyWhatItCountsOnLoopback) {
   boost::asio::io_context io;
   UdpSocketOptions options;

@@ -29,6 +29,7 @@
 #include "absl/time/time.h"
 #include "glue/discovery/config.h"
 #include "glue/discovery/peer_table.h"
+#include "glue/network/fault_injecting_link.h"
 #include "glue/network/link.h"
 #include "glue/serialization/codec.h"
 
@@ -69,6 +70,9 @@ class Discovery {
     size_t max_peers = 4096;
     // The largest datagram discovery sends; longer rendezvous answers are split.
     size_t datagram_budget = 1472;
+    // Faults to inject into everything sent from the data socket (announcements,
+    // answers, goodbyes and the layers above), as GLUE_FAULT_* asks.
+    std::optional<network::FaultOptions> data_faults;
   };
 
   // Create checks the configuration; nothing is opened until Start.

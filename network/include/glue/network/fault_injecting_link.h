@@ -13,8 +13,10 @@
 #include <boost/asio/any_io_executor.hpp>
 #include <cstdint>
 #include <memory>
+#include <optional>
 
 #include "absl/time/time.h"
+#include "glue/base/environment.h"
 #include "glue/network/link.h"
 
 namespace glue::network {
@@ -37,6 +39,15 @@ struct FaultOptions {
   // that would exceed it is sent at once instead and counted as hold_overflow.
   size_t max_held_datagrams = 4096;
 };
+
+// FaultOptionsFromEnvironment reads GLUE_FAULT_LOSS, GLUE_FAULT_DUPLICATE,
+// GLUE_FAULT_REORDER and GLUE_FAULT_CORRUPT (probabilities 0..1), GLUE_FAULT_DELAY_
+// MILLISECONDS (0..60000: every datagram is delayed so long) and GLUE_FAULT_SEED (an
+// integer; random when unset, and logged, so that a run can be repeated). Returns
+// nullopt when none of the first five is set: no faults, no link to put in the way.
+// Error: kInvalidArgument naming the variable and its value.
+absl::StatusOr<std::optional<FaultOptions>> FaultOptionsFromEnvironment(
+    const EnvironmentLookup& env = ProcessEnvironment());
 
 // FaultCounters say what the link did to the datagrams given to it.
 struct FaultCounters {
