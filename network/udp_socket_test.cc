@@ -393,8 +393,9 @@ TEST_F(UdpSocketTest, OutlivesItsOwnerWhileAHandlerIsPending) {
   auto receiver = OpenLoopback();
   ASSERT_OK(receiver->Start([](const ReceivedDatagram&) {}));
   receiver.reset();  // the aborted wait still holds the socket's state
-  io_.poll();
-  SUCCEED();
+  // The aborted wait's handler runs after its owner is gone; it must touch only the
+  // state it holds (the ASan build checks the memory).
+  EXPECT_EQ(io_.poll(), 1u);
 }
 
 class MulticastTest : public UdpSocketTest {
