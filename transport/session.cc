@@ -79,6 +79,17 @@ void Session::Poll(absl::Time now, Outgoing* out) {
   best_effort_polled_.clear();
   if (closed_) return;
 
+  if (SkipOwed()) {
+    const uint64_t forward = ForwardPoint();
+    if (forward != skip_sent_ || now >= skip_sent_at_ + rtt_.rto()) {
+      out->data.push_back(
+          serialization::DataFrame{.sequence = forward, .flags = kFlagSkip, .payload = {}});
+      skip_sent_ = forward;
+      skip_sent_at_ = now;
+      ++counters_.skips_sent;
+    }
+  }
+
   // Best-effort frames take their sequence only now, so that those dropped from a
   // full queue leave no gap the peer would count as lost on the wire.
   while (!best_effort_queue_.empty()) {
@@ -120,7 +131,17 @@ void Session::Poll(absl::Time now, Outgoing* out) {
 void Session::OnData(const serialization::DataFrame& frame, absl::Time now,
                      std::vector<Delivery>* deliveries) {
   if (closed_) return;
-  if (frame.flags & kFlagReliable) {
+  const bool valid = frame.flags == kFlagSkip
+                         ? frame.payload.empty()
+                         : (frame.flags & ~(kFlagReliable | kFlagOrdered)) == 0 &&
+                               (frame.flags & kFlagReliable || !(frame.flags & kFlagOrdered));
+  if (!valid) {
+    ++counters_.invalid_frames;
+    return;
+  }
+  if (frame.flags == kFlagSkip) {
+    OnSkip(frame, now, deliveries);
+  } else if (frame.flags & kFlagReliable) {
     OnReliableData(frame, now, deliveries);
   } else {
     OnBestEffortData(frame, deliveries);
@@ -188,6 +209,20 @@ void Session::OnBestEffortData(const serialization::DataFrame& frame,
   }
 }
 
+void Session::OnSkip(const serialization::DataFrame& frame, absl::Time now,
+                     std::vector<Delivery>* deliveries) {
+  // Gaps below the point will not be filled: ordered frames held above them go up now.
+  const uint64_t given_up = reliable_received_.SkipTo(frame.sequence);
+  counters_.skipped += given_up;
+  ReleaseHeld(deliveries);
+  // The sender resends the skip until the acknowledged point reaches it.
+  OweAck(now, /*urgent=*/false);
+}
+
+uint64_t Session::ForwardPoint() const { return window_.lowest_held() - 1; }
+
+bool Session::SkipOwed() const { return ForwardPoint() > peer_cumulative_; }
+
 void Session::Deliver(const serialization::DataFrame& frame,
                       std::vector<Delivery>* deliveries) {
   deliveries->push_back(Delivery{
@@ -221,6 +256,9 @@ void Session::OnAck(const serialization::AckFrame& ack, absl::Time now,
                     std::vector<uint64_t>* acknowledged) {
   if (closed_) return;
   AckOutcome outcome = window_.OnAck(ack, now);
+  // A cumulative point beyond anything sent is not believed (its acks count unknown).
+  peer_cumulative_ = std::max(
+      peer_cumulative_, std::min(ack.cumulative, window_.next_sequence() - 1));
   if (outcome.rtt_sample) rtt_.OnSample(*outcome.rtt_sample);
   counters_.acked += outcome.acknowledged.size();
   counters_.unknown_acks += outcome.unknown;
@@ -252,6 +290,10 @@ std::optional<absl::Time> Session::NextDeadline() const {
     if (!next || at < *next) next = at;
   };
   if (!best_effort_queue_.empty()) consider(absl::InfinitePast());
+  if (!closed_ && SkipOwed()) {
+    consider(ForwardPoint() != skip_sent_ ? absl::InfinitePast()
+                                          : skip_sent_at_ + rtt_.rto());
+  }
   if (ack_owed_) {
     consider(ack_urgent_ ? absl::InfinitePast() : ack_owed_since_ + options_.ack_delay);
   }

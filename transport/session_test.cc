@@ -481,7 +481,13 @@ TEST(Session, AFrameNeverAcknowledgedExpiresAndIsNeverResent) {
   for (absl::Time now = expiry; now < expiry + absl::Seconds(10);
        now += absl::Milliseconds(10)) {
     a.Poll(now, &out);
-    for (const DataFrame& frame : out.data) EXPECT_EQ(frame.sequence, 2u);
+    for (const DataFrame& frame : out.data) {
+      if (frame.flags == kFlagSkip) {
+        EXPECT_EQ(frame.sequence, 1u);  // the peer may give up 1
+      } else {
+        EXPECT_EQ(frame.sequence, 2u);
+      }
+    }
   }
   EXPECT_THAT(Ack(a, 2, {}, expiry + absl::Seconds(10)), ElementsAre(42));
   EXPECT_EQ(a.counters().unknown_acks, 0u);
@@ -538,6 +544,84 @@ TEST(Session, OrderedFramesWaitForTheGapAndUnorderedOnesDoNot) {
   EXPECT_THAT(order, ElementsAre(4, 1, 2, 3, 5));
   EXPECT_EQ(deliveries[3].flags, kFlagReliable | kFlagOrdered);
   EXPECT_EQ(b.bytes_held(), 0u);
+}
+
+TEST(Session, AnExpiredFrameIsSkippedAndTheOrderedFramesBehindItGoUp) {
+  Session a;
+  Session b;
+  const absl::Time expiry = kStart + absl::Milliseconds(50);
+  for (uint64_t token = 1; token <= 3; ++token) {
+    ASSERT_OK(a.SendReliable(Indexed(token), token == 1 ? expiry : kFarFuture,
+                             /*ordered=*/true, token));
+  }
+  Outgoing out;
+  a.Poll(kStart, &out);
+  ASSERT_THAT(Sequences(out), ElementsAre(1, 2, 3));
+  // Frame 1 is lost every time; 2 and 3 arrive and wait for it.
+  std::vector<Delivery> deliveries;
+  b.OnData(out.data[1], kStart, &deliveries);
+  b.OnData(out.data[2], kStart, &deliveries);
+  EXPECT_THAT(deliveries, IsEmpty());
+  Outgoing back;
+  b.Poll(kStart, &back);
+  ASSERT_TRUE(back.ack.has_value());
+  std::vector<uint64_t> acknowledged;
+  a.OnAck(*back.ack, kStart, &acknowledged);
+  EXPECT_THAT(acknowledged, ElementsAre(2, 3));
+
+  std::vector<uint64_t> expired;
+  a.Expire(expiry, &expired);
+  EXPECT_THAT(expired, ElementsAre(1));
+  EXPECT_EQ(a.NextDeadline(), absl::InfinitePast());
+  a.Poll(expiry, &out);
+  ASSERT_EQ(out.data.size(), 1u);
+  EXPECT_EQ(out.data[0].flags, kFlagSkip);
+  EXPECT_EQ(out.data[0].sequence, 3u);
+  EXPECT_TRUE(out.data[0].payload.empty());
+  // Lost too: resent after the timeout, not before.
+  a.Poll(expiry + a.counters().rto / 2, &out);
+  EXPECT_THAT(out.data, IsEmpty());
+  const absl::Time resend = expiry + a.counters().rto;
+  EXPECT_EQ(a.NextDeadline(), resend);
+  a.Poll(resend, &out);
+  ASSERT_EQ(out.data.size(), 1u);
+  EXPECT_EQ(a.counters().skips_sent, 2u);
+
+  b.OnData(out.data[0], resend, &deliveries);
+  std::vector<uint32_t> indices;
+  for (const Delivery& delivery : deliveries) indices.push_back(IndexOf(delivery.payload));
+  EXPECT_THAT(indices, ElementsAre(2, 3));
+  EXPECT_EQ(b.counters().skipped, 1u);
+  EXPECT_EQ(b.bytes_held(), 0u);
+  // Frame 1 turning up late is not handed up after the skip.
+  b.OnData(Reliable(1, Indexed(1), true), resend, &deliveries);
+  EXPECT_EQ(deliveries.size(), 2u);
+  // The acknowledgement of the skip ends the resends.
+  b.Poll(resend + absl::Seconds(1), &back);
+  ASSERT_TRUE(back.ack.has_value());
+  EXPECT_EQ(back.ack->cumulative, 3u);
+  a.OnAck(*back.ack, resend + absl::Seconds(1), &acknowledged);
+  EXPECT_EQ(a.NextDeadline(), std::nullopt);
+}
+
+TEST(Session, FramesWithInvalidFlagsAreCountedAndDropped) {
+  Session b;
+  std::vector<Delivery> deliveries;
+  const std::vector<uint8_t> payload = Bytes(8);
+  const uint32_t invalid[] = {kFlagOrdered, 8, kFlagReliable | 16,
+                              kFlagSkip | kFlagReliable};
+  for (uint32_t flags : invalid) {
+    b.OnData(DataFrame{.sequence = 1, .flags = flags, .payload = payload}, kStart,
+             &deliveries);
+  }
+  // A skip frame carries no payload.
+  b.OnData(DataFrame{.sequence = 1, .flags = kFlagSkip, .payload = payload}, kStart,
+           &deliveries);
+  EXPECT_THAT(deliveries, IsEmpty());
+  EXPECT_EQ(b.counters().invalid_frames, 5u);
+  EXPECT_EQ(b.NextDeadline(), std::nullopt);
+  b.OnData(Reliable(1, payload), kStart, &deliveries);
+  EXPECT_EQ(deliveries.size(), 1u);
 }
 
 TEST(Session, ReorderBufferBoundDropsUnacknowledgedAndTheResendFillsIn) {

@@ -111,6 +111,11 @@ class SendWindow {
   size_t bytes() const { return bytes_; }
   size_t size() const { return frames_.size(); }
   uint64_t next_sequence() const { return next_sequence_; }
+  // lowest_held is the lowest sequence in the window, or next_sequence() when empty:
+  // every frame below it was acknowledged, expired or cleared.
+  uint64_t lowest_held() const {
+    return frames_.empty() ? next_sequence_ : frames_.begin()->first;
+  }
   const SendWindowCounters& counters() const { return counters_; }
   const SendWindowOptions& options() const { return options_; }
 

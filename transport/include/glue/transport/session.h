@@ -34,8 +34,15 @@ namespace glue::transport {
 // sequence in a separate space (from 1) used only to suppress duplicates and count
 // losses. kFlagOrdered, only with kFlagReliable, asks that the frame be handed up
 // after every reliable frame of lower sequence.
+//
+// kFlagSkip, alone and with an empty payload, is no data: its sequence is a point in
+// the reliable space below which the sender will send nothing more, because what it
+// has not had acknowledged there expired. The receiver gives up the gaps below it and
+// hands up the ordered frames that were waiting for them. Any other combination of
+// flags, or bits beyond these, is invalid.
 inline constexpr uint32_t kFlagReliable = 1;
 inline constexpr uint32_t kFlagOrdered = 2;
+inline constexpr uint32_t kFlagSkip = 4;
 
 // SessionOptions bound a session and tune when it acknowledges.
 struct SessionOptions {
@@ -74,6 +81,10 @@ struct SessionCounters {
   uint64_t best_effort_lost = 0;
   uint64_t reorder_dropped = 0;  // ordered frames dropped at max_reorder_bytes
   uint64_t expired = 0;          // reliable frames given up at their expiry
+  uint64_t skips_sent = 0;       // skip frames sent (and resent) after expiries
+  // Reliable sequences the receiver gave up on the peer's skip, never having had them.
+  uint64_t skipped = 0;
+  uint64_t invalid_frames = 0;  // data frames with invalid flags, dropped
   uint64_t acked = 0;            // reliable frames acknowledged
   uint64_t unknown_acks = 0;     // acknowledged sequence numbers never sent
   // Data frames refused by a receive tracker and not stored: beyond its window, past
@@ -101,9 +112,11 @@ struct Outgoing {
 
 // Session is not thread-safe: one owner, the session's strand, calls everything.
 //
-// Known limit: when the sender expires a reliable ordered frame the receiver never
-// got, the receiver holds the ordered frames after it until the session ends, because
-// nothing on the wire yet tells it to skip the gap.
+// When reliable frames expire before the peer acknowledged them, the session sends a
+// skip frame (kFlagSkip) up to its forward point, the sequence below which every frame
+// is acknowledged or expired, and resends it every rto() until the peer's cumulative
+// acknowledgement reaches it; so an ordered receiver never waits for a frame that
+// will not come.
 class Session {
  public:
   // Needs `options` that Validate accepts.
@@ -130,8 +143,8 @@ class Session {
   // after Close.
   void SendBestEffort(std::vector<uint8_t> payload);
 
-  // Poll replaces `out` (not null) with everything due at `now`: the queued best-effort
-  // frames, then the reliable frames to send or resend (new, timed out after rto(),
+  // Poll replaces `out` (not null) with everything due at `now`: a skip frame when one
+  // is owed, the queued best-effort frames, then the reliable frames to send or resend (new, timed out after rto(),
   // or marked lost by fast retransmit), and an ack when one is owed and either data
   // goes out too, the ack delay has passed, or a duplicate or out-of-order frame asked
   // for it at once. A timeout resend doubles the timeout (once per Poll).
@@ -151,7 +164,8 @@ class Session {
              std::vector<uint64_t>* acknowledged);
 
   // Expire drops every reliable frame whose expiry is at or before `now`, never to be
-  // sent again, and appends their tokens to `expired` (not null).
+  // sent again, and appends their tokens to `expired` (not null). When the peer had
+  // not acknowledged them, the next Poll sends a skip frame.
   void Expire(absl::Time now, std::vector<uint64_t>* expired);
 
   // Close releases everything (the peer is gone) and appends the tokens of the
@@ -181,6 +195,13 @@ class Session {
                       std::vector<Delivery>* deliveries);
   void OnBestEffortData(const serialization::DataFrame& frame,
                         std::vector<Delivery>* deliveries);
+  void OnSkip(const serialization::DataFrame& frame, absl::Time now,
+              std::vector<Delivery>* deliveries);
+  // ForwardPoint is the sequence below which every reliable frame sent is
+  // acknowledged or expired.
+  uint64_t ForwardPoint() const;
+  // SkipOwed says whether the peer must be told to skip expired frames.
+  bool SkipOwed() const;
   // Deliver hands up one frame, copying its payload.
   void Deliver(const serialization::DataFrame& frame, std::vector<Delivery>* deliveries);
   // ReleaseHeld hands up the held ordered frames the cumulative point has reached.
@@ -199,6 +220,10 @@ class Session {
   std::vector<std::vector<uint8_t>> best_effort_polled_;  // the last Poll's payloads
   uint64_t next_best_effort_sequence_ = 1;
   std::vector<const PendingFrame*> due_;  // scratch for Poll
+  // The highest cumulative point the peer acknowledged, and the skip frame last sent.
+  uint64_t peer_cumulative_ = 0;
+  uint64_t skip_sent_ = 0;
+  absl::Time skip_sent_at_;
 
   // Receiving.
   ReceiveTracker reliable_received_;
