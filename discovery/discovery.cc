@@ -59,7 +59,7 @@ struct DiscoveryState : std::enable_shared_from_this<DiscoveryState> {
   boost::asio::steady_timer expiry_timer ABSL_GUARDED_BY(mu);
 
   std::atomic<uint64_t> announcements_sent{0}, answers_sent{0}, goodbyes_sent{0},
-      send_failures{0}, datagrams_received{0}, malformed{0}, other_version{0},
+      send_failures{0}, datagrams_received{0}, corrupt{0}, malformed{0}, other_version{0},
       frames_from_unknown{0};
 
   bool rendezvous() const { return !config.discovery_target.has_value(); }
@@ -332,8 +332,10 @@ void OnDatagram(const std::shared_ptr<DiscoveryState>& state,
   s.datagrams_received.fetch_add(1, std::memory_order_relaxed);
   const absl::Status status = s.decoder.Decode(datagram.bytes, &s.decoded);
   if (!status.ok()) {
-    (absl::IsUnimplemented(status) ? s.other_version : s.malformed)
-        .fetch_add(1, std::memory_order_relaxed);
+    std::atomic<uint64_t>& counter = absl::IsDataLoss(status)        ? s.corrupt
+                                     : absl::IsUnimplemented(status) ? s.other_version
+                                                                     : s.malformed;
+    counter.fetch_add(1, std::memory_order_relaxed);
     GLUE_LOG(kDebug, "discovery: dropped %d bytes from %s: %s", datagram.bytes.size(),
              network::FormatAddress(datagram.source), status.ToString());
     return;
@@ -539,6 +541,7 @@ DiscoveryCounters Discovery::counters() const {
   c.goodbyes_sent = get(s.goodbyes_sent);
   c.send_failures = get(s.send_failures);
   c.datagrams_received = get(s.datagrams_received);
+  c.corrupt = get(s.corrupt);
   c.malformed = get(s.malformed);
   c.other_version = get(s.other_version);
   c.frames_from_unknown = get(s.frames_from_unknown);

@@ -215,12 +215,14 @@ void PrintSeen(const std::map<std::string, Seen>& seen,
     const DiscoveryCounters c = host->discovery().counters();
     std::fprintf(stderr,
                  "%s: data at %s; announcements_sent=%llu answers_sent=%llu "
-                 "datagrams_received=%llu malformed=%llu send_failures=%llu\n",
+                 "datagrams_received=%llu corrupt=%llu malformed=%llu "
+                 "send_failures=%llu\n",
                  host->discovery().config().endpoint_name.c_str(),
                  network::FormatAddress(host->discovery().data_address()).c_str(),
                  static_cast<unsigned long long>(c.announcements_sent),
                  static_cast<unsigned long long>(c.answers_sent),
                  static_cast<unsigned long long>(c.datagrams_received),
+                 static_cast<unsigned long long>(c.corrupt),
                  static_cast<unsigned long long>(c.malformed),
                  static_cast<unsigned long long>(c.send_failures));
   }

@@ -98,6 +98,15 @@ class DiscoveryTest : public ::testing::Test {
     return true;
   }
 
+  // Copy returns the bytes of a datagram an encoder wrote, which the encoder's next
+  // call overwrites.
+  static std::vector<uint8_t> Copy(
+      const absl::StatusOr<absl::Span<const uint8_t>>& datagram) {
+    EXPECT_OK(datagram);
+    if (!datagram.ok()) return {};
+    return std::vector<uint8_t>(datagram->begin(), datagram->end());
+  }
+
   // Sends `bytes` to the discovery group from a socket of its own.
   void SendToGroup(absl::Span<const uint8_t> bytes) {
     network::UdpSocketOptions options;
@@ -209,18 +218,60 @@ TEST_F(DiscoveryTest, ANewcomerWithALiveNameIsIgnored) {
   EXPECT_EQ(seen_["a"].peers["b"].id, 12u);
 }
 
-TEST_F(DiscoveryTest, MalformedAndForeignDatagramsAreCountedAndDropped) {
+TEST_F(DiscoveryTest, CorruptMalformedAndForeignDatagramsAreCountedApart) {
   Discovery* a = Add(MulticastConfig(11, "a"));
+  ASSERT_OK_AND_ASSIGN(auto encoder, serialization::DatagramEncoder::Create(1472));
+  const std::vector<uint8_t> announcement = Copy(encoder.EncodeAnnouncement(
+      {.network_id = network_id_, .endpoint_id = 12, .endpoint_name = "ghost"},
+      {.data_address = Address(boost::asio::ip::make_address("127.0.0.1"), 9),
+       .rate_milliseconds = 50}));
+  // Corrupt: bytes without a checksum, and an announcement with one bit flipped
+  // (here in the port), which must never add a peer at a wrong address.
   const uint8_t garbage[] = {0xff, 0x00, 0x13, 0x37};
   SendToGroup(garbage);
-  // A well-formed envelope of protocol version 9.
-  const uint8_t other_version[] = {0x08, 0x09, 0x21, 1,    0, 0,   0,    0,
-                                   0,    0,    0,    0x2a, 1, 'x', 0x4a, 0x00};
-  SendToGroup(other_version);
+  std::vector<uint8_t> flipped = announcement;
+  flipped[flipped.size() - 8] ^= 0x01;
+  SendToGroup(flipped);
+  // Malformed: a name longer than the protocol allows, under a valid checksum (an
+  // encoder with a higher limit writes it).
+  ASSERT_OK_AND_ASSIGN(auto lax_encoder, serialization::DatagramEncoder::Create(
+                                             1472, {.max_name_bytes = 256}));
+  const std::string long_name(256, 'n');
+  SendToGroup(
+      Copy(lax_encoder.EncodeGoodbye({.endpoint_id = 12, .endpoint_name = long_name})));
+  // Another major version, well formed.
+  SendToGroup(Copy(encoder.EncodeGoodbye(
+      {.protocol_major = 9, .endpoint_id = 12, .endpoint_name = "x"})));
   ASSERT_TRUE(RunUntil(io_, [&] {
-    return a->counters().malformed >= 1 && a->counters().other_version >= 1;
+    const DiscoveryCounters c = a->counters();
+    return c.corrupt >= 2 && c.malformed >= 1 && c.other_version >= 1;
   }));
   EXPECT_TRUE(seen_["a"].peers.empty());
+  const DiscoveryCounters c = a->counters();
+  EXPECT_EQ(c.corrupt, 2u);
+  EXPECT_EQ(c.malformed, 1u);
+  EXPECT_EQ(c.other_version, 1u);
+  // The announcement itself is fine.
+  SendToGroup(announcement);
+  ASSERT_TRUE(RunUntil(io_, [&] { return seen_["a"].peers.count("ghost") == 1; }));
+  EXPECT_EQ(seen_["a"].peers["ghost"].data_address.port(), 9);
+}
+
+TEST_F(DiscoveryTest, DatagramsCorruptedOnTheWayAreCountedAndDropped) {
+  // Every datagram "garbled" sends has one bit flipped (as GLUE_FAULT_CORRUPT=1 asks):
+  // the others never see it, and count what they drop.
+  Discovery::Options garbling;
+  garbling.data_faults = network::FaultOptions{.corrupt = 1.0};
+  auto garbled = Discovery::Create(io_.get_executor(), MulticastConfig(11, "garbled"),
+                                   Discovery::Callbacks(), garbling);
+  ASSERT_OK(garbled);
+  ASSERT_OK((*garbled)->Start());
+  Discovery* b = Add(MulticastConfig(12, "b"));
+  ASSERT_TRUE(RunUntil(io_, [&] { return b->counters().corrupt >= 3; }));
+  EXPECT_TRUE(seen_["b"].peers.empty());
+  EXPECT_EQ(b->counters().malformed, 0u);
+  // What it receives is intact.
+  ASSERT_TRUE(RunUntil(io_, [&] { return (*garbled)->peers().size() == 1; }));
 }
 
 TEST_F(DiscoveryTest, EndpointsFindEachOtherThroughARendezvous) {

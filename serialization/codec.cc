@@ -9,12 +9,14 @@
 #include "absl/base/attributes.h"
 #include "absl/base/optimization.h"
 #include "absl/strings/str_format.h"
+#include "glue/base/crc32c.h"
 #include "glue/base/status_macros.h"
 #include "serialization/wire_format.h"
 
 namespace glue::serialization {
 namespace {
 
+using wire_format::kChecksumTrailerBytes;
 using wire_format::LengthDelimitedSize;
 using wire_format::Tag;
 using wire_format::TagSize;
@@ -28,6 +30,7 @@ constexpr uint32_t kEnvelopeProtocolMinor = 2;
 constexpr uint32_t kEnvelopeNetworkId = 3;
 constexpr uint32_t kEnvelopeEndpointId = 4;
 constexpr uint32_t kEnvelopeEndpointName = 5;
+constexpr uint32_t kEnvelopeChecksum = 7;
 constexpr uint32_t kEnvelopeAnnouncement = 8;
 constexpr uint32_t kEnvelopeGoodbye = 9;
 constexpr uint32_t kEnvelopeFrames = 10;
@@ -52,6 +55,9 @@ constexpr uint32_t kRangeFirst = 1;
 constexpr uint32_t kRangeLast = 2;
 
 constexpr uint32_t kMaxPort = 65535;
+
+static_assert(wire_format::kChecksumTag ==
+              ((kEnvelopeChecksum << 3) | static_cast<uint32_t>(WireType::kFixed32)));
 
 // ---- Encoding -------------------------------------------------------------------
 //
@@ -209,6 +215,34 @@ absl::Status ValidatePeer(const PeerRecord& peer, size_t max_name_bytes) {
 }
 
 // ---- Decoding -------------------------------------------------------------------
+
+// VerifyChecksum checks the trailer that ends `datagram` (wire.proto,
+// Envelope.checksum). It runs before anything is parsed, so that damage on the way is
+// reported as such, never as whatever a flipped bit makes of the content.
+absl::Status VerifyChecksum(absl::Span<const uint8_t> datagram) {
+  if (ABSL_PREDICT_FALSE(datagram.size() < kChecksumTrailerBytes)) {
+    return absl::DataLossError(absl::StrFormat(
+        "missing checksum: a datagram of %d bytes is shorter than the %d-byte checksum "
+        "it must end with",
+        datagram.size(), kChecksumTrailerBytes));
+  }
+  const size_t at = datagram.size() - kChecksumTrailerBytes;
+  if (ABSL_PREDICT_FALSE(datagram[at] != wire_format::kChecksumTag)) {
+    return absl::DataLossError(absl::StrFormat(
+        "missing checksum: the byte at offset %d, %d from the end, is 0x%02x, not the "
+        "checksum's tag 0x%02x",
+        at, kChecksumTrailerBytes, datagram[at], wire_format::kChecksumTag));
+  }
+  uint32_t carried = 0;
+  WireReader(datagram.subspan(at + 1)).ReadFixed32(&carried);
+  const uint32_t computed = Crc32c(datagram.first(at));
+  if (ABSL_PREDICT_FALSE(carried != computed)) {
+    return absl::DataLossError(absl::StrFormat(
+        "checksum mismatch: the datagram carries 0x%08x, its first %d bytes give 0x%08x",
+        carried, at, computed));
+  }
+  return absl::OkStatus();
+}
 
 enum class Body { kNone, kAnnouncement, kGoodbye, kFrames };
 
@@ -417,6 +451,12 @@ bool Parser::ParseEnvelope() {
         }
         break;
       }
+      case kEnvelopeChecksum:
+        // Decode took the trailer off: another checksum is one too many.
+        return Fail(absl::InvalidArgumentError(absl::StrFormat(
+            "malformed Envelope: field 7 (checksum) at offset %d is not in the last %d "
+            "bytes of the datagram, where alone it belongs",
+            at, kChecksumTrailerBytes)));
       case kEnvelopeFrames: {
         absl::Span<const uint8_t> bytes;
         if (!ReadBytes(reader, tag, at, kMessage, "frames", &bytes) ||
@@ -888,8 +928,9 @@ absl::StatusOr<absl::Span<const uint8_t>> DatagramEncoder::EncodeAnnouncement(
   GLUE_RETURN_IF_ERROR(ValidateHeader(header));
   GLUE_RETURN_IF_ERROR(ValidateAnnouncement(announcement));
   const size_t body = AnnouncementBodySize(announcement);
-  const size_t total =
-      HeaderSize(header) + LengthDelimitedSize(kEnvelopeAnnouncement, body);
+  const size_t total = HeaderSize(header) +
+                       LengthDelimitedSize(kEnvelopeAnnouncement, body) +
+                       kChecksumTrailerBytes;
   if (total > budget_) {
     Announcement alone = announcement;
     alone.known_peers = {};
@@ -920,9 +961,9 @@ absl::StatusOr<absl::Span<const uint8_t>> DatagramEncoder::EncodeAnnouncement(
     out = WriteVarintField(kPeerRate, peer.rate_milliseconds, out);
     out = WriteVarintField(kPeerAge, peer.age_milliseconds, out);
   }
-  size_ = static_cast<size_t>(out - buffer_.get());
+  const absl::Span<const uint8_t> datagram = Seal(out);
   assert(size_ == total);
-  return absl::Span<const uint8_t>(buffer_.get(), size_);
+  return datagram;
 }
 
 absl::StatusOr<absl::Span<const uint8_t>> DatagramEncoder::EncodeGoodbye(
@@ -931,16 +972,17 @@ absl::StatusOr<absl::Span<const uint8_t>> DatagramEncoder::EncodeGoodbye(
   size_ = 0;
   frame_count_ = 0;
   GLUE_RETURN_IF_ERROR(ValidateHeader(header));
-  const size_t total = HeaderSize(header) + LengthDelimitedSize(kEnvelopeGoodbye, 0);
+  const size_t total = HeaderSize(header) + LengthDelimitedSize(kEnvelopeGoodbye, 0) +
+                       kChecksumTrailerBytes;
   if (total > budget_) {
     return absl::InvalidArgumentError(absl::StrFormat(
         "goodbye datagram of %d bytes exceeds the budget of %d bytes", total, budget_));
   }
   uint8_t* out = WriteHeader(header);
   out = wire_format::WriteLengthPrefix(kEnvelopeGoodbye, 0, out);
-  size_ = static_cast<size_t>(out - buffer_.get());
+  const absl::Span<const uint8_t> datagram = Seal(out);
   assert(size_ == total);
-  return absl::Span<const uint8_t>(buffer_.get(), size_);
+  return datagram;
 }
 
 absl::Status DatagramEncoder::BeginFrames(const Header& header) {
@@ -950,16 +992,30 @@ absl::Status DatagramEncoder::BeginFrames(const Header& header) {
   GLUE_RETURN_IF_ERROR(ValidateHeader(header));
   const size_t header_size = HeaderSize(header);
   // A header that fills the budget leaves no room for the smallest frame.
-  if (header_size + FrameEntrySize(0) > budget_) {
+  if (header_size + kChecksumTrailerBytes + FrameEntrySize(0) > budget_) {
     return absl::InvalidArgumentError(absl::StrFormat(
-        "header of %d bytes leaves no room for a frame in the budget of %d bytes",
-        header_size, budget_));
+        "header of %d bytes and the %d-byte checksum leave no room for a frame in the "
+        "budget of %d bytes",
+        header_size, kChecksumTrailerBytes, budget_));
   }
-  size_ = static_cast<size_t>(WriteHeader(header) - buffer_.get());
-  assert(size_ == header_size);
-  header_size_ = header_size;
+  [[maybe_unused]] const uint8_t* end = WriteHeader(header);
+  assert(static_cast<size_t>(end - buffer_.get()) == header_size);
+  // The checksum Finish will append is counted from the start, so that remaining()
+  // is what frames may still take.
+  empty_size_ = header_size + kChecksumTrailerBytes;
+  size_ = empty_size_;
   frames_open_ = true;
   return absl::OkStatus();
+}
+
+uint8_t* DatagramEncoder::FramesEnd() {
+  return buffer_.get() + size_ - kChecksumTrailerBytes;
+}
+
+absl::Span<const uint8_t> DatagramEncoder::Seal(uint8_t* end) {
+  end = wire_format::WriteChecksumTrailer(buffer_.get(), end);
+  size_ = static_cast<size_t>(end - buffer_.get());
+  return absl::Span<const uint8_t>(buffer_.get(), size_);
 }
 
 absl::Status DatagramEncoder::CheckRoom(const char* what, size_t bytes) const {
@@ -967,11 +1023,12 @@ absl::Status DatagramEncoder::CheckRoom(const char* what, size_t bytes) const {
     return absl::FailedPreconditionError(
         absl::StrFormat("cannot add a %s: no datagram open (call BeginFrames)", what));
   }
-  if (bytes > budget_ - header_size_) {
+  if (bytes > budget_ - empty_size_) {
     return absl::InvalidArgumentError(absl::StrFormat(
         "%s of %d bytes can never fit: the budget of %d bytes less the %d-byte header "
-        "leaves %d",
-        what, bytes, budget_, header_size_, budget_ - header_size_));
+        "and the %d-byte checksum leaves %d",
+        what, bytes, budget_, empty_size_ - kChecksumTrailerBytes, kChecksumTrailerBytes,
+        budget_ - empty_size_));
   }
   if (frame_count_ == limits_.max_frames) {
     return absl::ResourceExhaustedError(absl::StrFormat(
@@ -989,13 +1046,13 @@ absl::Status DatagramEncoder::AddData(const DataFrame& frame) {
   const size_t body = DataBodySize(frame.payload.size(), frame.sequence, frame.flags);
   const size_t entry = FrameEntrySize(body);
   GLUE_RETURN_IF_ERROR(CheckRoom("data frame", entry));
-  uint8_t* out = WriteFramePrefix(kFrameData, body, buffer_.get() + size_);
+  uint8_t* out = WriteFramePrefix(kFrameData, body, FramesEnd());
   out = WriteVarintField(kDataSequence, frame.sequence, out);
   out = WriteVarintField(kDataFlags, frame.flags, out);
   if (!frame.payload.empty()) {
     out = wire_format::WriteBytes(kDataPayload, frame.payload, out);
   }
-  assert(static_cast<size_t>(out - buffer_.get()) == size_ + entry);
+  assert(out == FramesEnd() + entry);
   size_ += entry;
   ++frame_count_;
   return absl::OkStatus();
@@ -1018,14 +1075,14 @@ absl::Status DatagramEncoder::AddAck(const AckFrame& frame) {
   const size_t body = AckBodySize(frame);
   const size_t entry = FrameEntrySize(body);
   GLUE_RETURN_IF_ERROR(CheckRoom("ack frame", entry));
-  uint8_t* out = WriteFramePrefix(kFrameAck, body, buffer_.get() + size_);
+  uint8_t* out = WriteFramePrefix(kFrameAck, body, FramesEnd());
   out = WriteVarintField(kAckCumulative, frame.cumulative, out);
   for (const AckRange& range : frame.ranges) {
     out = wire_format::WriteLengthPrefix(kAckRanges, RangeBodySize(range), out);
     out = WriteVarintField(kRangeFirst, range.first, out);
     out = WriteVarintField(kRangeLast, range.last, out);
   }
-  assert(static_cast<size_t>(out - buffer_.get()) == size_ + entry);
+  assert(out == FramesEnd() + entry);
   size_ += entry;
   ++frame_count_;
   return absl::OkStatus();
@@ -1041,7 +1098,7 @@ absl::StatusOr<absl::Span<const uint8_t>> DatagramEncoder::Finish() {
         "cannot finish a datagram of frames that holds no frame");
   }
   frames_open_ = false;
-  return absl::Span<const uint8_t>(buffer_.get(), size_);
+  return Seal(FramesEnd());
 }
 
 size_t DatagramEncoder::EncodedDataFrameSize(size_t payload_bytes, uint64_t sequence,
@@ -1056,7 +1113,8 @@ size_t DatagramEncoder::EncodedAckFrameSize(const AckFrame& frame) {
 size_t DatagramEncoder::EncodedAnnouncementSize(const Header& header,
                                                 const Announcement& announcement) {
   return HeaderSize(header) +
-         LengthDelimitedSize(kEnvelopeAnnouncement, AnnouncementBodySize(announcement));
+         LengthDelimitedSize(kEnvelopeAnnouncement, AnnouncementBodySize(announcement)) +
+         kChecksumTrailerBytes;
 }
 
 size_t DatagramEncoder::EncodedPeerRecordSize(const PeerRecord& peer) {
@@ -1085,7 +1143,8 @@ absl::Status DatagramDecoder::Decode(absl::Span<const uint8_t> datagram,
                         "(CodecLimits::max_datagram_bytes)",
                         datagram.size(), limits_.max_datagram_bytes));
   }
-  Parser parser(limits_, datagram, out);
+  GLUE_RETURN_IF_ERROR(VerifyChecksum(datagram));
+  Parser parser(limits_, datagram.first(datagram.size() - kChecksumTrailerBytes), out);
   if (!parser.ParseEnvelope()) {
     return std::move(parser).status();
   }

@@ -1,7 +1,9 @@
 // Bad input: the decoder is fed random bytes and mutations of valid datagrams. Each
 // must be rejected with a status or accepted; whatever is accepted must be accepted,
 // with the same content, by the generated parser (the decoder is the stricter of the
-// two) and must survive a round trip through the encoder.
+// two) and must survive a round trip through the encoder. Most inputs are sealed with
+// a valid checksum after mutation, so that the parser behind the check sees them; the
+// rest go raw, and the check must stop them.
 #include <cstdio>
 #include <random>
 #include <string>
@@ -23,6 +25,7 @@ using testing::Encode;
 using testing::OwnedDatagram;
 using testing::ProtoDifference;
 using testing::RandomDatagram;
+using testing::Reseal;
 using testing::TestSeed;
 using testing::ToProto;
 
@@ -205,6 +208,7 @@ TEST(DatagramDecoderBadInput, RejectsOrRoundTripsRandomAndMutatedDatagrams) {
   ::glue::wire::Envelope reference;
   int accepted = 0;
   int unimplemented = 0;
+  int corrupt = 0;
   for (int i = 0; i < kIterations; ++i) {
     std::vector<uint8_t> input;
     if (mutator.Below(10) == 0) {
@@ -213,10 +217,17 @@ TEST(DatagramDecoderBadInput, RejectsOrRoundTripsRandomAndMutatedDatagrams) {
       input = corpus[mutator.Below(corpus.size())];
       mutator.Mutate(&input);
     }
+    const bool sealed = mutator.Below(8) != 0;
+    if (sealed) {
+      Reseal(&input);
+    }
     const absl::Status status = decoder.Decode(input, &decoded);
     if (!status.ok()) {
       if (status.code() == absl::StatusCode::kUnimplemented) {
         ++unimplemented;
+      } else if (status.code() == absl::StatusCode::kDataLoss) {
+        ASSERT_FALSE(sealed) << "a sealed input failed its checksum: " << status;
+        ++corrupt;
       } else {
         ASSERT_EQ(status.code(), absl::StatusCode::kInvalidArgument) << status;
       }
@@ -233,12 +244,49 @@ TEST(DatagramDecoderBadInput, RejectsOrRoundTripsRandomAndMutatedDatagrams) {
     ASSERT_OK(decoder.Decode(reencoded, &again));
     ASSERT_EQ(again, decoded);
   }
-  std::printf("%d inputs: %d accepted, %d of another major version, %d malformed\n",
-              kIterations, accepted, unimplemented,
-              kIterations - accepted - unimplemented);
-  // Both outcomes must be common, or the inputs test little.
+  std::printf(
+      "%d inputs: %d accepted, %d of another major version, %d corrupt, %d malformed\n",
+      kIterations, accepted, unimplemented, corrupt,
+      kIterations - accepted - unimplemented - corrupt);
+  // Every outcome must be common, or the inputs test little.
   EXPECT_GT(accepted, kIterations / 50);
-  EXPECT_GT(kIterations - accepted, kIterations / 4);
+  EXPECT_GT(corrupt, kIterations / 20);
+  EXPECT_GT(kIterations - accepted - corrupt, kIterations / 4);
+}
+
+// CRC-32C detects every error of a single bit, so the checksum stops every datagram
+// the fault-injecting link corrupts, wherever the bit is, the checksum included.
+TEST(DatagramDecoderBadInput, RejectsEverySingleBitFlipAsDataLoss) {
+  const uint64_t seed = TestSeed(20261124);
+  SCOPED_TRACE(absl::StrFormat("seed %d", seed));
+  std::mt19937_64 rng(seed);
+  ASSERT_OK_AND_ASSIGN(DatagramEncoder encoder, DatagramEncoder::Create(65507));
+  DatagramDecoder decoder;
+  DecodedDatagram decoded;
+  bool kinds_seen[3] = {false, false, false};
+  int datagrams = 0;
+  while (datagrams < 12) {
+    OwnedDatagram content;
+    RandomDatagram(rng, &content);
+    const auto kind = static_cast<size_t>(content.datagram.kind);
+    ASSERT_OK_AND_ASSIGN(auto encoded, Encode(content.datagram, &encoder));
+    // Small ones, and each kind first, so that every kind is in.
+    if (encoded.size() > 1000 || (datagrams < 3 && kinds_seen[kind])) {
+      continue;
+    }
+    kinds_seen[kind] = true;
+    ++datagrams;
+    std::vector<uint8_t> bytes(encoded.begin(), encoded.end());
+    ASSERT_OK(decoder.Decode(bytes, &decoded));
+    for (size_t bit = 0; bit < bytes.size() * 8; ++bit) {
+      bytes[bit / 8] ^= static_cast<uint8_t>(1u << (bit % 8));
+      const absl::Status status = decoder.Decode(bytes, &decoded);
+      bytes[bit / 8] ^= static_cast<uint8_t>(1u << (bit % 8));
+      ASSERT_EQ(status.code(), absl::StatusCode::kDataLoss)
+          << "datagram " << datagrams << " of " << bytes.size() << " bytes, bit " << bit
+          << " flipped: " << status;
+    }
+  }
 }
 
 }  // namespace

@@ -22,15 +22,19 @@ using ::glue::testing::IsOk;
 using ::glue::testing::StatusIs;
 using testing::AllocationCount;
 using ::testing::AllOf;
+using testing::ChecksumOf;
 using testing::Encode;
 using ::testing::HasSubstr;
 using testing::OwnedDatagram;
 using testing::ProtoDifference;
 using testing::RandomDatagram;
+using testing::Sealed;
 using testing::TestSeed;
 using testing::ToProto;
 
 // ---- Raw wire builders, for datagrams the encoder would never write. -----------
+//
+// They build content; Sealed() appends the checksum a sender would.
 
 std::string VarintBytes(uint64_t value) {
   std::string bytes(wire_format::kMaxVarintBytes, '\0');
@@ -105,6 +109,18 @@ Header TestHeader() {
       .network_id = 7, .endpoint_id = 0x0123456789abcdef, .endpoint_name = "alpha"};
 }
 
+// The sender of the examples of docs/PROTOCOL.md, and the 20 bytes of its header.
+Header ExampleHeader() {
+  return Header{
+      .network_id = 1, .endpoint_id = 0x0123456789abcdef, .endpoint_name = "alpha"};
+}
+const std::string kExampleHeader =
+    "\x08\x01"                              // protocol_major 1
+    "\x18\x01"                              // network_id 1
+    "\x21\xef\xcd\xab\x89\x67\x45\x23\x01"  // endpoint_id
+    "\x2a\x05"
+    "alpha";  // endpoint_name
+
 // TestPeers returns `count` valid peer records whose names are kept in `*names`.
 std::vector<PeerRecord> TestPeers(size_t count, std::vector<std::string>* names) {
   names->clear();
@@ -126,12 +142,13 @@ std::vector<PeerRecord> TestPeers(size_t count, std::vector<std::string>* names)
   return peers;
 }
 
-// ExpectReferenceAgrees checks that the generated parser accepts `bytes` and sees
-// the content `decoded` holds.
+// ExpectReferenceAgrees checks that the generated parser accepts `bytes`, sees the
+// content `decoded` holds, and reads as the checksum the CRC of the bytes before it.
 void ExpectReferenceAgrees(absl::Span<const uint8_t> bytes,
                            const DecodedDatagram& decoded) {
   ::glue::wire::Envelope reference;
   ASSERT_TRUE(reference.ParseFromArray(bytes.data(), static_cast<int>(bytes.size())));
+  EXPECT_EQ(reference.checksum(), ChecksumOf(bytes));
   EXPECT_EQ(ProtoDifference(reference, ToProto(decoded)), "");
 }
 
@@ -244,26 +261,20 @@ TEST(DatagramEncoder, WritesTheAnnouncementExampleOfTheProtocolDocument) {
                        network::ParseAddress("192.0.2.20:40000"));
   ASSERT_OK_AND_ASSIGN(
       auto bytes, encoder.EncodeAnnouncement(
-                      Header{.network_id = 1,
-                             .endpoint_id = 0x0123456789abcdef,
-                             .endpoint_name = "alpha"},
+                      ExampleHeader(),
                       Announcement{.data_address = address, .rate_milliseconds = 1000}));
   // docs/PROTOCOL.md, "Example: an announcement".
   // A string_view literal, so that the zero byte of the address counts.
   using std::string_view_literals::operator""sv;
-  constexpr std::string_view kExpected =
-      "\x08\x01"                              // protocol_major 1
-      "\x18\x01"                              // network_id 1
-      "\x21\xef\xcd\xab\x89\x67\x45\x23\x01"  // endpoint_id
-      "\x2a\x05"
-      "alpha"                     // endpoint_name
+  constexpr std::string_view kBody =
       "\x42\x0f"                  // announcement, 15 bytes
       "\x0a\x0a"                  //   data_address, 10 bytes
       "\x0a\x04\xc0\x00\x02\x14"  //     ip 192.0.2.20
       "\x10\xc0\xb8\x02"          //     port 40000
-      "\x10\xe8\x07"sv;           //   rate_milliseconds 1000
-  const std::string expected(kExpected);
-  ASSERT_EQ(expected.size(), 37u);
+      "\x10\xe8\x07"              //   rate_milliseconds 1000
+      "\x3d\xa3\x2b\x1f\xf2"sv;   // checksum 0xf21f2ba3
+  const std::string expected = kExampleHeader + std::string(kBody);
+  ASSERT_EQ(expected.size(), 42u);
   EXPECT_EQ(absl::BytesToHexString(AsString(bytes)), absl::BytesToHexString(expected));
   DecodedDatagram decoded;
   ASSERT_OK(DatagramDecoder().Decode(bytes, &decoded));
@@ -282,20 +293,13 @@ TEST(DatagramEncoder, WritesTheKnownPeersExampleOfTheProtocolDocument) {
                                .rate_milliseconds = 1000,
                                .age_milliseconds = 250}};
   ASSERT_OK_AND_ASSIGN(
-      auto bytes, encoder.EncodeAnnouncement(Header{.network_id = 1,
-                                                    .endpoint_id = 0x0123456789abcdef,
-                                                    .endpoint_name = "alpha"},
-                                             Announcement{.data_address = address,
-                                                          .rate_milliseconds = 1000,
-                                                          .known_peers = peers}));
+      auto bytes,
+      encoder.EncodeAnnouncement(ExampleHeader(), Announcement{.data_address = address,
+                                                               .rate_milliseconds = 1000,
+                                                               .known_peers = peers}));
   // docs/PROTOCOL.md, "Example: an announcement that lists a known peer".
   using std::string_view_literals::operator""sv;
-  constexpr std::string_view kExpected =
-      "\x08\x01"                              // protocol_major 1
-      "\x18\x01"                              // network_id 1
-      "\x21\xef\xcd\xab\x89\x67\x45\x23\x01"  // endpoint_id
-      "\x2a\x05"
-      "alpha"                                 // endpoint_name
+  constexpr std::string_view kBody =
       "\x42\x32"                              // announcement, 50 bytes
       "\x0a\x0a"                              //   data_address, 10 bytes
       "\x0a\x04\xc0\x00\x02\x14"              //     ip 192.0.2.20
@@ -309,9 +313,10 @@ TEST(DatagramEncoder, WritesTheKnownPeersExampleOfTheProtocolDocument) {
       "\x0a\x04\xc0\x00\x02\x1e"  //       ip 192.0.2.30
       "\x10\xc1\xb8\x02"          //       port 40001
       "\x20\xe8\x07"              //     rate_milliseconds 1000
-      "\x28\xfa\x01"sv;           //     age_milliseconds 250
-  const std::string expected(kExpected);
-  ASSERT_EQ(expected.size(), 72u);
+      "\x28\xfa\x01"              //     age_milliseconds 250
+      "\x3d\xeb\x82\xf5\x3f"sv;   // checksum 0x3ff582eb
+  const std::string expected = kExampleHeader + std::string(kBody);
+  ASSERT_EQ(expected.size(), 77u);
   EXPECT_EQ(absl::BytesToHexString(AsString(bytes)), absl::BytesToHexString(expected));
   DecodedDatagram decoded;
   ASSERT_OK(DatagramDecoder().Decode(bytes, &decoded));
@@ -320,36 +325,48 @@ TEST(DatagramEncoder, WritesTheKnownPeersExampleOfTheProtocolDocument) {
 
 TEST(DatagramEncoder, WritesTheFramesExampleOfTheProtocolDocument) {
   ASSERT_OK_AND_ASSIGN(DatagramEncoder encoder, DatagramEncoder::Create(1472));
-  ASSERT_OK(encoder.BeginFrames(Header{
-      .network_id = 1, .endpoint_id = 0x0123456789abcdef, .endpoint_name = "alpha"}));
+  ASSERT_OK(encoder.BeginFrames(ExampleHeader()));
   ASSERT_OK(
       encoder.AddData(DataFrame{.sequence = 5, .flags = 1, .payload = Payload("hi")}));
   const AckRange ranges[] = {{.first = 7, .last = 9}};
   ASSERT_OK(encoder.AddAck(AckFrame{.cumulative = 3, .ranges = ranges}));
   ASSERT_OK_AND_ASSIGN(auto bytes, encoder.Finish());
   // docs/PROTOCOL.md, "Example: a data frame and an ack frame".
-  const std::string expected =
-      "\x08\x01"                              // protocol_major 1
-      "\x18\x01"                              // network_id 1
-      "\x21\xef\xcd\xab\x89\x67\x45\x23\x01"  // endpoint_id
-      "\x2a\x05"
-      "alpha"     // endpoint_name
+  using std::string_view_literals::operator""sv;
+  constexpr std::string_view kBody =
       "\x52\x0a"  // frames: a Frame of 10 bytes
       "\x0a\x08"  //   data, 8 bytes
       "\x08\x05"  //     sequence 5
       "\x10\x01"  //     flags 1
       "\x1a\x02"
-      "hi"         //     payload "hi"
-      "\x52\x0a"   // frames: a Frame of 10 bytes
-      "\x12\x08"   //   ack, 8 bytes
-      "\x08\x03"   //     cumulative 3
-      "\x12\x04"   //     ranges, 4 bytes
-      "\x08\x07"   //       first 7
-      "\x10\x09";  //       last 9
+      "hi"                       //     payload "hi"
+      "\x52\x0a"                 // frames: a Frame of 10 bytes
+      "\x12\x08"                 //   ack, 8 bytes
+      "\x08\x03"                 //     cumulative 3
+      "\x12\x04"                 //     ranges, 4 bytes
+      "\x08\x07"                 //       first 7
+      "\x10\x09"                 //       last 9
+      "\x3d\x15\x7f\xdf\x42"sv;  // checksum 0x42df7f15
+  const std::string expected = kExampleHeader + std::string(kBody);
+  ASSERT_EQ(expected.size(), 49u);
   EXPECT_EQ(absl::BytesToHexString(AsString(bytes)), absl::BytesToHexString(expected));
   DecodedDatagram decoded;
   ASSERT_OK(DatagramDecoder().Decode(bytes, &decoded));
   ExpectReferenceAgrees(bytes, decoded);
+}
+
+TEST(DatagramEncoder, WritesTheGoodbyeExampleOfTheProtocolDocument) {
+  ASSERT_OK_AND_ASSIGN(DatagramEncoder encoder, DatagramEncoder::Create(1472));
+  ASSERT_OK_AND_ASSIGN(auto bytes, encoder.EncodeGoodbye(ExampleHeader()));
+  // docs/PROTOCOL.md, "Example: a goodbye". A string_view literal, so that the zero
+  // byte counts.
+  using std::string_view_literals::operator""sv;
+  constexpr std::string_view kBody =
+      "\x4a\x00"                 // goodbye, 0 bytes
+      "\x3d\x4d\x63\xce\xf9"sv;  // checksum 0xf9ce634d
+  const std::string expected = kExampleHeader + std::string(kBody);
+  ASSERT_EQ(expected.size(), 27u);
+  EXPECT_EQ(absl::BytesToHexString(AsString(bytes)), absl::BytesToHexString(expected));
 }
 
 TEST(DatagramEncoder, StartsANewDatagramWhenTheBudgetIsSpent) {
@@ -727,19 +744,19 @@ TEST(DatagramEncoder, AllocatesNothingOnceCreated) {
 // ---- DatagramDecoder: accepted input -------------------------------------------
 
 TEST(DatagramDecoder, ReadsNamesAndPayloadsInPlace) {
-  const std::string bytes = kHeader + DataEntry(BytesField(3, "payload"));
+  const std::string bytes = Sealed(kHeader + DataEntry(BytesField(3, "payload")));
   DecodedDatagram decoded;
   ASSERT_OK(DatagramDecoder().Decode(AsSpan(bytes), &decoded));
   ASSERT_EQ(decoded.frames.size(), 1u);
   const auto& data = std::get<DataFrame>(decoded.frames[0]);
   EXPECT_EQ(AsString(data.payload), "payload");
   EXPECT_EQ(reinterpret_cast<const char*>(data.payload.data()),
-            bytes.data() + bytes.size() - 7);
+            bytes.data() + bytes.find("payload"));
   EXPECT_EQ(decoded.header.endpoint_name.data(), bytes.data() + kHeader.size() - 1);
 
   const std::string announcement =
-      kHeader + AnnouncementField(BytesField(1, SocketAddressBody(kIpv4, 80)) +
-                                  VarintField(2, 1000) + PeerField(kPeerBody));
+      Sealed(kHeader + AnnouncementField(BytesField(1, SocketAddressBody(kIpv4, 80)) +
+                                         VarintField(2, 1000) + PeerField(kPeerBody)));
   ASSERT_OK(DatagramDecoder().Decode(AsSpan(announcement), &decoded));
   ASSERT_EQ(decoded.announcement.known_peers.size(), 1u);
   const std::string_view peer_name = decoded.announcement.known_peers[0].endpoint_name;
@@ -748,7 +765,7 @@ TEST(DatagramDecoder, ReadsNamesAndPayloadsInPlace) {
 }
 
 TEST(DatagramDecoder, SkipsUnknownFieldsAtEveryLevel) {
-  const std::string bytes =
+  const std::string bytes = Sealed(
       UnknownFields(100) + kHeader + UnknownFields(11) +
       AnnouncementField(
           UnknownFields(4) +
@@ -758,7 +775,7 @@ TEST(DatagramDecoder, SkipsUnknownFieldsAtEveryLevel) {
           PeerField(UnknownFields(6) + Fixed64Field(1, 7) + BytesField(2, "beta") +
                     BytesField(3, UnknownFields(3) + SocketAddressBody(kIpv4, 81)) +
                     VarintField(4, 500) + UnknownFields(10)) +
-          UnknownFields(20));
+          UnknownFields(20)));
   DecodedDatagram decoded;
   ASSERT_OK(DatagramDecoder().Decode(AsSpan(bytes), &decoded));
   EXPECT_EQ(decoded.kind, DecodedDatagram::Kind::kAnnouncement);
@@ -769,7 +786,7 @@ TEST(DatagramDecoder, SkipsUnknownFieldsAtEveryLevel) {
   EXPECT_EQ(decoded.announcement.known_peers[0].data_address.port(), 81);
   ExpectReferenceAgrees(AsSpan(bytes), decoded);
 
-  const std::string frames =
+  const std::string frames = Sealed(
       kHeader +
       BytesField(
           10, UnknownFields(3) +
@@ -779,7 +796,7 @@ TEST(DatagramDecoder, SkipsUnknownFieldsAtEveryLevel) {
                  BytesField(2, VarintField(1, 4) + UnknownFields(3) +
                                    BytesField(2, UnknownFields(3) + VarintField(1, 6) +
                                                      VarintField(2, 8)))) +
-      UnknownFields(16);
+      UnknownFields(16));
   ASSERT_OK(DatagramDecoder().Decode(AsSpan(frames), &decoded));
   ASSERT_EQ(decoded.frames.size(), 2u);
   EXPECT_EQ(std::get<DataFrame>(decoded.frames[0]).sequence, 9u);
@@ -789,14 +806,15 @@ TEST(DatagramDecoder, SkipsUnknownFieldsAtEveryLevel) {
   EXPECT_EQ(ack.ranges[0], (AckRange{.first = 6, .last = 8}));
   ExpectReferenceAgrees(AsSpan(frames), decoded);
 
-  const std::string goodbye = kHeader + BytesField(9, UnknownFields(1));
+  const std::string goodbye = Sealed(kHeader + BytesField(9, UnknownFields(1)));
   ASSERT_OK(DatagramDecoder().Decode(AsSpan(goodbye), &decoded));
   EXPECT_EQ(decoded.kind, DecodedDatagram::Kind::kGoodbye);
 }
 
 TEST(DatagramDecoder, AcceptsANewerMinorVersion) {
-  const std::string bytes = kHeader + VarintField(2, 7) + UnknownFields(11) +
-                            VarintField(6, 1) + BytesField(7, "x") + GoodbyeField();
+  // Number 6 is kept for a later header field.
+  const std::string bytes = Sealed(kHeader + VarintField(2, 7) + UnknownFields(11) +
+                                   VarintField(6, 1) + GoodbyeField());
   DecodedDatagram decoded;
   ASSERT_OK(DatagramDecoder().Decode(AsSpan(bytes), &decoded));
   EXPECT_EQ(decoded.header.protocol_major, kProtocolMajor);
@@ -804,10 +822,10 @@ TEST(DatagramDecoder, AcceptsANewerMinorVersion) {
 }
 
 TEST(DatagramDecoder, TakesTheLastValueOfARepeatedScalar) {
-  const std::string bytes = kHeader + VarintField(3, 5) + BytesField(5, "second") +
-                            VarintField(3, 6) +
-                            DataEntry(VarintField(1, 1) + BytesField(3, "old") +
-                                      VarintField(1, 2) + BytesField(3, "new"));
+  const std::string bytes =
+      Sealed(kHeader + VarintField(3, 5) + BytesField(5, "second") + VarintField(3, 6) +
+             DataEntry(VarintField(1, 1) + BytesField(3, "old") + VarintField(1, 2) +
+                       BytesField(3, "new")));
   DecodedDatagram decoded;
   ASSERT_OK(DatagramDecoder().Decode(AsSpan(bytes), &decoded));
   EXPECT_EQ(decoded.header.network_id, 6u);
@@ -820,8 +838,9 @@ TEST(DatagramDecoder, TakesTheLastValueOfARepeatedScalar) {
 
 TEST(DatagramDecoder, AcceptsNonMinimalVarints) {
   // protocol_major 1 as a three-byte varint, under a three-byte tag.
-  const std::string bytes = std::string("\x88\x80\x00\x81\x80\x00", 6) +
-                            Fixed64Field(4, 42) + BytesField(5, "a") + GoodbyeField();
+  const std::string bytes =
+      Sealed(std::string("\x88\x80\x00\x81\x80\x00", 6) + Fixed64Field(4, 42) +
+             BytesField(5, "a") + GoodbyeField());
   DecodedDatagram decoded;
   ASSERT_OK(DatagramDecoder().Decode(AsSpan(bytes), &decoded));
   EXPECT_EQ(decoded.header.protocol_major, 1u);
@@ -838,6 +857,7 @@ TEST(DatagramDecoder, KeepsAckRangesOfManyFramesApart) {
     }
     bytes += AckEntry(body);
   }
+  bytes = Sealed(bytes);
   DecodedDatagram decoded;
   ASSERT_OK(DatagramDecoder().Decode(AsSpan(bytes), &decoded));
   ASSERT_EQ(decoded.frames.size(), 50u);
@@ -862,12 +882,13 @@ TEST(DatagramDecoder, ReusesItsOutputWithoutAllocating) {
     frames +=
         AckEntry(VarintField(1, i) + RangeField(i + 2, i + 5) + RangeField(i + 7, i + 9));
   }
+  frames = Sealed(frames);
   std::string peers;
   for (int i = 0; i < 20; ++i) peers += PeerField(kPeerBody);
   const std::string announcement =
-      kHeader + AnnouncementField(BytesField(1, SocketAddressBody(kIpv4, 80)) +
-                                  VarintField(2, 1000) + peers);
-  const std::string goodbye = kHeader + GoodbyeField();
+      Sealed(kHeader + AnnouncementField(BytesField(1, SocketAddressBody(kIpv4, 80)) +
+                                         VarintField(2, 1000) + peers));
+  const std::string goodbye = Sealed(kHeader + GoodbyeField());
   DatagramDecoder decoder;
   DecodedDatagram decoded;
   ASSERT_OK(decoder.Decode(AsSpan(frames), &decoded));
@@ -888,45 +909,100 @@ TEST(DatagramDecoder, ReusesItsOutputWithoutAllocating) {
 TEST(DatagramDecoder, AcceptsTheLimitsExactly) {
   std::string bytes = kHeader;
   for (int i = 0; i < 1024; ++i) bytes += DataEntry("");
+  bytes = Sealed(bytes);
   DecodedDatagram decoded;
   ASSERT_OK(DatagramDecoder().Decode(AsSpan(bytes), &decoded));
   EXPECT_EQ(decoded.frames.size(), 1024u);
 
   std::string ranges;
   for (int i = 0; i < 256; ++i) ranges += RangeField(i, i);
-  const std::string acks = kHeader + AckEntry(ranges);
+  const std::string acks = Sealed(kHeader + AckEntry(ranges));
   ASSERT_OK(DatagramDecoder().Decode(AsSpan(acks), &decoded));
   EXPECT_EQ(std::get<AckFrame>(decoded.frames.at(0)).ranges.size(), 256u);
 
   std::string peers;
   for (int i = 0; i < 1024; ++i) peers += PeerField(kPeerBody);
   const std::string announcement =
-      kHeader + AnnouncementField(BytesField(1, SocketAddressBody(kIpv4, 80)) +
-                                  VarintField(2, 1000) + peers);
+      Sealed(kHeader + AnnouncementField(BytesField(1, SocketAddressBody(kIpv4, 80)) +
+                                         VarintField(2, 1000) + peers));
   ASSERT_OK(DatagramDecoder().Decode(AsSpan(announcement), &decoded));
   EXPECT_EQ(decoded.announcement.known_peers.size(), 1024u);
 
   const std::string name(255, 'n');
-  const std::string named =
-      VarintField(1, 1) + Fixed64Field(4, 1) + BytesField(5, name) + GoodbyeField();
+  const std::string named = Sealed(VarintField(1, 1) + Fixed64Field(4, 1) +
+                                   BytesField(5, name) + GoodbyeField());
   ASSERT_OK(DatagramDecoder().Decode(AsSpan(named), &decoded));
   EXPECT_EQ(decoded.header.endpoint_name, name);
 
+  // Field 99's tag and length take 5 bytes, and the checksum 5 more.
   std::string largest = kHeader + GoodbyeField();
-  largest += BytesField(99, std::string(65507 - largest.size() - 5, 'u'));
+  largest =
+      Sealed(largest + BytesField(99, std::string(65507 - largest.size() - 10, 'u')));
   ASSERT_EQ(largest.size(), 65507u);
   EXPECT_OK(DatagramDecoder().Decode(AsSpan(largest), &decoded));
 }
 
 // ---- DatagramDecoder: rejected input --------------------------------------------
 
+TEST(DatagramDecoder, RejectsDatagramsOfNoBytesOrTooMany) {
+  std::string too_large = kHeader + GoodbyeField();
+  too_large =
+      Sealed(too_large + BytesField(99, std::string(65508 - too_large.size() - 10, 'u')));
+  ASSERT_EQ(too_large.size(), 65508u);
+  DatagramDecoder decoder;
+  DecodedDatagram decoded;
+  EXPECT_THAT(decoder.Decode({}, &decoded),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("empty datagram")));
+  EXPECT_THAT(decoder.Decode(AsSpan(too_large), &decoded),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("65508 bytes exceeds the limit")));
+}
+
+TEST(DatagramDecoder, RejectsADatagramWhoseChecksumIsMissingOrWrong) {
+  const std::string content = kHeader + GoodbyeField();
+  const std::string sealed = Sealed(content);
+  const uint32_t crc = ChecksumOf(AsSpan(sealed));
+  std::string other_tag = sealed;
+  other_tag[content.size()] = 0x35;  // field 6, fixed32
+  std::string wrong_crc = sealed;
+  wrong_crc.back() ^= 0x80;
+  std::string changed_content = sealed;
+  changed_content[3] ^= 0x01;  // endpoint_id 42 becomes 43
+  struct Case {
+    const char* name;
+    std::string bytes;
+    std::string message;
+  };
+  const Case cases[] = {
+      {"no checksum", content,
+       "missing checksum: the byte at offset 11, 5 from the end, is 0x2a, not the "
+       "checksum's tag 0x3d"},
+      {"one byte", "\x3d", "missing checksum: a datagram of 1 bytes is shorter than"},
+      {"four bytes", sealed.substr(sealed.size() - 4),
+       "missing checksum: a datagram of 4 bytes is shorter than the 5-byte checksum"},
+      {"the tag of another field", other_tag,
+       "missing checksum: the byte at offset 16, 5 from the end, is 0x35"},
+      {"a wrong checksum", wrong_crc,
+       absl::StrFormat("checksum mismatch: the datagram carries 0x%08x, its first 16 "
+                       "bytes give 0x%08x",
+                       crc ^ 0x80000000, crc)},
+      {"changed content", changed_content,
+       absl::StrFormat("checksum mismatch: the datagram carries 0x%08x", crc)},
+  };
+  DatagramDecoder decoder;
+  DecodedDatagram decoded;
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.name);
+    EXPECT_THAT(decoder.Decode(AsSpan(c.bytes), &decoded),
+                StatusIs(absl::StatusCode::kDataLoss, HasSubstr(c.message)));
+  }
+}
+
 TEST(DatagramDecoder, RejectsEveryDocumentedError) {
   std::string too_many_frames = kHeader;
   for (int i = 0; i < 1025; ++i) too_many_frames += DataEntry("");
   std::string too_many_ranges;
   for (int i = 0; i < 257; ++i) too_many_ranges += RangeField(i, i);
-  std::string too_large = kHeader + GoodbyeField();
-  too_large += BytesField(99, std::string(65508 - too_large.size() - 5, 'u'));
   const std::string address = BytesField(1, SocketAddressBody(kIpv4, 80));
   const std::string rate = VarintField(2, 1000);
   const std::string ten_ff(10, '\xff');
@@ -949,9 +1025,15 @@ TEST(DatagramDecoder, RejectsEveryDocumentedError) {
     std::string message;
   };
   constexpr auto kInvalid = absl::StatusCode::kInvalidArgument;
+  // The content of each case is sealed below, as its sender would: the checksum holds,
+  // and the content is what the decoder must refuse.
   const Case cases[] = {
-      {"empty datagram", "", kInvalid, "empty datagram"},
-      {"datagram above the limit", too_large, kInvalid, "65508 bytes exceeds the limit"},
+      {"checksum before the end", kHeader + Fixed32Field(7, 0) + GoodbyeField(), kInvalid,
+       "field 7 (checksum) at offset 14 is not in the last 5 bytes"},
+      {"checksum as a varint", kHeader + VarintField(7, 0) + GoodbyeField(), kInvalid,
+       "field 7 (checksum) at offset 14"},
+      {"checksum twice at the end", Sealed(kHeader + GoodbyeField()), kInvalid,
+       "field 7 (checksum) at offset 16"},
       {"truncated varint", kHeader + "\x18\x80", kInvalid,
        "malformed Envelope: value at offset 15 is truncated"},
       {"varint of 11 bytes", kHeader + "\x18" + ten_ff + "\x01", kInvalid,
@@ -1109,7 +1191,7 @@ TEST(DatagramDecoder, RejectsEveryDocumentedError) {
   DecodedDatagram decoded;
   for (const Case& c : cases) {
     SCOPED_TRACE(c.name);
-    EXPECT_THAT(decoder.Decode(AsSpan(c.bytes), &decoded),
+    EXPECT_THAT(decoder.Decode(AsSpan(Sealed(c.bytes)), &decoded),
                 StatusIs(c.code, HasSubstr(c.message)));
   }
 }
@@ -1120,38 +1202,36 @@ TEST(DatagramDecoder, AppliesConfiguredLimits) {
                                             .max_frames = 1,
                                             .max_ack_ranges = 1,
                                             .max_known_peers = 1});
-  DecodedDatagram decoded;
+  const auto decode = [&decoder](const std::string& content) {
+    DecodedDatagram decoded;
+    return decoder.Decode(AsSpan(Sealed(content)), &decoded);
+  };
   EXPECT_THAT(
-      decoder.Decode(AsSpan(kHeader + GoodbyeField() + std::string(90, '\0')), &decoded),
+      decode(kHeader + GoodbyeField() + std::string(90, '\0')),
       StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("limit of 100 bytes")));
+  EXPECT_THAT(decode(kHeader + BytesField(5, "abc") + GoodbyeField()),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("limit of 2")));
   EXPECT_THAT(
-      decoder.Decode(AsSpan(kHeader + BytesField(5, "abc") + GoodbyeField()), &decoded),
-      StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("limit of 2")));
-  EXPECT_THAT(
-      decoder.Decode(AsSpan(kHeader + DataEntry("") + DataEntry("")), &decoded),
+      decode(kHeader + DataEntry("") + DataEntry("")),
       StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("more than 1 frames")));
   EXPECT_THAT(
-      decoder.Decode(AsSpan(kHeader + AckEntry(RangeField(1, 1) + RangeField(2, 2))),
-                     &decoded),
+      decode(kHeader + AckEntry(RangeField(1, 1) + RangeField(2, 2))),
       StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("more than 1 ranges")));
   const std::string peer =
       PeerField(Fixed64Field(1, 7) + BytesField(2, "b") +
                 BytesField(3, SocketAddressBody(kIpv4, 81)) + VarintField(4, 500));
-  const std::string one_peer =
-      kHeader + AnnouncementField(BytesField(1, SocketAddressBody(kIpv4, 80)) +
-                                  VarintField(2, 1000) + peer);
-  EXPECT_OK(decoder.Decode(AsSpan(one_peer), &decoded));
+  const std::string announcement =
+      BytesField(1, SocketAddressBody(kIpv4, 80)) + VarintField(2, 1000) + peer;
+  EXPECT_OK(decode(kHeader + AnnouncementField(announcement)));
   EXPECT_THAT(
-      decoder.Decode(
-          AsSpan(kHeader + AnnouncementField(BytesField(1, SocketAddressBody(kIpv4, 80)) +
-                                             VarintField(2, 1000) + peer + peer)),
-          &decoded),
+      decode(kHeader + AnnouncementField(announcement + peer)),
       StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("more than 1 known_peers")));
 }
 
-// Every prefix of a valid datagram is either rejected or a datagram in its own right
-// (cut at a field boundary), which then must decode as the reference sees it and
-// survive a round trip.
+// Every prefix of a valid datagram lacks the datagram's checksum. Sealed again, as
+// though a sender had written it, the content cut anywhere is either rejected or a
+// datagram in its own right (cut at a field boundary), which then must decode as the
+// reference sees it and survive a round trip.
 TEST(DatagramDecoder, RejectsOrConsistentlyDecodesEveryTruncation) {
   const uint64_t seed = TestSeed(1);
   SCOPED_TRACE(absl::StrFormat("seed %d", seed));
@@ -1170,18 +1250,23 @@ TEST(DatagramDecoder, RejectsOrConsistentlyDecodesEveryTruncation) {
       continue;
     }
     ++datagrams;
-    const std::vector<uint8_t> bytes(encoded.begin(), encoded.end());
-    for (size_t length = 0; length < bytes.size(); ++length) {
+    const std::string bytes = AsString(encoded);
+    for (size_t length = 1; length < bytes.size(); ++length) {
       SCOPED_TRACE(absl::StrFormat("datagram %d cut to %d of %d bytes", datagrams, length,
                                    bytes.size()));
-      const auto prefix = absl::MakeConstSpan(bytes.data(), length);
-      const absl::Status status = decoder.Decode(prefix, &decoded);
+      ASSERT_THAT(decoder.Decode(AsSpan(bytes.substr(0, length)), &decoded),
+                  StatusIs(absl::StatusCode::kDataLoss));
+      if (length > bytes.size() - 5) {
+        continue;  // a cut into the checksum leaves the whole content
+      }
+      const std::string resealed = Sealed(bytes.substr(0, length));
+      const absl::Status status = decoder.Decode(AsSpan(resealed), &decoded);
       if (!status.ok()) {
         ASSERT_THAT(status, StatusIs(absl::StatusCode::kInvalidArgument));
         continue;
       }
       ++accepted_prefixes;
-      ExpectReferenceAgrees(prefix, decoded);
+      ExpectReferenceAgrees(AsSpan(resealed), decoded);
       ASSERT_OK_AND_ASSIGN(auto reencoded, Encode(decoded, &encoder));
       ASSERT_OK(decoder.Decode(reencoded, &again));
       ASSERT_EQ(again, decoded);
@@ -1207,10 +1292,12 @@ TEST(DatagramCodec, WritesWhatTheReferenceReadsAndWrites) {
     ::glue::wire::Envelope parsed;
     ASSERT_TRUE(parsed.ParseFromArray(bytes.data(), static_cast<int>(bytes.size())));
     ASSERT_EQ(ProtoDifference(expected, parsed), "");
-    // The same content serialized by the reference is the same bytes.
+    ASSERT_EQ(parsed.checksum(), ChecksumOf(bytes));
+    // The same content serialized by the reference, and sealed, is the same bytes.
     std::string reference;
     ASSERT_TRUE(expected.SerializeToString(&reference));
-    ASSERT_EQ(absl::BytesToHexString(reference), absl::BytesToHexString(AsString(bytes)));
+    ASSERT_EQ(absl::BytesToHexString(Sealed(reference)),
+              absl::BytesToHexString(AsString(bytes)));
   }
 }
 
@@ -1226,6 +1313,7 @@ TEST(DatagramCodec, ReadsWhatTheReferenceWrites) {
     RandomDatagram(rng, &content);
     std::string bytes;
     ASSERT_TRUE(ToProto(content.datagram).SerializeToString(&bytes));
+    bytes = Sealed(bytes);
     ASSERT_OK(decoder.Decode(AsSpan(bytes), &decoded));
     ASSERT_EQ(decoded, content.datagram);
   }

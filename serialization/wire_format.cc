@@ -3,8 +3,16 @@
 #include <limits>
 
 #include "absl/strings/str_format.h"
+#include "glue/base/crc32c.h"
 
 namespace glue::serialization::wire_format {
+
+uint8_t* WriteChecksumTrailer(const uint8_t* begin, uint8_t* end) {
+  const uint32_t crc =
+      Crc32c(absl::MakeConstSpan(begin, static_cast<size_t>(end - begin)));
+  *end = kChecksumTag;
+  return WriteFixed32(crc, end + 1);
+}
 
 bool WireReader::Fail(WireError error, const uint8_t* at, uint64_t value) {
   error_ = error;

@@ -1,6 +1,7 @@
 // Primitives of the Protocol Buffers wire format (varints, fixed-width integers, tags,
-// length-delimited fields, UTF-8 checks), written by hand so that the codec reads
-// datagrams in place. Internal to the serialization layer; codec.cc builds on it.
+// length-delimited fields, UTF-8 checks) and the checksum trailer that ends every glue
+// datagram, written by hand so that the codec reads datagrams in place. Internal to
+// the serialization layer; codec.cc builds on it.
 //
 //   WireReader reader(bytes);
 //   while (!reader.AtEnd()) {
@@ -80,6 +81,13 @@ inline uint8_t* WriteFixed64(uint64_t value, uint8_t* out) {
   return out + 8;
 }
 
+inline uint8_t* WriteFixed32(uint32_t value, uint8_t* out) {
+  for (int i = 0; i < 4; ++i) {
+    out[i] = static_cast<uint8_t>(value >> (8 * i));
+  }
+  return out + 4;
+}
+
 // WriteLengthPrefix writes the tag of length-delimited field `field` and `length`;
 // the content follows.
 inline uint8_t* WriteLengthPrefix(uint32_t field, size_t length, uint8_t* out) {
@@ -94,6 +102,17 @@ inline uint8_t* WriteBytes(uint32_t field, absl::Span<const uint8_t> bytes,
   }
   return out + bytes.size();
 }
+
+// The checksum trailer (serialization/wire.proto, Envelope.checksum): the last
+// kChecksumTrailerBytes of every datagram are kChecksumTag, the one-byte tag of field 7
+// with wire type fixed32, then the CRC-32C of every byte before that tag as a fixed32.
+inline constexpr uint8_t kChecksumTag =
+    (7 << 3) | static_cast<uint8_t>(WireType::kFixed32);
+inline constexpr size_t kChecksumTrailerBytes = 5;
+
+// WriteChecksumTrailer ends the datagram whose other bytes are [begin, end) with its
+// checksum trailer, written at `end`, and returns the position after it.
+uint8_t* WriteChecksumTrailer(const uint8_t* begin, uint8_t* end);
 
 // Tag is a field number and the wire type of its value.
 struct Tag {

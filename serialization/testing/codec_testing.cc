@@ -8,7 +8,9 @@
 #include <utility>
 
 #include "absl/strings/numbers.h"
+#include "glue/base/crc32c.h"
 #include "glue/base/status_macros.h"
+#include "serialization/wire_format.h"
 
 namespace glue::serialization {
 
@@ -187,6 +189,8 @@ std::string ProtoDifference(const wire::Envelope& expected,
   wire::Envelope known_actual = actual;
   known_expected.DiscardUnknownFields();
   known_actual.DiscardUnknownFields();
+  known_expected.clear_checksum();
+  known_actual.clear_checksum();
   std::string difference;
   google::protobuf::util::MessageDifferencer differencer;
   differencer.ReportDifferencesToString(&difference);
@@ -194,6 +198,28 @@ std::string ProtoDifference(const wire::Envelope& expected,
     return "";
   }
   return difference.empty() ? "differ" : difference;
+}
+
+std::string Sealed(std::string content) {
+  const size_t size = content.size();
+  content.resize(size + wire_format::kChecksumTrailerBytes);
+  auto* begin = reinterpret_cast<uint8_t*>(content.data());
+  wire_format::WriteChecksumTrailer(begin, begin + size);
+  return content;
+}
+
+void Reseal(std::vector<uint8_t>* bytes) {
+  size_t size = bytes->size();
+  if (size >= wire_format::kChecksumTrailerBytes &&
+      (*bytes)[size - wire_format::kChecksumTrailerBytes] == wire_format::kChecksumTag) {
+    size -= wire_format::kChecksumTrailerBytes;
+  }
+  bytes->resize(size + wire_format::kChecksumTrailerBytes);
+  wire_format::WriteChecksumTrailer(bytes->data(), bytes->data() + size);
+}
+
+uint32_t ChecksumOf(absl::Span<const uint8_t> datagram) {
+  return Crc32c(datagram.first(datagram.size() - wire_format::kChecksumTrailerBytes));
 }
 
 uint64_t TestSeed(uint64_t default_seed) {

@@ -46,6 +46,7 @@ struct DiscoveryCounters {
   uint64_t goodbyes_sent = 0;
   uint64_t send_failures = 0;
   uint64_t datagrams_received = 0;
+  uint64_t corrupt = 0;              // dropped: failed its checksum
   uint64_t malformed = 0;            // dropped: did not decode
   uint64_t other_version = 0;        // dropped: another major protocol version
   uint64_t frames_from_unknown = 0;  // dropped: frames from no known peer

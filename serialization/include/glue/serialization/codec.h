@@ -1,6 +1,8 @@
 // The serialization layer's codec: the messages of messages.h into UDP datagrams, and
 // validated datagrams back into messages. Above the network layer (for Address), below
-// discovery and transport. Zero-copy, and allocation-free once warmed up.
+// discovery and transport. Zero-copy, and allocation-free once warmed up. Every
+// datagram ends with a 5-byte CRC-32C checksum (serialization/wire.proto,
+// Envelope.checksum), which the encoder appends and the decoder checks first.
 //
 //   GLUE_ASSIGN_OR_RETURN(DatagramEncoder encoder, DatagramEncoder::Create(1472));
 //   GLUE_RETURN_IF_ERROR(encoder.BeginFrames(header));
@@ -12,6 +14,7 @@
 //   DatagramDecoder decoder;
 //   DecodedDatagram decoded;  // reused for every datagram
 //   if (absl::Status s = decoder.Decode(bytes, &decoded); !s.ok()) { count and drop }
+//   // absl::IsDataLoss(s): corrupted on the way; otherwise malformed or another version.
 #ifndef GLUE_SERIALIZATION_CODEC_H_
 #define GLUE_SERIALIZATION_CODEC_H_
 
@@ -48,8 +51,9 @@ struct CodecLimits {
 // DatagramEncoder writes datagrams into one buffer of `budget` bytes that it owns,
 // allocated once at creation; encoding allocates nothing (the messages of error
 // statuses aside). It writes the wire format of serialization/wire.proto itself,
-// computing every length before writing, so nothing is patched. A datagram it returns is
-// a view into that buffer, valid until the next non-const call on the encoder (or its
+// computing every length before writing, so nothing is patched, and ends every
+// datagram with its checksum, which the budget includes. A datagram it returns is a
+// view into that buffer, valid until the next non-const call on the encoder (or its
 // destruction).
 //
 // Frames go into a datagram one at a time: BeginFrames, then AddData / AddAck until one
@@ -110,28 +114,35 @@ class DatagramEncoder {
   // first > last.
   absl::Status AddAck(const AckFrame& frame);
 
-  // Finish closes the open datagram and returns it; a new one needs BeginFrames.
+  // Finish closes the open datagram, appends its checksum, and returns it; a new one
+  // needs BeginFrames.
   // Error: kFailedPrecondition when no datagram is open or it holds no frame.
   absl::StatusOr<absl::Span<const uint8_t>> Finish();
 
   // budget is the largest datagram this encoder writes.
   size_t budget() const { return budget_; }
-  // size is the length of the datagram being built (or last built), in bytes.
+  // size is the length of the datagram being built (or last built), in bytes, its
+  // 5-byte checksum included: a datagram of frames counts from BeginFrames on the
+  // checksum that Finish appends.
   size_t size() const { return size_; }
-  // remaining is what is left of the budget for more frames.
+  // remaining is what is left of the budget for more frames: a frame of
+  // EncodedDataFrameSize() or EncodedAckFrameSize() bytes fits when that is at most
+  // remaining().
   size_t remaining() const { return budget_ - size_; }
   // frame_count is the number of frames in the datagram being built (or last built).
   size_t frame_count() const { return frame_count_; }
 
   // EncodedDataFrameSize returns how many bytes a data frame with these values adds to
-  // a datagram, so that callers can plan batches. Any thread.
+  // a datagram, so that callers can plan batches (the checksum is counted once per
+  // datagram, in size()). Any thread.
   static size_t EncodedDataFrameSize(size_t payload_bytes, uint64_t sequence,
                                      uint32_t flags);
   // EncodedAckFrameSize returns how many bytes `frame` adds to a datagram. Any thread.
   static size_t EncodedAckFrameSize(const AckFrame& frame);
 
   // EncodedAnnouncementSize returns the size of the datagram EncodeAnnouncement
-  // writes for `header` and `announcement` (valid ones). Any thread.
+  // writes for `header` and `announcement` (valid ones), its 5-byte checksum included.
+  // Any thread.
   static size_t EncodedAnnouncementSize(const Header& header,
                                         const Announcement& announcement);
   // EncodedPeerRecordSize returns how many bytes `peer` adds to the known peers of an
@@ -151,12 +162,19 @@ class DatagramEncoder {
   absl::Status CheckRoom(const char* what, size_t bytes) const;
   // WriteHeader writes `header` at the start of the buffer and returns the end.
   uint8_t* WriteHeader(const Header& header);
+  // FramesEnd is where the open datagram's next frame goes, before its checksum.
+  uint8_t* FramesEnd();
+  // Seal appends the checksum to the datagram whose other bytes end at `end`, sets
+  // size_, and returns the datagram.
+  absl::Span<const uint8_t> Seal(uint8_t* end);
 
   size_t budget_;
   CodecLimits limits_;
   std::unique_ptr<uint8_t[]> buffer_;
   size_t size_ = 0;
-  size_t header_size_ = 0;
+  // The size of the open datagram of frames before its first frame: header and
+  // checksum.
+  size_t empty_size_ = 0;
   size_t frame_count_ = 0;
   bool frames_open_ = false;
 };
@@ -209,13 +227,20 @@ class DatagramDecoder {
   explicit DatagramDecoder(CodecLimits limits = {}) : limits_(limits) {}
 
   // Decode validates `datagram` and fills `*out` (cleared first; capacity kept). On
-  // error, `*out` holds no meaningful content.
+  // error, `*out` holds no meaningful content. The checksum is checked before
+  // anything else is read, so a datagram damaged on the way fails with kDataLoss,
+  // whatever the damage.
   // Errors:
+  //   kDataLoss: a datagram of 1 to max_datagram_bytes bytes whose checksum fails:
+  //     "missing checksum" when it is shorter than 5 bytes or its 5th byte from the
+  //     end is not the checksum's tag (0x3d), "checksum mismatch" (with the value
+  //     carried and the value computed, in hex) when the CRC-32C differs.
   //   kUnimplemented: a protocol_major other than kProtocolMajor (both named).
   //   kInvalidArgument, for everything else: an empty datagram or one larger than
   //     max_datagram_bytes; malformed wire format (truncated or over-long varint,
   //     length past the end, group or invalid wire type, wrong wire type for a known
-  //     field, a uint32 value beyond 32 bits, a singular message field repeated);
+  //     field, a uint32 value beyond 32 bits, a singular message field repeated, the
+  //     checksum field before the last 5 bytes);
   //     protocol_major missing; endpoint_id missing; endpoint_name missing, too long or
   //     not UTF-8; no body or more than one kind of body; a frame with no kind or two
   //     kinds; an announcement without address or rate; a known peer without

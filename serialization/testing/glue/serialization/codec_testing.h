@@ -1,7 +1,8 @@
 // Test support for the serialization layer: the classes protoc generates from
 // wire.proto, used as the reference the codec is checked against; random valid
-// datagrams; and encoding a DecodedDatagram back into bytes. For tests and fuzzers
-// only; nothing here is part of the library.
+// datagrams; encoding a DecodedDatagram back into bytes; and sealing bytes built by
+// other means with the checksum every datagram ends with. For tests and fuzzers only;
+// nothing here is part of the library.
 #ifndef GLUE_SERIALIZATION_CODEC_TESTING_H_
 #define GLUE_SERIALIZATION_CODEC_TESTING_H_
 
@@ -35,8 +36,24 @@ absl::StatusOr<absl::Span<const uint8_t>> Encode(const DecodedDatagram& datagram
 wire::Envelope ToProto(const DecodedDatagram& datagram);
 
 // ProtoDifference returns "" when `expected` and `actual` hold the same known fields
-// (unknown fields are ignored), and otherwise a description of the differences.
+// (unknown fields and the checksum, which is not content, are ignored), and otherwise
+// a description of the differences.
 std::string ProtoDifference(const wire::Envelope& expected, const wire::Envelope& actual);
+
+// Sealed returns `content` followed by the checksum trailer, as a sender appends it
+// (wire.proto, Envelope.checksum): for datagrams built by hand or serialized by the
+// generated classes, which know nothing of the rule.
+std::string Sealed(std::string content);
+
+// Reseal gives `bytes`, typically a mutated datagram, a valid checksum again, so that
+// the decoder gets past the check and parses it: when the last 5 bytes begin with the
+// checksum's tag they are taken for the trailer and rewritten, otherwise a trailer is
+// appended.
+void Reseal(std::vector<uint8_t>* bytes);
+
+// ChecksumOf returns the checksum `datagram` should carry: the CRC-32C of all but its
+// last 5 bytes. `datagram` must have at least 5.
+uint32_t ChecksumOf(absl::Span<const uint8_t> datagram);
 
 // Describe returns the content of `datagram` on one line, for failure messages.
 std::string Describe(const DecodedDatagram& datagram);
