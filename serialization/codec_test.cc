@@ -358,8 +358,8 @@ TEST(DatagramEncoder, WritesTheFramesExampleOfTheProtocolDocument) {
 TEST(DatagramEncoder, WritesTheGoodbyeExampleOfTheProtocolDocument) {
   ASSERT_OK_AND_ASSIGN(DatagramEncoder encoder, DatagramEncoder::Create(1472));
   ASSERT_OK_AND_ASSIGN(auto bytes, encoder.EncodeGoodbye(ExampleHeader()));
-  // docs/PROTOCOL.md, "Example: a goodbye". A string_view literal, so that the zero
-  // byte counts.
+  // docs/PROTOCOL.md, the goodbye of section 3, "Checksum". A string_view literal, so
+  // that the zero byte counts.
   using std::string_view_literals::operator""sv;
   constexpr std::string_view kBody =
       "\x4a\x00"                 // goodbye, 0 bytes
