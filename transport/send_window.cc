@@ -29,8 +29,7 @@ absl::StatusOr<uint64_t> SendWindow::Add(std::vector<uint8_t> payload, uint32_t 
                                                    " bytes exceeds the send window of ",
                                                    options_.max_bytes, " bytes"));
   }
-  if (bytes_ + payload.size() > options_.max_bytes ||
-      frames_.size() >= options_.max_frames) {
+  if (!HasRoom(payload.size())) {
     ++counters_.refused;
     return absl::ResourceExhaustedError(
         absl::StrCat("send window full: ", frames_.size(), " frames and ", bytes_,
@@ -45,33 +44,74 @@ absl::StatusOr<uint64_t> SendWindow::Add(std::vector<uint8_t> payload, uint32_t 
   frame.payload = std::move(payload);
   frame.expiry = expiry;
   frame.token = token;
+  if (expiry != absl::InfiniteFuture()) expiries_.insert({expiry, sequence});
   ++counters_.added;
   return sequence;
 }
 
-void SendWindow::CollectDue(absl::Time now, absl::Duration rto,
-                            std::vector<const PendingFrame*>* due) {
-  for (auto& [sequence, frame] : frames_) {
-    if (frame.expiry <= now) continue;
-    const bool never_sent = frame.transmissions == 0;
-    if (!never_sent && !frame.lost && frame.last_sent + rto > now) continue;
-    if (never_sent) {
-      ++counters_.sent;
-    } else {
-      ++counters_.resent;
-      if (frame.lost) ++counters_.fast_retransmits;
+void SendWindow::Transmit(PendingFrame& frame, absl::Time now,
+                          std::vector<const PendingFrame*>* due) {
+  if (frame.transmissions == 0) {
+    ++counters_.sent;
+  } else {
+    ++counters_.resent;
+    if (frame.lost) {
+      ++counters_.fast_retransmits;
+    } else if (frame.transmissions >= 2) {
+      ++counters_.repeated_timeouts;
     }
-    ++frame.transmissions;
-    frame.last_sent = now;
-    frame.send_order = ++transmissions_;
-    frame.lost = false;
-    due->push_back(&frame);
+  }
+  ++frame.transmissions;
+  frame.last_sent = now;
+  frame.send_order = ++transmissions_;
+  frame.lost = false;
+  sent_.push_back({now, frame.sequence, frame.send_order});
+  due->push_back(&frame);
+}
+
+void SendWindow::DropStaleSent() {
+  while (!sent_.empty()) {
+    auto it = frames_.find(sent_.front().sequence);
+    if (it != frames_.end() && it->second.send_order == sent_.front().send_order) {
+      return;
+    }
+    sent_.pop_front();
   }
 }
 
-absl::btree_map<uint64_t, PendingFrame>::iterator SendWindow::Erase(
-    absl::btree_map<uint64_t, PendingFrame>::iterator it) {
+void SendWindow::CollectDue(absl::Time now, absl::Duration rto,
+                            std::vector<const PendingFrame*>* due) {
+  std::sort(lost_.begin(), lost_.end());
+  for (uint64_t sequence : lost_) {
+    auto it = frames_.find(sequence);
+    if (it != frames_.end() && it->second.lost && it->second.expiry > now) {
+      Transmit(it->second, now, due);
+    }
+  }
+  lost_.clear();
+
+  // Only the entries there now: those Transmit appends are not due before rto.
+  for (size_t entries = sent_.size(); entries > 0 && !sent_.empty(); --entries) {
+    DropStaleSent();
+    if (sent_.empty() || sent_.front().at + rto > now) break;
+    const uint64_t sequence = sent_.front().sequence;
+    sent_.pop_front();
+    PendingFrame& frame = frames_.find(sequence)->second;
+    if (frame.expiry > now) Transmit(frame, now, due);
+  }
+
+  for (auto it = frames_.lower_bound(next_unsent_); it != frames_.end(); ++it) {
+    if (it->second.expiry > now) Transmit(it->second, now, due);
+  }
+  next_unsent_ = next_sequence_;
+  DropStaleSent();
+}
+
+SendWindow::Frames::iterator SendWindow::Erase(Frames::iterator it) {
   bytes_ -= it->second.payload.size();
+  if (it->second.expiry != absl::InfiniteFuture()) {
+    expiries_.erase({it->second.expiry, it->first});
+  }
   return frames_.erase(it);  // a btree's erase invalidates every other iterator
 }
 
@@ -128,25 +168,25 @@ AckOutcome SendWindow::OnAck(const serialization::AckFrame& ack, absl::Time now)
       if (frame.transmissions > 0 && !frame.lost &&
           frame.send_order < highest_acked_order_) {
         frame.lost = true;
+        lost_.push_back(frame.sequence);
         ++outcome.marked_lost;
       }
     }
   }
+  DropStaleSent();
   return outcome;
 }
 
 size_t SendWindow::Expire(absl::Time now, std::vector<uint64_t>* tokens) {
   size_t count = 0;
-  for (auto it = frames_.begin(); it != frames_.end();) {
-    if (it->second.expiry > now) {
-      ++it;
-      continue;
-    }
+  while (!expiries_.empty() && expiries_.begin()->first <= now) {
+    auto it = frames_.find(expiries_.begin()->second);
     tokens->push_back(it->second.token);
-    it = Erase(it);
+    Erase(it);
     ++count;
   }
   counters_.expired += count;
+  DropStaleSent();
   return count;
 }
 
@@ -154,19 +194,22 @@ void SendWindow::Clear(std::vector<uint64_t>* tokens) {
   for (const auto& [sequence, frame] : frames_) tokens->push_back(frame.token);
   counters_.released += frames_.size();
   frames_.clear();
+  sent_.clear();
+  lost_.clear();
+  expiries_.clear();
+  next_unsent_ = next_sequence_;
   bytes_ = 0;
 }
 
 std::optional<absl::Time> SendWindow::NextDeadline(absl::Duration rto) const {
+  if (!lost_.empty() || frames_.lower_bound(next_unsent_) != frames_.end()) {
+    return absl::InfinitePast();
+  }
   std::optional<absl::Time> next;
-  for (const auto& [sequence, frame] : frames_) {
-    absl::Time at = frame.expiry;
-    if (frame.transmissions == 0 || frame.lost) {
-      at = absl::InfinitePast();
-    } else {
-      at = std::min(at, frame.last_sent + rto);
-    }
-    if (!next || at < *next) next = at;
+  // The front of sent_ is live: every change to the window drops the stale ones.
+  if (!sent_.empty()) next = sent_.front().at + rto;
+  if (!expiries_.empty() && (!next || expiries_.begin()->first < *next)) {
+    next = expiries_.begin()->first;
   }
   return next;
 }

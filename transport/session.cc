@@ -82,8 +82,8 @@ void Session::Poll(absl::Time now, Outgoing* out) {
   if (SkipOwed()) {
     const uint64_t forward = ForwardPoint();
     if (forward != skip_sent_ || now >= skip_sent_at_ + rtt_.rto()) {
-      out->data.push_back(
-          serialization::DataFrame{.sequence = forward, .flags = kFlagSkip, .payload = {}});
+      out->data.push_back(serialization::DataFrame{
+          .sequence = forward, .flags = kFlagSkip, .payload = {}});
       skip_sent_ = forward;
       skip_sent_at_ = now;
       ++counters_.skips_sent;
@@ -113,9 +113,10 @@ void Session::Poll(absl::Time now, Outgoing* out) {
   const SendWindowCounters& after = window_.counters();
   counters_.data_sent += after.sent - before.sent;
   counters_.data_resent += after.resent - before.resent;
-  const uint64_t timeout_resends =
-      (after.resent - before.resent) - (after.fast_retransmits - before.fast_retransmits);
-  if (timeout_resends > 0) rtt_.Backoff();
+  // Back off when a retransmission was lost too, not on a frame's first timeout:
+  // with timers per frame, one burst of losses would otherwise double the timeout
+  // once per Poll, and stretch the tail of a stream for no gain on a LAN.
+  if (after.repeated_timeouts > before.repeated_timeouts) rtt_.Backoff();
 
   if (ack_owed_ && (!out->data.empty() || ack_urgent_ ||
                     now >= ack_owed_since_ + options_.ack_delay)) {
@@ -131,10 +132,11 @@ void Session::Poll(absl::Time now, Outgoing* out) {
 void Session::OnData(const serialization::DataFrame& frame, absl::Time now,
                      std::vector<Delivery>* deliveries) {
   if (closed_) return;
-  const bool valid = frame.flags == kFlagSkip
-                         ? frame.payload.empty()
-                         : (frame.flags & ~(kFlagReliable | kFlagOrdered)) == 0 &&
-                               (frame.flags & kFlagReliable || !(frame.flags & kFlagOrdered));
+  const bool valid =
+      frame.flags == kFlagSkip
+          ? frame.payload.empty()
+          : (frame.flags & ~(kFlagReliable | kFlagOrdered)) == 0 &&
+                (frame.flags & kFlagReliable || !(frame.flags & kFlagOrdered));
   if (!valid) {
     ++counters_.invalid_frames;
     return;
@@ -257,8 +259,8 @@ void Session::OnAck(const serialization::AckFrame& ack, absl::Time now,
   if (closed_) return;
   AckOutcome outcome = window_.OnAck(ack, now);
   // A cumulative point beyond anything sent is not believed (its acks count unknown).
-  peer_cumulative_ = std::max(
-      peer_cumulative_, std::min(ack.cumulative, window_.next_sequence() - 1));
+  peer_cumulative_ =
+      std::max(peer_cumulative_, std::min(ack.cumulative, window_.next_sequence() - 1));
   if (outcome.rtt_sample) rtt_.OnSample(*outcome.rtt_sample);
   counters_.acked += outcome.acknowledged.size();
   counters_.unknown_acks += outcome.unknown;

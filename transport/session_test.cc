@@ -439,15 +439,23 @@ TEST(Session, TimeoutResendBacksOffAndAnRttSampleResetsIt) {
   EXPECT_EQ(a.NextDeadline(), kStart + initial);
   a.Poll(kStart + initial - absl::Microseconds(1), &out);
   EXPECT_THAT(out.data, IsEmpty());
+  // The first timeout resends without backing off: one loss says little.
   a.Poll(kStart + initial, &out);
   EXPECT_THAT(Sequences(out), ElementsAre(1));
-  EXPECT_EQ(a.counters().rto, 2 * initial);
+  EXPECT_EQ(a.counters().rto, initial);
   EXPECT_EQ(a.counters().data_resent, 1u);
+  // The resend timing out too does: twice the timeout until the next one.
+  const absl::Time second = kStart + 2 * initial;
+  a.Poll(second, &out);
+  EXPECT_THAT(Sequences(out), ElementsAre(1));
+  EXPECT_EQ(a.counters().rto, 2 * initial);
+  EXPECT_EQ(a.NextDeadline(), second + 2 * initial);
+  EXPECT_EQ(a.counters().data_resent, 2u);
 
   // Frame 2 is sent once, so its acknowledgement is a sample (Karn), which resets the
   // backoff.
   ASSERT_OK(a.SendReliable(Bytes(8), kFarFuture, false, 2));
-  const absl::Time sent_at = kStart + initial + absl::Milliseconds(1);
+  const absl::Time sent_at = second + absl::Milliseconds(1);
   a.Poll(sent_at, &out);
   EXPECT_THAT(Sequences(out), ElementsAre(2));
   EXPECT_THAT(Ack(a, 2, {}, sent_at + absl::Milliseconds(2)), UnorderedElementsAre(1, 2));
@@ -589,7 +597,8 @@ TEST(Session, AnExpiredFrameIsSkippedAndTheOrderedFramesBehindItGoUp) {
 
   b.OnData(out.data[0], resend, &deliveries);
   std::vector<uint32_t> indices;
-  for (const Delivery& delivery : deliveries) indices.push_back(IndexOf(delivery.payload));
+  for (const Delivery& delivery : deliveries)
+    indices.push_back(IndexOf(delivery.payload));
   EXPECT_THAT(indices, ElementsAre(2, 3));
   EXPECT_EQ(b.counters().skipped, 1u);
   EXPECT_EQ(b.bytes_held(), 0u);

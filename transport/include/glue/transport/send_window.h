@@ -12,10 +12,13 @@
 #define GLUE_TRANSPORT_SEND_WINDOW_H_
 
 #include <cstdint>
+#include <deque>
 #include <optional>
+#include <utility>
 #include <vector>
 
 #include "absl/container/btree_map.h"
+#include "absl/container/btree_set.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
@@ -63,6 +66,8 @@ struct SendWindowCounters {
   uint64_t sent = 0;
   uint64_t resent = 0;
   uint64_t fast_retransmits = 0;
+  // Timeout resends of a frame already resent: its retransmission was lost too.
+  uint64_t repeated_timeouts = 0;
   uint64_t acknowledged = 0;
   uint64_t expired = 0;
   uint64_t released = 0;  // dropped by Clear (peer gone)
@@ -86,10 +91,12 @@ class SendWindow {
   absl::StatusOr<uint64_t> Add(std::vector<uint8_t> payload, uint32_t flags,
                                absl::Time expiry, uint64_t token);
 
-  // CollectDue appends to `due`, lowest sequence first, every frame to transmit at
-  // `now`: frames marked lost, frames unacknowledged for `rto` since last sent, then
-  // frames never sent; and records them as sent at `now`. Expired frames are not
-  // collected (call Expire). Pointers stay valid until the window next changes.
+  // CollectDue appends to `due` every frame to transmit at `now`: frames marked lost
+  // (lowest sequence first), frames unacknowledged for `rto` since last sent (oldest
+  // transmission first), then frames never sent (lowest sequence first); and records
+  // them as sent at `now`. Expired frames are not collected (call Expire). Pointers
+  // stay valid until the window next changes. Costs O(log n) per frame collected, not
+  // per frame held.
   void CollectDue(absl::Time now, absl::Duration rto,
                   std::vector<const PendingFrame*>* due);
 
@@ -108,6 +115,11 @@ class SendWindow {
   // `rto`, or a frame never sent (now-ish: its time is absl::InfinitePast()).
   std::optional<absl::Time> NextDeadline(absl::Duration rto) const;
 
+  // HasRoom says whether Add of a payload of `bytes` bytes would be accepted now.
+  bool HasRoom(size_t bytes) const {
+    return bytes_ + bytes <= options_.max_bytes && frames_.size() < options_.max_frames;
+  }
+
   size_t bytes() const { return bytes_; }
   size_t size() const { return frames_.size(); }
   uint64_t next_sequence() const { return next_sequence_; }
@@ -120,12 +132,37 @@ class SendWindow {
   const SendWindowOptions& options() const { return options_; }
 
  private:
+  using Frames = absl::btree_map<uint64_t, PendingFrame>;
+
+  // Sent is one transmission, in the order of transmissions_: the frame's resend is
+  // due at `at` + rto, unless the frame was acknowledged, expired or sent again since
+  // (then the entry is stale, and skipped).
+  struct Sent {
+    absl::Time at;
+    uint64_t sequence;
+    uint64_t send_order;
+  };
+
   // Erase removes one frame and returns the iterator after it.
-  absl::btree_map<uint64_t, PendingFrame>::iterator Erase(
-      absl::btree_map<uint64_t, PendingFrame>::iterator it);
+  Frames::iterator Erase(Frames::iterator it);
+  // Transmit records that `frame` goes out at `now` and appends it to `due`.
+  void Transmit(PendingFrame& frame, absl::Time now,
+                std::vector<const PendingFrame*>* due);
+  // DropStaleSent pops the stale entries at the front of sent_.
+  void DropStaleSent();
 
   const SendWindowOptions options_;
-  absl::btree_map<uint64_t, PendingFrame> frames_;
+  Frames frames_;
+  // Frames from this sequence on have never been sent.
+  uint64_t next_unsent_ = 1;
+  // Every transmission, oldest first; since time only moves forward, the frames
+  // whose resend is due are a prefix. Stale entries are dropped when they reach the
+  // front, so it holds at most the transmissions of the last rto and the frames held.
+  std::deque<Sent> sent_;
+  // Frames marked lost by fast retransmit, to resend first.
+  std::vector<uint64_t> lost_;
+  // The frames with a finite expiry, by expiry.
+  absl::btree_set<std::pair<absl::Time, uint64_t>> expiries_;
   uint64_t next_sequence_ = 1;
   size_t bytes_ = 0;
   // The highest sequence ever acknowledged, and the order of its last transmission: a

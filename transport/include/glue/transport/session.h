@@ -85,8 +85,8 @@ struct SessionCounters {
   // Reliable sequences the receiver gave up on the peer's skip, never having had them.
   uint64_t skipped = 0;
   uint64_t invalid_frames = 0;  // data frames with invalid flags, dropped
-  uint64_t acked = 0;            // reliable frames acknowledged
-  uint64_t unknown_acks = 0;     // acknowledged sequence numbers never sent
+  uint64_t acked = 0;           // reliable frames acknowledged
+  uint64_t unknown_acks = 0;    // acknowledged sequence numbers never sent
   // Data frames refused by a receive tracker and not stored: beyond its window, past
   // its range bound, or sequence 0.
   uint64_t beyond_window = 0;
@@ -138,16 +138,21 @@ class Session {
   absl::StatusOr<uint64_t> SendReliable(std::vector<uint8_t> payload, absl::Time expiry,
                                         bool ordered, uint64_t token);
 
+  // HasRoomFor says whether SendReliable of a payload of `bytes` bytes would be
+  // accepted now.
+  bool HasRoomFor(size_t bytes) const { return !closed_ && window_.HasRoom(bytes); }
+
   // SendBestEffort queues a best-effort frame for the next Poll. When the queue holds
   // max_best_effort_queue frames, the oldest is dropped and counted. Dropped at once
   // after Close.
   void SendBestEffort(std::vector<uint8_t> payload);
 
   // Poll replaces `out` (not null) with everything due at `now`: a skip frame when one
-  // is owed, the queued best-effort frames, then the reliable frames to send or resend (new, timed out after rto(),
-  // or marked lost by fast retransmit), and an ack when one is owed and either data
-  // goes out too, the ack delay has passed, or a duplicate or out-of-order frame asked
-  // for it at once. A timeout resend doubles the timeout (once per Poll).
+  // is owed, the queued best-effort frames, then the reliable frames to send or resend
+  // (new, timed out after rto(), or marked lost by fast retransmit), and an ack when one
+  // is owed and either data goes out too, the ack delay has passed, or a duplicate or
+  // out-of-order frame asked for it at once. The timeout doubles (once per Poll) when a
+  // frame already resent times out again.
   void Poll(absl::Time now, Outgoing* out);
 
   // OnData takes one data frame from the peer and appends to `deliveries` (not null)
