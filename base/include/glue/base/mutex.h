@@ -9,6 +9,7 @@
 #include <mutex>
 
 #include "absl/base/thread_annotations.h"
+#include "absl/time/time.h"
 
 namespace glue {
 
@@ -29,6 +30,23 @@ class ABSL_LOCKABLE Mutex {
     std::unique_lock<std::mutex> lock(mu_, std::adopt_lock);
     cv_.wait(lock, condition);
     lock.release();
+  }
+
+  // AwaitUntil is Await that gives up at `deadline` (a time of the system clock,
+  // absl::Now()). Returns whether `condition()` holds.
+  template <typename Condition>
+  bool AwaitUntil(Condition condition, absl::Time deadline)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(this) {
+    std::unique_lock<std::mutex> lock(mu_, std::adopt_lock);
+    bool holds;
+    if (deadline == absl::InfiniteFuture()) {
+      cv_.wait(lock, condition);
+      holds = true;
+    } else {
+      holds = cv_.wait_until(lock, absl::ToChronoTime(deadline), condition);
+    }
+    lock.release();
+    return holds;
   }
 
   // NotifyAll wakes every thread in Await so it checks its condition again.

@@ -1,0 +1,186 @@
+// Transport: messages to peers by endpoint id or name, reliable or best-effort, over
+// the datagrams discovery carries. One Session per discovered peer, made when
+// discovery adds the peer and closed when it removes it; frames to one peer share
+// datagrams of at most max_datagram_bytes, acknowledgements ride on data. The transport
+// layer, on discovery.
+//
+//   auto transport = Transport::Create(io.get_executor(), config,
+//       {.on_message = [](const Peer& from, Delivery message) { ... },
+//        .on_send_done = [](uint64_t peer, uint64_t token, SendOutcome outcome) { ... }},
+//       TransportOptions());
+//   (*transport)->Start();
+//   (*transport)->Send(peer_id, payload, {.expiry = absl::Now() + absl::Seconds(1)});
+#ifndef GLUE_TRANSPORT_TRANSPORT_H_
+#define GLUE_TRANSPORT_TRANSPORT_H_
+
+#include <boost/asio/any_io_executor.hpp>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "glue/discovery/config.h"
+#include "glue/discovery/discovery.h"
+#include "glue/transport/session.h"
+
+namespace glue::transport {
+namespace internal {
+struct TransportState;
+}  // namespace internal
+
+// The range of TransportOptions::max_datagram_bytes: discovery needs room for an
+// announcement, and UDP over IPv4 carries at most 65507 bytes.
+inline constexpr size_t kMinDatagramBytes = 512;
+inline constexpr size_t kMaxDatagramBytes = 65507;
+
+// TransportOptions tune and bound a transport.
+struct TransportOptions {
+  // Every peer's session: its send window (the bound on bytes in flight to one peer),
+  // timeouts, receive windows and acknowledgement policy.
+  SessionOptions session;
+  // The largest datagram sent, in bytes of UDP payload: the path MTU less the IP and
+  // UDP headers, kMinDatagramBytes..kMaxDatagramBytes. Frames to one peer are packed
+  // into datagrams of at most this size; a payload must fit in one datagram with its
+  // header (see max_payload_bytes).
+  size_t max_datagram_bytes = 1400;
+  // Discovery's options: the clock, the peer bound, injected faults. The transport
+  // reads time from discovery.now too. discovery.datagram_budget is set to
+  // max_datagram_bytes.
+  discovery::Discovery::Options discovery;
+};
+
+// SendOutcome is how a reliable send ended, as on_send_done reports it.
+enum class SendOutcome {
+  kAcknowledged,  // the peer has it
+  kExpired,       // not acknowledged by its expiry: given up, never resent
+  kReleased,      // the peer was removed, or the transport stopped, first
+};
+
+// SendOutcomeName returns "acknowledged", "expired" or "released".
+std::string_view SendOutcomeName(SendOutcome outcome);
+
+// SendOptions say how to send one message.
+struct SendOptions {
+  // Reliable: acknowledged, resent until acknowledged or expired, reported to
+  // on_send_done. Best-effort: sent once at most, never reported.
+  bool reliable = true;
+  // Reliable only: the peer hands it up after every reliable message sent before it
+  // (that did not expire).
+  bool ordered = false;
+  // Reliable only: given up at this time (on the transport's clock) if not
+  // acknowledged. InfiniteFuture: until acknowledged or the peer is removed.
+  absl::Time expiry = absl::InfiniteFuture();
+  // The caller's handle for this message, given back to on_send_done.
+  uint64_t token = 0;
+  // What a reliable send does when the peer's send window is full: wait for room
+  // until this time of the system clock (absl::Now()), then fail with
+  // kResourceExhausted. InfinitePast (the default) fails at once. A send from inside
+  // a callback never waits (the acknowledgements that would make room are handled on
+  // the same strand).
+  absl::Time wait_until = absl::InfinitePast();
+};
+
+// PeerCounters describe the session with one peer.
+struct PeerCounters {
+  uint64_t peer_id = 0;
+  std::string peer_name;
+  SessionCounters session;
+  size_t bytes_held = 0;  // payload bytes its session holds (see Session::bytes_held)
+};
+
+// TransportCounters add up every session, those of removed peers included.
+struct TransportCounters {
+  SessionCounters sessions;  // smoothed_rtt and rto are left zero here
+  size_t bytes_held = 0;     // now, over the current sessions
+  uint64_t peers_added = 0;
+  uint64_t peers_removed = 0;
+  uint64_t datagrams_sent = 0;
+  uint64_t send_failures = 0;  // datagrams the network refused (counted lost)
+  uint64_t refused_full = 0;   // sends failed with kResourceExhausted
+  uint64_t waited = 0;         // sends that waited for room in a send window
+  discovery::DiscoveryCounters discovery;
+};
+
+// Transport runs on a strand of the executor given to Create; discovery runs under
+// it. Public methods may be called from any thread. The callbacks run on that strand,
+// one at a time, and should be quick: acknowledgements and resends wait for them. They
+// may call Send (which then never waits), but not Stop.
+class Transport {
+ public:
+  struct Callbacks {
+    std::function<void(const discovery::Peer&)> on_peer_added;
+    std::function<void(const discovery::Peer&, discovery::RemovalReason)> on_peer_removed;
+    // A message from `from`. Reliable messages arrive once; ordered ones in order.
+    std::function<void(const discovery::Peer& from, Delivery message)> on_message;
+    // The end of a reliable send: once per message accepted by Send.
+    std::function<void(uint64_t peer_id, uint64_t token, SendOutcome outcome)>
+        on_send_done;
+  };
+
+  // Create checks the configuration and the options; nothing is opened until Start.
+  // Errors: kInvalidArgument for a configuration ValidateConfig refuses, session
+  // options Session::Validate refuses, a max_datagram_bytes out of its range, or one
+  // that cannot hold the largest acknowledgement (session.max_ack_ranges ranges) with
+  // this endpoint's header; the message names the option and the values.
+  static absl::StatusOr<std::unique_ptr<Transport>> Create(
+      const boost::asio::any_io_executor& executor, const discovery::Config& config,
+      Callbacks callbacks, TransportOptions options);
+
+  // Stops (see Stop).
+  ~Transport();
+  Transport(const Transport&) = delete;
+  Transport& operator=(const Transport&) = delete;
+
+  // Start starts discovery (see Discovery::Start, whose errors it returns).
+  absl::Status Start();
+
+  // Stop stops discovery (which says goodbye), closes every session and reports the
+  // reliable messages not yet acknowledged as kReleased. When it returns no callback
+  // runs any more. Idempotent. Not from a callback.
+  void Stop();
+
+  // Send queues `payload` to peer `peer_id`, sent at the latest when the strand next
+  // runs; several sends made before then share datagrams.
+  // Errors: kNotFound for an unknown peer; kInvalidArgument for a payload larger than
+  // max_payload_bytes() (both sizes named) or ordered without reliable;
+  // kResourceExhausted when the peer's send window is full (after waiting until
+  // options.wait_until); kFailedPrecondition before Start or after Stop.
+  absl::Status Send(uint64_t peer_id, std::vector<uint8_t> payload,
+                    const SendOptions& options);
+
+  // SendToName is Send to the peer named `name`. Error: kNotFound when no current peer
+  // has that name; otherwise as Send.
+  absl::Status SendToName(std::string_view name, std::vector<uint8_t> payload,
+                          const SendOptions& options);
+
+  // max_payload_bytes is the largest payload Send accepts: what fits in one datagram
+  // of max_datagram_bytes with this endpoint's header.
+  size_t max_payload_bytes() const;
+
+  // peers returns the current peers, ordered by id.
+  std::vector<discovery::Peer> peers() const;
+
+  // peer_counters returns the counters of the session with `peer_id`, if it exists.
+  std::optional<PeerCounters> peer_counters(uint64_t peer_id) const;
+
+  TransportCounters counters() const;
+
+  // discovery gives the discovery underneath (its header, data address, peers).
+  const discovery::Discovery& discovery() const;
+
+ private:
+  explicit Transport(std::shared_ptr<internal::TransportState> state);
+
+  std::shared_ptr<internal::TransportState> state_;
+};
+
+}  // namespace glue::transport
+
+#endif  // GLUE_TRANSPORT_TRANSPORT_H_

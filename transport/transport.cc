@@ -1,0 +1,572 @@
+#include "glue/transport/transport.h"
+
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
+#include <limits>
+#include <utility>
+
+#include "absl/container/btree_set.h"
+#include "absl/container/flat_hash_map.h"
+#include "absl/strings/str_cat.h"
+#include "glue/base/handler_gate.h"
+#include "glue/base/log.h"
+#include "glue/base/mutex.h"
+#include "glue/base/status_macros.h"
+#include "glue/serialization/codec.h"
+
+namespace glue::transport {
+namespace internal {
+namespace {
+
+using discovery::Peer;
+
+// PeerSession is the session with one peer, and where it stands in the schedule.
+struct PeerSession {
+  PeerSession(Peer p, const SessionOptions& options)
+      : peer(std::move(p)), session(options) {}
+
+  Peer peer;
+  Session session;
+  std::optional<absl::Time> scheduled;  // its key in TransportState::deadlines
+};
+
+// Done is a reliable send's end, reported after the lock is released.
+struct Done {
+  uint64_t peer_id;
+  uint64_t token;
+  SendOutcome outcome;
+};
+
+// Reports gathers what a handler reports once it has released the lock.
+struct Reports {
+  std::vector<Delivery> deliveries;  // all from one peer, the handler's
+  std::vector<Done> done;
+  std::vector<uint64_t> tokens;  // scratch
+
+  void TakeTokens(uint64_t peer_id, SendOutcome outcome) {
+    for (uint64_t token : tokens) done.push_back({peer_id, token, outcome});
+    tokens.clear();
+  }
+};
+
+// Add adds every count of `c` to `into` (not the RTT, which does not add up).
+void Add(const SessionCounters& c, SessionCounters* into) {
+  into->reliable_queued += c.reliable_queued;
+  into->best_effort_queued += c.best_effort_queued;
+  into->best_effort_dropped_queue += c.best_effort_dropped_queue;
+  into->data_sent += c.data_sent;
+  into->data_resent += c.data_resent;
+  into->acks_sent += c.acks_sent;
+  into->delivered += c.delivered;
+  into->duplicates += c.duplicates;
+  into->best_effort_lost += c.best_effort_lost;
+  into->reorder_dropped += c.reorder_dropped;
+  into->expired += c.expired;
+  into->skips_sent += c.skips_sent;
+  into->skipped += c.skipped;
+  into->invalid_frames += c.invalid_frames;
+  into->acked += c.acked;
+  into->unknown_acks += c.unknown_acks;
+  into->beyond_window += c.beyond_window;
+}
+
+}  // namespace
+
+struct TransportState {
+  TransportState(const boost::asio::any_io_executor& executor, Transport::Callbacks c,
+                 TransportOptions o, serialization::DatagramEncoder e)
+      : strand(boost::asio::make_strand(executor)),
+        callbacks(std::move(c)),
+        options(std::move(o)),
+        timer(strand),
+        encoder(std::move(e)) {}
+
+  absl::Time Now() const { return options.discovery.now(); }
+
+  const boost::asio::strand<boost::asio::any_io_executor> strand;
+  const Transport::Callbacks callbacks;
+  const TransportOptions options;
+  std::unique_ptr<discovery::Discovery> discovery;  // set once by Create
+  serialization::Header header;                     // views into discovery's config
+  size_t max_payload = 0;
+  HandlerGate gate;
+  // Touched by handlers on the strand only, and by Stop once the gate is closed.
+  boost::asio::steady_timer timer;
+
+  mutable Mutex mu;
+  bool started ABSL_GUARDED_BY(mu) = false;
+  bool stopped ABSL_GUARDED_BY(mu) = false;
+  absl::flat_hash_map<uint64_t, std::unique_ptr<PeerSession>> sessions
+      ABSL_GUARDED_BY(mu);
+  // When each session next has something to do, earliest first.
+  absl::btree_set<std::pair<absl::Time, uint64_t>> deadlines ABSL_GUARDED_BY(mu);
+  bool flush_posted ABSL_GUARDED_BY(mu) = false;
+  std::optional<absl::Time> timer_at ABSL_GUARDED_BY(mu);
+  // Bumped whenever a send window may have made room, for Send's waiters.
+  uint64_t room_generation ABSL_GUARDED_BY(mu) = 0;
+  serialization::DatagramEncoder encoder ABSL_GUARDED_BY(mu);
+  Outgoing out ABSL_GUARDED_BY(mu);
+  std::vector<uint64_t> due ABSL_GUARDED_BY(mu);
+  SessionCounters removed ABSL_GUARDED_BY(mu);  // of the sessions closed
+  TransportCounters counters ABSL_GUARDED_BY(mu);
+};
+
+namespace {
+
+void Flush(const std::shared_ptr<TransportState>& state);
+
+// Reschedule files the session under its next deadline.
+void Reschedule(TransportState& s, PeerSession& ps) ABSL_EXCLUSIVE_LOCKS_REQUIRED(s.mu) {
+  const std::optional<absl::Time> next = ps.session.NextDeadline();
+  if (next == ps.scheduled) return;
+  if (ps.scheduled) s.deadlines.erase({*ps.scheduled, ps.peer.id});
+  ps.scheduled = next;
+  if (next) s.deadlines.insert({*next, ps.peer.id});
+}
+
+void PostFlush(const std::shared_ptr<TransportState>& state)
+    ABSL_EXCLUSIVE_LOCKS_REQUIRED(state->mu) {
+  if (state->flush_posted) return;
+  state->flush_posted = true;
+  boost::asio::post(state->strand, [state] { Flush(state); });
+}
+
+// ArmTimer makes the strand wake for the earliest deadline. On the strand only.
+void ArmTimer(const std::shared_ptr<TransportState>& state, absl::Time now)
+    ABSL_EXCLUSIVE_LOCKS_REQUIRED(state->mu) {
+  TransportState& s = *state;
+  if (s.deadlines.empty()) return;  // a timer still armed wakes to nothing due
+  const absl::Time first = s.deadlines.begin()->first;
+  if (first <= now) {
+    PostFlush(state);
+    return;
+  }
+  if (s.timer_at == first) return;
+  s.timer_at = first;
+  s.timer.expires_after(absl::ToChronoNanoseconds(first - now));
+  s.timer.async_wait([state](const boost::system::error_code& error) {
+    if (error != boost::asio::error::operation_aborted) Flush(state);
+  });
+}
+
+// SendDatagram hands one encoded datagram to discovery's data socket. A datagram the
+// network refuses is counted and left to the retransmission timer, like a loss.
+void SendDatagram(TransportState& s, uint64_t peer_id, absl::Span<const uint8_t> bytes)
+    ABSL_EXCLUSIVE_LOCKS_REQUIRED(s.mu) {
+  if (s.discovery->SendTo(peer_id, bytes).ok()) {
+    ++s.counters.datagrams_sent;
+  } else {
+    ++s.counters.send_failures;
+  }
+}
+
+// Transmit packs s.out, what one session's Poll gave, into as few datagrams as the
+// budget allows, the ack first, and sends them.
+void Transmit(TransportState& s, uint64_t peer_id) ABSL_EXCLUSIVE_LOCKS_REQUIRED(s.mu) {
+  if (s.out.data.empty() && !s.out.ack) return;
+  serialization::DatagramEncoder& encoder = s.encoder;
+  // Create checked that the header, the largest ack and the largest payload fit; an
+  // error here is a bug, and the frames are left to be resent.
+  auto fail = [&](const absl::Status& status) {
+    GLUE_LOG(kError, "transport: cannot encode for peer %d: %s", peer_id,
+             status.ToString());
+  };
+  if (absl::Status status = encoder.BeginFrames(s.header); !status.ok()) {
+    return fail(status);
+  }
+  if (s.out.ack) {
+    if (absl::Status status = encoder.AddAck(*s.out.ack); !status.ok()) {
+      return fail(status);
+    }
+  }
+  for (const serialization::DataFrame& frame : s.out.data) {
+    absl::Status added = encoder.AddData(frame);
+    if (absl::IsResourceExhausted(added)) {
+      absl::StatusOr<absl::Span<const uint8_t>> datagram = encoder.Finish();
+      if (!datagram.ok()) return fail(datagram.status());
+      SendDatagram(s, peer_id, *datagram);
+      if (absl::Status status = encoder.BeginFrames(s.header); !status.ok()) {
+        return fail(status);
+      }
+      added = encoder.AddData(frame);
+    }
+    if (!added.ok()) return fail(added);
+  }
+  absl::StatusOr<absl::Span<const uint8_t>> datagram = encoder.Finish();
+  if (!datagram.ok()) return fail(datagram.status());
+  SendDatagram(s, peer_id, *datagram);
+}
+
+// Service does what is due in one session at `now`: expiries, then sending.
+void Service(TransportState& s, PeerSession& ps, absl::Time now, Reports* reports)
+    ABSL_EXCLUSIVE_LOCKS_REQUIRED(s.mu) {
+  ps.session.Expire(now, &reports->tokens);
+  if (!reports->tokens.empty()) ++s.room_generation;
+  reports->TakeTokens(ps.peer.id, SendOutcome::kExpired);
+  ps.session.Poll(now, &s.out);
+  Transmit(s, ps.peer.id);
+  Reschedule(s, ps);
+}
+
+// Report runs the callbacks for what a handler gathered, without the lock.
+void Report(const TransportState& s, const Peer* from, Reports& reports) {
+  if (s.callbacks.on_message) {
+    for (Delivery& delivery : reports.deliveries) {
+      s.callbacks.on_message(*from, std::move(delivery));
+    }
+  }
+  if (s.callbacks.on_send_done) {
+    for (const Done& done : reports.done) {
+      s.callbacks.on_send_done(done.peer_id, done.token, done.outcome);
+    }
+  }
+}
+
+// Flush services every session whose deadline has come. On the strand.
+void Flush(const std::shared_ptr<TransportState>& state) {
+  TransportState& s = *state;
+  HandlerGate::Pass pass(&s.gate);
+  if (!pass) return;
+  Reports reports;
+  {
+    MutexLock lock(&s.mu);
+    s.flush_posted = false;
+    s.timer_at.reset();
+    if (s.stopped) return;
+    const absl::Time now = s.Now();
+    s.due.clear();
+    for (auto it = s.deadlines.begin(); it != s.deadlines.end() && it->first <= now;
+         ++it) {
+      s.due.push_back(it->second);
+    }
+    for (uint64_t id : s.due) {
+      auto found = s.sessions.find(id);
+      if (found != s.sessions.end()) Service(s, *found->second, now, &reports);
+    }
+    if (!reports.done.empty()) s.mu.NotifyAll();
+    ArmTimer(state, now);
+  }
+  Report(s, nullptr, reports);
+}
+
+void OnAdded(const std::shared_ptr<TransportState>& state, const Peer& peer) {
+  TransportState& s = *state;
+  HandlerGate::Pass pass(&s.gate);
+  if (!pass) return;
+  {
+    MutexLock lock(&s.mu);
+    if (s.stopped) return;
+    s.sessions[peer.id] = std::make_unique<PeerSession>(peer, s.options.session);
+    ++s.counters.peers_added;
+  }
+  if (s.callbacks.on_peer_added) s.callbacks.on_peer_added(peer);
+}
+
+void OnRemoved(const std::shared_ptr<TransportState>& state, const Peer& peer,
+               discovery::RemovalReason reason) {
+  TransportState& s = *state;
+  HandlerGate::Pass pass(&s.gate);
+  if (!pass) return;
+  Reports reports;
+  {
+    MutexLock lock(&s.mu);
+    auto found = s.sessions.find(peer.id);
+    if (found == s.sessions.end()) return;
+    PeerSession& ps = *found->second;
+    ps.session.Close(&reports.tokens);
+    reports.TakeTokens(peer.id, SendOutcome::kReleased);
+    Add(ps.session.counters(), &s.removed);
+    if (ps.scheduled) s.deadlines.erase({*ps.scheduled, peer.id});
+    s.sessions.erase(found);
+    ++s.counters.peers_removed;
+    ++s.room_generation;
+    s.mu.NotifyAll();  // a waiting Send learns its peer is gone
+  }
+  Report(s, nullptr, reports);
+  if (s.callbacks.on_peer_removed) s.callbacks.on_peer_removed(peer, reason);
+}
+
+void OnFrames(const std::shared_ptr<TransportState>& state, const Peer& peer,
+              const serialization::DecodedDatagram& datagram) {
+  TransportState& s = *state;
+  HandlerGate::Pass pass(&s.gate);
+  if (!pass) return;
+  Reports reports;
+  {
+    MutexLock lock(&s.mu);
+    auto found = s.sessions.find(peer.id);
+    if (s.stopped || found == s.sessions.end()) return;
+    PeerSession& ps = *found->second;
+    const absl::Time now = s.Now();
+    for (const serialization::Frame& frame : datagram.frames) {
+      if (const auto* data = std::get_if<serialization::DataFrame>(&frame)) {
+        ps.session.OnData(*data, now, &reports.deliveries);
+      } else {
+        ps.session.OnAck(std::get<serialization::AckFrame>(frame), now, &reports.tokens);
+      }
+    }
+    if (!reports.tokens.empty()) {
+      reports.TakeTokens(peer.id, SendOutcome::kAcknowledged);
+      ++s.room_generation;
+      s.mu.NotifyAll();
+    }
+    // An ack owed at once (a duplicate, a gap) goes now; a delayed one by the timer.
+    const std::optional<absl::Time> next = ps.session.NextDeadline();
+    if (next && *next <= now) {
+      Service(s, ps, now, &reports);
+    } else {
+      Reschedule(s, ps);
+    }
+    ArmTimer(state, now);
+  }
+  Report(s, &peer, reports);
+}
+
+// PayloadRoom returns the largest payload a data frame may carry in `room` bytes,
+// whatever its sequence number and flags, or 0 when not even an empty one fits.
+size_t PayloadRoom(size_t room) {
+  constexpr uint64_t kLargestSequence = std::numeric_limits<uint64_t>::max();
+  constexpr uint32_t kAllFlags = kFlagReliable | kFlagOrdered | kFlagSkip;
+  size_t payload = room;
+  while (payload > 0 && serialization::DatagramEncoder::EncodedDataFrameSize(
+                            payload, kLargestSequence, kAllFlags) > room) {
+    --payload;
+  }
+  return payload;
+}
+
+}  // namespace
+}  // namespace internal
+
+using internal::TransportState;
+
+std::string_view SendOutcomeName(SendOutcome outcome) {
+  switch (outcome) {
+    case SendOutcome::kAcknowledged:
+      return "acknowledged";
+    case SendOutcome::kExpired:
+      return "expired";
+    case SendOutcome::kReleased:
+      return "released";
+  }
+  return "unknown";
+}
+
+absl::StatusOr<std::unique_ptr<Transport>> Transport::Create(
+    const boost::asio::any_io_executor& executor, const discovery::Config& config,
+    Callbacks callbacks, TransportOptions options) {
+  GLUE_RETURN_IF_ERROR(Session::Validate(options.session));
+  // Discovery's announcements need the lower bound; UDP over IPv4 sets the upper.
+  if (options.max_datagram_bytes < kMinDatagramBytes ||
+      options.max_datagram_bytes > kMaxDatagramBytes) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("TransportOptions.max_datagram_bytes=", options.max_datagram_bytes,
+                     " is outside ", kMinDatagramBytes, "..", kMaxDatagramBytes));
+  }
+  GLUE_ASSIGN_OR_RETURN(
+      serialization::DatagramEncoder encoder,
+      serialization::DatagramEncoder::Create(options.max_datagram_bytes));
+  options.discovery.datagram_budget = options.max_datagram_bytes;
+  auto state = std::make_shared<TransportState>(executor, std::move(callbacks),
+                                                std::move(options), std::move(encoder));
+  TransportState& s = *state;
+  std::weak_ptr<TransportState> weak = state;
+  // Discovery's handlers run on a strand of the transport's strand, so both layers'
+  // handlers take turns. They hold the state weakly: discovery may outlive it by the
+  // handlers in flight when it stopped, which then call nothing.
+  discovery::Discovery::Callbacks discovery_callbacks{
+      .on_added =
+          [weak](const discovery::Peer& peer) {
+            if (auto state = weak.lock()) internal::OnAdded(state, peer);
+          },
+      .on_removed =
+          [weak](const discovery::Peer& peer, discovery::RemovalReason reason) {
+            if (auto state = weak.lock()) internal::OnRemoved(state, peer, reason);
+          },
+      .on_frames =
+          [weak](const discovery::Peer& peer,
+                 const serialization::DecodedDatagram& datagram) {
+            if (auto state = weak.lock()) internal::OnFrames(state, peer, datagram);
+          },
+  };
+  GLUE_ASSIGN_OR_RETURN(s.discovery, discovery::Discovery::Create(
+                                         s.strand, config, std::move(discovery_callbacks),
+                                         s.options.discovery));
+  s.header = s.discovery->header();
+
+  MutexLock lock(&s.mu);
+  if (absl::Status begun = s.encoder.BeginFrames(s.header); !begun.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("TransportOptions.max_datagram_bytes=", s.options.max_datagram_bytes,
+                     " leaves no room for frames: ", begun.message()));
+  }
+  const size_t room = s.encoder.remaining();
+  s.max_payload = internal::PayloadRoom(room);
+  if (s.max_payload == 0) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "TransportOptions.max_datagram_bytes=", s.options.max_datagram_bytes, " leaves ",
+        room, " bytes after the header, too few for any payload"));
+  }
+  const std::vector<serialization::AckRange> largest_ranges(
+      s.options.session.max_ack_ranges,
+      serialization::AckRange{std::numeric_limits<uint64_t>::max() - 1,
+                              std::numeric_limits<uint64_t>::max()});
+  const size_t largest_ack = serialization::DatagramEncoder::EncodedAckFrameSize(
+      {.cumulative = std::numeric_limits<uint64_t>::max(), .ranges = largest_ranges});
+  if (largest_ack > room) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "SessionOptions.max_ack_ranges=", s.options.session.max_ack_ranges,
+        ": an ack of that many ranges takes up to ", largest_ack,
+        " bytes, more than the ", room, " left after the header in a datagram of ",
+        s.options.max_datagram_bytes, " bytes (TransportOptions.max_datagram_bytes)"));
+  }
+  return std::unique_ptr<Transport>(new Transport(std::move(state)));
+}
+
+Transport::Transport(std::shared_ptr<internal::TransportState> state)
+    : state_(std::move(state)) {}
+
+Transport::~Transport() { Stop(); }
+
+absl::Status Transport::Start() {
+  TransportState& s = *state_;
+  {
+    MutexLock lock(&s.mu);
+    if (s.started || s.stopped) {
+      return absl::FailedPreconditionError(s.stopped ? "transport stopped"
+                                                     : "transport already started");
+    }
+  }
+  GLUE_RETURN_IF_ERROR(s.discovery->Start());
+  MutexLock lock(&s.mu);
+  s.started = true;
+  return absl::OkStatus();
+}
+
+void Transport::Stop() {
+  TransportState& s = *state_;
+  if (s.gate.closed()) return;
+  // No transport handler runs after this, neither ours nor discovery's callbacks
+  // into us, so the timer is ours to cancel.
+  s.gate.Close();
+  s.discovery->Stop();
+  internal::Reports reports;
+  {
+    MutexLock lock(&s.mu);
+    s.stopped = true;
+    for (auto& [id, ps] : s.sessions) {
+      ps->session.Close(&reports.tokens);
+      reports.TakeTokens(id, SendOutcome::kReleased);
+      internal::Add(ps->session.counters(), &s.removed);
+    }
+    s.sessions.clear();
+    s.deadlines.clear();
+    s.mu.NotifyAll();
+  }
+  s.timer.cancel();
+  internal::Report(s, nullptr, reports);
+}
+
+absl::Status Transport::Send(uint64_t peer_id, std::vector<uint8_t> payload,
+                             const SendOptions& options) {
+  TransportState& s = *state_;
+  if (payload.size() > s.max_payload) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "a payload of ", payload.size(), " bytes exceeds the largest one datagram of ",
+        s.options.max_datagram_bytes, " bytes carries, ", s.max_payload, " bytes"));
+  }
+  if (options.ordered && !options.reliable) {
+    return absl::InvalidArgumentError("ordered delivery needs reliable delivery");
+  }
+  MutexLock lock(&s.mu);
+  if (!s.started || s.stopped) {
+    return absl::FailedPreconditionError(s.stopped ? "transport stopped"
+                                                   : "transport not started");
+  }
+  auto find = [&s, peer_id]()
+                  ABSL_EXCLUSIVE_LOCKS_REQUIRED(s.mu) -> internal::PeerSession* {
+    auto found = s.sessions.find(peer_id);
+    return found == s.sessions.end() ? nullptr : found->second.get();
+  };
+  internal::PeerSession* ps = find();
+  if (ps == nullptr) {
+    return absl::NotFoundError(absl::StrCat("no peer with endpoint id ", peer_id));
+  }
+  if (!options.reliable) {
+    ps->session.SendBestEffort(std::move(payload));
+  } else {
+    if (!ps->session.HasRoomFor(payload.size()) &&
+        options.wait_until > absl::InfinitePast() && !s.strand.running_in_this_thread()) {
+      ++s.counters.waited;
+      const size_t bytes = payload.size();
+      s.mu.AwaitUntil(
+          [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(s.mu) {
+            ps = find();
+            return s.stopped || ps == nullptr || ps->session.HasRoomFor(bytes);
+          },
+          options.wait_until);
+      if (s.stopped) return absl::FailedPreconditionError("transport stopped");
+      if (ps == nullptr) {
+        return absl::NotFoundError(
+            absl::StrCat("peer ", peer_id, " removed while the send waited for room"));
+      }
+    }
+    absl::StatusOr<uint64_t> sequence = ps->session.SendReliable(
+        std::move(payload), options.expiry, options.ordered, options.token);
+    if (!sequence.ok()) {
+      if (absl::IsResourceExhausted(sequence.status())) ++s.counters.refused_full;
+      return sequence.status();
+    }
+  }
+  internal::Reschedule(s, *ps);
+  internal::PostFlush(state_);
+  return absl::OkStatus();
+}
+
+absl::Status Transport::SendToName(std::string_view name, std::vector<uint8_t> payload,
+                                   const SendOptions& options) {
+  for (const discovery::Peer& peer : state_->discovery->peers()) {
+    if (peer.name == name) return Send(peer.id, std::move(payload), options);
+  }
+  return absl::NotFoundError(
+      absl::StrCat("no peer named '", absl::string_view(name.data(), name.size()), "'"));
+}
+
+size_t Transport::max_payload_bytes() const { return state_->max_payload; }
+
+std::vector<discovery::Peer> Transport::peers() const {
+  return state_->discovery->peers();
+}
+
+std::optional<PeerCounters> Transport::peer_counters(uint64_t peer_id) const {
+  TransportState& s = *state_;
+  MutexLock lock(&s.mu);
+  auto found = s.sessions.find(peer_id);
+  if (found == s.sessions.end()) return std::nullopt;
+  const internal::PeerSession& ps = *found->second;
+  return PeerCounters{.peer_id = peer_id,
+                      .peer_name = ps.peer.name,
+                      .session = ps.session.counters(),
+                      .bytes_held = ps.session.bytes_held()};
+}
+
+TransportCounters Transport::counters() const {
+  TransportState& s = *state_;
+  TransportCounters c;
+  {
+    MutexLock lock(&s.mu);
+    c = s.counters;
+    c.sessions = s.removed;
+    for (const auto& [id, ps] : s.sessions) {
+      internal::Add(ps->session.counters(), &c.sessions);
+      c.bytes_held += ps->session.bytes_held();
+    }
+  }
+  c.discovery = s.discovery->counters();
+  return c;
+}
+
+const discovery::Discovery& Transport::discovery() const { return *state_->discovery; }
+
+}  // namespace glue::transport

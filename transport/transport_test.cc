@@ -1,0 +1,499 @@
+#include "glue/transport/transport.h"
+
+#include <boost/asio/io_context.hpp>
+#include <cstdio>
+#include <cstring>
+#include <map>
+#include <random>
+#include <set>
+#include <thread>
+
+#include "glue/base/mutex.h"
+#include "glue/base/run_until.h"
+#include "glue/base/status_matchers.h"
+#include "glue/discovery/loopback_network.h"
+#include "glue/network/udp_socket.h"
+#include "glue/serialization/codec.h"
+
+namespace glue::transport {
+namespace {
+
+using discovery::testing::LoopbackNetwork;
+using ::glue::testing::RunUntil;
+using ::glue::testing::StatusIs;
+using ::testing::HasSubstr;
+
+constexpr auto kLongRun = std::chrono::seconds(60);
+
+// Payload carries `index` and then bytes derived from it, so that the receiver can
+// tell messages apart and see any corruption.
+std::vector<uint8_t> Payload(uint32_t index, size_t size) {
+  std::vector<uint8_t> payload(std::max(size, sizeof(index)));
+  std::memcpy(payload.data(), &index, sizeof(index));
+  for (size_t i = sizeof(index); i < payload.size(); ++i) {
+    payload[i] = static_cast<uint8_t>(index * 31 + i);
+  }
+  return payload;
+}
+
+// IndexOf returns the index a Payload carries, or nullopt when its bytes are wrong.
+std::optional<uint32_t> IndexOf(const std::vector<uint8_t>& payload) {
+  uint32_t index = 0;
+  if (payload.size() < sizeof(index)) return std::nullopt;
+  std::memcpy(&index, payload.data(), sizeof(index));
+  if (payload != Payload(index, payload.size())) return std::nullopt;
+  return index;
+}
+
+// Endpoint is one transport under test and what its callbacks saw. The callbacks
+// may run on another thread than the test's, hence the lock.
+struct Endpoint {
+  std::unique_ptr<Transport> transport;
+  mutable Mutex mu;
+  std::set<uint64_t> peers ABSL_GUARDED_BY(mu);
+  std::vector<Delivery> received ABSL_GUARDED_BY(mu);
+  std::map<uint64_t, SendOutcome> done ABSL_GUARDED_BY(mu);  // by token
+  uint64_t done_twice ABSL_GUARDED_BY(mu) = 0;
+
+  uint64_t id() const { return transport->discovery().config().endpoint_id; }
+  size_t received_count() const {
+    MutexLock lock(&mu);
+    return received.size();
+  }
+  size_t done_count() const {
+    MutexLock lock(&mu);
+    return done.size();
+  }
+  bool Sees(uint64_t peer) const {
+    MutexLock lock(&mu);
+    return peers.contains(peer);
+  }
+};
+
+class TransportTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    absl::StatusOr<LoopbackNetwork> network = LoopbackNetwork::Make(io_);
+    if (absl::IsFailedPrecondition(network.status())) {
+      GTEST_SKIP() << network.status().message();
+    }
+    ASSERT_OK(network);
+    network_ = *network;
+  }
+
+  void TearDown() override {
+    for (auto& endpoint : endpoints_) endpoint->transport->Stop();
+  }
+
+  // Add starts an endpoint on `io` (the fixture's by default).
+  Endpoint* Add(const discovery::Config& config, TransportOptions options = {},
+                boost::asio::io_context* io = nullptr) {
+    auto endpoint = std::make_unique<Endpoint>();
+    Endpoint* e = endpoint.get();
+    Transport::Callbacks callbacks{
+        .on_peer_added =
+            [e](const discovery::Peer& peer) {
+              MutexLock lock(&e->mu);
+              e->peers.insert(peer.id);
+            },
+        .on_peer_removed =
+            [e](const discovery::Peer& peer, discovery::RemovalReason) {
+              MutexLock lock(&e->mu);
+              e->peers.erase(peer.id);
+            },
+        .on_message =
+            [e](const discovery::Peer&, Delivery message) {
+              MutexLock lock(&e->mu);
+              e->received.push_back(std::move(message));
+            },
+        .on_send_done =
+            [e](uint64_t, uint64_t token, SendOutcome outcome) {
+              MutexLock lock(&e->mu);
+              if (!e->done.emplace(token, outcome).second) ++e->done_twice;
+            },
+    };
+    auto transport = Transport::Create((io ? *io : io_).get_executor(), config,
+                                       std::move(callbacks), std::move(options));
+    EXPECT_OK(transport);
+    if (!transport.ok()) return nullptr;
+    e->transport = *std::move(transport);
+    EXPECT_OK(e->transport->Start());
+    endpoints_.push_back(std::move(endpoint));
+    return e;
+  }
+
+  Endpoint* Add(uint64_t id, TransportOptions options = {},
+                boost::asio::io_context* io = nullptr) {
+    return Add(network_.MulticastConfig(id, "endpoint-" + std::to_string(id)),
+               std::move(options), io);
+  }
+
+  // Connect runs until `a` and `b` see each other, driving `other` too when given.
+  bool Connect(Endpoint* a, Endpoint* b, boost::asio::io_context* other = nullptr) {
+    return RunUntil(io_, [&] {
+      if (other) other->poll();
+      return a->Sees(b->id()) && b->Sees(a->id());
+    });
+  }
+
+  boost::asio::io_context io_;
+  // For an endpoint whose process stops: a test runs it only as long as it wants.
+  boost::asio::io_context io_b_;
+  LoopbackNetwork network_;
+  std::vector<std::unique_ptr<Endpoint>> endpoints_;
+};
+
+uint32_t RandomSeed() {
+  const uint32_t seed = std::random_device()();
+  std::printf("fault seed: %u\n", seed);
+  return seed;
+}
+
+TransportOptions Faulty(network::FaultOptions faults) {
+  TransportOptions options;
+  options.discovery.data_faults = faults;
+  return options;
+}
+
+TEST_F(TransportTest, ReliableMessagesArriveExactlyOnceThroughAFaultyNetwork) {
+  constexpr uint32_t kMessages = 10000;
+  for (const bool ordered : {true, false}) {
+    SCOPED_TRACE(::testing::Message() << "ordered " << ordered);
+    const uint32_t seed = RandomSeed();
+    network::FaultOptions faults{
+        .drop = 0.2, .duplicate = 0.05, .reorder = 0.1, .corrupt = 0.01, .seed = seed};
+    // Announcements cross the same faults: a peer is removed only after 10 periods.
+    discovery::Config config_a =
+        network_.MulticastConfig(ordered ? 1 : 3, ordered ? "a" : "c", absl::Seconds(1));
+    discovery::Config config_b =
+        network_.MulticastConfig(ordered ? 2 : 4, ordered ? "b" : "d", absl::Seconds(1));
+    config_a.rate_timeout_multiplier = config_b.rate_timeout_multiplier = 10;
+    Endpoint* a = Add(config_a, Faulty(faults));
+    faults.seed = seed + 1;
+    Endpoint* b = Add(config_b, Faulty(faults));
+    ASSERT_TRUE(a && b);
+    ASSERT_TRUE(Connect(a, b));
+    for (uint32_t i = 0; i < kMessages; ++i) {
+      ASSERT_OK(a->transport->Send(b->id(), Payload(i, 4 + i % 61),
+                                   {.ordered = ordered, .token = i}));
+    }
+    ASSERT_TRUE(RunUntil(
+        io_,
+        [&] { return b->received_count() >= kMessages && a->done_count() == kMessages; },
+        kLongRun))
+        << b->received_count() << " received, " << a->done_count() << " done";
+
+    MutexLock lock_a(&a->mu);
+    MutexLock lock_b(&b->mu);
+    ASSERT_EQ(b->received.size(), kMessages);
+    std::vector<bool> seen(kMessages);
+    for (uint32_t position = 0; position < kMessages; ++position) {
+      const std::optional<uint32_t> index = IndexOf(b->received[position].payload);
+      ASSERT_TRUE(index.has_value()) << "corrupt payload at position " << position;
+      ASSERT_LT(*index, kMessages);
+      ASSERT_FALSE(seen[*index]) << "message " << *index << " delivered twice";
+      seen[*index] = true;
+      if (ordered) {
+        ASSERT_EQ(*index, position);
+      }
+    }
+    EXPECT_EQ(a->done_twice, 0u);
+    for (const auto& [token, outcome] : a->done) {
+      ASSERT_EQ(outcome, SendOutcome::kAcknowledged) << "token " << token;
+    }
+    const TransportCounters sender = a->transport->counters();
+    const TransportCounters receiver = b->transport->counters();
+    EXPECT_EQ(sender.sessions.acked, kMessages);
+    EXPECT_GT(sender.sessions.data_resent, 0u);
+    EXPECT_GT(receiver.sessions.duplicates, 0u);
+    EXPECT_EQ(receiver.sessions.delivered, kMessages);
+    EXPECT_GT(sender.discovery.data_link.datagrams_sent, 0u);
+    // Small messages share datagrams.
+    EXPECT_LT(sender.datagrams_sent, kMessages / 4);
+    EXPECT_EQ(sender.bytes_held, 0u);
+    EXPECT_EQ(receiver.bytes_held, 0u);
+    const std::optional<PeerCounters> peer = a->transport->peer_counters(b->id());
+    ASSERT_TRUE(peer.has_value());
+    EXPECT_GT(peer->session.smoothed_rtt, absl::ZeroDuration());
+    std::printf("  %llu datagrams, %llu resent, %llu duplicates, srtt %s\n",
+                static_cast<unsigned long long>(sender.datagrams_sent),
+                static_cast<unsigned long long>(sender.sessions.data_resent),
+                static_cast<unsigned long long>(receiver.sessions.duplicates),
+                absl::FormatDuration(peer->session.smoothed_rtt).c_str());
+  }
+}
+
+TEST_F(TransportTest, BestEffortLossesAreCountedAndNothingArrivesTwice) {
+  constexpr uint32_t kMessages = 3000;
+  const uint32_t seed = RandomSeed();
+  discovery::Config config_a = network_.MulticastConfig(1, "a", absl::Seconds(1));
+  config_a.rate_timeout_multiplier = 10;
+  Endpoint* a = Add(
+      config_a, Faulty({.drop = 0.2, .duplicate = 0.05, .reorder = 0.1, .seed = seed}));
+  Endpoint* b = Add(2);
+  ASSERT_TRUE(a && b);
+  ASSERT_TRUE(Connect(a, b));
+  // In rounds, so that the messages spread over many datagrams.
+  for (uint32_t i = 0; i < kMessages; ++i) {
+    ASSERT_OK(a->transport->Send(b->id(), Payload(i, 100), {.reliable = false}));
+    if (i % 50 == 49) io_.poll();
+  }
+  const uint64_t sent = kMessages;
+  // The last message of a run that arrived tells what the receiver can know: every
+  // sequence below it is delivered or counted lost.
+  ASSERT_TRUE(RunUntil(io_, [&] {
+    const TransportCounters c = b->transport->counters();
+    return a->transport->counters().sessions.data_sent == sent &&
+           c.sessions.delivered > 0 && b->received_count() == c.sessions.delivered;
+  }));
+  glue::testing::RunFor(io_, std::chrono::milliseconds(50));  // stragglers, reordered
+  MutexLock lock(&b->mu);
+  std::set<uint32_t> indices;
+  uint32_t highest = 0;
+  for (const Delivery& delivery : b->received) {
+    const std::optional<uint32_t> index = IndexOf(delivery.payload);
+    ASSERT_TRUE(index.has_value());
+    ASSERT_TRUE(indices.insert(*index).second) << "message " << *index << " twice";
+    highest = std::max(highest, *index);
+    EXPECT_EQ(delivery.flags, 0u);
+  }
+  const SessionCounters receiver = b->transport->counters().sessions;
+  EXPECT_LT(indices.size(), kMessages);
+  EXPECT_GT(indices.size(), kMessages / 2);
+  EXPECT_GT(receiver.duplicates, 0u);
+  // Best-effort sequences start at 1: indices 0..highest are sequences 1..highest+1.
+  EXPECT_EQ(indices.size() + receiver.best_effort_lost, highest + 1u);
+  EXPECT_EQ(a->done_count(), 0u);  // best-effort sends are never reported
+}
+
+TEST_F(TransportTest, AVanishedPeersQueueDrainsByExpiry) {
+  Endpoint* a = Add(1);
+  // b announces rarely, so that a keeps it for 20 s after it goes silent.
+  Endpoint* b = Add(network_.MulticastConfig(2, "b", absl::Seconds(10)), {}, &io_b_);
+  ASSERT_TRUE(a && b);
+  ASSERT_TRUE(Connect(a, b, &io_b_));
+  EXPECT_EQ(a->transport->counters().bytes_held, 0u);
+  // b's process stops (its io_context no longer runs): no acks, no goodbye.
+  constexpr uint32_t kMessages = 200;
+  const absl::Time expiry = absl::Now() + absl::Milliseconds(300);
+  for (uint32_t i = 0; i < kMessages; ++i) {
+    ASSERT_OK(
+        a->transport->Send(b->id(), Payload(i, 500), {.expiry = expiry, .token = i}));
+  }
+  EXPECT_GE(a->transport->counters().bytes_held, kMessages * 500u);
+  ASSERT_TRUE(RunUntil(io_, [&] { return a->done_count() == kMessages; }));
+  EXPECT_GE(absl::Now(), expiry);
+  {
+    MutexLock lock(&a->mu);
+    for (const auto& [token, outcome] : a->done) {
+      ASSERT_EQ(outcome, SendOutcome::kExpired) << "token " << token;
+    }
+  }
+  EXPECT_TRUE(a->Sees(b->id()));
+  const TransportCounters counters = a->transport->counters();
+  EXPECT_EQ(counters.sessions.expired, kMessages);
+  EXPECT_GT(counters.sessions.data_resent, 0u);
+  EXPECT_GT(counters.sessions.skips_sent, 0u);
+  EXPECT_EQ(counters.bytes_held, 0u);
+  EXPECT_EQ(a->transport->peer_counters(b->id())->bytes_held, 0u);
+}
+
+TEST_F(TransportTest, ARemovedPeersQueueIsReleased) {
+  Endpoint* a = Add(1);
+  Endpoint* b = Add(2, {}, &io_b_);
+  ASSERT_TRUE(a && b);
+  ASSERT_TRUE(Connect(a, b, &io_b_));
+  for (uint32_t i = 0; i < 10; ++i) {
+    ASSERT_OK(a->transport->Send(b->id(), Payload(i, 100), {.token = i}));
+  }
+  b->transport->Stop();  // says goodbye, acknowledging nothing
+  ASSERT_TRUE(RunUntil(io_, [&] { return a->done_count() == 10; }));
+  MutexLock lock(&a->mu);
+  for (const auto& [token, outcome] : a->done) {
+    EXPECT_EQ(outcome, SendOutcome::kReleased) << "token " << token;
+  }
+  EXPECT_EQ(a->transport->counters().bytes_held, 0u);
+  EXPECT_GE(a->transport->counters().peers_removed, 1u);
+}
+
+TEST_F(TransportTest, AReceiverThatStopsReadingNeverGrowsTheSenderPastItsBound) {
+  TransportOptions options;
+  options.session.window.max_bytes = 64 << 10;
+  Endpoint* a = Add(1, options);
+  Endpoint* b = Add(network_.MulticastConfig(2, "b", absl::Seconds(10)), {}, &io_b_);
+  ASSERT_TRUE(a && b);
+  ASSERT_TRUE(Connect(a, b, &io_b_));
+  uint64_t accepted = 0;
+  uint64_t refused = 0;
+  size_t most_held = 0;
+  while (refused < 100) {
+    const absl::Status sent = a->transport->Send(b->id(), Payload(accepted, 1000), {});
+    if (sent.ok()) {
+      ++accepted;
+    } else {
+      ASSERT_THAT(sent, StatusIs(absl::StatusCode::kResourceExhausted));
+      EXPECT_THAT(sent.message(), HasSubstr("send window full"));
+      ++refused;
+      io_.run_for(std::chrono::milliseconds(2));  // resends, to nobody
+    }
+    most_held = std::max(most_held, a->transport->counters().bytes_held);
+    ASSERT_LE(most_held, options.session.window.max_bytes);
+  }
+  EXPECT_EQ(accepted, options.session.window.max_bytes / 1000);
+  const TransportCounters counters = a->transport->counters();
+  EXPECT_EQ(counters.refused_full, refused);
+  EXPECT_GT(counters.sessions.data_resent, 0u);
+}
+
+TEST_F(TransportTest, ASendAtTheBoundWaitsForRoomWhenAsked) {
+  TransportOptions options;
+  options.session.window.max_bytes = 8 << 10;
+  Endpoint* a = Add(1, options);
+  Endpoint* b = Add(2);
+  ASSERT_TRUE(a && b);
+  ASSERT_TRUE(Connect(a, b));
+  constexpr uint32_t kMessages = 300;
+  std::thread io_thread(
+      [&] { RunUntil(io_, [&] { return b->received_count() == kMessages; }); });
+  for (uint32_t i = 0; i < kMessages; ++i) {
+    ASSERT_OK(a->transport->Send(b->id(), Payload(i, 1000),
+                                 {.wait_until = absl::Now() + absl::Seconds(10)}));
+  }
+  io_thread.join();
+  EXPECT_EQ(b->received_count(), kMessages);
+  const TransportCounters counters = a->transport->counters();
+  EXPECT_GT(counters.waited, 0u);
+  EXPECT_EQ(counters.refused_full, 0u);
+}
+
+TEST_F(TransportTest, SendRefusesWhatItCannotCarry) {
+  Endpoint* a = Add(1);
+  Endpoint* b = Add(2);
+  ASSERT_TRUE(a && b);
+  ASSERT_TRUE(Connect(a, b));
+  const size_t largest = a->transport->max_payload_bytes();
+  EXPECT_GT(largest, 1300u);
+  EXPECT_LT(largest, 1400u);
+  EXPECT_THAT(a->transport->Send(b->id(), Payload(0, largest + 1), {}),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr(std::to_string(largest + 1) + " bytes exceeds")));
+  EXPECT_THAT(
+      a->transport->Send(b->id(), Payload(0, 8), {.reliable = false, .ordered = true}),
+      StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("ordered")));
+  EXPECT_THAT(a->transport->Send(12345, Payload(0, 8), {}),
+              StatusIs(absl::StatusCode::kNotFound, HasSubstr("12345")));
+  EXPECT_THAT(a->transport->SendToName("nobody", Payload(0, 8), {}),
+              StatusIs(absl::StatusCode::kNotFound, HasSubstr("nobody")));
+  ASSERT_OK(a->transport->Send(b->id(), Payload(1, largest), {.token = 1}));
+  ASSERT_OK(a->transport->SendToName("endpoint-2", Payload(2, 8), {.token = 2}));
+  ASSERT_TRUE(RunUntil(io_, [&] { return a->done_count() == 2; }));
+  EXPECT_EQ(b->received_count(), 2u);
+
+  a->transport->Stop();
+  EXPECT_THAT(a->transport->Send(b->id(), Payload(0, 8), {}),
+              StatusIs(absl::StatusCode::kFailedPrecondition));
+  auto idle =
+      Transport::Create(io_.get_executor(), network_.MulticastConfig(3, "c"), {}, {});
+  ASSERT_OK(idle);
+  EXPECT_THAT((*idle)->Send(b->id(), Payload(0, 8), {}),
+              StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("not started")));
+}
+
+TEST_F(TransportTest, CreateRefusesDatagramsThatCannotCarryItsFrames) {
+  const discovery::Config config = network_.MulticastConfig(1, "a");
+  for (const size_t size : {size_t{511}, size_t{65508}}) {
+    TransportOptions options;
+    options.max_datagram_bytes = size;
+    EXPECT_THAT(Transport::Create(io_.get_executor(), config, {}, options),
+                StatusIs(absl::StatusCode::kInvalidArgument,
+                         HasSubstr("TransportOptions.max_datagram_bytes=" +
+                                   std::to_string(size) + " is outside 512..65507")));
+  }
+  TransportOptions many_ranges;
+  many_ranges.session.max_ack_ranges = 200;
+  EXPECT_THAT(Transport::Create(io_.get_executor(), config, {}, many_ranges),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("SessionOptions.max_ack_ranges=200")));
+  TransportOptions bad_session;
+  bad_session.session.max_best_effort_queue = 0;
+  EXPECT_THAT(
+      Transport::Create(io_.get_executor(), config, {}, bad_session),
+      StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("max_best_effort_queue")));
+}
+
+TEST_F(TransportTest, MalformedFramesAndUnknownAcknowledgementsAreCountedAndIgnored) {
+  Endpoint* a = Add(1);
+  Endpoint* b = Add(2);
+  ASSERT_TRUE(a && b);
+  ASSERT_TRUE(Connect(a, b));
+  // A datagram in a's name, from a socket of the test's own.
+  ASSERT_OK_AND_ASSIGN(serialization::DatagramEncoder encoder,
+                       serialization::DatagramEncoder::Create(1400));
+  ASSERT_OK(encoder.BeginFrames(a->transport->discovery().header()));
+  const std::vector<uint8_t> payload = Payload(7, 16);
+  ASSERT_OK(encoder.AddData({.sequence = 1, .flags = 64, .payload = payload}));
+  ASSERT_OK(encoder.AddData({.sequence = 2, .flags = kFlagOrdered, .payload = payload}));
+  const serialization::AckRange unknown[] = {{100, 102}};
+  ASSERT_OK(encoder.AddAck({.cumulative = 0, .ranges = unknown}));
+  ASSERT_OK_AND_ASSIGN(absl::Span<const uint8_t> datagram, encoder.Finish());
+  network::UdpSocketOptions socket_options;
+  socket_options.bind_address =
+      network::Address(boost::asio::ip::make_address("127.0.0.1"), 0);
+  ASSERT_OK_AND_ASSIGN(auto socket,
+                       network::UdpSocket::Open(io_.get_executor(), socket_options));
+  ASSERT_OK(socket->Send(b->transport->discovery().data_address(), datagram));
+  ASSERT_TRUE(RunUntil(io_, [&] {
+    const SessionCounters c = b->transport->counters().sessions;
+    return c.invalid_frames == 2 && c.unknown_acks == 3;
+  }));
+  EXPECT_EQ(b->received_count(), 0u);
+  // The session goes on.
+  ASSERT_OK(a->transport->Send(b->id(), Payload(1, 16), {.token = 1}));
+  ASSERT_TRUE(RunUntil(io_, [&] { return a->done_count() == 1; }));
+  EXPECT_EQ(b->received_count(), 1u);
+}
+
+TEST_F(TransportTest, OrderedMessagesBehindExpiredOnesAreNotHeldBack) {
+  // a's datagrams are mostly lost while the first messages live; the later ones,
+  // with a long expiry, must arrive in order although the early ones never do.
+  const uint32_t seed = RandomSeed();
+  discovery::Config config_a = network_.MulticastConfig(1, "a", absl::Seconds(1));
+  config_a.rate_timeout_multiplier = 20;
+  Endpoint* a = Add(config_a, Faulty({.drop = 0.5, .seed = seed}));
+  Endpoint* b = Add(2);
+  ASSERT_TRUE(a && b);
+  ASSERT_TRUE(Connect(a, b));
+  constexpr uint32_t kShortLived = 200;
+  constexpr uint32_t kMessages = 400;
+  const absl::Time soon = absl::Now() + absl::Milliseconds(1);
+  for (uint32_t i = 0; i < kMessages; ++i) {
+    const absl::Time expiry = i < kShortLived ? soon : absl::InfiniteFuture();
+    ASSERT_OK(a->transport->Send(b->id(), Payload(i, 300),
+                                 {.ordered = true, .expiry = expiry, .token = i}));
+  }
+  ASSERT_TRUE(RunUntil(
+      io_, [&] { return a->done_count() == kMessages; }, kLongRun));
+  ASSERT_TRUE(RunUntil(io_, [&] {
+    MutexLock lock(&b->mu);
+    return !b->received.empty() && IndexOf(b->received.back().payload) == kMessages - 1;
+  }));
+  MutexLock lock(&b->mu);
+  std::optional<uint32_t> previous;
+  std::set<uint32_t> indices;
+  for (const Delivery& delivery : b->received) {
+    const std::optional<uint32_t> index = IndexOf(delivery.payload);
+    ASSERT_TRUE(index.has_value());
+    if (previous) {
+      ASSERT_GT(*index, *previous);
+    }
+    previous = index;
+    indices.insert(*index);
+  }
+  for (uint32_t i = kShortLived; i < kMessages; ++i) ASSERT_TRUE(indices.contains(i));
+  const TransportCounters counters = a->transport->counters();
+  EXPECT_GT(counters.sessions.expired, 0u);
+  EXPECT_EQ(b->transport->counters().sessions.skipped + indices.size(), kMessages);
+}
+
+}  // namespace
+}  // namespace glue::transport
