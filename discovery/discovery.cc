@@ -520,6 +520,14 @@ absl::Status Discovery::SendTo(uint64_t id, absl::Span<const uint8_t> datagram) 
   return state_->data->Send(peer->data_address, datagram);
 }
 
+absl::StatusOr<size_t> Discovery::SendBatch(
+    absl::Span<const network::OutgoingDatagram> datagrams) {
+  if (state_->data == nullptr) {
+    return absl::FailedPreconditionError("discovery is not started");
+  }
+  return state_->data->SendBatch(datagrams);
+}
+
 serialization::Header Discovery::header() const { return state_->Header(); }
 
 network::Address Discovery::data_address() const { return state_->announced; }

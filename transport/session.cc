@@ -34,8 +34,10 @@ absl::Status Session::Validate(const SessionOptions& options) {
         absl::StrCat("SessionOptions.ack_delay must be finite and >= 0, not ",
                      absl::FormatDuration(options.ack_delay)));
   }
-  if (options.max_ack_ranges == 0) {
-    return absl::InvalidArgumentError("SessionOptions.max_ack_ranges must be above 0");
+  if (options.max_ack_ranges == 0 || options.max_ack_ranges > kMaxAckRanges) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("SessionOptions.max_ack_ranges must be 1..", kMaxAckRanges, ", not ",
+                     options.max_ack_ranges));
   }
   if (options.max_best_effort_queue == 0) {
     return absl::InvalidArgumentError(
@@ -261,7 +263,13 @@ void Session::OnAck(const serialization::AckFrame& ack, absl::Time now,
   // A cumulative point beyond anything sent is not believed (its acks count unknown).
   peer_cumulative_ =
       std::max(peer_cumulative_, std::min(ack.cumulative, window_.next_sequence() - 1));
-  if (outcome.rtt_sample) rtt_.OnSample(*outcome.rtt_sample);
+  if (outcome.rtt_sample) {
+    rtt_.OnSample(*outcome.rtt_sample);
+  } else if (!outcome.acknowledged.empty()) {
+    // Retransmissions acknowledged give no sample (Karn), but a live peer: without
+    // this, the tail of a lossy stream, all retransmissions, waits ever longer.
+    rtt_.ResetBackoff();
+  }
   counters_.acked += outcome.acknowledged.size();
   counters_.unknown_acks += outcome.unknown;
   acknowledged->insert(acknowledged->end(), outcome.acknowledged.begin(),

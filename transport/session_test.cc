@@ -148,6 +148,7 @@ TEST(Session, ValidateNamesTheOffendingField) {
       {"ack_delay", [](SessionOptions& o) { o.ack_delay = -absl::Milliseconds(1); }},
       {"ack_delay", [](SessionOptions& o) { o.ack_delay = absl::InfiniteDuration(); }},
       {"max_ack_ranges", [](SessionOptions& o) { o.max_ack_ranges = 0; }},
+      {"max_ack_ranges", [](SessionOptions& o) { o.max_ack_ranges = kMaxAckRanges + 1; }},
       {"max_best_effort_queue", [](SessionOptions& o) { o.max_best_effort_queue = 0; }},
   };
   EXPECT_OK(Session::Validate(SessionOptions{}));

@@ -21,6 +21,11 @@ namespace {
 
 using discovery::Peer;
 
+// A batch of datagrams is sent when it holds this many, or would pass this many
+// bytes: the most one system call takes (UIO_MAXIOV), and a bound on the memory.
+constexpr size_t kMaxBatchDatagrams = 1024;
+constexpr size_t kMaxBatchBytes = 1 << 20;
+
 // PeerSession is the session with one peer, and where it stands in the schedule.
 struct PeerSession {
   PeerSession(Peer p, const SessionOptions& options)
@@ -103,9 +108,17 @@ struct TransportState {
   absl::btree_set<std::pair<absl::Time, uint64_t>> deadlines ABSL_GUARDED_BY(mu);
   bool flush_posted ABSL_GUARDED_BY(mu) = false;
   std::optional<absl::Time> timer_at ABSL_GUARDED_BY(mu);
-  // Bumped whenever a send window may have made room, for Send's waiters.
-  uint64_t room_generation ABSL_GUARDED_BY(mu) = 0;
   serialization::DatagramEncoder encoder ABSL_GUARDED_BY(mu);
+  // The datagrams a handler encoded, sent together when it is done: their bytes back
+  // to back, and where each goes and starts.
+  struct Encoded {
+    network::Address to;
+    size_t offset;
+    size_t size;
+  };
+  std::vector<uint8_t> batch_bytes ABSL_GUARDED_BY(mu);
+  std::vector<Encoded> batch ABSL_GUARDED_BY(mu);
+  std::vector<network::OutgoingDatagram> outgoing ABSL_GUARDED_BY(mu);
   Outgoing out ABSL_GUARDED_BY(mu);
   std::vector<uint64_t> due ABSL_GUARDED_BY(mu);
   SessionCounters removed ABSL_GUARDED_BY(mu);  // of the sessions closed
@@ -150,20 +163,44 @@ void ArmTimer(const std::shared_ptr<TransportState>& state, absl::Time now)
   });
 }
 
-// SendDatagram hands one encoded datagram to discovery's data socket. A datagram the
-// network refuses is counted and left to the retransmission timer, like a loss.
-void SendDatagram(TransportState& s, uint64_t peer_id, absl::Span<const uint8_t> bytes)
-    ABSL_EXCLUSIVE_LOCKS_REQUIRED(s.mu) {
-  if (s.discovery->SendTo(peer_id, bytes).ok()) {
-    ++s.counters.datagrams_sent;
-  } else {
-    ++s.counters.send_failures;
+// SendBatch sends the datagrams encoded so far. A datagram the network refuses (the
+// socket buffer is full) is counted and left to the retransmission timer, like a loss.
+void SendBatch(TransportState& s) ABSL_EXCLUSIVE_LOCKS_REQUIRED(s.mu) {
+  s.outgoing.clear();
+  for (const TransportState::Encoded& encoded : s.batch) {
+    s.outgoing.push_back(
+        {encoded.to,
+         absl::MakeConstSpan(s.batch_bytes).subspan(encoded.offset, encoded.size)});
   }
+  absl::Span<const network::OutgoingDatagram> left = s.outgoing;
+  while (!left.empty()) {
+    absl::StatusOr<size_t> sent = s.discovery->SendBatch(left);
+    if (!sent.ok()) {
+      s.counters.send_failures += left.size();
+      break;
+    }
+    s.counters.datagrams_sent += *sent;
+    left.remove_prefix(*sent);
+  }
+  s.batch.clear();
+  s.batch_bytes.clear();
+}
+
+// Queue adds one encoded datagram to the batch, sending the batch first when full.
+void Queue(TransportState& s, const network::Address& to, absl::Span<const uint8_t> bytes)
+    ABSL_EXCLUSIVE_LOCKS_REQUIRED(s.mu) {
+  if (s.batch.size() >= kMaxBatchDatagrams ||
+      s.batch_bytes.size() + bytes.size() > kMaxBatchBytes) {
+    SendBatch(s);
+  }
+  s.batch.push_back({to, s.batch_bytes.size(), bytes.size()});
+  s.batch_bytes.insert(s.batch_bytes.end(), bytes.begin(), bytes.end());
 }
 
 // Transmit packs s.out, what one session's Poll gave, into as few datagrams as the
-// budget allows, the ack first, and sends them.
-void Transmit(TransportState& s, uint64_t peer_id) ABSL_EXCLUSIVE_LOCKS_REQUIRED(s.mu) {
+// budget allows, the ack first, and queues them.
+void Transmit(TransportState& s, const Peer& peer) ABSL_EXCLUSIVE_LOCKS_REQUIRED(s.mu) {
+  const uint64_t peer_id = peer.id;
   if (s.out.data.empty() && !s.out.ack) return;
   serialization::DatagramEncoder& encoder = s.encoder;
   // Create checked that the header, the largest ack and the largest payload fit; an
@@ -176,16 +213,21 @@ void Transmit(TransportState& s, uint64_t peer_id) ABSL_EXCLUSIVE_LOCKS_REQUIRED
     return fail(status);
   }
   if (s.out.ack) {
-    if (absl::Status status = encoder.AddAck(*s.out.ack); !status.ok()) {
-      return fail(status);
+    // The oldest ranges go when the ack would not fit: the cumulative point and the
+    // newest ranges matter most, and the others come again in later acks.
+    serialization::AckFrame& ack = *s.out.ack;
+    while (!ack.ranges.empty() && serialization::DatagramEncoder::EncodedAckFrameSize(
+                                      ack) > encoder.remaining()) {
+      ack.ranges.remove_suffix(std::max<size_t>(1, ack.ranges.size() / 8));
     }
+    if (absl::Status status = encoder.AddAck(ack); !status.ok()) return fail(status);
   }
   for (const serialization::DataFrame& frame : s.out.data) {
     absl::Status added = encoder.AddData(frame);
     if (absl::IsResourceExhausted(added)) {
       absl::StatusOr<absl::Span<const uint8_t>> datagram = encoder.Finish();
       if (!datagram.ok()) return fail(datagram.status());
-      SendDatagram(s, peer_id, *datagram);
+      Queue(s, peer.data_address, *datagram);
       if (absl::Status status = encoder.BeginFrames(s.header); !status.ok()) {
         return fail(status);
       }
@@ -195,17 +237,17 @@ void Transmit(TransportState& s, uint64_t peer_id) ABSL_EXCLUSIVE_LOCKS_REQUIRED
   }
   absl::StatusOr<absl::Span<const uint8_t>> datagram = encoder.Finish();
   if (!datagram.ok()) return fail(datagram.status());
-  SendDatagram(s, peer_id, *datagram);
+  Queue(s, peer.data_address, *datagram);
 }
 
 // Service does what is due in one session at `now`: expiries, then sending.
 void Service(TransportState& s, PeerSession& ps, absl::Time now, Reports* reports)
     ABSL_EXCLUSIVE_LOCKS_REQUIRED(s.mu) {
   ps.session.Expire(now, &reports->tokens);
-  if (!reports->tokens.empty()) ++s.room_generation;
+  if (!reports->tokens.empty()) s.mu.NotifyAll();  // room for a waiting Send
   reports->TakeTokens(ps.peer.id, SendOutcome::kExpired);
   ps.session.Poll(now, &s.out);
-  Transmit(s, ps.peer.id);
+  Transmit(s, ps.peer);
   Reschedule(s, ps);
 }
 
@@ -244,6 +286,7 @@ void Flush(const std::shared_ptr<TransportState>& state) {
       auto found = s.sessions.find(id);
       if (found != s.sessions.end()) Service(s, *found->second, now, &reports);
     }
+    SendBatch(s);
     if (!reports.done.empty()) s.mu.NotifyAll();
     ArmTimer(state, now);
   }
@@ -280,7 +323,6 @@ void OnRemoved(const std::shared_ptr<TransportState>& state, const Peer& peer,
     if (ps.scheduled) s.deadlines.erase({*ps.scheduled, peer.id});
     s.sessions.erase(found);
     ++s.counters.peers_removed;
-    ++s.room_generation;
     s.mu.NotifyAll();  // a waiting Send learns its peer is gone
   }
   Report(s, nullptr, reports);
@@ -308,13 +350,13 @@ void OnFrames(const std::shared_ptr<TransportState>& state, const Peer& peer,
     }
     if (!reports.tokens.empty()) {
       reports.TakeTokens(peer.id, SendOutcome::kAcknowledged);
-      ++s.room_generation;
       s.mu.NotifyAll();
     }
     // An ack owed at once (a duplicate, a gap) goes now; a delayed one by the timer.
     const std::optional<absl::Time> next = ps.session.NextDeadline();
     if (next && *next <= now) {
       Service(s, ps, now, &reports);
+      SendBatch(s);
     } else {
       Reschedule(s, ps);
     }
@@ -407,19 +449,6 @@ absl::StatusOr<std::unique_ptr<Transport>> Transport::Create(
     return absl::InvalidArgumentError(absl::StrCat(
         "TransportOptions.max_datagram_bytes=", s.options.max_datagram_bytes, " leaves ",
         room, " bytes after the header, too few for any payload"));
-  }
-  const std::vector<serialization::AckRange> largest_ranges(
-      s.options.session.max_ack_ranges,
-      serialization::AckRange{std::numeric_limits<uint64_t>::max() - 1,
-                              std::numeric_limits<uint64_t>::max()});
-  const size_t largest_ack = serialization::DatagramEncoder::EncodedAckFrameSize(
-      {.cumulative = std::numeric_limits<uint64_t>::max(), .ranges = largest_ranges});
-  if (largest_ack > room) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "SessionOptions.max_ack_ranges=", s.options.session.max_ack_ranges,
-        ": an ack of that many ranges takes up to ", largest_ack,
-        " bytes, more than the ", room, " left after the header in a datagram of ",
-        s.options.max_datagram_bytes, " bytes (TransportOptions.max_datagram_bytes)"));
   }
   return std::unique_ptr<Transport>(new Transport(std::move(state)));
 }

@@ -113,6 +113,12 @@ class Discovery {
   // Errors: kNotFound for an unknown peer; those of DatagramLink::Send.
   absl::Status SendTo(uint64_t id, absl::Span<const uint8_t> datagram);
 
+  // SendBatch sends datagrams from the data socket to the addresses they name (peers'
+  // data addresses), in as few system calls as it can, and returns how many it sent,
+  // as DatagramLink::SendBatch does: for a layer above that sends much to its peers.
+  // Errors: kFailedPrecondition before Start; those of DatagramLink::SendBatch.
+  absl::StatusOr<size_t> SendBatch(absl::Span<const network::OutgoingDatagram> datagrams);
+
   // header is what this endpoint puts in the envelope of everything it sends.
   serialization::Header header() const;
 

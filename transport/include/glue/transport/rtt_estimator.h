@@ -64,6 +64,10 @@ class RttEstimator {
   // bounded.
   void Backoff();
 
+  // ResetBackoff undoes the backoff without a sample: the peer acknowledged something
+  // new, so it is there (as QUIC resets its probe timeout on any new acknowledgement).
+  void ResetBackoff() { backoff_exponent_ = 0; }
+
   // has_sample returns whether OnSample was ever called.
   bool has_sample() const { return has_sample_; }
   // smoothed returns srtt, variance rttvar, latest the last sample as clamped; each is

@@ -44,6 +44,9 @@ inline constexpr uint32_t kFlagReliable = 1;
 inline constexpr uint32_t kFlagOrdered = 2;
 inline constexpr uint32_t kFlagSkip = 4;
 
+// kMaxAckRanges is the most ranges an AckFrame may carry on the wire.
+inline constexpr size_t kMaxAckRanges = 256;
+
 // SessionOptions bound a session and tune when it acknowledges.
 struct SessionOptions {
   SendWindowOptions window;
@@ -55,9 +58,10 @@ struct SessionOptions {
   // A pending ack waits at most this long for data to ride on. Keep rtt.max_ack_delay
   // at least this on the peer, which sizes its timeout by it.
   absl::Duration ack_delay = absl::Milliseconds(1);
-  // Ranges per AckFrame sent (the most recent ones). At least 1; at most what the
-  // codec accepts.
-  size_t max_ack_ranges = 32;
+  // Ranges per AckFrame sent (the most recent ones), 1..kMaxAckRanges. More ranges
+  // spare the peer resending frames that arrived above old gaps; the transport trims
+  // an ack that would not fit its datagram.
+  size_t max_ack_ranges = 128;
   // Payload bytes of ordered frames held waiting for a gap to fill. A frame that would
   // go beyond it is dropped unacknowledged (the peer resends it) and counted.
   size_t max_reorder_bytes = 4 << 20;
@@ -126,7 +130,7 @@ class Session {
 
   // Validate returns OK, or kInvalidArgument naming the offending field and value:
   // the window, rtt and receive options as their classes validate them, ack_delay
-  // finite and >= 0, max_ack_ranges and max_best_effort_queue >= 1.
+  // finite and >= 0, max_ack_ranges 1..kMaxAckRanges, max_best_effort_queue >= 1.
   static absl::Status Validate(const SessionOptions& options);
 
   // SendReliable queues a reliable frame for the next Poll, to be resent until

@@ -126,9 +126,8 @@ class Transport {
 
   // Create checks the configuration and the options; nothing is opened until Start.
   // Errors: kInvalidArgument for a configuration ValidateConfig refuses, session
-  // options Session::Validate refuses, a max_datagram_bytes out of its range, or one
-  // that cannot hold the largest acknowledgement (session.max_ack_ranges ranges) with
-  // this endpoint's header; the message names the option and the values.
+  // options Session::Validate refuses, or a max_datagram_bytes out of its range; the
+  // message names the option and the values.
   static absl::StatusOr<std::unique_ptr<Transport>> Create(
       const boost::asio::any_io_executor& executor, const discovery::Config& config,
       Callbacks callbacks, TransportOptions options);
