@@ -10,6 +10,7 @@
 #include "absl/strings/str_cat.h"
 #include "glue/base/run_until.h"
 #include "glue/base/status_matchers.h"
+#include "glue/discovery/loopback_network.h"
 #include "glue/network/interfaces.h"
 #include "glue/network/udp_socket.h"
 
@@ -32,44 +33,19 @@ struct Seen {
 class DiscoveryTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    auto lo = network::FindInterface("lo");
-    ASSERT_OK(lo);
-    if (!lo->multicast) {
-      GTEST_SKIP() << "loopback has no MULTICAST flag; run inside scripts/test.sh or "
-                      "shared/tools/isolated";
+    absl::StatusOr<testing::LoopbackNetwork> network =
+        testing::LoopbackNetwork::Make(io_);
+    if (absl::IsFailedPrecondition(network.status())) {
+      GTEST_SKIP() << network.status().message();
     }
-    std::random_device random;
-    const unsigned seed = random();
-    std::printf("discovery test seed: %u\n", seed);
-    std::mt19937 generator(seed);
-    network_id_ = 1000 + generator() % 1000000;
-    group_ = absl::StrCat("239.255.", 1 + generator() % 250, ".", 1 + generator() % 250);
-    port_ = FreePort();
-  }
-
-  // A port nobody on loopback uses right now.
-  unsigned short FreePort() {
-    network::UdpSocketOptions options;
-    options.bind_address = Address(boost::asio::ip::address_v4::any(), 0);
-    auto probe = network::UdpSocket::Open(io_.get_executor(), options);
-    EXPECT_OK(probe);
-    return probe.ok() ? (*probe)->local_address().port() : 0;
+    ASSERT_OK(network);
+    network_ = *network;
+    network_id_ = network_.network_id;
+    port_ = network_.port;
   }
 
   Config MulticastConfig(uint64_t id, const std::string& name) {
-    Config config;
-    config.network_id = network_id_;
-    config.endpoint_id = id;
-    config.endpoint_name = name;
-    config.listen_address = Address(boost::asio::ip::make_address("127.0.0.1"), 0);
-    config.listen_interface = "lo";
-    config.listen_interface_origin = "test";
-    const Address group(boost::asio::ip::make_address(group_), port_);
-    config.discovery_target = group;
-    config.discovery_listen = group;
-    config.rate = absl::Milliseconds(50);
-    config.rate_timeout_multiplier = 2;
-    return config;
+    return network_.MulticastConfig(id, name);
   }
 
   // Starts an endpoint whose events go to seen_[name].
@@ -114,13 +90,12 @@ class DiscoveryTest : public ::testing::Test {
     options.interface = "lo";
     auto socket = network::UdpSocket::Open(io_.get_executor(), options);
     ASSERT_OK(socket);
-    ASSERT_OK(
-        (*socket)->Send(Address(boost::asio::ip::make_address(group_), port_), bytes));
+    ASSERT_OK((*socket)->Send(network_.group_address(), bytes));
   }
 
   boost::asio::io_context io_;
+  testing::LoopbackNetwork network_;
   uint64_t network_id_ = 0;
-  std::string group_;
   unsigned short port_ = 0;
   std::map<std::string, Seen> seen_;
   std::vector<std::unique_ptr<Discovery>> endpoints_;
