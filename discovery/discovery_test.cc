@@ -3,7 +3,6 @@
 #include <boost/asio/io_context.hpp>
 #include <cstdio>
 #include <map>
-#include <random>
 #include <string>
 #include <vector>
 

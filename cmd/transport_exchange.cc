@@ -1,0 +1,273 @@
+// transport_exchange: the transport layer on loopback, under the faults GLUE_FAULT_*
+// asks for. Two endpoints in one process, "alpha" and "beta", find each other by
+// multicast on lo; alpha sends beta a run of numbered messages, and the program checks
+// that each arrived once, intact (and in order, for ordered ones), then prints what
+// both sides counted. Exit status 1 when a message is missing, repeated, corrupt or
+// out of order; 77 when loopback cannot carry multicast.
+//
+//   GLUE_FAULT_LOSS=0.2 GLUE_FAULT_REORDER=0.1 transport_exchange [--messages N]
+//       [--size BYTES] [--unordered] [--best-effort]
+#include <algorithm>
+#include <boost/asio/io_context.hpp>
+#include <cinttypes>
+#include <cstdio>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "absl/strings/numbers.h"
+#include "absl/time/clock.h"
+#include "glue/base/log.h"
+#include "glue/network/fault_injecting_link.h"
+#include "glue/network/interfaces.h"
+#include "glue/transport/transport.h"
+
+namespace glue {
+namespace {
+
+using transport::Delivery;
+using transport::SendOutcome;
+using transport::Transport;
+using transport::TransportCounters;
+
+constexpr int kSkipped = 77;  // what CTest's SKIP_RETURN_CODE expects
+
+struct Options {
+  uint64_t messages = 10000;
+  uint64_t size = 100;
+  bool ordered = true;
+  bool reliable = true;
+};
+
+bool ParseOptions(int argc, char** argv, Options* options) {
+  for (int i = 1; i < argc; ++i) {
+    const std::string flag = argv[i];
+    const char* value = i + 1 < argc ? argv[i + 1] : nullptr;
+    if (flag == "--unordered") {
+      options->ordered = false;
+    } else if (flag == "--best-effort") {
+      options->reliable = false;
+      options->ordered = false;
+    } else if ((flag == "--messages" || flag == "--size") && value != nullptr) {
+      uint64_t* target = flag == "--messages" ? &options->messages : &options->size;
+      if (!absl::SimpleAtoi(value, target)) {
+        std::fprintf(stderr, "transport_exchange: %s '%s' is not a number\n",
+                     flag.c_str(), value);
+        return false;
+      }
+      ++i;
+    } else {
+      std::fprintf(stderr,
+                   "usage: transport_exchange [--messages N] [--size BYTES] "
+                   "[--unordered] [--best-effort]\n");
+      return false;
+    }
+  }
+  if (options->size < sizeof(uint64_t)) {
+    std::fprintf(stderr, "transport_exchange: --size must be at least %zu\n",
+                 sizeof(uint64_t));
+    return false;
+  }
+  return true;
+}
+
+// Payload is message `index`: the index, then bytes derived from it.
+std::vector<uint8_t> Payload(uint64_t index, size_t size) {
+  std::vector<uint8_t> payload(size);
+  std::memcpy(payload.data(), &index, sizeof(index));
+  for (size_t i = sizeof(index); i < size; ++i) {
+    payload[i] = static_cast<uint8_t>(index * 131 + i);
+  }
+  return payload;
+}
+
+// What beta saw.
+struct Received {
+  uint64_t count = 0;
+  uint64_t repeated = 0;
+  uint64_t corrupt = 0;
+  uint64_t out_of_order = 0;
+  int64_t last = -1;
+  std::vector<bool> seen;
+};
+
+void Check(const Delivery& message, const Options& options, Received* received) {
+  uint64_t index = 0;
+  if (message.payload.size() != options.size) {
+    ++received->corrupt;
+    return;
+  }
+  std::memcpy(&index, message.payload.data(), sizeof(index));
+  if (index >= options.messages || message.payload != Payload(index, options.size)) {
+    ++received->corrupt;
+    return;
+  }
+  if (received->seen[index]) {
+    ++received->repeated;
+    return;
+  }
+  received->seen[index] = true;
+  ++received->count;
+  if (static_cast<int64_t>(index) < received->last) ++received->out_of_order;
+  received->last = static_cast<int64_t>(index);
+}
+
+void PrintCounters(const char* name, const TransportCounters& c) {
+  const transport::SessionCounters& s = c.sessions;
+  std::printf("%s: datagrams sent %" PRIu64 ", messages sent %" PRIu64 ", resent %" PRIu64
+              ", acknowledged %" PRIu64 ", expired %" PRIu64 ", acks sent %" PRIu64
+              ", duplicates dropped %" PRIu64 ", best-effort lost %" PRIu64
+              ", corrupt datagrams %" PRIu64 "\n",
+              name, c.datagrams_sent, s.data_sent, s.data_resent, s.acked, s.expired,
+              s.acks_sent, s.duplicates, s.best_effort_lost, c.discovery.corrupt);
+}
+
+int Run(int argc, char** argv) {
+  Options options;
+  if (!ParseOptions(argc, argv, &options)) return 2;
+  absl::StatusOr<discovery::Config> config = discovery::ConfigFromEnvironment();
+  if (!config.ok()) {
+    std::fprintf(stderr, "transport_exchange: %s\n", config.status().ToString().c_str());
+    return 2;
+  }
+  absl::StatusOr<network::Interface> lo = network::FindInterface("lo");
+  if (!lo.ok() || !lo->multicast) {
+    std::fprintf(stderr,
+                 "transport_exchange: loopback has no MULTICAST flag; run it in a "
+                 "network namespace that has (see README)\n");
+    return kSkipped;
+  }
+  absl::StatusOr<std::optional<network::FaultOptions>> faults =
+      network::FaultOptionsFromEnvironment();
+  if (!faults.ok()) {
+    std::fprintf(stderr, "transport_exchange: %s\n", faults.status().ToString().c_str());
+    return 2;
+  }
+  // Both on loopback, whatever the environment says of addresses; announcements cross
+  // the faults too, so peers are kept for 30 silent periods.
+  config->listen_interface = "lo";
+  config->listen_interface_origin = "transport_exchange";
+  config->listen_address =
+      network::Address(boost::asio::ip::make_address("127.0.0.1"), 0);
+  config->rate_timeout_multiplier =
+      std::max<uint32_t>(config->rate_timeout_multiplier, 30);
+  transport::TransportOptions transport_options;
+  transport_options.discovery.data_faults = *faults;
+
+  boost::asio::io_context io;
+  Received received;
+  received.seen.resize(options.messages);
+  uint64_t acknowledged = 0, given_up = 0;
+  bool beta_seen = false, alpha_seen = false;
+
+  discovery::Config alpha_config = *config;
+  alpha_config.endpoint_id = 1;
+  alpha_config.endpoint_name = "alpha";
+  discovery::Config beta_config = *config;
+  beta_config.endpoint_id = 2;
+  beta_config.endpoint_name = "beta";
+  auto alpha = Transport::Create(
+      io.get_executor(), alpha_config,
+      {.on_peer_added = [&](const discovery::Peer&) { beta_seen = true; },
+       .on_send_done =
+           [&](uint64_t, uint64_t, SendOutcome outcome) {
+             (outcome == SendOutcome::kAcknowledged ? acknowledged : given_up) += 1;
+           }},
+      transport_options);
+  auto beta = Transport::Create(
+      io.get_executor(), beta_config,
+      {.on_peer_added = [&](const discovery::Peer&) { alpha_seen = true; },
+       .on_message = [&](const discovery::Peer&,
+                         Delivery message) { Check(message, options, &received); }},
+      transport_options);
+  for (auto* created : {&alpha, &beta}) {
+    if (!created->ok()) {
+      std::fprintf(stderr, "transport_exchange: %s\n",
+                   created->status().ToString().c_str());
+      return 2;
+    }
+  }
+  for (Transport* t : {alpha->get(), beta->get()}) {
+    if (absl::Status started = t->Start(); !started.ok()) {
+      std::fprintf(stderr, "transport_exchange: %s\n", started.ToString().c_str());
+      return 2;
+    }
+  }
+  const auto deadline = [](absl::Duration d) { return absl::Now() + d; };
+  const absl::Time discovery_deadline = deadline(absl::Seconds(10));
+  while (!(alpha_seen && beta_seen) && absl::Now() < discovery_deadline) {
+    io.run_one_for(std::chrono::milliseconds(10));
+  }
+  if (!(alpha_seen && beta_seen)) {
+    std::fprintf(stderr, "transport_exchange: alpha and beta did not find each other\n");
+    return 1;
+  }
+
+  std::printf("alpha -> beta: %" PRIu64 " %s messages of %" PRIu64 " bytes%s\n",
+              options.messages,
+              options.reliable ? (options.ordered ? "reliable ordered" : "reliable")
+                               : "best-effort",
+              options.size, *faults ? ", through injected faults" : "");
+  const absl::Time start = absl::Now();
+  const uint64_t beta_id = 2;
+  for (uint64_t i = 0; i < options.messages; ++i) {
+    transport::SendOptions send{.reliable = options.reliable,
+                                .ordered = options.ordered,
+                                .expiry = deadline(absl::Seconds(60)),
+                                .token = i};
+    absl::Status sent = (*alpha)->Send(beta_id, Payload(i, options.size), send);
+    // At the window's bound: let the acknowledgements in, then retry.
+    while (absl::IsResourceExhausted(sent)) {
+      io.run_one_for(std::chrono::milliseconds(1));
+      sent = (*alpha)->Send(beta_id, Payload(i, options.size), send);
+    }
+    if (!sent.ok()) {
+      std::fprintf(stderr, "transport_exchange: send %" PRIu64 ": %s\n", i,
+                   sent.ToString().c_str());
+      return 1;
+    }
+    if (i % 64 == 63) io.poll();
+  }
+  // Reliable: until every message is acknowledged or given up. Best-effort: until
+  // nothing has come for 200 ms.
+  absl::Time quiet_since = absl::Now();
+  uint64_t last_count = 0;
+  const absl::Time end_deadline = deadline(absl::Seconds(120));
+  while (absl::Now() < end_deadline) {
+    if (options.reliable ? acknowledged + given_up == options.messages
+                         : absl::Now() - quiet_since > absl::Milliseconds(200)) {
+      break;
+    }
+    io.run_one_for(std::chrono::milliseconds(10));
+    if (received.count != last_count) {
+      last_count = received.count;
+      quiet_since = absl::Now();
+    }
+  }
+  const absl::Duration elapsed = absl::Now() - start;
+
+  std::printf("beta: received %" PRIu64 " of %" PRIu64 ", repeated %" PRIu64
+              ", corrupt %" PRIu64 ", out of order %" PRIu64 ", in %s\n",
+              received.count, options.messages, received.repeated, received.corrupt,
+              received.out_of_order, absl::FormatDuration(elapsed).c_str());
+  const TransportCounters alpha_counters = (*alpha)->counters();
+  PrintCounters("alpha", alpha_counters);
+  PrintCounters("beta", (*beta)->counters());
+  if (std::optional<transport::PeerCounters> peer = (*alpha)->peer_counters(beta_id)) {
+    std::printf("alpha's round-trip estimate to beta: %s (timeout %s)\n",
+                absl::FormatDuration(peer->session.smoothed_rtt).c_str(),
+                absl::FormatDuration(peer->session.rto).c_str());
+  }
+  (*alpha)->Stop();
+  (*beta)->Stop();
+  const bool complete = !options.reliable || received.count == options.messages;
+  const bool ok = complete && received.repeated == 0 && received.corrupt == 0 &&
+                  (!options.ordered || received.out_of_order == 0);
+  std::printf("%s\n", ok ? "ok" : "FAILED");
+  return ok ? 0 : 1;
+}
+
+}  // namespace
+}  // namespace glue
+
+int main(int argc, char** argv) { return glue::Run(argc, argv); }
