@@ -30,10 +30,13 @@ constexpr uint32_t kEnvelopeProtocolMinor = 2;
 constexpr uint32_t kEnvelopeNetworkId = 3;
 constexpr uint32_t kEnvelopeEndpointId = 4;
 constexpr uint32_t kEnvelopeEndpointName = 5;
+constexpr uint32_t kEnvelopeSession = 6;
 constexpr uint32_t kEnvelopeChecksum = 7;
 constexpr uint32_t kEnvelopeAnnouncement = 8;
 constexpr uint32_t kEnvelopeGoodbye = 9;
 constexpr uint32_t kEnvelopeFrames = 10;
+constexpr uint32_t kSessionSender = 1;
+constexpr uint32_t kSessionReceiver = 2;
 constexpr uint32_t kSocketAddressIp = 1;
 constexpr uint32_t kSocketAddressPort = 2;
 constexpr uint32_t kAnnouncementDataAddress = 1;
@@ -76,12 +79,21 @@ uint8_t* WriteVarintField(uint32_t field, uint64_t value, uint8_t* out) {
                                   wire_format::WriteTag(field, WireType::kVarint, out));
 }
 
+// SessionBodySize is the size of the Session message of `header`; 0 when it has
+// none (both numbers 0), and then the field is not written.
+size_t SessionBodySize(const Header& header) {
+  return (header.session != 0 ? TagSize(kSessionSender) + 8 : 0) +
+         (header.peer_session != 0 ? TagSize(kSessionReceiver) + 8 : 0);
+}
+
 size_t HeaderSize(const Header& header) {
+  const size_t session = SessionBodySize(header);
   return VarintFieldSize(kEnvelopeProtocolMajor, header.protocol_major) +
          VarintFieldSize(kEnvelopeProtocolMinor, header.protocol_minor) +
          VarintFieldSize(kEnvelopeNetworkId, header.network_id) +
          TagSize(kEnvelopeEndpointId) + 8 +
-         LengthDelimitedSize(kEnvelopeEndpointName, header.endpoint_name.size());
+         LengthDelimitedSize(kEnvelopeEndpointName, header.endpoint_name.size()) +
+         (session == 0 ? 0 : LengthDelimitedSize(kEnvelopeSession, session));
 }
 
 size_t SocketAddressBodySize(const network::Address& address) {
@@ -301,6 +313,7 @@ class Parser {
   bool ParsePeerRecord(absl::Span<const uint8_t> bytes, PeerRecord* peer);
   bool ParseSocketAddress(absl::Span<const uint8_t> bytes, network::Address* address);
   bool ParseGoodbye(absl::Span<const uint8_t> bytes);
+  bool ParseSession(absl::Span<const uint8_t> bytes, Header* header);
   bool ParseFrame(absl::Span<const uint8_t> bytes);
   bool ParseDataFrame(absl::Span<const uint8_t> bytes, DataFrame* frame);
   bool ParseAckFrame(absl::Span<const uint8_t> bytes, AckFrame* frame);
@@ -399,6 +412,7 @@ bool Parser::ParseEnvelope() {
   static constexpr char kMessage[] = "Envelope";
   Header& header = out_->header;
   Body body = Body::kNone;
+  bool session_seen = false;
   auto on_field = [&](WireReader& reader, const Tag& tag, size_t at) {
     switch (tag.field) {
       case kEnvelopeProtocolMajor:
@@ -434,6 +448,17 @@ bool Parser::ParseEnvelope() {
           return false;
         }
         break;
+      case kEnvelopeSession: {
+        absl::Span<const uint8_t> bytes;
+        if (!ReadBytes(reader, tag, at, kMessage, "session", &bytes)) return false;
+        if (ABSL_PREDICT_FALSE(session_seen)) {
+          return Fail(absl::InvalidArgumentError(absl::StrFormat(
+              "Envelope has session (field 6) twice, again at offset %d", at)));
+        }
+        session_seen = true;
+        if (!ParseSession(bytes, &header)) return false;
+        break;
+      }
       case kEnvelopeAnnouncement: {
         absl::Span<const uint8_t> bytes;
         if (!ReadBytes(reader, tag, at, kMessage, "announcement", &bytes) ||
@@ -723,6 +748,21 @@ bool Parser::ParseGoodbye(absl::Span<const uint8_t> bytes) {
   return ForEachField(bytes, kMessage, on_field);
 }
 
+bool Parser::ParseSession(absl::Span<const uint8_t> bytes, Header* header) {
+  static constexpr char kMessage[] = "Session";
+  auto on_field = [&](WireReader& reader, const Tag& tag, size_t at) {
+    switch (tag.field) {
+      case kSessionSender:
+        return ReadFixed64(reader, tag, at, kMessage, "sender", &header->session);
+      case kSessionReceiver:
+        return ReadFixed64(reader, tag, at, kMessage, "receiver", &header->peer_session);
+      default:
+        return Skip(reader, tag, kMessage);
+    }
+  };
+  return ForEachField(bytes, kMessage, on_field);
+}
+
 bool Parser::ParseFrame(absl::Span<const uint8_t> bytes) {
   static constexpr char kMessage[] = "Frame";
   uint32_t kind = 0;
@@ -916,8 +956,21 @@ uint8_t* DatagramEncoder::WriteHeader(const Header& header) {
   out = wire_format::WriteFixed64(
       header.endpoint_id,
       wire_format::WriteTag(kEnvelopeEndpointId, WireType::kFixed64, out));
-  return wire_format::WriteBytes(kEnvelopeEndpointName, AsBytes(header.endpoint_name),
-                                 out);
+  out =
+      wire_format::WriteBytes(kEnvelopeEndpointName, AsBytes(header.endpoint_name), out);
+  if (const size_t session = SessionBodySize(header); session != 0) {
+    out = wire_format::WriteLengthPrefix(kEnvelopeSession, session, out);
+    if (header.session != 0) {
+      out = wire_format::WriteFixed64(
+          header.session, wire_format::WriteTag(kSessionSender, WireType::kFixed64, out));
+    }
+    if (header.peer_session != 0) {
+      out = wire_format::WriteFixed64(
+          header.peer_session,
+          wire_format::WriteTag(kSessionReceiver, WireType::kFixed64, out));
+    }
+  }
+  return out;
 }
 
 absl::StatusOr<absl::Span<const uint8_t>> DatagramEncoder::EncodeAnnouncement(

@@ -255,6 +255,32 @@ TEST(DatagramEncoder, RoundTripsDataAndAckFrames) {
   ExpectReferenceAgrees(bytes, decoded);
 }
 
+TEST(DatagramEncoder, RoundTripsTheSessionNumbersOfADatagramOfFrames) {
+  ASSERT_OK_AND_ASSIGN(DatagramEncoder encoder, DatagramEncoder::Create(1472));
+  const DataFrame frame{.sequence = 1, .flags = 1, .payload = Payload("x")};
+  const std::pair<uint64_t, uint64_t> cases[] = {
+      {0, 0}, {7, 0}, {0, 9}, {0x1234567890abcdef, std::numeric_limits<uint64_t>::max()}};
+  size_t without = 0;  // the size without a Session message, the first case
+  for (const auto& [session, peer_session] : cases) {
+    SCOPED_TRACE(::testing::Message() << session << " " << peer_session);
+    Header header = TestHeader();
+    header.session = session;
+    header.peer_session = peer_session;
+    ASSERT_OK(encoder.BeginFrames(header));
+    ASSERT_OK(encoder.AddData(frame));
+    ASSERT_OK_AND_ASSIGN(auto bytes, encoder.Finish());
+    // The Session message is written only when a number is set: 2 bytes of field and
+    // length, and 9 per number.
+    if (without == 0) without = bytes.size();
+    EXPECT_EQ(bytes.size(), without + (session || peer_session ? 2 : 0) +
+                                (session ? 9 : 0) + (peer_session ? 9 : 0));
+    DecodedDatagram decoded;
+    ASSERT_OK(DatagramDecoder().Decode(bytes, &decoded));
+    EXPECT_EQ(decoded.header, header);
+    ExpectReferenceAgrees(bytes, decoded);
+  }
+}
+
 TEST(DatagramEncoder, WritesTheAnnouncementExampleOfTheProtocolDocument) {
   ASSERT_OK_AND_ASSIGN(DatagramEncoder encoder, DatagramEncoder::Create(1472));
   ASSERT_OK_AND_ASSIGN(network::Address address,
@@ -812,9 +838,8 @@ TEST(DatagramDecoder, SkipsUnknownFieldsAtEveryLevel) {
 }
 
 TEST(DatagramDecoder, AcceptsANewerMinorVersion) {
-  // Number 6 is kept for a later header field.
   const std::string bytes = Sealed(kHeader + VarintField(2, 7) + UnknownFields(11) +
-                                   VarintField(6, 1) + GoodbyeField());
+                                   VarintField(15, 1) + GoodbyeField());
   DecodedDatagram decoded;
   ASSERT_OK(DatagramDecoder().Decode(AsSpan(bytes), &decoded));
   EXPECT_EQ(decoded.header.protocol_major, kProtocolMajor);
@@ -1057,6 +1082,15 @@ TEST(DatagramDecoder, RejectsEveryDocumentedError) {
        kInvalid, "field 4 (endpoint_id) at offset 2 has wire type 0, expected 1"},
       {"wrong wire type for frames", kHeader + VarintField(10, 1), kInvalid,
        "field 10 (frames)"},
+      {"session twice",
+       kHeader + BytesField(6, Fixed64Field(1, 5)) + BytesField(6, Fixed64Field(1, 6)) +
+           DataEntry(""),
+       kInvalid, "session (field 6) twice"},
+      {"wrong wire type for session", kHeader + VarintField(6, 1) + DataEntry(""),
+       kInvalid, "field 6 (session)"},
+      {"wrong wire type for a session number",
+       kHeader + BytesField(6, VarintField(1, 5)) + DataEntry(""), kInvalid,
+       "field 1 (sender)"},
       {"wrong wire type for payload", kHeader + DataEntry(VarintField(3, 1)), kInvalid,
        "field 3 (payload)"},
       {"protocol_major missing",

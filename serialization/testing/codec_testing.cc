@@ -140,6 +140,10 @@ wire::Envelope ToProto(const DecodedDatagram& datagram) {
   envelope.set_network_id(datagram.header.network_id);
   envelope.set_endpoint_id(datagram.header.endpoint_id);
   envelope.set_endpoint_name(std::string(datagram.header.endpoint_name));
+  if (datagram.header.session != 0 || datagram.header.peer_session != 0) {
+    envelope.mutable_session()->set_sender(datagram.header.session);
+    envelope.mutable_session()->set_receiver(datagram.header.peer_session);
+  }
   switch (datagram.kind) {
     case DecodedDatagram::Kind::kAnnouncement: {
       wire::Announcement* announcement = envelope.mutable_announcement();
@@ -277,6 +281,9 @@ void RandomDatagram(std::mt19937_64& rng, OwnedDatagram* out) {
       return;
     default:
       datagram.kind = DecodedDatagram::Kind::kFrames;
+      // Either number may be absent (0).
+      datagram.header.session = RandomValue(rng);
+      datagram.header.peer_session = RandomValue(rng);
   }
   const int frame_count = std::uniform_int_distribution<int>(1, 8)(rng);
   // Ranges first, so that the views made below point at their final storage.

@@ -32,6 +32,12 @@ struct Header {
   uint64_t endpoint_id = 0;
   // Required: 1 to CodecLimits::max_name_bytes bytes of valid UTF-8.
   std::string_view endpoint_name;
+  // The transport session of the sender with the receiver, and the receiver's that
+  // the sender last heard (0 = none): datagrams of frames carry them, so that each
+  // side learns when the other started a new session. Not in announcements and
+  // goodbyes (0).
+  uint64_t session = 0;
+  uint64_t peer_session = 0;
 
   friend bool operator==(const Header&, const Header&) = default;
 };
