@@ -1,5 +1,6 @@
 #include "glue/transport/transport.h"
 
+#include <atomic>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
@@ -26,13 +27,39 @@ using discovery::Peer;
 constexpr size_t kMaxBatchDatagrams = 1024;
 constexpr size_t kMaxBatchBytes = 1 << 20;
 
+// NextSessionNumber returns a number larger than any it returned before in this
+// process, and than any an earlier process on this host can have returned (it starts
+// from the clock, in microseconds), so that a peer can tell a new session of ours
+// from an old one even across our restart.
+uint64_t NextSessionNumber() {
+  static std::atomic<uint64_t> last{0};
+  const uint64_t now = static_cast<uint64_t>(absl::ToUnixMicros(absl::Now()));
+  uint64_t previous = last.load(std::memory_order_relaxed);
+  uint64_t next;
+  do {
+    next = std::max(now, previous + 1);
+  } while (!last.compare_exchange_weak(previous, next, std::memory_order_relaxed));
+  return next;
+}
+
 // PeerSession is the session with one peer, and where it stands in the schedule.
+//
+// Each side numbers its session with the other (number, NextSessionNumber) and puts
+// it in every datagram of frames, with the other side's as last heard (peer_number).
+// A peer that starts a new session (it removed us and found us again, or restarted)
+// sends a larger number: our session restarts too, so that both count from 1 again.
+// Datagrams meant for an older session of ours, or from an older one of the peer's,
+// are dropped, and an ack tells the peer our number.
 struct PeerSession {
   PeerSession(Peer p, const SessionOptions& options)
-      : peer(std::move(p)), session(options) {}
+      : peer(std::move(p)),
+        session(std::in_place, options),
+        number(NextSessionNumber()) {}
 
   Peer peer;
-  Session session;
+  std::optional<Session> session;  // replaced, not reset, when the peer restarts its own
+  const uint64_t number;
+  uint64_t peer_number = 0;             // 0 until the peer's first datagram of frames
   std::optional<absl::Time> scheduled;  // its key in TransportState::deadlines
 };
 
@@ -131,7 +158,7 @@ void Flush(const std::shared_ptr<TransportState>& state);
 
 // Reschedule files the session under its next deadline.
 void Reschedule(TransportState& s, PeerSession& ps) ABSL_EXCLUSIVE_LOCKS_REQUIRED(s.mu) {
-  const std::optional<absl::Time> next = ps.session.NextDeadline();
+  const std::optional<absl::Time> next = ps.session->NextDeadline();
   if (next == ps.scheduled) return;
   if (ps.scheduled) s.deadlines.erase({*ps.scheduled, ps.peer.id});
   ps.scheduled = next;
@@ -199,7 +226,9 @@ void Queue(TransportState& s, const network::Address& to, absl::Span<const uint8
 
 // Transmit packs s.out, what one session's Poll gave, into as few datagrams as the
 // budget allows, the ack first, and queues them.
-void Transmit(TransportState& s, const Peer& peer) ABSL_EXCLUSIVE_LOCKS_REQUIRED(s.mu) {
+void Transmit(TransportState& s, const PeerSession& ps)
+    ABSL_EXCLUSIVE_LOCKS_REQUIRED(s.mu) {
+  const Peer& peer = ps.peer;
   const uint64_t peer_id = peer.id;
   if (s.out.data.empty() && !s.out.ack) return;
   serialization::DatagramEncoder& encoder = s.encoder;
@@ -209,7 +238,10 @@ void Transmit(TransportState& s, const Peer& peer) ABSL_EXCLUSIVE_LOCKS_REQUIRED
     GLUE_LOG(kError, "transport: cannot encode for peer %d: %s", peer_id,
              status.ToString());
   };
-  if (absl::Status status = encoder.BeginFrames(s.header); !status.ok()) {
+  serialization::Header header = s.header;
+  header.session = ps.number;
+  header.peer_session = ps.peer_number;
+  if (absl::Status status = encoder.BeginFrames(header); !status.ok()) {
     return fail(status);
   }
   if (s.out.ack) {
@@ -228,7 +260,7 @@ void Transmit(TransportState& s, const Peer& peer) ABSL_EXCLUSIVE_LOCKS_REQUIRED
       absl::StatusOr<absl::Span<const uint8_t>> datagram = encoder.Finish();
       if (!datagram.ok()) return fail(datagram.status());
       Queue(s, peer.data_address, *datagram);
-      if (absl::Status status = encoder.BeginFrames(s.header); !status.ok()) {
+      if (absl::Status status = encoder.BeginFrames(header); !status.ok()) {
         return fail(status);
       }
       added = encoder.AddData(frame);
@@ -243,11 +275,11 @@ void Transmit(TransportState& s, const Peer& peer) ABSL_EXCLUSIVE_LOCKS_REQUIRED
 // Service does what is due in one session at `now`: expiries, then sending.
 void Service(TransportState& s, PeerSession& ps, absl::Time now, Reports* reports)
     ABSL_EXCLUSIVE_LOCKS_REQUIRED(s.mu) {
-  ps.session.Expire(now, &reports->tokens);
+  ps.session->Expire(now, &reports->tokens);
   if (!reports->tokens.empty()) s.mu.NotifyAll();  // room for a waiting Send
   reports->TakeTokens(ps.peer.id, SendOutcome::kExpired);
-  ps.session.Poll(now, &s.out);
-  Transmit(s, ps.peer);
+  ps.session->Poll(now, &s.out);
+  Transmit(s, ps);
   Reschedule(s, ps);
 }
 
@@ -293,6 +325,15 @@ void Flush(const std::shared_ptr<TransportState>& state) {
   Report(s, nullptr, reports);
 }
 
+// Close closes a session and reports what it held as released.
+void Close(TransportState& s, PeerSession& ps, Reports* reports)
+    ABSL_EXCLUSIVE_LOCKS_REQUIRED(s.mu) {
+  ps.session->Close(&reports->tokens);
+  reports->TakeTokens(ps.peer.id, SendOutcome::kReleased);
+  Add(ps.session->counters(), &s.removed);
+  s.mu.NotifyAll();  // a waiting Send sees the change
+}
+
 void OnAdded(const std::shared_ptr<TransportState>& state, const Peer& peer) {
   TransportState& s = *state;
   HandlerGate::Pass pass(&s.gate);
@@ -300,8 +341,16 @@ void OnAdded(const std::shared_ptr<TransportState>& state, const Peer& peer) {
   {
     MutexLock lock(&s.mu);
     if (s.stopped) return;
-    s.sessions[peer.id] = std::make_unique<PeerSession>(peer, s.options.session);
+    auto& ps = s.sessions[peer.id];
+    ps = std::make_unique<PeerSession>(peer, s.options.session);
     ++s.counters.peers_added;
+    // An empty ack tells the peer our session's number at once: one that still talks
+    // to an older session of ours (it did not remove us) restarts now, not on the
+    // first datagram it sends, whose messages would be released.
+    const absl::Time now = s.Now();
+    ps->session->RequestAck(now);
+    Reschedule(s, *ps);
+    ArmTimer(state, now);
   }
   if (s.callbacks.on_peer_added) s.callbacks.on_peer_added(peer);
 }
@@ -317,16 +366,43 @@ void OnRemoved(const std::shared_ptr<TransportState>& state, const Peer& peer,
     auto found = s.sessions.find(peer.id);
     if (found == s.sessions.end()) return;
     PeerSession& ps = *found->second;
-    ps.session.Close(&reports.tokens);
-    reports.TakeTokens(peer.id, SendOutcome::kReleased);
-    Add(ps.session.counters(), &s.removed);
+    Close(s, ps, &reports);
     if (ps.scheduled) s.deadlines.erase({*ps.scheduled, peer.id});
     s.sessions.erase(found);
     ++s.counters.peers_removed;
-    s.mu.NotifyAll();  // a waiting Send learns its peer is gone
   }
   Report(s, nullptr, reports);
   if (s.callbacks.on_peer_removed) s.callbacks.on_peer_removed(peer, reason);
+}
+
+// AcceptSession checks the session numbers of a datagram of frames from ps.peer,
+// restarting our session when the peer started a new one, and says whether its
+// frames belong to our session.
+bool AcceptSession(TransportState& s, PeerSession& ps,
+                   const serialization::Header& header, absl::Time now, Reports* reports)
+    ABSL_EXCLUSIVE_LOCKS_REQUIRED(s.mu) {
+  if (header.session == 0 || header.session < ps.peer_number) {
+    ++s.counters.stale_datagrams;  // from an older session of the peer's, or none
+    return false;
+  }
+  if (header.session > ps.peer_number) {
+    if (ps.peer_number != 0) {
+      GLUE_LOG(kInfo, "transport: %s (id %d) started a new session; restarting ours",
+               ps.peer.name, ps.peer.id);
+      Close(s, ps, reports);
+      ps.session.emplace(s.options.session);
+      ++s.counters.session_restarts;
+    }
+    ps.peer_number = header.session;
+  }
+  // The peer speaks to this session of ours, or has not heard of any yet; otherwise
+  // to one that ended, and our ack tells it our number.
+  if (header.peer_session != ps.number && header.peer_session != 0) {
+    ++s.counters.stale_datagrams;
+    ps.session->RequestAck(now);
+    return false;
+  }
+  return true;
 }
 
 void OnFrames(const std::shared_ptr<TransportState>& state, const Peer& peer,
@@ -341,11 +417,14 @@ void OnFrames(const std::shared_ptr<TransportState>& state, const Peer& peer,
     if (s.stopped || found == s.sessions.end()) return;
     PeerSession& ps = *found->second;
     const absl::Time now = s.Now();
-    for (const serialization::Frame& frame : datagram.frames) {
-      if (const auto* data = std::get_if<serialization::DataFrame>(&frame)) {
-        ps.session.OnData(*data, now, &reports.deliveries);
-      } else {
-        ps.session.OnAck(std::get<serialization::AckFrame>(frame), now, &reports.tokens);
+    if (AcceptSession(s, ps, datagram.header, now, &reports)) {
+      for (const serialization::Frame& frame : datagram.frames) {
+        if (const auto* data = std::get_if<serialization::DataFrame>(&frame)) {
+          ps.session->OnData(*data, now, &reports.deliveries);
+        } else {
+          ps.session->OnAck(std::get<serialization::AckFrame>(frame), now,
+                            &reports.tokens);
+        }
       }
     }
     if (!reports.tokens.empty()) {
@@ -353,7 +432,7 @@ void OnFrames(const std::shared_ptr<TransportState>& state, const Peer& peer,
       s.mu.NotifyAll();
     }
     // An ack owed at once (a duplicate, a gap) goes now; a delayed one by the timer.
-    const std::optional<absl::Time> next = ps.session.NextDeadline();
+    const std::optional<absl::Time> next = ps.session->NextDeadline();
     if (next && *next <= now) {
       Service(s, ps, now, &reports);
       SendBatch(s);
@@ -438,7 +517,10 @@ absl::StatusOr<std::unique_ptr<Transport>> Transport::Create(
   s.header = s.discovery->header();
 
   MutexLock lock(&s.mu);
-  if (absl::Status begun = s.encoder.BeginFrames(s.header); !begun.ok()) {
+  // Room for a payload next to the largest header: with both session numbers.
+  serialization::Header largest = s.header;
+  largest.session = largest.peer_session = std::numeric_limits<uint64_t>::max();
+  if (absl::Status begun = s.encoder.BeginFrames(largest); !begun.ok()) {
     return absl::InvalidArgumentError(
         absl::StrCat("TransportOptions.max_datagram_bytes=", s.options.max_datagram_bytes,
                      " leaves no room for frames: ", begun.message()));
@@ -484,11 +566,7 @@ void Transport::Stop() {
   {
     MutexLock lock(&s.mu);
     s.stopped = true;
-    for (auto& [id, ps] : s.sessions) {
-      ps->session.Close(&reports.tokens);
-      reports.TakeTokens(id, SendOutcome::kReleased);
-      internal::Add(ps->session.counters(), &s.removed);
-    }
+    for (auto& [id, ps] : s.sessions) internal::Close(s, *ps, &reports);
     s.sessions.clear();
     s.deadlines.clear();
     s.mu.NotifyAll();
@@ -523,16 +601,16 @@ absl::Status Transport::Send(uint64_t peer_id, std::vector<uint8_t> payload,
     return absl::NotFoundError(absl::StrCat("no peer with endpoint id ", peer_id));
   }
   if (!options.reliable) {
-    ps->session.SendBestEffort(std::move(payload));
+    ps->session->SendBestEffort(std::move(payload));
   } else {
-    if (!ps->session.HasRoomFor(payload.size()) &&
+    if (!ps->session->HasRoomFor(payload.size()) &&
         options.wait_until > absl::InfinitePast() && !s.strand.running_in_this_thread()) {
       ++s.counters.waited;
       const size_t bytes = payload.size();
       s.mu.AwaitUntil(
           [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(s.mu) {
             ps = find();
-            return s.stopped || ps == nullptr || ps->session.HasRoomFor(bytes);
+            return s.stopped || ps == nullptr || ps->session->HasRoomFor(bytes);
           },
           options.wait_until);
       if (s.stopped) return absl::FailedPreconditionError("transport stopped");
@@ -541,7 +619,7 @@ absl::Status Transport::Send(uint64_t peer_id, std::vector<uint8_t> payload,
             absl::StrCat("peer ", peer_id, " removed while the send waited for room"));
       }
     }
-    absl::StatusOr<uint64_t> sequence = ps->session.SendReliable(
+    absl::StatusOr<uint64_t> sequence = ps->session->SendReliable(
         std::move(payload), options.expiry, options.ordered, options.token);
     if (!sequence.ok()) {
       if (absl::IsResourceExhausted(sequence.status())) ++s.counters.refused_full;
@@ -576,8 +654,8 @@ std::optional<PeerCounters> Transport::peer_counters(uint64_t peer_id) const {
   const internal::PeerSession& ps = *found->second;
   return PeerCounters{.peer_id = peer_id,
                       .peer_name = ps.peer.name,
-                      .session = ps.session.counters(),
-                      .bytes_held = ps.session.bytes_held()};
+                      .session = ps.session->counters(),
+                      .bytes_held = ps.session->bytes_held()};
 }
 
 TransportCounters Transport::counters() const {
@@ -588,8 +666,8 @@ TransportCounters Transport::counters() const {
     c = s.counters;
     c.sessions = s.removed;
     for (const auto& [id, ps] : s.sessions) {
-      internal::Add(ps->session.counters(), &c.sessions);
-      c.bytes_held += ps->session.bytes_held();
+      internal::Add(ps->session->counters(), &c.sessions);
+      c.bytes_held += ps->session->bytes_held();
     }
   }
   c.discovery = s.discovery->counters();

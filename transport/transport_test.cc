@@ -320,6 +320,51 @@ TEST_F(TransportTest, ARemovedPeersQueueIsReleased) {
   EXPECT_GE(a->transport->counters().peers_removed, 1u);
 }
 
+TEST_F(TransportTest, APeerRemovedOnOneSideOnlyRestartsTheSessionOnBoth) {
+  // b removes a after 2 silent periods of a; a keeps b for 30 of b's.
+  discovery::Config config_a = network_.MulticastConfig(1, "a");
+  config_a.rate_timeout_multiplier = 30;
+  Endpoint* a = Add(config_a, {}, &io_b_);
+  Endpoint* b = Add(2);
+  ASSERT_TRUE(a && b);
+  ASSERT_TRUE(Connect(a, b, &io_b_));
+  auto run_both_until = [&](auto done) {
+    return RunUntil(io_, [&] {
+      io_b_.poll();
+      return done();
+    });
+  };
+  uint64_t token = 0;
+  auto send = [&](uint32_t count) {
+    for (uint32_t i = 0; i < count; ++i, ++token) {
+      ASSERT_OK(a->transport->Send(b->id(), Payload(token, 64),
+                                   {.ordered = true, .token = token}));
+    }
+  };
+  send(10);
+  ASSERT_TRUE(run_both_until([&] { return a->done_count() == 10; }));
+  ASSERT_EQ(b->received_count(), 10u);
+
+  // a's process stalls: b removes it; a, back, still has b and its session.
+  ASSERT_TRUE(RunUntil(io_, [&] { return !b->Sees(a->id()); }));
+  ASSERT_TRUE(a->Sees(b->id()));
+  ASSERT_TRUE(run_both_until([&] { return b->Sees(a->id()); }));
+  // b's new session announces itself, and a restarts its own: ordered messages flow
+  // again, from sequence 1 on both sides.
+  ASSERT_TRUE(
+      run_both_until([&] { return a->transport->counters().session_restarts == 1; }));
+  send(10);
+  ASSERT_TRUE(run_both_until([&] { return a->done_count() == 20; }));
+  MutexLock lock_a(&a->mu);
+  MutexLock lock_b(&b->mu);
+  ASSERT_EQ(b->received.size(), 20u);
+  for (uint32_t i = 0; i < 20; ++i) {
+    EXPECT_EQ(IndexOf(b->received[i].payload), i);
+    EXPECT_EQ(a->done[i], SendOutcome::kAcknowledged);
+  }
+  EXPECT_EQ(b->transport->counters().session_restarts, 0u);
+}
+
 TEST_F(TransportTest, AReceiverThatStopsReadingNeverGrowsTheSenderPastItsBound) {
   TransportOptions options;
   options.session.window.max_bytes = 64 << 10;
@@ -434,7 +479,9 @@ TEST_F(TransportTest, MalformedFramesAndUnknownAcknowledgementsAreCountedAndIgno
   // A datagram in a's name, from a socket of the test's own.
   ASSERT_OK_AND_ASSIGN(serialization::DatagramEncoder encoder,
                        serialization::DatagramEncoder::Create(1400));
-  ASSERT_OK(encoder.BeginFrames(a->transport->discovery().header()));
+  serialization::Header header = a->transport->discovery().header();
+  header.session = 1;  // a's first session with b, as far as b can tell
+  ASSERT_OK(encoder.BeginFrames(header));
   const std::vector<uint8_t> payload = Payload(7, 16);
   ASSERT_OK(encoder.AddData({.sequence = 1, .flags = 64, .payload = payload}));
   ASSERT_OK(encoder.AddData({.sequence = 2, .flags = kFlagOrdered, .payload = payload}));

@@ -172,6 +172,10 @@ class Session {
   void OnAck(const serialization::AckFrame& ack, absl::Time now,
              std::vector<uint64_t>* acknowledged);
 
+  // RequestAck makes an ack owed at once, whatever arrived: for a peer that must
+  // hear from this session.
+  void RequestAck(absl::Time now) { OweAck(now, /*urgent=*/true); }
+
   // Expire drops every reliable frame whose expiry is at or before `now`, never to be
   // sent again, and appends their tokens to `expired` (not null). When the peer had
   // not acknowledged them, the next Poll sends a skip frame.

@@ -105,6 +105,12 @@ struct TransportCounters {
   uint64_t send_failures = 0;  // datagrams the network refused (counted lost)
   uint64_t refused_full = 0;   // sends failed with kResourceExhausted
   uint64_t waited = 0;         // sends that waited for room in a send window
+  // Sessions restarted because the peer started a new one (it had removed us, or
+  // restarted), releasing what ours held.
+  uint64_t session_restarts = 0;
+  // Datagrams of frames dropped as from an older session of the peer's, or for an
+  // older one of ours.
+  uint64_t stale_datagrams = 0;
   discovery::DiscoveryCounters discovery;
 };
 
