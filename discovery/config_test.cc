@@ -235,8 +235,10 @@ TEST(ConfigFromEnvironment, AMalformedVariableIsAnErrorThatNamesItAndItsValue) {
 Config ValidConfig() {
   Config config;
   config.endpoint_id = 1;
-  config.endpoint_name = "a";
-  config.listen_interface = "lo";
+  // Moved in, not assigned from literals: g++ 12 at -O3 warns (-Wrestrict) about its
+  // own inlined copy of a short literal into a string, a known false positive.
+  config.endpoint_name = std::string("a");
+  config.listen_interface = std::string("lo");
   return config;
 }
 
