@@ -433,6 +433,7 @@ absl::Status Discovery::Start() {
   network::UdpSocketOptions data_options;
   data_options.bind_address = s.config.listen_address;
   data_options.interface = s.config.listen_interface;
+  data_options.receive_buffer_bytes = s.options.data_receive_buffer_bytes;
   GLUE_ASSIGN_OR_RETURN(auto data_socket,
                         network::UdpSocket::Open(s.strand, data_options));
   if (s.options.data_faults) {

@@ -74,6 +74,10 @@ class Discovery {
     // Faults to inject into everything sent from the data socket (announcements,
     // answers, goodbyes and the layers above), as GLUE_FAULT_* asks.
     std::optional<network::FaultOptions> data_faults;
+    // SO_RCVBUF of the data socket: room for what peers send before this endpoint
+    // reads it (the kernel caps it at net.core.rmem_max; 0 keeps its default). The
+    // default matches the transport's send window, so that one peer's burst fits.
+    int data_receive_buffer_bytes = 4 << 20;
   };
 
   // Create checks the configuration; nothing is opened until Start.
