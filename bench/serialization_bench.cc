@@ -164,7 +164,7 @@ BENCHMARK(BM_ReferenceParseFullDatagram)->Arg(1472)->Arg(65507);
 void BM_EncodeFullDatagram(benchmark::State& state) {
   const std::vector<uint8_t> payload(64, 0xab);
   DatagramEncoder encoder = MakeEncoder(static_cast<size_t>(state.range(0)));
-  const size_t frame_size = DatagramEncoder::EncodedDataFrameSize(64, 1000, 0);
+  const size_t frame_size = DatagramEncoder::EncodedDataFrameSize(64, 0, 1000, 0);
   int64_t frames = 0;
   for (auto _ : state) {
     Check(encoder.BeginFrames(kHeader), state);

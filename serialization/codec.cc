@@ -52,6 +52,7 @@ constexpr uint32_t kFrameAck = 2;
 constexpr uint32_t kDataSequence = 1;
 constexpr uint32_t kDataFlags = 2;
 constexpr uint32_t kDataPayload = 3;
+constexpr uint32_t kDataMeta = 4;
 constexpr uint32_t kAckCumulative = 1;
 constexpr uint32_t kAckRanges = 2;
 constexpr uint32_t kRangeFirst = 1;
@@ -124,9 +125,21 @@ size_t AnnouncementBodySize(const Announcement& announcement) {
   return size;
 }
 
-size_t DataBodySize(size_t payload_bytes, uint64_t sequence, uint32_t flags) {
+// BytesFieldSize is the size of a bytes field of `bytes` bytes; 0 when it is empty,
+// and then the field is not written.
+size_t BytesFieldSize(uint32_t field, size_t bytes) {
+  return bytes == 0 ? 0 : LengthDelimitedSize(field, bytes);
+}
+
+uint8_t* WriteBytesField(uint32_t field, absl::Span<const uint8_t> bytes, uint8_t* out) {
+  return bytes.empty() ? out : wire_format::WriteBytes(field, bytes, out);
+}
+
+size_t DataBodySize(size_t payload_bytes, size_t meta_bytes, uint64_t sequence,
+                    uint32_t flags) {
   return VarintFieldSize(kDataSequence, sequence) + VarintFieldSize(kDataFlags, flags) +
-         (payload_bytes == 0 ? 0 : LengthDelimitedSize(kDataPayload, payload_bytes));
+         BytesFieldSize(kDataPayload, payload_bytes) +
+         BytesFieldSize(kDataMeta, meta_bytes);
 }
 
 size_t RangeBodySize(const AckRange& range) {
@@ -783,11 +796,12 @@ bool Parser::ParseFrame(absl::Span<const uint8_t> bytes) {
     }
     kind = tag.field;
     if (kind == kFrameData) {
-      DataFrame data;
-      if (!ParseDataFrame(content, &data)) {
+      // Parsed in place rather than copied in, being the larger kind. A failure leaves
+      // it half parsed, but then the whole datagram is refused.
+      Frame& frame = out_->frames.emplace_back(std::in_place_type<DataFrame>);
+      if (!ParseDataFrame(content, std::get_if<DataFrame>(&frame))) {
         return false;
       }
-      out_->frames.emplace_back(std::in_place_type<DataFrame>, data);
     } else {
       AckFrame ack;
       if (!ParseAckFrame(content, &ack)) {
@@ -818,6 +832,8 @@ bool Parser::ParseDataFrame(absl::Span<const uint8_t> bytes, DataFrame* frame) {
         return ReadUint32(reader, tag, at, kMessage, "flags", &frame->flags);
       case kDataPayload:
         return ReadBytes(reader, tag, at, kMessage, "payload", &frame->payload);
+      case kDataMeta:
+        return ReadBytes(reader, tag, at, kMessage, "meta", &frame->meta);
       default:
         return Skip(reader, tag, kMessage);
     }
@@ -1096,15 +1112,15 @@ absl::Status DatagramEncoder::CheckRoom(const char* what, size_t bytes) const {
 }
 
 absl::Status DatagramEncoder::AddData(const DataFrame& frame) {
-  const size_t body = DataBodySize(frame.payload.size(), frame.sequence, frame.flags);
+  const size_t body =
+      DataBodySize(frame.payload.size(), frame.meta.size(), frame.sequence, frame.flags);
   const size_t entry = FrameEntrySize(body);
   GLUE_RETURN_IF_ERROR(CheckRoom("data frame", entry));
   uint8_t* out = WriteFramePrefix(kFrameData, body, FramesEnd());
   out = WriteVarintField(kDataSequence, frame.sequence, out);
   out = WriteVarintField(kDataFlags, frame.flags, out);
-  if (!frame.payload.empty()) {
-    out = wire_format::WriteBytes(kDataPayload, frame.payload, out);
-  }
+  out = WriteBytesField(kDataPayload, frame.payload, out);
+  out = WriteBytesField(kDataMeta, frame.meta, out);
   assert(out == FramesEnd() + entry);
   size_ += entry;
   ++frame_count_;
@@ -1154,9 +1170,9 @@ absl::StatusOr<absl::Span<const uint8_t>> DatagramEncoder::Finish() {
   return Seal(FramesEnd());
 }
 
-size_t DatagramEncoder::EncodedDataFrameSize(size_t payload_bytes, uint64_t sequence,
-                                             uint32_t flags) {
-  return FrameEntrySize(DataBodySize(payload_bytes, sequence, flags));
+size_t DatagramEncoder::EncodedDataFrameSize(size_t payload_bytes, size_t meta_bytes,
+                                             uint64_t sequence, uint32_t flags) {
+  return FrameEntrySize(DataBodySize(payload_bytes, meta_bytes, sequence, flags));
 }
 
 size_t DatagramEncoder::EncodedAckFrameSize(const AckFrame& frame) {

@@ -152,6 +152,24 @@ void ExpectReferenceAgrees(absl::Span<const uint8_t> bytes,
   EXPECT_EQ(ProtoDifference(reference, ToProto(decoded)), "");
 }
 
+// ---- Messages --------------------------------------------------------------------
+
+TEST(DataFrame, ComparesTheBytesOfPayloadAndMetaNotTheirAddresses) {
+  const std::string payload = "data";
+  const std::string payload_copy = payload;
+  const std::string meta = "meta";
+  const std::string meta_copy = meta;
+  const DataFrame frame{.payload = Payload(payload), .meta = Payload(meta)};
+  EXPECT_EQ(frame,
+            (DataFrame{.payload = Payload(payload_copy), .meta = Payload(meta_copy)}));
+  EXPECT_NE(frame, (DataFrame{.payload = Payload(payload)}));
+  EXPECT_NE(frame, (DataFrame{.payload = Payload(payload), .meta = Payload("metb")}));
+  // The same bytes in the other field are another frame.
+  EXPECT_NE(frame, (DataFrame{.payload = Payload(meta), .meta = Payload(payload)}));
+  EXPECT_NE((DataFrame{.payload = Payload("ab")}),
+            (DataFrame{.payload = Payload("a"), .meta = Payload("b")}));
+}
+
 // ---- DatagramEncoder -----------------------------------------------------------
 
 TEST(DatagramEncoder, RejectsABudgetOfZero) {
@@ -228,6 +246,7 @@ TEST(DatagramEncoder, RoundTripsAGoodbye) {
 TEST(DatagramEncoder, RoundTripsDataAndAckFrames) {
   ASSERT_OK_AND_ASSIGN(DatagramEncoder encoder, DatagramEncoder::Create(1472));
   const AckRange ranges[] = {{.first = 12, .last = 15}, {.first = 20, .last = 20}};
+  const std::string long_meta(200, 'm');
   const std::vector<Frame> frames = {
       DataFrame{.sequence = 1, .flags = 3, .payload = Payload("hello")},
       AckFrame{.cumulative = 10, .ranges = ranges},
@@ -236,6 +255,11 @@ TEST(DatagramEncoder, RoundTripsDataAndAckFrames) {
       DataFrame{.sequence = std::numeric_limits<uint64_t>::max(),
                 .flags = std::numeric_limits<uint32_t>::max(),
                 .payload = Payload(std::string_view("\0\xff", 2))},
+      DataFrame{
+          .sequence = 2, .flags = 1, .payload = Payload("data"), .meta = Payload("meta")},
+      DataFrame{.sequence = 3, .meta = Payload("meta, no payload")},
+      DataFrame{.payload = Payload(std::string_view("\0", 1)),
+                .meta = Payload(long_meta)},
   };
   ASSERT_OK(encoder.BeginFrames(TestHeader()));
   for (const Frame& frame : frames) {
@@ -253,6 +277,36 @@ TEST(DatagramEncoder, RoundTripsDataAndAckFrames) {
   EXPECT_EQ(decoded.kind, DecodedDatagram::Kind::kFrames);
   EXPECT_EQ(decoded.frames, frames);
   ExpectReferenceAgrees(bytes, decoded);
+}
+
+// Meta follows the payload (field 4 after field 3), and a frame without meta is byte
+// for byte what it was before the field existed.
+TEST(DatagramEncoder, WritesMetaAfterThePayload) {
+  ASSERT_OK_AND_ASSIGN(DatagramEncoder encoder, DatagramEncoder::Create(1472));
+  using std::string_view_literals::operator""sv;
+  const struct {
+    const char* name;
+    DataFrame frame;
+    std::string_view entry;
+  } cases[] = {
+      {"no meta", DataFrame{.sequence = 5, .flags = 1, .payload = Payload("hi")},
+       "\x52\x0a\x0a\x08\x08\x05\x10\x01\x1a\x02hi"sv},
+      {"payload and meta",
+       DataFrame{
+           .sequence = 5, .flags = 1, .payload = Payload("hi"), .meta = Payload("m")},
+       "\x52\x0d\x0a\x0b\x08\x05\x10\x01\x1a\x02hi\x22\x01m"sv},
+      {"meta alone", DataFrame{.sequence = 5, .meta = Payload("m")},
+       "\x52\x07\x0a\x05\x08\x05\x22\x01m"sv},
+  };
+  for (const auto& c : cases) {
+    SCOPED_TRACE(c.name);
+    ASSERT_OK(encoder.BeginFrames(ExampleHeader()));
+    ASSERT_OK(encoder.AddData(c.frame));
+    ASSERT_OK_AND_ASSIGN(auto bytes, encoder.Finish());
+    const std::string content = AsString(bytes.first(bytes.size() - 5));
+    EXPECT_EQ(absl::BytesToHexString(content),
+              absl::BytesToHexString(kExampleHeader + std::string(c.entry)));
+  }
 }
 
 TEST(DatagramEncoder, RoundTripsTheSessionNumbersOfADatagramOfFrames) {
@@ -400,7 +454,8 @@ TEST(DatagramEncoder, StartsANewDatagramWhenTheBudgetIsSpent) {
   ASSERT_OK_AND_ASSIGN(DatagramEncoder encoder, DatagramEncoder::Create(kBudget));
   const std::string payload(30, 'p');
   const DataFrame frame{.sequence = 1, .payload = Payload(payload)};
-  const size_t frame_size = DatagramEncoder::EncodedDataFrameSize(payload.size(), 1, 0);
+  const size_t frame_size =
+      DatagramEncoder::EncodedDataFrameSize(payload.size(), 0, 1, 0);
 
   ASSERT_OK(encoder.BeginFrames(TestHeader()));
   const size_t header_size = encoder.size();
@@ -449,15 +504,21 @@ TEST(DatagramEncoder, RejectsAFrameThatCouldNeverFit) {
 TEST(DatagramEncoder, PredictsFrameSizes) {
   ASSERT_OK_AND_ASSIGN(DatagramEncoder encoder, DatagramEncoder::Create(65507));
   for (size_t payload_bytes : {0, 1, 100, 127, 128, 300, 20000}) {
-    for (uint64_t sequence : {uint64_t{0}, uint64_t{1}, uint64_t{1} << 40}) {
-      SCOPED_TRACE(absl::StrFormat("payload %d, sequence %d", payload_bytes, sequence));
-      const std::string payload(payload_bytes, 'x');
-      ASSERT_OK(encoder.BeginFrames(TestHeader()));
-      const size_t header = encoder.size();
-      ASSERT_OK(encoder.AddData(
-          DataFrame{.sequence = sequence, .flags = 9, .payload = Payload(payload)}));
-      EXPECT_EQ(encoder.size() - header,
-                DatagramEncoder::EncodedDataFrameSize(payload_bytes, sequence, 9));
+    for (size_t meta_bytes : {0, 1, 127, 128, 20000}) {
+      for (uint64_t sequence : {uint64_t{0}, uint64_t{1}, uint64_t{1} << 40}) {
+        SCOPED_TRACE(absl::StrFormat("payload %d, meta %d, sequence %d", payload_bytes,
+                                     meta_bytes, sequence));
+        const std::string payload(payload_bytes, 'x');
+        const std::string meta(meta_bytes, 'm');
+        ASSERT_OK(encoder.BeginFrames(TestHeader()));
+        const size_t header = encoder.size();
+        ASSERT_OK(encoder.AddData(DataFrame{.sequence = sequence,
+                                            .flags = 9,
+                                            .payload = Payload(payload),
+                                            .meta = Payload(meta)}));
+        EXPECT_EQ(encoder.size() - header, DatagramEncoder::EncodedDataFrameSize(
+                                               payload_bytes, meta_bytes, sequence, 9));
+      }
     }
   }
   const std::vector<AckRange> ranges(100, AckRange{.first = 1000, .last = 2000});
@@ -737,7 +798,9 @@ TEST(DatagramEncoder, AllocatesNothingOnceCreated) {
   ASSERT_OK_AND_ASSIGN(DatagramEncoder encoder, DatagramEncoder::Create(1472));
   ASSERT_OK_AND_ASSIGN(network::Address address, network::ParseAddress("192.0.2.1:5"));
   const std::string payload(64, 'p');
-  const size_t frame_size = DatagramEncoder::EncodedDataFrameSize(payload.size(), 1, 0);
+  const std::string meta(8, 'm');
+  const size_t frame_size =
+      DatagramEncoder::EncodedDataFrameSize(payload.size(), meta.size(), 1, 0);
   const AckRange ranges[] = {{.first = 3, .last = 4}};
   const AckFrame ack{.cumulative = 2, .ranges = ranges};
   std::vector<std::string> names;
@@ -748,7 +811,10 @@ TEST(DatagramEncoder, AllocatesNothingOnceCreated) {
     EXPECT_TRUE(encoder.AddAck(ack).ok());
     while (encoder.remaining() >= frame_size) {
       EXPECT_TRUE(
-          encoder.AddData(DataFrame{.sequence = 1, .payload = Payload(payload)}).ok());
+          encoder
+              .AddData(DataFrame{
+                  .sequence = 1, .payload = Payload(payload), .meta = Payload(meta)})
+              .ok());
     }
     EXPECT_TRUE(encoder.Finish().ok());
     EXPECT_TRUE(encoder.EncodeGoodbye(TestHeader()).ok());
@@ -769,8 +835,9 @@ TEST(DatagramEncoder, AllocatesNothingOnceCreated) {
 
 // ---- DatagramDecoder: accepted input -------------------------------------------
 
-TEST(DatagramDecoder, ReadsNamesAndPayloadsInPlace) {
-  const std::string bytes = Sealed(kHeader + DataEntry(BytesField(3, "payload")));
+TEST(DatagramDecoder, ReadsNamesPayloadsAndMetasInPlace) {
+  const std::string bytes =
+      Sealed(kHeader + DataEntry(BytesField(3, "payload") + BytesField(4, "meta")));
   DecodedDatagram decoded;
   ASSERT_OK(DatagramDecoder().Decode(AsSpan(bytes), &decoded));
   ASSERT_EQ(decoded.frames.size(), 1u);
@@ -778,6 +845,9 @@ TEST(DatagramDecoder, ReadsNamesAndPayloadsInPlace) {
   EXPECT_EQ(AsString(data.payload), "payload");
   EXPECT_EQ(reinterpret_cast<const char*>(data.payload.data()),
             bytes.data() + bytes.find("payload"));
+  EXPECT_EQ(AsString(data.meta), "meta");
+  EXPECT_EQ(reinterpret_cast<const char*>(data.meta.data()),
+            bytes.data() + bytes.find("meta"));
   EXPECT_EQ(decoded.header.endpoint_name.data(), bytes.data() + kHeader.size() - 1);
 
   const std::string announcement =
@@ -816,7 +886,7 @@ TEST(DatagramDecoder, SkipsUnknownFieldsAtEveryLevel) {
       kHeader +
       BytesField(
           10, UnknownFields(3) +
-                  BytesField(1, UnknownFields(4) + VarintField(1, 9) + UnknownFields(8)) +
+                  BytesField(1, UnknownFields(5) + VarintField(1, 9) + UnknownFields(9)) +
                   UnknownFields(5)) +
       BytesField(10,
                  BytesField(2, VarintField(1, 4) + UnknownFields(3) +
@@ -849,8 +919,8 @@ TEST(DatagramDecoder, AcceptsANewerMinorVersion) {
 TEST(DatagramDecoder, TakesTheLastValueOfARepeatedScalar) {
   const std::string bytes =
       Sealed(kHeader + VarintField(3, 5) + BytesField(5, "second") + VarintField(3, 6) +
-             DataEntry(VarintField(1, 1) + BytesField(3, "old") + VarintField(1, 2) +
-                       BytesField(3, "new")));
+             DataEntry(VarintField(1, 1) + BytesField(3, "old") + BytesField(4, "m1") +
+                       VarintField(1, 2) + BytesField(3, "new") + BytesField(4, "m2")));
   DecodedDatagram decoded;
   ASSERT_OK(DatagramDecoder().Decode(AsSpan(bytes), &decoded));
   EXPECT_EQ(decoded.header.network_id, 6u);
@@ -858,6 +928,7 @@ TEST(DatagramDecoder, TakesTheLastValueOfARepeatedScalar) {
   const auto& data = std::get<DataFrame>(decoded.frames.at(0));
   EXPECT_EQ(data.sequence, 2u);
   EXPECT_EQ(AsString(data.payload), "new");
+  EXPECT_EQ(AsString(data.meta), "m2");
   ExpectReferenceAgrees(AsSpan(bytes), decoded);
 }
 
@@ -903,7 +974,8 @@ TEST(DatagramDecoder, KeepsAckRangesOfManyFramesApart) {
 TEST(DatagramDecoder, ReusesItsOutputWithoutAllocating) {
   std::string frames = kHeader;
   for (int i = 0; i < 20; ++i) {
-    frames += DataEntry(VarintField(1, i) + BytesField(3, std::string(64, 'x')));
+    frames += DataEntry(VarintField(1, i) + BytesField(3, std::string(64, 'x')) +
+                        BytesField(4, "meta"));
     frames +=
         AckEntry(VarintField(1, i) + RangeField(i + 2, i + 5) + RangeField(i + 7, i + 9));
   }
@@ -1093,6 +1165,8 @@ TEST(DatagramDecoder, RejectsEveryDocumentedError) {
        "field 1 (sender)"},
       {"wrong wire type for payload", kHeader + DataEntry(VarintField(3, 1)), kInvalid,
        "field 3 (payload)"},
+      {"wrong wire type for meta", kHeader + DataEntry(Fixed32Field(4, 1)), kInvalid,
+       "field 4 (meta) at offset 18 has wire type 5, expected 2"},
       {"protocol_major missing",
        Fixed64Field(4, 42) + BytesField(5, "a") + GoodbyeField(), kInvalid,
        "no protocol_major"},

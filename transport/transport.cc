@@ -451,7 +451,7 @@ size_t PayloadRoom(size_t room) {
   constexpr uint32_t kAllFlags = kFlagReliable | kFlagOrdered | kFlagSkip;
   size_t payload = room;
   while (payload > 0 && serialization::DatagramEncoder::EncodedDataFrameSize(
-                            payload, kLargestSequence, kAllFlags) > room) {
+                            payload, 0, kLargestSequence, kAllFlags) > room) {
     --payload;
   }
   return payload;

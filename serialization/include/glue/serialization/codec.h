@@ -100,7 +100,8 @@ class DatagramEncoder {
   // EncodeAnnouncement, or one that leaves no room in the budget.
   absl::Status BeginFrames(const Header& header);
 
-  // AddData appends a data frame to the open datagram; its payload is copied.
+  // AddData appends a data frame to the open datagram; its payload and meta are
+  // copied into the datagram, each straight from its own span.
   // Errors: kFailedPrecondition when no datagram is open (BeginFrames first);
   // kInvalidArgument when the frame could not fit even in an empty datagram with
   // this header; kResourceExhausted when it does not fit in what is left of the
@@ -132,11 +133,12 @@ class DatagramEncoder {
   // frame_count is the number of frames in the datagram being built (or last built).
   size_t frame_count() const { return frame_count_; }
 
-  // EncodedDataFrameSize returns how many bytes a data frame with these values adds to
-  // a datagram, so that callers can plan batches (the checksum is counted once per
-  // datagram, in size()). Any thread.
-  static size_t EncodedDataFrameSize(size_t payload_bytes, uint64_t sequence,
-                                     uint32_t flags);
+  // EncodedDataFrameSize returns how many bytes a data frame with these values (a
+  // payload of `payload_bytes` bytes and a meta of `meta_bytes`) adds to a datagram,
+  // so that callers can plan batches (the checksum is counted once per datagram, in
+  // size()). Any thread.
+  static size_t EncodedDataFrameSize(size_t payload_bytes, size_t meta_bytes,
+                                     uint64_t sequence, uint32_t flags);
   // EncodedAckFrameSize returns how many bytes `frame` adds to a datagram. Any thread.
   static size_t EncodedAckFrameSize(const AckFrame& frame);
 
@@ -181,11 +183,11 @@ class DatagramEncoder {
 
 // DecodedDatagram is the content of one datagram that DatagramDecoder accepted.
 //
-// Lifetime: header.endpoint_name, every PeerRecord::endpoint_name and every
-// DataFrame::payload are views into the datagram's bytes, valid while those bytes live
-// unchanged. Every AckFrame::ranges is a view into `ack_ranges`, and
-// announcement.known_peers a view into `peer_records`, valid until the next Decode into
-// this object or its destruction. Decoding into the same object again reuses its
+// Lifetime: header.endpoint_name, every PeerRecord::endpoint_name, and every
+// DataFrame::payload and DataFrame::meta are views into the datagram's bytes, valid
+// while those bytes live unchanged. Every AckFrame::ranges is a view into `ack_ranges`,
+// and announcement.known_peers a view into `peer_records`, valid until the next Decode
+// into this object or its destruction. Decoding into the same object again reuses its
 // vectors' capacity, so once they have grown to the largest datagram seen, decoding
 // allocates nothing. Not copyable (a copy's views would point into the original's
 // storage); movable, which keeps the views valid.

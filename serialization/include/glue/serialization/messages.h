@@ -77,11 +77,16 @@ struct Goodbye {
 };
 
 // DataFrame carries one transport payload; the transport layer gives `sequence` and
-// `flags` their meaning. Equality compares payload bytes, not addresses.
+// `flags` their meaning. Equality compares the bytes of payload and meta, not
+// addresses.
 struct DataFrame {
   uint64_t sequence = 0;
   uint32_t flags = 0;
   absl::Span<const uint8_t> payload;
+  // What the layers above the transport put with the payload (for instance a
+  // fragment's position), in a span of its own so that neither is copied to join the
+  // other; opaque to the transport, which carries it untouched. May be empty.
+  absl::Span<const uint8_t> meta;
 
   friend bool operator==(const DataFrame&, const DataFrame&) = default;
 };

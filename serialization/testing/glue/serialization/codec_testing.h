@@ -36,8 +36,8 @@ absl::StatusOr<absl::Span<const uint8_t>> Encode(const DecodedDatagram& datagram
 wire::Envelope ToProto(const DecodedDatagram& datagram);
 
 // ProtoDifference returns "" when `expected` and `actual` hold the same known fields
-// (unknown fields and the checksum, which is not content, are ignored), and otherwise
-// a description of the differences.
+// (unknown fields and the checksum, which is not content, are ignored, and an empty
+// session is taken for none), and otherwise a description of the differences.
 std::string ProtoDifference(const wire::Envelope& expected, const wire::Envelope& actual);
 
 // Sealed returns `content` followed by the checksum trailer, as a sender appends it
@@ -73,13 +73,15 @@ struct OwnedDatagram {
   std::string endpoint_name;
   std::deque<std::string> peer_names;
   std::deque<std::vector<uint8_t>> payloads;
+  // The meta of each data frame, in the order of `payloads`.
+  std::deque<std::vector<uint8_t>> metas;
 };
 
 // RandomDatagram fills `*out` (which must be fresh) with random valid content drawn
 // from `rng`: every body kind, values of every varint length, names of 1 to 255 bytes
 // of UTF-8 with multi-byte characters, IPv4 and IPv6 addresses, announcements with
-// up to 100 known peers (usually a few), up to 8 frames of data and acks. The encoding
-// fits in a datagram of CodecLimits' default size.
+// up to 100 known peers (usually a few), up to 8 frames of data (a third of them with
+// a meta) and acks. The encoding fits in a datagram of CodecLimits' default size.
 void RandomDatagram(std::mt19937_64& rng, OwnedDatagram* out);
 
 }  // namespace testing
