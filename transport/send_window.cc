@@ -22,7 +22,7 @@ absl::Status SendWindow::Validate(const SendWindowOptions& options) {
   return absl::OkStatus();
 }
 
-absl::StatusOr<uint64_t> SendWindow::Add(std::vector<uint8_t> payload, uint32_t flags,
+absl::StatusOr<uint64_t> SendWindow::Add(Payload payload, uint32_t flags,
                                          absl::Time expiry, uint64_t token) {
   if (payload.size() > options_.max_bytes) {
     return absl::InvalidArgumentError(absl::StrCat("a frame of ", payload.size(),

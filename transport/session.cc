@@ -39,6 +39,9 @@ absl::Status Session::Validate(const SessionOptions& options) {
         absl::StrCat("SessionOptions.max_ack_ranges must be 1..", kMaxAckRanges, ", not ",
                      options.max_ack_ranges));
   }
+  if (options.ack_every_frames == 0) {
+    return absl::InvalidArgumentError("SessionOptions.ack_every_frames must be above 0");
+  }
   if (options.max_best_effort_queue == 0) {
     return absl::InvalidArgumentError(
         "SessionOptions.max_best_effort_queue must be above 0");
@@ -46,9 +49,8 @@ absl::Status Session::Validate(const SessionOptions& options) {
   return absl::OkStatus();
 }
 
-absl::StatusOr<uint64_t> Session::SendReliable(std::vector<uint8_t> payload,
-                                               absl::Time expiry, bool ordered,
-                                               uint64_t token) {
+absl::StatusOr<uint64_t> Session::SendReliable(Payload payload, absl::Time expiry,
+                                               bool ordered, uint64_t token) {
   if (closed_) {
     return absl::FailedPreconditionError(
         absl::StrCat("session closed: cannot send reliable frame (token ", token, ")"));
@@ -60,7 +62,7 @@ absl::StatusOr<uint64_t> Session::SendReliable(std::vector<uint8_t> payload,
   return sequence;
 }
 
-void Session::SendBestEffort(std::vector<uint8_t> payload) {
+void Session::SendBestEffort(Payload payload) {
   ++counters_.best_effort_queued;
   if (closed_) {
     ++counters_.best_effort_dropped_queue;
@@ -99,9 +101,11 @@ void Session::Poll(absl::Time now, Outgoing* out) {
     best_effort_queue_.pop_front();
   }
   best_effort_queue_bytes_ = 0;
-  for (const std::vector<uint8_t>& payload : best_effort_polled_) {
-    out->data.push_back(serialization::DataFrame{
-        .sequence = next_best_effort_sequence_++, .flags = 0, .payload = payload});
+  for (const Payload& payload : best_effort_polled_) {
+    out->data.push_back(serialization::DataFrame{.sequence = next_best_effort_sequence_++,
+                                                 .flags = 0,
+                                                 .payload = payload.body,
+                                                 .meta = payload.meta});
   }
   counters_.data_sent += best_effort_polled_.size();
 
@@ -109,8 +113,10 @@ void Session::Poll(absl::Time now, Outgoing* out) {
   due_.clear();
   window_.CollectDue(now, rtt_.rto(), &due_);
   for (const PendingFrame* frame : due_) {
-    out->data.push_back(serialization::DataFrame{
-        .sequence = frame->sequence, .flags = frame->flags, .payload = frame->payload});
+    out->data.push_back(serialization::DataFrame{.sequence = frame->sequence,
+                                                 .flags = frame->flags,
+                                                 .payload = frame->payload.body,
+                                                 .meta = frame->payload.meta});
   }
   const SendWindowCounters& after = window_.counters();
   counters_.data_sent += after.sent - before.sent;
@@ -127,6 +133,7 @@ void Session::Poll(absl::Time now, Outgoing* out) {
     out->ack = serialization::AckFrame{.cumulative = cumulative, .ranges = ack_ranges_};
     ack_owed_ = false;
     ack_urgent_ = false;
+    frames_unacknowledged_ = 0;
     ++counters_.acks_sent;
   }
 }
@@ -136,7 +143,7 @@ void Session::OnData(const serialization::DataFrame& frame, absl::Time now,
   if (closed_) return;
   const bool valid =
       frame.flags == kFlagSkip
-          ? frame.payload.empty()
+          ? frame.payload.empty() && frame.meta.empty()
           : (frame.flags & ~(kFlagReliable | kFlagOrdered)) == 0 &&
                 (frame.flags & kFlagReliable || !(frame.flags & kFlagOrdered));
   if (!valid) {
@@ -160,7 +167,8 @@ void Session::OnReliableData(const serialization::DataFrame& frame, absl::Time n
   // one that does not fit the reorder buffer is left for the sender to resend, and is
   // not recorded, so that it is not acknowledged.
   if (ordered && frame.sequence > next_in_order && !held_.contains(frame.sequence) &&
-      held_bytes_ + frame.payload.size() > options_.max_reorder_bytes) {
+      held_bytes_ + frame.payload.size() + frame.meta.size() >
+          options_.max_reorder_bytes) {
     ++counters_.reorder_dropped;
     return;
   }
@@ -181,10 +189,11 @@ void Session::OnReliableData(const serialization::DataFrame& frame, absl::Time n
   // Above a gap: the sender learns of the loss sooner from an ack sent at once.
   OweAck(now, /*urgent=*/frame.sequence != next_in_order);
   if (ordered && frame.sequence != next_in_order) {
-    held_bytes_ += frame.payload.size();
+    held_bytes_ += frame.payload.size() + frame.meta.size();
     held_[frame.sequence] = HeldFrame{
         .flags = frame.flags,
-        .payload = std::vector<uint8_t>(frame.payload.begin(), frame.payload.end())};
+        .payload = std::vector<uint8_t>(frame.payload.begin(), frame.payload.end()),
+        .meta = std::vector<uint8_t>(frame.meta.begin(), frame.meta.end())};
     return;
   }
   Deliver(frame, deliveries);
@@ -231,6 +240,7 @@ void Session::Deliver(const serialization::DataFrame& frame,
                       std::vector<Delivery>* deliveries) {
   deliveries->push_back(Delivery{
       .payload = std::vector<uint8_t>(frame.payload.begin(), frame.payload.end()),
+      .meta = std::vector<uint8_t>(frame.meta.begin(), frame.meta.end()),
       .flags = frame.flags,
       .sequence = frame.sequence});
   ++counters_.delivered;
@@ -239,8 +249,9 @@ void Session::Deliver(const serialization::DataFrame& frame,
 void Session::ReleaseHeld(std::vector<Delivery>* deliveries) {
   const uint64_t cumulative = reliable_received_.cumulative();
   for (auto it = held_.begin(); it != held_.end() && it->first <= cumulative;) {
-    held_bytes_ -= it->second.payload.size();
+    held_bytes_ -= it->second.payload.size() + it->second.meta.size();
     deliveries->push_back(Delivery{.payload = std::move(it->second.payload),
+                                   .meta = std::move(it->second.meta),
                                    .flags = it->second.flags,
                                    .sequence = it->first});
     ++counters_.delivered;
@@ -253,7 +264,10 @@ void Session::OweAck(absl::Time now, bool urgent) {
     ack_owed_ = true;
     ack_owed_since_ = now;
   }
-  ack_urgent_ = ack_urgent_ || urgent;
+  // A sender with a small window would otherwise wait out the ack delay per window.
+  ++frames_unacknowledged_;
+  ack_urgent_ =
+      ack_urgent_ || urgent || frames_unacknowledged_ >= options_.ack_every_frames;
 }
 
 void Session::OnAck(const serialization::AckFrame& ack, absl::Time now,

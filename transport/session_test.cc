@@ -148,6 +148,7 @@ TEST(Session, ValidateNamesTheOffendingField) {
       {"ack_delay", [](SessionOptions& o) { o.ack_delay = -absl::Milliseconds(1); }},
       {"ack_delay", [](SessionOptions& o) { o.ack_delay = absl::InfiniteDuration(); }},
       {"max_ack_ranges", [](SessionOptions& o) { o.max_ack_ranges = 0; }},
+      {"ack_every_frames", [](SessionOptions& o) { o.ack_every_frames = 0; }},
       {"max_ack_ranges", [](SessionOptions& o) { o.max_ack_ranges = kMaxAckRanges + 1; }},
       {"max_best_effort_queue", [](SessionOptions& o) { o.max_best_effort_queue = 0; }},
   };
@@ -367,6 +368,25 @@ TEST(Session, AckWithoutDataWaitsForTheAckDelay) {
   ASSERT_TRUE(out.ack.has_value());
   EXPECT_EQ(out.ack->cumulative, 2u);
   EXPECT_EQ(b.NextDeadline(), std::nullopt);
+}
+
+TEST(Session, AnAckGoesAtOnceEveryAckEveryFramesFrames) {
+  SessionOptions options;
+  options.ack_every_frames = 3;
+  Session b(options);
+  std::vector<Delivery> deliveries;
+  const std::vector<uint8_t> payload = Bytes(8);
+  Outgoing out;
+  for (uint64_t sequence = 1; sequence <= 6; ++sequence) {
+    b.OnData(Reliable(sequence, payload), kStart, &deliveries);
+    const bool third = sequence % 3 == 0;
+    EXPECT_EQ(b.NextDeadline(), third ? absl::InfinitePast() : kStart + options.ack_delay)
+        << sequence;
+    b.Poll(kStart, &out);
+    EXPECT_EQ(out.ack.has_value(), third) << sequence;
+  }
+  EXPECT_EQ(out.ack->cumulative, 6u);
+  EXPECT_EQ(b.counters().acks_sent, 2u);
 }
 
 TEST(Session, DuplicateOrOutOfOrderFrameIsAcknowledgedAtOnce) {
@@ -614,6 +634,41 @@ TEST(Session, AnExpiredFrameIsSkippedAndTheOrderedFramesBehindItGoUp) {
   EXPECT_EQ(a.NextDeadline(), std::nullopt);
 }
 
+TEST(Session, SendsFromTheCallersBufferAndCarriesMetaToTheOtherSide) {
+  Session a;
+  Session b;
+  const auto buffer = std::make_shared<const std::vector<uint8_t>>(Indexed(7));
+  const absl::Span<const uint8_t> whole = *buffer;
+  Payload first = Payload::View(buffer, whole.subspan(0, 8));
+  first.meta = {1, 2, 3};
+  Payload second = Payload::View(buffer, whole.subspan(8));
+  ASSERT_OK(a.SendReliable(std::move(second), kFarFuture, /*ordered=*/true, 2));
+  ASSERT_OK(a.SendReliable(std::move(first), kFarFuture, /*ordered=*/true, 1));
+  EXPECT_EQ(a.bytes_held(), whole.size() + 3);
+  Outgoing out;
+  a.Poll(kStart, &out);
+  ASSERT_EQ(out.data.size(), 2u);
+  // No copy: the frames point into the caller's buffer, which the session keeps.
+  EXPECT_EQ(out.data[0].payload.data(), whole.data() + 8);
+  EXPECT_EQ(out.data[1].payload.data(), whole.data());
+  EXPECT_THAT(out.data[1].meta, ElementsAre(1, 2, 3));
+  EXPECT_EQ(buffer.use_count(), 3);
+  // Sequence 2 arrives first and waits, meta and all.
+  std::vector<Delivery> deliveries;
+  b.OnData(out.data[1], kStart, &deliveries);
+  EXPECT_THAT(deliveries, IsEmpty());
+  EXPECT_EQ(b.bytes_held(), 8u + 3u);
+  b.OnData(out.data[0], kStart, &deliveries);
+  ASSERT_EQ(deliveries.size(), 2u);
+  EXPECT_THAT(deliveries[0].meta, IsEmpty());
+  EXPECT_THAT(deliveries[1].meta, ElementsAre(1, 2, 3));
+  EXPECT_EQ(deliveries[1].payload,
+            std::vector<uint8_t>(whole.begin(), whole.begin() + 8));
+  std::vector<uint64_t> acknowledged;
+  a.OnAck(AckFrame{.cumulative = 2}, kStart, &acknowledged);
+  EXPECT_EQ(buffer.use_count(), 1);  // released with the frames
+}
+
 TEST(Session, FramesWithInvalidFlagsAreCountedAndDropped) {
   Session b;
   std::vector<Delivery> deliveries;
@@ -624,11 +679,13 @@ TEST(Session, FramesWithInvalidFlagsAreCountedAndDropped) {
     b.OnData(DataFrame{.sequence = 1, .flags = flags, .payload = payload}, kStart,
              &deliveries);
   }
-  // A skip frame carries no payload.
+  // A skip frame carries no payload, and no meta.
   b.OnData(DataFrame{.sequence = 1, .flags = kFlagSkip, .payload = payload}, kStart,
            &deliveries);
+  b.OnData(DataFrame{.sequence = 1, .flags = kFlagSkip, .meta = payload}, kStart,
+           &deliveries);
   EXPECT_THAT(deliveries, IsEmpty());
-  EXPECT_EQ(b.counters().invalid_frames, 5u);
+  EXPECT_EQ(b.counters().invalid_frames, 6u);
   EXPECT_EQ(b.NextDeadline(), std::nullopt);
   b.OnData(Reliable(1, payload), kStart, &deliveries);
   EXPECT_EQ(deliveries.size(), 1u);

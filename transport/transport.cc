@@ -121,6 +121,7 @@ struct TransportState {
   const TransportOptions options;
   std::unique_ptr<discovery::Discovery> discovery;  // set once by Create
   serialization::Header header;                     // views into discovery's config
+  size_t room = 0;  // for one data frame in a datagram with the largest header
   size_t max_payload = 0;
   HandlerGate gate;
   // Touched by handlers on the strand only, and by Stop once the gate is closed.
@@ -444,17 +445,20 @@ void OnFrames(const std::shared_ptr<TransportState>& state, const Peer& peer,
   Report(s, &peer, reports);
 }
 
-// PayloadRoom returns the largest payload a data frame may carry in `room` bytes,
-// whatever its sequence number and flags, or 0 when not even an empty one fits.
-size_t PayloadRoom(size_t room) {
+// BodyRoom returns the largest body a data frame with `meta_bytes` of meta may carry
+// in `room` bytes, whatever its sequence number and flags, or 0 when not even an empty
+// one fits.
+size_t BodyRoom(size_t room, size_t meta_bytes) {
   constexpr uint64_t kLargestSequence = std::numeric_limits<uint64_t>::max();
   constexpr uint32_t kAllFlags = kFlagReliable | kFlagOrdered | kFlagSkip;
-  size_t payload = room;
-  while (payload > 0 && serialization::DatagramEncoder::EncodedDataFrameSize(
-                            payload, 0, kLargestSequence, kAllFlags) > room) {
-    --payload;
-  }
-  return payload;
+  auto size = [&](size_t body) {
+    return serialization::DatagramEncoder::EncodedDataFrameSize(
+        body, meta_bytes, kLargestSequence, kAllFlags);
+  };
+  if (size(0) > room) return 0;
+  size_t body = room;
+  while (body > 0 && size(body) > room) --body;
+  return body;
 }
 
 }  // namespace
@@ -526,7 +530,8 @@ absl::StatusOr<std::unique_ptr<Transport>> Transport::Create(
                      " leaves no room for frames: ", begun.message()));
   }
   const size_t room = s.encoder.remaining();
-  s.max_payload = internal::PayloadRoom(room);
+  s.room = room;
+  s.max_payload = internal::BodyRoom(room, 0);
   if (s.max_payload == 0) {
     return absl::InvalidArgumentError(absl::StrCat(
         "TransportOptions.max_datagram_bytes=", s.options.max_datagram_bytes, " leaves ",
@@ -575,13 +580,15 @@ void Transport::Stop() {
   internal::Report(s, nullptr, reports);
 }
 
-absl::Status Transport::Send(uint64_t peer_id, std::vector<uint8_t> payload,
+absl::Status Transport::Send(uint64_t peer_id, Payload payload,
                              const SendOptions& options) {
   TransportState& s = *state_;
-  if (payload.size() > s.max_payload) {
+  if (const size_t largest = max_body_bytes(payload.meta.size());
+      payload.body.size() > largest) {
     return absl::InvalidArgumentError(absl::StrCat(
-        "a payload of ", payload.size(), " bytes exceeds the largest one datagram of ",
-        s.options.max_datagram_bytes, " bytes carries, ", s.max_payload, " bytes"));
+        "a payload of ", payload.body.size(), " bytes (with ", payload.meta.size(),
+        " bytes of meta) exceeds the largest one datagram of ",
+        s.options.max_datagram_bytes, " bytes carries, ", largest, " bytes"));
   }
   if (options.ordered && !options.reliable) {
     return absl::InvalidArgumentError("ordered delivery needs reliable delivery");
@@ -631,7 +638,7 @@ absl::Status Transport::Send(uint64_t peer_id, std::vector<uint8_t> payload,
   return absl::OkStatus();
 }
 
-absl::Status Transport::SendToName(std::string_view name, std::vector<uint8_t> payload,
+absl::Status Transport::SendToName(std::string_view name, Payload payload,
                                    const SendOptions& options) {
   for (const discovery::Peer& peer : state_->discovery->peers()) {
     if (peer.name == name) return Send(peer.id, std::move(payload), options);
@@ -641,6 +648,11 @@ absl::Status Transport::SendToName(std::string_view name, std::vector<uint8_t> p
 }
 
 size_t Transport::max_payload_bytes() const { return state_->max_payload; }
+
+size_t Transport::max_body_bytes(size_t meta_bytes) const {
+  return meta_bytes == 0 ? state_->max_payload
+                         : internal::BodyRoom(state_->room, meta_bytes);
+}
 
 std::vector<discovery::Peer> Transport::peers() const {
   return state_->discovery->peers();

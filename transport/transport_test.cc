@@ -425,7 +425,8 @@ TEST_F(TransportTest, SendRefusesWhatItCannotCarry) {
   EXPECT_LT(largest, 1400u);
   EXPECT_THAT(a->transport->Send(b->id(), Payload(0, largest + 1), {}),
               StatusIs(absl::StatusCode::kInvalidArgument,
-                       HasSubstr(std::to_string(largest + 1) + " bytes exceeds")));
+                       HasSubstr("a payload of " + std::to_string(largest + 1) +
+                                 " bytes (with 0 bytes of meta) exceeds")));
   EXPECT_THAT(
       a->transport->Send(b->id(), Payload(0, 8), {.reliable = false, .ordered = true}),
       StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("ordered")));
@@ -435,8 +436,28 @@ TEST_F(TransportTest, SendRefusesWhatItCannotCarry) {
               StatusIs(absl::StatusCode::kNotFound, HasSubstr("nobody")));
   ASSERT_OK(a->transport->Send(b->id(), Payload(1, largest), {.token = 1}));
   ASSERT_OK(a->transport->SendToName("endpoint-2", Payload(2, 8), {.token = 2}));
-  ASSERT_TRUE(RunUntil(io_, [&] { return a->done_count() == 2; }));
-  EXPECT_EQ(b->received_count(), 2u);
+  // Meta takes room from the body, and arrives with it.
+  const size_t with_meta = a->transport->max_body_bytes(40);
+  EXPECT_LT(with_meta, largest - 40);
+  EXPECT_GT(with_meta, largest - 45);
+  auto buffer = std::make_shared<const std::vector<uint8_t>>(Payload(3, with_meta + 1));
+  transport::Payload too_large = transport::Payload::View(buffer, *buffer);
+  too_large.meta.assign(40, 0x6d);
+  EXPECT_THAT(
+      a->transport->Send(b->id(), too_large, {}),
+      StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("40 bytes of meta")));
+  transport::Payload fits =
+      transport::Payload::View(buffer, absl::MakeConstSpan(*buffer).first(with_meta));
+  fits.meta.assign(40, 0x6d);
+  ASSERT_OK(a->transport->Send(b->id(), fits, {.token = 3}));
+  ASSERT_TRUE(RunUntil(io_, [&] { return a->done_count() == 3; }));
+  ASSERT_EQ(b->received_count(), 3u);
+  {
+    MutexLock lock(&b->mu);
+    EXPECT_EQ(b->received[2].payload.size(), with_meta);
+    EXPECT_EQ(b->received[2].meta, std::vector<uint8_t>(40, 0x6d));
+    EXPECT_TRUE(b->received[0].meta.empty());
+  }
 
   a->transport->Stop();
   EXPECT_THAT(a->transport->Send(b->id(), Payload(0, 8), {}),

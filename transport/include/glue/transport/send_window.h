@@ -23,13 +23,14 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "glue/serialization/messages.h"
+#include "glue/transport/payload.h"
 
 namespace glue::transport {
 
 // SendWindowOptions bound the window and tune loss detection.
 struct SendWindowOptions {
-  // Payload bytes held, sent or not, until acknowledged or expired. Add beyond it is
-  // refused with kResourceExhausted.
+  // Payload bytes held (body and meta), sent or not, until acknowledged or expired. Add
+  // beyond it is refused with kResourceExhausted.
   size_t max_bytes = 4 << 20;
   // Frames held, likewise.
   size_t max_frames = 1 << 16;
@@ -42,7 +43,7 @@ struct SendWindowOptions {
 struct PendingFrame {
   uint64_t sequence = 0;
   uint32_t flags = 0;
-  std::vector<uint8_t> payload;
+  Payload payload;
   absl::Time expiry;
   uint64_t token = 0;          // the sender's handle, reported back on ack or expiry
   uint32_t transmissions = 0;  // 0: queued, never sent
@@ -88,8 +89,8 @@ class SendWindow {
   // Errors: kInvalidArgument for a payload larger than max_bytes (it could never be
   // held); kResourceExhausted when the window is full (the message gives the bound
   // and what is held), in which case nothing is added.
-  absl::StatusOr<uint64_t> Add(std::vector<uint8_t> payload, uint32_t flags,
-                               absl::Time expiry, uint64_t token);
+  absl::StatusOr<uint64_t> Add(Payload payload, uint32_t flags, absl::Time expiry,
+                               uint64_t token);
 
   // CollectDue appends to `due` every frame to transmit at `now`: frames marked lost
   // (lowest sequence first), frames unacknowledged for `rto` since last sent (oldest

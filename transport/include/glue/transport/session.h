@@ -22,6 +22,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "glue/serialization/messages.h"
+#include "glue/transport/payload.h"
 #include "glue/transport/receive_tracker.h"
 #include "glue/transport/rtt_estimator.h"
 #include "glue/transport/send_window.h"
@@ -58,6 +59,9 @@ struct SessionOptions {
   // A pending ack waits at most this long for data to ride on. Keep rtt.max_ack_delay
   // at least this on the peer, which sizes its timeout by it.
   absl::Duration ack_delay = absl::Milliseconds(1);
+  // An ack goes at once, without the delay, once this many reliable frames arrived
+  // since the last one (as TCP acknowledges every second segment). At least 1.
+  size_t ack_every_frames = 16;
   // Ranges per AckFrame sent (the most recent ones), 1..kMaxAckRanges. More ranges
   // spare the peer resending frames that arrived above old gaps; the transport trims
   // an ack that would not fit its datagram.
@@ -98,10 +102,11 @@ struct SessionCounters {
   absl::Duration rto;
 };
 
-// Delivery is one frame to hand up. The payload is a copy: the datagram it arrived in
-// does not outlive OnData.
+// Delivery is one frame to hand up. Payload and meta are copies: the datagram they
+// arrived in does not outlive OnData.
 struct Delivery {
   std::vector<uint8_t> payload;
+  std::vector<uint8_t> meta;  // what the sender's layers above put with it; often empty
   uint32_t flags = 0;
   uint64_t sequence = 0;  // in the frame's space (reliable or best-effort)
 };
@@ -130,7 +135,9 @@ class Session {
 
   // Validate returns OK, or kInvalidArgument naming the offending field and value:
   // the window, rtt and receive options as their classes validate them, ack_delay
-  // finite and >= 0, max_ack_ranges 1..kMaxAckRanges, max_best_effort_queue >= 1.
+  // finite and >= 0, max_ack_ranges 1..kMaxAckRanges, ack_every_frames and
+  // max_best_effort_queue
+  // >= 1.
   static absl::Status Validate(const SessionOptions& options);
 
   // SendReliable queues a reliable frame for the next Poll, to be resent until
@@ -139,8 +146,8 @@ class Session {
   // Returns the frame's sequence number. Errors: kResourceExhausted when the send
   // window is at its bound (nothing is queued: wait for acks); kInvalidArgument for a
   // payload larger than the whole window; kFailedPrecondition after Close.
-  absl::StatusOr<uint64_t> SendReliable(std::vector<uint8_t> payload, absl::Time expiry,
-                                        bool ordered, uint64_t token);
+  absl::StatusOr<uint64_t> SendReliable(Payload payload, absl::Time expiry, bool ordered,
+                                        uint64_t token);
 
   // HasRoomFor says whether SendReliable of a payload of `bytes` bytes would be
   // accepted now.
@@ -149,7 +156,7 @@ class Session {
   // SendBestEffort queues a best-effort frame for the next Poll. When the queue holds
   // max_best_effort_queue frames, the oldest is dropped and counted. Dropped at once
   // after Close.
-  void SendBestEffort(std::vector<uint8_t> payload);
+  void SendBestEffort(Payload payload);
 
   // Poll replaces `out` (not null) with everything due at `now`: a skip frame when one
   // is owed, the queued best-effort frames, then the reliable frames to send or resend
@@ -202,6 +209,7 @@ class Session {
   struct HeldFrame {
     uint32_t flags = 0;
     std::vector<uint8_t> payload;
+    std::vector<uint8_t> meta;
   };
 
   void OnReliableData(const serialization::DataFrame& frame, absl::Time now,
@@ -228,9 +236,9 @@ class Session {
   // Sending.
   SendWindow window_;
   RttEstimator rtt_;
-  std::deque<std::vector<uint8_t>> best_effort_queue_;
+  std::deque<Payload> best_effort_queue_;
   size_t best_effort_queue_bytes_ = 0;
-  std::vector<std::vector<uint8_t>> best_effort_polled_;  // the last Poll's payloads
+  std::vector<Payload> best_effort_polled_;  // the last Poll's payloads
   uint64_t next_best_effort_sequence_ = 1;
   std::vector<const PendingFrame*> due_;  // scratch for Poll
   // The highest cumulative point the peer acknowledged, and the skip frame last sent.
@@ -250,6 +258,7 @@ class Session {
   bool ack_owed_ = false;
   bool ack_urgent_ = false;
   absl::Time ack_owed_since_;
+  size_t frames_unacknowledged_ = 0;                 // reliable frames since the last ack
   std::vector<serialization::AckRange> ack_ranges_;  // the last Poll's ack's ranges
 
   SessionCounters counters_;

@@ -28,6 +28,7 @@
 #include "absl/time/time.h"
 #include "glue/discovery/config.h"
 #include "glue/discovery/discovery.h"
+#include "glue/transport/payload.h"
 #include "glue/transport/session.h"
 
 namespace glue::transport {
@@ -152,22 +153,26 @@ class Transport {
   void Stop();
 
   // Send queues `payload` to peer `peer_id`, sent at the latest when the strand next
-  // runs; several sends made before then share datagrams.
-  // Errors: kNotFound for an unknown peer; kInvalidArgument for a payload larger than
-  // max_payload_bytes() (both sizes named) or ordered without reliable;
+  // runs; several sends made before then share datagrams. The transport keeps the
+  // payload's buffer (payload.owner) until the frame is acknowledged, expired or
+  // released, and never copies the body but into datagrams; a std::vector converts.
+  // Errors: kNotFound for an unknown peer; kInvalidArgument for a body larger than
+  // max_body_bytes(meta size) (both sizes named) or ordered without reliable;
   // kResourceExhausted when the peer's send window is full (after waiting until
   // options.wait_until); kFailedPrecondition before Start or after Stop.
-  absl::Status Send(uint64_t peer_id, std::vector<uint8_t> payload,
-                    const SendOptions& options);
+  absl::Status Send(uint64_t peer_id, Payload payload, const SendOptions& options);
 
   // SendToName is Send to the peer named `name`. Error: kNotFound when no current peer
   // has that name; otherwise as Send.
-  absl::Status SendToName(std::string_view name, std::vector<uint8_t> payload,
+  absl::Status SendToName(std::string_view name, Payload payload,
                           const SendOptions& options);
 
   // max_payload_bytes is the largest payload Send accepts: what fits in one datagram
   // of max_datagram_bytes with this endpoint's header.
   size_t max_payload_bytes() const;
+
+  // max_body_bytes is the largest body Send accepts with `meta_bytes` of meta.
+  size_t max_body_bytes(size_t meta_bytes) const;
 
   // peers returns the current peers, ordered by id.
   std::vector<discovery::Peer> peers() const;
