@@ -279,9 +279,11 @@ void Session::OnAck(const serialization::AckFrame& ack, absl::Time now,
       std::max(peer_cumulative_, std::min(ack.cumulative, window_.next_sequence() - 1));
   if (outcome.rtt_sample) {
     rtt_.OnSample(*outcome.rtt_sample);
-  } else if (!outcome.acknowledged.empty()) {
+  } else if (!outcome.acknowledged.empty() && rtt_.has_sample()) {
     // Retransmissions acknowledged give no sample (Karn), but a live peer: without
-    // this, the tail of a lossy stream, all retransmissions, waits ever longer.
+    // this, the tail of a lossy stream, all retransmissions, waits ever longer. Not
+    // before the first sample, though: a peer slower than the initial timeout would
+    // then have every frame resent before its ack, and never give a sample at all.
     rtt_.ResetBackoff();
   }
   counters_.acked += outcome.acknowledged.size();

