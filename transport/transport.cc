@@ -456,8 +456,12 @@ size_t BodyRoom(size_t room, size_t meta_bytes) {
         body, meta_bytes, kLargestSequence, kAllFlags);
   };
   if (size(0) > room) return 0;
-  size_t body = room;
-  while (body > 0 && size(body) > room) --body;
+  // The frame's overhead only shrinks with the body (its length prefixes), so room
+  // less the overhead of a body of `room` bytes fits; at most a byte or two more may.
+  // Send calls this for every payload with meta: a few steps, not one per byte.
+  const size_t overhead = size(room) - room;
+  size_t body = room > overhead ? room - overhead : 0;
+  while (size(body + 1) <= room) ++body;
   return body;
 }
 
