@@ -1,0 +1,154 @@
+// MessageTransport: messages of any size up to max_message_bytes to peers, over a
+// Transport it owns. A message that fits one frame goes whole; a larger one goes as
+// fragments, each a view of the caller's buffer with a FragmentHeader in its meta,
+// reassembled at the receiver. The fragmentation layer, on the transport.
+//
+//   auto messages = MessageTransport::Create(io.get_executor(), config,
+//       {.on_message = [](const Peer& from, std::vector<uint8_t> message) { ... },
+//        .on_send_done = [](uint64_t peer, uint64_t token, SendOutcome outcome) { ... }},
+//       MessageTransportOptions());
+//   (*messages)->Start();
+//   (*messages)->Send(peer_id, std::move(big_message), {.token = 7});
+#ifndef GLUE_FRAGMENTATION_MESSAGE_TRANSPORT_H_
+#define GLUE_FRAGMENTATION_MESSAGE_TRANSPORT_H_
+
+#include <boost/asio/any_io_executor.hpp>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "glue/base/environment.h"
+#include "glue/discovery/config.h"
+#include "glue/discovery/discovery.h"
+#include "glue/fragmentation/fragment_header.h"
+#include "glue/fragmentation/reassembler.h"
+#include "glue/transport/transport.h"
+
+namespace glue::fragmentation {
+namespace internal {
+struct MessageTransportState;
+}  // namespace internal
+
+// The range of GLUE_MAX_MESSAGE_BYTES: 1 byte to 4 GiB.
+inline constexpr uint64_t kMaxMaxMessageBytes = uint64_t{4} << 30;
+
+// MessageTransportOptions tune and bound a MessageTransport.
+struct MessageTransportOptions {
+  // The transport's options. Its max_datagram_bytes is the MTU (GLUE_MTU).
+  transport::TransportOptions transport;
+  // The largest message sent or reassembled (GLUE_MAX_MESSAGE_BYTES). Peers should
+  // agree on it. reassembly.max_message_bytes is set to it.
+  uint64_t max_message_bytes = kDefaultMaxMessageBytes;
+  // Bytes of messages accepted by Send but not yet handed to the transport, per peer:
+  // what waits while the peer's send window is full. A Send beyond it fails with
+  // kResourceExhausted. At least max_message_bytes, so that any message can be sent.
+  size_t max_queued_bytes = size_t{128} << 20;
+  // Each peer's reassembly bounds, and its default time to live.
+  ReassemblerOptions reassembly;
+  // Bytes all the peers' incomplete messages may hold together.
+  size_t reassembly_budget_bytes = ReassemblyBudget::kDefaultMaxBytes;
+};
+
+// OptionsFromEnvironment returns the default options with GLUE_MTU (512..65507, the
+// transport's max_datagram_bytes) and GLUE_MAX_MESSAGE_BYTES (1..kMaxMaxMessageBytes)
+// read from `env`; max_queued_bytes grows to max_message_bytes when that is larger.
+// Error: kInvalidArgument naming the variable and its value. Any thread.
+absl::StatusOr<MessageTransportOptions> OptionsFromEnvironment(
+    const EnvironmentLookup& env);
+
+// MessageTransportCounters count what the layer did since it was made.
+struct MessageTransportCounters {
+  uint64_t messages_sent = 0;         // accepted by Send
+  uint64_t sent_whole = 0;            // of which sent in one frame
+  uint64_t sent_fragmented = 0;       // of which split into fragments
+  uint64_t fragments_sent = 0;        // fragments handed to the transport
+  uint64_t refused_queue_full = 0;    // Sends failed at max_queued_bytes
+  uint64_t acknowledged = 0;          // reliable messages reported acknowledged
+  uint64_t expired = 0;               // ... expired
+  uint64_t released = 0;              // ... released
+  size_t bytes_queued = 0;            // now, over every peer
+  uint64_t received_whole = 0;        // messages that arrived in one frame
+  uint64_t received_reassembled = 0;  // messages reassembled from fragments
+  uint64_t malformed_headers = 0;     // fragments whose meta did not decode: dropped
+  // Every peer's reassembler added up, those of removed peers included.
+  ReassemblerCounters reassembly;
+  ReassemblyBudgetCounters budget;
+  transport::TransportCounters transport;
+};
+
+// MessageTransport runs on the transport's strand (see Transport); its reassembly
+// timer on a strand of the same executor. Public methods may be called from any
+// thread. The callbacks run on the transport's strand, one at a time; they may call
+// Send, but not Stop.
+class MessageTransport {
+ public:
+  struct Callbacks {
+    std::function<void(const discovery::Peer&)> on_peer_added;
+    std::function<void(const discovery::Peer&, discovery::RemovalReason)> on_peer_removed;
+    // A whole message from `from`.
+    std::function<void(const discovery::Peer& from, std::vector<uint8_t> message)>
+        on_message;
+    // The end of a reliable send, once per message accepted by Send: acknowledged when
+    // every fragment was; otherwise expired or released as soon as one fragment was,
+    // its fragments not yet handed to the transport then dropped.
+    std::function<void(uint64_t peer_id, uint64_t token, transport::SendOutcome outcome)>
+        on_send_done;
+  };
+
+  // Create checks the configuration and options; nothing is opened until Start.
+  // Errors: kInvalidArgument for options out of range (named with their values), and
+  // those of Transport::Create.
+  static absl::StatusOr<std::unique_ptr<MessageTransport>> Create(
+      const boost::asio::any_io_executor& executor, const discovery::Config& config,
+      Callbacks callbacks, MessageTransportOptions options);
+
+  // Stops (see Stop).
+  ~MessageTransport();
+  MessageTransport(const MessageTransport&) = delete;
+  MessageTransport& operator=(const MessageTransport&) = delete;
+
+  // Start starts the transport (whose errors it returns).
+  absl::Status Start();
+
+  // Stop stops the transport, reports every reliable message not yet reported as
+  // kReleased and cancels the reassembly timer. When it returns no callback runs any
+  // more. Idempotent. Not from a callback.
+  void Stop();
+
+  // Send queues `message` to peer `peer_id` and hands the transport as much of it as
+  // the peer's send window takes; the rest follows as acknowledgements make room. The
+  // buffer is kept, never copied, until the message is reported (reliable) or sent.
+  // options.token is given back to on_send_done; options.wait_until is ignored (Send
+  // never waits). A best-effort message goes to the transport at once, as far as its
+  // window takes it, and what does not fit is dropped. Errors: kInvalidArgument for a
+  // message larger than max_message_bytes (both sizes named), or ordered without
+  // reliable; kNotFound for an unknown peer; kResourceExhausted when the peer's queue
+  // would hold more than max_queued_bytes; kFailedPrecondition before Start or after
+  // Stop.
+  absl::Status Send(uint64_t peer_id, std::shared_ptr<const std::vector<uint8_t>> message,
+                    const transport::SendOptions& options);
+  absl::Status Send(uint64_t peer_id, std::vector<uint8_t> message,
+                    const transport::SendOptions& options);
+
+  // max_message_bytes is the largest message Send accepts.
+  uint64_t max_message_bytes() const;
+
+  MessageTransportCounters counters() const;
+
+  // transport gives the transport underneath (its peers, limits and discovery).
+  const transport::Transport& transport() const;
+
+ private:
+  explicit MessageTransport(std::shared_ptr<internal::MessageTransportState> state);
+
+  std::shared_ptr<internal::MessageTransportState> state_;
+};
+
+}  // namespace glue::fragmentation
+
+#endif  // GLUE_FRAGMENTATION_MESSAGE_TRANSPORT_H_

@@ -1,0 +1,577 @@
+#include "glue/fragmentation/message_transport.h"
+
+#include <algorithm>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
+#include <deque>
+#include <limits>
+#include <optional>
+#include <utility>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/strings/str_cat.h"
+#include "glue/base/crc32c.h"
+#include "glue/base/handler_gate.h"
+#include "glue/base/mutex.h"
+#include "glue/base/status_macros.h"
+#include "glue/fragmentation/splitter.h"
+
+namespace glue::fragmentation {
+namespace internal {
+namespace {
+
+using transport::Payload;
+using transport::SendOptions;
+using transport::SendOutcome;
+
+// OutMessage is one message accepted by Send and not yet finished with: some of its
+// frames wait in its peer's queue, or wait for the transport's report.
+struct OutMessage {
+  std::shared_ptr<const std::vector<uint8_t>> bytes;
+  SplitPlan plan;
+  FragmentHeader header;     // index set per fragment; unused when not fragmented
+  SendOptions options;       // options.token is the caller's
+  uint64_t key = 0;          // the token the transport reports this message's frames by
+  uint32_t next = 0;         // the next frame to hand to the transport
+  uint32_t outstanding = 0;  // frames handed, reliable, not yet reported
+  bool reported = false;     // on_send_done ran for it
+
+  // queued_bytes is what of the message is not yet handed to the transport.
+  size_t queued_bytes() const {
+    const uint64_t handed = uint64_t{next} * plan.fragment_bytes;
+    return plan.message_bytes - std::min<uint64_t>(handed, plan.message_bytes);
+  }
+};
+
+// PeerState is what the layer keeps for one peer of the transport.
+struct PeerState {
+  PeerState(const ReassemblerOptions& options, ReassemblyBudget* budget)
+      : reassembler(options, budget) {}
+
+  Reassembler reassembler;
+  uint64_t next_message_id = 1;
+  // Messages with frames not yet handed to the transport, in the order of Send.
+  std::deque<std::shared_ptr<OutMessage>> queue;
+  size_t bytes_queued = 0;
+  // Reliable messages not yet finished with, by key.
+  absl::flat_hash_map<uint64_t, std::shared_ptr<OutMessage>> pending;
+};
+
+struct Done {
+  uint64_t peer_id;
+  uint64_t token;
+  SendOutcome outcome;
+};
+
+void AddReassembly(const ReassemblerCounters& c, ReassemblerCounters* into) {
+  into->fragments += c.fragments;
+  into->completed += c.completed;
+  into->duplicates += c.duplicates;
+  into->late += c.late;
+  into->rejected += c.rejected;
+  into->checksum_mismatches += c.checksum_mismatches;
+  into->expired += c.expired;
+  into->dropped_peer_cap += c.dropped_peer_cap;
+  into->dropped_total_cap += c.dropped_total_cap;
+}
+
+}  // namespace
+
+struct MessageTransportState {
+  MessageTransportState(const boost::asio::any_io_executor& executor,
+                        MessageTransport::Callbacks c, MessageTransportOptions o)
+      : strand(boost::asio::make_strand(executor)),
+        callbacks(std::move(c)),
+        options(std::move(o)),
+        timer(strand),
+        budget(options.reassembly_budget_bytes) {}
+
+  absl::Time Now() const { return options.transport.discovery.now(); }
+
+  const boost::asio::strand<boost::asio::any_io_executor> strand;
+  const MessageTransport::Callbacks callbacks;
+  const MessageTransportOptions options;
+  HandlerGate gate;
+  // The reassembly timer: touched by handlers on `strand` only, and by Stop once the
+  // gate is closed.
+  boost::asio::steady_timer timer;
+  std::unique_ptr<transport::Transport> transport;  // set once by Create
+  std::weak_ptr<MessageTransportState> self;        // set once by Create
+
+  // Taken before the transport's lock (Send calls the transport with it held); never
+  // held while a callback runs.
+  mutable Mutex mu;
+  bool started ABSL_GUARDED_BY(mu) = false;
+  bool stopped ABSL_GUARDED_BY(mu) = false;
+  ReassemblyBudget budget ABSL_GUARDED_BY(mu);
+  absl::flat_hash_map<uint64_t, std::unique_ptr<PeerState>> peers ABSL_GUARDED_BY(mu);
+  uint64_t next_key ABSL_GUARDED_BY(mu) = 1;
+  // The deadline the timer is armed (or posted to be armed) for.
+  std::optional<absl::Time> timer_at ABSL_GUARDED_BY(mu);
+  ReassemblerCounters removed_reassembly ABSL_GUARDED_BY(mu);  // of removed peers
+  MessageTransportCounters counters ABSL_GUARDED_BY(mu);
+};
+
+namespace {
+
+using State = MessageTransportState;
+
+PeerState& FindOrAddPeer(State& s, uint64_t peer_id) ABSL_EXCLUSIVE_LOCKS_REQUIRED(s.mu) {
+  std::unique_ptr<PeerState>& ps = s.peers[peer_id];
+  if (ps == nullptr) ps = std::make_unique<PeerState>(s.options.reassembly, &s.budget);
+  return *ps;
+}
+
+// Report records the end of reliable message `m`, once.
+void Report(State& s, uint64_t peer_id, OutMessage& m, SendOutcome outcome,
+            std::vector<Done>* done) ABSL_EXCLUSIVE_LOCKS_REQUIRED(s.mu) {
+  if (m.reported) return;
+  m.reported = true;
+  switch (outcome) {
+    case SendOutcome::kAcknowledged:
+      ++s.counters.acknowledged;
+      break;
+    case SendOutcome::kExpired:
+      ++s.counters.expired;
+      break;
+    case SendOutcome::kReleased:
+      ++s.counters.released;
+      break;
+  }
+  done->push_back({peer_id, m.options.token, outcome});
+}
+
+// Withdraw takes what remains of `m` out of its peer's queue.
+void Withdraw(State& s, PeerState& ps, OutMessage& m)
+    ABSL_EXCLUSIVE_LOCKS_REQUIRED(s.mu) {
+  if (m.next == m.plan.count) return;
+  ps.bytes_queued -= m.queued_bytes();
+  s.counters.bytes_queued -= m.queued_bytes();
+  m.next = m.plan.count;
+  std::erase_if(ps.queue,
+                [&m](const std::shared_ptr<OutMessage>& q) { return q.get() == &m; });
+}
+
+// Settle forgets reliable message `m` once it is reported, or all of it is handed,
+// and the transport reported every frame handed.
+void Settle(PeerState& ps, const OutMessage& m) {
+  if (m.outstanding == 0 && (m.reported || m.next == m.plan.count))
+    ps.pending.erase(m.key);
+}
+
+// HandNext hands the next frame of `m` to the transport.
+absl::Status HandNext(State& s, uint64_t peer_id, PeerState& ps, OutMessage& m)
+    ABSL_EXCLUSIVE_LOCKS_REQUIRED(s.mu) {
+  Payload payload = Payload::View(m.bytes, FragmentPayload(*m.bytes, m.plan, m.next));
+  if (m.plan.fragmented) {
+    FragmentHeader header = m.header;
+    header.index = m.next;
+    payload.meta.resize(kMaxFragmentHeaderBytes);
+    payload.meta.resize(EncodeFragmentHeader(header, absl::MakeSpan(payload.meta)));
+  }
+  SendOptions options = m.options;
+  options.token = m.key;
+  options.wait_until = absl::InfinitePast();
+  const size_t bytes = payload.body.size();
+  GLUE_RETURN_IF_ERROR(s.transport->Send(peer_id, std::move(payload), options));
+  ++m.next;
+  if (m.options.reliable) ++m.outstanding;
+  if (m.plan.fragmented) ++s.counters.fragments_sent;
+  ps.bytes_queued -= bytes;
+  s.counters.bytes_queued -= bytes;
+  return absl::OkStatus();
+}
+
+// Pump hands the transport the peer's queued frames, in order, until its send window
+// is full. A message the transport refuses otherwise is released.
+void Pump(State& s, uint64_t peer_id, PeerState& ps, std::vector<Done>* done)
+    ABSL_EXCLUSIVE_LOCKS_REQUIRED(s.mu) {
+  while (!ps.queue.empty()) {
+    const std::shared_ptr<OutMessage> m = ps.queue.front();
+    const absl::Status status = HandNext(s, peer_id, ps, *m);
+    if (absl::IsResourceExhausted(status)) return;
+    if (!status.ok()) {
+      Report(s, peer_id, *m, SendOutcome::kReleased, done);
+      Withdraw(s, ps, *m);
+      Settle(ps, *m);
+      continue;
+    }
+    if (m->next == m->plan.count) ps.queue.pop_front();
+  }
+}
+
+// ReleaseAll reports every reliable message of the peer not yet reported as released
+// and empties its queue.
+void ReleaseAll(State& s, uint64_t peer_id, PeerState& ps, std::vector<Done>* done)
+    ABSL_EXCLUSIVE_LOCKS_REQUIRED(s.mu) {
+  for (auto& [key, m] : ps.pending) Report(s, peer_id, *m, SendOutcome::kReleased, done);
+  s.counters.bytes_queued -= ps.bytes_queued;
+  ps.bytes_queued = 0;
+  ps.queue.clear();
+  ps.pending.clear();
+}
+
+void RunDone(const State& s, const std::vector<Done>& done) {
+  if (!s.callbacks.on_send_done) return;
+  for (const Done& d : done) s.callbacks.on_send_done(d.peer_id, d.token, d.outcome);
+}
+
+void OnTimer(const std::shared_ptr<State>& state, const boost::system::error_code& error);
+
+// ArmTimer sets the timer for s.timer_at. On the strand.
+void ArmTimer(const std::shared_ptr<State>& state)
+    ABSL_EXCLUSIVE_LOCKS_REQUIRED(state->mu) {
+  State& s = *state;
+  if (!s.timer_at) return;
+  s.timer.expires_after(
+      absl::ToChronoNanoseconds(std::max(absl::ZeroDuration(), *s.timer_at - s.Now())));
+  s.timer.async_wait(
+      [state](const boost::system::error_code& error) { OnTimer(state, error); });
+}
+
+// NoteDeadline makes the timer wake by `deadline` (from any thread).
+void NoteDeadline(const std::shared_ptr<State>& state, std::optional<absl::Time> deadline)
+    ABSL_EXCLUSIVE_LOCKS_REQUIRED(state->mu) {
+  State& s = *state;
+  if (!deadline || (s.timer_at && *s.timer_at <= *deadline)) return;
+  s.timer_at = deadline;
+  boost::asio::post(s.strand, [state] {
+    HandlerGate::Pass pass(&state->gate);
+    if (!pass) return;
+    MutexLock lock(&state->mu);
+    ArmTimer(state);
+  });
+}
+
+// OnTimer drops the incomplete messages whose time to live is over. On the strand.
+void OnTimer(const std::shared_ptr<State>& state,
+             const boost::system::error_code& error) {
+  if (error) return;  // cancelled: re-armed, or stopped
+  HandlerGate::Pass pass(&state->gate);
+  if (!pass) return;
+  State& s = *state;
+  MutexLock lock(&s.mu);
+  const absl::Time now = s.Now();
+  s.timer_at.reset();
+  std::optional<absl::Time> next;
+  for (auto& [id, ps] : s.peers) {
+    ps->reassembler.Expire(now);
+    const std::optional<absl::Time> deadline = ps->reassembler.NextDeadline();
+    if (deadline && (!next || *deadline < *next)) next = deadline;
+  }
+  s.timer_at = next;
+  ArmTimer(state);
+}
+
+// The transport's callbacks; on its strand. `s` lives as long as the transport.
+
+void OnPeerAdded(State& s, const discovery::Peer& peer) {
+  {
+    MutexLock lock(&s.mu);
+    FindOrAddPeer(s, peer.id);
+  }
+  if (s.callbacks.on_peer_added) s.callbacks.on_peer_added(peer);
+}
+
+void OnPeerRemoved(State& s, const discovery::Peer& peer,
+                   discovery::RemovalReason reason) {
+  std::vector<Done> done;
+  {
+    MutexLock lock(&s.mu);
+    auto found = s.peers.find(peer.id);
+    if (found != s.peers.end()) {
+      ReleaseAll(s, peer.id, *found->second, &done);
+      AddReassembly(found->second->reassembler.counters(), &s.removed_reassembly);
+      s.peers.erase(found);
+    }
+  }
+  RunDone(s, done);
+  if (s.callbacks.on_peer_removed) s.callbacks.on_peer_removed(peer, reason);
+}
+
+void OnMessage(const std::shared_ptr<State>& state, const discovery::Peer& from,
+               transport::Delivery delivery) {
+  State& s = *state;
+  std::optional<std::vector<uint8_t>> message;
+  {
+    MutexLock lock(&s.mu);
+    if (delivery.meta.empty()) {
+      ++s.counters.received_whole;
+      message = std::move(delivery.payload);
+    } else {
+      const absl::StatusOr<FragmentHeader> header =
+          DecodeFragmentHeader(delivery.meta, s.options.max_message_bytes);
+      if (!header.ok()) {
+        ++s.counters.malformed_headers;
+        return;
+      }
+      PeerState& ps = FindOrAddPeer(s, from.id);
+      Reassembler::Outcome outcome =
+          ps.reassembler.OnFragment(*header, delivery.payload, s.Now());
+      if (outcome.result == Reassembler::Result::kCompleted) {
+        ++s.counters.received_reassembled;
+        message = std::move(outcome.message);
+      }
+      NoteDeadline(state, ps.reassembler.NextDeadline());
+    }
+  }
+  if (message && s.callbacks.on_message)
+    s.callbacks.on_message(from, *std::move(message));
+}
+
+void OnSendDone(State& s, uint64_t peer_id, uint64_t key, SendOutcome outcome) {
+  std::vector<Done> done;
+  {
+    MutexLock lock(&s.mu);
+    auto peer = s.peers.find(peer_id);
+    if (peer == s.peers.end()) return;  // released when the peer was removed
+    PeerState& ps = *peer->second;
+    auto found = ps.pending.find(key);
+    if (found != ps.pending.end()) {
+      const std::shared_ptr<OutMessage> m = found->second;
+      --m->outstanding;
+      if (outcome != SendOutcome::kAcknowledged) {
+        Report(s, peer_id, *m, outcome, &done);
+        Withdraw(s, ps, *m);
+      } else if (m->outstanding == 0 && m->next == m->plan.count) {
+        Report(s, peer_id, *m, outcome, &done);
+      }
+      Settle(ps, *m);
+    }
+    Pump(s, peer_id, ps, &done);
+  }
+  RunDone(s, done);
+}
+
+absl::Status ValidateOptions(const MessageTransportOptions& options) {
+  if (options.max_message_bytes < 1 || options.max_message_bytes > kMaxMaxMessageBytes) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("max_message_bytes = ", options.max_message_bytes, ": must be 1 to ",
+                     kMaxMaxMessageBytes));
+  }
+  if (options.max_queued_bytes < options.max_message_bytes) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "max_queued_bytes = ", options.max_queued_bytes,
+        ": must be at least max_message_bytes = ", options.max_message_bytes));
+  }
+  return Reassembler::Validate(options.reassembly);
+}
+
+}  // namespace
+}  // namespace internal
+
+absl::StatusOr<MessageTransportOptions> OptionsFromEnvironment(
+    const EnvironmentLookup& env) {
+  MessageTransportOptions options;
+  GLUE_ASSIGN_OR_RETURN(
+      uint64_t mtu,
+      GetUint64(env, "GLUE_MTU", options.transport.max_datagram_bytes,
+                transport::kMinDatagramBytes, transport::kMaxDatagramBytes));
+  options.transport.max_datagram_bytes = mtu;
+  GLUE_ASSIGN_OR_RETURN(options.max_message_bytes,
+                        GetUint64(env, "GLUE_MAX_MESSAGE_BYTES",
+                                  options.max_message_bytes, 1, kMaxMaxMessageBytes));
+  options.max_queued_bytes =
+      std::max<size_t>(options.max_queued_bytes, options.max_message_bytes);
+  return options;
+}
+
+absl::StatusOr<std::unique_ptr<MessageTransport>> MessageTransport::Create(
+    const boost::asio::any_io_executor& executor, const discovery::Config& config,
+    Callbacks callbacks, MessageTransportOptions options) {
+  GLUE_RETURN_IF_ERROR(internal::ValidateOptions(options));
+  options.reassembly.max_message_bytes = options.max_message_bytes;
+  auto state = std::make_shared<internal::MessageTransportState>(
+      executor, std::move(callbacks), std::move(options));
+  internal::MessageTransportState* s = state.get();
+  // The transport's callbacks hold a plain pointer: the state owns the transport,
+  // which runs none of them once stopped.
+  transport::Transport::Callbacks transport_callbacks{
+      .on_peer_added =
+          [s](const discovery::Peer& peer) { internal::OnPeerAdded(*s, peer); },
+      .on_peer_removed =
+          [s](const discovery::Peer& peer, discovery::RemovalReason reason) {
+            internal::OnPeerRemoved(*s, peer, reason);
+          },
+      .on_message =
+          [s](const discovery::Peer& from, transport::Delivery delivery) {
+            // The timer's handlers need the state to outlive them.
+            internal::OnMessage(s->self.lock(), from, std::move(delivery));
+          },
+      .on_send_done =
+          [s](uint64_t peer_id, uint64_t key, transport::SendOutcome outcome) {
+            internal::OnSendDone(*s, peer_id, key, outcome);
+          },
+  };
+  GLUE_ASSIGN_OR_RETURN(
+      state->transport,
+      transport::Transport::Create(executor, config, std::move(transport_callbacks),
+                                   state->options.transport));
+  const size_t fragment_room = state->transport->max_body_bytes(kMaxFragmentHeaderBytes);
+  const uint64_t most_fragments =
+      fragment_room == 0 ? std::numeric_limits<uint64_t>::max()
+                         : FragmentCount(state->options.max_message_bytes,
+                                         static_cast<uint32_t>(fragment_room));
+  if (most_fragments > kMaxFragmentCount) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "max_message_bytes = ", state->options.max_message_bytes, " needs ",
+        most_fragments, " fragments of ", fragment_room, " bytes (max_datagram_bytes = ",
+        state->options.transport.max_datagram_bytes, "), more than ", kMaxFragmentCount));
+  }
+  state->self = state;
+  return std::unique_ptr<MessageTransport>(new MessageTransport(std::move(state)));
+}
+
+MessageTransport::MessageTransport(std::shared_ptr<internal::MessageTransportState> state)
+    : state_(std::move(state)) {}
+
+MessageTransport::~MessageTransport() { Stop(); }
+
+absl::Status MessageTransport::Start() {
+  GLUE_RETURN_IF_ERROR(state_->transport->Start());
+  MutexLock lock(&state_->mu);
+  state_->started = true;
+  return absl::OkStatus();
+}
+
+void MessageTransport::Stop() {
+  internal::MessageTransportState& s = *state_;
+  s.transport->Stop();  // reports what it holds, as released, to OnSendDone
+  std::vector<internal::Done> done;
+  {
+    MutexLock lock(&s.mu);
+    if (s.stopped) return;
+    s.stopped = true;
+    for (auto& [id, ps] : s.peers) internal::ReleaseAll(s, id, *ps, &done);
+  }
+  internal::RunDone(s, done);
+  s.gate.Close();
+  s.timer.cancel();
+}
+
+absl::Status MessageTransport::Send(uint64_t peer_id,
+                                    std::shared_ptr<const std::vector<uint8_t>> message,
+                                    const transport::SendOptions& options) {
+  internal::MessageTransportState& s = *state_;
+  const size_t size = message->size();
+  if (size > s.options.max_message_bytes) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("message of ", size,
+                     " bytes exceeds max_message_bytes = ", s.options.max_message_bytes));
+  }
+  if (options.ordered && !options.reliable) {
+    return absl::InvalidArgumentError("ordered delivery needs reliable delivery");
+  }
+  auto m = std::make_shared<internal::OutMessage>();
+  if (size <= s.transport->max_payload_bytes()) {
+    m->plan = {.message_bytes = size,
+               .fragmented = false,
+               .count = 1,
+               .fragment_bytes = static_cast<uint32_t>(size)};
+  } else {
+    GLUE_ASSIGN_OR_RETURN(
+        m->plan, PlanSplit(size, s.transport->max_body_bytes(kMaxFragmentHeaderBytes),
+                           s.options.max_message_bytes));
+    const absl::Time now = s.Now();
+    uint32_t time_to_live_ms = 0;
+    if (options.expiry != absl::InfiniteFuture()) {
+      const int64_t ms = absl::ToInt64Milliseconds(options.expiry - now);
+      time_to_live_ms = static_cast<uint32_t>(
+          std::clamp<int64_t>(ms, 1, std::numeric_limits<uint32_t>::max()));
+    }
+    m->header = {.total_bytes = size,
+                 .fragment_bytes = m->plan.fragment_bytes,
+                 .checksum = Crc32c(*message),
+                 .time_to_live_ms = time_to_live_ms};
+  }
+  m->bytes = std::move(message);
+  m->options = options;
+
+  std::vector<internal::Done> done;
+  absl::Status status;
+  {
+    MutexLock lock(&s.mu);
+    if (!s.started || s.stopped) {
+      return absl::FailedPreconditionError(s.stopped ? "message transport stopped"
+                                                     : "message transport not started");
+    }
+    auto found = s.peers.find(peer_id);
+    if (found == s.peers.end()) {
+      return absl::NotFoundError(absl::StrCat("no peer with endpoint id ", peer_id));
+    }
+    internal::PeerState& ps = *found->second;
+    if (ps.bytes_queued + size > s.options.max_queued_bytes) {
+      ++s.counters.refused_queue_full;
+      return absl::ResourceExhaustedError(absl::StrCat(
+          "message of ", size, " bytes does not fit in the queue to peer ", peer_id, ": ",
+          ps.bytes_queued, " of max_queued_bytes = ", s.options.max_queued_bytes,
+          " bytes held"));
+    }
+    m->header.message_id = ps.next_message_id++;
+    m->key = s.next_key++;
+    ++s.counters.messages_sent;
+    ++(m->plan.fragmented ? s.counters.sent_fragmented : s.counters.sent_whole);
+    ps.bytes_queued += size;
+    s.counters.bytes_queued += size;
+
+    if (!options.reliable) {
+      // Nothing reports room for best-effort frames: all go now, and the transport's
+      // best-effort queue drops the oldest when it overflows.
+      while (status.ok() && m->next < m->plan.count) {
+        status = internal::HandNext(s, peer_id, ps, *m);
+      }
+      internal::Withdraw(s, ps, *m);
+      return status;
+    }
+    ps.pending.emplace(m->key, m);
+    const bool first_in_queue = ps.queue.empty();
+    ps.queue.push_back(m);
+    if (first_in_queue) {
+      // Hand the first frame here, so that the transport's refusal is Send's error.
+      status = internal::HandNext(s, peer_id, ps, *m);
+      if (!status.ok() && !absl::IsResourceExhausted(status)) {
+        internal::Withdraw(s, ps, *m);
+        ps.pending.erase(m->key);
+        --s.counters.messages_sent;
+        return status;
+      }
+      if (m->next == m->plan.count) ps.queue.pop_front();
+      internal::Pump(s, peer_id, ps, &done);
+    }
+  }
+  internal::RunDone(s, done);
+  return absl::OkStatus();
+}
+
+absl::Status MessageTransport::Send(uint64_t peer_id, std::vector<uint8_t> message,
+                                    const transport::SendOptions& options) {
+  return Send(peer_id, std::make_shared<const std::vector<uint8_t>>(std::move(message)),
+              options);
+}
+
+uint64_t MessageTransport::max_message_bytes() const {
+  return state_->options.max_message_bytes;
+}
+
+MessageTransportCounters MessageTransport::counters() const {
+  internal::MessageTransportState& s = *state_;
+  MessageTransportCounters c;
+  {
+    MutexLock lock(&s.mu);
+    c = s.counters;
+    c.reassembly = s.removed_reassembly;
+    for (const auto& [id, ps] : s.peers) {
+      internal::AddReassembly(ps->reassembler.counters(), &c.reassembly);
+    }
+    c.budget = s.budget.counters();
+  }
+  c.transport = s.transport->counters();
+  return c;
+}
+
+const transport::Transport& MessageTransport::transport() const {
+  return *state_->transport;
+}
+
+}  // namespace glue::fragmentation

@@ -1,0 +1,320 @@
+#include "glue/fragmentation/message_transport.h"
+
+#include <boost/asio/io_context.hpp>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <map>
+#include <random>
+#include <set>
+
+#include "glue/base/mutex.h"
+#include "glue/base/run_until.h"
+#include "glue/base/status_matchers.h"
+#include "glue/discovery/loopback_network.h"
+
+namespace glue::fragmentation {
+namespace {
+
+using discovery::testing::LoopbackNetwork;
+using ::glue::testing::RunUntil;
+using ::glue::testing::StatusIs;
+using ::testing::AllOf;
+using ::testing::HasSubstr;
+using transport::SendOutcome;
+
+constexpr auto kLongRun = std::chrono::seconds(120);
+constexpr uint32_t kCorrupt = UINT32_MAX;
+
+// Message carries `index` and then bytes derived from it, so that the receiver can
+// tell messages apart and see any corruption.
+std::vector<uint8_t> Message(uint32_t index, size_t size) {
+  std::vector<uint8_t> message(size);
+  std::memcpy(message.data(), &index, std::min(size, sizeof(index)));
+  for (size_t i = sizeof(index); i < size; ++i) {
+    message[i] = static_cast<uint8_t>(index * 31 + i + i / 251);
+  }
+  return message;
+}
+
+// IndexOf returns the index a Message of at least 4 bytes carries, or kCorrupt.
+uint32_t IndexOf(const std::vector<uint8_t>& message) {
+  uint32_t index = 0;
+  if (message.size() < sizeof(index)) return kCorrupt;
+  std::memcpy(&index, message.data(), sizeof(index));
+  return message == Message(index, message.size()) ? index : kCorrupt;
+}
+
+// Endpoint is one MessageTransport under test and what its callbacks saw. The
+// callbacks may run on another thread than the test's, hence the lock.
+struct Endpoint {
+  std::unique_ptr<MessageTransport> messages;
+  mutable Mutex mu;
+  std::set<uint64_t> peers ABSL_GUARDED_BY(mu);
+  // Whole messages when `keep`; otherwise only what IndexOf makes of them.
+  bool keep ABSL_GUARDED_BY(mu) = true;
+  std::vector<std::vector<uint8_t>> received ABSL_GUARDED_BY(mu);
+  std::vector<uint32_t> indices ABSL_GUARDED_BY(mu);
+  std::map<uint64_t, SendOutcome> done ABSL_GUARDED_BY(mu);  // by token
+  uint64_t done_twice ABSL_GUARDED_BY(mu) = 0;
+
+  uint64_t id() const { return messages->transport().discovery().config().endpoint_id; }
+  size_t received_count() const {
+    MutexLock lock(&mu);
+    return indices.size();
+  }
+  size_t done_count() const {
+    MutexLock lock(&mu);
+    return done.size();
+  }
+  bool Sees(uint64_t peer) const {
+    MutexLock lock(&mu);
+    return peers.contains(peer);
+  }
+};
+
+class MessageTransportTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    absl::StatusOr<LoopbackNetwork> network = LoopbackNetwork::Make(io_);
+    if (absl::IsFailedPrecondition(network.status())) {
+      GTEST_SKIP() << network.status().message();
+    }
+    ASSERT_OK(network);
+    network_ = *network;
+  }
+
+  void TearDown() override {
+    for (auto& endpoint : endpoints_) endpoint->messages->Stop();
+  }
+
+  Endpoint* Add(const discovery::Config& config, MessageTransportOptions options = {}) {
+    auto endpoint = std::make_unique<Endpoint>();
+    Endpoint* e = endpoint.get();
+    MessageTransport::Callbacks callbacks{
+        .on_peer_added =
+            [e](const discovery::Peer& peer) {
+              MutexLock lock(&e->mu);
+              e->peers.insert(peer.id);
+            },
+        .on_peer_removed =
+            [e](const discovery::Peer& peer, discovery::RemovalReason) {
+              MutexLock lock(&e->mu);
+              e->peers.erase(peer.id);
+            },
+        .on_message =
+            [e](const discovery::Peer&, std::vector<uint8_t> message) {
+              const uint32_t index = IndexOf(message);
+              MutexLock lock(&e->mu);
+              e->indices.push_back(index);
+              if (e->keep) e->received.push_back(std::move(message));
+            },
+        .on_send_done =
+            [e](uint64_t, uint64_t token, SendOutcome outcome) {
+              MutexLock lock(&e->mu);
+              if (!e->done.emplace(token, outcome).second) ++e->done_twice;
+            },
+    };
+    auto messages = MessageTransport::Create(io_.get_executor(), config,
+                                             std::move(callbacks), std::move(options));
+    EXPECT_OK(messages);
+    if (!messages.ok()) return nullptr;
+    e->messages = *std::move(messages);
+    EXPECT_OK(e->messages->Start());
+    endpoints_.push_back(std::move(endpoint));
+    return e;
+  }
+
+  Endpoint* Add(uint64_t id, MessageTransportOptions options = {}) {
+    return Add(network_.MulticastConfig(id, "endpoint-" + std::to_string(id)),
+               std::move(options));
+  }
+
+  // Lossy is an endpoint whose announcements may cross a lossy network: it announces
+  // every second and removes a peer only after 30 silent periods of that peer, so
+  // that no test removes a live peer, even one whose loop is held by a long check.
+  discovery::Config Lossy(uint64_t id, const std::string& name) {
+    discovery::Config config = network_.MulticastConfig(id, name, absl::Seconds(1));
+    config.rate_timeout_multiplier = 30;
+    return config;
+  }
+
+  bool Connect(Endpoint* a, Endpoint* b) {
+    return RunUntil(io_, [&] { return a->Sees(b->id()) && b->Sees(a->id()); });
+  }
+
+  boost::asio::io_context io_;
+  LoopbackNetwork network_;
+  std::vector<std::unique_ptr<Endpoint>> endpoints_;
+};
+
+TEST_F(MessageTransportTest, MessagesOfEverySizeArriveIntact) {
+  // Checking the 64 MiB message holds the loop long enough for a fast-announcing peer
+  // to be removed.
+  Endpoint* a = Add(Lossy(1, "a"));
+  Endpoint* b = Add(Lossy(2, "b"));
+  ASSERT_TRUE(a && b);
+  ASSERT_TRUE(Connect(a, b));
+  const size_t max_payload = a->messages->transport().max_payload_bytes();
+  const std::vector<size_t> sizes = {0,
+                                     1,
+                                     max_payload - 1,
+                                     max_payload,
+                                     max_payload + 1,
+                                     size_t{1} << 20,
+                                     size_t{64} << 20};
+  for (uint32_t i = 0; i < sizes.size(); ++i) {
+    ASSERT_OK(
+        a->messages->Send(b->id(), Message(i, sizes[i]), {.ordered = true, .token = i}));
+  }
+  ASSERT_TRUE(RunUntil(
+      io_,
+      [&] {
+        return b->received_count() == sizes.size() && a->done_count() == sizes.size();
+      },
+      kLongRun))
+      << b->received_count() << " received, " << a->done_count() << " done";
+
+  MutexLock lock_a(&a->mu);
+  MutexLock lock_b(&b->mu);
+  for (uint32_t i = 0; i < sizes.size(); ++i) {
+    SCOPED_TRACE(::testing::Message() << "size " << sizes[i]);
+    EXPECT_TRUE(b->received[i] == Message(i, sizes[i]));
+    EXPECT_EQ(a->done[i], SendOutcome::kAcknowledged);
+  }
+  EXPECT_EQ(a->done_twice, 0u);
+  const MessageTransportCounters sender = a->messages->counters();
+  const MessageTransportCounters receiver = b->messages->counters();
+  EXPECT_EQ(sender.messages_sent, sizes.size());
+  EXPECT_EQ(sender.sent_whole, 4u);
+  EXPECT_EQ(sender.sent_fragmented, 3u);
+  EXPECT_EQ(sender.acknowledged, sizes.size());
+  EXPECT_EQ(sender.bytes_queued, 0u);
+  EXPECT_EQ(sender.transport.bytes_held, 0u);
+  EXPECT_EQ(receiver.received_whole, 4u);
+  EXPECT_EQ(receiver.received_reassembled, 3u);
+  EXPECT_EQ(receiver.reassembly.completed, 3u);
+  EXPECT_EQ(receiver.reassembly.fragments, sender.fragments_sent);
+  EXPECT_EQ(receiver.malformed_headers, 0u);
+}
+
+TEST_F(MessageTransportTest, RefusesAMessageLargerThanMaxMessageBytes) {
+  MessageTransportOptions options;
+  options.max_message_bytes = 5000;
+  Endpoint* a = Add(1, options);
+  Endpoint* b = Add(2, options);
+  ASSERT_TRUE(a && b);
+  ASSERT_TRUE(Connect(a, b));
+  EXPECT_THAT(a->messages->Send(b->id(), Message(0, 5001), {}),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       AllOf(HasSubstr("5001"), HasSubstr("5000"))));
+  EXPECT_OK(a->messages->Send(b->id(), Message(1, 5000), {.token = 1}));
+  ASSERT_TRUE(RunUntil(io_, [&] { return b->received_count() == 1; }));
+  EXPECT_EQ(a->messages->counters().messages_sent, 1u);
+}
+
+TEST_F(MessageTransportTest, RefusesASendBeyondTheQueueBoundUntilItDrains) {
+  MessageTransportOptions options;
+  options.max_message_bytes = 1 << 20;
+  options.max_queued_bytes = 1 << 20;
+  options.transport.session.window.max_bytes = 64 << 10;
+  Endpoint* a = Add(1, options);
+  Endpoint* b = Add(2, options);
+  ASSERT_TRUE(a && b);
+  ASSERT_TRUE(Connect(a, b));
+  ASSERT_OK(a->messages->Send(b->id(), Message(0, 1 << 20), {.token = 0}));
+  EXPECT_THAT(
+      a->messages->Send(b->id(), Message(1, 1 << 20), {.token = 1}),
+      StatusIs(absl::StatusCode::kResourceExhausted, HasSubstr("max_queued_bytes")));
+  EXPECT_EQ(a->messages->counters().refused_queue_full, 1u);
+  ASSERT_TRUE(RunUntil(io_, [&] { return a->done_count() == 1; }));
+  EXPECT_OK(a->messages->Send(b->id(), Message(1, 1 << 20), {.token = 1}));
+  ASSERT_TRUE(RunUntil(io_, [&] { return b->received_count() == 2; }));
+  MutexLock lock(&b->mu);
+  EXPECT_EQ(b->indices, (std::vector<uint32_t>{0, 1}));
+}
+
+TEST_F(MessageTransportTest, LargeMessagesArriveIntactThroughALossyNetwork) {
+  // 200 messages of 1 MiB, sent as the queue takes them.
+  constexpr uint32_t kMessages = 200;
+  constexpr size_t kSize = size_t{1} << 20;
+  const uint32_t seed = std::random_device()();
+  std::printf("fault seed: %u\n", seed);
+  MessageTransportOptions options;
+  options.transport.discovery.data_faults =
+      network::FaultOptions{.drop = 0.2, .seed = seed};
+  Endpoint* a = Add(Lossy(1, "a"), options);
+  options.transport.discovery.data_faults->seed = seed + 1;
+  Endpoint* b = Add(Lossy(2, "b"), options);
+  ASSERT_TRUE(a && b);
+  {
+    MutexLock lock(&b->mu);
+    b->keep = false;
+  }
+  ASSERT_TRUE(Connect(a, b));
+  const auto start = std::chrono::steady_clock::now();
+  for (uint32_t i = 0; i < kMessages; ++i) {
+    auto message = std::make_shared<const std::vector<uint8_t>>(Message(i, kSize));
+    absl::Status status;
+    ASSERT_TRUE(RunUntil(
+        io_,
+        [&] {
+          status = a->messages->Send(b->id(), message, {.token = i});
+          return !absl::IsResourceExhausted(status);
+        },
+        kLongRun));
+    ASSERT_OK(status);
+  }
+  ASSERT_TRUE(RunUntil(
+      io_,
+      [&] { return b->received_count() == kMessages && a->done_count() == kMessages; },
+      kLongRun))
+      << b->received_count() << " received, " << a->done_count() << " done";
+  std::printf(
+      "  %u messages of %zu bytes in %.1f s\n", kMessages, kSize,
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+
+  MutexLock lock_a(&a->mu);
+  MutexLock lock_b(&b->mu);
+  std::set<uint32_t> seen(b->indices.begin(), b->indices.end());
+  EXPECT_FALSE(seen.contains(kCorrupt));
+  EXPECT_EQ(seen.size(), kMessages);
+  EXPECT_EQ(a->done_twice, 0u);
+  for (const auto& [token, outcome] : a->done) {
+    ASSERT_EQ(outcome, SendOutcome::kAcknowledged) << "token " << token;
+  }
+  const MessageTransportCounters sender = a->messages->counters();
+  EXPECT_GT(sender.transport.sessions.data_resent, 0u);
+  EXPECT_EQ(sender.bytes_queued, 0u);
+}
+
+TEST(MessageTransportOptions, ReadsTheEnvironment) {
+  absl::StatusOr<MessageTransportOptions> options = OptionsFromEnvironment(
+      MapEnvironment({{"GLUE_MTU", "9000"}, {"GLUE_MAX_MESSAGE_BYTES", "300000000"}}));
+  ASSERT_OK(options);
+  EXPECT_EQ(options->transport.max_datagram_bytes, 9000u);
+  EXPECT_EQ(options->max_message_bytes, 300000000u);
+  EXPECT_EQ(options->max_queued_bytes, 300000000u);
+
+  options = OptionsFromEnvironment(MapEnvironment({}));
+  ASSERT_OK(options);
+  EXPECT_EQ(options->transport.max_datagram_bytes, 1400u);
+  EXPECT_EQ(options->max_message_bytes, kDefaultMaxMessageBytes);
+}
+
+TEST(MessageTransportOptions, NamesAMalformedVariableAndItsValue) {
+  for (const auto& [name, value] : std::vector<std::pair<std::string, std::string>>{
+           {"GLUE_MTU", "511"},
+           {"GLUE_MTU", "65508"},
+           {"GLUE_MTU", "big"},
+           {"GLUE_MAX_MESSAGE_BYTES", "0"},
+           {"GLUE_MAX_MESSAGE_BYTES", "-1"}}) {
+    SCOPED_TRACE(name + "=" + value);
+    EXPECT_THAT(OptionsFromEnvironment(MapEnvironment({{name, value}})).status(),
+                StatusIs(absl::StatusCode::kInvalidArgument,
+                         AllOf(HasSubstr(name), HasSubstr(value))));
+  }
+}
+
+}  // namespace
+}  // namespace glue::fragmentation
