@@ -124,8 +124,10 @@ class MessageTransport {
   // the peer's send window takes; the rest follows as acknowledgements make room. The
   // buffer is kept, never copied, until the message is reported (reliable) or sent.
   // options.token is given back to on_send_done; options.wait_until is ignored (Send
-  // never waits). A best-effort message goes to the transport at once, as far as its
-  // window takes it, and what does not fit is dropped. Errors: kInvalidArgument for a
+  // never waits). A best-effort message goes to the transport at once, all its
+  // frames; the transport's best-effort queue drops its oldest frames beyond
+  // SessionOptions::max_best_effort_queue, so a best-effort message of more fragments
+  // than that never arrives whole. Errors: kInvalidArgument for a
   // message larger than max_message_bytes (both sizes named), or ordered without
   // reliable; kNotFound for an unknown peer; kResourceExhausted when the peer's queue
   // would hold more than max_queued_bytes; kFailedPrecondition before Start or after
