@@ -427,6 +427,8 @@ void OnFrames(const std::shared_ptr<TransportState>& state, const Peer& peer,
                             &reports.tokens);
         }
       }
+      for (Delivery& delivery : reports.deliveries)
+        delivery.peer_session = ps.peer_number;
     }
     if (!reports.tokens.empty()) {
       reports.TakeTokens(peer.id, SendOutcome::kAcknowledged);

@@ -345,7 +345,9 @@ TEST_F(TransportTest, APeerRemovedOnOneSideOnlyRestartsTheSessionOnBoth) {
     }
   };
   send(10);
-  ASSERT_TRUE(run_both_until([&] { return a->done_count() == 10; }));
+  ASSERT_OK(b->transport->Send(a->id(), Payload(0, 64), {.token = 0}));
+  ASSERT_TRUE(
+      run_both_until([&] { return a->done_count() == 10 && a->received_count() == 1; }));
   ASSERT_EQ(b->received_count(), 10u);
 
   // a's process stalls: b removes it; a, back, still has b and its session.
@@ -357,9 +359,15 @@ TEST_F(TransportTest, APeerRemovedOnOneSideOnlyRestartsTheSessionOnBoth) {
   ASSERT_TRUE(
       run_both_until([&] { return a->transport->counters().session_restarts == 1; }));
   send(10);
-  ASSERT_TRUE(run_both_until([&] { return a->done_count() == 20; }));
+  ASSERT_OK(b->transport->Send(a->id(), Payload(1, 64), {.token = 1}));
+  ASSERT_TRUE(
+      run_both_until([&] { return a->done_count() == 20 && a->received_count() == 2; }));
   MutexLock lock_a(&a->mu);
   MutexLock lock_b(&b->mu);
+  // What a hears from b comes from b's new session, under a new number: layers above
+  // that number things per session start anew.
+  EXPECT_NE(a->received[0].peer_session, 0u);
+  EXPECT_GT(a->received[1].peer_session, a->received[0].peer_session);
   ASSERT_EQ(b->received.size(), 20u);
   for (uint32_t i = 0; i < 20; ++i) {
     EXPECT_EQ(IndexOf(b->received[i].payload), i);

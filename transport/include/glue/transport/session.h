@@ -109,6 +109,10 @@ struct Delivery {
   std::vector<uint8_t> meta;  // what the sender's layers above put with it; often empty
   uint32_t flags = 0;
   uint64_t sequence = 0;  // in the frame's space (reliable or best-effort)
+  // The sender's session number, set by the Transport (0 from a bare Session). It
+  // changes when the sender starts a new session with us (it restarted, or removed us
+  // and found us again): whatever the layers above numbered per session starts anew.
+  uint64_t peer_session = 0;
 };
 
 // Outgoing is what to put on the wire now. The payloads of `data` and the ranges of
