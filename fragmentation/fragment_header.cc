@@ -2,6 +2,7 @@
 
 #include <cstring>
 #include <initializer_list>
+#include <iterator>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -48,43 +49,131 @@ uint8_t* PutVarint(uint64_t value, uint8_t* out) {
   return out;
 }
 
-// ReadVarint reads the varint of `field` at `*position` in `meta` into `*value` and
-// moves `*position` past it, or fails without reading beyond the field's width.
-absl::Status ReadVarint(absl::Span<const uint8_t> meta, const Field& field,
-                        size_t* position, uint64_t* value) {
-  const size_t start = *position;
+// The ways the bytes of a header can be wrong, found without building a message so
+// that ParseFragmentHeader need not allocate.
+enum class Malformation {
+  kNone,
+  kEmpty,
+  kUnknownKind,
+  kTruncated,    // in kFields[field], from byte `start`
+  kTooLong,      // likewise: more bytes than the field's width needs
+  kTooWide,      // likewise: a value beyond the field's width
+  kNotShortest,  // likewise: a varint longer than its shortest form
+  kTrailing,     // bytes after the last field, from byte `position`
+};
+
+struct Scan {
+  Malformation malformation = Malformation::kNone;
+  size_t field = 0;     // the field at fault
+  size_t start = 0;     // where that field begins
+  size_t position = 0;  // how far the scan read
+  FragmentHeader header;
+};
+
+// ReadVarint reads the varint of `field` at scan->position in `meta` into `*value` and
+// moves the position past it, or records what is wrong, never reading beyond the
+// field's width.
+bool ReadVarint(absl::Span<const uint8_t> meta, size_t field, Scan* scan,
+                uint64_t* value) {
+  scan->field = field;
+  scan->start = scan->position;
   uint64_t result = 0;
   for (int shift = 0;; shift += 7) {
-    if (*position == meta.size()) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("fragment header: ", field.name, " at byte ", start,
-                       " is truncated: meta ends after ", meta.size(), " bytes"));
+    if (scan->position == meta.size()) {
+      scan->malformation = Malformation::kTruncated;
+      return false;
     }
-    const uint8_t byte = meta[(*position)++];
+    const uint8_t byte = meta[scan->position++];
     // The bits of the field this byte's 7 may still fill: its last byte when <= 7.
-    const int bits_left = field.bits - shift;
+    const int bits_left = kFields[field].bits - shift;
     if (bits_left <= 7 && (byte & 0x80) != 0) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("fragment header: ", field.name, " at byte ", start,
-                       " is a varint longer than ", *position - start, " bytes"));
+      scan->malformation = Malformation::kTooLong;
+      return false;
     }
     if (bits_left < 7 && (byte >> bits_left) != 0) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("fragment header: ", field.name, " at byte ", start,
-                       " is a varint beyond the field's ", field.bits, " bits"));
+      scan->malformation = Malformation::kTooWide;
+      return false;
     }
     result |= uint64_t{byte & 0x7fu} << shift;
     if ((byte & 0x80) == 0) {
       if (byte == 0 && shift > 0) {
-        return absl::InvalidArgumentError(
-            absl::StrCat("fragment header: ", field.name, " at byte ", start,
-                         " is a varint longer than its shortest form (",
-                         *position - start, " bytes ending in 0x00)"));
+        scan->malformation = Malformation::kNotShortest;
+        return false;
       }
       *value = result;
-      return absl::OkStatus();
+      return true;
     }
   }
+}
+
+// ScanHeader decodes the bytes of `meta` into scan.header, or says what is wrong with
+// them. It does not validate the header's values.
+Scan ScanHeader(absl::Span<const uint8_t> meta) {
+  Scan scan;
+  if (meta.empty()) {
+    scan.malformation = Malformation::kEmpty;
+    return scan;
+  }
+  if (meta[0] != kFragmentHeaderKind) {
+    scan.malformation = Malformation::kUnknownKind;
+    return scan;
+  }
+  scan.position = 1;
+  uint64_t values[std::size(kFields)];
+  for (size_t i = 0; i < std::size(kFields); ++i) {
+    if (!ReadVarint(meta, i, &scan, &values[i])) return scan;
+  }
+  if (scan.position != meta.size()) {
+    scan.malformation = Malformation::kTrailing;
+    return scan;
+  }
+  // ReadVarint kept the 32-bit fields within 32 bits.
+  scan.header = {
+      .message_id = values[0],
+      .total_bytes = values[1],
+      .fragment_bytes = static_cast<uint32_t>(values[2]),
+      .index = static_cast<uint32_t>(values[3]),
+      .checksum = static_cast<uint32_t>(values[4]),
+      .time_to_live_ms = static_cast<uint32_t>(values[5]),
+  };
+  return scan;
+}
+
+// MalformationError describes what ScanHeader found wrong with `meta`.
+absl::Status MalformationError(const Scan& scan, absl::Span<const uint8_t> meta) {
+  const auto at = [&scan] {
+    return absl::StrCat("fragment header: ", kFields[scan.field].name, " at byte ",
+                        scan.start);
+  };
+  switch (scan.malformation) {
+    case Malformation::kNone:
+      break;
+    case Malformation::kEmpty:
+      return absl::InvalidArgumentError(
+          "fragment header: meta is empty; only fragments carry a header");
+    case Malformation::kUnknownKind:
+      return absl::InvalidArgumentError(absl::StrFormat(
+          "fragment header: kind byte 0x%02x is unknown (expected 0x%02x)", meta[0],
+          kFragmentHeaderKind));
+    case Malformation::kTruncated:
+      return absl::InvalidArgumentError(
+          absl::StrCat(at(), " is truncated: meta ends after ", meta.size(), " bytes"));
+    case Malformation::kTooLong:
+      return absl::InvalidArgumentError(absl::StrCat(
+          at(), " is a varint longer than ", scan.position - scan.start, " bytes"));
+    case Malformation::kTooWide:
+      return absl::InvalidArgumentError(absl::StrCat(
+          at(), " is a varint beyond the field's ", kFields[scan.field].bits, " bits"));
+    case Malformation::kNotShortest:
+      return absl::InvalidArgumentError(
+          absl::StrCat(at(), " is a varint longer than its shortest form (",
+                       scan.position - scan.start, " bytes ending in 0x00)"));
+    case Malformation::kTrailing:
+      return absl::InvalidArgumentError(
+          absl::StrCat("fragment header: ", meta.size() - scan.position,
+                       " bytes after the last field, from byte ", scan.position));
+  }
+  return absl::OkStatus();
 }
 
 }  // namespace
@@ -142,36 +231,20 @@ size_t EncodeFragmentHeader(const FragmentHeader& header, absl::Span<uint8_t> ou
 
 absl::StatusOr<FragmentHeader> DecodeFragmentHeader(absl::Span<const uint8_t> meta,
                                                     uint64_t max_message_bytes) {
-  if (meta.empty()) {
-    return absl::InvalidArgumentError(
-        "fragment header: meta is empty; only fragments carry a header");
+  const Scan scan = ScanHeader(meta);
+  if (scan.malformation != Malformation::kNone) return MalformationError(scan, meta);
+  GLUE_RETURN_IF_ERROR(ValidateFragmentHeader(scan.header, max_message_bytes));
+  return scan.header;
+}
+
+std::optional<FragmentHeader> ParseFragmentHeader(absl::Span<const uint8_t> meta,
+                                                  uint64_t max_message_bytes) {
+  const Scan scan = ScanHeader(meta);
+  if (scan.malformation != Malformation::kNone ||
+      !IsValidFragmentHeader(scan.header, max_message_bytes)) {
+    return std::nullopt;
   }
-  if (meta[0] != kFragmentHeaderKind) {
-    return absl::InvalidArgumentError(
-        absl::StrFormat("fragment header: kind byte 0x%02x is unknown (expected 0x%02x)",
-                        meta[0], kFragmentHeaderKind));
-  }
-  size_t position = 1;
-  uint64_t values[std::size(kFields)];
-  for (size_t i = 0; i < std::size(kFields); ++i) {
-    GLUE_RETURN_IF_ERROR(ReadVarint(meta, kFields[i], &position, &values[i]));
-  }
-  if (position != meta.size()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("fragment header: ", meta.size() - position,
-                     " bytes after the last field, from byte ", position));
-  }
-  // ReadVarint kept the 32-bit fields within 32 bits.
-  const FragmentHeader header = {
-      .message_id = values[0],
-      .total_bytes = values[1],
-      .fragment_bytes = static_cast<uint32_t>(values[2]),
-      .index = static_cast<uint32_t>(values[3]),
-      .checksum = static_cast<uint32_t>(values[4]),
-      .time_to_live_ms = static_cast<uint32_t>(values[5]),
-  };
-  GLUE_RETURN_IF_ERROR(ValidateFragmentHeader(header, max_message_bytes));
-  return header;
+  return scan.header;
 }
 
 }  // namespace glue::fragmentation

@@ -3,18 +3,21 @@
 #include <cstdint>
 #include <cstdio>
 #include <limits>
+#include <optional>
 #include <random>
 #include <string>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "glue/base/status_matchers.h"
+#include "glue/serialization/allocation_counter.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
 namespace glue::fragmentation {
 namespace {
 
+using ::glue::serialization::testing::AllocationCount;
 using ::glue::testing::StatusIs;
 using ::testing::AllOf;
 using ::testing::ElementsAre;
@@ -256,6 +259,7 @@ TEST(FragmentHeader, AcceptsTheBoundaries) {
 
 // Decoding garbage and mutated headers must fail cleanly or yield a valid header;
 // since every varint is in its shortest form, what decodes encodes to the same bytes.
+// ParseFragmentHeader, on the receive path, must agree and never allocate.
 TEST(FragmentHeader, DecodesMutatedHeadersToErrorsOrTheSameBytes) {
   const unsigned seed = std::random_device{}();
   std::printf("fragment header seed: %u\n", seed);
@@ -284,11 +288,17 @@ TEST(FragmentHeader, DecodesMutatedHeadersToErrorsOrTheSameBytes) {
         for (size_t i = 1; i < bytes.size(); ++i) bytes[i] = random() & 0xff;
         break;
     }
+    const int64_t allocations = AllocationCount();
+    const std::optional<FragmentHeader> parsed = ParseFragmentHeader(bytes, kMax);
+    ASSERT_EQ(AllocationCount(), allocations) << "trial " << trial;
     absl::StatusOr<FragmentHeader> header = DecodeFragmentHeader(bytes, kMax);
+    // Parse, which counts rather than reports, agrees with Decode.
+    ASSERT_EQ(parsed.has_value(), header.ok()) << "trial " << trial;
     if (!header.ok()) {
       ASSERT_EQ(header.status().code(), absl::StatusCode::kInvalidArgument);
       continue;
     }
+    ASSERT_EQ(*parsed, *header);
     ++decoded;
     ASSERT_TRUE(IsValidFragmentHeader(*header, kMax));
     ASSERT_EQ(Encode(*header), bytes) << "trial " << trial;

@@ -12,6 +12,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -108,6 +109,12 @@ size_t EncodeFragmentHeader(const FragmentHeader& header, absl::Span<uint8_t> ou
 // thread.
 absl::StatusOr<FragmentHeader> DecodeFragmentHeader(absl::Span<const uint8_t> meta,
                                                     uint64_t max_message_bytes);
+
+// ParseFragmentHeader is DecodeFragmentHeader for receivers that count, rather than
+// report, what they refuse: nullopt for any meta DecodeFragmentHeader refuses, and it
+// never allocates. Any thread.
+std::optional<FragmentHeader> ParseFragmentHeader(absl::Span<const uint8_t> meta,
+                                                  uint64_t max_message_bytes);
 
 }  // namespace glue::fragmentation
 
