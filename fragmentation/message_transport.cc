@@ -46,10 +46,13 @@ struct OutMessage {
 
 // PeerState is what the layer keeps for one peer of the transport.
 struct PeerState {
-  PeerState(const ReassemblerOptions& options, ReassemblyBudget* budget)
-      : reassembler(options, budget) {}
+  PeerState(const ReassemblerOptions& options, ReassemblyBudget* budget) {
+    reassembler.emplace(options, budget);
+  }
 
-  Reassembler reassembler;
+  // Made anew when the peer starts a new session, whose message ids start over.
+  std::optional<Reassembler> reassembler;
+  uint64_t peer_session = 0;  // the session the reassembler's fragments came from
   uint64_t next_message_id = 1;
   // Messages with frames not yet handed to the transport, in the order of Send.
   std::deque<std::shared_ptr<OutMessage>> queue;
@@ -121,6 +124,14 @@ PeerState& FindOrAddPeer(State& s, uint64_t peer_id) ABSL_EXCLUSIVE_LOCKS_REQUIR
   std::unique_ptr<PeerState>& ps = s.peers[peer_id];
   if (ps == nullptr) ps = std::make_unique<PeerState>(s.options.reassembly, &s.budget);
   return *ps;
+}
+
+// RetireReassembler keeps the counters of the peer's reassembler, which is about to
+// go, and counts the incomplete messages it holds as abandoned.
+void RetireReassembler(State& s, const PeerState& ps)
+    ABSL_EXCLUSIVE_LOCKS_REQUIRED(s.mu) {
+  AddReassembly(ps.reassembler->counters(), &s.removed_reassembly);
+  s.counters.reassembly_abandoned += ps.reassembler->messages_held();
 }
 
 // Report records the end of reliable message `m`, once.
@@ -256,8 +267,8 @@ void OnTimer(const std::shared_ptr<State>& state,
   s.timer_at.reset();
   std::optional<absl::Time> next;
   for (auto& [id, ps] : s.peers) {
-    ps->reassembler.Expire(now);
-    const std::optional<absl::Time> deadline = ps->reassembler.NextDeadline();
+    ps->reassembler->Expire(now);
+    const std::optional<absl::Time> deadline = ps->reassembler->NextDeadline();
     if (deadline && (!next || *deadline < *next)) next = deadline;
   }
   s.timer_at = next;
@@ -282,7 +293,7 @@ void OnPeerRemoved(State& s, const discovery::Peer& peer,
     auto found = s.peers.find(peer.id);
     if (found != s.peers.end()) {
       ReleaseAll(s, peer.id, *found->second, &done);
-      AddReassembly(found->second->reassembler.counters(), &s.removed_reassembly);
+      RetireReassembler(s, *found->second);
       s.peers.erase(found);
     }
   }
@@ -300,20 +311,28 @@ void OnMessage(const std::shared_ptr<State>& state, const discovery::Peer& from,
       ++s.counters.received_whole;
       message = std::move(delivery.payload);
     } else {
-      const absl::StatusOr<FragmentHeader> header =
-          DecodeFragmentHeader(delivery.meta, s.options.max_message_bytes);
-      if (!header.ok()) {
+      // A hostile header costs a count, not an allocation.
+      const std::optional<FragmentHeader> header =
+          ParseFragmentHeader(delivery.meta, s.options.max_message_bytes);
+      if (!header) {
         ++s.counters.malformed_headers;
         return;
       }
       PeerState& ps = FindOrAddPeer(s, from.id);
+      if (delivery.peer_session != ps.peer_session) {
+        if (ps.peer_session != 0) {
+          RetireReassembler(s, ps);
+          ps.reassembler.emplace(s.options.reassembly, &s.budget);
+        }
+        ps.peer_session = delivery.peer_session;
+      }
       Reassembler::Outcome outcome =
-          ps.reassembler.OnFragment(*header, delivery.payload, s.Now());
+          ps.reassembler->OnFragment(*header, delivery.payload, s.Now());
       if (outcome.result == Reassembler::Result::kCompleted) {
         ++s.counters.received_reassembled;
         message = std::move(outcome.message);
       }
-      NoteDeadline(state, ps.reassembler.NextDeadline());
+      NoteDeadline(state, ps.reassembler->NextDeadline());
     }
   }
   if (message && s.callbacks.on_message)
@@ -562,9 +581,10 @@ MessageTransportCounters MessageTransport::counters() const {
     c = s.counters;
     c.reassembly = s.removed_reassembly;
     for (const auto& [id, ps] : s.peers) {
-      internal::AddReassembly(ps->reassembler.counters(), &c.reassembly);
+      internal::AddReassembly(ps->reassembler->counters(), &c.reassembly);
     }
     c.budget = s.budget.counters();
+    c.reassembly_bytes_held = s.budget.bytes_held();
   }
   c.transport = s.transport->counters();
   return c;

@@ -97,7 +97,9 @@ class MessageTransportTest : public ::testing::Test {
     for (auto& endpoint : endpoints_) endpoint->messages->Stop();
   }
 
-  Endpoint* Add(const discovery::Config& config, MessageTransportOptions options = {}) {
+  // Add starts an endpoint on `io` (the fixture's by default).
+  Endpoint* Add(const discovery::Config& config, MessageTransportOptions options = {},
+                boost::asio::io_context* io = nullptr) {
     auto endpoint = std::make_unique<Endpoint>();
     Endpoint* e = endpoint.get();
     MessageTransport::Callbacks callbacks{
@@ -124,7 +126,7 @@ class MessageTransportTest : public ::testing::Test {
               if (!e->done.emplace(token, outcome).second) ++e->done_twice;
             },
     };
-    auto messages = MessageTransport::Create(io_.get_executor(), config,
+    auto messages = MessageTransport::Create((io ? *io : io_).get_executor(), config,
                                              std::move(callbacks), std::move(options));
     EXPECT_OK(messages);
     if (!messages.ok()) return nullptr;
@@ -134,9 +136,10 @@ class MessageTransportTest : public ::testing::Test {
     return e;
   }
 
-  Endpoint* Add(uint64_t id, MessageTransportOptions options = {}) {
+  Endpoint* Add(uint64_t id, MessageTransportOptions options = {},
+                boost::asio::io_context* io = nullptr) {
     return Add(network_.MulticastConfig(id, "endpoint-" + std::to_string(id)),
-               std::move(options));
+               std::move(options), io);
   }
 
   // Lossy is an endpoint whose announcements may cross a lossy network: it announces
@@ -148,11 +151,18 @@ class MessageTransportTest : public ::testing::Test {
     return config;
   }
 
-  bool Connect(Endpoint* a, Endpoint* b) {
-    return RunUntil(io_, [&] { return a->Sees(b->id()) && b->Sees(a->id()); });
+  // Connect runs until `a` and `b` see each other, driving `other` too when given.
+  bool Connect(Endpoint* a, Endpoint* b, boost::asio::io_context* other = nullptr) {
+    return RunUntil(io_, [&] {
+      if (other) other->poll();
+      return a->Sees(b->id()) && b->Sees(a->id());
+    });
   }
 
   boost::asio::io_context io_;
+  // For an endpoint whose process stalls: a test runs it only when it wants. Declared
+  // before endpoints_, which must go first.
+  boost::asio::io_context io_b_;
   LoopbackNetwork network_;
   std::vector<std::unique_ptr<Endpoint>> endpoints_;
 };
@@ -296,6 +306,195 @@ TEST_F(MessageTransportTest, LargeMessagesArriveIntactThroughALossyNetwork) {
   const MessageTransportCounters sender = a->messages->counters();
   EXPECT_GT(sender.transport.sessions.data_resent, 0u);
   EXPECT_EQ(sender.bytes_queued, 0u);
+}
+
+TEST_F(MessageTransportTest, ALargeMtuSendsFewerLargerFragments) {
+  // GLUE_MTU up to 65,507 on loopback: a 1 MiB message in 17 fragments, not 760.
+  MessageTransportOptions options;
+  options.transport.max_datagram_bytes = 65000;
+  Endpoint* a = Add(1, options);
+  Endpoint* b = Add(2, options);
+  ASSERT_TRUE(a && b);
+  ASSERT_TRUE(Connect(a, b));
+  ASSERT_OK(a->messages->Send(b->id(), Message(0, 1 << 20), {.token = 0}));
+  ASSERT_TRUE(RunUntil(io_, [&] { return b->received_count() == 1; }));
+  {
+    MutexLock lock(&b->mu);
+    EXPECT_TRUE(b->received[0] == Message(0, 1 << 20));
+  }
+  const size_t room = a->messages->transport().max_body_bytes(kMaxFragmentHeaderBytes);
+  EXPECT_GT(room, 64000u);
+  EXPECT_EQ(a->messages->counters().fragments_sent, FragmentCount(1 << 20, room));
+}
+
+TEST_F(MessageTransportTest, BestEffortMessagesArriveWhole) {
+  Endpoint* a = Add(1);
+  Endpoint* b = Add(2);
+  ASSERT_TRUE(a && b);
+  ASSERT_TRUE(Connect(a, b));
+  constexpr uint32_t kMessages = 20;
+  for (uint32_t i = 0; i < kMessages; ++i) {
+    ASSERT_OK(a->messages->Send(b->id(), Message(i, 20'000), {.reliable = false}));
+  }
+  ASSERT_TRUE(RunUntil(io_, [&] { return b->received_count() == kMessages; }));
+  MutexLock lock(&b->mu);
+  for (uint32_t i = 0; i < kMessages; ++i) EXPECT_EQ(b->indices[i], i);
+  EXPECT_EQ(a->done_count(), 0u);  // nothing reports a best-effort message
+  EXPECT_EQ(a->messages->counters().bytes_queued, 0u);
+  EXPECT_EQ(b->messages->counters().received_reassembled, kMessages);
+}
+
+TEST_F(MessageTransportTest, IncompleteMessagesExpireAndGiveTheirMemoryBack) {
+  // Best-effort fragments through 50% loss: almost every message misses some. Each
+  // lives as long as its sender's expiry said (50 ms), not the receiver's default,
+  // which is an hour here.
+  MessageTransportOptions lossy;
+  lossy.transport.discovery.data_faults = network::FaultOptions{.drop = 0.5, .seed = 9};
+  Endpoint* a = Add(1, lossy);
+  MessageTransportOptions patient;
+  patient.reassembly.default_time_to_live = absl::Hours(1);
+  Endpoint* b = Add(2, patient);
+  ASSERT_TRUE(a && b);
+  ASSERT_TRUE(Connect(a, b));
+  constexpr uint32_t kMessages = 10;
+  for (uint32_t i = 0; i < kMessages; ++i) {
+    ASSERT_OK(a->messages->Send(
+        b->id(), Message(i, 30'000),
+        {.reliable = false, .expiry = absl::Now() + absl::Milliseconds(50)}));
+  }
+  ASSERT_TRUE(RunUntil(io_,
+                       [&] {
+                         const MessageTransportCounters c = b->messages->counters();
+                         return c.reassembly.expired > 0 && c.reassembly_bytes_held == 0;
+                       }))
+      << b->messages->counters().reassembly.expired << " expired";
+  const MessageTransportCounters c = b->messages->counters();
+  EXPECT_LE(c.reassembly.expired + c.received_reassembled, kMessages);
+  EXPECT_EQ(c.received_reassembled, b->received_count());
+}
+
+TEST_F(MessageTransportTest, MalformedFragmentHeadersAreCountedAndDropped) {
+  Endpoint* b = Add(2);
+  ASSERT_TRUE(b);
+  // A bare transport, to put any meta on the wire.
+  Endpoint raw;
+  absl::StatusOr<std::unique_ptr<transport::Transport>> sender =
+      transport::Transport::Create(io_.get_executor(), network_.MulticastConfig(3, "raw"),
+                                   {.on_peer_added =
+                                        [&raw](const discovery::Peer& peer) {
+                                          MutexLock lock(&raw.mu);
+                                          raw.peers.insert(peer.id);
+                                        }},
+                                   {});
+  ASSERT_OK(sender);
+  ASSERT_OK((*sender)->Start());
+  ASSERT_TRUE(RunUntil(io_, [&] { return raw.Sees(b->id()); }));
+  std::vector<uint8_t> hostile(kMaxFragmentHeaderBytes);
+  hostile.resize(EncodeFragmentHeader({.message_id = 1,
+                                       .total_bytes = uint64_t{1} << 40,
+                                       .fragment_bytes = 1000,
+                                       .index = 0},
+                                      absl::MakeSpan(hostile)));
+  for (const std::vector<uint8_t>& meta : {std::vector<uint8_t>{0x02, 1, 2, 3, 4, 5, 6},
+                                           std::vector<uint8_t>{0x01, 0x80}, hostile}) {
+    transport::Payload payload(Message(0, 1000));
+    payload.meta.assign(meta.begin(), meta.end());
+    ASSERT_OK((*sender)->Send(b->id(), std::move(payload), {}));
+  }
+  ASSERT_OK((*sender)->Send(b->id(), transport::Payload(Message(1, 1000)), {}));
+  ASSERT_TRUE(RunUntil(io_, [&] { return b->received_count() == 1; }));
+  (*sender)->Stop();
+  MutexLock lock(&b->mu);
+  EXPECT_EQ(b->indices[0], 1u);
+  const MessageTransportCounters c = b->messages->counters();
+  EXPECT_EQ(c.malformed_headers, 3u);
+  EXPECT_EQ(c.reassembly.fragments, 0u);
+  EXPECT_EQ(c.reassembly_bytes_held, 0u);
+}
+
+TEST_F(MessageTransportTest, APeerThatGoesAwayReleasesEverythingQueuedToIt) {
+  MessageTransportOptions options;
+  options.transport.session.window.max_bytes = 64 << 10;
+  Endpoint* a = Add(1, options);
+  Endpoint* b = Add(2);
+  ASSERT_TRUE(a && b);
+  ASSERT_TRUE(Connect(a, b));
+  for (uint32_t i = 0; i < 4; ++i) {
+    ASSERT_OK(a->messages->Send(b->id(), Message(i, 1 << 20), {.token = i}));
+  }
+  EXPECT_GT(a->messages->counters().bytes_queued, 3u << 20);
+  b->messages->Stop();  // says goodbye, acknowledging nothing
+  ASSERT_TRUE(RunUntil(io_, [&] { return a->done_count() == 4; }));
+  MutexLock lock(&a->mu);
+  for (const auto& [token, outcome] : a->done) {
+    EXPECT_EQ(outcome, SendOutcome::kReleased) << "token " << token;
+  }
+  EXPECT_EQ(a->done_twice, 0u);
+  const MessageTransportCounters c = a->messages->counters();
+  EXPECT_EQ(c.released, 4u);
+  EXPECT_EQ(c.bytes_queued, 0u);
+  EXPECT_EQ(c.transport.bytes_held, 0u);
+}
+
+TEST_F(MessageTransportTest, AMessageWhoseFragmentExpiresIsReportedExpiredOnce) {
+  // b's process stalls once connected (a keeps it for 30 silent periods): a's
+  // fragments expire unacknowledged, and those still queued behind its send window
+  // are dropped with them.
+  MessageTransportOptions options;
+  options.transport.session.window.max_bytes = 32 << 10;
+  discovery::Config config_a = network_.MulticastConfig(1, "a");
+  config_a.rate_timeout_multiplier = 30;
+  Endpoint* a = Add(config_a, options);
+  Endpoint* b = Add(2, {}, &io_b_);
+  ASSERT_TRUE(a && b);
+  ASSERT_TRUE(Connect(a, b, &io_b_));
+  ASSERT_OK(
+      a->messages->Send(b->id(), Message(7, 1 << 20),
+                        {.expiry = absl::Now() + absl::Milliseconds(100), .token = 7}));
+  ASSERT_TRUE(RunUntil(io_, [&] {
+    return a->done_count() == 1 && a->messages->counters().transport.bytes_held == 0;
+  }));
+  MutexLock lock(&a->mu);
+  EXPECT_EQ(a->done[7], SendOutcome::kExpired);
+  EXPECT_EQ(a->done_twice, 0u);
+  const MessageTransportCounters c = a->messages->counters();
+  EXPECT_EQ(c.expired, 1u);
+  EXPECT_EQ(c.bytes_queued, 0u);
+  EXPECT_LT(c.fragments_sent,
+            FragmentCount(1 << 20, a->messages->transport().max_body_bytes(
+                                       kMaxFragmentHeaderBytes)));
+}
+
+TEST_F(MessageTransportTest, APeersNewSessionStartsItsMessagesAnew) {
+  // b removes a after 2 silent periods of a; a keeps b for 30 of b's. b's messages to
+  // a after that come from a new session and number their fragments from 1 again:
+  // a must not take them for those it completed before.
+  discovery::Config config_a = network_.MulticastConfig(1, "a");
+  config_a.rate_timeout_multiplier = 30;
+  Endpoint* a = Add(config_a, {}, &io_b_);
+  Endpoint* b = Add(2);
+  ASSERT_TRUE(a && b);
+  ASSERT_TRUE(Connect(a, b, &io_b_));
+  auto run_both_until = [&](auto done) {
+    return RunUntil(io_, [&] {
+      io_b_.poll();
+      return done();
+    });
+  };
+  ASSERT_OK(b->messages->Send(a->id(), Message(0, 10'000), {.token = 0}));
+  ASSERT_TRUE(run_both_until([&] { return a->received_count() == 1; }));
+
+  // a's process stalls: b removes it; a, back, still has b.
+  ASSERT_TRUE(RunUntil(io_, [&] { return !b->Sees(a->id()); }));
+  ASSERT_TRUE(a->Sees(b->id()));
+  ASSERT_TRUE(run_both_until([&] { return b->Sees(a->id()); }));
+  ASSERT_OK(b->messages->Send(a->id(), Message(1, 10'000), {.token = 1}));
+  ASSERT_TRUE(run_both_until([&] { return a->received_count() == 2; }));
+  MutexLock lock(&a->mu);
+  EXPECT_EQ(a->indices, (std::vector<uint32_t>{0, 1}));
+  const MessageTransportCounters c = a->messages->counters();
+  EXPECT_EQ(c.received_reassembled, 2u);
+  EXPECT_EQ(c.reassembly.duplicates, 0u);
 }
 
 TEST(MessageTransportOptions, ReadsTheEnvironment) {

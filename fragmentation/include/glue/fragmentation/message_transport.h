@@ -75,6 +75,12 @@ struct MessageTransportCounters {
   uint64_t received_whole = 0;        // messages that arrived in one frame
   uint64_t received_reassembled = 0;  // messages reassembled from fragments
   uint64_t malformed_headers = 0;     // fragments whose meta did not decode: dropped
+  // Incomplete messages dropped because their peer was removed or started a new
+  // session (which numbers its messages anew): their fragments will never all come.
+  uint64_t reassembly_abandoned = 0;
+  // Bytes of incomplete messages held now, over every peer (at most
+  // reassembly_budget_bytes).
+  size_t reassembly_bytes_held = 0;
   // Every peer's reassembler added up, those of removed peers included.
   ReassemblerCounters reassembly;
   ReassemblyBudgetCounters budget;
