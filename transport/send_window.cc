@@ -63,9 +63,19 @@ void SendWindow::Transmit(PendingFrame& frame, absl::Time now,
   }
   ++frame.transmissions;
   frame.last_sent = now;
+  last_activity_ = now;
   frame.send_order = ++transmissions_;
   frame.lost = false;
   sent_.push_back({now, frame.sequence, frame.send_order});
+  // Entries go stale behind a live front while acknowledgements hold the timeout off;
+  // past twice the frames held, drop them all, so that sent_ stays within a bound of
+  // the window's size.
+  if (sent_.size() > 2 * frames_.size() + 64) {
+    std::erase_if(sent_, [this](const Sent& entry) {
+      auto it = frames_.find(entry.sequence);
+      return it == frames_.end() || it->second.send_order != entry.send_order;
+    });
+  }
   due->push_back(&frame);
 }
 
@@ -90,14 +100,20 @@ void SendWindow::CollectDue(absl::Time now, absl::Duration rto,
   }
   lost_.clear();
 
-  // Only the entries there now: those Transmit appends are not due before rto.
-  for (size_t entries = sent_.size(); entries > 0 && !sent_.empty(); --entries) {
-    DropStaleSent();
-    if (sent_.empty() || sent_.front().at + rto > now) break;
-    const uint64_t sequence = sent_.front().sequence;
-    sent_.pop_front();
-    PendingFrame& frame = frames_.find(sequence)->second;
-    if (frame.expiry > now) Transmit(frame, now, due);
+  // The timeout: frames outstanding, and for rto nothing transmitted and nothing new
+  // acknowledged. Every frame sent rto or more ago goes again, oldest first; only the
+  // entries there now, as those Transmit appends are not due.
+  DropStaleSent();
+  if (!sent_.empty() && now >= last_activity_ + rto) {
+    ++counters_.timeouts;
+    for (size_t entries = sent_.size(); entries > 0 && !sent_.empty(); --entries) {
+      DropStaleSent();
+      if (sent_.empty() || sent_.front().at + rto > now) break;
+      const uint64_t sequence = sent_.front().sequence;
+      sent_.pop_front();
+      PendingFrame& frame = frames_.find(sequence)->second;
+      if (frame.expiry > now) Transmit(frame, now, due);
+    }
   }
 
   for (auto it = frames_.lower_bound(next_unsent_); it != frames_.end(); ++it) {
@@ -147,6 +163,7 @@ AckOutcome SendWindow::OnAck(const serialization::AckFrame& ack, absl::Time now)
         }
       }
       outcome.acknowledged.push_back(frame.token);
+      last_activity_ = std::max(last_activity_, now);
       it = Erase(it);
     }
   };
@@ -207,7 +224,7 @@ std::optional<absl::Time> SendWindow::NextDeadline(absl::Duration rto) const {
   }
   std::optional<absl::Time> next;
   // The front of sent_ is live: every change to the window drops the stale ones.
-  if (!sent_.empty()) next = sent_.front().at + rto;
+  if (!sent_.empty()) next = std::max(sent_.front().at, last_activity_) + rto;
   if (!expiries_.empty() && (!next || expiries_.begin()->first < *next)) {
     next = expiries_.begin()->first;
   }

@@ -45,6 +45,30 @@ TEST(SendWindow, SendsEachFrameOnceUntilItsTimeoutPasses) {
   EXPECT_EQ(due[0]->transmissions, 2u);
   EXPECT_EQ(window.counters().sent, 3u);
   EXPECT_EQ(window.counters().resent, 3u);
+  EXPECT_EQ(window.counters().timeouts, 1u);
+}
+
+TEST(SendWindow, ABurstWaitingBehindItselfIsNotResent) {
+  // Frames sent later, or acknowledged, push the timeout back: a burst that drains
+  // slowly through the receiver's queue is not sent again.
+  SendWindow window;
+  Fill(window, 2);
+  std::vector<const PendingFrame*> due;
+  window.CollectDue(kStart, kRto, &due);
+  Fill(window, 1);
+  window.CollectDue(kStart + kRto / 2, kRto, &due);
+  EXPECT_EQ(window.NextDeadline(kRto), kStart + kRto / 2 + kRto);
+  due.clear();
+  window.CollectDue(kStart + kRto, kRto, &due);
+  EXPECT_THAT(due, IsEmpty());
+  window.OnAck({.cumulative = 1}, kStart + kRto + kRto / 4);
+  EXPECT_EQ(window.NextDeadline(kRto), kStart + 2 * kRto + kRto / 4);
+  window.CollectDue(kStart + 2 * kRto, kRto, &due);
+  EXPECT_THAT(due, IsEmpty());
+  EXPECT_EQ(window.counters().resent, 0u);
+  // Silence for rto: what is still outstanding goes again.
+  window.CollectDue(kStart + 2 * kRto + kRto / 4, kRto, &due);
+  EXPECT_THAT(Sequences(due), ElementsAre(2, 3));
 }
 
 TEST(SendWindow, CumulativeAndRangeAcksRemoveFramesAndReportTheirTokens) {

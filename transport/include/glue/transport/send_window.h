@@ -67,6 +67,7 @@ struct SendWindowCounters {
   uint64_t sent = 0;
   uint64_t resent = 0;
   uint64_t fast_retransmits = 0;
+  uint64_t timeouts = 0;  // CollectDue calls that found the timeout passed
   // Timeout resends of a frame already resent: its retransmission was lost too.
   uint64_t repeated_timeouts = 0;
   uint64_t acknowledged = 0;
@@ -93,11 +94,15 @@ class SendWindow {
                                uint64_t token);
 
   // CollectDue appends to `due` every frame to transmit at `now`: frames marked lost
-  // (lowest sequence first), frames unacknowledged for `rto` since last sent (oldest
-  // transmission first), then frames never sent (lowest sequence first); and records
-  // them as sent at `now`. Expired frames are not collected (call Expire). Pointers
-  // stay valid until the window next changes. Costs O(log n) per frame collected, not
-  // per frame held.
+  // (lowest sequence first); at a timeout, the frames unacknowledged for `rto` since
+  // last sent (oldest transmission first); then frames never sent (lowest sequence
+  // first); and records them as sent at `now`. The timeout is `rto` without a
+  // transmission or a new acknowledgement, frames outstanding: while acknowledgements
+  // come, a window sent in one burst and draining slowly through the receiver's queue,
+  // its last frames later than the smoothed round trip, is not sent again, and lost
+  // frames are found by fast retransmit. Expired frames are not collected (call
+  // Expire). Pointers stay valid until the window next changes. Costs O(log n) per
+  // frame collected, not per frame held.
   void CollectDue(absl::Time now, absl::Duration rto,
                   std::vector<const PendingFrame*>* due);
 
@@ -112,8 +117,8 @@ class SendWindow {
   // Clear removes every frame (the peer is gone), appending their tokens.
   void Clear(std::vector<uint64_t>* tokens);
 
-  // NextDeadline is the earliest time something is due: an expiry, a resend after
-  // `rto`, or a frame never sent (now-ish: its time is absl::InfinitePast()).
+  // NextDeadline is the earliest time something is due: an expiry, the timeout (see
+  // CollectDue), or a frame never sent or marked lost (now-ish: absl::InfinitePast()).
   std::optional<absl::Time> NextDeadline(absl::Duration rto) const;
 
   // HasRoom says whether Add of a payload of `bytes` bytes would be accepted now.
@@ -171,6 +176,9 @@ class SendWindow {
   uint64_t highest_acked_ = 0;
   uint64_t highest_acked_order_ = 0;
   uint64_t transmissions_ = 0;  // every transmission gets the next number
+  // The last transmission, or acknowledgement of a frame not acknowledged before: the
+  // timeout runs from it.
+  absl::Time last_activity_ = absl::InfinitePast();
   SendWindowCounters counters_;
 };
 
