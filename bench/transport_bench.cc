@@ -13,7 +13,6 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
-#include <limits>
 #include <memory>
 #include <optional>
 #include <string>
@@ -25,12 +24,11 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
 #include "benchmark/benchmark.h"
-#include "glue/base/mutex.h"
 #include "glue/base/status_macros.h"
-#include "glue/discovery/config.h"
-#include "glue/network/address.h"
+#include "glue/discovery/discovery.h"
 #include "glue/network/fault_injecting_link.h"
 #include "glue/transport/transport.h"
+#include "loopback.h"
 
 namespace glue::transport {
 namespace {
@@ -44,35 +42,8 @@ constexpr uint64_t kBatch = 20000;
 // The default send window, in KiB; the benchmark compares it with a smaller one.
 constexpr int64_t kDefaultWindowKib = SendWindowOptions().max_bytes >> 10;
 
-// Tally counts what a transport's callbacks report on its io thread; the benchmark
-// thread waits for the count to reach a number.
-class Tally {
- public:
-  void Add() {
-    MutexLock lock(&mu_);
-    ++count_;
-    if (count_ >= awaited_) mu_.NotifyAll();
-  }
-
-  // WaitFor returns whether the count reached `target` within `timeout`.
-  bool WaitFor(uint64_t target, absl::Duration timeout) {
-    MutexLock lock(&mu_);
-    awaited_ = target;
-    return mu_.AwaitUntil(
-        [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return count_ >= target; },
-        absl::Now() + timeout);
-  }
-
-  uint64_t count() const {
-    MutexLock lock(&mu_);
-    return count_;
-  }
-
- private:
-  mutable Mutex mu_;
-  uint64_t count_ ABSL_GUARDED_BY(mu_) = 0;
-  uint64_t awaited_ ABSL_GUARDED_BY(mu_) = std::numeric_limits<uint64_t>::max();
-};
+using bench::LoopbackConfig;
+using bench::Tally;
 
 // Side is one transport on an io_context of its own, run by a thread of its own, and
 // what its callbacks reported.
@@ -118,8 +89,7 @@ class Pair {
     if (!a.peers.WaitFor(1, kSetupTimeout) || !b.peers.WaitFor(1, kSetupTimeout)) {
       return absl::DeadlineExceededError(
           absl::StrCat("the two transports did not see each other within ",
-                       absl::FormatDuration(kSetupTimeout),
-                       "; run inside shared/tools/isolated (multicast on loopback)"));
+                       absl::FormatDuration(kSetupTimeout), bench::kSetupHint));
     }
     return absl::OkStatus();
   }
@@ -128,20 +98,6 @@ class Pair {
   Side b;
 
  private:
-  // Announcements every second, and a peer is removed only after ten silent periods,
-  // so that losing a tenth of the datagrams never removes one.
-  static discovery::Config LoopbackConfig(uint64_t id) {
-    discovery::Config config;
-    config.endpoint_id = id;
-    config.endpoint_name = absl::StrCat("bench-", id);
-    config.listen_address =
-        network::Address(boost::asio::ip::make_address("127.0.0.1"), 0);
-    config.listen_interface = "lo";
-    config.rate = absl::Seconds(1);
-    config.rate_timeout_multiplier = 10;
-    return config;
-  }
-
   static absl::Status StartSide(Side& side, const TransportOptions& options) {
     Transport::Callbacks callbacks{
         .on_peer_added = [&side](const discovery::Peer&) { side.peers.Add(); },
