@@ -1,9 +1,11 @@
-// transport_exchange: the transport layer on loopback, under the faults GLUE_FAULT_*
-// asks for. Two endpoints in one process, "alpha" and "beta", find each other by
-// multicast on lo; alpha sends beta a run of numbered messages, and the program checks
-// that each arrived once, intact (and in order, for ordered ones), then prints what
-// both sides counted. Exit status 1 when a message is missing, repeated, corrupt or
-// out of order; 77 when loopback cannot carry multicast.
+// transport_exchange: the transport and fragmentation layers on loopback, under the
+// faults GLUE_FAULT_* asks for. Two endpoints in one process, "alpha" and "beta", find
+// each other by multicast on lo; alpha sends beta a run of numbered messages of any
+// size up to GLUE_MAX_MESSAGE_BYTES (those larger than one datagram of GLUE_MTU bytes
+// go as fragments), and the program checks that each arrived once, intact (and in
+// order, for ordered ones), then prints what both sides counted. Exit status 1 when a
+// message is missing, repeated, corrupt or out of order; 77 when loopback cannot carry
+// multicast.
 //
 //   GLUE_FAULT_LOSS=0.2 GLUE_FAULT_REORDER=0.1 transport_exchange [--messages N]
 //       [--size BYTES] [--unordered] [--best-effort]
@@ -12,23 +14,23 @@
 #include <cinttypes>
 #include <cstdio>
 #include <cstring>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "absl/strings/numbers.h"
 #include "absl/time/clock.h"
 #include "glue/base/log.h"
+#include "glue/fragmentation/message_transport.h"
 #include "glue/network/fault_injecting_link.h"
 #include "glue/network/interfaces.h"
-#include "glue/transport/transport.h"
 
 namespace glue {
 namespace {
 
-using transport::Delivery;
+using fragmentation::MessageTransport;
+using fragmentation::MessageTransportCounters;
 using transport::SendOutcome;
-using transport::Transport;
-using transport::TransportCounters;
 
 constexpr int kSkipped = 77;  // what CTest's SKIP_RETURN_CODE expects
 
@@ -91,14 +93,15 @@ struct Received {
   std::vector<bool> seen;
 };
 
-void Check(const Delivery& message, const Options& options, Received* received) {
+void Check(const std::vector<uint8_t>& message, const Options& options,
+           Received* received) {
   uint64_t index = 0;
-  if (message.payload.size() != options.size) {
+  if (message.size() != options.size) {
     ++received->corrupt;
     return;
   }
-  std::memcpy(&index, message.payload.data(), sizeof(index));
-  if (index >= options.messages || message.payload != Payload(index, options.size)) {
+  std::memcpy(&index, message.data(), sizeof(index));
+  if (index >= options.messages || message != Payload(index, options.size)) {
     ++received->corrupt;
     return;
   }
@@ -112,14 +115,24 @@ void Check(const Delivery& message, const Options& options, Received* received) 
   received->last = static_cast<int64_t>(index);
 }
 
-void PrintCounters(const char* name, const TransportCounters& c) {
+void PrintCounters(const char* name, const MessageTransportCounters& m) {
+  const transport::TransportCounters& c = m.transport;
   const transport::SessionCounters& s = c.sessions;
-  std::printf("%s: datagrams sent %" PRIu64 ", messages sent %" PRIu64 ", resent %" PRIu64
+  std::printf("%s: datagrams sent %" PRIu64 ", frames sent %" PRIu64 ", resent %" PRIu64
               ", acknowledged %" PRIu64 ", expired %" PRIu64 ", acks sent %" PRIu64
               ", duplicates dropped %" PRIu64 ", best-effort lost %" PRIu64
-              ", corrupt datagrams %" PRIu64 "\n",
+              ", corrupt datagrams %" PRIu64 ", dropped by the kernel %" PRIu64 "\n",
               name, c.datagrams_sent, s.data_sent, s.data_resent, s.acked, s.expired,
-              s.acks_sent, s.duplicates, s.best_effort_lost, c.discovery.corrupt);
+              s.acks_sent, s.duplicates, s.best_effort_lost, c.discovery.corrupt,
+              c.discovery.data_link.dropped_by_kernel);
+  const fragmentation::ReassemblerCounters& r = m.reassembly;
+  std::printf("%s: messages sent %" PRIu64 " (%" PRIu64 " in %" PRIu64
+              " fragments), received %" PRIu64 " whole and %" PRIu64
+              " reassembled; incomplete dropped: %" PRIu64 " expired, %" PRIu64
+              " at a cap, %" PRIu64 " checksum mismatches\n",
+              name, m.messages_sent, m.sent_fragmented, m.fragments_sent,
+              m.received_whole, m.received_reassembled, r.expired,
+              r.dropped_peer_cap + r.dropped_total_cap, r.checksum_mismatches);
 }
 
 int Run(int argc, char** argv) {
@@ -151,8 +164,21 @@ int Run(int argc, char** argv) {
       network::Address(boost::asio::ip::make_address("127.0.0.1"), 0);
   config->rate_timeout_multiplier =
       std::max<uint32_t>(config->rate_timeout_multiplier, 30);
-  transport::TransportOptions transport_options;
-  transport_options.discovery.data_faults = *faults;
+  absl::StatusOr<fragmentation::MessageTransportOptions> message_options =
+      fragmentation::OptionsFromEnvironment(ProcessEnvironment());
+  if (!message_options.ok()) {
+    std::fprintf(stderr, "transport_exchange: %s\n",
+                 message_options.status().ToString().c_str());
+    return 2;
+  }
+  if (options.size > message_options->max_message_bytes) {
+    std::fprintf(stderr,
+                 "transport_exchange: --size %" PRIu64
+                 " exceeds GLUE_MAX_MESSAGE_BYTES = %" PRIu64 "\n",
+                 options.size, message_options->max_message_bytes);
+    return 2;
+  }
+  message_options->transport.discovery.data_faults = *faults;
 
   boost::asio::io_context io;
   Received received;
@@ -166,20 +192,22 @@ int Run(int argc, char** argv) {
   discovery::Config beta_config = *config;
   beta_config.endpoint_id = 2;
   beta_config.endpoint_name = "beta";
-  auto alpha = Transport::Create(
+  auto alpha = MessageTransport::Create(
       io.get_executor(), alpha_config,
       {.on_peer_added = [&](const discovery::Peer&) { beta_seen = true; },
        .on_send_done =
            [&](uint64_t, uint64_t, SendOutcome outcome) {
              (outcome == SendOutcome::kAcknowledged ? acknowledged : given_up) += 1;
            }},
-      transport_options);
-  auto beta = Transport::Create(
+      *message_options);
+  auto beta = MessageTransport::Create(
       io.get_executor(), beta_config,
       {.on_peer_added = [&](const discovery::Peer&) { alpha_seen = true; },
-       .on_message = [&](const discovery::Peer&,
-                         Delivery message) { Check(message, options, &received); }},
-      transport_options);
+       .on_message =
+           [&](const discovery::Peer&, std::vector<uint8_t> message) {
+             Check(message, options, &received);
+           }},
+      *message_options);
   for (auto* created : {&alpha, &beta}) {
     if (!created->ok()) {
       std::fprintf(stderr, "transport_exchange: %s\n",
@@ -187,7 +215,7 @@ int Run(int argc, char** argv) {
       return 2;
     }
   }
-  for (Transport* t : {alpha->get(), beta->get()}) {
+  for (MessageTransport* t : {alpha->get(), beta->get()}) {
     if (absl::Status started = t->Start(); !started.ok()) {
       std::fprintf(stderr, "transport_exchange: %s\n", started.ToString().c_str());
       return 2;
@@ -203,11 +231,13 @@ int Run(int argc, char** argv) {
     return 1;
   }
 
-  std::printf("alpha -> beta: %" PRIu64 " %s messages of %" PRIu64 " bytes%s\n",
+  std::printf("alpha -> beta: %" PRIu64 " %s messages of %" PRIu64
+              " bytes (GLUE_MTU %zu)%s\n",
               options.messages,
               options.reliable ? (options.ordered ? "reliable ordered" : "reliable")
                                : "best-effort",
-              options.size, *faults ? ", through injected faults" : "");
+              options.size, message_options->transport.max_datagram_bytes,
+              *faults ? ", through injected faults" : "");
   const absl::Time start = absl::Now();
   const uint64_t beta_id = 2;
   for (uint64_t i = 0; i < options.messages; ++i) {
@@ -215,11 +245,13 @@ int Run(int argc, char** argv) {
                                 .ordered = options.ordered,
                                 .expiry = deadline(absl::Seconds(60)),
                                 .token = i};
-    absl::Status sent = (*alpha)->Send(beta_id, Payload(i, options.size), send);
-    // At the window's bound: let the acknowledgements in, then retry.
+    const auto message =
+        std::make_shared<const std::vector<uint8_t>>(Payload(i, options.size));
+    absl::Status sent = (*alpha)->Send(beta_id, message, send);
+    // At the queue's bound: let the acknowledgements in, then retry.
     while (absl::IsResourceExhausted(sent)) {
       io.run_one_for(std::chrono::milliseconds(1));
-      sent = (*alpha)->Send(beta_id, Payload(i, options.size), send);
+      sent = (*alpha)->Send(beta_id, message, send);
     }
     if (!sent.ok()) {
       std::fprintf(stderr, "transport_exchange: send %" PRIu64 ": %s\n", i,
@@ -250,10 +282,10 @@ int Run(int argc, char** argv) {
               ", corrupt %" PRIu64 ", out of order %" PRIu64 ", in %s\n",
               received.count, options.messages, received.repeated, received.corrupt,
               received.out_of_order, absl::FormatDuration(elapsed).c_str());
-  const TransportCounters alpha_counters = (*alpha)->counters();
-  PrintCounters("alpha", alpha_counters);
+  PrintCounters("alpha", (*alpha)->counters());
   PrintCounters("beta", (*beta)->counters());
-  if (std::optional<transport::PeerCounters> peer = (*alpha)->peer_counters(beta_id)) {
+  if (std::optional<transport::PeerCounters> peer =
+          (*alpha)->transport().peer_counters(beta_id)) {
     std::printf("alpha's round-trip estimate to beta: %s (timeout %s)\n",
                 absl::FormatDuration(peer->session.smoothed_rtt).c_str(),
                 absl::FormatDuration(peer->session.rto).c_str());
