@@ -11,12 +11,11 @@
 #include "glue/base/mutex.h"
 #include "glue/base/run_until.h"
 #include "glue/base/status_matchers.h"
-#include "glue/discovery/loopback_network.h"
+#include "glue/transport/endpoint_test.h"
 
 namespace glue::fragmentation {
 namespace {
 
-using discovery::testing::LoopbackNetwork;
 using ::glue::testing::RunUntil;
 using ::glue::testing::StatusIs;
 using ::testing::AllOf;
@@ -54,65 +53,33 @@ uint32_t IndexOf(const std::vector<uint8_t>& message) {
   return message == Message(index, message.size()) ? index : kCorrupt;
 }
 
-// Endpoint is one MessageTransport under test and what its callbacks saw. The
-// callbacks may run on another thread than the test's, hence the lock.
-struct Endpoint {
+// Endpoint is one MessageTransport under test and what its callbacks saw.
+struct Endpoint : transport::testing::Observed {
   std::unique_ptr<MessageTransport> messages;
-  mutable Mutex mu;
-  std::set<uint64_t> peers ABSL_GUARDED_BY(mu);
   // Whole messages when `keep`; otherwise only what IndexOf makes of them.
   bool keep ABSL_GUARDED_BY(mu) = true;
   std::vector<std::vector<uint8_t>> received ABSL_GUARDED_BY(mu);
   std::vector<uint32_t> indices ABSL_GUARDED_BY(mu);
-  std::map<uint64_t, SendOutcome> done ABSL_GUARDED_BY(mu);  // by token
-  uint64_t done_twice ABSL_GUARDED_BY(mu) = 0;
 
   uint64_t id() const { return messages->transport().discovery().config().endpoint_id; }
+  void Stop() { messages->Stop(); }
   size_t received_count() const {
     MutexLock lock(&mu);
     return indices.size();
   }
-  size_t done_count() const {
-    MutexLock lock(&mu);
-    return done.size();
-  }
-  bool Sees(uint64_t peer) const {
-    MutexLock lock(&mu);
-    return peers.contains(peer);
-  }
 };
 
-class MessageTransportTest : public ::testing::Test {
+class MessageTransportTest : public transport::testing::EndpointTest<Endpoint> {
  protected:
-  void SetUp() override {
-    absl::StatusOr<LoopbackNetwork> network = LoopbackNetwork::Make(io_);
-    if (absl::IsFailedPrecondition(network.status())) {
-      GTEST_SKIP() << network.status().message();
-    }
-    ASSERT_OK(network);
-    network_ = *network;
-  }
-
-  void TearDown() override {
-    for (auto& endpoint : endpoints_) endpoint->messages->Stop();
-  }
-
   // Add starts an endpoint on `io` (the fixture's by default).
   Endpoint* Add(const discovery::Config& config, MessageTransportOptions options = {},
                 boost::asio::io_context* io = nullptr) {
     auto endpoint = std::make_unique<Endpoint>();
     Endpoint* e = endpoint.get();
     MessageTransport::Callbacks callbacks{
-        .on_peer_added =
-            [e](const discovery::Peer& peer) {
-              MutexLock lock(&e->mu);
-              e->peers.insert(peer.id);
-            },
-        .on_peer_removed =
-            [e](const discovery::Peer& peer, discovery::RemovalReason) {
-              MutexLock lock(&e->mu);
-              e->peers.erase(peer.id);
-            },
+        .on_peer_added = [e](const discovery::Peer& peer) { e->PeerAdded(peer); },
+        .on_peer_removed = [e](const discovery::Peer& peer,
+                               discovery::RemovalReason) { e->PeerRemoved(peer); },
         .on_message =
             [e](const discovery::Peer&, std::vector<uint8_t> message) {
               const uint32_t index = IndexOf(message);
@@ -120,51 +87,22 @@ class MessageTransportTest : public ::testing::Test {
               e->indices.push_back(index);
               if (e->keep) e->received.push_back(std::move(message));
             },
-        .on_send_done =
-            [e](uint64_t, uint64_t token, SendOutcome outcome) {
-              MutexLock lock(&e->mu);
-              if (!e->done.emplace(token, outcome).second) ++e->done_twice;
-            },
+        .on_send_done = [e](uint64_t, uint64_t token,
+                            SendOutcome outcome) { e->SendDone(token, outcome); },
     };
-    auto messages = MessageTransport::Create((io ? *io : io_).get_executor(), config,
-                                             std::move(callbacks), std::move(options));
+    auto messages = MessageTransport::Create(ExecutorOf(io), config, std::move(callbacks),
+                                             std::move(options));
     EXPECT_OK(messages);
     if (!messages.ok()) return nullptr;
     e->messages = *std::move(messages);
     EXPECT_OK(e->messages->Start());
-    endpoints_.push_back(std::move(endpoint));
-    return e;
+    return Keep(std::move(endpoint));
   }
 
   Endpoint* Add(uint64_t id, MessageTransportOptions options = {},
                 boost::asio::io_context* io = nullptr) {
-    return Add(network_.MulticastConfig(id, "endpoint-" + std::to_string(id)),
-               std::move(options), io);
+    return Add(Config(id), std::move(options), io);
   }
-
-  // Lossy is an endpoint whose announcements may cross a lossy network: it announces
-  // every second and removes a peer only after 30 silent periods of that peer, so
-  // that no test removes a live peer, even one whose loop is held by a long check.
-  discovery::Config Lossy(uint64_t id, const std::string& name) {
-    discovery::Config config = network_.MulticastConfig(id, name, absl::Seconds(1));
-    config.rate_timeout_multiplier = 30;
-    return config;
-  }
-
-  // Connect runs until `a` and `b` see each other, driving `other` too when given.
-  bool Connect(Endpoint* a, Endpoint* b, boost::asio::io_context* other = nullptr) {
-    return RunUntil(io_, [&] {
-      if (other) other->poll();
-      return a->Sees(b->id()) && b->Sees(a->id());
-    });
-  }
-
-  boost::asio::io_context io_;
-  // For an endpoint whose process stalls: a test runs it only when it wants. Declared
-  // before endpoints_, which must go first.
-  boost::asio::io_context io_b_;
-  LoopbackNetwork network_;
-  std::vector<std::unique_ptr<Endpoint>> endpoints_;
 };
 
 TEST_F(MessageTransportTest, MessagesOfEverySizeArriveIntact) {
@@ -377,15 +315,12 @@ TEST_F(MessageTransportTest, MalformedFragmentHeadersAreCountedAndDropped) {
   Endpoint* b = Add(2);
   ASSERT_TRUE(b);
   // A bare transport, to put any meta on the wire.
-  Endpoint raw;
+  transport::testing::Observed raw;
   absl::StatusOr<std::unique_ptr<transport::Transport>> sender =
-      transport::Transport::Create(io_.get_executor(), network_.MulticastConfig(3, "raw"),
-                                   {.on_peer_added =
-                                        [&raw](const discovery::Peer& peer) {
-                                          MutexLock lock(&raw.mu);
-                                          raw.peers.insert(peer.id);
-                                        }},
-                                   {});
+      transport::Transport::Create(
+          io_.get_executor(), network_.MulticastConfig(3, "raw"),
+          {.on_peer_added = [&raw](const discovery::Peer& peer) { raw.PeerAdded(peer); }},
+          {});
   ASSERT_OK(sender);
   ASSERT_OK((*sender)->Start());
   ASSERT_TRUE(RunUntil(io_, [&] { return raw.Sees(b->id()); }));

@@ -11,14 +11,13 @@
 #include "glue/base/mutex.h"
 #include "glue/base/run_until.h"
 #include "glue/base/status_matchers.h"
-#include "glue/discovery/loopback_network.h"
 #include "glue/network/udp_socket.h"
 #include "glue/serialization/codec.h"
+#include "glue/transport/endpoint_test.h"
 
 namespace glue::transport {
 namespace {
 
-using discovery::testing::LoopbackNetwork;
 using ::glue::testing::RunUntil;
 using ::glue::testing::StatusIs;
 using ::testing::HasSubstr;
@@ -45,112 +44,51 @@ std::optional<uint32_t> IndexOf(const std::vector<uint8_t>& payload) {
   return index;
 }
 
-// Endpoint is one transport under test and what its callbacks saw. The callbacks
-// may run on another thread than the test's, hence the lock.
-struct Endpoint {
+// Endpoint is one transport under test and what its callbacks saw.
+struct Endpoint : testing::Observed {
   std::unique_ptr<Transport> transport;
-  mutable Mutex mu;
-  std::set<uint64_t> peers ABSL_GUARDED_BY(mu);
   std::vector<Delivery> received ABSL_GUARDED_BY(mu);
-  std::map<uint64_t, SendOutcome> done ABSL_GUARDED_BY(mu);  // by token
-  uint64_t done_twice ABSL_GUARDED_BY(mu) = 0;
 
   uint64_t id() const { return transport->discovery().config().endpoint_id; }
+  void Stop() { transport->Stop(); }
   size_t received_count() const {
     MutexLock lock(&mu);
     return received.size();
   }
-  size_t done_count() const {
-    MutexLock lock(&mu);
-    return done.size();
-  }
-  bool Sees(uint64_t peer) const {
-    MutexLock lock(&mu);
-    return peers.contains(peer);
-  }
 };
 
-class TransportTest : public ::testing::Test {
+class TransportTest : public testing::EndpointTest<Endpoint> {
  protected:
-  void SetUp() override {
-    absl::StatusOr<LoopbackNetwork> network = LoopbackNetwork::Make(io_);
-    if (absl::IsFailedPrecondition(network.status())) {
-      GTEST_SKIP() << network.status().message();
-    }
-    ASSERT_OK(network);
-    network_ = *network;
-  }
-
-  void TearDown() override {
-    for (auto& endpoint : endpoints_) endpoint->transport->Stop();
-  }
-
   // Add starts an endpoint on `io` (the fixture's by default).
   Endpoint* Add(const discovery::Config& config, TransportOptions options = {},
                 boost::asio::io_context* io = nullptr) {
     auto endpoint = std::make_unique<Endpoint>();
     Endpoint* e = endpoint.get();
     Transport::Callbacks callbacks{
-        .on_peer_added =
-            [e](const discovery::Peer& peer) {
-              MutexLock lock(&e->mu);
-              e->peers.insert(peer.id);
-            },
-        .on_peer_removed =
-            [e](const discovery::Peer& peer, discovery::RemovalReason) {
-              MutexLock lock(&e->mu);
-              e->peers.erase(peer.id);
-            },
+        .on_peer_added = [e](const discovery::Peer& peer) { e->PeerAdded(peer); },
+        .on_peer_removed = [e](const discovery::Peer& peer,
+                               discovery::RemovalReason) { e->PeerRemoved(peer); },
         .on_message =
             [e](const discovery::Peer&, Delivery message) {
               MutexLock lock(&e->mu);
               e->received.push_back(std::move(message));
             },
-        .on_send_done =
-            [e](uint64_t, uint64_t token, SendOutcome outcome) {
-              MutexLock lock(&e->mu);
-              if (!e->done.emplace(token, outcome).second) ++e->done_twice;
-            },
+        .on_send_done = [e](uint64_t, uint64_t token,
+                            SendOutcome outcome) { e->SendDone(token, outcome); },
     };
-    auto transport = Transport::Create((io ? *io : io_).get_executor(), config,
-                                       std::move(callbacks), std::move(options));
+    auto transport = Transport::Create(ExecutorOf(io), config, std::move(callbacks),
+                                       std::move(options));
     EXPECT_OK(transport);
     if (!transport.ok()) return nullptr;
     e->transport = *std::move(transport);
     EXPECT_OK(e->transport->Start());
-    endpoints_.push_back(std::move(endpoint));
-    return e;
+    return Keep(std::move(endpoint));
   }
 
   Endpoint* Add(uint64_t id, TransportOptions options = {},
                 boost::asio::io_context* io = nullptr) {
-    return Add(network_.MulticastConfig(id, "endpoint-" + std::to_string(id)),
-               std::move(options), io);
+    return Add(Config(id), std::move(options), io);
   }
-
-  // Lossy is an endpoint whose announcements may cross a lossy network: it announces
-  // every second and removes a peer only after 30 silent periods of that peer, so
-  // that no test removes a live peer (which would start a new session on one side
-  // only, a limit of this version).
-  discovery::Config Lossy(uint64_t id, const std::string& name) {
-    discovery::Config config = network_.MulticastConfig(id, name, absl::Seconds(1));
-    config.rate_timeout_multiplier = 30;
-    return config;
-  }
-
-  // Connect runs until `a` and `b` see each other, driving `other` too when given.
-  bool Connect(Endpoint* a, Endpoint* b, boost::asio::io_context* other = nullptr) {
-    return RunUntil(io_, [&] {
-      if (other) other->poll();
-      return a->Sees(b->id()) && b->Sees(a->id());
-    });
-  }
-
-  boost::asio::io_context io_;
-  // For an endpoint whose process stops: a test runs it only as long as it wants.
-  boost::asio::io_context io_b_;
-  LoopbackNetwork network_;
-  std::vector<std::unique_ptr<Endpoint>> endpoints_;
 };
 
 uint32_t RandomSeed() {
