@@ -121,10 +121,12 @@ void PrintCounters(const char* name, const MessageTransportCounters& m) {
   std::printf("%s: datagrams sent %" PRIu64 ", frames sent %" PRIu64 ", resent %" PRIu64
               ", acknowledged %" PRIu64 ", expired %" PRIu64 ", acks sent %" PRIu64
               ", duplicates dropped %" PRIu64 ", best-effort lost %" PRIu64
-              ", corrupt datagrams %" PRIu64 ", dropped by the kernel %" PRIu64 "\n",
+              ", corrupt datagrams %" PRIu64 ", dropped by the kernel %" PRIu64
+              ", refused beyond the reorder buffer %" PRIu64 " or window %" PRIu64 "\n",
               name, c.datagrams_sent, s.data_sent, s.data_resent, s.acked, s.expired,
               s.acks_sent, s.duplicates, s.best_effort_lost, c.discovery.corrupt,
-              c.discovery.data_link.dropped_by_kernel);
+              c.discovery.data_link.dropped_by_kernel, s.reorder_dropped,
+              s.beyond_window);
   const fragmentation::ReassemblerCounters& r = m.reassembly;
   std::printf("%s: messages sent %" PRIu64 " (%" PRIu64 " in %" PRIu64
               " fragments), received %" PRIu64 " whole and %" PRIu64

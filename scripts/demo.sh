@@ -71,7 +71,7 @@ GLUE_FAULT_LOSS=0.2 GLUE_FAULT_DUPLICATE=0.05 GLUE_FAULT_REORDER=0.1 \
   GLUE_FAULT_CORRUPT=0.01 build/cmd/transport_exchange 2>/dev/null ||
   echo "demo.sh: the transport exchange reported a problem" >&2
 echo
-echo "== the fragmentation layer: 100 reliable ordered messages of 1 MiB (760"
+echo "== the fragmentation layer: 100 reliable ordered messages of 1 MiB (813"
 echo "   fragments each) through the same faults"
 GLUE_FAULT_LOSS=0.2 GLUE_FAULT_DUPLICATE=0.05 GLUE_FAULT_REORDER=0.1 \
   GLUE_FAULT_CORRUPT=0.01 build/cmd/transport_exchange --messages 100 --size 1048576 \

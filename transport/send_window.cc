@@ -31,10 +31,10 @@ absl::StatusOr<uint64_t> SendWindow::Add(Payload payload, uint32_t flags,
   }
   if (!HasRoom(payload.size())) {
     ++counters_.refused;
-    return absl::ResourceExhaustedError(
-        absl::StrCat("send window full: ", frames_.size(), " frames and ", bytes_,
-                     " bytes unacknowledged (bounds ", options_.max_frames, " frames, ",
-                     options_.max_bytes, " bytes); adding ", payload.size(), " bytes"));
+    return absl::ResourceExhaustedError(absl::StrCat(
+        "send window full: ", frames_.size() + held_above_gap_.size(), " frames and ",
+        bytes(), " bytes unacknowledged (bounds ", options_.max_frames, " frames, ",
+        options_.max_bytes, " bytes); adding ", payload.size(), " bytes"));
   }
   const uint64_t sequence = next_sequence_++;
   bytes_ += payload.size();
@@ -164,6 +164,10 @@ AckOutcome SendWindow::OnAck(const serialization::AckFrame& ack, absl::Time now)
       }
       outcome.acknowledged.push_back(frame.token);
       last_activity_ = std::max(last_activity_, now);
+      if ((frame.flags & kFlagOrdered) != 0 && frame.sequence > ack.cumulative) {
+        held_above_gap_.emplace(frame.sequence, frame.payload.size());
+        held_above_gap_bytes_ += frame.payload.size();
+      }
       it = Erase(it);
     }
   };
@@ -171,22 +175,42 @@ AckOutcome SendWindow::OnAck(const serialization::AckFrame& ack, absl::Time now)
   for (const serialization::AckRange& range : ack.ranges) {
     acknowledge(range.first, range.last);
   }
+  // The receiver has handed up, or given up on, everything to the cumulative point.
+  while (!held_above_gap_.empty() && held_above_gap_.begin()->first <= ack.cumulative) {
+    held_above_gap_bytes_ -= held_above_gap_.begin()->second;
+    held_above_gap_.erase(held_above_gap_.begin());
+  }
   outcome.rtt_sample = newest_sample;
   counters_.acknowledged += outcome.acknowledged.size();
   counters_.unknown_acks += outcome.unknown;
 
   // Fast retransmit: a frame far enough below the highest acknowledged one, and
   // transmitted before it, will not be acknowledged: resend it now. A resent frame was
-  // transmitted after, so the same evidence cannot mark it twice.
+  // transmitted after, so the same evidence cannot mark it twice. sent_ is in the
+  // order of transmissions, so the candidates are a prefix of it; those marked (and
+  // stale entries) leave it from the front, so an ack costs what it marks, not the
+  // window. The few frames within the threshold of the highest stay, and what lies
+  // behind them is looked at again by the next ack.
   if (highest_acked_ > options_.fast_retransmit_threshold) {
     const uint64_t limit = highest_acked_ - options_.fast_retransmit_threshold;
-    for (auto it = frames_.begin(); it != frames_.end() && it->first <= limit; ++it) {
-      PendingFrame& frame = it->second;
-      if (frame.transmissions > 0 && !frame.lost &&
-          frame.send_order < highest_acked_order_) {
-        frame.lost = true;
-        lost_.push_back(frame.sequence);
+    size_t i = 0;
+    while (i < sent_.size() && sent_[i].send_order < highest_acked_order_) {
+      const Sent& entry = sent_[i];
+      auto it = frames_.find(entry.sequence);
+      const bool live = it != frames_.end() && it->second.send_order == entry.send_order;
+      if (live && entry.sequence > limit) {  // within the threshold: not yet
+        ++i;
+        continue;
+      }
+      if (live && !it->second.lost) {
+        it->second.lost = true;
+        lost_.push_back(entry.sequence);
         ++outcome.marked_lost;
+      }
+      if (i == 0) {
+        sent_.pop_front();
+      } else {
+        ++i;
       }
     }
   }
@@ -214,6 +238,8 @@ void SendWindow::Clear(std::vector<uint64_t>* tokens) {
   sent_.clear();
   lost_.clear();
   expiries_.clear();
+  held_above_gap_.clear();
+  held_above_gap_bytes_ = 0;
   next_unsent_ = next_sequence_;
   bytes_ = 0;
 }

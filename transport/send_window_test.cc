@@ -71,6 +71,30 @@ TEST(SendWindow, ABurstWaitingBehindItselfIsNotResent) {
   EXPECT_THAT(Sequences(due), ElementsAre(2, 3));
 }
 
+TEST(SendWindow, AnOrderedFrameAcknowledgedAboveAGapHoldsItsRoom) {
+  // The receiver holds ordered frames above a gap until it fills, in a buffer as large
+  // as the window: they count until the cumulative acknowledgement passes them.
+  SendWindow window({.max_bytes = 30});
+  for (uint64_t token = 1; token <= 3; ++token) {
+    ASSERT_OK(window.Add(Bytes(10), kFlagReliable | kFlagOrdered, kFarFuture, token));
+  }
+  std::vector<const PendingFrame*> due;
+  window.CollectDue(kStart, kRto, &due);
+  window.OnAck({.cumulative = 0, .ranges = {{.first = 2, .last = 3}}}, kStart);
+  EXPECT_EQ(window.size(), 1u);
+  EXPECT_EQ(window.bytes(), 30u);
+  EXPECT_FALSE(window.HasRoom(1));
+  window.OnAck({.cumulative = 3}, kStart);
+  EXPECT_EQ(window.bytes(), 0u);
+  EXPECT_TRUE(window.HasRoom(30));
+  // Unordered frames are handed up at once: an ack above a gap frees their room.
+  ASSERT_OK(window.Add(Bytes(10), kFlagReliable, kFarFuture, 4));
+  ASSERT_OK(window.Add(Bytes(10), kFlagReliable, kFarFuture, 5));
+  window.CollectDue(kStart, kRto, &due);
+  window.OnAck({.cumulative = 3, .ranges = {{.first = 5, .last = 5}}}, kStart);
+  EXPECT_EQ(window.bytes(), 10u);
+}
+
 TEST(SendWindow, CumulativeAndRangeAcksRemoveFramesAndReportTheirTokens) {
   SendWindow window;
   Fill(window, 5);

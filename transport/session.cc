@@ -186,8 +186,15 @@ void Session::OnReliableData(const serialization::DataFrame& frame, absl::Time n
       ++counters_.beyond_window;
       return;
   }
-  // Above a gap: the sender learns of the loss sooner from an ack sent at once.
-  OweAck(now, /*urgent=*/frame.sequence != next_in_order);
+  // A frame that opens a gap (beyond the highest received plus one) or fills one
+  // (below the highest) is acknowledged at once: the sender learns of the loss, or of
+  // the repair, sooner. Frames that follow the highest in order, even above an older
+  // gap, wait for ack_every_frames or the ack delay, as otherwise every datagram
+  // behind a loss would draw an ack of its own.
+  const bool urgent =
+      frame.sequence > highest_received_ + 1 || frame.sequence < highest_received_;
+  highest_received_ = std::max(highest_received_, frame.sequence);
+  OweAck(now, urgent);
   if (ordered && frame.sequence != next_in_order) {
     held_bytes_ += frame.payload.size() + frame.meta.size();
     held_[frame.sequence] = HeldFrame{

@@ -420,6 +420,24 @@ TEST(Session, DuplicateOrOutOfOrderFrameIsAcknowledgedAtOnce) {
   }
 }
 
+TEST(Session, FramesInOrderAboveAnOldGapWaitForTheAckDelay) {
+  // 1 is lost; 2 opens the gap and 5 fills nothing but jumps: both are acknowledged
+  // at once. 3 and 4 follow the highest in order: every datagram behind a loss would
+  // otherwise draw an ack of its own. 1, when it comes, fills the gap: at once.
+  Session b;
+  std::vector<Delivery> deliveries;
+  const std::vector<uint8_t> payload = Bytes(8);
+  Outgoing out;
+  for (const auto& [sequence, at_once] : std::vector<std::pair<uint64_t, bool>>{
+           {2, true}, {3, false}, {4, false}, {6, true}, {5, true}, {1, true}}) {
+    b.Poll(kStart, &out);  // clears what is owed
+    b.OnData(Reliable(sequence, payload), kStart, &deliveries);
+    EXPECT_EQ(b.NextDeadline(),
+              at_once ? absl::InfinitePast() : kStart + SessionOptions().ack_delay)
+        << sequence;
+  }
+}
+
 // Acknowledges `ranges` (and nothing cumulatively) at `session`.
 std::vector<uint64_t> Ack(Session& session, uint64_t cumulative,
                           std::vector<AckRange> ranges, absl::Time now) {

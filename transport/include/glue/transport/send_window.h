@@ -23,6 +23,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "glue/serialization/messages.h"
+#include "glue/transport/flags.h"
 #include "glue/transport/payload.h"
 
 namespace glue::transport {
@@ -30,7 +31,9 @@ namespace glue::transport {
 // SendWindowOptions bound the window and tune loss detection.
 struct SendWindowOptions {
   // Payload bytes held (body and meta), sent or not, until acknowledged or expired. Add
-  // beyond it is refused with kResourceExhausted.
+  // beyond it is refused with kResourceExhausted. An ordered frame acknowledged above
+  // a gap counts until the cumulative acknowledgement passes it: the receiver holds it
+  // until then, in a buffer (SessionOptions::max_reorder_bytes) of the same size.
   size_t max_bytes = 4 << 20;
   // Frames held, likewise.
   size_t max_frames = 1 << 16;
@@ -123,10 +126,13 @@ class SendWindow {
 
   // HasRoom says whether Add of a payload of `bytes` bytes would be accepted now.
   bool HasRoom(size_t bytes) const {
-    return bytes_ + bytes <= options_.max_bytes && frames_.size() < options_.max_frames;
+    return bytes_ + held_above_gap_bytes_ + bytes <= options_.max_bytes &&
+           frames_.size() + held_above_gap_.size() < options_.max_frames;
   }
 
-  size_t bytes() const { return bytes_; }
+  // bytes returns the payload bytes held: not acknowledged, or ordered and
+  // acknowledged above a gap.
+  size_t bytes() const { return bytes_ + held_above_gap_bytes_; }
   size_t size() const { return frames_.size(); }
   uint64_t next_sequence() const { return next_sequence_; }
   // lowest_held is the lowest sequence in the window, or next_sequence() when empty:
@@ -167,6 +173,10 @@ class SendWindow {
   std::deque<Sent> sent_;
   // Frames marked lost by fast retransmit, to resend first.
   std::vector<uint64_t> lost_;
+  // Ordered frames acknowledged above the cumulative point, which the receiver holds
+  // until the gap fills: their sizes, by sequence.
+  absl::btree_map<uint64_t, size_t> held_above_gap_;
+  size_t held_above_gap_bytes_ = 0;
   // The frames with a finite expiry, by expiry.
   absl::btree_set<std::pair<absl::Time, uint64_t>> expiries_;
   uint64_t next_sequence_ = 1;

@@ -22,6 +22,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "glue/serialization/messages.h"
+#include "glue/transport/flags.h"
 #include "glue/transport/payload.h"
 #include "glue/transport/receive_tracker.h"
 #include "glue/transport/rtt_estimator.h"
@@ -29,21 +30,7 @@
 
 namespace glue::transport {
 
-// What DataFrame::flags mean on the wire. A frame with kFlagReliable is acknowledged
-// and resent, and its sequence is in the reliable space, the one AckFrame
-// acknowledges. A frame without it is best-effort: sent once, never acknowledged, its
-// sequence in a separate space (from 1) used only to suppress duplicates and count
-// losses. kFlagOrdered, only with kFlagReliable, asks that the frame be handed up
-// after every reliable frame of lower sequence.
-//
-// kFlagSkip, alone and with an empty payload, is no data: its sequence is a point in
-// the reliable space below which the sender will send nothing more, because what it
-// has not had acknowledged there expired. The receiver gives up the gaps below it and
-// hands up the ordered frames that were waiting for them. Any other combination of
-// flags, or bits beyond these, is invalid.
-inline constexpr uint32_t kFlagReliable = 1;
-inline constexpr uint32_t kFlagOrdered = 2;
-inline constexpr uint32_t kFlagSkip = 4;
+// The flags, kFlagReliable, kFlagOrdered and kFlagSkip, are in flags.h.
 
 // kMaxAckRanges is the most ranges an AckFrame may carry on the wire.
 inline constexpr size_t kMaxAckRanges = 256;
@@ -262,7 +249,8 @@ class Session {
   bool ack_owed_ = false;
   bool ack_urgent_ = false;
   absl::Time ack_owed_since_;
-  size_t frames_unacknowledged_ = 0;                 // reliable frames since the last ack
+  size_t frames_unacknowledged_ = 0;  // reliable frames since the last ack
+  uint64_t highest_received_ = 0;     // the highest reliable sequence received
   std::vector<serialization::AckRange> ack_ranges_;  // the last Poll's ack's ranges
 
   SessionCounters counters_;
