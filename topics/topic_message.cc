@@ -1,0 +1,202 @@
+#include "glue/topics/topic_message.h"
+
+#include <cstring>
+#include <limits>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/string_view.h"
+#include "glue/base/status_macros.h"
+#include "glue/topics/topic_filter.h"
+
+namespace glue::topics {
+namespace {
+
+constexpr uint8_t kHistoryFlag = 0x01;
+
+size_t VarintSize(uint64_t value) {
+  size_t size = 1;
+  for (; value >= 0x80; value >>= 7) ++size;
+  return size;
+}
+
+void PutVarint(uint64_t value, std::vector<uint8_t>* out) {
+  for (; value >= 0x80; value >>= 7) out->push_back(static_cast<uint8_t>(value | 0x80));
+  out->push_back(static_cast<uint8_t>(value));
+}
+
+void PutString(absl::string_view s, std::vector<uint8_t>* out) {
+  PutVarint(s.size(), out);
+  out->insert(out->end(), s.begin(), s.end());
+}
+
+// Reader walks a message, failing with the name of the field and where it starts.
+class Reader {
+ public:
+  explicit Reader(absl::Span<const uint8_t> bytes) : bytes_(bytes) {}
+
+  size_t position() const { return position_; }
+  absl::Span<const uint8_t> rest() const { return bytes_.subspan(position_); }
+
+  absl::StatusOr<uint8_t> Byte(absl::string_view field) {
+    if (position_ == bytes_.size()) return Truncated(field, position_);
+    return bytes_[position_++];
+  }
+
+  absl::StatusOr<uint64_t> Varint(absl::string_view field,
+                                  uint64_t max = std::numeric_limits<uint64_t>::max()) {
+    const size_t start = position_;
+    uint64_t value = 0;
+    for (int shift = 0;; shift += 7) {
+      if (position_ == bytes_.size()) return Truncated(field, start);
+      const uint8_t byte = bytes_[position_++];
+      if (shift == 63 && byte > 1) return Invalid(field, start, "beyond 64 bits");
+      value |= uint64_t{byte & 0x7fu} << shift;
+      if ((byte & 0x80) == 0) {
+        if (byte == 0 && shift > 0) {
+          return Invalid(field, start, "longer than its shortest form");
+        }
+        break;
+      }
+    }
+    if (value > max) {
+      return Invalid(field, start, absl::StrCat(value, " is above ", max));
+    }
+    return value;
+  }
+
+  absl::StatusOr<std::string> String(absl::string_view field) {
+    const size_t start = position_;
+    GLUE_ASSIGN_OR_RETURN(uint64_t size, Varint(field));
+    if (size > bytes_.size() - position_) {
+      return Invalid(field, start,
+                     absl::StrCat("a string of ", size, " bytes, but ",
+                                  bytes_.size() - position_, " remain"));
+    }
+    std::string s(reinterpret_cast<const char*>(bytes_.data() + position_), size);
+    position_ += size;
+    return s;
+  }
+
+ private:
+  static absl::Status Truncated(absl::string_view field, size_t start) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("topic message: ", field, " at byte ", start, " is truncated"));
+  }
+  static absl::Status Invalid(absl::string_view field, size_t start,
+                              absl::string_view why) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("topic message: ", field, " at byte ", start, " is ", why));
+  }
+
+  absl::Span<const uint8_t> bytes_;
+  size_t position_ = 0;
+};
+
+absl::Status Context(absl::Status status, absl::string_view where) {
+  return absl::InvalidArgumentError(
+      absl::StrCat("topic message: ", where, ": ", status.message()));
+}
+
+absl::StatusOr<Publication> DecodePublication(Reader& reader) {
+  Publication p;
+  GLUE_ASSIGN_OR_RETURN(const uint8_t flags, reader.Byte("flags"));
+  if ((flags & ~kHistoryFlag) != 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("topic message: flags 0x", absl::Hex(flags), " set reserved bits"));
+  }
+  p.history = (flags & kHistoryFlag) != 0;
+  GLUE_ASSIGN_OR_RETURN(p.epoch, reader.Varint("epoch"));
+  GLUE_ASSIGN_OR_RETURN(p.sequence, reader.Varint("sequence"));
+  GLUE_ASSIGN_OR_RETURN(
+      const uint64_t ttl,
+      reader.Varint("time_to_live_ms", std::numeric_limits<uint32_t>::max()));
+  p.time_to_live_ms = static_cast<uint32_t>(ttl);
+  GLUE_ASSIGN_OR_RETURN(p.topic, reader.String("topic"));
+  if (absl::Status s = ValidateTopicName(p.topic); !s.ok()) return Context(s, "topic");
+  GLUE_ASSIGN_OR_RETURN(p.type, reader.String("type"));
+  if (absl::Status s = ValidateTypeName(p.type); !s.ok()) return Context(s, "type");
+  p.payload = reader.rest();
+  return p;
+}
+
+absl::StatusOr<Interest> DecodeInterest(Reader& reader, absl::Span<const uint8_t> bytes) {
+  Interest interest;
+  GLUE_ASSIGN_OR_RETURN(interest.version, reader.Varint("version"));
+  GLUE_ASSIGN_OR_RETURN(const uint64_t count,
+                        reader.Varint("count", kMaxInterestEntries));
+  // Each entry takes at least four bytes: no count promises more than remain.
+  if (count > reader.rest().size() / 4) {
+    return absl::InvalidArgumentError(absl::StrCat("topic message: count ", count,
+                                                   " of interest entries in ",
+                                                   reader.rest().size(), " bytes"));
+  }
+  interest.entries.reserve(count);
+  for (uint64_t i = 0; i < count; ++i) {
+    InterestEntry entry;
+    GLUE_ASSIGN_OR_RETURN(entry.filter, reader.String("filter"));
+    if (absl::Status s = ValidateTopicFilter(entry.filter); !s.ok()) {
+      return Context(s, absl::StrCat("entry ", i));
+    }
+    GLUE_ASSIGN_OR_RETURN(entry.type, reader.String("type"));
+    if (absl::Status s = ValidateTypeName(entry.type); !s.ok()) {
+      return Context(s, absl::StrCat("entry ", i));
+    }
+    interest.entries.push_back(std::move(entry));
+  }
+  if (reader.position() != bytes.size()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("topic message: ", bytes.size() - reader.position(),
+                     " bytes after the interest"));
+  }
+  return interest;
+}
+
+}  // namespace
+
+size_t PublicationHeaderSize(const Publication& p) {
+  return 2 + VarintSize(p.epoch) + VarintSize(p.sequence) +
+         VarintSize(p.time_to_live_ms) + VarintSize(p.topic.size()) + p.topic.size() +
+         VarintSize(p.type.size()) + p.type.size();
+}
+
+std::vector<uint8_t> EncodePublication(const Publication& p) {
+  std::vector<uint8_t> out;
+  out.reserve(PublicationHeaderSize(p) + p.payload.size());
+  out.push_back(kPublicationKind);
+  out.push_back(p.history ? kHistoryFlag : 0);
+  PutVarint(p.epoch, &out);
+  PutVarint(p.sequence, &out);
+  PutVarint(p.time_to_live_ms, &out);
+  PutString(p.topic, &out);
+  PutString(p.type, &out);
+  out.insert(out.end(), p.payload.begin(), p.payload.end());
+  return out;
+}
+
+std::vector<uint8_t> EncodeInterest(const Interest& interest) {
+  std::vector<uint8_t> out;
+  out.push_back(kInterestKind);
+  PutVarint(interest.version, &out);
+  PutVarint(interest.entries.size(), &out);
+  for (const InterestEntry& entry : interest.entries) {
+    PutString(entry.filter, &out);
+    PutString(entry.type, &out);
+  }
+  return out;
+}
+
+absl::StatusOr<TopicMessage> DecodeTopicMessage(absl::Span<const uint8_t> bytes) {
+  Reader reader(bytes);
+  GLUE_ASSIGN_OR_RETURN(const uint8_t kind, reader.Byte("kind"));
+  switch (kind) {
+    case kPublicationKind:
+      return DecodePublication(reader);
+    case kInterestKind:
+      return DecodeInterest(reader, bytes);
+    default:
+      return absl::InvalidArgumentError(absl::StrCat(
+          "topic message: kind 0x", absl::Hex(kind, absl::kZeroPad2), " is unknown"));
+  }
+}
+
+}  // namespace glue::topics
