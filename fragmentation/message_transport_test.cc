@@ -410,21 +410,15 @@ TEST_F(MessageTransportTest, APeersNewSessionStartsItsMessagesAnew) {
   Endpoint* b = Add(2);
   ASSERT_TRUE(a && b);
   ASSERT_TRUE(Connect(a, b, &io_b_));
-  auto run_both_until = [&](auto done) {
-    return RunUntil(io_, [&] {
-      io_b_.poll();
-      return done();
-    });
-  };
   ASSERT_OK(b->messages->Send(a->id(), Message(0, 10'000), {.token = 0}));
-  ASSERT_TRUE(run_both_until([&] { return a->received_count() == 1; }));
+  ASSERT_TRUE(RunBothUntil([&] { return a->received_count() == 1; }));
 
   // a's process stalls: b removes it; a, back, still has b.
   ASSERT_TRUE(RunUntil(io_, [&] { return !b->Sees(a->id()); }));
   ASSERT_TRUE(a->Sees(b->id()));
-  ASSERT_TRUE(run_both_until([&] { return b->Sees(a->id()); }));
+  ASSERT_TRUE(RunBothUntil([&] { return b->Sees(a->id()); }));
   ASSERT_OK(b->messages->Send(a->id(), Message(1, 10'000), {.token = 1}));
-  ASSERT_TRUE(run_both_until([&] { return a->received_count() == 2; }));
+  ASSERT_TRUE(RunBothUntil([&] { return a->received_count() == 2; }));
   MutexLock lock(&a->mu);
   EXPECT_EQ(a->indices, (std::vector<uint32_t>{0, 1}));
   const MessageTransportCounters c = a->messages->counters();

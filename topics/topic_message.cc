@@ -12,6 +12,12 @@ namespace glue::topics {
 namespace {
 
 constexpr uint8_t kHistoryFlag = 0x01;
+constexpr uint8_t kReplyWantedFlag = 0x01;
+
+absl::Status ReservedFlags(uint8_t flags) {
+  return absl::InvalidArgumentError(
+      absl::StrCat("topic message: flags 0x", absl::Hex(flags), " set reserved bits"));
+}
 
 size_t VarintSize(uint64_t value) {
   size_t size = 1;
@@ -100,10 +106,7 @@ absl::Status Context(absl::Status status, absl::string_view where) {
 absl::StatusOr<Publication> DecodePublication(Reader& reader) {
   Publication p;
   GLUE_ASSIGN_OR_RETURN(const uint8_t flags, reader.Byte("flags"));
-  if ((flags & ~kHistoryFlag) != 0) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("topic message: flags 0x", absl::Hex(flags), " set reserved bits"));
-  }
+  if ((flags & ~kHistoryFlag) != 0) return ReservedFlags(flags);
   p.history = (flags & kHistoryFlag) != 0;
   GLUE_ASSIGN_OR_RETURN(p.epoch, reader.Varint("epoch"));
   GLUE_ASSIGN_OR_RETURN(p.sequence, reader.Varint("sequence"));
@@ -121,6 +124,9 @@ absl::StatusOr<Publication> DecodePublication(Reader& reader) {
 
 absl::StatusOr<Interest> DecodeInterest(Reader& reader, absl::Span<const uint8_t> bytes) {
   Interest interest;
+  GLUE_ASSIGN_OR_RETURN(const uint8_t flags, reader.Byte("flags"));
+  if ((flags & ~kReplyWantedFlag) != 0) return ReservedFlags(flags);
+  interest.reply_wanted = (flags & kReplyWantedFlag) != 0;
   GLUE_ASSIGN_OR_RETURN(interest.version, reader.Varint("version"));
   GLUE_ASSIGN_OR_RETURN(const uint64_t count,
                         reader.Varint("count", kMaxInterestEntries));
@@ -176,6 +182,7 @@ std::vector<uint8_t> EncodePublication(const Publication& p) {
 std::vector<uint8_t> EncodeInterest(const Interest& interest) {
   std::vector<uint8_t> out;
   out.push_back(kInterestKind);
+  out.push_back(interest.reply_wanted ? kReplyWantedFlag : 0);
   PutVarint(interest.version, &out);
   PutVarint(interest.entries.size(), &out);
   for (const InterestEntry& entry : interest.entries) {

@@ -72,11 +72,14 @@ TEST(TopicMessage, AnEmptyPayloadAndTheLargestValuesRoundTrip) {
 
 TEST(TopicMessage, InterestsRoundTrip) {
   const Interest interest{
-      .version = 7, .entries = {{"#", "any"}, {"sensors/+/temperature", "t.Celsius"}}};
+      .version = 7,
+      .reply_wanted = true,
+      .entries = {{"#", "any"}, {"sensors/+/temperature", "t.Celsius"}}};
   absl::StatusOr<TopicMessage> decoded = DecodeTopicMessage(EncodeInterest(interest));
   ASSERT_OK(decoded);
   const Interest& i = std::get<Interest>(*decoded);
   EXPECT_EQ(i.version, 7u);
+  EXPECT_TRUE(i.reply_wanted);
   EXPECT_EQ(i.entries, interest.entries);
   decoded = DecodeTopicMessage(EncodeInterest({.version = 8}));
   ASSERT_OK(decoded);
@@ -118,10 +121,11 @@ TEST(TopicMessage, NamesWhatIsWrong) {
       {"string beyond the end", {0x20, 0x00, 1, 1, 0, 9, 't'}, "9 bytes, but 1 remain"},
       {"wildcard in a topic", {0x20, 0x00, 1, 1, 0, 1, '#', 1, 'x'}, "wildcard"},
       {"space in a type", {0x20, 0x00, 1, 1, 0, 1, 't', 1, ' '}, "type"},
-      {"bad filter", {0x21, 1, 1, 2, 'a', '#', 1, 'x'}, "entry 0"},
-      {"count above the bound", {0x21, 1, 0x81, 0x20}, "above 4096"},
-      {"count beyond the bytes", {0x21, 1, 100, 1, 'a', 1, 'x'}, "count 100"},
-      {"bytes after an interest", {0x21, 1, 1, 1, 'a', 1, 'x', 0}, "1 bytes after"},
+      {"bad filter", {0x21, 0, 1, 1, 2, 'a', '#', 1, 'x'}, "entry 0"},
+      {"interest's reserved flags", {0x21, 0x80, 1, 0}, "reserved"},
+      {"count above the bound", {0x21, 0, 1, 0x81, 0x20}, "above 4096"},
+      {"count beyond the bytes", {0x21, 0, 1, 100, 1, 'a', 1, 'x'}, "count 100"},
+      {"bytes after an interest", {0x21, 0, 1, 1, 1, 'a', 1, 'x', 0}, "1 bytes after"},
   };
   for (const Case& c : cases) {
     SCOPED_TRACE(c.name);

@@ -269,12 +269,6 @@ TEST_F(TransportTest, APeerRemovedOnOneSideOnlyRestartsTheSessionOnBoth) {
   Endpoint* b = Add(2);
   ASSERT_TRUE(a && b);
   ASSERT_TRUE(Connect(a, b, &io_b_));
-  auto run_both_until = [&](auto done) {
-    return RunUntil(io_, [&] {
-      io_b_.poll();
-      return done();
-    });
-  };
   uint64_t token = 0;
   auto send = [&](uint32_t count) {
     for (uint32_t i = 0; i < count; ++i, ++token) {
@@ -285,21 +279,21 @@ TEST_F(TransportTest, APeerRemovedOnOneSideOnlyRestartsTheSessionOnBoth) {
   send(10);
   ASSERT_OK(b->transport->Send(a->id(), Payload(0, 64), {.token = 0}));
   ASSERT_TRUE(
-      run_both_until([&] { return a->done_count() == 10 && a->received_count() == 1; }));
+      RunBothUntil([&] { return a->done_count() == 10 && a->received_count() == 1; }));
   ASSERT_EQ(b->received_count(), 10u);
 
   // a's process stalls: b removes it; a, back, still has b and its session.
   ASSERT_TRUE(RunUntil(io_, [&] { return !b->Sees(a->id()); }));
   ASSERT_TRUE(a->Sees(b->id()));
-  ASSERT_TRUE(run_both_until([&] { return b->Sees(a->id()); }));
+  ASSERT_TRUE(RunBothUntil([&] { return b->Sees(a->id()); }));
   // b's new session announces itself, and a restarts its own: ordered messages flow
   // again, from sequence 1 on both sides.
   ASSERT_TRUE(
-      run_both_until([&] { return a->transport->counters().session_restarts == 1; }));
+      RunBothUntil([&] { return a->transport->counters().session_restarts == 1; }));
   send(10);
   ASSERT_OK(b->transport->Send(a->id(), Payload(1, 64), {.token = 1}));
   ASSERT_TRUE(
-      run_both_until([&] { return a->done_count() == 20 && a->received_count() == 2; }));
+      RunBothUntil([&] { return a->done_count() == 20 && a->received_count() == 2; }));
   MutexLock lock_a(&a->mu);
   MutexLock lock_b(&b->mu);
   // What a hears from b comes from b's new session, under a new number: layers above

@@ -25,7 +25,8 @@ namespace glue::topics {
 //   publication: byte 0x20, byte flags (bit 0: history; others 0), varint epoch,
 //                varint sequence, varint time_to_live_ms, string topic, string type,
 //                then the payload: every byte to the end of the message
-//   interest:    byte 0x21, varint version, varint count (at most
+//   interest:    byte 0x21, byte flags (bit 0: reply with yours; others 0),
+//                varint version, varint count (at most
 //                kMaxInterestEntries), then `count` pairs of string filter,
 //                string type
 //
@@ -64,6 +65,9 @@ struct InterestEntry {
 // replaces an earlier one.
 struct Interest {
   uint64_t version = 0;
+  // Asks the peer to answer with its own interest: sent when a peer appears, since
+  // the peer may have kept us (and forgotten to tell) while we had removed it.
+  bool reply_wanted = false;
   std::vector<InterestEntry> entries;
 };
 

@@ -119,6 +119,16 @@ class EndpointTest : public ::testing::Test {
     });
   }
 
+  // RunBothUntil runs the fixture's io_context, and io_b_ between its handlers,
+  // until `done` says so or a deadline passes; returns `done`'s last answer.
+  template <typename Done>
+  bool RunBothUntil(Done done) {
+    return glue::testing::RunUntil(io_, [&] {
+      io_b_.poll();
+      return done();
+    });
+  }
+
   boost::asio::io_context io_;
   // For an endpoint whose process stalls: a test runs it only when it wants. Declared
   // before endpoints_, which must go first.

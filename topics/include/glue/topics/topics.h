@@ -1,0 +1,168 @@
+// Topics: publish and subscribe by topic name, over a MessageTransport it owns. Each
+// endpoint tells its peers which filters it subscribes to; a publication goes only to
+// the peers whose interest matches it, and to local subscribers without the network.
+// Each published topic keeps its last messages (history) for subscribers that appear
+// later. The topics layer, on the fragmentation layer.
+//
+//   auto topics = Topics::Create(io.get_executor(), config, {}, TopicsOptions());
+//   (*topics)->Start();
+//   (*topics)->Subscribe("sensors/+/temperature", "glue.demo.Celsius",
+//                        [](const Message& m) { ... m.payload ... });
+//   (*topics)->Publish("sensors/kitchen/temperature", "glue.demo.Celsius",
+//                      absl::Seconds(1), bytes);
+#ifndef GLUE_TOPICS_TOPICS_H_
+#define GLUE_TOPICS_TOPICS_H_
+
+#include <boost/asio/any_io_executor.hpp>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/time/time.h"
+#include "absl/types/span.h"
+#include "glue/discovery/config.h"
+#include "glue/discovery/discovery.h"
+#include "glue/fragmentation/message_transport.h"
+
+namespace glue::topics {
+namespace internal {
+struct TopicsState;
+}  // namespace internal
+
+// Message is one publication handed to a subscriber. `payload` is valid during the
+// callback only.
+struct Message {
+  std::string topic;
+  std::string type;
+  uint64_t publisher_id = 0;  // the publishing endpoint's id (this one's, if local)
+  std::string publisher_name;
+  uint64_t sequence = 0;  // the publisher's number for it on its topic: 1, 2, ...
+  bool history = false;   // from the publisher's history: it was published before
+                          // this subscriber appeared
+  absl::Span<const uint8_t> payload;
+};
+
+using MessageCallback = std::function<void(const Message&)>;
+
+// PublishOptions tune one Publish.
+struct PublishOptions {
+  // Reliable: acknowledged and resent until its expiry, in order per publisher and
+  // topic. Best-effort: sent once.
+  bool reliable = true;
+  // The last messages of the topic kept for late subscribers, this one included: 0
+  // keeps none. The latest Publish on a topic sets it. At most kMaxHistoryDepth.
+  size_t history_depth = 1;
+};
+
+inline constexpr size_t kMaxHistoryDepth = 1024;
+
+// TopicsOptions bound a Topics.
+struct TopicsOptions {
+  fragmentation::MessageTransportOptions messages;
+  // Local subscriptions; at most kMaxInterestEntries.
+  size_t max_subscriptions = 1024;
+  // Topics this endpoint publishes on, each with its sequence and history.
+  size_t max_published_topics = 4096;
+  // Bytes of encoded messages kept in the histories of all topics.
+  size_t max_history_bytes = size_t{256} << 20;
+  // Publishers (endpoint and topic) whose last sequence a subscriber remembers, to
+  // drop what it has had already; the least recently heard is forgotten first.
+  size_t max_remembered_publishers = 16384;
+  // Messages handed to one subscription's callback and not yet run: beyond it a
+  // message for that subscription is dropped and counted (slow_subscriber_drops).
+  size_t max_pending_per_subscription = 4096;
+};
+
+// TopicsCounters count what the layer did since it was made.
+struct TopicsCounters {
+  uint64_t published = 0;           // Publish calls that succeeded
+  uint64_t sent = 0;                // publications handed to the message transport
+  uint64_t refused_queue_full = 0;  // ... refused by it (the peer's queue was full)
+  uint64_t history_sent = 0;        // publications sent from history
+  uint64_t delivered = 0;           // messages handed to subscription callbacks
+  uint64_t delivered_locally = 0;   // of which published by this endpoint
+  uint64_t received = 0;            // publications received from peers
+  uint64_t duplicates = 0;          // received again, or older than what was delivered
+  uint64_t unwanted = 0;            // received but matching no subscription (or its type)
+  uint64_t malformed = 0;           // topic messages that did not decode: dropped
+  uint64_t interests_received = 0;
+  uint64_t interests_sent = 0;
+  uint64_t slow_subscriber_drops = 0;  // at max_pending_per_subscription
+  // Messages whose expiry passed before their subscription's callback could run
+  // (its time to live counts from their arrival): dropped.
+  uint64_t expired_undelivered = 0;
+  uint64_t history_dropped = 0;       // evicted at max_history_bytes
+  uint64_t publishers_forgotten = 0;  // at max_remembered_publishers
+  fragmentation::MessageTransportCounters messages;
+};
+
+// Topics runs on the message transport's strand; each subscription's callback on a
+// strand of its own (so one subscription's callbacks never run concurrently, and a
+// slow one does not hold up the transport when the executor has more than one
+// thread). Public methods may be called from any thread, callbacks included, but Stop.
+class Topics {
+ public:
+  struct Callbacks {
+    std::function<void(const discovery::Peer&)> on_peer_added;
+    std::function<void(const discovery::Peer&, discovery::RemovalReason)> on_peer_removed;
+  };
+
+  // Create checks the options; nothing is opened until Start. Errors:
+  // kInvalidArgument for options out of range, and those of MessageTransport::Create.
+  static absl::StatusOr<std::unique_ptr<Topics>> Create(
+      const boost::asio::any_io_executor& executor, const discovery::Config& config,
+      Callbacks callbacks, TopicsOptions options);
+
+  ~Topics();  // Stops.
+  Topics(const Topics&) = delete;
+  Topics& operator=(const Topics&) = delete;
+
+  absl::Status Start();
+  // Stop stops the message transport; when it returns no callback runs any more.
+  // Idempotent. Not from a callback.
+  void Stop();
+
+  // Subscribe calls `callback` with every message published on a topic that `filter`
+  // matches (topic_filter.h) with type `type`, from any endpoint of the network this
+  // one included, in order and once per publisher and topic. Errors:
+  // kInvalidArgument for an invalid filter or type, or a type other than the one
+  // this endpoint already uses on that topic (both named); kAlreadyExists when
+  // `filter` is subscribed already; kResourceExhausted at max_subscriptions;
+  // kFailedPrecondition before Start or after Stop.
+  absl::Status Subscribe(absl::string_view filter, absl::string_view type,
+                         MessageCallback callback);
+
+  // Unsubscribe ends the subscription to `filter`; its callback may still run for
+  // messages handed to it before. Error: kNotFound when not subscribed.
+  absl::Status Unsubscribe(absl::string_view filter);
+
+  // Publish sends `payload` on `topic` to every subscriber whose filter matches it
+  // with the same type: local subscribers, and the peers whose interest matches. It
+  // is not delivered after `expiry` from now, and not resent then. Errors:
+  // kInvalidArgument for an invalid topic or type, a type other than the one this
+  // endpoint uses on `topic` (both named), a non-positive expiry, a history_depth
+  // above kMaxHistoryDepth, or a payload larger than the message transport takes;
+  // kResourceExhausted at max_published_topics, or when a peer's queue is full (the
+  // others still get it; the message is in history); kFailedPrecondition before
+  // Start or after Stop.
+  absl::Status Publish(absl::string_view topic, absl::string_view type,
+                       absl::Duration expiry, absl::Span<const uint8_t> payload,
+                       const PublishOptions& options = {});
+
+  TopicsCounters counters() const;
+  const fragmentation::MessageTransport& messages() const;
+
+ private:
+  explicit Topics(std::shared_ptr<internal::TopicsState> state);
+  std::shared_ptr<internal::TopicsState> state_;
+};
+
+}  // namespace glue::topics
+
+#endif  // GLUE_TOPICS_TOPICS_H_

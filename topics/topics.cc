@@ -1,0 +1,543 @@
+#include "glue/topics/topics.h"
+
+#include <algorithm>
+#include <atomic>
+#include <boost/asio/post.hpp>
+#include <boost/asio/strand.hpp>
+#include <deque>
+#include <limits>
+#include <list>
+#include <map>
+#include <utility>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/strings/str_cat.h"
+#include "glue/base/handler_gate.h"
+#include "glue/base/mutex.h"
+#include "glue/base/status_macros.h"
+#include "glue/topics/topic_filter.h"
+#include "glue/topics/topic_message.h"
+
+namespace glue::topics {
+namespace internal {
+namespace {
+
+using fragmentation::MessageTransport;
+using Bytes = std::shared_ptr<const std::vector<uint8_t>>;
+
+// Subscription is one local subscription; its callbacks run on its strand.
+struct Subscription {
+  Subscription(std::string f, std::string t, MessageCallback c,
+               const boost::asio::any_io_executor& executor)
+      : filter(std::move(f)),
+        type(std::move(t)),
+        callback(std::move(c)),
+        strand(boost::asio::make_strand(executor)) {}
+
+  const std::string filter;
+  const std::string type;
+  const MessageCallback callback;
+  const boost::asio::strand<boost::asio::any_io_executor> strand;
+  std::atomic<size_t> pending{0};  // posted and not yet run
+};
+
+// Kept is one message of a topic's history.
+struct Kept {
+  uint64_t sequence;
+  absl::Time deadline;
+  Bytes payload;
+};
+
+// PublishedTopic is what this endpoint keeps for a topic it publishes on.
+struct PublishedTopic {
+  std::string type;
+  uint64_t next_sequence = 1;
+  bool reliable = true;
+  std::deque<Kept> history;  // oldest first
+};
+
+// Heard is the last sequence delivered from one publisher on one topic.
+struct Heard {
+  uint64_t epoch = 0;
+  uint64_t sequence = 0;
+  std::list<std::pair<uint64_t, std::string>>::iterator age;  // in TopicsState::ages
+};
+
+// Delivery is one message on its way to one subscription's strand.
+struct Delivery {
+  Message message;
+  Bytes owner;                                   // what message.payload views
+  absl::Time deadline = absl::InfiniteFuture();  // not handed to a callback after it
+};
+
+}  // namespace
+
+struct TopicsState {
+  TopicsState(const boost::asio::any_io_executor& e, Topics::Callbacks c, TopicsOptions o)
+      : executor(e), callbacks(std::move(c)), options(std::move(o)) {}
+
+  absl::Time Now() const { return options.messages.transport.discovery.now(); }
+
+  const boost::asio::any_io_executor executor;
+  const Topics::Callbacks callbacks;
+  const TopicsOptions options;
+  HandlerGate gate;                            // closed by Stop
+  std::unique_ptr<MessageTransport> messages;  // set once by Create
+  uint64_t self_id = 0;
+  std::string self_name;
+  uint64_t epoch = 0;
+
+  // Taken before the message transport's lock (Publish sends with it held); never
+  // held while a callback of the application runs.
+  mutable Mutex mu;
+  bool started ABSL_GUARDED_BY(mu) = false;
+  bool stopped ABSL_GUARDED_BY(mu) = false;
+  std::map<std::string, std::shared_ptr<Subscription>> subscriptions ABSL_GUARDED_BY(mu);
+  uint64_t interest_version ABSL_GUARDED_BY(mu) = 0;
+  std::map<std::string, PublishedTopic> published ABSL_GUARDED_BY(mu);
+  size_t history_bytes ABSL_GUARDED_BY(mu) = 0;
+  // Each peer's latest interest.
+  absl::flat_hash_map<uint64_t, Interest> peers ABSL_GUARDED_BY(mu);
+  std::map<std::pair<uint64_t, std::string>, Heard> heard ABSL_GUARDED_BY(mu);
+  std::list<std::pair<uint64_t, std::string>> ages ABSL_GUARDED_BY(mu);  // oldest first
+  TopicsCounters counters ABSL_GUARDED_BY(mu);
+};
+
+namespace {
+
+using State = TopicsState;
+
+// TypeInUse returns the type this endpoint uses on `topic` (publishing on it, or
+// subscribed to it by name), or empty.
+std::string TypeInUse(const State& s, absl::string_view topic)
+    ABSL_EXCLUSIVE_LOCKS_REQUIRED(s.mu) {
+  if (auto p = s.published.find(std::string(topic)); p != s.published.end()) {
+    return p->second.type;
+  }
+  if (auto sub = s.subscriptions.find(std::string(topic)); sub != s.subscriptions.end()) {
+    return sub->second->type;
+  }
+  return "";
+}
+
+absl::Status TypeConflict(absl::string_view topic, absl::string_view type,
+                          absl::string_view in_use) {
+  return absl::InvalidArgumentError(absl::StrCat("topic '", topic, "' has type '", in_use,
+                                                 "' here; '", type, "' is another"));
+}
+
+Interest CurrentInterest(const State& s) ABSL_EXCLUSIVE_LOCKS_REQUIRED(s.mu) {
+  Interest interest{.version = s.interest_version};
+  for (const auto& [filter, sub] : s.subscriptions) {
+    interest.entries.push_back({sub->filter, sub->type});
+  }
+  return interest;
+}
+
+bool Wants(const Interest& interest, absl::string_view topic, absl::string_view type) {
+  for (const InterestEntry& entry : interest.entries) {
+    if (entry.type == type && TopicMatches(entry.filter, topic)) return true;
+  }
+  return false;
+}
+
+// SendTo hands `bytes` to the message transport for `peer`, counting a refusal.
+void SendTo(State& s, uint64_t peer, Bytes bytes, const transport::SendOptions& options)
+    ABSL_EXCLUSIVE_LOCKS_REQUIRED(s.mu) {
+  const absl::Status status = s.messages->Send(peer, std::move(bytes), options);
+  if (absl::IsResourceExhausted(status)) ++s.counters.refused_queue_full;
+}
+
+void SendInterest(State& s, uint64_t peer, bool reply_wanted = false)
+    ABSL_EXCLUSIVE_LOCKS_REQUIRED(s.mu) {
+  Interest interest = CurrentInterest(s);
+  interest.reply_wanted = reply_wanted;
+  auto bytes = std::make_shared<const std::vector<uint8_t>>(EncodeInterest(interest));
+  SendTo(s, peer, std::move(bytes), {.ordered = true});
+  ++s.counters.interests_sent;
+}
+
+// Post hands one message to a subscription's strand, or drops it at the bound.
+void Post(const std::shared_ptr<State>& state, const std::shared_ptr<Subscription>& sub,
+          std::shared_ptr<const Delivery> delivery)
+    ABSL_EXCLUSIVE_LOCKS_REQUIRED(state->mu) {
+  State& s = *state;
+  if (sub->pending.fetch_add(1) >= s.options.max_pending_per_subscription) {
+    sub->pending.fetch_sub(1);
+    ++s.counters.slow_subscriber_drops;
+    return;
+  }
+  ++s.counters.delivered;
+  if (delivery->message.publisher_id == s.self_id) ++s.counters.delivered_locally;
+  boost::asio::post(sub->strand, [state, sub, delivery = std::move(delivery)] {
+    HandlerGate::Pass pass(&state->gate);
+    if (pass) {
+      if (state->Now() < delivery->deadline) {
+        sub->callback(delivery->message);
+      } else {
+        MutexLock lock(&state->mu);
+        ++state->counters.expired_undelivered;
+      }
+    }
+    sub->pending.fetch_sub(1);
+  });
+}
+
+// DeliverLocally posts `delivery` to every subscription that wants it; returns how
+// many did.
+size_t DeliverLocally(const std::shared_ptr<State>& state,
+                      const std::shared_ptr<const Delivery>& delivery)
+    ABSL_EXCLUSIVE_LOCKS_REQUIRED(state->mu) {
+  size_t wanted = 0;
+  for (const auto& [filter, sub] : state->subscriptions) {
+    if (sub->type == delivery->message.type &&
+        TopicMatches(sub->filter, delivery->message.topic)) {
+      Post(state, sub, delivery);
+      ++wanted;
+    }
+  }
+  return wanted;
+}
+
+// Fresh says whether a publication is newer than what was delivered from its
+// publisher on its topic, and records it as delivered if so.
+bool Fresh(State& s, uint64_t publisher, const Publication& p)
+    ABSL_EXCLUSIVE_LOCKS_REQUIRED(s.mu) {
+  auto key = std::make_pair(publisher, p.topic);
+  auto [it, added] = s.heard.try_emplace(key);
+  Heard& heard = it->second;
+  if (added) {
+    heard.age = s.ages.insert(s.ages.end(), key);
+    if (s.heard.size() > s.options.max_remembered_publishers) {
+      s.heard.erase(s.ages.front());
+      s.ages.pop_front();
+      ++s.counters.publishers_forgotten;
+    }
+  } else {
+    if (p.epoch < heard.epoch ||
+        (p.epoch == heard.epoch && p.sequence <= heard.sequence)) {
+      return false;
+    }
+    s.ages.splice(s.ages.end(), s.ages, heard.age);
+  }
+  heard.epoch = p.epoch;
+  heard.sequence = p.sequence;
+  return true;
+}
+
+// SendHistory sends `peer` the unexpired history of every topic its interest wants.
+// All of it, not only what a new entry wants: a peer that removed us and came back
+// sends the same interest, and what we sent it meanwhile was released. The
+// subscriber drops what it had already by sequence.
+void SendHistory(State& s, uint64_t peer, const Interest& interest)
+    ABSL_EXCLUSIVE_LOCKS_REQUIRED(s.mu) {
+  const absl::Time now = s.Now();
+  for (const auto& [topic, published] : s.published) {
+    if (published.history.empty() || !Wants(interest, topic, published.type)) continue;
+    for (const Kept& kept : published.history) {
+      if (kept.deadline <= now) continue;
+      const Publication p{.epoch = s.epoch,
+                          .sequence = kept.sequence,
+                          .time_to_live_ms = static_cast<uint32_t>(std::clamp<int64_t>(
+                              absl::ToInt64Milliseconds(kept.deadline - now), 1,
+                              std::numeric_limits<uint32_t>::max())),
+                          .history = true,
+                          .topic = topic,
+                          .type = published.type,
+                          .payload = *kept.payload};
+      SendTo(s, peer, std::make_shared<const std::vector<uint8_t>>(EncodePublication(p)),
+             {.reliable = published.reliable,
+              .ordered = published.reliable,
+              .expiry = kept.deadline});
+      ++s.counters.history_sent;
+    }
+  }
+}
+
+// The message transport's callbacks; on its strand.
+
+void OnPeerAdded(State& s, const discovery::Peer& peer) {
+  {
+    MutexLock lock(&s.mu);
+    s.peers[peer.id] = Interest{};
+    SendInterest(s, peer.id, /*reply_wanted=*/true);
+  }
+  if (s.callbacks.on_peer_added) s.callbacks.on_peer_added(peer);
+}
+
+void OnPeerRemoved(State& s, const discovery::Peer& peer,
+                   discovery::RemovalReason reason) {
+  {
+    MutexLock lock(&s.mu);
+    s.peers.erase(peer.id);
+  }
+  if (s.callbacks.on_peer_removed) s.callbacks.on_peer_removed(peer, reason);
+}
+
+void OnMessage(const std::shared_ptr<State>& state, const discovery::Peer& from,
+               std::vector<uint8_t> bytes) {
+  State& s = *state;
+  auto owner = std::make_shared<const std::vector<uint8_t>>(std::move(bytes));
+  absl::StatusOr<TopicMessage> message = DecodeTopicMessage(*owner);
+  MutexLock lock(&s.mu);
+  if (!message.ok()) {
+    ++s.counters.malformed;
+    return;
+  }
+  if (auto* interest = std::get_if<Interest>(&*message)) {
+    ++s.counters.interests_received;
+    auto peer = s.peers.find(from.id);
+    if (peer == s.peers.end()) return;
+    if (interest->reply_wanted) SendInterest(s, from.id);
+    if (interest->version < peer->second.version) return;
+    peer->second = std::move(*interest);
+    SendHistory(s, from.id, peer->second);
+    return;
+  }
+  const Publication& p = std::get<Publication>(*message);
+  ++s.counters.received;
+  if (!Fresh(s, from.id, p)) {
+    ++s.counters.duplicates;
+    return;
+  }
+  auto delivery = std::make_shared<Delivery>();
+  delivery->message = Message{.topic = p.topic,
+                              .type = p.type,
+                              .publisher_id = from.id,
+                              .publisher_name = from.name,
+                              .sequence = p.sequence,
+                              .history = p.history,
+                              .payload = p.payload};
+  delivery->owner = std::move(owner);
+  if (p.time_to_live_ms > 0) {
+    delivery->deadline = s.Now() + absl::Milliseconds(p.time_to_live_ms);
+  }
+  if (DeliverLocally(state, delivery) == 0) ++s.counters.unwanted;
+}
+
+absl::Status ValidateOptions(const TopicsOptions& o) {
+  if (o.max_subscriptions < 1 || o.max_subscriptions > kMaxInterestEntries) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("max_subscriptions = ", o.max_subscriptions, ": must be 1 to ",
+                     kMaxInterestEntries));
+  }
+  for (const auto& [name, value] :
+       {std::pair<const char*, size_t>{"max_published_topics", o.max_published_topics},
+        {"max_remembered_publishers", o.max_remembered_publishers},
+        {"max_pending_per_subscription", o.max_pending_per_subscription}}) {
+    if (value == 0) {
+      return absl::InvalidArgumentError(absl::StrCat(name, " = 0: must be at least 1"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+}  // namespace internal
+
+absl::StatusOr<std::unique_ptr<Topics>> Topics::Create(
+    const boost::asio::any_io_executor& executor, const discovery::Config& config,
+    Callbacks callbacks, TopicsOptions options) {
+  GLUE_RETURN_IF_ERROR(internal::ValidateOptions(options));
+  auto state = std::make_shared<internal::TopicsState>(executor, std::move(callbacks),
+                                                       std::move(options));
+  internal::TopicsState* s = state.get();
+  std::weak_ptr<internal::TopicsState> weak = state;
+  // The message transport's callbacks hold a plain pointer: the state owns it, and it
+  // runs none of them once stopped.
+  fragmentation::MessageTransport::Callbacks message_callbacks{
+      .on_peer_added =
+          [s](const discovery::Peer& peer) { internal::OnPeerAdded(*s, peer); },
+      .on_peer_removed =
+          [s](const discovery::Peer& peer, discovery::RemovalReason reason) {
+            internal::OnPeerRemoved(*s, peer, reason);
+          },
+      .on_message =
+          [weak](const discovery::Peer& from, std::vector<uint8_t> message) {
+            // Posted deliveries hold the state: they need it whole.
+            if (auto state = weak.lock())
+              internal::OnMessage(state, from, std::move(message));
+          },
+  };
+  GLUE_ASSIGN_OR_RETURN(
+      state->messages,
+      fragmentation::MessageTransport::Create(
+          executor, config, std::move(message_callbacks), state->options.messages));
+  state->self_id = config.endpoint_id;
+  state->self_name = config.endpoint_name;
+  state->epoch = static_cast<uint64_t>(absl::ToUnixMicros(absl::Now()));
+  return std::unique_ptr<Topics>(new Topics(std::move(state)));
+}
+
+Topics::Topics(std::shared_ptr<internal::TopicsState> state) : state_(std::move(state)) {}
+
+Topics::~Topics() { Stop(); }
+
+absl::Status Topics::Start() {
+  GLUE_RETURN_IF_ERROR(state_->messages->Start());
+  MutexLock lock(&state_->mu);
+  state_->started = true;
+  return absl::OkStatus();
+}
+
+void Topics::Stop() {
+  state_->messages->Stop();
+  {
+    MutexLock lock(&state_->mu);
+    state_->stopped = true;
+  }
+  state_->gate.Close();
+}
+
+absl::Status Topics::Subscribe(absl::string_view filter, absl::string_view type,
+                               MessageCallback callback) {
+  GLUE_RETURN_IF_ERROR(ValidateTopicFilter(filter));
+  GLUE_RETURN_IF_ERROR(ValidateTypeName(type));
+  internal::TopicsState& s = *state_;
+  MutexLock lock(&s.mu);
+  if (!s.started || s.stopped) {
+    return absl::FailedPreconditionError(s.stopped ? "topics stopped"
+                                                   : "topics not started");
+  }
+  if (s.subscriptions.contains(std::string(filter))) {
+    return absl::AlreadyExistsError(absl::StrCat("'", filter, "' is subscribed already"));
+  }
+  if (s.subscriptions.size() >= s.options.max_subscriptions) {
+    return absl::ResourceExhaustedError(absl::StrCat(
+        "max_subscriptions = ", s.options.max_subscriptions, " subscriptions held"));
+  }
+  if (!IsWildcardFilter(filter)) {
+    const std::string in_use = internal::TypeInUse(s, filter);
+    if (!in_use.empty() && in_use != type)
+      return internal::TypeConflict(filter, type, in_use);
+  }
+  s.subscriptions.emplace(std::string(filter), std::make_shared<internal::Subscription>(
+                                                   std::string(filter), std::string(type),
+                                                   std::move(callback), s.executor));
+  ++s.interest_version;
+  for (const auto& [peer, interest] : s.peers) internal::SendInterest(s, peer);
+  return absl::OkStatus();
+}
+
+absl::Status Topics::Unsubscribe(absl::string_view filter) {
+  internal::TopicsState& s = *state_;
+  MutexLock lock(&s.mu);
+  if (s.subscriptions.erase(std::string(filter)) == 0) {
+    return absl::NotFoundError(absl::StrCat("'", filter, "' is not subscribed"));
+  }
+  ++s.interest_version;
+  if (s.started && !s.stopped) {
+    for (const auto& [peer, interest] : s.peers) internal::SendInterest(s, peer);
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Topics::Publish(absl::string_view topic, absl::string_view type,
+                             absl::Duration expiry, absl::Span<const uint8_t> payload,
+                             const PublishOptions& options) {
+  GLUE_RETURN_IF_ERROR(ValidateTopicName(topic));
+  GLUE_RETURN_IF_ERROR(ValidateTypeName(type));
+  if (expiry <= absl::ZeroDuration() || expiry == absl::InfiniteDuration()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "expiry ", absl::FormatDuration(expiry), " must be positive and finite"));
+  }
+  if (options.history_depth > kMaxHistoryDepth) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "history_depth = ", options.history_depth, " is above ", kMaxHistoryDepth));
+  }
+  internal::TopicsState& s = *state_;
+  const auto kept_payload =
+      std::make_shared<const std::vector<uint8_t>>(payload.begin(), payload.end());
+  const absl::Time now = s.Now();
+  const absl::Time deadline = now + expiry;
+  Publication p{
+      .epoch = s.epoch,
+      .time_to_live_ms = static_cast<uint32_t>(std::clamp<int64_t>(
+          absl::ToInt64Milliseconds(expiry), 1, std::numeric_limits<uint32_t>::max())),
+      .topic = std::string(topic),
+      .type = std::string(type),
+      .payload = *kept_payload};
+  if (PublicationHeaderSize(p) + payload.size() > s.messages->max_message_bytes()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "a payload of ", payload.size(), " bytes on '", topic, "' makes a message above ",
+        "max_message_bytes = ", s.messages->max_message_bytes()));
+  }
+
+  MutexLock lock(&s.mu);
+  if (!s.started || s.stopped) {
+    return absl::FailedPreconditionError(s.stopped ? "topics stopped"
+                                                   : "topics not started");
+  }
+  const std::string in_use = internal::TypeInUse(s, topic);
+  if (!in_use.empty() && in_use != type)
+    return internal::TypeConflict(topic, type, in_use);
+  auto found = s.published.find(p.topic);
+  if (found == s.published.end()) {
+    if (s.published.size() >= s.options.max_published_topics) {
+      return absl::ResourceExhaustedError(
+          absl::StrCat("max_published_topics = ", s.options.max_published_topics,
+                       " topics published"));
+    }
+    found = s.published.emplace(p.topic, internal::PublishedTopic{.type = p.type}).first;
+  }
+  internal::PublishedTopic& published = found->second;
+  published.reliable = options.reliable;
+  p.sequence = published.next_sequence++;
+  ++s.counters.published;
+
+  // History: this message, within the depth and the bytes of all topics.
+  published.history.push_back({p.sequence, deadline, kept_payload});
+  s.history_bytes += kept_payload->size();
+  while (published.history.size() > options.history_depth) {
+    s.history_bytes -= published.history.front().payload->size();
+    published.history.pop_front();
+  }
+  // At the bound of all histories, this topic's oldest go first.
+  while (s.history_bytes > s.options.max_history_bytes && !published.history.empty()) {
+    s.history_bytes -= published.history.front().payload->size();
+    published.history.pop_front();
+    ++s.counters.history_dropped;
+  }
+
+  auto bytes = std::make_shared<const std::vector<uint8_t>>(EncodePublication(p));
+  absl::Status status;
+  for (const auto& [peer, interest] : s.peers) {
+    if (!internal::Wants(interest, p.topic, p.type)) continue;
+    const absl::Status sent = s.messages->Send(
+        peer, bytes,
+        {.reliable = options.reliable, .ordered = options.reliable, .expiry = deadline});
+    if (sent.ok()) {
+      ++s.counters.sent;
+    } else if (absl::IsResourceExhausted(sent)) {
+      ++s.counters.refused_queue_full;
+      status = sent;
+    }
+  }
+  auto delivery = std::make_shared<internal::Delivery>();
+  delivery->message = Message{.topic = p.topic,
+                              .type = p.type,
+                              .publisher_id = s.self_id,
+                              .publisher_name = s.self_name,
+                              .sequence = p.sequence,
+                              .payload = *kept_payload};
+  delivery->owner = kept_payload;
+  delivery->deadline = deadline;
+  internal::DeliverLocally(state_, delivery);
+  return status;
+}
+
+TopicsCounters Topics::counters() const {
+  TopicsCounters c;
+  {
+    MutexLock lock(&state_->mu);
+    c = state_->counters;
+  }
+  c.messages = state_->messages->counters();
+  return c;
+}
+
+const fragmentation::MessageTransport& Topics::messages() const {
+  return *state_->messages;
+}
+
+}  // namespace glue::topics

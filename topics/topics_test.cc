@@ -1,0 +1,258 @@
+#include "glue/topics/topics.h"
+
+#include <boost/asio/io_context.hpp>
+#include <string>
+#include <vector>
+
+#include "glue/base/mutex.h"
+#include "glue/base/run_until.h"
+#include "glue/base/status_matchers.h"
+#include "glue/transport/endpoint_test.h"
+
+namespace glue::topics {
+namespace {
+
+using ::glue::testing::RunUntil;
+using ::glue::testing::StatusIs;
+using ::testing::AllOf;
+using ::testing::HasSubstr;
+
+// Got is what a subscription's callback saw of one message.
+struct Got {
+  std::string topic;
+  uint64_t publisher_id;
+  uint64_t sequence;
+  bool history;
+  std::string payload;
+};
+
+// Endpoint is one Topics under test and what its subscriptions received.
+struct Endpoint : transport::testing::Observed {
+  std::unique_ptr<Topics> topics;
+  std::vector<Got> got ABSL_GUARDED_BY(mu);
+
+  uint64_t id() const {
+    return topics->messages().transport().discovery().config().endpoint_id;
+  }
+  void Stop() { topics->Stop(); }
+  size_t got_count() const {
+    MutexLock lock(&mu);
+    return got.size();
+  }
+  std::vector<Got> Snapshot() const {
+    MutexLock lock(&mu);
+    return got;
+  }
+  MessageCallback Record() {
+    return [this](const Message& m) {
+      MutexLock lock(&mu);
+      got.push_back({m.topic, m.publisher_id, m.sequence, m.history,
+                     std::string(m.payload.begin(), m.payload.end())});
+    };
+  }
+};
+
+std::vector<uint8_t> Bytes(const std::string& s) { return {s.begin(), s.end()}; }
+
+class TopicsTest : public transport::testing::EndpointTest<Endpoint> {
+ protected:
+  Endpoint* Add(uint64_t id, TopicsOptions options = {}) {
+    return Add(Config(id), std::move(options));
+  }
+
+  // Add starts an endpoint on `io` (the fixture's by default).
+  Endpoint* Add(const discovery::Config& config, TopicsOptions options,
+                boost::asio::io_context* io = nullptr) {
+    auto endpoint = std::make_unique<Endpoint>();
+    Endpoint* e = endpoint.get();
+    Topics::Callbacks callbacks{
+        .on_peer_added = [e](const discovery::Peer& peer) { e->PeerAdded(peer); },
+        .on_peer_removed = [e](const discovery::Peer& peer,
+                               discovery::RemovalReason) { e->PeerRemoved(peer); },
+    };
+    auto topics =
+        Topics::Create(ExecutorOf(io), config, std::move(callbacks), std::move(options));
+    EXPECT_OK(topics);
+    if (!topics.ok()) return nullptr;
+    e->topics = *std::move(topics);
+    EXPECT_OK(e->topics->Start());
+    return Keep(std::move(endpoint));
+  }
+
+  // InterestArrived runs until a new interest reached `publisher`: its
+  // interests_received moved past `before`.
+  bool InterestArrived(Endpoint* publisher, uint64_t before) {
+    return RunUntil(
+        io_, [&] { return publisher->topics->counters().interests_received > before; });
+  }
+};
+
+TEST_F(TopicsTest, ALocalSubscriberGetsPublicationsWithoutTheNetwork) {
+  Endpoint* a = Add(1);
+  ASSERT_TRUE(a);
+  ASSERT_OK(a->topics->Subscribe("some_topic", "some_type", a->Record()));
+  ASSERT_OK(a->topics->Publish("some_topic", "some_type", absl::Seconds(1), Bytes("hi")));
+  ASSERT_TRUE(RunUntil(io_, [&] { return a->got_count() == 1; }));
+  const std::vector<Got> got = a->Snapshot();
+  EXPECT_EQ(got[0].payload, "hi");
+  EXPECT_EQ(got[0].publisher_id, a->id());
+  EXPECT_EQ(got[0].sequence, 1u);
+  const TopicsCounters c = a->topics->counters();
+  EXPECT_EQ(c.delivered_locally, 1u);
+  EXPECT_EQ(c.sent, 0u);
+}
+
+TEST_F(TopicsTest, APublicationGoesOnlyToThePeersThatWantIt) {
+  Endpoint* a = Add(1);
+  Endpoint* b = Add(2);
+  Endpoint* c = Add(3);
+  ASSERT_TRUE(a && b && c);
+  ASSERT_TRUE(Connect(a, b) && Connect(a, c) && Connect(b, c));
+  const uint64_t before = a->topics->counters().interests_received;
+  ASSERT_OK(b->topics->Subscribe("some_topic", "some_type", b->Record()));
+  ASSERT_TRUE(InterestArrived(a, before));
+  for (int i = 0; i < 10; ++i) {
+    ASSERT_OK(a->topics->Publish("some_topic", "some_type", absl::Seconds(5),
+                                 Bytes("m" + std::to_string(i))));
+  }
+  ASSERT_TRUE(RunUntil(io_, [&] { return b->got_count() == 10; }));
+  const std::vector<Got> got = b->Snapshot();
+  for (uint64_t i = 0; i < 10; ++i) {
+    EXPECT_EQ(got[i].sequence, i + 1);
+    EXPECT_EQ(got[i].payload, "m" + std::to_string(i));
+    EXPECT_EQ(got[i].publisher_id, a->id());
+  }
+  EXPECT_EQ(a->topics->counters().sent, 10u);
+  // c subscribes to nothing: it received interests, never a publication.
+  EXPECT_EQ(c->topics->counters().received, 0u);
+  EXPECT_EQ(c->got_count(), 0u);
+}
+
+TEST_F(TopicsTest, WildcardsMatchLevelsAndTypesMustAgree) {
+  Endpoint* a = Add(1);
+  Endpoint* b = Add(2);
+  ASSERT_TRUE(a && b);
+  ASSERT_TRUE(Connect(a, b));
+  const uint64_t before = a->topics->counters().interests_received;
+  ASSERT_OK(b->topics->Subscribe("sensors/+/temperature", "t.Celsius", b->Record()));
+  ASSERT_TRUE(InterestArrived(a, before));
+  const absl::Duration expiry = absl::Seconds(5);
+  ASSERT_OK(
+      a->topics->Publish("sensors/kitchen/temperature", "t.Celsius", expiry, Bytes("1")));
+  ASSERT_OK(
+      a->topics->Publish("sensors/kitchen/humidity", "t.Celsius", expiry, Bytes("2")));
+  ASSERT_OK(
+      a->topics->Publish("sensors/hall/temperature", "t.Kelvin", expiry, Bytes("3")));
+  ASSERT_OK(
+      a->topics->Publish("sensors/hall/temperature/x", "t.Celsius", expiry, Bytes("4")));
+  ASSERT_OK(
+      a->topics->Publish("sensors/cellar/temperature", "t.Celsius", expiry, Bytes("5")));
+  ASSERT_TRUE(RunUntil(io_, [&] { return b->got_count() == 2; }));
+  const std::vector<Got> got = b->Snapshot();
+  EXPECT_EQ(got[0].topic, "sensors/kitchen/temperature");
+  EXPECT_EQ(got[1].topic, "sensors/cellar/temperature");
+  EXPECT_EQ(a->topics->counters().sent, 2u);  // the others never left a
+}
+
+TEST_F(TopicsTest, ATopicHasOneTypeHere) {
+  Endpoint* a = Add(1);
+  ASSERT_TRUE(a);
+  ASSERT_OK(a->topics->Publish("t", "type.A", absl::Seconds(1), Bytes("x")));
+  EXPECT_THAT(a->topics->Subscribe("t", "type.B", a->Record()),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       AllOf(HasSubstr("type.A"), HasSubstr("type.B"))));
+  EXPECT_THAT(a->topics->Publish("t", "type.B", absl::Seconds(1), Bytes("x")),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       AllOf(HasSubstr("type.A"), HasSubstr("type.B"))));
+  ASSERT_OK(a->topics->Subscribe("u", "type.C", a->Record()));
+  EXPECT_THAT(a->topics->Publish("u", "type.D", absl::Seconds(1), Bytes("x")),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("type.C")));
+  EXPECT_THAT(a->topics->Subscribe("u", "type.C", a->Record()),
+              StatusIs(absl::StatusCode::kAlreadyExists));
+  EXPECT_THAT(a->topics->Unsubscribe("v"), StatusIs(absl::StatusCode::kNotFound));
+  EXPECT_THAT(a->topics->Publish("a/+", "type.C", absl::Seconds(1), Bytes("x")),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("wildcard")));
+  EXPECT_THAT(a->topics->Publish("w", "type.C", absl::ZeroDuration(), Bytes("x")),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("expiry")));
+}
+
+TEST_F(TopicsTest, ALateSubscriberGetsTheHistoryOnceThenWhatFollows) {
+  Endpoint* a = Add(1);
+  Endpoint* b = Add(2);
+  ASSERT_TRUE(a && b);
+  ASSERT_TRUE(Connect(a, b));
+  for (int i = 1; i <= 3; ++i) {
+    ASSERT_OK(a->topics->Publish("news", "text", absl::Seconds(30),
+                                 Bytes("n" + std::to_string(i)), {.history_depth = 2}));
+  }
+  ASSERT_OK(b->topics->Subscribe("news", "text", b->Record()));
+  ASSERT_TRUE(RunUntil(io_, [&] { return b->got_count() == 2; }));
+  // Another subscription makes b send its interest again: a resends the history, and
+  // b drops what it has had.
+  const uint64_t before = a->topics->counters().interests_received;
+  ASSERT_OK(b->topics->Subscribe("other", "text", b->Record()));
+  ASSERT_TRUE(InterestArrived(a, before));
+  ASSERT_OK(a->topics->Publish("news", "text", absl::Seconds(30), Bytes("n4")));
+  ASSERT_TRUE(RunUntil(io_, [&] { return b->got_count() == 3; }));
+  const std::vector<Got> got = b->Snapshot();
+  ASSERT_EQ(got.size(), 3u);
+  EXPECT_EQ(got[0].payload, "n2");
+  EXPECT_TRUE(got[0].history);
+  EXPECT_EQ(got[1].payload, "n3");
+  EXPECT_TRUE(got[1].history);
+  EXPECT_EQ(got[2].payload, "n4");
+  EXPECT_FALSE(got[2].history);
+  // Each interest b sent after subscribing (its reply to a's, and the second
+  // subscription's) brought the history again.
+  EXPECT_GE(b->topics->counters().duplicates, 2u);
+}
+
+TEST_F(TopicsTest, AnExpiredMessageIsNotSentFromHistory) {
+  Endpoint* a = Add(1);
+  Endpoint* b = Add(2);
+  ASSERT_TRUE(a && b);
+  ASSERT_TRUE(Connect(a, b));
+  ASSERT_OK(a->topics->Publish("news", "text", absl::Milliseconds(20), Bytes("old")));
+  const absl::Time expired = absl::Now() + absl::Milliseconds(20);
+  ASSERT_TRUE(RunUntil(io_, [&] { return absl::Now() > expired; }));
+  ASSERT_OK(a->topics->Publish("other", "text", absl::Seconds(30), Bytes("fresh")));
+  ASSERT_OK(b->topics->Subscribe("#", "text", b->Record()));
+  ASSERT_TRUE(RunUntil(io_, [&] { return b->got_count() == 1; }));
+  EXPECT_EQ(b->Snapshot()[0].payload, "fresh");
+  EXPECT_EQ(a->topics->counters().history_sent, 1u);
+}
+
+TEST_F(TopicsTest, ASubscriberBackFromAPartitionGetsWhatItMissedOnce) {
+  // a removes b after 2 silent periods of b's; b keeps a for 30 of a's.
+  Endpoint* a = Add(1);
+  discovery::Config config_b = Config(2);
+  config_b.rate_timeout_multiplier = 30;
+  Endpoint* b = Add(config_b, {}, &io_b_);
+  ASSERT_TRUE(a && b);
+  ASSERT_TRUE(Connect(a, b, &io_b_));
+  ASSERT_OK(b->topics->Subscribe("news", "text", b->Record()));
+  const uint64_t before = a->topics->counters().interests_received;
+  ASSERT_TRUE(
+      RunBothUntil([&] { return a->topics->counters().interests_received > before; }));
+  const PublishOptions keep3{.history_depth = 3};
+  ASSERT_OK(a->topics->Publish("news", "text", absl::Seconds(30), Bytes("m1"), keep3));
+  ASSERT_TRUE(RunBothUntil([&] { return b->got_count() == 1; }));
+
+  // b's process stalls: a removes it and publishes on; b, back, still has a.
+  ASSERT_TRUE(RunUntil(io_, [&] { return !a->Sees(b->id()); }));
+  ASSERT_OK(a->topics->Publish("news", "text", absl::Seconds(30), Bytes("m2"), keep3));
+  ASSERT_OK(a->topics->Publish("news", "text", absl::Seconds(30), Bytes("m3"), keep3));
+  ASSERT_TRUE(b->Sees(a->id()));
+  ASSERT_TRUE(RunBothUntil([&] { return b->got_count() == 3; }));
+  ASSERT_OK(a->topics->Publish("news", "text", absl::Seconds(30), Bytes("m4"), keep3));
+  ASSERT_TRUE(RunBothUntil([&] { return b->got_count() == 4; }));
+  const std::vector<Got> got = b->Snapshot();
+  std::vector<std::string> payloads;
+  for (const Got& g : got) payloads.push_back(g.payload);
+  EXPECT_EQ(payloads, (std::vector<std::string>{"m1", "m2", "m3", "m4"}));
+  EXPECT_TRUE(got[1].history);
+  EXPECT_FALSE(got[3].history);
+}
+
+}  // namespace
+}  // namespace glue::topics
