@@ -686,6 +686,7 @@ TransportCounters Transport::counters() const {
     for (const auto& [id, ps] : s.sessions) {
       internal::Add(ps->session->counters(), &c.sessions);
       c.bytes_held += ps->session->bytes_held();
+      c.bytes_unacknowledged += ps->session->unacknowledged_bytes();
     }
   }
   c.discovery = s.discovery->counters();

@@ -194,6 +194,9 @@ class Session {
   // the reorder buffer and in the best-effort queue. The best-effort frames of the
   // last Poll are kept (for its output) until the next Poll and are not counted.
   size_t bytes_held() const;
+  // unacknowledged_bytes returns the payload bytes of the send window: reliable frames
+  // not yet acknowledged (or held above a gap, see SendWindowOptions::max_bytes).
+  size_t unacknowledged_bytes() const { return window_.bytes(); }
 
  private:
   // HeldFrame is an ordered frame waiting for the gap below it to fill.

@@ -100,6 +100,9 @@ struct PeerCounters {
 struct TransportCounters {
   SessionCounters sessions;  // smoothed_rtt and rto are left zero here
   size_t bytes_held = 0;     // now, over the current sessions
+  // Now, over the current sessions: reliable payload bytes sent or queued and not yet
+  // acknowledged, expired or released. 0 when everything sent has been settled.
+  size_t bytes_unacknowledged = 0;
   uint64_t peers_added = 0;
   uint64_t peers_removed = 0;
   uint64_t datagrams_sent = 0;

@@ -1,0 +1,143 @@
+#include "glue/endpoint/endpoint.h"
+
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+#include <chrono>
+#include <optional>
+#include <thread>
+#include <utility>
+
+#include "glue/base/mutex.h"
+#include "glue/base/status_macros.h"
+#include "glue/fragmentation/message_transport.h"
+#include "glue/network/fault_injecting_link.h"
+
+namespace glue {
+
+struct Endpoint::Runtime {
+  EndpointOptions options;
+  boost::asio::io_context io;
+  std::optional<boost::asio::executor_work_guard<boost::asio::io_context::executor_type>>
+      work;
+  std::unique_ptr<topics::Topics> topics;
+  std::vector<std::thread> threads;
+  Mutex mu;
+  bool started ABSL_GUARDED_BY(mu) = false;
+  bool stopped ABSL_GUARDED_BY(mu) = false;
+};
+
+absl::StatusOr<EndpointOptions> OptionsFromEnvironment(const EnvironmentLookup& env) {
+  EndpointOptions options;
+  GLUE_ASSIGN_OR_RETURN(options.discovery, discovery::ConfigFromEnvironment(env));
+  GLUE_ASSIGN_OR_RETURN(options.topics.messages,
+                        fragmentation::OptionsFromEnvironment(env));
+  GLUE_ASSIGN_OR_RETURN(options.topics.messages.transport.discovery.data_faults,
+                        network::FaultOptionsFromEnvironment(env));
+  GLUE_ASSIGN_OR_RETURN(const uint64_t threads, GetUint64(env, "GLUE_THREADS", 2, 1, 64));
+  options.threads = threads;
+  GLUE_ASSIGN_OR_RETURN(const uint64_t linger_ms,
+                        GetUint64(env, "GLUE_LINGER_MILLISECONDS", 2000, 0, 600000));
+  options.linger = absl::Milliseconds(linger_ms);
+  return options;
+}
+
+absl::StatusOr<std::unique_ptr<Endpoint>> Endpoint::FromEnvironment(
+    const EnvironmentLookup& env) {
+  GLUE_ASSIGN_OR_RETURN(EndpointOptions options, OptionsFromEnvironment(env));
+  return Create(std::move(options));
+}
+
+absl::StatusOr<std::unique_ptr<Endpoint>> Endpoint::Create(EndpointOptions options) {
+  if (options.threads < 1 || options.threads > 64) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("threads = ", options.threads, ": must be 1 to 64"));
+  }
+  if (options.linger < absl::ZeroDuration() || options.linger > absl::Minutes(10)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "linger = ", absl::FormatDuration(options.linger), ": must be 0 to 10 minutes"));
+  }
+  GLUE_RETURN_IF_ERROR(discovery::ValidateConfig(options.discovery));
+  auto runtime = std::make_unique<Runtime>();
+  runtime->options = std::move(options);
+  const EndpointOptions& o = runtime->options;
+  GLUE_ASSIGN_OR_RETURN(runtime->topics,
+                        topics::Topics::Create(runtime->io.get_executor(), o.discovery,
+                                               {.on_peer_added = o.on_peer_added,
+                                                .on_peer_removed = o.on_peer_removed},
+                                               o.topics));
+  return std::unique_ptr<Endpoint>(new Endpoint(std::move(runtime)));
+}
+
+Endpoint::Endpoint(std::unique_ptr<Runtime> runtime) : runtime_(std::move(runtime)) {}
+
+Endpoint::~Endpoint() { Stop(); }
+
+absl::Status Endpoint::Start() {
+  Runtime& r = *runtime_;
+  {
+    MutexLock lock(&r.mu);
+    if (r.started || r.stopped) {
+      return absl::FailedPreconditionError(r.stopped ? "endpoint stopped"
+                                                     : "endpoint already started");
+    }
+    r.started = true;
+  }
+  GLUE_RETURN_IF_ERROR(r.topics->Start());
+  r.work.emplace(r.io.get_executor());
+  for (size_t i = 0; i < r.options.threads; ++i) {
+    r.threads.emplace_back([&r] { r.io.run(); });
+  }
+  return absl::OkStatus();
+}
+
+void Endpoint::Stop() {
+  Runtime& r = *runtime_;
+  {
+    MutexLock lock(&r.mu);
+    if (r.stopped) return;
+    r.stopped = true;
+  }
+  // Linger: the threads keep running acknowledgements in meanwhile. Polled, as no
+  // callback reports that the last byte was settled.
+  const absl::Time give_up = absl::Now() + r.options.linger;
+  while (!r.threads.empty() && absl::Now() < give_up) {
+    const topics::TopicsCounters c = r.topics->counters();
+    if (c.messages.bytes_queued == 0 && c.messages.transport.bytes_unacknowledged == 0) {
+      break;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  }
+  r.topics->Stop();  // says goodbye; no callback of the stack runs after it
+  r.work.reset();
+  r.io.stop();
+  for (std::thread& thread : r.threads) thread.join();
+  r.threads.clear();
+}
+
+absl::Status Endpoint::Publish(absl::string_view topic, absl::string_view type,
+                               absl::Duration expiry, absl::Span<const uint8_t> payload,
+                               const PublishOptions& options) {
+  return runtime_->topics->Publish(topic, type, expiry, payload, options);
+}
+
+absl::Status Endpoint::Subscribe(absl::string_view topic, absl::string_view type,
+                                 topics::MessageCallback callback) {
+  return runtime_->topics->Subscribe(topic, type, std::move(callback));
+}
+
+absl::Status Endpoint::Unsubscribe(absl::string_view topic) {
+  return runtime_->topics->Unsubscribe(topic);
+}
+
+std::vector<discovery::Peer> Endpoint::peers() const {
+  return runtime_->topics->messages().transport().peers();
+}
+
+EndpointCounters Endpoint::counters() const {
+  return {.topics = runtime_->topics->counters(),
+          .typed_parse_failures = typed_parse_failures_.load(std::memory_order_relaxed)};
+}
+
+const discovery::Config& Endpoint::config() const { return runtime_->options.discovery; }
+
+}  // namespace glue

@@ -1,0 +1,169 @@
+#include "glue/endpoint/endpoint.h"
+
+#include <boost/asio/io_context.hpp>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "endpoint/endpoint_test.pb.h"
+#include "glue/base/mutex.h"
+#include "glue/base/status_matchers.h"
+#include "glue/discovery/loopback_network.h"
+
+namespace glue {
+namespace {
+
+using ::glue::testing::StatusIs;
+using ::testing::AllOf;
+using ::testing::HasSubstr;
+
+constexpr absl::Duration kWait = absl::Seconds(30);
+
+// Inbox collects what a subscription received; the test thread waits on it.
+class Inbox {
+ public:
+  void Add(std::string payload) {
+    MutexLock lock(&mu_);
+    payloads_.push_back(std::move(payload));
+    mu_.NotifyAll();
+  }
+  bool WaitFor(size_t count) {
+    MutexLock lock(&mu_);
+    return mu_.AwaitUntil(
+        [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return payloads_.size() >= count; },
+        absl::Now() + kWait);
+  }
+  std::vector<std::string> payloads() const {
+    MutexLock lock(&mu_);
+    return payloads_;
+  }
+
+ private:
+  mutable Mutex mu_;
+  std::vector<std::string> payloads_ ABSL_GUARDED_BY(mu_);
+};
+
+class EndpointTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    boost::asio::io_context io;
+    absl::StatusOr<discovery::testing::LoopbackNetwork> network =
+        discovery::testing::LoopbackNetwork::Make(io);
+    if (absl::IsFailedPrecondition(network.status())) {
+      GTEST_SKIP() << network.status().message();
+    }
+    ASSERT_OK(network);
+    network_ = *network;
+  }
+
+  // Make starts endpoint `id`; `peers` counts the peers it has seen added.
+  std::unique_ptr<Endpoint> Make(uint64_t id, Inbox* peers,
+                                 absl::Duration linger = absl::Seconds(2)) {
+    EndpointOptions options;
+    options.discovery = network_.MulticastConfig(id, "endpoint-" + std::to_string(id));
+    options.linger = linger;
+    options.on_peer_added = [peers](const discovery::Peer& peer) {
+      peers->Add(peer.name);
+    };
+    absl::StatusOr<std::unique_ptr<Endpoint>> endpoint = Endpoint::Create(options);
+    EXPECT_OK(endpoint);
+    if (!endpoint.ok()) return nullptr;
+    EXPECT_OK((*endpoint)->Start());
+    return *std::move(endpoint);
+  }
+
+  discovery::testing::LoopbackNetwork network_;
+};
+
+TEST_F(EndpointTest, TheTypedFormCarriesProtocolBuffersMessages) {
+  Inbox peers_a, peers_b, got;
+  std::unique_ptr<Endpoint> a = Make(1, &peers_a);
+  std::unique_ptr<Endpoint> b = Make(2, &peers_b);
+  ASSERT_TRUE(a && b);
+  ASSERT_OK(b->Subscribe<test::Reading>(
+      "sensors/+", [&got](const Message& m, const test::Reading& reading) {
+        EXPECT_EQ(m.type, "glue.test.Reading");
+        got.Add(reading.sensor() + "=" +
+                std::to_string(static_cast<int>(reading.celsius())));
+      }));
+  ASSERT_TRUE(peers_a.WaitFor(1) && peers_b.WaitFor(1));
+  // b's interest may not have reached a yet: a publishes until b has one.
+  test::Reading reading;
+  reading.set_sensor("kitchen");
+  reading.set_celsius(21);
+  const absl::Time give_up = absl::Now() + kWait;
+  while (got.payloads().empty() && absl::Now() < give_up) {
+    ASSERT_OK(
+        a->Publish("sensors/kitchen", absl::Seconds(1), reading, {.history_depth = 1}));
+    got.WaitFor(1);
+  }
+  ASSERT_FALSE(got.payloads().empty());
+  EXPECT_EQ(got.payloads()[0], "kitchen=21");
+  // Bytes that are not a Reading, under its type, are counted, not handed up.
+  const std::vector<uint8_t> garbage = {0xff, 0xff, 0xff};
+  ASSERT_OK(a->Publish("sensors/hall", "glue.test.Reading", absl::Seconds(1), garbage));
+  const absl::Time until = absl::Now() + kWait;
+  while (b->counters().typed_parse_failures == 0 && absl::Now() < until) {
+    std::this_thread::yield();
+  }
+  EXPECT_EQ(b->counters().typed_parse_failures, 1u);
+}
+
+TEST_F(EndpointTest, StopLingersUntilReliableMessagesAreAcknowledged) {
+  Inbox peers_a, peers_b, got;
+  std::unique_ptr<Endpoint> b = Make(2, &peers_b);
+  ASSERT_TRUE(b);
+  ASSERT_OK(b->Subscribe("news", "text", [&got](const Message& m) {
+    got.Add(std::string(m.payload.begin(), m.payload.end()));
+  }));
+  std::unique_ptr<Endpoint> a = Make(1, &peers_a, absl::Seconds(10));
+  ASSERT_TRUE(a);
+  // b subscribed before a started: its first interest names "news".
+  ASSERT_TRUE(peers_a.WaitFor(1));
+  const absl::Time give_up = absl::Now() + kWait;
+  while (a->counters().topics.interests_received == 0 && absl::Now() < give_up) {
+    std::this_thread::yield();
+  }
+  ASSERT_GT(a->counters().topics.interests_received, 0u);
+  for (int i = 0; i < 200; ++i) {
+    const std::string text = "n" + std::to_string(i);
+    ASSERT_OK(a->Publish("news", "text", absl::Seconds(30),
+                         std::vector<uint8_t>(text.begin(), text.end())));
+  }
+  a->Stop();  // lingers until b has acknowledged all
+  ASSERT_TRUE(got.WaitFor(200));
+  EXPECT_EQ(got.payloads().size(), 200u);
+  EXPECT_EQ(a->counters().topics.messages.transport.bytes_unacknowledged, 0u);
+}
+
+TEST(EndpointOptions, ReadsEveryVariableAndNamesABadOne) {
+  absl::StatusOr<EndpointOptions> options =
+      OptionsFromEnvironment(MapEnvironment({{"GLUE_LISTEN_INTERFACE", "lo"},
+                                             {"GLUE_MTU", "9000"},
+                                             {"GLUE_THREADS", "4"},
+                                             {"GLUE_LINGER_MILLISECONDS", "250"},
+                                             {"GLUE_FAULT_LOSS", "0.1"}}));
+  ASSERT_OK(options);
+  EXPECT_EQ(options->discovery.listen_interface, "lo");
+  EXPECT_EQ(options->topics.messages.transport.max_datagram_bytes, 9000u);
+  EXPECT_EQ(options->threads, 4u);
+  EXPECT_EQ(options->linger, absl::Milliseconds(250));
+  ASSERT_TRUE(options->topics.messages.transport.discovery.data_faults.has_value());
+  EXPECT_EQ(options->topics.messages.transport.discovery.data_faults->drop, 0.1);
+  for (const auto& [name, value] : std::vector<std::pair<std::string, std::string>>{
+           {"GLUE_THREADS", "0"},
+           {"GLUE_THREADS", "65"},
+           {"GLUE_LINGER_MILLISECONDS", "600001"},
+           {"GLUE_MAX_MESSAGE_BYTES", "x"},
+           {"GLUE_FAULT_LOSS", "2"}}) {
+    SCOPED_TRACE(name + "=" + value);
+    EXPECT_THAT(OptionsFromEnvironment(
+                    MapEnvironment({{"GLUE_LISTEN_INTERFACE", "lo"}, {name, value}}))
+                    .status(),
+                StatusIs(absl::StatusCode::kInvalidArgument,
+                         AllOf(HasSubstr(name), HasSubstr(value))));
+  }
+}
+
+}  // namespace
+}  // namespace glue

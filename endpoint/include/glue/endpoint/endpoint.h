@@ -1,0 +1,152 @@
+// Endpoint: the facade an application uses. It assembles the whole stack (discovery,
+// transport, fragmentation, topics) from the GLUE_* environment or from options, runs
+// it on threads of its own, and offers publish and subscribe by topic name, with a
+// typed form for Protocol Buffers messages.
+//
+//   auto endpoint = glue::Endpoint::FromEnvironment();
+//   if (!endpoint.ok()) { /* print endpoint.status() and exit */ }
+//   (*endpoint)->Start();
+//   (*endpoint)->Subscribe("some_topic", "some_type", [](const glue::Message& m) { ...
+//   });
+//   (*endpoint)->Publish("some_topic", "some_type", absl::Milliseconds(100), payload);
+#ifndef GLUE_ENDPOINT_ENDPOINT_H_
+#define GLUE_ENDPOINT_ENDPOINT_H_
+
+#include <google/protobuf/message_lite.h>
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/string_view.h"
+#include "absl/time/time.h"
+#include "absl/types/span.h"
+#include "glue/base/environment.h"
+#include "glue/discovery/config.h"
+#include "glue/discovery/discovery.h"
+#include "glue/topics/topics.h"
+
+namespace glue {
+
+using Message = topics::Message;
+using PublishOptions = topics::PublishOptions;
+
+// EndpointOptions configure an Endpoint in code; FromEnvironment fills them from the
+// GLUE_* variables.
+struct EndpointOptions {
+  discovery::Config discovery;
+  topics::TopicsOptions topics;
+  // Threads that run the endpoint's io_context: 2 or more let a slow subscription
+  // callback run beside acknowledgements and discovery. GLUE_THREADS, 1..64.
+  size_t threads = 2;
+  // How long Stop waits for the reliable messages sent to be acknowledged or expire,
+  // before it says goodbye. GLUE_LINGER_MILLISECONDS, 0..600000.
+  absl::Duration linger = absl::Seconds(2);
+  // Peer events, on the endpoint's threads; they may call the endpoint but not Stop.
+  std::function<void(const discovery::Peer&)> on_peer_added;
+  std::function<void(const discovery::Peer&, discovery::RemovalReason)> on_peer_removed;
+};
+
+// OptionsFromEnvironment reads every GLUE_* variable: those of discovery
+// (discovery/config.h), GLUE_MTU and GLUE_MAX_MESSAGE_BYTES (fragmentation),
+// GLUE_FAULT_* (network/fault_injecting_link.h), GLUE_THREADS and
+// GLUE_LINGER_MILLISECONDS. Errors name the variable and its value: kInvalidArgument,
+// or kNotFound for an interface or host that does not exist. Any thread.
+absl::StatusOr<EndpointOptions> OptionsFromEnvironment(
+    const EnvironmentLookup& env = ProcessEnvironment());
+
+// EndpointCounters gather every layer's counters.
+struct EndpointCounters {
+  topics::TopicsCounters topics;  // with the fragmentation, transport and discovery ones
+  uint64_t typed_parse_failures = 0;  // typed subscriptions' payloads that did not parse
+};
+
+// Endpoint is one participant of the network. Public methods are thread-safe and may
+// be called from callbacks, but Stop. The callbacks of one subscription never run
+// concurrently; those of different subscriptions may.
+class Endpoint {
+ public:
+  // FromEnvironment makes an endpoint from OptionsFromEnvironment(env).
+  static absl::StatusOr<std::unique_ptr<Endpoint>> FromEnvironment(
+      const EnvironmentLookup& env = ProcessEnvironment());
+  // Create makes an endpoint from options built in code. Errors: those of
+  // discovery::ValidateConfig and topics::Topics::Create, and kInvalidArgument for
+  // threads or linger out of range.
+  static absl::StatusOr<std::unique_ptr<Endpoint>> Create(EndpointOptions options);
+
+  ~Endpoint();  // Stops.
+  Endpoint(const Endpoint&) = delete;
+  Endpoint& operator=(const Endpoint&) = delete;
+
+  // Start opens the sockets, starts announcing and starts the threads. Errors: those
+  // of binding and joining (kUnavailable, kPermissionDenied, ...);
+  // kFailedPrecondition when started before.
+  absl::Status Start();
+
+  // Stop waits up to the linger for the reliable messages sent to be acknowledged or
+  // expire, then says goodbye, stops the threads and returns when no callback runs
+  // any more. Idempotent. Not from a callback.
+  void Stop();
+
+  // Publish, Subscribe and Unsubscribe: see topics::Topics.
+  absl::Status Publish(absl::string_view topic, absl::string_view type,
+                       absl::Duration expiry, absl::Span<const uint8_t> payload,
+                       const PublishOptions& options = {});
+  absl::Status Subscribe(absl::string_view topic, absl::string_view type,
+                         topics::MessageCallback callback);
+  absl::Status Unsubscribe(absl::string_view topic);
+
+  // The typed form: the type is the message's full name (T::GetTypeName()), the
+  // payload its serialization. A payload that does not parse as T is counted
+  // (typed_parse_failures) and not handed to the callback.
+  template <typename T>
+  absl::Status Publish(absl::string_view topic, absl::Duration expiry, const T& message,
+                       const PublishOptions& options = {}) {
+    std::string bytes;
+    if (!message.SerializeToString(&bytes)) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("a ", message.GetTypeName(), " that does not serialize"));
+    }
+    return Publish(
+        topic, message.GetTypeName(), expiry,
+        absl::MakeConstSpan(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size()),
+        options);
+  }
+  template <typename T>
+  absl::Status Subscribe(absl::string_view topic,
+                         std::function<void(const Message&, const T&)> callback) {
+    return Subscribe(topic, T().GetTypeName(),
+                     [this, callback = std::move(callback)](const Message& m) {
+                       T value;
+                       if (!value.ParseFromArray(m.payload.data(),
+                                                 static_cast<int>(m.payload.size()))) {
+                         typed_parse_failures_.fetch_add(1, std::memory_order_relaxed);
+                         return;
+                       }
+                       callback(m, value);
+                     });
+  }
+
+  // peers returns the peers known now.
+  std::vector<discovery::Peer> peers() const;
+  EndpointCounters counters() const;
+  const discovery::Config& config() const;
+
+ private:
+  struct Runtime;
+  explicit Endpoint(std::unique_ptr<Runtime> runtime);
+
+  std::unique_ptr<Runtime> runtime_;
+  std::atomic<uint64_t> typed_parse_failures_{0};
+};
+
+}  // namespace glue
+
+#endif  // GLUE_ENDPOINT_ENDPOINT_H_
