@@ -395,10 +395,7 @@ absl::Status Topics::Subscribe(absl::string_view filter, absl::string_view type,
   GLUE_RETURN_IF_ERROR(ValidateTypeName(type));
   internal::TopicsState& s = *state_;
   MutexLock lock(&s.mu);
-  if (!s.started || s.stopped) {
-    return absl::FailedPreconditionError(s.stopped ? "topics stopped"
-                                                   : "topics not started");
-  }
+  if (s.stopped) return absl::FailedPreconditionError("topics stopped");
   if (s.subscriptions.contains(std::string(filter))) {
     return absl::AlreadyExistsError(absl::StrCat("'", filter, "' is subscribed already"));
   }

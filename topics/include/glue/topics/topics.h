@@ -134,7 +134,8 @@ class Topics {
   // kInvalidArgument for an invalid filter or type, or a type other than the one
   // this endpoint already uses on that topic (both named); kAlreadyExists when
   // `filter` is subscribed already; kResourceExhausted at max_subscriptions;
-  // kFailedPrecondition before Start or after Stop.
+  // kFailedPrecondition after Stop. Subscribing before Start is allowed: peers learn
+  // of it as they appear.
   absl::Status Subscribe(absl::string_view filter, absl::string_view type,
                          MessageCallback callback);
 
