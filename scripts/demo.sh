@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Installs what is missing, builds glue and runs the demo on loopback:
-#   1. the original README's multicast example: four simple_endpoint processes find
-#      each other; then one is stopped (it says goodbye) and one is killed (it expires);
+#   1. the original README's multicast example: three simple_endpoint subscribers and
+#      a publisher; it stops (goodbye), one subscriber is killed (it expires);
 #   2. the unicast rendezvous example: the same through 127.0.0.1:27320;
+#   2b. the multicast example again with 10% of the datagrams lost;
 #   3. the network and serialization layers exchanging frames over a lossy link.
 # Runs inside a private network namespace when allowed; every endpoint is bound to
 # the loopback interface either way, so nothing leaves the machine. Never fails.
@@ -32,25 +33,29 @@ endpoint=build/cmd/simple_endpoint
 out=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null; rm -rf "$out"' EXIT
 
-# run_example TITLE ENV_OF_FIRST ENV_OF_OTHERS: four endpoints; after 2 s the fourth is
-# killed (no goodbye) and after 4.5 s the third is stopped (goodbye); then all stop.
+# run_example TITLE ENV_OF_ALL ENV_OF_FIRST ENV_OF_OTHERS: the original README's
+# example: three subscribers (endpoint1..3) and a publisher (endpoint4) that publishes
+# 64 KiB messages at 20 Hz for 3 s, says goodbye and exits. Then endpoint3 is killed
+# (no goodbye: the others see it expire) and the others are stopped.
 run_example() {
-  local title=$1 first=$2 others=$3 pids=() i
+  local title=$1 all=$2 first=$3 others=$4 pids=() i
   echo
   echo "== $title"
   for i in 1 2 3 4; do
     local env=$others
     ((i == 1)) && env=$first
-    env $env GLUE_ENDPOINT_NAME="endpoint$i" "$endpoint" >"$out/$i" 2>"$out/$i.log" &
+    local args=()
+    ((i == 4)) && args=(-sendMessages -duration 3)
+    env $all $env GLUE_ENDPOINT_NAME="endpoint$i" "$endpoint" "${args[@]}" \
+      >"$out/$i" 2>"$out/$i.log" &
     pids+=($!)
+    ((i == 3)) && sleep 0.5  # the subscribers first, as in the README
   done
-  sleep 2
-  echo "(killing endpoint4: the others see it expire)"
-  { kill -9 "${pids[3]}" && wait "${pids[3]}"; } 2>/dev/null
+  wait "${pids[3]}" 2>/dev/null
+  echo "(endpoint4 published for 3 s and said goodbye; killing endpoint3: the others"
+  echo " see it expire)"
+  { kill -9 "${pids[2]}" && wait "${pids[2]}"; } 2>/dev/null
   sleep 2.5
-  echo "(stopping endpoint3: it says goodbye)"
-  kill -TERM "${pids[2]}"
-  sleep 0.5
   kill -TERM "${pids[0]}" "${pids[1]}"
   wait "${pids[@]}" 2>/dev/null
   for i in 1 2 3 4; do
@@ -58,9 +63,12 @@ run_example() {
   done
 }
 
-run_example "multicast discovery (239.192.137.1:27320), four endpoints" "" ""
-run_example "unicast discovery through a rendezvous at 127.0.0.1:27320" \
+run_example "multicast discovery (239.192.137.1:27320): three subscribers, a publisher" \
+  "" "" ""
+run_example "unicast discovery through a rendezvous at 127.0.0.1:27320" "" \
   "GLUE_DISCOVERY_TARGET_ADDRESS=0" "GLUE_DISCOVERY_TARGET_ADDRESS=127.0.0.1:27320"
+run_example "multicast again, every endpoint losing 10% of the datagrams it sends" \
+  "GLUE_FAULT_LOSS=0.1" "" ""
 echo
 echo "== the network and serialization layers: frames over a link that loses 10%"
 build/cmd/loopback_exchange "$@" || echo "demo.sh: the exchange reported a problem" >&2
