@@ -123,9 +123,32 @@ TEST_F(TopicsTest, APublicationGoesOnlyToThePeersThatWantIt) {
     EXPECT_EQ(got[i].publisher_id, a->id());
   }
   EXPECT_EQ(a->topics->counters().sent, 10u);
-  // c subscribes to nothing: it received interests, never a publication.
-  EXPECT_EQ(c->topics->counters().received, 0u);
+  // c subscribes to nothing: the only messages it received are interests (it may
+  // publish), never a publication.
+  const TopicsCounters at_c = c->topics->counters();
+  EXPECT_EQ(at_c.received, 0u);
+  EXPECT_EQ(at_c.messages.received_whole + at_c.messages.received_reassembled,
+            at_c.interests_received);
   EXPECT_EQ(c->got_count(), 0u);
+}
+
+TEST_F(TopicsTest, AfterUnsubscribeNothingMoreIsSentAndBestEffortArrivesToo) {
+  Endpoint* a = Add(1);
+  Endpoint* b = Add(2);
+  ASSERT_TRUE(a && b);
+  ASSERT_TRUE(Connect(a, b));
+  uint64_t before = a->topics->counters().interests_received;
+  ASSERT_OK(b->topics->Subscribe("t", "text", b->Record()));
+  ASSERT_TRUE(InterestArrived(a, before));
+  ASSERT_OK(a->topics->Publish("t", "text", absl::Seconds(5), Bytes("1"),
+                               {.reliable = false, .history_depth = 0}));
+  ASSERT_TRUE(RunUntil(io_, [&] { return b->got_count() == 1; }));
+  before = a->topics->counters().interests_received;
+  ASSERT_OK(b->topics->Unsubscribe("t"));
+  ASSERT_TRUE(InterestArrived(a, before));
+  ASSERT_OK(a->topics->Publish("t", "text", absl::Seconds(5), Bytes("2")));
+  EXPECT_EQ(a->topics->counters().sent, 1u);  // the second went nowhere
+  EXPECT_EQ(b->got_count(), 1u);
 }
 
 TEST_F(TopicsTest, WildcardsMatchLevelsAndTypesMustAgree) {
