@@ -327,7 +327,8 @@ void OnMessage(const std::shared_ptr<State>& state, const discovery::Peer& from,
         ps.peer_session = delivery.peer_session;
       }
       Reassembler::Outcome outcome =
-          ps.reassembler->OnFragment(*header, delivery.payload, s.Now());
+          ps.reassembler->OnFragment(*header, delivery.payload, s.Now(),
+                                     (delivery.flags & transport::kFlagReliable) != 0);
       if (outcome.result == Reassembler::Result::kCompleted) {
         ++s.counters.received_reassembled;
         message = std::move(outcome.message);

@@ -73,7 +73,7 @@ absl::Status Reassembler::Validate(const ReassemblerOptions& options) {
 
 Reassembler::Outcome Reassembler::OnFragment(const FragmentHeader& header,
                                              absl::Span<const uint8_t> payload,
-                                             absl::Time now) {
+                                             absl::Time now, bool reliable) {
   ++counters_.fragments;
   if (!IsValidFragmentHeader(header, options_.max_message_bytes) ||
       payload.size() !=
@@ -90,7 +90,7 @@ Reassembler::Outcome Reassembler::OnFragment(const FragmentHeader& header,
     return {.result = Result::kLate};
   }
   auto it = partials_.find(header.message_id);
-  if (it == partials_.end()) return Start(header, payload, now);
+  if (it == partials_.end()) return Start(header, payload, now, reliable);
 
   Partial& partial = it->second;
   if (header.total_bytes != partial.total_bytes ||
@@ -109,8 +109,8 @@ Reassembler::Outcome Reassembler::OnFragment(const FragmentHeader& header,
 }
 
 Reassembler::Outcome Reassembler::Start(const FragmentHeader& header,
-                                        absl::Span<const uint8_t> payload,
-                                        absl::Time now) {
+                                        absl::Span<const uint8_t> payload, absl::Time now,
+                                        bool reliable) {
   const uint64_t total = header.total_bytes;
   // A message that can never fit is refused before anything is dropped for it.
   if (total > options_.max_bytes) {
@@ -132,12 +132,14 @@ Reassembler::Outcome Reassembler::Start(const FragmentHeader& header,
   ReassemblyBudget::Reservation reservation =
       budget_->Reserve(this, header.message_id, total);
 
-  const absl::Duration time_to_live = header.time_to_live_ms > 0
-                                          ? absl::Milliseconds(header.time_to_live_ms)
-                                          : options_.default_time_to_live;
-  const absl::Time deadline = now + time_to_live;
+  absl::Time deadline = absl::InfiniteFuture();
+  if (header.time_to_live_ms > 0) {
+    deadline = now + absl::Milliseconds(header.time_to_live_ms);
+  } else if (!reliable) {
+    deadline = now + options_.default_time_to_live;
+  }
   by_age_.emplace(reservation.age(), header.message_id);
-  deadlines_.emplace(deadline, header.message_id);
+  if (deadline != absl::InfiniteFuture()) deadlines_.emplace(deadline, header.message_id);
   bytes_held_ += total;
   Partial partial = {
       .total_bytes = total,

@@ -359,6 +359,33 @@ TEST(Reassembler, TheHeadersTimeToLiveOverridesTheDefault) {
   EXPECT_EQ(reassembler.bytes_held(), 0u);
 }
 
+TEST(Reassembler, AReliableMessageWithoutATimeToLiveWaitsForItsLastFragment) {
+  // Its transport resends every fragment, however long that takes, or ends the
+  // session; expiring it here would lose a message the sender saw acknowledged.
+  ReassemblyBudget budget;
+  Reassembler reassembler({.default_time_to_live = absl::Seconds(2)}, &budget);
+  const std::vector<uint8_t> message = Pattern(300, 1);
+  const std::vector<Fragment> fragments = Split(message, 100, 1);
+  ASSERT_EQ(reassembler
+                .OnFragment(fragments[0].header, fragments[0].payload, kStart,
+                            /*reliable=*/true)
+                .result,
+            Result::kStored);
+  EXPECT_EQ(reassembler.NextDeadline(), std::nullopt);
+  EXPECT_EQ(reassembler.Expire(kStart + absl::Hours(1)), 0u);
+  reassembler.OnFragment(fragments[1].header, fragments[1].payload, kStart,
+                         /*reliable=*/true);
+  const Reassembler::Outcome outcome =
+      reassembler.OnFragment(fragments[2].header, fragments[2].payload,
+                             kStart + absl::Hours(1), /*reliable=*/true);
+  ASSERT_EQ(outcome.result, Result::kCompleted);
+  EXPECT_EQ(outcome.message, message);
+  // With a time to live in its header, it keeps it.
+  const std::vector<Fragment> timed = Split(message, 100, 2, /*time_to_live_ms=*/250);
+  reassembler.OnFragment(timed[0].header, timed[0].payload, kStart, /*reliable=*/true);
+  EXPECT_EQ(reassembler.NextDeadline(), kStart + absl::Milliseconds(250));
+}
+
 TEST(Reassembler, DestructionGivesTheRoomBackToTheBudget) {
   ReassemblyBudget budget;
   const std::vector<uint8_t> message = Pattern(300, 1);

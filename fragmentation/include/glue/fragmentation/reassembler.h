@@ -120,8 +120,9 @@ struct ReassemblerOptions {
   // It also bounds the bookkeeping, about 200 bytes a message, that is not charged as
   // bytes. At least 1.
   size_t max_messages = 1024;
-  // How long an incomplete message waits for its fragments, from the arrival of its
-  // first one, when its header gives no time to live. Positive and finite.
+  // How long an incomplete best-effort message waits for its fragments, from the
+  // arrival of its first one, when its header gives no time to live (a reliable one
+  // then waits without a deadline; see OnFragment). Positive and finite.
   absl::Duration default_time_to_live = absl::Seconds(10);
   // How many ids of finished messages (completed or given up) are remembered, so that
   // a late or duplicate fragment of one is ignored rather than taken for the first
@@ -200,9 +201,13 @@ class Reassembler {
   // OnFragment takes one fragment that arrived at `now`: `header` as the frame's meta
   // gave it and `payload`, which need only live for the call. The first fragment of a
   // message makes room for it (dropping older incomplete messages at a cap) and sets
-  // its deadline: now + its time to live. Whatever the result, the counters say it.
+  // its deadline: now + its time to live, or the default when the header gives none.
+  // A `reliable` message whose header gives none has no deadline: its transport
+  // delivers every fragment, however long resending takes, or ends the session, and
+  // the reassembler with it; the caps still bound it. Whatever the result, the
+  // counters say it.
   Outcome OnFragment(const FragmentHeader& header, absl::Span<const uint8_t> payload,
-                     absl::Time now);
+                     absl::Time now, bool reliable = false);
 
   // Expire drops every incomplete message whose deadline is at or before `now` and
   // returns how many it dropped.
@@ -240,7 +245,7 @@ class Reassembler {
 
   // Starts message `header.message_id` with its first fragment, after making room.
   Outcome Start(const FragmentHeader& header, absl::Span<const uint8_t> payload,
-                absl::Time now);
+                absl::Time now, bool reliable);
   // Copies fragment `index` into `partial`'s buffer and marks it received.
   static void Store(Partial* partial, uint32_t index, absl::Span<const uint8_t> payload);
   // Hands up, or drops at a checksum mismatch, the message `it` now holds whole.
