@@ -153,15 +153,16 @@ void Report(State& s, uint64_t peer_id, OutMessage& m, SendOutcome outcome,
   done->push_back({peer_id, m.options.token, outcome});
 }
 
-// Withdraw takes what remains of `m` out of its peer's queue.
+// Withdraw takes what remains of `m` out of its peer's queue. Pump hands frames from
+// the front of the queue only, so a message with frames both handed and not is at the
+// front; one with none handed is not reported, so not withdrawn.
 void Withdraw(State& s, PeerState& ps, OutMessage& m)
     ABSL_EXCLUSIVE_LOCKS_REQUIRED(s.mu) {
   if (m.next == m.plan.count) return;
   ps.bytes_queued -= m.queued_bytes();
   s.counters.bytes_queued -= m.queued_bytes();
   m.next = m.plan.count;
-  std::erase_if(ps.queue,
-                [&m](const std::shared_ptr<OutMessage>& q) { return q.get() == &m; });
+  if (!ps.queue.empty() && ps.queue.front().get() == &m) ps.queue.pop_front();
 }
 
 // Settle forgets reliable message `m` once it is reported, or all of it is handed,
@@ -203,10 +204,17 @@ void Pump(State& s, uint64_t peer_id, PeerState& ps, std::vector<Done>* done)
     const absl::Status status = HandNext(s, peer_id, ps, *m);
     if (absl::IsResourceExhausted(status)) return;
     if (!status.ok()) {
-      Report(s, peer_id, *m, SendOutcome::kReleased, done);
-      Withdraw(s, ps, *m);
-      Settle(ps, *m);
-      continue;
+      // The peer is gone or the transport stopped: no queued message can go. All of
+      // them at once, not one erase per message (a queue can hold a million).
+      for (const std::shared_ptr<OutMessage>& q : ps.queue) {
+        Report(s, peer_id, *q, SendOutcome::kReleased, done);
+        q->next = q->plan.count;
+        Settle(ps, *q);
+      }
+      s.counters.bytes_queued -= ps.bytes_queued;
+      ps.bytes_queued = 0;
+      ps.queue.clear();
+      return;
     }
     if (m->next == m->plan.count) ps.queue.pop_front();
   }
@@ -370,6 +378,9 @@ absl::Status ValidateOptions(const MessageTransportOptions& options) {
         absl::StrCat("max_message_bytes = ", options.max_message_bytes, ": must be 1 to ",
                      kMaxMaxMessageBytes));
   }
+  if (options.max_queued_messages == 0) {
+    return absl::InvalidArgumentError("max_queued_messages = 0: must be at least 1");
+  }
   if (options.max_queued_bytes < options.max_message_bytes) {
     return absl::InvalidArgumentError(absl::StrCat(
         "max_queued_bytes = ", options.max_queued_bytes,
@@ -521,6 +532,12 @@ absl::Status MessageTransport::Send(uint64_t peer_id,
       return absl::NotFoundError(absl::StrCat("no peer with endpoint id ", peer_id));
     }
     internal::PeerState& ps = *found->second;
+    if (ps.queue.size() >= s.options.max_queued_messages) {
+      ++s.counters.refused_queue_full;
+      return absl::ResourceExhaustedError(absl::StrCat(
+          "the queue to peer ", peer_id,
+          " holds max_queued_messages = ", s.options.max_queued_messages, " messages"));
+    }
     if (ps.bytes_queued + size > s.options.max_queued_bytes) {
       ++s.counters.refused_queue_full;
       return absl::ResourceExhaustedError(absl::StrCat(

@@ -371,6 +371,35 @@ TEST_F(MessageTransportTest, APeerThatGoesAwayReleasesEverythingQueuedToIt) {
   EXPECT_EQ(c.transport.bytes_held, 0u);
 }
 
+TEST_F(MessageTransportTest, APeerGoingAwayReleasesAFullQueueOfSmallMessagesAtOnce) {
+  // Tens of thousands of messages wait behind a small window when the peer leaves:
+  // each is reported released once, and releasing them does not cost the square of
+  // their number (before, each release searched the whole queue: this test ran for
+  // hours).
+  MessageTransportOptions options;
+  options.transport.session.window.max_bytes = 4 << 10;
+  options.max_queued_messages = 60'000;
+  Endpoint* a = Add(1, options);
+  Endpoint* b = Add(2);
+  ASSERT_TRUE(a && b);
+  ASSERT_TRUE(Connect(a, b));
+  uint32_t sent = 0;
+  absl::Status status;
+  while ((status = a->messages->Send(b->id(), Message(sent, 8), {.token = sent})).ok()) {
+    ++sent;
+  }
+  EXPECT_THAT(status, StatusIs(absl::StatusCode::kResourceExhausted,
+                               HasSubstr("max_queued_messages = 60000")));
+  EXPECT_GE(sent, 60'000u);
+  b->messages->Stop();  // says goodbye, acknowledging nothing
+  ASSERT_TRUE(RunUntil(io_, [&] { return a->done_count() == sent; }));
+  MutexLock lock(&a->mu);
+  EXPECT_EQ(a->done_twice, 0u);
+  const MessageTransportCounters c = a->messages->counters();
+  EXPECT_EQ(c.released, sent);
+  EXPECT_EQ(c.bytes_queued, 0u);
+}
+
 TEST_F(MessageTransportTest, AMessageWhoseFragmentExpiresIsReportedExpiredOnce) {
   // b's process stalls once connected (a keeps it for 30 silent periods): a's
   // fragments expire unacknowledged, and those still queued behind its send window

@@ -48,6 +48,10 @@ struct MessageTransportOptions {
   // what waits while the peer's send window is full. A Send beyond it fails with
   // kResourceExhausted. At least max_message_bytes, so that any message can be sent.
   size_t max_queued_bytes = size_t{128} << 20;
+  // Messages queued so, per peer: each costs some 200 bytes of bookkeeping beyond its
+  // bytes, which for small messages max_queued_bytes would not bound. A Send beyond it
+  // fails with kResourceExhausted. At least 1.
+  size_t max_queued_messages = size_t{1} << 16;
   // Each peer's reassembly bounds, and its default time to live.
   ReassemblerOptions reassembly;
   // Bytes all the peers' incomplete messages may hold together.
@@ -67,7 +71,7 @@ struct MessageTransportCounters {
   uint64_t sent_whole = 0;            // of which sent in one frame
   uint64_t sent_fragmented = 0;       // of which split into fragments
   uint64_t fragments_sent = 0;        // fragments handed to the transport
-  uint64_t refused_queue_full = 0;    // Sends failed at max_queued_bytes
+  uint64_t refused_queue_full = 0;    // Sends failed at max_queued_bytes or _messages
   uint64_t acknowledged = 0;          // reliable messages reported acknowledged
   uint64_t expired = 0;               // ... expired
   uint64_t released = 0;              // ... released
@@ -136,8 +140,8 @@ class MessageTransport {
   // than that never arrives whole. Errors: kInvalidArgument for a
   // message larger than max_message_bytes (both sizes named), or ordered without
   // reliable; kNotFound for an unknown peer; kResourceExhausted when the peer's queue
-  // would hold more than max_queued_bytes; kFailedPrecondition before Start or after
-  // Stop.
+  // would hold more than max_queued_bytes or max_queued_messages; kFailedPrecondition
+  // before Start or after Stop.
   absl::Status Send(uint64_t peer_id, std::shared_ptr<const std::vector<uint8_t>> message,
                     const transport::SendOptions& options);
   absl::Status Send(uint64_t peer_id, std::vector<uint8_t> message,
