@@ -8,8 +8,9 @@
 //   glue_perf pong [--duration S]
 //   glue_perf ping --size N [--duration S]
 //
-// sub prints once a second, and at the end with "final", the rate it received and
-// the messages lost (gaps in a publisher's sequence):
+// sub prints once a second, and at the end with "final" (the rate from the first
+// message to the last), the rate it received and the messages lost (gaps in a
+// publisher's sequence):
 //
 //   rate_msgs_per_s=X mbps=Y lost=N
 //
@@ -145,10 +146,16 @@ struct Subscriber {
   uint64_t bytes ABSL_GUARDED_BY(mu) = 0;
   uint64_t lost ABSL_GUARDED_BY(mu) = 0;
   std::map<uint64_t, uint64_t> last ABSL_GUARDED_BY(mu);  // sequence, by publisher
+  // When the first and the latest message arrived: the final rate is over that span.
+  absl::Time first_at ABSL_GUARDED_BY(mu) = absl::InfinitePast();
+  absl::Time last_at ABSL_GUARDED_BY(mu) = absl::InfinitePast();
 
   void Count(const Message& m) {
     const uint64_t sequence = m.payload.size() >= kMinSize ? SequenceOf(m.payload) : 0;
+    const absl::Time now = absl::Now();
     MutexLock lock(&mu);
+    if (messages == 0) first_at = now;
+    last_at = now;
     ++messages;
     bytes += m.payload.size();
     auto [it, first] = last.try_emplace(m.publisher_id, sequence);
@@ -167,7 +174,6 @@ int RunSub(Endpoint& endpoint, const Flags& flags) {
   }
   uint64_t messages_then = 0, bytes_then = 0;
   absl::Time then = absl::Now();
-  const absl::Time start = then;
   auto line = [&](const char* what, uint64_t messages, uint64_t bytes, absl::Duration d) {
     MutexLock lock(&sub.mu);
     const double seconds = absl::ToDoubleSeconds(d);
@@ -189,12 +195,15 @@ int RunSub(Endpoint& endpoint, const Flags& flags) {
     then = now;
   });
   uint64_t messages, bytes;
+  absl::Duration span;
   {
     MutexLock lock(&sub.mu);
     messages = sub.messages;
     bytes = sub.bytes;
+    span = sub.last_at - sub.first_at;
   }
-  line("final ", messages, bytes, absl::Now() - start);
+  // Over the span from the first message to the last, not the run's idle ends.
+  line("final ", messages, bytes, std::max(span, absl::Microseconds(1)));
   return 0;
 }
 

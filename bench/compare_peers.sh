@@ -1,0 +1,83 @@
+#!/usr/bin/env bash
+# compare_peers.sh: glue_perf beside Cyclone DDS's ddsperf (when installed), on
+# loopback, inside a private network namespace when allowed: throughput at 64 B,
+# 1 KiB, 64 KiB and 1 MiB, and the 64-byte round trip. One line per case, with both
+# figures and the ratio glue/ddsperf.
+#
+#   bench/compare_peers.sh [BUILD_DIR]     # BUILD_DIR defaults to build-release
+#
+# GLUE_COMPARE_SECONDS sets each run's length (default 5). Needs glue_perf built:
+#   cmake -S . -B build-release -G Ninja -DCMAKE_BUILD_TYPE=Release -DGLUE_BUILD_TESTS=OFF
+#   cmake --build build-release --target glue_perf
+set -uo pipefail
+cd "$(dirname "$0")/.."
+build=${1:-build-release}
+perf=$build/bench/glue_perf
+if [[ ! -x $perf ]]; then
+  echo "compare_peers.sh: no $perf; build it first (see the top of this script)" >&2
+  exit 2
+fi
+if [[ "${GLUE_COMPARE_INSIDE:-}" != 1 ]]; then
+  export GLUE_COMPARE_INSIDE=1
+  if unshare -n true 2>/dev/null; then
+    exec unshare -n sh -c 'ip link set lo up && ip link set lo multicast on &&
+                           ip route add 224.0.0.0/4 dev lo && exec "$@"' sh "$0" "$@"
+  fi
+  echo "compare_peers.sh: no private network namespace; running on this host's loopback" >&2
+fi
+
+export GLUE_LISTEN_INTERFACE=lo GLUE_LOG_LEVEL=warning
+export CYCLONEDDS_URI='<General><Interfaces><NetworkInterface name="lo" multicast="true"/></Interfaces></General>'
+seconds=${GLUE_COMPARE_SECONDS:-5}
+have_dds=0
+command -v ddsperf >/dev/null && have_dds=1
+((have_dds)) || echo "compare_peers.sh: ddsperf not installed (apt-get install cyclonedds-tools): glue alone" >&2
+out=$(mktemp -d)
+trap 'kill $(jobs -p) 2>/dev/null; rm -rf "$out"' EXIT
+
+# ratio A B: A/B with two decimals, or "-" when B is missing or 0.
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b == "" || b == 0) print "-"; else printf "%.2f", a / b }'; }
+
+# glue_rate SIZE: prints "MSGS_PER_S MBPS LOST" of the subscriber's final line.
+glue_rate() {
+  "$perf" sub --duration $((seconds + 2)) >"$out/sub" 2>"$out/sub.err" &
+  sleep 0.3
+  "$perf" pub --size "$1" --duration "$seconds" >/dev/null 2>"$out/pub.err"
+  wait
+  sed -n 's/^final rate_msgs_per_s=\([0-9.]*\) mbps=\([0-9.]*\) lost=\([0-9]*\)$/\1 \2 \3/p' "$out/sub"
+}
+
+# dds_rate SIZE: prints "MSGS_PER_S MBPS" of ddsperf's last full second.
+dds_rate() {
+  timeout $((seconds + 5)) ddsperf -D $((seconds + 1)) sub >"$out/ddsub" 2>&1 &
+  sleep 0.5
+  timeout $((seconds + 5)) ddsperf -D "$seconds" pub size "$1" >/dev/null 2>&1
+  wait
+  grep ' rate ' "$out/ddsub" | grep -v ' rate 0' | tail -2 | head -1 |
+    sed -n 's/.* rate \([0-9.]*\) kS\/s \([0-9.]*\) Mb\/s.*/\1 \2/p' |
+    awk '{ printf "%.0f %s\n", $1 * 1000, $2 }'
+}
+
+for size in 64 1024 65536 1048576; do
+  read -r g_rate g_mbps g_lost <<<"$(glue_rate "$size")"
+  d_rate="" d_mbps=""
+  ((have_dds)) && read -r d_rate d_mbps <<<"$(dds_rate "$size")"
+  echo "size=$size glue_msgs_per_s=${g_rate:-?} ddsperf_msgs_per_s=${d_rate:--}" \
+       "ratio=$(ratio "${g_rate:-0}" "$d_rate") glue_mbps=${g_mbps:-?}" \
+       "ddsperf_mbps=${d_mbps:--} ratio_mbps=$(ratio "${g_mbps:-0}" "$d_mbps") glue_lost=${g_lost:-?}"
+done
+
+"$perf" pong --duration $((seconds + 2)) >/dev/null 2>&1 &
+sleep 0.3
+g_p50=$("$perf" ping --size 64 --duration "$seconds" 2>/dev/null | sed -n 's/.*p50=\([0-9.]*\).*/\1/p')
+wait
+d_p50=""
+if ((have_dds)); then
+  timeout $((seconds + 5)) ddsperf -D $((seconds + 1)) pong >/dev/null 2>&1 &
+  sleep 0.5
+  d_p50=$(timeout $((seconds + 5)) ddsperf -D "$seconds" ping size 64 2>&1 |
+            grep ' mean ' | tail -1 | sed -n 's/.* 50% \([0-9.]*\)us.*/\1/p')
+  wait
+fi
+echo "ping size=64 glue_p50_us=${g_p50:-?} ddsperf_p50_us=${d_p50:--}" \
+     "ratio=$(ratio "${g_p50:-0}" "$d_p50") (lower is better)"
