@@ -41,11 +41,17 @@ struct Subscription {
   std::atomic<size_t> pending{0};  // posted and not yet run
 };
 
-// Kept is one message of a topic's history.
+// Kept is one message of a topic's history: the publication as first encoded, whose
+// payload starts at payload_offset, so that Publish copies a payload once.
 struct Kept {
   uint64_t sequence;
   absl::Time deadline;
-  Bytes payload;
+  Bytes encoded;
+  size_t payload_offset;
+
+  absl::Span<const uint8_t> payload() const {
+    return absl::MakeConstSpan(*encoded).subspan(payload_offset);
+  }
 };
 
 // PublishedTopic is what this endpoint keeps for a topic it publishes on.
@@ -244,7 +250,7 @@ void SendHistory(State& s, uint64_t peer, const Interest& interest)
                           .history = true,
                           .topic = topic,
                           .type = published.type,
-                          .payload = *kept.payload};
+                          .payload = kept.payload()};
       SendTo(s, peer, std::make_shared<const std::vector<uint8_t>>(EncodePublication(p)),
              {.reliable = published.reliable,
               .ordered = published.reliable,
@@ -443,17 +449,17 @@ absl::Status Topics::Publish(absl::string_view topic, absl::string_view type,
         "history_depth = ", options.history_depth, " is above ", kMaxHistoryDepth));
   }
   internal::TopicsState& s = *state_;
-  const auto kept_payload =
-      std::make_shared<const std::vector<uint8_t>>(payload.begin(), payload.end());
   const absl::Time now = s.Now();
   const absl::Time deadline = now + expiry;
+  // The largest sequence makes the largest header, for the size check.
   Publication p{
       .epoch = s.epoch,
+      .sequence = std::numeric_limits<uint64_t>::max(),
       .time_to_live_ms = static_cast<uint32_t>(std::clamp<int64_t>(
           absl::ToInt64Milliseconds(expiry), 1, std::numeric_limits<uint32_t>::max())),
       .topic = std::string(topic),
       .type = std::string(type),
-      .payload = *kept_payload};
+      .payload = payload};
   if (PublicationHeaderSize(p) + payload.size() > s.messages->max_message_bytes()) {
     return absl::InvalidArgumentError(absl::StrCat(
         "a payload of ", payload.size(), " bytes on '", topic, "' makes a message above ",
@@ -482,21 +488,29 @@ absl::Status Topics::Publish(absl::string_view topic, absl::string_view type,
   p.sequence = published.next_sequence++;
   ++s.counters.published;
 
+  // The one copy of the payload: the encoded publication, which the peers' messages,
+  // the history and local subscribers share.
+  const size_t payload_offset = PublicationHeaderSize(p);
+  auto bytes = std::make_shared<const std::vector<uint8_t>>(EncodePublication(p));
+  const absl::Span<const uint8_t> kept_payload =
+      absl::MakeConstSpan(*bytes).subspan(payload_offset);
+
   // History: this message, within the depth and the bytes of all topics.
-  published.history.push_back({p.sequence, deadline, kept_payload});
-  s.history_bytes += kept_payload->size();
+  if (options.history_depth > 0) {
+    published.history.push_back({p.sequence, deadline, bytes, payload_offset});
+    s.history_bytes += bytes->size();
+  }
   while (published.history.size() > options.history_depth) {
-    s.history_bytes -= published.history.front().payload->size();
+    s.history_bytes -= published.history.front().encoded->size();
     published.history.pop_front();
   }
   // At the bound of all histories, this topic's oldest go first.
   while (s.history_bytes > s.options.max_history_bytes && !published.history.empty()) {
-    s.history_bytes -= published.history.front().payload->size();
+    s.history_bytes -= published.history.front().encoded->size();
     published.history.pop_front();
     ++s.counters.history_dropped;
   }
 
-  auto bytes = std::make_shared<const std::vector<uint8_t>>(EncodePublication(p));
   absl::Status status;
   for (const auto& [peer, interest] : s.peers) {
     if (!internal::Wants(interest, p.topic, p.type)) continue;
@@ -516,8 +530,8 @@ absl::Status Topics::Publish(absl::string_view topic, absl::string_view type,
                               .publisher_id = s.self_id,
                               .publisher_name = s.self_name,
                               .sequence = p.sequence,
-                              .payload = *kept_payload};
-  delivery->owner = kept_payload;
+                              .payload = kept_payload};
+  delivery->owner = bytes;
   delivery->deadline = deadline;
   internal::DeliverLocally(state_, delivery);
   return status;
