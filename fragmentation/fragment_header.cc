@@ -8,6 +8,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/string_view.h"
 #include "glue/base/status_macros.h"
+#include "glue/base/varint.h"
 
 namespace glue::fragmentation {
 namespace {
@@ -43,12 +44,6 @@ constexpr Field kFields[] = {
     {"index", 32},      {"checksum", 32},    {"time_to_live_ms", 32},
 };
 
-uint8_t* PutVarint(uint64_t value, uint8_t* out) {
-  for (; value >= 0x80; value >>= 7) *out++ = static_cast<uint8_t>(value | 0x80);
-  *out++ = static_cast<uint8_t>(value);
-  return out;
-}
-
 // The ways the bytes of a header can be wrong, found without building a message so
 // that ParseFragmentHeader need not allocate.
 enum class Malformation {
@@ -71,39 +66,28 @@ struct Scan {
 };
 
 // ReadVarint reads the varint of `field` at scan->position in `meta` into `*value` and
-// moves the position past it, or records what is wrong, never reading beyond the
-// field's width.
+// moves the position past it, or records what is wrong.
 bool ReadVarint(absl::Span<const uint8_t> meta, size_t field, Scan* scan,
                 uint64_t* value) {
   scan->field = field;
   scan->start = scan->position;
-  uint64_t result = 0;
-  for (int shift = 0;; shift += 7) {
-    if (scan->position == meta.size()) {
+  switch (ReadCanonicalVarint(meta, kFields[field].bits, &scan->position, value)) {
+    case VarintProblem::kNone:
+      return true;
+    case VarintProblem::kTruncated:
       scan->malformation = Malformation::kTruncated;
       return false;
-    }
-    const uint8_t byte = meta[scan->position++];
-    // The bits of the field this byte's 7 may still fill: its last byte when <= 7.
-    const int bits_left = kFields[field].bits - shift;
-    if (bits_left <= 7 && (byte & 0x80) != 0) {
+    case VarintProblem::kTooLong:
       scan->malformation = Malformation::kTooLong;
       return false;
-    }
-    if (bits_left < 7 && (byte >> bits_left) != 0) {
+    case VarintProblem::kTooWide:
       scan->malformation = Malformation::kTooWide;
       return false;
-    }
-    result |= uint64_t{byte & 0x7fu} << shift;
-    if ((byte & 0x80) == 0) {
-      if (byte == 0 && shift > 0) {
-        scan->malformation = Malformation::kNotShortest;
-        return false;
-      }
-      *value = result;
-      return true;
-    }
+    case VarintProblem::kNotShortest:
+      scan->malformation = Malformation::kNotShortest;
+      return false;
   }
+  return false;
 }
 
 // ScanHeader decodes the bytes of `meta` into scan.header, or says what is wrong with

@@ -6,6 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
 #include "glue/base/status_macros.h"
+#include "glue/base/varint.h"
 #include "glue/topics/topic_filter.h"
 
 namespace glue::topics {
@@ -19,15 +20,9 @@ absl::Status ReservedFlags(uint8_t flags) {
       absl::StrCat("topic message: flags 0x", absl::Hex(flags), " set reserved bits"));
 }
 
-size_t VarintSize(uint64_t value) {
-  size_t size = 1;
-  for (; value >= 0x80; value >>= 7) ++size;
-  return size;
-}
-
 void PutVarint(uint64_t value, std::vector<uint8_t>* out) {
-  for (; value >= 0x80; value >>= 7) out->push_back(static_cast<uint8_t>(value | 0x80));
-  out->push_back(static_cast<uint8_t>(value));
+  uint8_t bytes[10];
+  out->insert(out->end(), bytes, glue::PutVarint(value, bytes));
 }
 
 void PutString(absl::string_view s, std::vector<uint8_t>* out) {
@@ -48,26 +43,26 @@ class Reader {
     return bytes_[position_++];
   }
 
-  absl::StatusOr<uint64_t> Varint(absl::string_view field,
+  // Varint reads a canonical varint of a field of `bits`, at most `max`.
+  absl::StatusOr<uint64_t> Varint(absl::string_view field, int bits = 64,
                                   uint64_t max = std::numeric_limits<uint64_t>::max()) {
     const size_t start = position_;
     uint64_t value = 0;
-    for (int shift = 0;; shift += 7) {
-      if (position_ == bytes_.size()) return Truncated(field, start);
-      const uint8_t byte = bytes_[position_++];
-      if (shift == 63 && byte > 1) return Invalid(field, start, "beyond 64 bits");
-      value |= uint64_t{byte & 0x7fu} << shift;
-      if ((byte & 0x80) == 0) {
-        if (byte == 0 && shift > 0) {
-          return Invalid(field, start, "longer than its shortest form");
+    switch (ReadCanonicalVarint(bytes_, bits, &position_, &value)) {
+      case VarintProblem::kNone:
+        if (value > max) {
+          return Invalid(field, start, absl::StrCat(value, " is above ", max));
         }
-        break;
-      }
+        return value;
+      case VarintProblem::kTruncated:
+        return Truncated(field, start);
+      case VarintProblem::kTooLong:
+      case VarintProblem::kTooWide:
+        return Invalid(field, start, absl::StrCat("beyond ", bits, " bits"));
+      case VarintProblem::kNotShortest:
+        return Invalid(field, start, "longer than its shortest form");
     }
-    if (value > max) {
-      return Invalid(field, start, absl::StrCat(value, " is above ", max));
-    }
-    return value;
+    return Invalid(field, start, "unreadable");
   }
 
   absl::StatusOr<std::string> String(absl::string_view field) {
@@ -110,9 +105,7 @@ absl::StatusOr<Publication> DecodePublication(Reader& reader) {
   p.history = (flags & kHistoryFlag) != 0;
   GLUE_ASSIGN_OR_RETURN(p.epoch, reader.Varint("epoch"));
   GLUE_ASSIGN_OR_RETURN(p.sequence, reader.Varint("sequence"));
-  GLUE_ASSIGN_OR_RETURN(
-      const uint64_t ttl,
-      reader.Varint("time_to_live_ms", std::numeric_limits<uint32_t>::max()));
+  GLUE_ASSIGN_OR_RETURN(const uint64_t ttl, reader.Varint("time_to_live_ms", 32));
   p.time_to_live_ms = static_cast<uint32_t>(ttl);
   GLUE_ASSIGN_OR_RETURN(p.topic, reader.String("topic"));
   if (absl::Status s = ValidateTopicName(p.topic); !s.ok()) return Context(s, "topic");
@@ -129,7 +122,7 @@ absl::StatusOr<Interest> DecodeInterest(Reader& reader, absl::Span<const uint8_t
   interest.reply_wanted = (flags & kReplyWantedFlag) != 0;
   GLUE_ASSIGN_OR_RETURN(interest.version, reader.Varint("version"));
   GLUE_ASSIGN_OR_RETURN(const uint64_t count,
-                        reader.Varint("count", kMaxInterestEntries));
+                        reader.Varint("count", 64, kMaxInterestEntries));
   // Each entry takes at least four bytes: no count promises more than remain.
   if (count > reader.rest().size() / 4) {
     return absl::InvalidArgumentError(absl::StrCat("topic message: count ", count,
