@@ -19,9 +19,9 @@ namespace glue::bench {
 // thread waits for the count to reach a number.
 class Tally {
  public:
-  void Add() {
+  void Add(uint64_t n = 1) {
     MutexLock lock(&mu_);
-    ++count_;
+    count_ += n;
     if (count_ >= awaited_) mu_.NotifyAll();
   }
 

@@ -107,9 +107,11 @@ class Pair {
               side.received.Add();
             },
         .on_send_done =
-            [&side](uint64_t, uint64_t, SendOutcome outcome) {
-              if (outcome != SendOutcome::kAcknowledged) ++side.not_acknowledged;
-              side.done.Add();
+            [&side](uint64_t, absl::Span<const uint64_t> tokens, SendOutcome outcome) {
+              if (outcome != SendOutcome::kAcknowledged) {
+                side.not_acknowledged += tokens.size();
+              }
+              side.done.Add(tokens.size());
             },
     };
     absl::StatusOr<std::unique_ptr<Transport>> transport = Transport::Create(

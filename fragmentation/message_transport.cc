@@ -348,24 +348,26 @@ void OnMessage(const std::shared_ptr<State>& state, const discovery::Peer& from,
     s.callbacks.on_message(from, *std::move(message));
 }
 
-void OnSendDone(State& s, uint64_t peer_id, uint64_t key, SendOutcome outcome) {
+void OnSendDone(State& s, uint64_t peer_id, absl::Span<const uint64_t> keys,
+                SendOutcome outcome) {
   std::vector<Done> done;
   {
     MutexLock lock(&s.mu);
     auto peer = s.peers.find(peer_id);
     if (peer == s.peers.end()) return;  // released when the peer was removed
     PeerState& ps = *peer->second;
-    auto found = ps.pending.find(key);
-    if (found != ps.pending.end()) {
-      const std::shared_ptr<OutMessage> m = found->second;
-      --m->outstanding;
+    for (uint64_t key : keys) {
+      auto found = ps.pending.find(key);
+      if (found == ps.pending.end()) continue;
+      OutMessage& m = *found->second;
+      --m.outstanding;
       if (outcome != SendOutcome::kAcknowledged) {
-        Report(s, peer_id, *m, outcome, &done);
-        Withdraw(s, ps, *m);
-      } else if (m->outstanding == 0 && m->next == m->plan.count) {
-        Report(s, peer_id, *m, outcome, &done);
+        Report(s, peer_id, m, outcome, &done);
+        Withdraw(s, ps, m);
+      } else if (m.outstanding == 0 && m.next == m.plan.count) {
+        Report(s, peer_id, m, outcome, &done);
       }
-      Settle(ps, *m);
+      Settle(ps, m);  // may free m
     }
     Pump(s, peer_id, ps, &done);
   }
@@ -431,8 +433,9 @@ absl::StatusOr<std::unique_ptr<MessageTransport>> MessageTransport::Create(
             internal::OnMessage(s->self.lock(), from, std::move(delivery));
           },
       .on_send_done =
-          [s](uint64_t peer_id, uint64_t key, transport::SendOutcome outcome) {
-            internal::OnSendDone(*s, peer_id, key, outcome);
+          [s](uint64_t peer_id, absl::Span<const uint64_t> keys,
+              transport::SendOutcome outcome) {
+            internal::OnSendDone(*s, peer_id, keys, outcome);
           },
   };
   GLUE_ASSIGN_OR_RETURN(

@@ -137,17 +137,22 @@ struct TransportState {
   bool flush_posted ABSL_GUARDED_BY(mu) = false;
   std::optional<absl::Time> timer_at ABSL_GUARDED_BY(mu);
   serialization::DatagramEncoder encoder ABSL_GUARDED_BY(mu);
-  // The datagrams a handler encoded, sent together when it is done: their bytes back
-  // to back, and where each goes and starts.
+  Outgoing out ABSL_GUARDED_BY(mu);
+  // The datagrams a handler encoded, sent together when it is done, once it has
+  // released `mu` (so that Send does not wait for the system call): their bytes back
+  // to back, and where each goes and starts. Handlers fill and send them, on the
+  // strand, so `send_mu` is never contended; it is taken after `mu`, never before.
   struct Encoded {
     network::Address to;
     size_t offset;
     size_t size;
   };
-  std::vector<uint8_t> batch_bytes ABSL_GUARDED_BY(mu);
-  std::vector<Encoded> batch ABSL_GUARDED_BY(mu);
-  std::vector<network::OutgoingDatagram> outgoing ABSL_GUARDED_BY(mu);
-  Outgoing out ABSL_GUARDED_BY(mu);
+  mutable Mutex send_mu;
+  std::vector<uint8_t> batch_bytes ABSL_GUARDED_BY(send_mu);
+  std::vector<Encoded> batch ABSL_GUARDED_BY(send_mu);
+  std::vector<network::OutgoingDatagram> outgoing ABSL_GUARDED_BY(send_mu);
+  uint64_t datagrams_sent ABSL_GUARDED_BY(send_mu) = 0;
+  uint64_t send_failures ABSL_GUARDED_BY(send_mu) = 0;
   std::vector<uint64_t> due ABSL_GUARDED_BY(mu);
   SessionCounters removed ABSL_GUARDED_BY(mu);  // of the sessions closed
   TransportCounters counters ABSL_GUARDED_BY(mu);
@@ -183,7 +188,10 @@ void ArmTimer(const std::shared_ptr<TransportState>& state, absl::Time now)
     PostFlush(state);
     return;
   }
-  if (s.timer_at == first) return;
+  // A timer armed for earlier stays: it wakes to nothing due and is armed again then.
+  // Deadlines move later with every acknowledgement, and re-arming a timer is a
+  // system call or two.
+  if (s.timer_at && *s.timer_at <= first) return;
   s.timer_at = first;
   s.timer.expires_after(absl::ToChronoNanoseconds(first - now));
   s.timer.async_wait([state](const boost::system::error_code& error) {
@@ -193,7 +201,7 @@ void ArmTimer(const std::shared_ptr<TransportState>& state, absl::Time now)
 
 // SendBatch sends the datagrams encoded so far. A datagram the network refuses (the
 // socket buffer is full) is counted and left to the retransmission timer, like a loss.
-void SendBatch(TransportState& s) ABSL_EXCLUSIVE_LOCKS_REQUIRED(s.mu) {
+void SendBatchLocked(TransportState& s) ABSL_EXCLUSIVE_LOCKS_REQUIRED(s.send_mu) {
   s.outgoing.clear();
   for (const TransportState::Encoded& encoded : s.batch) {
     s.outgoing.push_back(
@@ -204,22 +212,28 @@ void SendBatch(TransportState& s) ABSL_EXCLUSIVE_LOCKS_REQUIRED(s.mu) {
   while (!left.empty()) {
     absl::StatusOr<size_t> sent = s.discovery->SendBatch(left);
     if (!sent.ok()) {
-      s.counters.send_failures += left.size();
+      s.send_failures += left.size();
       break;
     }
-    s.counters.datagrams_sent += *sent;
+    s.datagrams_sent += *sent;
     left.remove_prefix(*sent);
   }
   s.batch.clear();
   s.batch_bytes.clear();
 }
 
+void SendBatch(TransportState& s) ABSL_LOCKS_EXCLUDED(s.send_mu) {
+  MutexLock lock(&s.send_mu);
+  SendBatchLocked(s);
+}
+
 // Queue adds one encoded datagram to the batch, sending the batch first when full.
 void Queue(TransportState& s, const network::Address& to, absl::Span<const uint8_t> bytes)
     ABSL_EXCLUSIVE_LOCKS_REQUIRED(s.mu) {
+  MutexLock lock(&s.send_mu);
   if (s.batch.size() >= kMaxBatchDatagrams ||
       s.batch_bytes.size() + bytes.size() > kMaxBatchBytes) {
-    SendBatch(s);
+    SendBatchLocked(s);
   }
   s.batch.push_back({to, s.batch_bytes.size(), bytes.size()});
   s.batch_bytes.insert(s.batch_bytes.end(), bytes.begin(), bytes.end());
@@ -292,8 +306,17 @@ void Report(const TransportState& s, const Peer* from, Reports& reports) {
     }
   }
   if (s.callbacks.on_send_done) {
-    for (const Done& done : reports.done) {
-      s.callbacks.on_send_done(done.peer_id, done.token, done.outcome);
+    // One call per run of the same peer and outcome: an ack settles many at once.
+    std::vector<uint64_t>& tokens = reports.tokens;
+    for (size_t i = 0; i < reports.done.size();) {
+      const Done& first = reports.done[i];
+      tokens.clear();
+      for (; i < reports.done.size() && reports.done[i].peer_id == first.peer_id &&
+             reports.done[i].outcome == first.outcome;
+           ++i) {
+        tokens.push_back(reports.done[i].token);
+      }
+      s.callbacks.on_send_done(first.peer_id, tokens, first.outcome);
     }
   }
 }
@@ -319,10 +342,10 @@ void Flush(const std::shared_ptr<TransportState>& state) {
       auto found = s.sessions.find(id);
       if (found != s.sessions.end()) Service(s, *found->second, now, &reports);
     }
-    SendBatch(s);
     if (!reports.done.empty()) s.mu.NotifyAll();
     ArmTimer(state, now);
   }
+  SendBatch(s);
   Report(s, nullptr, reports);
 }
 
@@ -438,12 +461,12 @@ void OnFrames(const std::shared_ptr<TransportState>& state, const Peer& peer,
     const std::optional<absl::Time> next = ps.session->NextDeadline();
     if (next && *next <= now) {
       Service(s, ps, now, &reports);
-      SendBatch(s);
     } else {
       Reschedule(s, ps);
     }
     ArmTimer(state, now);
   }
+  SendBatch(s);
   Report(s, &peer, reports);
 }
 
@@ -688,6 +711,11 @@ TransportCounters Transport::counters() const {
       c.bytes_held += ps->session->bytes_held();
       c.bytes_unacknowledged += ps->session->unacknowledged_bytes();
     }
+  }
+  {
+    MutexLock lock(&s.send_mu);
+    c.datagrams_sent = s.datagrams_sent;
+    c.send_failures = s.send_failures;
   }
   c.discovery = s.discovery->counters();
   return c;

@@ -73,8 +73,10 @@ class TransportTest : public testing::EndpointTest<Endpoint> {
               MutexLock lock(&e->mu);
               e->received.push_back(std::move(message));
             },
-        .on_send_done = [e](uint64_t, uint64_t token,
-                            SendOutcome outcome) { e->SendDone(token, outcome); },
+        .on_send_done =
+            [e](uint64_t, absl::Span<const uint64_t> tokens, SendOutcome outcome) {
+              for (uint64_t token : tokens) e->SendDone(token, outcome);
+            },
     };
     auto transport = Transport::Create(ExecutorOf(io), config, std::move(callbacks),
                                        std::move(options));

@@ -6,7 +6,8 @@
 //
 //   auto transport = Transport::Create(io.get_executor(), config,
 //       {.on_message = [](const Peer& from, Delivery message) { ... },
-//        .on_send_done = [](uint64_t peer, uint64_t token, SendOutcome outcome) { ... }},
+//        .on_send_done = [](uint64_t peer, absl::Span<const uint64_t> tokens,
+//                           SendOutcome outcome) { ... }},
 //       TransportOptions());
 //   (*transport)->Start();
 //   (*transport)->Send(peer_id, payload, {.expiry = absl::Now() + absl::Seconds(1)});
@@ -26,6 +27,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "absl/types/span.h"
 #include "glue/discovery/config.h"
 #include "glue/discovery/discovery.h"
 #include "glue/transport/payload.h"
@@ -129,8 +131,10 @@ class Transport {
     std::function<void(const discovery::Peer&, discovery::RemovalReason)> on_peer_removed;
     // A message from `from`. Reliable messages arrive once; ordered ones in order.
     std::function<void(const discovery::Peer& from, Delivery message)> on_message;
-    // The end of a reliable send: once per message accepted by Send.
-    std::function<void(uint64_t peer_id, uint64_t token, SendOutcome outcome)>
+    // The end of reliable sends to `peer_id`: once per message accepted by Send, by
+    // its token, many at a time (those one acknowledgement settled, say).
+    std::function<void(uint64_t peer_id, absl::Span<const uint64_t> tokens,
+                       SendOutcome outcome)>
         on_send_done;
   };
 
