@@ -317,6 +317,27 @@ int RunPing(Endpoint& endpoint, const Flags& flags) {
   return 0;
 }
 
+// PrintCounters prints to stderr what the endpoint's layers counted, to explain a
+// figure: datagrams and system calls, resends and drops at every bound.
+void PrintCounters(const Endpoint& endpoint) {
+  const EndpointCounters c = endpoint.counters();
+  const topics::TopicsCounters& t = c.topics;
+  const transport::TransportCounters& tr = t.messages.transport;
+  const network::LinkCounters& link = tr.discovery.data_link;
+  std::fprintf(stderr,
+               "counters datagrams_sent=%" PRIu64 " send_calls=%" PRIu64
+               " send_would_block=%" PRIu64 " datagrams_received=%" PRIu64
+               " receive_calls=%" PRIu64 " dropped_by_kernel=%" PRIu64
+               " data_sent=%" PRIu64 " data_resent=%" PRIu64 " acks_sent=%" PRIu64
+               " duplicates=%" PRIu64 " refused_queue_full=%" PRIu64
+               " slow_subscriber_drops=%" PRIu64 " delivered=%" PRIu64 "\n",
+               link.datagrams_sent, link.send_calls, link.send_would_block,
+               link.datagrams_received, link.receive_calls, link.dropped_by_kernel,
+               tr.sessions.data_sent, tr.sessions.data_resent, tr.sessions.acks_sent,
+               tr.sessions.duplicates, t.refused_queue_full, t.slow_subscriber_drops,
+               t.delivered);
+}
+
 int Run(int argc, char** argv) {
   Flags flags;
   if (!ParseFlags(argc, argv, &flags)) return 2;
@@ -336,6 +357,7 @@ int Run(int argc, char** argv) {
   if (flags.mode == "pub") status = RunPub(**endpoint, flags);
   if (flags.mode == "pong") status = RunPong(**endpoint, flags);
   if (flags.mode == "ping") status = RunPing(**endpoint, flags);
+  PrintCounters(**endpoint);
   (*endpoint)->Stop();
   return status;
 }

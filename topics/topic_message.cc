@@ -65,7 +65,8 @@ class Reader {
     return Invalid(field, start, "unreadable");
   }
 
-  absl::StatusOr<std::string> String(absl::string_view field) {
+  // View returns a length-prefixed string as a view into the bytes read.
+  absl::StatusOr<absl::string_view> View(absl::string_view field) {
     const size_t start = position_;
     GLUE_ASSIGN_OR_RETURN(uint64_t size, Varint(field));
     if (size > bytes_.size() - position_) {
@@ -73,9 +74,14 @@ class Reader {
                      absl::StrCat("a string of ", size, " bytes, but ",
                                   bytes_.size() - position_, " remain"));
     }
-    std::string s(reinterpret_cast<const char*>(bytes_.data() + position_), size);
+    absl::string_view s(reinterpret_cast<const char*>(bytes_.data() + position_), size);
     position_ += size;
     return s;
+  }
+
+  absl::StatusOr<std::string> String(absl::string_view field) {
+    GLUE_ASSIGN_OR_RETURN(absl::string_view s, View(field));
+    return std::string(s);
   }
 
  private:
@@ -107,9 +113,9 @@ absl::StatusOr<Publication> DecodePublication(Reader& reader) {
   GLUE_ASSIGN_OR_RETURN(p.sequence, reader.Varint("sequence"));
   GLUE_ASSIGN_OR_RETURN(const uint64_t ttl, reader.Varint("time_to_live_ms", 32));
   p.time_to_live_ms = static_cast<uint32_t>(ttl);
-  GLUE_ASSIGN_OR_RETURN(p.topic, reader.String("topic"));
+  GLUE_ASSIGN_OR_RETURN(p.topic, reader.View("topic"));
   if (absl::Status s = ValidateTopicName(p.topic); !s.ok()) return Context(s, "topic");
-  GLUE_ASSIGN_OR_RETURN(p.type, reader.String("type"));
+  GLUE_ASSIGN_OR_RETURN(p.type, reader.View("type"));
   if (absl::Status s = ValidateTypeName(p.type); !s.ok()) return Context(s, "type");
   p.payload = reader.rest();
   return p;

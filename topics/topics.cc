@@ -3,7 +3,7 @@
 #include <algorithm>
 #include <atomic>
 #include <boost/asio/post.hpp>
-#include <boost/asio/strand.hpp>
+#include <chrono>
 #include <deque>
 #include <limits>
 #include <list>
@@ -25,21 +25,43 @@ namespace {
 using fragmentation::MessageTransport;
 using Bytes = std::shared_ptr<const std::vector<uint8_t>>;
 
-// Subscription is one local subscription; its callbacks run on its strand.
+struct Delivery;
+
+// A callback that takes less than this on average runs on the thread that received
+// its message, with no hop to another; a slower one on a thread of the pool, so that
+// it does not hold up the transport.
+constexpr int64_t kQuickCallbackNanos = 20'000;
+
+// Subscription is one local subscription. Its callbacks run one at a time (`running`):
+// inline where its message was received, when the callback is quick and nothing
+// waits before it; otherwise its messages wait in `queue` for a Drain on the pool,
+// which runs many per wakeup, so a busy subscription costs one post per burst.
 struct Subscription {
-  Subscription(std::string f, std::string t, MessageCallback c,
-               const boost::asio::any_io_executor& executor)
-      : filter(std::move(f)),
-        type(std::move(t)),
-        callback(std::move(c)),
-        strand(boost::asio::make_strand(executor)) {}
+  Subscription(std::string f, std::string t, MessageCallback c)
+      : filter(std::move(f)), type(std::move(t)), callback(std::move(c)) {}
 
   const std::string filter;
   const std::string type;
   const MessageCallback callback;
-  const boost::asio::strand<boost::asio::any_io_executor> strand;
-  std::atomic<size_t> pending{0};  // posted and not yet run
+  Mutex mu;  // taken after TopicsState::mu, never before
+  std::deque<std::shared_ptr<const Delivery>> queue ABSL_GUARDED_BY(mu);
+  bool running ABSL_GUARDED_BY(mu) = false;  // a callback runs, or a Drain is posted
+  // How long the callback took, averaged over its last calls (about 8).
+  int64_t average_nanos ABSL_GUARDED_BY(mu) = 0;
+
+  bool quick() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
+    return average_nanos < kQuickCallbackNanos;
+  }
+  void Took(int64_t nanos) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
+    average_nanos += (nanos - average_nanos) / 8;
+  }
 };
+
+int64_t MonotonicNanos() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
 
 // Kept is one message of a topic's history: the publication as first encoded, whose
 // payload starts at payload_offset, so that Publish copies a payload once.
@@ -69,7 +91,18 @@ struct Heard {
   std::list<std::pair<uint64_t, std::string>>::iterator age;  // in TopicsState::ages
 };
 
-// Delivery is one message on its way to one subscription's strand.
+// HeardOrder orders TopicsState::heard by publisher, then topic, and finds a key by a
+// view of its topic.
+struct HeardOrder {
+  using is_transparent = void;
+  template <typename A, typename B>
+  bool operator()(const A& a, const B& b) const {
+    if (a.first != b.first) return a.first < b.first;
+    return absl::string_view(a.second) < absl::string_view(b.second);
+  }
+};
+
+// Delivery is one message on its way to the subscriptions that want it.
 struct Delivery {
   Message message;
   Bytes owner;                                   // what message.payload views
@@ -98,13 +131,15 @@ struct TopicsState {
   mutable Mutex mu;
   bool started ABSL_GUARDED_BY(mu) = false;
   bool stopped ABSL_GUARDED_BY(mu) = false;
-  std::map<std::string, std::shared_ptr<Subscription>> subscriptions ABSL_GUARDED_BY(mu);
+  // Keyed by filter and topic; looked up by views, without a copy.
+  std::map<std::string, std::shared_ptr<Subscription>, std::less<>> subscriptions
+      ABSL_GUARDED_BY(mu);
   uint64_t interest_version ABSL_GUARDED_BY(mu) = 0;
-  std::map<std::string, PublishedTopic> published ABSL_GUARDED_BY(mu);
+  std::map<std::string, PublishedTopic, std::less<>> published ABSL_GUARDED_BY(mu);
   size_t history_bytes ABSL_GUARDED_BY(mu) = 0;
   // Each peer's latest interest.
   absl::flat_hash_map<uint64_t, Interest> peers ABSL_GUARDED_BY(mu);
-  std::map<std::pair<uint64_t, std::string>, Heard> heard ABSL_GUARDED_BY(mu);
+  std::map<std::pair<uint64_t, std::string>, Heard, HeardOrder> heard ABSL_GUARDED_BY(mu);
   std::list<std::pair<uint64_t, std::string>> ages ABSL_GUARDED_BY(mu);  // oldest first
   TopicsCounters counters ABSL_GUARDED_BY(mu);
 };
@@ -114,13 +149,13 @@ namespace {
 using State = TopicsState;
 
 // TypeInUse returns the type this endpoint uses on `topic` (publishing on it, or
-// subscribed to it by name), or empty.
-std::string TypeInUse(const State& s, absl::string_view topic)
+// subscribed to it by name), or empty. The view lives as long as the lock is held.
+absl::string_view TypeInUse(const State& s, absl::string_view topic)
     ABSL_EXCLUSIVE_LOCKS_REQUIRED(s.mu) {
-  if (auto p = s.published.find(std::string(topic)); p != s.published.end()) {
+  if (auto p = s.published.find(topic); p != s.published.end()) {
     return p->second.type;
   }
-  if (auto sub = s.subscriptions.find(std::string(topic)); sub != s.subscriptions.end()) {
+  if (auto sub = s.subscriptions.find(topic); sub != s.subscriptions.end()) {
     return sub->second->type;
   }
   return "";
@@ -163,42 +198,137 @@ void SendInterest(State& s, uint64_t peer, bool reply_wanted = false)
   ++s.counters.interests_sent;
 }
 
-// Post hands one message to a subscription's strand, or drops it at the bound.
-void Post(const std::shared_ptr<State>& state, const std::shared_ptr<Subscription>& sub,
-          std::shared_ptr<const Delivery> delivery)
-    ABSL_EXCLUSIVE_LOCKS_REQUIRED(state->mu) {
-  State& s = *state;
-  if (sub->pending.fetch_add(1) >= s.options.max_pending_per_subscription) {
-    sub->pending.fetch_sub(1);
-    ++s.counters.slow_subscriber_drops;
-    return;
+// Messages one Drain hands to callbacks before it yields the thread to other work.
+constexpr size_t kDrainBatch = 256;
+
+// Drain runs the callbacks of the messages waiting for `sub`, a batch at a time.
+void Drain(const std::shared_ptr<State>& state,
+           const std::shared_ptr<Subscription>& sub) {
+  std::vector<std::shared_ptr<const Delivery>> batch;
+  {
+    MutexLock lock(&sub->mu);
+    const size_t n = std::min(kDrainBatch, sub->queue.size());
+    batch.assign(std::make_move_iterator(sub->queue.begin()),
+                 std::make_move_iterator(sub->queue.begin() + n));
+    sub->queue.erase(sub->queue.begin(), sub->queue.begin() + n);
   }
-  ++s.counters.delivered;
-  if (delivery->message.publisher_id == s.self_id) ++s.counters.delivered_locally;
-  boost::asio::post(sub->strand, [state, sub, delivery = std::move(delivery)] {
+  uint64_t expired = 0;
+  uint64_t called = 0;
+  int64_t took = 0;
+  {
     HandlerGate::Pass pass(&state->gate);
-    if (pass) {
-      if (state->Now() < delivery->deadline) {
+    if (!pass) {  // stopped: no callback runs any more
+      MutexLock lock(&sub->mu);
+      sub->queue.clear();
+      sub->running = false;
+      return;
+    }
+    const absl::Time now = state->Now();
+    const int64_t start = MonotonicNanos();
+    for (const std::shared_ptr<const Delivery>& delivery : batch) {
+      if (now < delivery->deadline) {
         sub->callback(delivery->message);
+        ++called;
       } else {
-        MutexLock lock(&state->mu);
-        ++state->counters.expired_undelivered;
+        ++expired;
       }
     }
-    sub->pending.fetch_sub(1);
-  });
+    took = MonotonicNanos() - start;
+  }
+  if (expired > 0) {
+    MutexLock lock(&state->mu);
+    state->counters.expired_undelivered += expired;
+  }
+  MutexLock lock(&sub->mu);
+  if (called > 0) sub->Took(took / static_cast<int64_t>(called));
+  if (sub->queue.empty()) {
+    sub->running = false;
+    return;
+  }
+  boost::asio::post(state->executor, [state, sub] { Drain(state, sub); });
 }
 
-// DeliverLocally posts `delivery` to every subscription that wants it; returns how
-// many did.
+// Inline is a message whose callback runs where it was received, once the lock is
+// released.
+struct Inline {
+  std::shared_ptr<Subscription> sub;
+  std::shared_ptr<const Delivery> delivery;
+};
+
+// RunInline runs the callbacks Post left to the receiving thread, then hands the
+// subscriptions whose messages queued meanwhile to the pool.
+void RunInline(const std::shared_ptr<State>& state, std::vector<Inline>& calls) {
+  if (calls.empty()) return;
+  HandlerGate::Pass pass(&state->gate);
+  for (Inline& call : calls) {
+    Subscription& sub = *call.sub;
+    int64_t took = -1;
+    if (pass) {
+      const int64_t start = MonotonicNanos();
+      sub.callback(call.delivery->message);
+      took = MonotonicNanos() - start;
+    }
+    MutexLock lock(&sub.mu);
+    if (took >= 0) sub.Took(took);
+    if (sub.queue.empty() || !pass) {
+      sub.queue.clear();
+      sub.running = false;
+    } else {
+      boost::asio::post(state->executor,
+                        [state, sub = std::move(call.sub)] { Drain(state, sub); });
+    }
+  }
+}
+
+// Post hands one message to a subscription: to `inline_calls` when the caller may run
+// it (it is not null) and the subscription is quick and idle; otherwise to its queue,
+// or it drops it at the bound.
+void Post(const std::shared_ptr<State>& state, const std::shared_ptr<Subscription>& sub,
+          std::shared_ptr<const Delivery> delivery, std::vector<Inline>* inline_calls)
+    ABSL_EXCLUSIVE_LOCKS_REQUIRED(state->mu) {
+  State& s = *state;
+  const bool local = delivery->message.publisher_id == s.self_id;
+  {
+    MutexLock lock(&sub->mu);
+    if (inline_calls != nullptr && !sub->running && sub->quick()) {
+      sub->running = true;
+      inline_calls->push_back({sub, std::move(delivery)});
+      ++s.counters.delivered_inline;
+    } else if (sub->queue.size() >= s.options.max_pending_per_subscription) {
+      ++s.counters.slow_subscriber_drops;
+      return;
+    } else {
+      sub->queue.push_back(std::move(delivery));
+      if (!sub->running) {
+        sub->running = true;
+        boost::asio::post(state->executor, [state, sub] { Drain(state, sub); });
+      }
+    }
+  }
+  ++s.counters.delivered;
+  if (local) ++s.counters.delivered_locally;
+}
+
+// WantedLocally says whether a local subscription wants messages on `topic` of `type`.
+bool WantedLocally(const State& s, absl::string_view topic, absl::string_view type)
+    ABSL_EXCLUSIVE_LOCKS_REQUIRED(s.mu) {
+  for (const auto& [filter, sub] : s.subscriptions) {
+    if (sub->type == type && TopicMatches(sub->filter, topic)) return true;
+  }
+  return false;
+}
+
+// DeliverLocally posts `delivery` to every subscription that wants it (see Post for
+// `inline_calls`); returns how many did.
 size_t DeliverLocally(const std::shared_ptr<State>& state,
-                      const std::shared_ptr<const Delivery>& delivery)
+                      const std::shared_ptr<const Delivery>& delivery,
+                      std::vector<Inline>* inline_calls = nullptr)
     ABSL_EXCLUSIVE_LOCKS_REQUIRED(state->mu) {
   size_t wanted = 0;
   for (const auto& [filter, sub] : state->subscriptions) {
     if (sub->type == delivery->message.type &&
         TopicMatches(sub->filter, delivery->message.topic)) {
-      Post(state, sub, delivery);
+      Post(state, sub, delivery, inline_calls);
       ++wanted;
     }
   }
@@ -209,17 +339,20 @@ size_t DeliverLocally(const std::shared_ptr<State>& state,
 // publisher on its topic, and records it as delivered if so.
 bool Fresh(State& s, uint64_t publisher, const Publication& p)
     ABSL_EXCLUSIVE_LOCKS_REQUIRED(s.mu) {
-  auto key = std::make_pair(publisher, p.topic);
-  auto [it, added] = s.heard.try_emplace(key);
-  Heard& heard = it->second;
+  auto it = s.heard.find(std::make_pair(publisher, p.topic));
+  const bool added = it == s.heard.end();
   if (added) {
-    heard.age = s.ages.insert(s.ages.end(), key);
+    auto key = std::make_pair(publisher, std::string(p.topic));
+    it = s.heard.emplace(key, Heard{}).first;
+    it->second.age = s.ages.insert(s.ages.end(), std::move(key));
     if (s.heard.size() > s.options.max_remembered_publishers) {
       s.heard.erase(s.ages.front());
       s.ages.pop_front();
       ++s.counters.publishers_forgotten;
     }
-  } else {
+  }
+  Heard& heard = it->second;
+  if (!added) {
     if (p.epoch < heard.epoch ||
         (p.epoch == heard.epoch && p.sequence <= heard.sequence)) {
       return false;
@@ -285,40 +418,44 @@ void OnMessage(const std::shared_ptr<State>& state, const discovery::Peer& from,
   State& s = *state;
   auto owner = std::make_shared<const std::vector<uint8_t>>(std::move(bytes));
   absl::StatusOr<TopicMessage> message = DecodeTopicMessage(*owner);
-  MutexLock lock(&s.mu);
-  if (!message.ok()) {
-    ++s.counters.malformed;
-    return;
+  std::vector<Inline> inline_calls;
+  {
+    MutexLock lock(&s.mu);
+    if (!message.ok()) {
+      ++s.counters.malformed;
+      return;
+    }
+    if (auto* interest = std::get_if<Interest>(&*message)) {
+      ++s.counters.interests_received;
+      auto peer = s.peers.find(from.id);
+      if (peer == s.peers.end()) return;
+      if (interest->reply_wanted) SendInterest(s, from.id);
+      if (interest->version < peer->second.version) return;
+      peer->second = std::move(*interest);
+      SendHistory(s, from.id, peer->second);
+      return;
+    }
+    const Publication& p = std::get<Publication>(*message);
+    ++s.counters.received;
+    if (!Fresh(s, from.id, p)) {
+      ++s.counters.duplicates;
+      return;
+    }
+    auto delivery = std::make_shared<Delivery>();
+    delivery->message = Message{.topic = std::string(p.topic),
+                                .type = std::string(p.type),
+                                .publisher_id = from.id,
+                                .publisher_name = from.name,
+                                .sequence = p.sequence,
+                                .history = p.history,
+                                .payload = p.payload};
+    delivery->owner = std::move(owner);
+    if (p.time_to_live_ms > 0) {
+      delivery->deadline = s.Now() + absl::Milliseconds(p.time_to_live_ms);
+    }
+    if (DeliverLocally(state, delivery, &inline_calls) == 0) ++s.counters.unwanted;
   }
-  if (auto* interest = std::get_if<Interest>(&*message)) {
-    ++s.counters.interests_received;
-    auto peer = s.peers.find(from.id);
-    if (peer == s.peers.end()) return;
-    if (interest->reply_wanted) SendInterest(s, from.id);
-    if (interest->version < peer->second.version) return;
-    peer->second = std::move(*interest);
-    SendHistory(s, from.id, peer->second);
-    return;
-  }
-  const Publication& p = std::get<Publication>(*message);
-  ++s.counters.received;
-  if (!Fresh(s, from.id, p)) {
-    ++s.counters.duplicates;
-    return;
-  }
-  auto delivery = std::make_shared<Delivery>();
-  delivery->message = Message{.topic = p.topic,
-                              .type = p.type,
-                              .publisher_id = from.id,
-                              .publisher_name = from.name,
-                              .sequence = p.sequence,
-                              .history = p.history,
-                              .payload = p.payload};
-  delivery->owner = std::move(owner);
-  if (p.time_to_live_ms > 0) {
-    delivery->deadline = s.Now() + absl::Milliseconds(p.time_to_live_ms);
-  }
-  if (DeliverLocally(state, delivery) == 0) ++s.counters.unwanted;
+  RunInline(state, inline_calls);
 }
 
 absl::Status ValidateOptions(const TopicsOptions& o) {
@@ -402,7 +539,7 @@ absl::Status Topics::Subscribe(absl::string_view filter, absl::string_view type,
   internal::TopicsState& s = *state_;
   MutexLock lock(&s.mu);
   if (s.stopped) return absl::FailedPreconditionError("topics stopped");
-  if (s.subscriptions.contains(std::string(filter))) {
+  if (s.subscriptions.contains(filter)) {
     return absl::AlreadyExistsError(absl::StrCat("'", filter, "' is subscribed already"));
   }
   if (s.subscriptions.size() >= s.options.max_subscriptions) {
@@ -410,13 +547,13 @@ absl::Status Topics::Subscribe(absl::string_view filter, absl::string_view type,
         "max_subscriptions = ", s.options.max_subscriptions, " subscriptions held"));
   }
   if (!IsWildcardFilter(filter)) {
-    const std::string in_use = internal::TypeInUse(s, filter);
+    const absl::string_view in_use = internal::TypeInUse(s, filter);
     if (!in_use.empty() && in_use != type)
       return internal::TypeConflict(filter, type, in_use);
   }
   s.subscriptions.emplace(std::string(filter), std::make_shared<internal::Subscription>(
                                                    std::string(filter), std::string(type),
-                                                   std::move(callback), s.executor));
+                                                   std::move(callback)));
   ++s.interest_version;
   for (const auto& [peer, interest] : s.peers) internal::SendInterest(s, peer);
   return absl::OkStatus();
@@ -457,8 +594,8 @@ absl::Status Topics::Publish(absl::string_view topic, absl::string_view type,
       .sequence = std::numeric_limits<uint64_t>::max(),
       .time_to_live_ms = static_cast<uint32_t>(std::clamp<int64_t>(
           absl::ToInt64Milliseconds(expiry), 1, std::numeric_limits<uint32_t>::max())),
-      .topic = std::string(topic),
-      .type = std::string(type),
+      .topic = topic,
+      .type = type,
       .payload = payload};
   if (PublicationHeaderSize(p) + payload.size() > s.messages->max_message_bytes()) {
     return absl::InvalidArgumentError(absl::StrCat(
@@ -471,7 +608,7 @@ absl::Status Topics::Publish(absl::string_view topic, absl::string_view type,
     return absl::FailedPreconditionError(s.stopped ? "topics stopped"
                                                    : "topics not started");
   }
-  const std::string in_use = internal::TypeInUse(s, topic);
+  const absl::string_view in_use = internal::TypeInUse(s, topic);
   if (!in_use.empty() && in_use != type)
     return internal::TypeConflict(topic, type, in_use);
   auto found = s.published.find(p.topic);
@@ -481,7 +618,10 @@ absl::Status Topics::Publish(absl::string_view topic, absl::string_view type,
           absl::StrCat("max_published_topics = ", s.options.max_published_topics,
                        " topics published"));
     }
-    found = s.published.emplace(p.topic, internal::PublishedTopic{.type = p.type}).first;
+    found = s.published
+                .emplace(std::string(topic),
+                         internal::PublishedTopic{.type = std::string(type)})
+                .first;
   }
   internal::PublishedTopic& published = found->second;
   published.reliable = options.reliable;
@@ -524,16 +664,18 @@ absl::Status Topics::Publish(absl::string_view topic, absl::string_view type,
       status = sent;
     }
   }
-  auto delivery = std::make_shared<internal::Delivery>();
-  delivery->message = Message{.topic = p.topic,
-                              .type = p.type,
-                              .publisher_id = s.self_id,
-                              .publisher_name = s.self_name,
-                              .sequence = p.sequence,
-                              .payload = kept_payload};
-  delivery->owner = bytes;
-  delivery->deadline = deadline;
-  internal::DeliverLocally(state_, delivery);
+  if (internal::WantedLocally(s, p.topic, p.type)) {
+    auto delivery = std::make_shared<internal::Delivery>();
+    delivery->message = Message{.topic = std::string(p.topic),
+                                .type = std::string(p.type),
+                                .publisher_id = s.self_id,
+                                .publisher_name = s.self_name,
+                                .sequence = p.sequence,
+                                .payload = kept_payload};
+    delivery->owner = bytes;
+    delivery->deadline = deadline;
+    internal::DeliverLocally(state_, delivery);
+  }
   return status;
 }
 

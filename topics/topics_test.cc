@@ -1,6 +1,7 @@
 #include "glue/topics/topics.h"
 
 #include <boost/asio/io_context.hpp>
+#include <chrono>
 #include <string>
 #include <vector>
 
@@ -130,6 +131,46 @@ TEST_F(TopicsTest, APublicationGoesOnlyToThePeersThatWantIt) {
   EXPECT_EQ(at_c.messages.received_whole + at_c.messages.received_reassembled,
             at_c.interests_received);
   EXPECT_EQ(c->got_count(), 0u);
+}
+
+TEST_F(TopicsTest, AQuickCallbackRunsWhereItsMessageArrivedAndASlowOneMovesOff) {
+  Endpoint* a = Add(1);
+  Endpoint* b = Add(2);
+  ASSERT_TRUE(a && b);
+  ASSERT_TRUE(Connect(a, b));
+  uint64_t before = a->topics->counters().interests_received;
+  ASSERT_OK(b->topics->Subscribe("quick", "some_type", b->Record()));
+  ASSERT_TRUE(InterestArrived(a, before));
+  for (int i = 0; i < 10; ++i) {
+    ASSERT_OK(a->topics->Publish("quick", "some_type", absl::Seconds(5), Bytes("q")));
+  }
+  ASSERT_TRUE(RunUntil(io_, [&] { return b->got_count() == 10; }));
+  const uint64_t quick_inline = b->topics->counters().delivered_inline;
+  EXPECT_GE(quick_inline, 1u);
+
+  // A callback that takes 200 us: once it has run, its average is above the bound,
+  // and its messages go to the executor's threads, still in order.
+  MessageCallback record = b->Record();
+  before = a->topics->counters().interests_received;
+  ASSERT_OK(b->topics->Subscribe("slow", "some_type", [&](const Message& m) {
+    const auto start = std::chrono::steady_clock::now();
+    while (std::chrono::steady_clock::now() - start < std::chrono::microseconds(200)) {
+    }
+    record(m);
+  }));
+  ASSERT_TRUE(InterestArrived(a, before));
+  for (int i = 0; i < 20; ++i) {
+    ASSERT_OK(a->topics->Publish("slow", "some_type", absl::Seconds(5), Bytes("s")));
+  }
+  ASSERT_TRUE(RunUntil(io_, [&] { return b->got_count() == 30; }));
+  const TopicsCounters c = b->topics->counters();
+  EXPECT_LE(c.delivered_inline - quick_inline, 1u);
+  EXPECT_EQ(c.delivered, 30u);
+  const std::vector<Got> got = b->Snapshot();
+  for (uint64_t i = 0; i < 20; ++i) {
+    EXPECT_EQ(got[10 + i].topic, "slow");
+    EXPECT_EQ(got[10 + i].sequence, i + 1);
+  }
 }
 
 TEST_F(TopicsTest, AfterUnsubscribeNothingMoreIsSentAndBestEffortArrivesToo) {

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "absl/types/span.h"
 
 namespace glue::topics {
@@ -48,8 +49,10 @@ struct Publication {
   uint32_t time_to_live_ms = 0;
   // Sent from the publisher's history to a subscriber that appeared later.
   bool history = false;
-  std::string topic;
-  std::string type;
+  // Views, like the payload: into the bytes decoded, or what the encoder's caller
+  // holds.
+  absl::string_view topic;
+  absl::string_view type;
   absl::Span<const uint8_t> payload;
 };
 

@@ -87,10 +87,13 @@ struct TopicsCounters {
   uint64_t history_sent = 0;        // publications sent from history
   uint64_t delivered = 0;           // messages handed to subscription callbacks
   uint64_t delivered_locally = 0;   // of which published by this endpoint
-  uint64_t received = 0;            // publications received from peers
-  uint64_t duplicates = 0;          // received again, or older than what was delivered
-  uint64_t unwanted = 0;            // received but matching no subscription (or its type)
-  uint64_t malformed = 0;           // topic messages that did not decode: dropped
+  // Of those delivered, received messages whose callback ran on the thread that
+  // received them (the callback is quick), not handed to another.
+  uint64_t delivered_inline = 0;
+  uint64_t received = 0;    // publications received from peers
+  uint64_t duplicates = 0;  // received again, or older than what was delivered
+  uint64_t unwanted = 0;    // received but matching no subscription (or its type)
+  uint64_t malformed = 0;   // topic messages that did not decode: dropped
   uint64_t interests_received = 0;
   uint64_t interests_sent = 0;
   uint64_t slow_subscriber_drops = 0;  // at max_pending_per_subscription
@@ -102,10 +105,12 @@ struct TopicsCounters {
   fragmentation::MessageTransportCounters messages;
 };
 
-// Topics runs on the message transport's strand; each subscription's callback on a
-// strand of its own (so one subscription's callbacks never run concurrently, and a
-// slow one does not hold up the transport when the executor has more than one
-// thread). Public methods may be called from any thread, callbacks included, but Stop.
+// Topics runs on the message transport's strand. One subscription's callbacks never
+// run concurrently, and run in order. A quick callback (under 20 us on average) runs
+// on the thread that received its message, with no hop; a slower one on the
+// executor's threads, a batch of messages per wakeup, so that it does not hold up the
+// transport when the executor has more than one thread; so do local publications'.
+// Public methods may be called from any thread, callbacks included, but Stop.
 class Topics {
  public:
   struct Callbacks {
