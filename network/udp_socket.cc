@@ -211,16 +211,24 @@ void OnReadable(const std::shared_ptr<State>& state,
                 const boost::system::error_code& ec) {
   State& s = *state;
   HandlerGate::Pass pass(&s.gate);
-  if (ec || !pass) return;
+  // Another error is the socket's pending one, which the peek took: receiving goes on.
+  if (ec == boost::asio::error::operation_aborted ||
+      ec == boost::asio::error::bad_descriptor || !pass) {
+    return;
+  }
   Drain(s);
   MutexLock lock(&s.mu);
   if (!s.stop_requested.load(std::memory_order_relaxed)) ArmWait(state);
 }
 
+// ArmWait waits for a datagram with a receive of no bytes that only peeks, rather than
+// async_wait: Asio re-registers the descriptor with epoll (a system call) for every
+// async_wait, but tries a receive first and keeps the registration as it is. When a
+// datagram is waiting already, the peek finds it at once.
 void ArmWait(const std::shared_ptr<State>& state) {
-  state->socket.async_wait(
-      boost::asio::socket_base::wait_read,
-      [state](const boost::system::error_code& ec) { OnReadable(state, ec); });
+  state->socket.async_receive(
+      boost::asio::mutable_buffer(), boost::asio::socket_base::message_peek,
+      [state](const boost::system::error_code& ec, size_t) { OnReadable(state, ec); });
 }
 
 absl::Status CheckDestination(const State& s, const Address& destination, size_t size) {
