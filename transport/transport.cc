@@ -135,6 +135,9 @@ struct TransportState {
   // When each session next has something to do, earliest first.
   absl::btree_set<std::pair<absl::Time, uint64_t>> deadlines ABSL_GUARDED_BY(mu);
   bool flush_posted ABSL_GUARDED_BY(mu) = false;
+  // A Send from a callback on the strand asks the handler that ran the callback to
+  // flush when it ends, rather than post a flush, which would wake another thread.
+  bool flush_on_exit ABSL_GUARDED_BY(mu) = false;
   std::optional<absl::Time> timer_at ABSL_GUARDED_BY(mu);
   serialization::DatagramEncoder encoder ABSL_GUARDED_BY(mu);
   Outgoing out ABSL_GUARDED_BY(mu);
@@ -195,7 +198,12 @@ void ArmTimer(const std::shared_ptr<TransportState>& state, absl::Time now)
   s.timer_at = first;
   s.timer.expires_after(absl::ToChronoNanoseconds(first - now));
   s.timer.async_wait([state](const boost::system::error_code& error) {
-    if (error != boost::asio::error::operation_aborted) Flush(state);
+    if (error == boost::asio::error::operation_aborted) return;
+    {
+      MutexLock lock(&state->mu);
+      state->timer_at.reset();  // nothing is armed now
+    }
+    Flush(state);
   });
 }
 
@@ -321,8 +329,8 @@ void Report(const TransportState& s, const Peer* from, Reports& reports) {
   }
 }
 
-// Flush services every session whose deadline has come. On the strand.
-void Flush(const std::shared_ptr<TransportState>& state) {
+// FlushOnce services every session whose deadline has come. On the strand.
+void FlushOnce(const std::shared_ptr<TransportState>& state) {
   TransportState& s = *state;
   HandlerGate::Pass pass(&s.gate);
   if (!pass) return;
@@ -330,7 +338,6 @@ void Flush(const std::shared_ptr<TransportState>& state) {
   {
     MutexLock lock(&s.mu);
     s.flush_posted = false;
-    s.timer_at.reset();
     if (s.stopped) return;
     const absl::Time now = s.Now();
     s.due.clear();
@@ -347,6 +354,24 @@ void Flush(const std::shared_ptr<TransportState>& state) {
   }
   SendBatch(s);
   Report(s, nullptr, reports);
+}
+
+// FinishHandler ends every handler on the strand that runs callbacks: it flushes what
+// they sent (see flush_on_exit), and what the callbacks of that flush sent in turn.
+void FinishHandler(const std::shared_ptr<TransportState>& state) {
+  for (;;) {
+    {
+      MutexLock lock(&state->mu);
+      if (!state->flush_on_exit) return;
+      state->flush_on_exit = false;
+    }
+    FlushOnce(state);
+  }
+}
+
+void Flush(const std::shared_ptr<TransportState>& state) {
+  FlushOnce(state);
+  FinishHandler(state);
 }
 
 // Close closes a session and reports what it held as released.
@@ -377,6 +402,7 @@ void OnAdded(const std::shared_ptr<TransportState>& state, const Peer& peer) {
     ArmTimer(state, now);
   }
   if (s.callbacks.on_peer_added) s.callbacks.on_peer_added(peer);
+  FinishHandler(state);
 }
 
 void OnRemoved(const std::shared_ptr<TransportState>& state, const Peer& peer,
@@ -397,6 +423,7 @@ void OnRemoved(const std::shared_ptr<TransportState>& state, const Peer& peer,
   }
   Report(s, nullptr, reports);
   if (s.callbacks.on_peer_removed) s.callbacks.on_peer_removed(peer, reason);
+  FinishHandler(state);
 }
 
 // AcceptSession checks the session numbers of a datagram of frames from ps.peer,
@@ -468,6 +495,7 @@ void OnFrames(const std::shared_ptr<TransportState>& state, const Peer& peer,
   }
   SendBatch(s);
   Report(s, &peer, reports);
+  FinishHandler(state);
 }
 
 // BodyRoom returns the largest body a data frame with `meta_bytes` of meta may carry
@@ -663,7 +691,11 @@ absl::Status Transport::Send(uint64_t peer_id, Payload payload,
     }
   }
   internal::Reschedule(s, *ps);
-  internal::PostFlush(state_);
+  if (s.strand.running_in_this_thread()) {
+    s.flush_on_exit = true;
+  } else {
+    internal::PostFlush(state_);
+  }
   return absl::OkStatus();
 }
 
