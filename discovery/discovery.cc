@@ -50,6 +50,7 @@ struct DiscoveryState : std::enable_shared_from_this<DiscoveryState> {
   // Touched only by handlers, which the strand runs one at a time.
   serialization::DatagramDecoder decoder;
   serialization::DecodedDatagram decoded;
+  Peer frames_peer;  // the sender of the frames handled, copied out of the table
 
   mutable Mutex mu;
   bool started ABSL_GUARDED_BY(mu) = false;
@@ -357,20 +358,21 @@ void OnDatagram(const std::shared_ptr<DiscoveryState>& state,
       return;
     }
     case serialization::DecodedDatagram::Kind::kFrames: {
-      std::optional<Peer> peer;
+      bool known = false;
       {
         MutexLock lock(&s.mu);
         const Peer* found = s.table.Find(d.header.endpoint_id);
         if (found != nullptr && found->name == d.header.endpoint_name &&
             d.header.network_id == s.config.network_id) {
-          peer = *found;
+          s.frames_peer = *found;  // reuses the name's buffer: no allocation
+          known = true;
         }
       }
-      if (!peer) {
+      if (!known) {
         s.frames_from_unknown.fetch_add(1, std::memory_order_relaxed);
         return;
       }
-      if (s.callbacks.on_frames) s.callbacks.on_frames(*peer, d);
+      if (s.callbacks.on_frames) s.callbacks.on_frames(s.frames_peer, d);
       return;
     }
   }
