@@ -30,9 +30,11 @@ using transport::SendOutcome;
 struct OutMessage {
   std::shared_ptr<const std::vector<uint8_t>> bytes;
   SplitPlan plan;
-  FragmentHeader header;     // index set per fragment; unused when not fragmented
-  SendOptions options;       // options.token is the caller's
-  uint64_t key = 0;          // the token the transport reports this message's frames by
+  FragmentHeader header;  // index set per fragment; unused when not fragmented
+  SendOptions options;    // options.token is the caller's
+  // The token the transport reports this message's frames by; kUntracked for a whole
+  // message no caller awaits a report of (see MessageTransport::Send).
+  uint64_t key = 0;
   uint32_t next = 0;         // the next frame to hand to the transport
   uint32_t outstanding = 0;  // frames handed, reliable, not yet reported
   bool reported = false;     // on_send_done ran for it
@@ -60,6 +62,10 @@ struct PeerState {
   // Reliable messages not yet finished with, by key.
   absl::flat_hash_map<uint64_t, std::shared_ptr<OutMessage>> pending;
 };
+
+// The key of messages sent whole whose end only the counters record: nothing is
+// kept of them but what the transport keeps, and its report needs no lookup.
+constexpr uint64_t kUntracked = 0;
 
 struct Done {
   uint64_t peer_id;
@@ -134,11 +140,8 @@ void RetireReassembler(State& s, const PeerState& ps)
   s.counters.reassembly_abandoned += ps.reassembler->messages_held();
 }
 
-// Report records the end of reliable message `m`, once.
-void Report(State& s, uint64_t peer_id, OutMessage& m, SendOutcome outcome,
-            std::vector<Done>* done) ABSL_EXCLUSIVE_LOCKS_REQUIRED(s.mu) {
-  if (m.reported) return;
-  m.reported = true;
+// Count counts the end of a reliable message.
+void Count(State& s, SendOutcome outcome) ABSL_EXCLUSIVE_LOCKS_REQUIRED(s.mu) {
   switch (outcome) {
     case SendOutcome::kAcknowledged:
       ++s.counters.acknowledged;
@@ -150,7 +153,15 @@ void Report(State& s, uint64_t peer_id, OutMessage& m, SendOutcome outcome,
       ++s.counters.released;
       break;
   }
-  done->push_back({peer_id, m.options.token, outcome});
+}
+
+// Report records the end of reliable message `m`, once.
+void Report(State& s, uint64_t peer_id, OutMessage& m, SendOutcome outcome,
+            std::vector<Done>* done) ABSL_EXCLUSIVE_LOCKS_REQUIRED(s.mu) {
+  if (m.reported) return;
+  m.reported = true;
+  Count(s, outcome);
+  if (m.key != kUntracked) done->push_back({peer_id, m.options.token, outcome});
 }
 
 // Withdraw takes what remains of `m` out of its peer's queue. Pump hands frames from
@@ -225,6 +236,9 @@ void Pump(State& s, uint64_t peer_id, PeerState& ps, std::vector<Done>* done)
 void ReleaseAll(State& s, uint64_t peer_id, PeerState& ps, std::vector<Done>* done)
     ABSL_EXCLUSIVE_LOCKS_REQUIRED(s.mu) {
   for (auto& [key, m] : ps.pending) Report(s, peer_id, *m, SendOutcome::kReleased, done);
+  for (const std::shared_ptr<OutMessage>& m : ps.queue) {  // untracked, not pending
+    if (m->key == kUntracked) Report(s, peer_id, *m, SendOutcome::kReleased, done);
+  }
   s.counters.bytes_queued -= ps.bytes_queued;
   ps.bytes_queued = 0;
   ps.queue.clear();
@@ -357,6 +371,10 @@ void OnSendDone(State& s, uint64_t peer_id, absl::Span<const uint64_t> keys,
     if (peer == s.peers.end()) return;  // released when the peer was removed
     PeerState& ps = *peer->second;
     for (uint64_t key : keys) {
+      if (key == kUntracked) {
+        Count(s, outcome);
+        continue;
+      }
       auto found = ps.pending.find(key);
       if (found == ps.pending.end()) continue;
       OutMessage& m = *found->second;
@@ -497,30 +515,41 @@ absl::Status MessageTransport::Send(uint64_t peer_id,
   if (options.ordered && !options.reliable) {
     return absl::InvalidArgumentError("ordered delivery needs reliable delivery");
   }
-  auto m = std::make_shared<internal::OutMessage>();
-  if (size <= s.transport->max_payload_bytes()) {
-    m->plan = {.message_bytes = size,
-               .fragmented = false,
-               .count = 1,
-               .fragment_bytes = static_cast<uint32_t>(size)};
-  } else {
-    GLUE_ASSIGN_OR_RETURN(
-        m->plan, PlanSplit(size, s.transport->max_body_bytes(kMaxFragmentHeaderBytes),
-                           s.options.max_message_bytes));
-    const absl::Time now = s.Now();
-    uint32_t time_to_live_ms = 0;
-    if (options.expiry != absl::InfiniteFuture()) {
-      const int64_t ms = absl::ToInt64Milliseconds(options.expiry - now);
-      time_to_live_ms = static_cast<uint32_t>(
-          std::clamp<int64_t>(ms, 1, std::numeric_limits<uint32_t>::max()));
+  const bool whole = size <= s.transport->max_payload_bytes();
+  // A reliable whole message whose end nobody awaits is handed straight to the
+  // transport when nothing waits before it: no bookkeeping here, and its report
+  // only counts.
+  const bool untracked = whole && options.reliable && !s.callbacks.on_send_done;
+  std::shared_ptr<internal::OutMessage> m;
+  auto plan = [&]() -> absl::Status {
+    m = std::make_shared<internal::OutMessage>();
+    if (whole) {
+      m->plan = {.message_bytes = size,
+                 .fragmented = false,
+                 .count = 1,
+                 .fragment_bytes = static_cast<uint32_t>(size)};
+    } else {
+      GLUE_ASSIGN_OR_RETURN(
+          m->plan, PlanSplit(size, s.transport->max_body_bytes(kMaxFragmentHeaderBytes),
+                             s.options.max_message_bytes));
+      const absl::Time now = s.Now();
+      uint32_t time_to_live_ms = 0;
+      if (options.expiry != absl::InfiniteFuture()) {
+        const int64_t ms = absl::ToInt64Milliseconds(options.expiry - now);
+        time_to_live_ms = static_cast<uint32_t>(
+            std::clamp<int64_t>(ms, 1, std::numeric_limits<uint32_t>::max()));
+      }
+      m->header = {.total_bytes = size,
+                   .fragment_bytes = m->plan.fragment_bytes,
+                   .checksum = Crc32c(*message),
+                   .time_to_live_ms = time_to_live_ms};
     }
-    m->header = {.total_bytes = size,
-                 .fragment_bytes = m->plan.fragment_bytes,
-                 .checksum = Crc32c(*message),
-                 .time_to_live_ms = time_to_live_ms};
-  }
-  m->bytes = std::move(message);
-  m->options = options;
+    m->bytes = message;
+    m->options = options;
+    return absl::OkStatus();
+  };
+  // The checksum is computed without the lock.
+  if (!untracked) GLUE_RETURN_IF_ERROR(plan());
 
   std::vector<internal::Done> done;
   absl::Status status;
@@ -548,8 +577,28 @@ absl::Status MessageTransport::Send(uint64_t peer_id,
           ps.bytes_queued, " of max_queued_bytes = ", s.options.max_queued_bytes,
           " bytes held"));
     }
+    if (untracked && ps.queue.empty()) {
+      transport::SendOptions direct = options;
+      direct.token = internal::kUntracked;
+      direct.wait_until = absl::InfinitePast();
+      const absl::Span<const uint8_t> body = *message;
+      status =
+          s.transport->Send(peer_id, transport::Payload::View(message, body), direct);
+      if (status.ok()) {
+        ++s.counters.messages_sent;
+        ++s.counters.sent_whole;
+        return status;
+      }
+      if (!absl::IsResourceExhausted(status)) return status;
+      status = absl::OkStatus();  // the window is full: the message waits its turn
+    }
+    if (untracked) {
+      GLUE_RETURN_IF_ERROR(plan());
+      m->key = internal::kUntracked;
+    } else {
+      m->key = s.next_key++;
+    }
     m->header.message_id = ps.next_message_id++;
-    m->key = s.next_key++;
     ++s.counters.messages_sent;
     ++(m->plan.fragmented ? s.counters.sent_fragmented : s.counters.sent_whole);
     ps.bytes_queued += size;
@@ -564,7 +613,7 @@ absl::Status MessageTransport::Send(uint64_t peer_id,
       internal::Withdraw(s, ps, *m);
       return status;
     }
-    ps.pending.emplace(m->key, m);
+    if (!untracked) ps.pending.emplace(m->key, m);
     const bool first_in_queue = ps.queue.empty();
     ps.queue.push_back(m);
     if (first_in_queue) {

@@ -1,5 +1,6 @@
 #include "glue/fragmentation/message_transport.h"
 
+#include <algorithm>
 #include <boost/asio/io_context.hpp>
 #include <chrono>
 #include <cstdio>
@@ -72,8 +73,9 @@ struct Endpoint : transport::testing::Observed {
 class MessageTransportTest : public transport::testing::EndpointTest<Endpoint> {
  protected:
   // Add starts an endpoint on `io` (the fixture's by default).
+  // Without `report_sends`, on_send_done is not set.
   Endpoint* Add(const discovery::Config& config, MessageTransportOptions options = {},
-                boost::asio::io_context* io = nullptr) {
+                boost::asio::io_context* io = nullptr, bool report_sends = true) {
     auto endpoint = std::make_unique<Endpoint>();
     Endpoint* e = endpoint.get();
     MessageTransport::Callbacks callbacks{
@@ -90,6 +92,7 @@ class MessageTransportTest : public transport::testing::EndpointTest<Endpoint> {
         .on_send_done = [e](uint64_t, uint64_t token,
                             SendOutcome outcome) { e->SendDone(token, outcome); },
     };
+    if (!report_sends) callbacks.on_send_done = nullptr;
     auto messages = MessageTransport::Create(ExecutorOf(io), config, std::move(callbacks),
                                              std::move(options));
     EXPECT_OK(messages);
@@ -398,6 +401,52 @@ TEST_F(MessageTransportTest, APeerGoingAwayReleasesAFullQueueOfSmallMessagesAtOn
   const MessageTransportCounters c = a->messages->counters();
   EXPECT_EQ(c.released, sent);
   EXPECT_EQ(c.bytes_queued, 0u);
+}
+
+TEST_F(MessageTransportTest, WithoutOnSendDoneTheEndsOfMessagesAreCounted) {
+  // Without on_send_done, whole messages go straight to the transport when none
+  // waits, and nothing is kept of them; behind a full window they queue as others
+  // do. Every end is counted all the same, whether acknowledged or released.
+  MessageTransportOptions options;
+  options.transport.session.window.max_bytes = 4 << 10;
+  Endpoint* a = Add(Config(1), options, nullptr, /*report_sends=*/false);
+  Endpoint* b = Add(2);
+  ASSERT_TRUE(a && b);
+  ASSERT_TRUE(Connect(a, b));
+  constexpr uint32_t kCount = 200;
+  for (uint32_t i = 0; i < kCount; ++i) {
+    // One in fifty is fragmented, which is kept until it is reported.
+    ASSERT_OK(a->messages->Send(b->id(), Message(i, i % 50 == 0 ? 5000 : 100), {}));
+  }
+  EXPECT_GT(a->messages->counters().bytes_queued, 0u);  // some waited
+  ASSERT_TRUE(RunUntil(io_, [&] {
+    return b->received_count() == kCount &&
+           a->messages->counters().acknowledged == kCount;
+  }));
+  {
+    MutexLock lock(&b->mu);
+    std::vector<uint32_t> indices = b->indices;
+    std::sort(indices.begin(), indices.end());
+    for (uint32_t i = 0; i < kCount; ++i) ASSERT_EQ(indices[i], i);
+  }
+  MessageTransportCounters c = a->messages->counters();
+  EXPECT_EQ(c.messages_sent, kCount);
+  EXPECT_EQ(c.sent_fragmented, kCount / 50);
+  EXPECT_EQ(c.bytes_queued, 0u);
+
+  // Queued and in flight when the peer leaves: each released, once.
+  for (uint32_t i = 0; i < kCount; ++i) {
+    ASSERT_OK(a->messages->Send(b->id(), Message(i, 100), {}));
+  }
+  EXPECT_GT(a->messages->counters().bytes_queued, 0u);
+  b->messages->Stop();  // says goodbye, acknowledging nothing
+  ASSERT_TRUE(RunUntil(io_, [&] {
+    c = a->messages->counters();
+    return c.acknowledged + c.released == 2 * kCount;
+  }));
+  EXPECT_GT(c.released, 0u);
+  EXPECT_EQ(c.bytes_queued, 0u);
+  EXPECT_EQ(c.transport.bytes_held, 0u);
 }
 
 TEST_F(MessageTransportTest, AMessageWhoseFragmentExpiresIsReportedExpiredOnce) {
