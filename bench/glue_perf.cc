@@ -30,6 +30,7 @@
 #include <cstdio>
 #include <cstring>
 #include <map>
+#include <memory>
 #include <string>
 #include <thread>
 #include <vector>
@@ -264,45 +265,103 @@ int RunPong(Endpoint& endpoint, const Flags& flags) {
   return 0;
 }
 
-int RunPing(Endpoint& endpoint, const Flags& flags) {
+// Pinger sends the next ping from the callback that receives the pong, as ddsperf
+// does, so that a round trip is the two endpoints' work and no more; the main thread
+// only watches for a ping that got no answer within a second, and sends another.
+struct Pinger {
+  Endpoint* endpoint = nullptr;
+  std::vector<uint8_t> payload;
+  absl::Time end;
+
   Mutex mu;
-  uint64_t answered ABSL_GUARDED_BY(mu) = 0;
-  if (absl::Status s = endpoint.Subscribe(kPongTopic, kType,
-                                          [&](const Message& m) {
-                                            MutexLock lock(&mu);
-                                            answered = SequenceOf(m.payload);
-                                            mu.NotifyAll();
-                                          });
+  uint64_t sequence ABSL_GUARDED_BY(mu) = 0;  // of the ping in flight
+  std::chrono::steady_clock::time_point sent_at ABSL_GUARDED_BY(mu);
+  std::vector<double> rtt_us ABSL_GUARDED_BY(mu);
+  bool done ABSL_GUARDED_BY(mu) = false;
+  absl::Status failed ABSL_GUARDED_BY(mu);
+
+  // Send sends ping `sequence`; the caller has just made it the one in flight.
+  void Send(uint64_t sequence) {
+    std::vector<uint8_t> bytes = payload;
+    std::memcpy(bytes.data(), &sequence, sizeof(sequence));
+    absl::Status s =
+        endpoint->Publish(kPingTopic, kType, kExpiry, bytes, {.history_depth = 0});
+    if (!s.ok()) {
+      MutexLock lock(&mu);
+      failed = s;
+      done = true;
+      mu.NotifyAll();
+    }
+  }
+
+  // Next makes the next ping the one in flight and returns its number.
+  uint64_t Next() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
+    sent_at = std::chrono::steady_clock::now();
+    return ++sequence;
+  }
+
+  void OnPong(const Message& m) {
+    const auto now = std::chrono::steady_clock::now();
+    uint64_t next;
+    {
+      MutexLock lock(&mu);
+      if (done || SequenceOf(m.payload) != sequence) return;
+      rtt_us.push_back(std::chrono::duration<double, std::micro>(now - sent_at).count());
+      if (stop_requested || absl::Now() >= end) {
+        done = true;
+        mu.NotifyAll();
+        return;
+      }
+      next = Next();  // the watchdog needs no wakeup for it
+    }
+    Send(next);
+  }
+};
+
+int RunPing(Endpoint& endpoint, const Flags& flags) {
+  // Shared with the callback, which may run until the endpoint stops.
+  auto shared = std::make_shared<Pinger>();
+  Pinger& pinger = *shared;
+  pinger.endpoint = &endpoint;
+  pinger.payload.assign(flags.size, 0x42);
+  if (absl::Status s = endpoint.Subscribe(
+          kPongTopic, kType, [shared](const Message& m) { shared->OnPong(m); });
       !s.ok()) {
     std::fprintf(stderr, "glue_perf: %s\n", s.ToString().c_str());
     return 2;
   }
   if (!WaitForPeer(endpoint)) return 0;
-  std::vector<uint8_t> payload(flags.size, 0x42);
-  std::vector<double> rtt_us;
-  const absl::Time end = flags.duration_s == 0
-                             ? absl::InfiniteFuture()
-                             : absl::Now() + absl::Seconds(flags.duration_s);
+  pinger.end = flags.duration_s == 0 ? absl::InfiniteFuture()
+                                     : absl::Now() + absl::Seconds(flags.duration_s);
   uint64_t timeouts = 0;
-  for (uint64_t sequence = 1; !stop_requested && absl::Now() < end; ++sequence) {
-    std::memcpy(payload.data(), &sequence, sizeof(sequence));
-    const auto start = std::chrono::steady_clock::now();
-    if (absl::Status s =
-            endpoint.Publish(kPingTopic, kType, kExpiry, payload, {.history_depth = 0});
-        !s.ok()) {
-      std::fprintf(stderr, "glue_perf: publish: %s\n", s.ToString().c_str());
+  uint64_t first;
+  {
+    MutexLock lock(&pinger.mu);
+    first = pinger.Next();
+  }
+  pinger.Send(first);
+  std::vector<double> rtt_us;
+  {
+    MutexLock lock(&pinger.mu);
+    while (!pinger.done) {
+      const uint64_t waiting_for = pinger.sequence;
+      pinger.mu.AwaitUntil(
+          [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(pinger.mu) { return pinger.done; },
+          absl::Now() + absl::Seconds(1));
+      if (pinger.done || pinger.sequence != waiting_for) continue;
+      ++timeouts;  // no answer in a second: send another
+      if (stop_requested || absl::Now() >= pinger.end) break;
+      const uint64_t next = pinger.Next();
+      pinger.mu.Unlock();
+      pinger.Send(next);
+      pinger.mu.Lock();
+    }
+    pinger.done = true;
+    if (!pinger.failed.ok()) {
+      std::fprintf(stderr, "glue_perf: publish: %s\n", pinger.failed.ToString().c_str());
       return 1;
     }
-    MutexLock lock(&mu);
-    if (!mu.AwaitUntil(
-            [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) { return answered == sequence; },
-            absl::Now() + absl::Seconds(1))) {
-      ++timeouts;
-      continue;
-    }
-    rtt_us.push_back(std::chrono::duration<double, std::micro>(
-                         std::chrono::steady_clock::now() - start)
-                         .count());
+    rtt_us = pinger.rtt_us;
   }
   std::sort(rtt_us.begin(), rtt_us.end());
   auto at = [&](double q) {

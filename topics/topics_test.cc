@@ -2,6 +2,7 @@
 
 #include <boost/asio/io_context.hpp>
 #include <chrono>
+#include <initializer_list>
 #include <string>
 #include <vector>
 
@@ -80,6 +81,20 @@ class TopicsTest : public transport::testing::EndpointTest<Endpoint> {
     return Keep(std::move(endpoint));
   }
 
+  // Exchanged runs until each endpoint of `all`, connected to one another, has both
+  // interests of every other: the one sent when it appeared, and the reply to its
+  // own. Afterwards the next interest to arrive is a change of subscriptions. With
+  // `both_ios`, it runs io_b_ too.
+  bool Exchanged(std::initializer_list<Endpoint*> all, bool both_ios = false) {
+    auto done = [&] {
+      for (Endpoint* e : all) {
+        if (e->topics->counters().interests_received < 2 * (all.size() - 1)) return false;
+      }
+      return true;
+    };
+    return both_ios ? RunBothUntil(done) : RunUntil(io_, done);
+  }
+
   // InterestArrived runs until a new interest reached `publisher`: its
   // interests_received moved past `before`.
   bool InterestArrived(Endpoint* publisher, uint64_t before) {
@@ -109,6 +124,7 @@ TEST_F(TopicsTest, APublicationGoesOnlyToThePeersThatWantIt) {
   Endpoint* c = Add(3);
   ASSERT_TRUE(a && b && c);
   ASSERT_TRUE(Connect(a, b) && Connect(a, c) && Connect(b, c));
+  ASSERT_TRUE(Exchanged({a, b, c}));
   const uint64_t before = a->topics->counters().interests_received;
   ASSERT_OK(b->topics->Subscribe("some_topic", "some_type", b->Record()));
   ASSERT_TRUE(InterestArrived(a, before));
@@ -138,6 +154,7 @@ TEST_F(TopicsTest, AQuickCallbackRunsWhereItsMessageArrivedAndASlowOneMovesOff) 
   Endpoint* b = Add(2);
   ASSERT_TRUE(a && b);
   ASSERT_TRUE(Connect(a, b));
+  ASSERT_TRUE(Exchanged({a, b}));
   uint64_t before = a->topics->counters().interests_received;
   ASSERT_OK(b->topics->Subscribe("quick", "some_type", b->Record()));
   ASSERT_TRUE(InterestArrived(a, before));
@@ -178,6 +195,7 @@ TEST_F(TopicsTest, AfterUnsubscribeNothingMoreIsSentAndBestEffortArrivesToo) {
   Endpoint* b = Add(2);
   ASSERT_TRUE(a && b);
   ASSERT_TRUE(Connect(a, b));
+  ASSERT_TRUE(Exchanged({a, b}));
   uint64_t before = a->topics->counters().interests_received;
   ASSERT_OK(b->topics->Subscribe("t", "text", b->Record()));
   ASSERT_TRUE(InterestArrived(a, before));
@@ -197,6 +215,7 @@ TEST_F(TopicsTest, WildcardsMatchLevelsAndTypesMustAgree) {
   Endpoint* b = Add(2);
   ASSERT_TRUE(a && b);
   ASSERT_TRUE(Connect(a, b));
+  ASSERT_TRUE(Exchanged({a, b}));
   const uint64_t before = a->topics->counters().interests_received;
   ASSERT_OK(b->topics->Subscribe("sensors/+/temperature", "t.Celsius", b->Record()));
   ASSERT_TRUE(InterestArrived(a, before));
@@ -245,6 +264,7 @@ TEST_F(TopicsTest, ALateSubscriberGetsTheHistoryOnceThenWhatFollows) {
   Endpoint* b = Add(2);
   ASSERT_TRUE(a && b);
   ASSERT_TRUE(Connect(a, b));
+  ASSERT_TRUE(Exchanged({a, b}));
   for (int i = 1; i <= 3; ++i) {
     ASSERT_OK(a->topics->Publish("news", "text", absl::Seconds(30),
                                  Bytes("n" + std::to_string(i)), {.history_depth = 2}));
@@ -276,6 +296,7 @@ TEST_F(TopicsTest, AnExpiredMessageIsNotSentFromHistory) {
   Endpoint* b = Add(2);
   ASSERT_TRUE(a && b);
   ASSERT_TRUE(Connect(a, b));
+  ASSERT_TRUE(Exchanged({a, b}));
   ASSERT_OK(a->topics->Publish("news", "text", absl::Milliseconds(20), Bytes("old")));
   const absl::Time expired = absl::Now() + absl::Milliseconds(20);
   ASSERT_TRUE(RunUntil(io_, [&] { return absl::Now() > expired; }));
@@ -294,6 +315,7 @@ TEST_F(TopicsTest, ASubscriberBackFromAPartitionGetsWhatItMissedOnce) {
   Endpoint* b = Add(config_b, {}, &io_b_);
   ASSERT_TRUE(a && b);
   ASSERT_TRUE(Connect(a, b, &io_b_));
+  ASSERT_TRUE(Exchanged({a, b}, /*both_ios=*/true));
   ASSERT_OK(b->topics->Subscribe("news", "text", b->Record()));
   const uint64_t before = a->topics->counters().interests_received;
   ASSERT_TRUE(
