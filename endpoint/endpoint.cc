@@ -11,6 +11,8 @@
 #include "glue/base/status_macros.h"
 #include "glue/fragmentation/message_transport.h"
 #include "glue/network/fault_injecting_link.h"
+#include "glue/network/interfaces.h"
+#include "glue/transport/transport.h"
 
 namespace glue {
 
@@ -33,6 +35,17 @@ absl::StatusOr<EndpointOptions> OptionsFromEnvironment(const EnvironmentLookup& 
                         fragmentation::OptionsFromEnvironment(env));
   GLUE_ASSIGN_OR_RETURN(options.topics.messages.transport.discovery.data_faults,
                         network::FaultOptionsFromEnvironment(env));
+  if (!env("GLUE_MTU").has_value()) {
+    // Datagrams as large as the listen interface carries in one packet.
+    size_t mtu = 0;
+    if (absl::StatusOr<network::Interface> interface =
+            network::FindInterface(options.discovery.listen_interface);
+        interface.ok()) {
+      mtu = interface->mtu;
+    }
+    options.topics.messages.transport.max_datagram_bytes =
+        transport::DatagramBytesForMtu(mtu);
+  }
   GLUE_ASSIGN_OR_RETURN(const uint64_t threads, GetUint64(env, "GLUE_THREADS", 2, 1, 64));
   options.threads = threads;
   GLUE_ASSIGN_OR_RETURN(const uint64_t linger_ms,

@@ -9,6 +9,8 @@
 #include "glue/base/mutex.h"
 #include "glue/base/status_matchers.h"
 #include "glue/discovery/loopback_network.h"
+#include "glue/network/interfaces.h"
+#include "glue/transport/transport.h"
 
 namespace glue {
 namespace {
@@ -134,6 +136,21 @@ TEST_F(EndpointTest, StopLingersUntilReliableMessagesAreAcknowledged) {
   ASSERT_TRUE(got.WaitFor(200));
   EXPECT_EQ(got.payloads().size(), 200u);
   EXPECT_EQ(a->counters().topics.messages.transport.bytes_unacknowledged, 0u);
+}
+
+TEST(EndpointOptions, WithoutGlueMtuDatagramsFitTheInterface) {
+  absl::StatusOr<EndpointOptions> options =
+      OptionsFromEnvironment(MapEnvironment({{"GLUE_LISTEN_INTERFACE", "lo"}}));
+  ASSERT_OK(options);
+  absl::StatusOr<network::Interface> lo = network::FindInterface("lo");
+  ASSERT_OK(lo);
+  EXPECT_EQ(options->topics.messages.transport.max_datagram_bytes,
+            transport::DatagramBytesForMtu(lo->mtu));
+  EXPECT_EQ(transport::DatagramBytesForMtu(65536), transport::kMaxDefaultDatagramBytes);
+  EXPECT_EQ(transport::DatagramBytesForMtu(1500), 1452u);
+  EXPECT_EQ(transport::DatagramBytesForMtu(100), transport::kMinDatagramBytes);
+  EXPECT_EQ(transport::DatagramBytesForMtu(0),
+            transport::TransportOptions().max_datagram_bytes);
 }
 
 TEST(EndpointOptions, ReadsEveryVariableAndNamesABadOne) {

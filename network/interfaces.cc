@@ -4,6 +4,7 @@
 #include <ifaddrs.h>
 #include <net/if.h>
 #include <netinet/in.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -43,10 +44,27 @@ boost::asio::ip::address_v4 Interface::FirstV4() const {
   return boost::asio::ip::address_v4::any();
 }
 
+namespace {
+
+// Mtu returns the MTU of interface `name`, asked through the socket `fd`, or 0.
+unsigned Mtu(int fd, const char* name) {
+  if (fd < 0) return 0;
+  ifreq request{};
+  std::strncpy(request.ifr_name, name, IFNAMSIZ - 1);
+  if (::ioctl(fd, SIOCGIFMTU, &request) != 0 || request.ifr_mtu <= 0) return 0;
+  return static_cast<unsigned>(request.ifr_mtu);
+}
+
+}  // namespace
+
 absl::StatusOr<std::vector<Interface>> ListInterfaces() {
+  // Any socket asks the kernel for an interface's MTU.
+  const int fd = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
   ifaddrs* raw = nullptr;
   if (::getifaddrs(&raw) != 0) {
-    return absl::ErrnoToStatus(errno, "getifaddrs");
+    const int error = errno;
+    if (fd >= 0) ::close(fd);
+    return absl::ErrnoToStatus(error, "getifaddrs");
   }
   std::unique_ptr<ifaddrs, decltype(&::freeifaddrs)> list(raw, &::freeifaddrs);
   std::map<std::string, Interface> by_name;
@@ -59,6 +77,7 @@ absl::StatusOr<std::vector<Interface>> ListInterfaces() {
       interface.loopback = (ifa->ifa_flags & IFF_LOOPBACK) != 0;
       interface.multicast = (ifa->ifa_flags & IFF_MULTICAST) != 0;
       interface.broadcast = (ifa->ifa_flags & IFF_BROADCAST) != 0;
+      interface.mtu = Mtu(fd, ifa->ifa_name);
     }
     if (ifa->ifa_addr == nullptr) continue;
     if (ifa->ifa_addr->sa_family == AF_INET) {
@@ -74,6 +93,7 @@ absl::StatusOr<std::vector<Interface>> ListInterfaces() {
           boost::asio::ip::address_v6(bytes, sin6->sin6_scope_id));
     }
   }
+  if (fd >= 0) ::close(fd);
   std::vector<Interface> result;
   result.reserve(by_name.size());
   for (auto& [name, interface] : by_name) {

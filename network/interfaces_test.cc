@@ -1,5 +1,7 @@
 #include "glue/network/interfaces.h"
 
+#include <fstream>
+
 #include "glue/base/status_matchers.h"
 
 namespace glue::network {
@@ -19,6 +21,14 @@ TEST(ListInterfaces, IncludesLoopbackWithItsAddress) {
   for (size_t i = 1; i < interfaces.size(); ++i) {
     EXPECT_LT(interfaces[i - 1].index, interfaces[i].index);
   }
+  // Each MTU is the one sysfs shows.
+  for (const Interface& i : interfaces) {
+    std::ifstream file("/sys/class/net/" + i.name + "/mtu");
+    unsigned mtu = 0;
+    if (!(file >> mtu)) continue;
+    EXPECT_EQ(i.mtu, mtu) << i.name;
+  }
+  EXPECT_GE(lo->mtu, 1280u);
 }
 
 TEST(FindInterface, FindsLoopbackAndNamesTheMissingOne) {

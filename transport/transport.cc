@@ -1,5 +1,6 @@
 #include "glue/transport/transport.h"
 
+#include <algorithm>
 #include <atomic>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -522,6 +523,13 @@ size_t BodyRoom(size_t room, size_t meta_bytes) {
 }  // namespace internal
 
 using internal::TransportState;
+
+size_t DatagramBytesForMtu(size_t mtu) {
+  constexpr size_t kHeaders = 48;  // IPv6 (40) and UDP (8)
+  if (mtu == 0) return TransportOptions().max_datagram_bytes;
+  return std::clamp(mtu > kHeaders ? mtu - kHeaders : 0, kMinDatagramBytes,
+                    kMaxDefaultDatagramBytes);
+}
 
 std::string_view SendOutcomeName(SendOutcome outcome) {
   switch (outcome) {

@@ -22,6 +22,7 @@ struct Interface {
   bool loopback = false;
   bool multicast = false;
   bool broadcast = false;
+  unsigned mtu = 0;  // the largest IP packet it carries, in bytes; 0 when unknown
   std::vector<boost::asio::ip::address> addresses;  // IPv4 first, then IPv6
 
   // FirstV4 returns the first IPv4 address, or the unspecified address if none.

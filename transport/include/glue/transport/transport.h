@@ -43,6 +43,16 @@ struct TransportState;
 inline constexpr size_t kMinDatagramBytes = 512;
 inline constexpr size_t kMaxDatagramBytes = 65507;
 
+// The largest datagram DatagramBytesForMtu chooses: on loopback, whose MTU is 64 KiB,
+// larger ones carried no more (BENCHMARKS.md).
+inline constexpr size_t kMaxDefaultDatagramBytes = 16384;
+
+// DatagramBytesForMtu returns the datagram size that fits one IP packet on an
+// interface of `mtu` bytes: the MTU less 48 bytes of IPv6 and UDP headers (IPv4's
+// take 28), within kMinDatagramBytes..kMaxDefaultDatagramBytes. 1452 on Ethernet.
+// An mtu of 0 (unknown) gives TransportOptions' default.
+size_t DatagramBytesForMtu(size_t mtu);
+
 // TransportOptions tune and bound a transport.
 struct TransportOptions {
   // Every peer's session: its send window (the bound on bytes in flight to one peer),
@@ -52,7 +62,7 @@ struct TransportOptions {
   // UDP headers, kMinDatagramBytes..kMaxDatagramBytes. Frames to one peer are packed
   // into datagrams of at most this size; a payload must fit in one datagram with its
   // header (see max_payload_bytes).
-  size_t max_datagram_bytes = 1400;
+  size_t max_datagram_bytes = 1400;  // the Endpoint sets it by the interface's MTU
   // Discovery's options: the clock, the peer bound, injected faults. The transport
   // reads time from discovery.now too. discovery.datagram_budget is set to
   // max_datagram_bytes.
