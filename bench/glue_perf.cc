@@ -387,14 +387,16 @@ void PrintCounters(const Endpoint& endpoint) {
                "counters datagrams_sent=%" PRIu64 " send_calls=%" PRIu64
                " send_would_block=%" PRIu64 " datagrams_received=%" PRIu64
                " receive_calls=%" PRIu64 " dropped_by_kernel=%" PRIu64
-               " data_sent=%" PRIu64 " data_resent=%" PRIu64 " acks_sent=%" PRIu64
-               " duplicates=%" PRIu64 " refused_queue_full=%" PRIu64
-               " slow_subscriber_drops=%" PRIu64 " delivered=%" PRIu64 "\n",
+               " data_sent=%" PRIu64 " data_resent=%" PRIu64 " fast_retransmits=%" PRIu64
+               " timeouts=%" PRIu64 " acks_sent=%" PRIu64 " duplicates=%" PRIu64
+               " refused_queue_full=%" PRIu64 " slow_subscriber_drops=%" PRIu64
+               " delivered=%" PRIu64 " delivered_inline=%" PRIu64 "\n",
                link.datagrams_sent, link.send_calls, link.send_would_block,
                link.datagrams_received, link.receive_calls, link.dropped_by_kernel,
-               tr.sessions.data_sent, tr.sessions.data_resent, tr.sessions.acks_sent,
+               tr.sessions.data_sent, tr.sessions.data_resent,
+               tr.sessions.fast_retransmits, tr.sessions.timeouts, tr.sessions.acks_sent,
                tr.sessions.duplicates, t.refused_queue_full, t.slow_subscriber_drops,
-               t.delivered);
+               t.delivered, t.delivered_inline);
 }
 
 int Run(int argc, char** argv) {

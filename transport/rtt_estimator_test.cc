@@ -53,7 +53,7 @@ TEST(RttEstimator, FollowsTheFormulasOfRfc6298) {
 }
 
 TEST(RttEstimator, AddsTheGranularityWhenTheVarianceIsSmaller) {
-  RttEstimator rtt;
+  RttEstimator rtt({.min_rto = Milliseconds(5)});
   for (int i = 0; i < 60; ++i) rtt.OnSample(Milliseconds(10));
   EXPECT_EQ(rtt.smoothed(), Milliseconds(10));
   EXPECT_LT(rtt.variance() * 4, Microseconds(100));

@@ -121,6 +121,8 @@ void Session::Poll(absl::Time now, Outgoing* out) {
   const SendWindowCounters& after = window_.counters();
   counters_.data_sent += after.sent - before.sent;
   counters_.data_resent += after.resent - before.resent;
+  counters_.fast_retransmits += after.fast_retransmits - before.fast_retransmits;
+  counters_.timeouts += after.timeouts - before.timeouts;
   // Back off when a retransmission was lost too, not on a frame's first timeout:
   // with timers per frame, one burst of losses would otherwise double the timeout
   // once per Poll, and stretch the tail of a stream for no gain on a LAN.

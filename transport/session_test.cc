@@ -462,6 +462,8 @@ TEST(Session, FastRetransmitResendsALostFrameBeforeItsTimeout) {
   EXPECT_THAT(Sequences(out), ElementsAre(1));
   EXPECT_LT(acked_at, kStart + rto);
   EXPECT_EQ(a.counters().data_resent, 1u);
+  EXPECT_EQ(a.counters().fast_retransmits, 1u);
+  EXPECT_EQ(a.counters().timeouts, 0u);
   // A fast retransmit is no timeout: the RTO stands on the sample alone.
   RttEstimator expected;
   expected.OnSample(absl::Milliseconds(1));
@@ -483,6 +485,8 @@ TEST(Session, TimeoutResendBacksOffAndAnRttSampleResetsIt) {
   EXPECT_THAT(Sequences(out), ElementsAre(1));
   EXPECT_EQ(a.counters().rto, initial);
   EXPECT_EQ(a.counters().data_resent, 1u);
+  EXPECT_EQ(a.counters().timeouts, 1u);
+  EXPECT_EQ(a.counters().fast_retransmits, 0u);
   // The resend timing out too does: twice the timeout until the next one.
   const absl::Time second = kStart + 2 * initial;
   a.Poll(second, &out);

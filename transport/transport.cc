@@ -90,6 +90,8 @@ void Add(const SessionCounters& c, SessionCounters* into) {
   into->best_effort_dropped_queue += c.best_effort_dropped_queue;
   into->data_sent += c.data_sent;
   into->data_resent += c.data_resent;
+  into->fast_retransmits += c.fast_retransmits;
+  into->timeouts += c.timeouts;
   into->acks_sent += c.acks_sent;
   into->delivered += c.delivered;
   into->duplicates += c.duplicates;

@@ -66,8 +66,10 @@ struct SessionCounters {
   uint64_t reliable_queued = 0;            // SendReliable accepted
   uint64_t best_effort_queued = 0;         // SendBestEffort calls
   uint64_t best_effort_dropped_queue = 0;  // dropped from a full queue, never sent
-  uint64_t data_sent = 0;    // first transmissions, reliable and best-effort
-  uint64_t data_resent = 0;  // retransmissions (timeout or fast)
+  uint64_t data_sent = 0;         // first transmissions, reliable and best-effort
+  uint64_t data_resent = 0;       // retransmissions (timeout or fast)
+  uint64_t fast_retransmits = 0;  // ... of frames acknowledgements showed lost
+  uint64_t timeouts = 0;          // times the retransmission timeout passed
   uint64_t acks_sent = 0;
   uint64_t delivered = 0;   // frames handed up
   uint64_t duplicates = 0;  // frames that arrived again (both spaces), not handed up
