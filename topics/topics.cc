@@ -52,7 +52,12 @@ struct Subscription {
   bool quick() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
     return average_nanos < kQuickCallbackNanos;
   }
+  // Took adds one call's time to the average. A sample counts at most 5 times the
+  // bound: one call that the thread spent mostly preempted, or in a page fault, does
+  // not move a quick callback off its thread; two such calls in a row, or a callback
+  // slow every time, do.
   void Took(int64_t nanos) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
+    nanos = std::min(nanos, 5 * kQuickCallbackNanos);
     average_nanos += (nanos - average_nanos) / 8;
   }
 };
