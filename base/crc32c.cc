@@ -57,11 +57,70 @@ uint64_t LoadLittleEndian64(const uint8_t* bytes) {
 }
 
 #if defined(__x86_64__)
+// The crc32 instruction takes 3 cycles, and a CPU can start one every cycle: three
+// streams over three adjacent blocks, folded together after each block, run about
+// three times as fast as one. Folding needs the register moved past the bytes of a
+// block: the CRC register is linear, so the register after a block of data is the
+// register after the data from 0, xor the register after as many zero bytes from the
+// initial value. ZeroShift is that second map for a block of `kBlock` bytes, as four
+// tables, one per byte of the register.
+constexpr size_t kBlock = 2048;
+
+struct ZeroShift {
+  std::array<std::array<uint32_t, 256>, 4> tables;
+
+  uint32_t operator()(uint32_t r) const {
+    return tables[0][r & 0xff] ^ tables[1][(r >> 8) & 0xff] ^
+           tables[2][(r >> 16) & 0xff] ^ tables[3][r >> 24];
+  }
+};
+
+__attribute__((target("sse4.2"))) ZeroShift MakeZeroShift() {
+  // What each bit of the register becomes after kBlock zero bytes...
+  std::array<uint32_t, 32> bits;
+  for (int bit = 0; bit < 32; ++bit) {
+    uint64_t r = uint64_t{1} << bit;
+    for (size_t i = 0; i < kBlock; i += 8) r = _mm_crc32_u64(r, 0);
+    bits[bit] = static_cast<uint32_t>(r);
+  }
+  // ...and so each byte, the xor of its bits'.
+  ZeroShift shift{};
+  for (int k = 0; k < 4; ++k) {
+    for (uint32_t byte = 0; byte < 256; ++byte) {
+      uint32_t r = 0;
+      for (int bit = 0; bit < 8; ++bit) {
+        if ((byte >> bit) & 1) r ^= bits[8 * k + bit];
+      }
+      shift.tables[k][byte] = r;
+    }
+  }
+  return shift;
+}
+
 // The crc32 instruction computes exactly CRC-32C, 8 bytes at a time; a word loaded
 // little-endian feeds it the bytes in their order.
 __attribute__((target("sse4.2"))) uint32_t ExtendSse42(uint32_t crc, const uint8_t* data,
                                                        size_t size) {
   uint64_t state = ~crc;
+  if (size >= 3 * kBlock) {
+    static const ZeroShift shift = MakeZeroShift();
+    for (; size >= 3 * kBlock; data += 3 * kBlock, size -= 3 * kBlock) {
+      uint64_t b = 0;
+      uint64_t c = 0;
+      for (size_t i = 0; i < kBlock; i += 8) {
+        uint64_t wa, wb, wc;
+        std::memcpy(&wa, data + i, sizeof(wa));
+        std::memcpy(&wb, data + kBlock + i, sizeof(wb));
+        std::memcpy(&wc, data + 2 * kBlock + i, sizeof(wc));
+        state = _mm_crc32_u64(state, wa);
+        b = _mm_crc32_u64(b, wb);
+        c = _mm_crc32_u64(c, wc);
+      }
+      // a moves past block b and takes it in, then past block c.
+      state = shift(shift(static_cast<uint32_t>(state)) ^ static_cast<uint32_t>(b)) ^
+              static_cast<uint32_t>(c);
+    }
+  }
   for (; size >= 8; data += 8, size -= 8) {
     uint64_t word;
     std::memcpy(&word, data, sizeof(word));

@@ -67,6 +67,21 @@ TEST(Crc32c, HardwareAndPortablePathsAgreeAtEveryLengthAndAlignment) {
   }
 }
 
+TEST(Crc32c, HardwareAndPortablePathsAgreeOnLargeBuffers) {
+  if (!internal::Crc32cUsesHardware()) {
+    GTEST_SKIP() << "this CPU has no SSE4.2: Crc32c uses the portable path only";
+  }
+  // Past three blocks of 2 KiB the hardware path runs three streams and folds them.
+  std::mt19937_64 rng(7);
+  for (size_t size : {6143, 6144, 6145, 6151, 12288, 12289, 20000, 65536, 1 << 20}) {
+    SCOPED_TRACE(absl::StrFormat("%d bytes", size));
+    const std::vector<uint8_t> bytes = RandomBytes(rng, size);
+    EXPECT_EQ(Crc32c(bytes), internal::ExtendCrc32cPortable(0, bytes));
+    EXPECT_EQ(ExtendCrc32c(0x12345678, bytes),
+              internal::ExtendCrc32cPortable(0x12345678, bytes));
+  }
+}
+
 TEST(Crc32c, ExtendingOverAnySplitGivesTheWholeCrc) {
   std::printf("random seed %llu\n", static_cast<unsigned long long>(kSeed));
   std::mt19937_64 rng(kSeed);

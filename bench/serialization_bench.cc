@@ -188,7 +188,7 @@ void BM_Crc32c(benchmark::State& state) {
   }
   state.SetBytesProcessed(state.iterations() * state.range(0));
 }
-BENCHMARK(BM_Crc32c)->Arg(64)->Arg(1400)->Arg(64 * 1024);
+BENCHMARK(BM_Crc32c)->Arg(64)->Arg(1400)->Arg(16 * 1024)->Arg(64 * 1024);
 
 void BM_Crc32cPortable(benchmark::State& state) {
   const std::vector<uint8_t> bytes(static_cast<size_t>(state.range(0)), 0xab);
