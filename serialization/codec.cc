@@ -924,7 +924,8 @@ absl::StatusOr<DatagramEncoder> DatagramEncoder::Create(size_t budget,
 DatagramEncoder::DatagramEncoder(size_t budget, CodecLimits limits)
     : budget_(budget),
       limits_(limits),
-      buffer_(std::make_unique_for_overwrite<uint8_t[]>(budget)) {}
+      buffer_(std::make_unique_for_overwrite<uint8_t[]>(budget)),
+      base_(buffer_.get()) {}
 
 absl::Status DatagramEncoder::ValidateHeader(const Header& header) const {
   if (header.protocol_major == 0) {
@@ -965,7 +966,7 @@ absl::Status DatagramEncoder::ValidateAnnouncement(
 }
 
 uint8_t* DatagramEncoder::WriteHeader(const Header& header) {
-  uint8_t* out = buffer_.get();
+  uint8_t* out = base_;
   out = WriteVarintField(kEnvelopeProtocolMajor, header.protocol_major, out);
   out = WriteVarintField(kEnvelopeProtocolMinor, header.protocol_minor, out);
   out = WriteVarintField(kEnvelopeNetworkId, header.network_id, out);
@@ -992,6 +993,7 @@ uint8_t* DatagramEncoder::WriteHeader(const Header& header) {
 absl::StatusOr<absl::Span<const uint8_t>> DatagramEncoder::EncodeAnnouncement(
     const Header& header, const Announcement& announcement) {
   frames_open_ = false;
+  base_ = buffer_.get();
   size_ = 0;
   frame_count_ = 0;
   GLUE_RETURN_IF_ERROR(ValidateHeader(header));
@@ -1038,6 +1040,7 @@ absl::StatusOr<absl::Span<const uint8_t>> DatagramEncoder::EncodeAnnouncement(
 absl::StatusOr<absl::Span<const uint8_t>> DatagramEncoder::EncodeGoodbye(
     const Header& header) {
   frames_open_ = false;
+  base_ = buffer_.get();
   size_ = 0;
   frame_count_ = 0;
   GLUE_RETURN_IF_ERROR(ValidateHeader(header));
@@ -1056,6 +1059,7 @@ absl::StatusOr<absl::Span<const uint8_t>> DatagramEncoder::EncodeGoodbye(
 
 absl::Status DatagramEncoder::BeginFrames(const Header& header) {
   frames_open_ = false;
+  base_ = buffer_.get();
   size_ = 0;
   frame_count_ = 0;
   GLUE_RETURN_IF_ERROR(ValidateHeader(header));
@@ -1068,7 +1072,7 @@ absl::Status DatagramEncoder::BeginFrames(const Header& header) {
         header_size, kChecksumTrailerBytes, budget_));
   }
   [[maybe_unused]] const uint8_t* end = WriteHeader(header);
-  assert(static_cast<size_t>(end - buffer_.get()) == header_size);
+  assert(static_cast<size_t>(end - base_) == header_size);
   // The checksum Finish will append is counted from the start, so that remaining()
   // is what frames may still take.
   empty_size_ = header_size + kChecksumTrailerBytes;
@@ -1077,14 +1081,20 @@ absl::Status DatagramEncoder::BeginFrames(const Header& header) {
   return absl::OkStatus();
 }
 
-uint8_t* DatagramEncoder::FramesEnd() {
-  return buffer_.get() + size_ - kChecksumTrailerBytes;
+absl::Status DatagramEncoder::BeginFramesAt(const Header& header, uint8_t* at) {
+  GLUE_RETURN_IF_ERROR(BeginFrames(header));
+  // The header is written; it moves with the datagram.
+  std::memcpy(at, base_, size_ - kChecksumTrailerBytes);
+  base_ = at;
+  return absl::OkStatus();
 }
 
+uint8_t* DatagramEncoder::FramesEnd() { return base_ + size_ - kChecksumTrailerBytes; }
+
 absl::Span<const uint8_t> DatagramEncoder::Seal(uint8_t* end) {
-  end = wire_format::WriteChecksumTrailer(buffer_.get(), end);
-  size_ = static_cast<size_t>(end - buffer_.get());
-  return absl::Span<const uint8_t>(buffer_.get(), size_);
+  end = wire_format::WriteChecksumTrailer(base_, end);
+  size_ = static_cast<size_t>(end - base_);
+  return absl::Span<const uint8_t>(base_, size_);
 }
 
 absl::Status DatagramEncoder::CheckRoom(const char* what, size_t bytes) const {

@@ -279,6 +279,34 @@ TEST(DatagramEncoder, RoundTripsDataAndAckFrames) {
   ExpectReferenceAgrees(bytes, decoded);
 }
 
+TEST(DatagramEncoder, BeginFramesAtWritesTheSameDatagramInTheCallersBuffer) {
+  ASSERT_OK_AND_ASSIGN(DatagramEncoder encoder, DatagramEncoder::Create(1472));
+  const AckRange ranges[] = {{.first = 12, .last = 15}};
+  auto encode = [&](uint8_t* at) -> std::vector<uint8_t> {
+    EXPECT_OK(at == nullptr ? encoder.BeginFrames(TestHeader())
+                            : encoder.BeginFramesAt(TestHeader(), at));
+    EXPECT_OK(encoder.AddAck(AckFrame{.cumulative = 10, .ranges = ranges}));
+    EXPECT_OK(encoder.AddData(DataFrame{.sequence = 1, .payload = Payload("hello")}));
+    absl::StatusOr<absl::Span<const uint8_t>> bytes = encoder.Finish();
+    EXPECT_OK(bytes);
+    if (!bytes.ok()) return {};
+    if (at != nullptr) {
+      EXPECT_EQ(bytes->data(), at);  // in place, not copied there
+    }
+    return {bytes->begin(), bytes->end()};
+  };
+  const std::vector<uint8_t> own = encode(nullptr);
+  std::vector<uint8_t> buffer(1472 + 16, 0xee);
+  const std::vector<uint8_t> placed = encode(buffer.data() + 16);
+  EXPECT_EQ(placed, own);
+  // The next datagram goes to the encoder's own buffer again, leaving the caller's.
+  const std::vector<uint8_t> before(buffer.begin(), buffer.end());
+  EXPECT_EQ(encode(nullptr), own);
+  ASSERT_OK_AND_ASSIGN(auto goodbye, encoder.EncodeGoodbye(TestHeader()));
+  EXPECT_NE(goodbye.data(), buffer.data() + 16);
+  EXPECT_EQ(buffer, before);
+}
+
 // Meta follows the payload (field 4 after field 3), and a frame without meta is byte
 // for byte what it was before the field existed.
 TEST(DatagramEncoder, WritesMetaAfterThePayload) {

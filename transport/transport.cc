@@ -5,6 +5,7 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
+#include <cassert>
 #include <limits>
 #include <utility>
 
@@ -146,15 +147,18 @@ struct TransportState {
   Outgoing out ABSL_GUARDED_BY(mu);
   // The datagrams a handler encoded, sent together when it is done, once it has
   // released `mu` (so that Send does not wait for the system call): their bytes back
-  // to back, and where each goes and starts. Handlers fill and send them, on the
-  // strand, so `send_mu` is never contended; it is taken after `mu`, never before.
+  // to back, each encoded in its place, and where each goes and starts. Handlers fill
+  // and send them, on the strand, so `send_mu` is never contended; it is taken after
+  // `mu`, never before.
   struct Encoded {
     network::Address to;
     size_t offset;
     size_t size;
   };
   mutable Mutex send_mu;
-  std::vector<uint8_t> batch_bytes ABSL_GUARDED_BY(send_mu);
+  // kMaxBatchBytes and room for one more datagram; set once by Create.
+  std::unique_ptr<uint8_t[]> batch_bytes ABSL_GUARDED_BY(send_mu);
+  size_t batch_used ABSL_GUARDED_BY(send_mu) = 0;
   std::vector<Encoded> batch ABSL_GUARDED_BY(send_mu);
   std::vector<network::OutgoingDatagram> outgoing ABSL_GUARDED_BY(send_mu);
   uint64_t datagrams_sent ABSL_GUARDED_BY(send_mu) = 0;
@@ -217,7 +221,7 @@ void SendBatchLocked(TransportState& s) ABSL_EXCLUSIVE_LOCKS_REQUIRED(s.send_mu)
   for (const TransportState::Encoded& encoded : s.batch) {
     s.outgoing.push_back(
         {encoded.to,
-         absl::MakeConstSpan(s.batch_bytes).subspan(encoded.offset, encoded.size)});
+         absl::MakeConstSpan(s.batch_bytes.get() + encoded.offset, encoded.size)});
   }
   absl::Span<const network::OutgoingDatagram> left = s.outgoing;
   while (!left.empty()) {
@@ -230,7 +234,7 @@ void SendBatchLocked(TransportState& s) ABSL_EXCLUSIVE_LOCKS_REQUIRED(s.send_mu)
     left.remove_prefix(*sent);
   }
   s.batch.clear();
-  s.batch_bytes.clear();
+  s.batch_used = 0;
 }
 
 void SendBatch(TransportState& s) ABSL_LOCKS_EXCLUDED(s.send_mu) {
@@ -238,16 +242,21 @@ void SendBatch(TransportState& s) ABSL_LOCKS_EXCLUDED(s.send_mu) {
   SendBatchLocked(s);
 }
 
-// Queue adds one encoded datagram to the batch, sending the batch first when full.
-void Queue(TransportState& s, const network::Address& to, absl::Span<const uint8_t> bytes)
-    ABSL_EXCLUSIVE_LOCKS_REQUIRED(s.mu) {
-  MutexLock lock(&s.send_mu);
-  if (s.batch.size() >= kMaxBatchDatagrams ||
-      s.batch_bytes.size() + bytes.size() > kMaxBatchBytes) {
+// Reserve returns where the next datagram of the batch is encoded, sending the batch
+// first when it is full.
+uint8_t* Reserve(TransportState& s) ABSL_EXCLUSIVE_LOCKS_REQUIRED(s.send_mu) {
+  if (s.batch.size() >= kMaxBatchDatagrams || s.batch_used > kMaxBatchBytes) {
     SendBatchLocked(s);
   }
-  s.batch.push_back({to, s.batch_bytes.size(), bytes.size()});
-  s.batch_bytes.insert(s.batch_bytes.end(), bytes.begin(), bytes.end());
+  return s.batch_bytes.get() + s.batch_used;
+}
+
+// Queue adds the datagram just encoded where Reserve said to the batch.
+void Queue(TransportState& s, const network::Address& to, absl::Span<const uint8_t> bytes)
+    ABSL_EXCLUSIVE_LOCKS_REQUIRED(s.send_mu) {
+  assert(bytes.data() == s.batch_bytes.get() + s.batch_used);
+  s.batch.push_back({to, s.batch_used, bytes.size()});
+  s.batch_used += bytes.size();
 }
 
 // Transmit packs s.out, what one session's Poll gave, into as few datagrams as the
@@ -257,6 +266,7 @@ void Transmit(TransportState& s, const PeerSession& ps)
   const Peer& peer = ps.peer;
   const uint64_t peer_id = peer.id;
   if (s.out.data.empty() && !s.out.ack) return;
+  MutexLock send_lock(&s.send_mu);
   serialization::DatagramEncoder& encoder = s.encoder;
   // Create checked that the header, the largest ack and the largest payload fit; an
   // error here is a bug, and the frames are left to be resent.
@@ -267,7 +277,7 @@ void Transmit(TransportState& s, const PeerSession& ps)
   serialization::Header header = s.header;
   header.session = ps.number;
   header.peer_session = ps.peer_number;
-  if (absl::Status status = encoder.BeginFrames(header); !status.ok()) {
+  if (absl::Status status = encoder.BeginFramesAt(header, Reserve(s)); !status.ok()) {
     return fail(status);
   }
   if (s.out.ack) {
@@ -286,7 +296,7 @@ void Transmit(TransportState& s, const PeerSession& ps)
       absl::StatusOr<absl::Span<const uint8_t>> datagram = encoder.Finish();
       if (!datagram.ok()) return fail(datagram.status());
       Queue(s, peer.data_address, *datagram);
-      if (absl::Status status = encoder.BeginFrames(header); !status.ok()) {
+      if (absl::Status status = encoder.BeginFramesAt(header, Reserve(s)); !status.ok()) {
         return fail(status);
       }
       added = encoder.AddData(frame);
@@ -599,6 +609,11 @@ absl::StatusOr<std::unique_ptr<Transport>> Transport::Create(
   const size_t room = s.encoder.remaining();
   s.room = room;
   s.max_payload = internal::BodyRoom(room, 0);
+  {
+    MutexLock send_lock(&s.send_mu);
+    s.batch_bytes = std::make_unique_for_overwrite<uint8_t[]>(
+        internal::kMaxBatchBytes + s.options.max_datagram_bytes);
+  }
   if (s.max_payload == 0) {
     return absl::InvalidArgumentError(absl::StrCat(
         "TransportOptions.max_datagram_bytes=", s.options.max_datagram_bytes, " leaves ",

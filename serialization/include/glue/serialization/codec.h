@@ -100,6 +100,12 @@ class DatagramEncoder {
   // EncodeAnnouncement, or one that leaves no room in the budget.
   absl::Status BeginFrames(const Header& header);
 
+  // BeginFramesAt is BeginFrames for a datagram written at `at`, budget() bytes that
+  // the caller owns and keeps until Finish, instead of in the encoder's own buffer:
+  // a caller that gathers datagrams back to back for one system call writes each in
+  // its place, rather than copying it there. Finish's span then views `at`.
+  absl::Status BeginFramesAt(const Header& header, uint8_t* at);
+
   // AddData appends a data frame to the open datagram; its payload and meta are
   // copied into the datagram, each straight from its own span.
   // Errors: kFailedPrecondition when no datagram is open (BeginFrames first);
@@ -173,6 +179,7 @@ class DatagramEncoder {
   size_t budget_;
   CodecLimits limits_;
   std::unique_ptr<uint8_t[]> buffer_;
+  uint8_t* base_;  // where the datagram is written: buffer_, or BeginFramesAt's `at`
   size_t size_ = 0;
   // The size of the open datagram of frames before its first frame: header and
   // checksum.
