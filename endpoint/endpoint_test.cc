@@ -159,18 +159,21 @@ TEST(EndpointOptions, ReadsEveryVariableAndNamesABadOne) {
                                              {"GLUE_MTU", "9000"},
                                              {"GLUE_THREADS", "4"},
                                              {"GLUE_LINGER_MILLISECONDS", "250"},
+                                             {"GLUE_SPIN_MICROSECONDS", "0"},
                                              {"GLUE_FAULT_LOSS", "0.1"}}));
   ASSERT_OK(options);
   EXPECT_EQ(options->discovery.listen_interface, "lo");
   EXPECT_EQ(options->topics.messages.transport.max_datagram_bytes, 9000u);
   EXPECT_EQ(options->threads, 4u);
   EXPECT_EQ(options->linger, absl::Milliseconds(250));
+  EXPECT_EQ(options->spin, absl::ZeroDuration());
   ASSERT_TRUE(options->topics.messages.transport.discovery.data_faults.has_value());
   EXPECT_EQ(options->topics.messages.transport.discovery.data_faults->drop, 0.1);
   for (const auto& [name, value] : std::vector<std::pair<std::string, std::string>>{
            {"GLUE_THREADS", "0"},
            {"GLUE_THREADS", "65"},
            {"GLUE_LINGER_MILLISECONDS", "600001"},
+           {"GLUE_SPIN_MICROSECONDS", "10001"},
            {"GLUE_MAX_MESSAGE_BYTES", "x"},
            {"GLUE_FAULT_LOSS", "2"}}) {
     SCOPED_TRACE(name + "=" + value);

@@ -49,6 +49,10 @@ struct EndpointOptions {
   // How long Stop waits for the reliable messages sent to be acknowledged or expire,
   // before it says goodbye. GLUE_LINGER_MILLISECONDS, 0..600000.
   absl::Duration linger = absl::Seconds(2);
+  // How long a thread with nothing to do keeps polling before it sleeps: right after
+  // it worked, an answer often comes sooner than a sleeping thread wakes. An idle
+  // endpoint spends nothing on it. GLUE_SPIN_MICROSECONDS, 0..10000.
+  absl::Duration spin = absl::Microseconds(50);
   // Peer events, on the endpoint's threads; they may call the endpoint but not Stop.
   std::function<void(const discovery::Peer&)> on_peer_added;
   std::function<void(const discovery::Peer&, discovery::RemovalReason)> on_peer_removed;
@@ -56,9 +60,10 @@ struct EndpointOptions {
 
 // OptionsFromEnvironment reads every GLUE_* variable: those of discovery
 // (discovery/config.h), GLUE_MTU and GLUE_MAX_MESSAGE_BYTES (fragmentation),
-// GLUE_FAULT_* (network/fault_injecting_link.h), GLUE_THREADS and
-// GLUE_LINGER_MILLISECONDS. Errors name the variable and its value: kInvalidArgument,
-// or kNotFound for an interface or host that does not exist. Any thread.
+// GLUE_FAULT_* (network/fault_injecting_link.h), GLUE_THREADS,
+// GLUE_LINGER_MILLISECONDS and GLUE_SPIN_MICROSECONDS. Errors name the variable and its
+// value: kInvalidArgument, or kNotFound for an interface or host that does not exist. Any
+// thread.
 absl::StatusOr<EndpointOptions> OptionsFromEnvironment(
     const EnvironmentLookup& env = ProcessEnvironment());
 
