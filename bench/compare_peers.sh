@@ -10,23 +10,8 @@
 #   cmake -S . -B build-release -G Ninja -DCMAKE_BUILD_TYPE=Release -DGLUE_BUILD_TESTS=OFF
 #   cmake --build build-release --target glue_perf
 set -uo pipefail
-cd "$(dirname "$0")/.."
-build=${1:-build-release}
-perf=$build/bench/glue_perf
-if [[ ! -x $perf ]]; then
-  echo "compare_peers.sh: no $perf; build it first (see the top of this script)" >&2
-  exit 2
-fi
-if [[ "${GLUE_COMPARE_INSIDE:-}" != 1 ]]; then
-  export GLUE_COMPARE_INSIDE=1
-  if unshare -n true 2>/dev/null; then
-    exec unshare -n sh -c 'ip link set lo up && ip link set lo multicast on &&
-                           ip route add 224.0.0.0/4 dev lo && exec "$@"' sh "$0" "$@"
-  fi
-  echo "compare_peers.sh: no private network namespace; running on this host's loopback" >&2
-fi
-
-export GLUE_LISTEN_INTERFACE=lo GLUE_LOG_LEVEL=warning
+source "$(dirname "$0")/perf_setup.sh"
+perf_setup compare_peers.sh "$0" "$@"
 export CYCLONEDDS_URI='<General><Interfaces><NetworkInterface name="lo" multicast="true"/></Interfaces></General>'
 seconds=${GLUE_COMPARE_SECONDS:-5}
 have_dds=0

@@ -191,8 +191,10 @@ void BM_DecodeAnnouncement(benchmark::State& state) {
 }
 
 // OnAnnouncement for peers already known, in a table of state.range(0) peers, each
-// in turn as a period of announcements brings them; every verdict is kRefreshed.
-void BM_OnAnnouncementRefresh(benchmark::State& state) {
+// in turn as a period of announcements brings them; every verdict is kRefreshed. With
+// `next_expiry`, each is followed by NextExpiry, as Discovery does after every
+// announcement to arm its expiry timer.
+void RefreshPeers(benchmark::State& state, bool next_expiry) {
   const Peers peers(state.range(0));
   PeerTable table(TableOptions());
   absl::Time now = absl::UnixEpoch();
@@ -209,31 +211,18 @@ void BM_OnAnnouncementRefresh(benchmark::State& state) {
       state.SkipWithError("an announcement did not refresh its peer");
       return;
     }
+    if (next_expiry) {
+      std::optional<absl::Time> expiry = table.NextExpiry();
+      benchmark::DoNotOptimize(expiry);
+    }
     if (++next == peers.senders.size()) next = 0;
   }
   state.SetItemsProcessed(state.iterations());
 }
 
-// The same, followed by NextExpiry, as Discovery does after every announcement to
-// arm its expiry timer.
+void BM_OnAnnouncementRefresh(benchmark::State& state) { RefreshPeers(state, false); }
 void BM_OnAnnouncementAndNextExpiry(benchmark::State& state) {
-  const Peers peers(state.range(0));
-  PeerTable table(TableOptions());
-  absl::Time now = absl::UnixEpoch();
-  if (!Fill(table, peers, now)) {
-    state.SkipWithError("a peer was not added");
-    return;
-  }
-  std::vector<PeerEvent> events;
-  size_t next = 0;
-  for (auto _ : state) {
-    now += absl::Microseconds(1);
-    table.OnAnnouncement(peers.senders[next], now, &events);
-    std::optional<absl::Time> expiry = table.NextExpiry();
-    benchmark::DoNotOptimize(expiry);
-    if (++next == peers.senders.size()) next = 0;
-  }
-  state.SetItemsProcessed(state.iterations());
+  RefreshPeers(state, true);
 }
 
 // What Discovery does with an announcement datagram from a known peer, less the

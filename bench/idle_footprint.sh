@@ -11,22 +11,8 @@
 #
 # GLUE_IDLE_SECONDS sets the measured window (default 30).
 set -uo pipefail
-cd "$(dirname "$0")/.."
-build=${1:-build-release}
-perf=$build/bench/glue_perf
-if [[ ! -x $perf ]]; then
-  echo "idle_footprint.sh: no $perf; build it first (see bench/compare_peers.sh)" >&2
-  exit 2
-fi
-if [[ "${GLUE_IDLE_INSIDE:-}" != 1 ]]; then
-  export GLUE_IDLE_INSIDE=1
-  if unshare -n true 2>/dev/null; then
-    exec unshare -n sh -c 'ip link set lo up && ip link set lo multicast on &&
-                           ip route add 224.0.0.0/4 dev lo && exec "$@"' sh "$0" "$@"
-  fi
-  echo "idle_footprint.sh: no private network namespace; running on this host's loopback" >&2
-fi
-export GLUE_LISTEN_INTERFACE=lo GLUE_LOG_LEVEL=warning
+source "$(dirname "$0")/perf_setup.sh"
+perf_setup idle_footprint.sh "$0" "$@"
 seconds=${GLUE_IDLE_SECONDS:-30}
 ticks=$(getconf CLK_TCK)
 pids=()

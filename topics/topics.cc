@@ -206,6 +206,20 @@ void SendInterest(State& s, uint64_t peer, bool reply_wanted = false)
 // Messages one Drain hands to callbacks before it yields the thread to other work.
 constexpr size_t kDrainBatch = 256;
 
+void Drain(const std::shared_ptr<State>& state, const std::shared_ptr<Subscription>& sub);
+
+// EndRun ends the run of `sub`'s callbacks that just finished: the next Drain goes to
+// the pool when messages queued meanwhile; after Stop (`stopped`), they are dropped.
+void EndRun(const std::shared_ptr<State>& state, const std::shared_ptr<Subscription>& sub,
+            bool stopped) ABSL_EXCLUSIVE_LOCKS_REQUIRED(sub->mu) {
+  if (sub->queue.empty() || stopped) {
+    sub->queue.clear();
+    sub->running = false;
+    return;
+  }
+  boost::asio::post(state->executor, [state, sub] { Drain(state, sub); });
+}
+
 // Drain runs the callbacks of the messages waiting for `sub`, a batch at a time.
 void Drain(const std::shared_ptr<State>& state,
            const std::shared_ptr<Subscription>& sub) {
@@ -224,8 +238,7 @@ void Drain(const std::shared_ptr<State>& state,
     HandlerGate::Pass pass(&state->gate);
     if (!pass) {  // stopped: no callback runs any more
       MutexLock lock(&sub->mu);
-      sub->queue.clear();
-      sub->running = false;
+      EndRun(state, sub, /*stopped=*/true);
       return;
     }
     const absl::Time now = state->Now();
@@ -246,11 +259,7 @@ void Drain(const std::shared_ptr<State>& state,
   }
   MutexLock lock(&sub->mu);
   if (called > 0) sub->Took(took / static_cast<int64_t>(called));
-  if (sub->queue.empty()) {
-    sub->running = false;
-    return;
-  }
-  boost::asio::post(state->executor, [state, sub] { Drain(state, sub); });
+  EndRun(state, sub, /*stopped=*/false);
 }
 
 // Inline is a message whose callback runs where it was received, once the lock is
@@ -275,13 +284,7 @@ void RunInline(const std::shared_ptr<State>& state, std::vector<Inline>& calls) 
     }
     MutexLock lock(&sub.mu);
     if (took >= 0) sub.Took(took);
-    if (sub.queue.empty() || !pass) {
-      sub.queue.clear();
-      sub.running = false;
-    } else {
-      boost::asio::post(state->executor,
-                        [state, sub = std::move(call.sub)] { Drain(state, sub); });
-    }
+    EndRun(state, call.sub, /*stopped=*/!pass);
   }
 }
 
@@ -314,25 +317,19 @@ void Post(const std::shared_ptr<State>& state, const std::shared_ptr<Subscriptio
   if (local) ++s.counters.delivered_locally;
 }
 
-// WantedLocally says whether a local subscription wants messages on `topic` of `type`.
-bool WantedLocally(const State& s, absl::string_view topic, absl::string_view type)
-    ABSL_EXCLUSIVE_LOCKS_REQUIRED(s.mu) {
-  for (const auto& [filter, sub] : s.subscriptions) {
-    if (sub->type == type && TopicMatches(sub->filter, topic)) return true;
-  }
-  return false;
-}
-
-// DeliverLocally posts `delivery` to every subscription that wants it (see Post for
-// `inline_calls`); returns how many did.
-size_t DeliverLocally(const std::shared_ptr<State>& state,
-                      const std::shared_ptr<const Delivery>& delivery,
+// DeliverLocally posts a message on `topic` of `type` to every subscription that
+// wants it (see Post for `inline_calls`), and returns how many did. `make` makes the
+// delivery, once, at the first: nothing is allocated for a message nobody here wants.
+template <typename Make>
+size_t DeliverLocally(const std::shared_ptr<State>& state, absl::string_view topic,
+                      absl::string_view type, Make make,
                       std::vector<Inline>* inline_calls = nullptr)
     ABSL_EXCLUSIVE_LOCKS_REQUIRED(state->mu) {
+  std::shared_ptr<const Delivery> delivery;
   size_t wanted = 0;
   for (const auto& [filter, sub] : state->subscriptions) {
-    if (sub->type == delivery->message.type &&
-        TopicMatches(sub->filter, delivery->message.topic)) {
+    if (sub->type == type && TopicMatches(sub->filter, topic)) {
+      if (delivery == nullptr) delivery = make();
       Post(state, sub, delivery, inline_calls);
       ++wanted;
     }
@@ -446,19 +443,24 @@ void OnMessage(const std::shared_ptr<State>& state, const discovery::Peer& from,
       ++s.counters.duplicates;
       return;
     }
-    auto delivery = std::make_shared<Delivery>();
-    delivery->message = Message{.topic = std::string(p.topic),
-                                .type = std::string(p.type),
-                                .publisher_id = from.id,
-                                .publisher_name = from.name,
-                                .sequence = p.sequence,
-                                .history = p.history,
-                                .payload = p.payload};
-    delivery->owner = std::move(owner);
-    if (p.time_to_live_ms > 0) {
-      delivery->deadline = s.Now() + absl::Milliseconds(p.time_to_live_ms);
+    auto make = [&] {
+      auto delivery = std::make_shared<Delivery>();
+      delivery->message = Message{.topic = std::string(p.topic),
+                                  .type = std::string(p.type),
+                                  .publisher_id = from.id,
+                                  .publisher_name = from.name,
+                                  .sequence = p.sequence,
+                                  .history = p.history,
+                                  .payload = p.payload};
+      delivery->owner = std::move(owner);
+      if (p.time_to_live_ms > 0) {
+        delivery->deadline = s.Now() + absl::Milliseconds(p.time_to_live_ms);
+      }
+      return delivery;
+    };
+    if (DeliverLocally(state, p.topic, p.type, make, &inline_calls) == 0) {
+      ++s.counters.unwanted;
     }
-    if (DeliverLocally(state, delivery, &inline_calls) == 0) ++s.counters.unwanted;
   }
   RunInline(state, inline_calls);
 }
@@ -669,7 +671,7 @@ absl::Status Topics::Publish(absl::string_view topic, absl::string_view type,
       status = sent;
     }
   }
-  if (internal::WantedLocally(s, p.topic, p.type)) {
+  internal::DeliverLocally(state_, p.topic, p.type, [&] {
     auto delivery = std::make_shared<internal::Delivery>();
     delivery->message = Message{.topic = std::string(p.topic),
                                 .type = std::string(p.type),
@@ -679,8 +681,8 @@ absl::Status Topics::Publish(absl::string_view topic, absl::string_view type,
                                 .payload = kept_payload};
     delivery->owner = bytes;
     delivery->deadline = deadline;
-    internal::DeliverLocally(state_, delivery);
-  }
+    return delivery;
+  });
   return status;
 }
 
