@@ -32,21 +32,43 @@ absl::StatusOr<uint64_t> SendWindow::Add(Payload payload, uint32_t flags,
   if (!HasRoom(payload.size())) {
     ++counters_.refused;
     return absl::ResourceExhaustedError(absl::StrCat(
-        "send window full: ", frames_.size() + held_above_gap_.size(), " frames and ",
+        "send window full: ", next_sequence_ - lowest_counted(), " frames spanned and ",
         bytes(), " bytes unacknowledged (bounds ", options_.max_frames, " frames, ",
         options_.max_bytes, " bytes); adding ", payload.size(), " bytes"));
   }
+  if (next_sequence_ - base_ >= ring_.size()) Grow();
   const uint64_t sequence = next_sequence_++;
   bytes_ += payload.size();
-  PendingFrame& frame = frames_[sequence];
+  ++live_;
+  PendingFrame& frame = ring_[sequence & (ring_.size() - 1)];
   frame.sequence = sequence;
   frame.flags = flags;
   frame.payload = std::move(payload);
   frame.expiry = expiry;
   frame.token = token;
-  if (expiry != absl::InfiniteFuture()) expiries_.insert({expiry, sequence});
+  frame.transmissions = 0;
+  frame.last_sent = absl::InfinitePast();
+  frame.send_order = 0;
+  frame.lost = false;
+  if (expiry != absl::InfiniteFuture()) {
+    if (expiry_order_.empty() || expiry_order_.back().at <= expiry) {
+      expiry_order_.push_back({expiry, sequence});
+    } else {
+      expiry_others_.insert({expiry, sequence});
+    }
+  }
   ++counters_.added;
   return sequence;
+}
+
+void SendWindow::Grow() {
+  std::vector<PendingFrame> ring(std::max<size_t>(16, 2 * ring_.size()));
+  const size_t mask = ring.size() - 1;
+  for (uint64_t sequence = base_; sequence < next_sequence_; ++sequence) {
+    PendingFrame& frame = ring_[sequence & (ring_.size() - 1)];
+    if (frame.sequence == sequence) ring[sequence & mask] = std::move(frame);
+  }
+  ring_ = std::move(ring);
 }
 
 void SendWindow::Transmit(PendingFrame& frame, absl::Time now,
@@ -70,10 +92,10 @@ void SendWindow::Transmit(PendingFrame& frame, absl::Time now,
   // Entries go stale behind a live front while acknowledgements hold the timeout off;
   // past twice the frames held, drop them all, so that sent_ stays within a bound of
   // the window's size.
-  if (sent_.size() > 2 * frames_.size() + 64) {
+  if (sent_.size() > 2 * live_ + 64) {
     std::erase_if(sent_, [this](const Sent& entry) {
-      auto it = frames_.find(entry.sequence);
-      return it == frames_.end() || it->second.send_order != entry.send_order;
+      const PendingFrame* held = Find(entry.sequence);
+      return held == nullptr || held->send_order != entry.send_order;
     });
   }
   due->push_back(&frame);
@@ -81,11 +103,15 @@ void SendWindow::Transmit(PendingFrame& frame, absl::Time now,
 
 void SendWindow::DropStaleSent() {
   while (!sent_.empty()) {
-    auto it = frames_.find(sent_.front().sequence);
-    if (it != frames_.end() && it->second.send_order == sent_.front().send_order) {
-      return;
-    }
+    const PendingFrame* held = Find(sent_.front().sequence);
+    if (held != nullptr && held->send_order == sent_.front().send_order) return;
     sent_.pop_front();
+  }
+}
+
+void SendWindow::DropStaleExpiries() {
+  while (!expiry_order_.empty() && Find(expiry_order_.front().sequence) == nullptr) {
+    expiry_order_.pop_front();
   }
 }
 
@@ -93,10 +119,9 @@ void SendWindow::CollectDue(absl::Time now, absl::Duration rto,
                             std::vector<const PendingFrame*>* due) {
   std::sort(lost_.begin(), lost_.end());
   for (uint64_t sequence : lost_) {
-    auto it = frames_.find(sequence);
-    if (it != frames_.end() && it->second.lost && it->second.expiry > now) {
-      Transmit(it->second, now, due);
-    }
+    PendingFrame* frame = Find(sequence);
+    if (frame != nullptr && frame->lost && frame->expiry > now)
+      Transmit(*frame, now, due);
   }
   lost_.clear();
 
@@ -111,24 +136,32 @@ void SendWindow::CollectDue(absl::Time now, absl::Duration rto,
       if (sent_.empty() || sent_.front().at + rto > now) break;
       const uint64_t sequence = sent_.front().sequence;
       sent_.pop_front();
-      PendingFrame& frame = frames_.find(sequence)->second;
+      PendingFrame& frame = *Find(sequence);
       if (frame.expiry > now) Transmit(frame, now, due);
     }
   }
 
-  for (auto it = frames_.lower_bound(next_unsent_); it != frames_.end(); ++it) {
-    if (it->second.expiry > now) Transmit(it->second, now, due);
+  for (uint64_t sequence = std::max(next_unsent_, base_); sequence < next_sequence_;
+       ++sequence) {
+    PendingFrame* frame = Find(sequence);
+    if (frame != nullptr && frame->expiry > now) Transmit(*frame, now, due);
   }
   next_unsent_ = next_sequence_;
   DropStaleSent();
 }
 
-SendWindow::Frames::iterator SendWindow::Erase(Frames::iterator it) {
-  bytes_ -= it->second.payload.size();
-  if (it->second.expiry != absl::InfiniteFuture()) {
-    expiries_.erase({it->second.expiry, it->first});
+void SendWindow::Erase(PendingFrame& frame) {
+  bytes_ -= frame.payload.size();
+  --live_;
+  if (!expiry_others_.empty() && frame.expiry != absl::InfiniteFuture()) {
+    expiry_others_.erase({frame.expiry, frame.sequence});
   }
-  return frames_.erase(it);  // a btree's erase invalidates every other iterator
+  frame.sequence = 0;
+  frame.payload.owner.reset();  // the payload's buffer goes now, not when reused
+  frame.payload.meta.clear();
+  while (base_ < next_sequence_ && ring_[base_ & (ring_.size() - 1)].sequence != base_) {
+    ++base_;
+  }
 }
 
 AckOutcome SendWindow::OnAck(const serialization::AckFrame& ack, absl::Time now) {
@@ -144,12 +177,12 @@ AckOutcome SendWindow::OnAck(const serialization::AckFrame& ack, absl::Time now)
       if (first >= next_sequence_) return;
       last = next_sequence_ - 1;
     }
-    for (auto it = frames_.lower_bound(first);
-         it != frames_.end() && it->first <= last;) {
-      PendingFrame& frame = it->second;
+    for (uint64_t sequence = std::max(first, base_); sequence <= last; ++sequence) {
+      PendingFrame* held = Find(sequence);
+      if (held == nullptr) continue;
+      PendingFrame& frame = *held;
       if (frame.transmissions == 0) {  // not sent yet: an ack of it is bogus
         ++outcome.unknown;
-        ++it;
         continue;
       }
       if (frame.sequence >= newest) {
@@ -168,7 +201,7 @@ AckOutcome SendWindow::OnAck(const serialization::AckFrame& ack, absl::Time now)
         held_above_gap_.emplace(frame.sequence, frame.payload.size());
         held_above_gap_bytes_ += frame.payload.size();
       }
-      it = Erase(it);
+      Erase(frame);
     }
   };
   if (ack.cumulative > 0) acknowledge(1, ack.cumulative);
@@ -196,14 +229,14 @@ AckOutcome SendWindow::OnAck(const serialization::AckFrame& ack, absl::Time now)
     size_t i = 0;
     while (i < sent_.size() && sent_[i].send_order < highest_acked_order_) {
       const Sent& entry = sent_[i];
-      auto it = frames_.find(entry.sequence);
-      const bool live = it != frames_.end() && it->second.send_order == entry.send_order;
+      PendingFrame* held = Find(entry.sequence);
+      const bool live = held != nullptr && held->send_order == entry.send_order;
       if (live && entry.sequence > limit) {  // within the threshold: not yet
         ++i;
         continue;
       }
-      if (live && !it->second.lost) {
-        it->second.lost = true;
+      if (live && !held->lost) {
+        held->lost = true;
         lost_.push_back(entry.sequence);
         ++outcome.marked_lost;
       }
@@ -215,29 +248,63 @@ AckOutcome SendWindow::OnAck(const serialization::AckFrame& ack, absl::Time now)
     }
   }
   DropStaleSent();
+  DropStaleExpiries();
+  ReleaseIfEmpty();
   return outcome;
 }
 
 size_t SendWindow::Expire(absl::Time now, std::vector<uint64_t>* tokens) {
   size_t count = 0;
-  while (!expiries_.empty() && expiries_.begin()->first <= now) {
-    auto it = frames_.find(expiries_.begin()->second);
-    tokens->push_back(it->second.token);
-    Erase(it);
+  auto expire = [&](uint64_t sequence) {
+    PendingFrame* frame = Find(sequence);
+    if (frame == nullptr) return;
+    tokens->push_back(frame->token);
+    Erase(*frame);
     ++count;
+  };
+  for (;;) {
+    DropStaleExpiries();
+    const bool in_order = !expiry_order_.empty() && expiry_order_.front().at <= now;
+    const bool other = !expiry_others_.empty() && expiry_others_.begin()->first <= now;
+    if (in_order &&
+        (!other || expiry_order_.front().at <= expiry_others_.begin()->first)) {
+      const uint64_t sequence = expiry_order_.front().sequence;
+      expiry_order_.pop_front();
+      expire(sequence);
+    } else if (other) {
+      const uint64_t sequence = expiry_others_.begin()->second;
+      expiry_others_.erase(expiry_others_.begin());
+      expire(sequence);
+    } else {
+      break;
+    }
   }
   counters_.expired += count;
   DropStaleSent();
+  ReleaseIfEmpty();
   return count;
 }
 
+void SendWindow::ReleaseIfEmpty() {
+  if (live_ == 0 && ring_.size() > kKeptSlots) {
+    ring_.clear();
+    ring_.shrink_to_fit();
+  }
+}
+
 void SendWindow::Clear(std::vector<uint64_t>* tokens) {
-  for (const auto& [sequence, frame] : frames_) tokens->push_back(frame.token);
-  counters_.released += frames_.size();
-  frames_.clear();
+  for (uint64_t sequence = base_; sequence < next_sequence_; ++sequence) {
+    if (const PendingFrame* frame = Find(sequence)) tokens->push_back(frame->token);
+  }
+  counters_.released += live_;
+  ring_.clear();
+  ring_.shrink_to_fit();
+  base_ = next_sequence_;
+  live_ = 0;
   sent_.clear();
   lost_.clear();
-  expiries_.clear();
+  expiry_order_.clear();
+  expiry_others_.clear();
   held_above_gap_.clear();
   held_above_gap_bytes_ = 0;
   next_unsent_ = next_sequence_;
@@ -245,15 +312,18 @@ void SendWindow::Clear(std::vector<uint64_t>* tokens) {
 }
 
 std::optional<absl::Time> SendWindow::NextDeadline(absl::Duration rto) const {
-  if (!lost_.empty() || frames_.lower_bound(next_unsent_) != frames_.end()) {
-    return absl::InfinitePast();
-  }
+  // Frames from next_unsent_ on are held until sent, or expired (then CollectDue
+  // finds nothing, and moves next_unsent_ past them).
+  if (!lost_.empty() || next_unsent_ < next_sequence_) return absl::InfinitePast();
   std::optional<absl::Time> next;
   // The front of sent_ is live: every change to the window drops the stale ones.
   if (!sent_.empty()) next = std::max(sent_.front().at, last_activity_) + rto;
-  if (!expiries_.empty() && (!next || expiries_.begin()->first < *next)) {
-    next = expiries_.begin()->first;
-  }
+  // The front of expiry_order_ is held: every change to the window drops the others.
+  auto consider = [&next](absl::Time at) {
+    if (!next || at < *next) next = at;
+  };
+  if (!expiry_order_.empty()) consider(expiry_order_.front().at);
+  if (!expiry_others_.empty()) consider(expiry_others_.begin()->first);
   return next;
 }
 

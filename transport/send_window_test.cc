@@ -160,6 +160,76 @@ TEST(SendWindow, ExpiredFramesAreReportedAndNeverResent) {
   EXPECT_EQ(window.counters().expired, 2u);
 }
 
+TEST(SendWindow, FramesExpireInTheOrderOfTheirExpiriesWhateverTheOrderAdded) {
+  SendWindow window;
+  const absl::Duration expiries[] = {absl::Hours(1), 5 * kRto, 5 * kRto,      2 * kRto,
+                                     7 * kRto,       3 * kRto, absl::Hours(1)};
+  uint64_t token = 100;
+  for (absl::Duration expiry : expiries) {
+    ASSERT_OK(window.Add(Bytes(10), 0, kStart + expiry, ++token));
+  }
+  std::vector<const PendingFrame*> due;
+  window.CollectDue(kStart, kRto, &due);
+  window.OnAck(AckFrame{.cumulative = 0, .ranges = {{.first = 3, .last = 3}}}, kStart);
+  EXPECT_EQ(window.NextDeadline(absl::Hours(2)), kStart + 2 * kRto);
+  std::vector<uint64_t> expired;
+  EXPECT_EQ(window.Expire(kStart + 5 * kRto, &expired), 3u);
+  EXPECT_THAT(expired, ElementsAre(104, 106, 102));  // 103 was acknowledged
+  EXPECT_EQ(window.NextDeadline(absl::Hours(2)), kStart + 7 * kRto);
+  EXPECT_EQ(window.Expire(kStart + 10 * kRto, &expired), 1u);
+  EXPECT_EQ(expired.back(), 105u);
+  EXPECT_EQ(window.size(), 2u);
+  EXPECT_EQ(window.lowest_held(), 1u);
+}
+
+TEST(SendWindow, AFrameAcknowledgedAboveALostOneKeepsItsPlaceInTheSpan) {
+  // The frame bound is on sequence numbers, from the lowest held to the newest: what
+  // the ring holding them weighs.
+  SendWindow window({.max_frames = 3});
+  Fill(window, 3);
+  std::vector<const PendingFrame*> due;
+  window.CollectDue(kStart, kRto, &due);
+  window.OnAck(AckFrame{.cumulative = 0, .ranges = {{.first = 2, .last = 3}}}, kStart);
+  EXPECT_EQ(window.size(), 1u);
+  EXPECT_EQ(window.bytes(), 10u);
+  EXPECT_THAT(window.Add(Bytes(1), 0, kFarFuture, 104),
+              StatusIs(absl::StatusCode::kResourceExhausted, HasSubstr("3 frames")));
+  window.OnAck(AckFrame{.cumulative = 3}, kStart);
+  EXPECT_EQ(window.lowest_held(), 4u);
+  EXPECT_OK(window.Add(Bytes(1), 0, kFarFuture, 104));
+}
+
+TEST(SendWindow, KeepsEveryFrameAcrossTheRingGrowingAndWrapping) {
+  // Frames acknowledged out of order while the ring grows and wraps: each token is
+  // reported once, and the rest stay where they are found.
+  SendWindow window({.max_frames = 1000});
+  std::vector<uint64_t> acknowledged;
+  std::vector<const PendingFrame*> due;
+  uint64_t added = 0;
+  for (int round = 0; round < 50; ++round) {
+    while (window.HasRoom(10)) ASSERT_OK(window.Add(Bytes(10), 0, kFarFuture, ++added));
+    due.clear();
+    window.CollectDue(kStart, kRto, &due);
+    // Every other frame of the newest half, then everything to a point behind it.
+    const uint64_t low = window.lowest_held(), high = window.next_sequence() - 1;
+    std::vector<serialization::AckRange> ranges;
+    for (uint64_t s = high; s > (low + high) / 2; s -= 2) ranges.push_back({s, s});
+    AckOutcome outcome = window.OnAck(AckFrame{.ranges = ranges}, kStart);
+    acknowledged.insert(acknowledged.end(), outcome.acknowledged.begin(),
+                        outcome.acknowledged.end());
+    outcome = window.OnAck(AckFrame{.cumulative = (low + high) / 2}, kStart);
+    acknowledged.insert(acknowledged.end(), outcome.acknowledged.begin(),
+                        outcome.acknowledged.end());
+  }
+  std::vector<uint64_t> released;
+  window.Clear(&released);
+  acknowledged.insert(acknowledged.end(), released.begin(), released.end());
+  std::sort(acknowledged.begin(), acknowledged.end());
+  ASSERT_EQ(acknowledged.size(), added);
+  for (uint64_t i = 0; i < added; ++i) ASSERT_EQ(acknowledged[i], i + 1);
+  EXPECT_GT(added, 10000u);
+}
+
 TEST(SendWindow, AFrameNotSentBeforeItsExpiryIsNeverSent) {
   SendWindow window;
   ASSERT_OK(window.Add(Bytes(10), 0, kStart, 101));

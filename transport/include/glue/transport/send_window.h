@@ -11,6 +11,7 @@
 #ifndef GLUE_TRANSPORT_SEND_WINDOW_H_
 #define GLUE_TRANSPORT_SEND_WINDOW_H_
 
+#include <algorithm>
 #include <cstdint>
 #include <deque>
 #include <optional>
@@ -35,7 +36,9 @@ struct SendWindowOptions {
   // a gap counts until the cumulative acknowledgement passes it: the receiver holds it
   // until then, in a buffer (SessionOptions::max_reorder_bytes) of the same size.
   size_t max_bytes = 4 << 20;
-  // Frames held, likewise.
+  // The sequence numbers the window spans, from the lowest frame held (or, below it,
+  // an ordered frame the receiver holds above a gap) to the newest: at most this many
+  // frames are held, and the window's memory is bounded by it.
   size_t max_frames = 1 << 16;
   // A frame is taken as lost, and resent without waiting for its timeout, once a frame
   // this many sequence numbers later, sent after it, has been acknowledged.
@@ -127,25 +130,23 @@ class SendWindow {
   // HasRoom says whether Add of a payload of `bytes` bytes would be accepted now.
   bool HasRoom(size_t bytes) const {
     return bytes_ + held_above_gap_bytes_ + bytes <= options_.max_bytes &&
-           frames_.size() + held_above_gap_.size() < options_.max_frames;
+           next_sequence_ - lowest_counted() < options_.max_frames;
   }
 
   // bytes returns the payload bytes held: not acknowledged, or ordered and
   // acknowledged above a gap.
   size_t bytes() const { return bytes_ + held_above_gap_bytes_; }
-  size_t size() const { return frames_.size(); }
+  // size is the number of frames held, not acknowledged.
+  size_t size() const { return live_; }
   uint64_t next_sequence() const { return next_sequence_; }
   // lowest_held is the lowest sequence in the window, or next_sequence() when empty:
   // every frame below it was acknowledged, expired or cleared.
-  uint64_t lowest_held() const {
-    return frames_.empty() ? next_sequence_ : frames_.begin()->first;
-  }
+  uint64_t lowest_held() const { return base_; }
+
   const SendWindowCounters& counters() const { return counters_; }
   const SendWindowOptions& options() const { return options_; }
 
  private:
-  using Frames = absl::btree_map<uint64_t, PendingFrame>;
-
   // Sent is one transmission, in the order of transmissions_: the frame's resend is
   // due at `at` + rto, unless the frame was acknowledged, expired or sent again since
   // (then the entry is stale, and skipped).
@@ -154,17 +155,48 @@ class SendWindow {
     uint64_t sequence;
     uint64_t send_order;
   };
+  // Expiry is a frame's expiry, by sequence.
+  struct Expiry {
+    absl::Time at;
+    uint64_t sequence;
+  };
 
-  // Erase removes one frame and returns the iterator after it.
-  Frames::iterator Erase(Frames::iterator it);
+  // Find returns the frame held with `sequence`, or nullptr.
+  PendingFrame* Find(uint64_t sequence) {
+    if (sequence < base_ || sequence >= next_sequence_) return nullptr;
+    PendingFrame& frame = ring_[sequence & (ring_.size() - 1)];
+    return frame.sequence == sequence ? &frame : nullptr;
+  }
+  // lowest_counted is the lowest sequence the frame bound counts from: the lowest
+  // held, or an ordered frame below it that the receiver holds above a gap.
+  uint64_t lowest_counted() const {
+    return held_above_gap_.empty() ? base_
+                                   : std::min(base_, held_above_gap_.begin()->first);
+  }
+  // ReleaseIfEmpty gives back a large ring once nothing is held.
+  void ReleaseIfEmpty();
+  // Grow doubles the ring, for one more sequence than it spans.
+  void Grow();
+  // Erase removes one frame.
+  void Erase(PendingFrame& frame);
   // Transmit records that `frame` goes out at `now` and appends it to `due`.
   void Transmit(PendingFrame& frame, absl::Time now,
                 std::vector<const PendingFrame*>* due);
   // DropStaleSent pops the stale entries at the front of sent_.
   void DropStaleSent();
+  // DropStaleExpiries pops the entries of frames no longer held at the front of
+  // expiry_order_.
+  void DropStaleExpiries();
 
   const SendWindowOptions options_;
-  Frames frames_;
+  // The frames from base_ to next_sequence_ - 1, each at its sequence modulo the
+  // ring's size, a power of two; a slot whose frame has gone has sequence 0. The ring
+  // spans fewer sequences than max_frames (see HasRoom), so it never outgrows it.
+  std::vector<PendingFrame> ring_;
+  // The largest ring kept while empty: a burst's larger one goes back when it ends.
+  static constexpr size_t kKeptSlots = 1024;
+  uint64_t base_ = 1;  // the lowest sequence held, or next_sequence_
+  size_t live_ = 0;    // frames held
   // Frames from this sequence on have never been sent.
   uint64_t next_unsent_ = 1;
   // Every transmission, oldest first; since time only moves forward, the frames
@@ -177,8 +209,12 @@ class SendWindow {
   // until the gap fills: their sizes, by sequence.
   absl::btree_map<uint64_t, size_t> held_above_gap_;
   size_t held_above_gap_bytes_ = 0;
-  // The frames with a finite expiry, by expiry.
-  absl::btree_set<std::pair<absl::Time, uint64_t>> expiries_;
+  // The finite expiries of the frames held, in two parts: in the order of sequence,
+  // each no earlier than the one before (one time to live per stream makes them all
+  // so; entries of frames gone are dropped when they reach the front), and the others,
+  // by time.
+  std::deque<Expiry> expiry_order_;
+  absl::btree_set<std::pair<absl::Time, uint64_t>> expiry_others_;
   uint64_t next_sequence_ = 1;
   size_t bytes_ = 0;
   // The highest sequence ever acknowledged, and the order of its last transmission: a
