@@ -17,10 +17,17 @@
 namespace glue {
 
 struct Endpoint::Runtime {
+  using WorkGuard =
+      boost::asio::executor_work_guard<boost::asio::io_context::executor_type>;
+
   EndpointOptions options;
+  // The network, and the callbacks of quick subscriptions: one thread.
   boost::asio::io_context io;
-  std::optional<boost::asio::executor_work_guard<boost::asio::io_context::executor_type>>
-      work;
+  // The callbacks of slow subscriptions: the other threads (none with threads = 1:
+  // then `io` runs them too).
+  boost::asio::io_context slow_io;
+  std::optional<WorkGuard> work;
+  std::optional<WorkGuard> slow_work;
   std::unique_ptr<topics::Topics> topics;
   std::vector<std::thread> threads;
   Mutex mu;
@@ -97,11 +104,13 @@ absl::StatusOr<std::unique_ptr<Endpoint>> Endpoint::Create(EndpointOptions optio
   auto runtime = std::make_unique<Runtime>();
   runtime->options = std::move(options);
   const EndpointOptions& o = runtime->options;
+  std::optional<boost::asio::any_io_executor> slow;
+  if (o.threads > 1) slow = runtime->slow_io.get_executor();
   GLUE_ASSIGN_OR_RETURN(runtime->topics,
                         topics::Topics::Create(runtime->io.get_executor(), o.discovery,
                                                {.on_peer_added = o.on_peer_added,
                                                 .on_peer_removed = o.on_peer_removed},
-                                               o.topics));
+                                               o.topics, slow));
   return std::unique_ptr<Endpoint>(new Endpoint(std::move(runtime)));
 }
 
@@ -121,8 +130,10 @@ absl::Status Endpoint::Start() {
   }
   GLUE_RETURN_IF_ERROR(r.topics->Start());
   r.work.emplace(r.io.get_executor());
-  for (size_t i = 0; i < r.options.threads; ++i) {
-    r.threads.emplace_back([&r] { Run(r.io, r.options.spin); });
+  r.slow_work.emplace(r.slow_io.get_executor());
+  r.threads.emplace_back([&r] { Run(r.io, r.options.spin); });
+  for (size_t i = 1; i < r.options.threads; ++i) {
+    r.threads.emplace_back([&r] { r.slow_io.run(); });
   }
   return absl::OkStatus();
 }
@@ -146,7 +157,9 @@ void Endpoint::Stop() {
   }
   r.topics->Stop();  // says goodbye; no callback of the stack runs after it
   r.work.reset();
+  r.slow_work.reset();
   r.io.stop();
+  r.slow_io.stop();
   for (std::thread& thread : r.threads) thread.join();
   r.threads.clear();
 }

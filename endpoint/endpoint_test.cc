@@ -1,6 +1,8 @@
 #include "glue/endpoint/endpoint.h"
 
+#include <atomic>
 #include <boost/asio/io_context.hpp>
+#include <chrono>
 #include <string>
 #include <thread>
 #include <vector>
@@ -109,6 +111,65 @@ TEST_F(EndpointTest, TheTypedFormCarriesProtocolBuffersMessages) {
     std::this_thread::yield();
   }
   EXPECT_EQ(b->counters().typed_parse_failures, 1u);
+}
+
+TEST_F(EndpointTest, ASlowCallbackRunsOffTheNetworkThreadAndHoldsUpNothingElse) {
+  Inbox peers_a, peers_b, quick;
+  std::unique_ptr<Endpoint> a = Make(1, &peers_a);
+  std::unique_ptr<Endpoint> b = Make(2, &peers_b);
+  ASSERT_TRUE(a && b);
+  // The slow callback takes 200 us for its first three messages, which makes it slow,
+  // then blocks on its fourth until the quick subscription got its messages.
+  Mutex mu;
+  std::vector<std::thread::id> slow_threads;
+  bool release = false;
+  ASSERT_OK(b->Subscribe("slow", "text", [&](const Message&) {
+    MutexLock lock(&mu);
+    slow_threads.push_back(std::this_thread::get_id());
+    if (slow_threads.size() <= 3) {
+      const auto start = std::chrono::steady_clock::now();
+      while (std::chrono::steady_clock::now() - start < std::chrono::microseconds(200)) {
+      }
+    } else if (slow_threads.size() == 4) {
+      mu.AwaitUntil([&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) { return release; },
+                    absl::Now() + kWait);
+    }
+  }));
+  std::atomic<std::thread::id> quick_thread;
+  ASSERT_OK(b->Subscribe("quick", "text", [&](const Message& m) {
+    quick_thread = std::this_thread::get_id();
+    quick.Add(std::string(m.payload.begin(), m.payload.end()));
+  }));
+  ASSERT_TRUE(peers_a.WaitFor(1) && peers_b.WaitFor(1));
+  const std::vector<uint8_t> text = {'x'};
+  // b's interest may not have reached a yet: a publishes until b has one.
+  const absl::Time give_up = absl::Now() + kWait;
+  while (quick.payloads().empty() && absl::Now() < give_up) {
+    ASSERT_OK(a->Publish("quick", "text", absl::Seconds(30), text));
+    quick.WaitFor(1);
+  }
+  for (int i = 0; i < 4; ++i)
+    ASSERT_OK(a->Publish("slow", "text", absl::Seconds(30), text));
+  auto slow_calls = [&] {
+    MutexLock lock(&mu);
+    return slow_threads.size();
+  };
+  while (slow_calls() < 4 && absl::Now() < give_up) std::this_thread::yield();
+  ASSERT_EQ(slow_calls(), 4u);
+  // The fourth slow call blocks; the quick messages still arrive, acknowledged.
+  const size_t quick_before = quick.payloads().size();
+  for (int i = 0; i < 100; ++i) {
+    ASSERT_OK(a->Publish("quick", "text", absl::Seconds(30), text));
+  }
+  EXPECT_TRUE(quick.WaitFor(quick_before + 100));
+  {
+    MutexLock lock(&mu);
+    release = true;
+    mu.NotifyAll();
+    // The first slow call ran where its message arrived, the blocked one elsewhere.
+    EXPECT_EQ(slow_threads[0], quick_thread.load());
+    EXPECT_NE(slow_threads[3], quick_thread.load());
+  }
 }
 
 TEST_F(EndpointTest, StopLingersUntilReliableMessagesAreAcknowledged) {

@@ -118,11 +118,11 @@ struct Delivery {
 
 struct TopicsState {
   TopicsState(const boost::asio::any_io_executor& e, Topics::Callbacks c, TopicsOptions o)
-      : executor(e), callbacks(std::move(c)), options(std::move(o)) {}
+      : slow_executor(e), callbacks(std::move(c)), options(std::move(o)) {}
 
   absl::Time Now() const { return options.messages.transport.discovery.now(); }
 
-  const boost::asio::any_io_executor executor;
+  const boost::asio::any_io_executor slow_executor;  // where slow callbacks run
   const Topics::Callbacks callbacks;
   const TopicsOptions options;
   HandlerGate gate;                            // closed by Stop
@@ -217,7 +217,7 @@ void EndRun(const std::shared_ptr<State>& state, const std::shared_ptr<Subscript
     sub->running = false;
     return;
   }
-  boost::asio::post(state->executor, [state, sub] { Drain(state, sub); });
+  boost::asio::post(state->slow_executor, [state, sub] { Drain(state, sub); });
 }
 
 // Drain runs the callbacks of the messages waiting for `sub`, a batch at a time.
@@ -309,7 +309,7 @@ void Post(const std::shared_ptr<State>& state, const std::shared_ptr<Subscriptio
       sub->queue.push_back(std::move(delivery));
       if (!sub->running) {
         sub->running = true;
-        boost::asio::post(state->executor, [state, sub] { Drain(state, sub); });
+        boost::asio::post(state->slow_executor, [state, sub] { Drain(state, sub); });
       }
     }
   }
@@ -487,10 +487,11 @@ absl::Status ValidateOptions(const TopicsOptions& o) {
 
 absl::StatusOr<std::unique_ptr<Topics>> Topics::Create(
     const boost::asio::any_io_executor& executor, const discovery::Config& config,
-    Callbacks callbacks, TopicsOptions options) {
+    Callbacks callbacks, TopicsOptions options,
+    std::optional<boost::asio::any_io_executor> slow_executor) {
   GLUE_RETURN_IF_ERROR(internal::ValidateOptions(options));
-  auto state = std::make_shared<internal::TopicsState>(executor, std::move(callbacks),
-                                                       std::move(options));
+  auto state = std::make_shared<internal::TopicsState>(
+      slow_executor.value_or(executor), std::move(callbacks), std::move(options));
   internal::TopicsState* s = state.get();
   std::weak_ptr<internal::TopicsState> weak = state;
   // The message transport's callbacks hold a plain pointer: the state owns it, and it

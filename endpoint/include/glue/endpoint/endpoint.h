@@ -43,15 +43,17 @@ using PublishOptions = topics::PublishOptions;
 struct EndpointOptions {
   discovery::Config discovery;
   topics::TopicsOptions topics;
-  // Threads that run the endpoint's io_context: 2 or more let a slow subscription
-  // callback run beside acknowledgements and discovery. GLUE_THREADS, 1..64.
+  // The endpoint's threads: one runs the network (sockets, timers, acknowledgements,
+  // discovery) and the callbacks of quick subscriptions; the others run the callbacks
+  // of slow ones, which then hold up nothing else. With 1, that one runs everything.
+  // GLUE_THREADS, 1..64.
   size_t threads = 2;
   // How long Stop waits for the reliable messages sent to be acknowledged or expire,
   // before it says goodbye. GLUE_LINGER_MILLISECONDS, 0..600000.
   absl::Duration linger = absl::Seconds(2);
-  // How long a thread with nothing to do keeps polling before it sleeps: right after
-  // it worked, an answer often comes sooner than a sleeping thread wakes. An idle
-  // endpoint spends nothing on it. GLUE_SPIN_MICROSECONDS, 0..10000.
+  // How long the network thread, with nothing to do, keeps polling before it sleeps:
+  // right after it worked, an answer often comes sooner than a sleeping thread wakes. An
+  // idle endpoint spends nothing on it. GLUE_SPIN_MICROSECONDS, 0..10000.
   absl::Duration spin = absl::Microseconds(50);
   // Peer events, on the endpoint's threads; they may call the endpoint but not Stop.
   std::function<void(const discovery::Peer&)> on_peer_added;

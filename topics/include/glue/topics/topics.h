@@ -18,6 +18,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -118,11 +119,15 @@ class Topics {
     std::function<void(const discovery::Peer&, discovery::RemovalReason)> on_peer_removed;
   };
 
-  // Create checks the options; nothing is opened until Start. Errors:
-  // kInvalidArgument for options out of range, and those of MessageTransport::Create.
+  // Create checks the options; nothing is opened until Start. The network runs on
+  // `executor`, and with it the callbacks of quick subscriptions; slow subscriptions'
+  // callbacks run on `slow_executor` (by default `executor`): threads of their own
+  // there keep them from holding up acknowledgements. Errors: kInvalidArgument for
+  // options out of range, and those of MessageTransport::Create.
   static absl::StatusOr<std::unique_ptr<Topics>> Create(
       const boost::asio::any_io_executor& executor, const discovery::Config& config,
-      Callbacks callbacks, TopicsOptions options);
+      Callbacks callbacks, TopicsOptions options,
+      std::optional<boost::asio::any_io_executor> slow_executor = std::nullopt);
 
   ~Topics();  // Stops.
   Topics(const Topics&) = delete;
