@@ -176,10 +176,15 @@ int RunSub(Endpoint& endpoint, const Flags& flags) {
   uint64_t messages_then = 0, bytes_then = 0;
   absl::Time then = absl::Now();
   auto line = [&](const char* what, uint64_t messages, uint64_t bytes, absl::Duration d) {
-    MutexLock lock(&sub.mu);
+    uint64_t lost;
+    {
+      MutexLock lock(&sub.mu);
+      lost = sub.lost;
+    }
+    // Printed without the lock: the callback, on the network thread, waits for it.
     const double seconds = absl::ToDoubleSeconds(d);
     std::printf("%srate_msgs_per_s=%.0f mbps=%.1f lost=%" PRIu64 "\n", what,
-                messages / seconds, bytes * 8 / seconds / 1e6, sub.lost);
+                messages / seconds, bytes * 8 / seconds / 1e6, lost);
     std::fflush(stdout);
   };
   RunFor(flags, [&] {
