@@ -1,6 +1,7 @@
 #include "glue/fragmentation/message_transport.h"
 
 #include <algorithm>
+#include <atomic>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
@@ -119,7 +120,9 @@ struct MessageTransportState {
   // The deadline the timer is armed (or posted to be armed) for.
   std::optional<absl::Time> timer_at ABSL_GUARDED_BY(mu);
   ReassemblerCounters removed_reassembly ABSL_GUARDED_BY(mu);  // of removed peers
-  MessageTransportCounters counters ABSL_GUARDED_BY(mu);
+  MessageTransportCounters counters ABSL_GUARDED_BY(mu);       // all but received_whole
+  // Counted without the lock: whole messages pass through without taking it.
+  std::atomic<uint64_t> received_whole{0};
 };
 
 namespace {
@@ -326,37 +329,37 @@ void OnPeerRemoved(State& s, const discovery::Peer& peer,
 void OnMessage(const std::shared_ptr<State>& state, const discovery::Peer& from,
                transport::Delivery delivery) {
   State& s = *state;
+  if (delivery.meta.empty()) {  // a whole message: nothing here to lock for
+    s.received_whole.fetch_add(1, std::memory_order_relaxed);
+    if (s.callbacks.on_message) s.callbacks.on_message(from, std::move(delivery.payload));
+    return;
+  }
   std::optional<std::vector<uint8_t>> message;
   {
     MutexLock lock(&s.mu);
-    if (delivery.meta.empty()) {
-      ++s.counters.received_whole;
-      message = std::move(delivery.payload);
-    } else {
-      // A hostile header costs a count, not an allocation.
-      const std::optional<FragmentHeader> header =
-          ParseFragmentHeader(delivery.meta, s.options.max_message_bytes);
-      if (!header) {
-        ++s.counters.malformed_headers;
-        return;
-      }
-      PeerState& ps = FindOrAddPeer(s, from.id);
-      if (delivery.peer_session != ps.peer_session) {
-        if (ps.peer_session != 0) {
-          RetireReassembler(s, ps);
-          ps.reassembler.emplace(s.options.reassembly, &s.budget);
-        }
-        ps.peer_session = delivery.peer_session;
-      }
-      Reassembler::Outcome outcome =
-          ps.reassembler->OnFragment(*header, delivery.payload, s.Now(),
-                                     (delivery.flags & transport::kFlagReliable) != 0);
-      if (outcome.result == Reassembler::Result::kCompleted) {
-        ++s.counters.received_reassembled;
-        message = std::move(outcome.message);
-      }
-      NoteDeadline(state, ps.reassembler->NextDeadline());
+    // A hostile header costs a count, not an allocation.
+    const std::optional<FragmentHeader> header =
+        ParseFragmentHeader(delivery.meta, s.options.max_message_bytes);
+    if (!header) {
+      ++s.counters.malformed_headers;
+      return;
     }
+    PeerState& ps = FindOrAddPeer(s, from.id);
+    if (delivery.peer_session != ps.peer_session) {
+      if (ps.peer_session != 0) {
+        RetireReassembler(s, ps);
+        ps.reassembler.emplace(s.options.reassembly, &s.budget);
+      }
+      ps.peer_session = delivery.peer_session;
+    }
+    Reassembler::Outcome outcome =
+        ps.reassembler->OnFragment(*header, delivery.payload, s.Now(),
+                                   (delivery.flags & transport::kFlagReliable) != 0);
+    if (outcome.result == Reassembler::Result::kCompleted) {
+      ++s.counters.received_reassembled;
+      message = std::move(outcome.message);
+    }
+    NoteDeadline(state, ps.reassembler->NextDeadline());
   }
   if (message && s.callbacks.on_message)
     s.callbacks.on_message(from, *std::move(message));
@@ -649,6 +652,7 @@ MessageTransportCounters MessageTransport::counters() const {
   {
     MutexLock lock(&s.mu);
     c = s.counters;
+    c.received_whole = s.received_whole.load(std::memory_order_relaxed);
     c.reassembly = s.removed_reassembly;
     for (const auto& [id, ps] : s.peers) {
       internal::AddReassembly(ps->reassembler->counters(), &c.reassembly);

@@ -11,6 +11,7 @@
 #include <utility>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/container/inlined_vector.h"
 #include "absl/strings/str_cat.h"
 #include "glue/base/handler_gate.h"
 #include "glue/base/mutex.h"
@@ -268,10 +269,11 @@ struct Inline {
   std::shared_ptr<Subscription> sub;
   std::shared_ptr<const Delivery> delivery;
 };
+using InlineCalls = absl::InlinedVector<Inline, 4>;  // a message's: on the stack
 
 // RunInline runs the callbacks Post left to the receiving thread, then hands the
 // subscriptions whose messages queued meanwhile to the pool.
-void RunInline(const std::shared_ptr<State>& state, std::vector<Inline>& calls) {
+void RunInline(const std::shared_ptr<State>& state, InlineCalls& calls) {
   if (calls.empty()) return;
   HandlerGate::Pass pass(&state->gate);
   for (Inline& call : calls) {
@@ -292,7 +294,7 @@ void RunInline(const std::shared_ptr<State>& state, std::vector<Inline>& calls) 
 // it (it is not null) and the subscription is quick and idle; otherwise to its queue,
 // or it drops it at the bound.
 void Post(const std::shared_ptr<State>& state, const std::shared_ptr<Subscription>& sub,
-          std::shared_ptr<const Delivery> delivery, std::vector<Inline>* inline_calls)
+          std::shared_ptr<const Delivery> delivery, InlineCalls* inline_calls)
     ABSL_EXCLUSIVE_LOCKS_REQUIRED(state->mu) {
   State& s = *state;
   const bool local = delivery->message.publisher_id == s.self_id;
@@ -323,7 +325,7 @@ void Post(const std::shared_ptr<State>& state, const std::shared_ptr<Subscriptio
 template <typename Make>
 size_t DeliverLocally(const std::shared_ptr<State>& state, absl::string_view topic,
                       absl::string_view type, Make make,
-                      std::vector<Inline>* inline_calls = nullptr)
+                      InlineCalls* inline_calls = nullptr)
     ABSL_EXCLUSIVE_LOCKS_REQUIRED(state->mu) {
   std::shared_ptr<const Delivery> delivery;
   size_t wanted = 0;
@@ -420,7 +422,7 @@ void OnMessage(const std::shared_ptr<State>& state, const discovery::Peer& from,
   State& s = *state;
   auto owner = std::make_shared<const std::vector<uint8_t>>(std::move(bytes));
   absl::StatusOr<TopicMessage> message = DecodeTopicMessage(*owner);
-  std::vector<Inline> inline_calls;
+  InlineCalls inline_calls;
   {
     MutexLock lock(&s.mu);
     if (!message.ok()) {

@@ -16,7 +16,9 @@ absl::Status Invalid(absl::string_view field, absl::Duration value,
 
 }  // namespace
 
-RttEstimator::RttEstimator(RttOptions options) : options_(options) {}
+RttEstimator::RttEstimator(RttOptions options) : options_(options) {
+  rto_ = ComputeRto();
+}
 
 absl::Status RttEstimator::Validate(const RttOptions& options) {
   struct Field {
@@ -71,9 +73,10 @@ void RttEstimator::OnSample(absl::Duration rtt) {
     srtt_ = (srtt_ * 7 + latest_) / 8;
   }
   backoff_exponent_ = 0;
+  rto_ = ComputeRto();
 }
 
-absl::Duration RttEstimator::rto() const {
+absl::Duration RttEstimator::ComputeRto() const {
   absl::Duration rto = options_.initial_rto;
   if (has_sample_) {
     rto = srtt_ + std::max(options_.granularity, rttvar_ * 4) + options_.max_ack_delay;
@@ -85,7 +88,16 @@ absl::Duration RttEstimator::rto() const {
 }
 
 void RttEstimator::Backoff() {
-  if (rto() < options_.max_rto) ++backoff_exponent_;
+  if (rto_ < options_.max_rto) {
+    ++backoff_exponent_;
+    rto_ = ComputeRto();
+  }
+}
+
+void RttEstimator::ResetBackoff() {
+  if (backoff_exponent_ == 0) return;
+  backoff_exponent_ = 0;
+  rto_ = ComputeRto();
 }
 
 }  // namespace glue::transport

@@ -715,7 +715,8 @@ absl::Status Transport::Send(uint64_t peer_id, Payload payload,
       return sequence.status();
     }
   }
-  internal::Reschedule(s, *ps);
+  // A frame to send makes the session due now: filed so already, it stays.
+  if (ps->scheduled != absl::InfinitePast()) internal::Reschedule(s, *ps);
   if (s.strand.running_in_this_thread()) {
     s.flush_on_exit = true;
   } else {

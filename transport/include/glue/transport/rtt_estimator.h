@@ -59,7 +59,7 @@ class RttEstimator {
   // or initial_rto before any sample, held within [min_rto, max_rto], then doubled
   // once per backoff and capped at max_rto. The floor applies before the doubling so
   // that each backoff doubles the timeout actually in use.
-  absl::Duration rto() const;
+  absl::Duration rto() const { return rto_; }
 
   // Backoff records that a retransmission timed out: rto() doubles, up to max_rto.
   // Once rto() is max_rto, further calls change nothing, so backoff_exponent() stays
@@ -68,7 +68,7 @@ class RttEstimator {
 
   // ResetBackoff undoes the backoff without a sample: the peer acknowledged something
   // new, so it is there (as QUIC resets its probe timeout on any new acknowledgement).
-  void ResetBackoff() { backoff_exponent_ = 0; }
+  void ResetBackoff();
 
   // has_sample returns whether OnSample was ever called.
   bool has_sample() const { return has_sample_; }
@@ -89,6 +89,9 @@ class RttEstimator {
   absl::Duration rttvar_;
   absl::Duration latest_;
   int backoff_exponent_ = 0;
+  absl::Duration rto_;  // ComputeRto() of the above, kept: rto() is asked per frame
+
+  absl::Duration ComputeRto() const;
 };
 
 }  // namespace glue::transport
