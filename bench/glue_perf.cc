@@ -38,6 +38,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
+#include "glue/base/block_pool.h"
 #include "glue/base/mutex.h"
 #include "glue/endpoint/endpoint.h"
 
@@ -402,6 +403,11 @@ void PrintCounters(const Endpoint& endpoint) {
                tr.sessions.fast_retransmits, tr.sessions.timeouts, tr.sessions.acks_sent,
                tr.sessions.duplicates, t.refused_queue_full, t.slow_subscriber_drops,
                t.delivered, t.delivered_inline);
+  const BlockPoolCounters pool = BlockPool::Global().counters();
+  std::fprintf(stderr,
+               "block_pool allocated=%" PRIu64 " reused=%" PRIu64 " released=%" PRIu64
+               " bytes_kept=%" PRIu64 "\n",
+               pool.allocated, pool.reused, pool.released, pool.bytes_kept);
 }
 
 int Run(int argc, char** argv) {

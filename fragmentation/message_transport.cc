@@ -12,6 +12,7 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
+#include "glue/base/block_pool.h"
 #include "glue/base/crc32c.h"
 #include "glue/base/handler_gate.h"
 #include "glue/base/mutex.h"
@@ -29,7 +30,8 @@ using transport::SendOutcome;
 // OutMessage is one message accepted by Send and not yet finished with: some of its
 // frames wait in its peer's queue, or wait for the transport's report.
 struct OutMessage {
-  std::shared_ptr<const std::vector<uint8_t>> bytes;
+  std::shared_ptr<const void> owner;  // keeps `bytes` alive
+  absl::Span<const uint8_t> bytes;
   SplitPlan plan;
   FragmentHeader header;  // index set per fragment; unused when not fragmented
   SendOptions options;    // options.token is the caller's
@@ -189,7 +191,7 @@ void Settle(PeerState& ps, const OutMessage& m) {
 // HandNext hands the next frame of `m` to the transport.
 absl::Status HandNext(State& s, uint64_t peer_id, PeerState& ps, OutMessage& m)
     ABSL_EXCLUSIVE_LOCKS_REQUIRED(s.mu) {
-  Payload payload = Payload::View(m.bytes, FragmentPayload(*m.bytes, m.plan, m.next));
+  Payload payload = Payload::View(m.owner, FragmentPayload(m.bytes, m.plan, m.next));
   if (m.plan.fragmented) {
     FragmentHeader header = m.header;
     header.index = m.next;
@@ -508,8 +510,15 @@ void MessageTransport::Stop() {
 absl::Status MessageTransport::Send(uint64_t peer_id,
                                     std::shared_ptr<const std::vector<uint8_t>> message,
                                     const transport::SendOptions& options) {
+  const absl::Span<const uint8_t> bytes = *message;
+  return Send(peer_id, std::move(message), bytes, options);
+}
+
+absl::Status MessageTransport::Send(uint64_t peer_id, std::shared_ptr<const void> owner,
+                                    absl::Span<const uint8_t> message,
+                                    const transport::SendOptions& options) {
   internal::MessageTransportState& s = *state_;
-  const size_t size = message->size();
+  const size_t size = message.size();
   if (size > s.options.max_message_bytes) {
     return absl::InvalidArgumentError(
         absl::StrCat("message of ", size,
@@ -525,7 +534,8 @@ absl::Status MessageTransport::Send(uint64_t peer_id,
   const bool untracked = whole && options.reliable && !s.callbacks.on_send_done;
   std::shared_ptr<internal::OutMessage> m;
   auto plan = [&]() -> absl::Status {
-    m = std::make_shared<internal::OutMessage>();
+    // From the pool: made on the sending thread, freed where the ack is handled.
+    m = std::allocate_shared<internal::OutMessage>(PoolAllocator<internal::OutMessage>());
     if (whole) {
       m->plan = {.message_bytes = size,
                  .fragmented = false,
@@ -544,9 +554,10 @@ absl::Status MessageTransport::Send(uint64_t peer_id,
       }
       m->header = {.total_bytes = size,
                    .fragment_bytes = m->plan.fragment_bytes,
-                   .checksum = Crc32c(*message),
+                   .checksum = Crc32c(message),
                    .time_to_live_ms = time_to_live_ms};
     }
+    m->owner = owner;
     m->bytes = message;
     m->options = options;
     return absl::OkStatus();
@@ -584,9 +595,8 @@ absl::Status MessageTransport::Send(uint64_t peer_id,
       transport::SendOptions direct = options;
       direct.token = internal::kUntracked;
       direct.wait_until = absl::InfinitePast();
-      const absl::Span<const uint8_t> body = *message;
       status =
-          s.transport->Send(peer_id, transport::Payload::View(message, body), direct);
+          s.transport->Send(peer_id, transport::Payload::View(owner, message), direct);
       if (status.ok()) {
         ++s.counters.messages_sent;
         ++s.counters.sent_whole;

@@ -1,5 +1,6 @@
 #include "glue/topics/topic_message.h"
 
+#include <cassert>
 #include <cstring>
 #include <limits>
 
@@ -165,17 +166,25 @@ size_t PublicationHeaderSize(const Publication& p) {
 }
 
 std::vector<uint8_t> EncodePublication(const Publication& p) {
-  std::vector<uint8_t> out;
-  out.reserve(PublicationHeaderSize(p) + p.payload.size());
-  out.push_back(kPublicationKind);
-  out.push_back(p.history ? kHistoryFlag : 0);
-  PutVarint(p.epoch, &out);
-  PutVarint(p.sequence, &out);
-  PutVarint(p.time_to_live_ms, &out);
-  PutString(p.topic, &out);
-  PutString(p.type, &out);
-  out.insert(out.end(), p.payload.begin(), p.payload.end());
+  std::vector<uint8_t> out(PublicationHeaderSize(p) + p.payload.size());
+  EncodePublication(p, absl::MakeSpan(out));
   return out;
+}
+
+void EncodePublication(const Publication& p, absl::Span<uint8_t> out) {
+  assert(out.size() == PublicationHeaderSize(p) + p.payload.size());
+  uint8_t* at = out.data();
+  *at++ = kPublicationKind;
+  *at++ = p.history ? kHistoryFlag : 0;
+  at = glue::PutVarint(p.epoch, at);
+  at = glue::PutVarint(p.sequence, at);
+  at = glue::PutVarint(p.time_to_live_ms, at);
+  for (absl::string_view s : {p.topic, p.type}) {
+    at = glue::PutVarint(s.size(), at);
+    if (!s.empty()) std::memcpy(at, s.data(), s.size());
+    at += s.size();
+  }
+  if (!p.payload.empty()) std::memcpy(at, p.payload.data(), p.payload.size());
 }
 
 std::vector<uint8_t> EncodeInterest(const Interest& interest) {

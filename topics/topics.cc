@@ -13,6 +13,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/inlined_vector.h"
 #include "absl/strings/str_cat.h"
+#include "glue/base/block_pool.h"
 #include "glue/base/handler_gate.h"
 #include "glue/base/mutex.h"
 #include "glue/base/status_macros.h"
@@ -24,7 +25,17 @@ namespace internal {
 namespace {
 
 using fragmentation::MessageTransport;
-using Bytes = std::shared_ptr<const std::vector<uint8_t>>;
+// Bytes is an encoded message, shared: a view of what `owner` keeps alive.
+struct Bytes {
+  std::shared_ptr<const void> owner;
+  absl::Span<const uint8_t> view;
+
+  static Bytes Of(std::vector<uint8_t> bytes) {
+    auto shared = std::make_shared<const std::vector<uint8_t>>(std::move(bytes));
+    const absl::Span<const uint8_t> view = *shared;
+    return {std::move(shared), view};
+  }
+};
 
 struct Delivery;
 
@@ -53,14 +64,27 @@ struct Subscription {
   bool quick() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
     return average_nanos < kQuickCallbackNanos;
   }
-  // Took adds one call's time to the average. A sample counts at most 5 times the
-  // bound: one call that the thread spent mostly preempted, or in a page fault, does
-  // not move a quick callback off its thread; two such calls in a row, or a callback
-  // slow every time, do.
+  // Took adds one call's time to the average. A sample counts at most 4 times the
+  // bound: a call or two that the thread spent mostly preempted, or in a page fault,
+  // do not move a quick callback off its thread (where, at a million messages a
+  // second, its queue would fill before a thread of the pool woke); three such calls
+  // close together, or a callback slow every time, do.
   void Took(int64_t nanos) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
-    nanos = std::min(nanos, 5 * kQuickCallbackNanos);
+    nanos = std::min(nanos, 4 * kQuickCallbackNanos);
     average_nanos += (nanos - average_nanos) / 8;
   }
+  // TookOnAverage records `calls` calls that took `nanos` in all. Many calls are an
+  // average already: it replaces the one kept, so that a quick callback moved off by
+  // mistake comes back after one batch.
+  void TookOnAverage(int64_t nanos, uint64_t calls) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
+    const int64_t each = nanos / static_cast<int64_t>(calls);
+    if (calls >= kWholeAverageCalls) {
+      average_nanos = each;
+    } else {
+      Took(each);
+    }
+  }
+  static constexpr uint64_t kWholeAverageCalls = 64;
 };
 
 int64_t MonotonicNanos() {
@@ -78,7 +102,7 @@ struct Kept {
   size_t payload_offset;
 
   absl::Span<const uint8_t> payload() const {
-    return absl::MakeConstSpan(*encoded).subspan(payload_offset);
+    return encoded.view.subspan(payload_offset);
   }
 };
 
@@ -111,7 +135,7 @@ struct HeardOrder {
 // Delivery is one message on its way to the subscriptions that want it.
 struct Delivery {
   Message message;
-  Bytes owner;                                   // what message.payload views
+  std::shared_ptr<const void> owner;             // what message.payload views
   absl::Time deadline = absl::InfiniteFuture();  // not handed to a callback after it
 };
 
@@ -191,7 +215,8 @@ bool Wants(const Interest& interest, absl::string_view topic, absl::string_view 
 // SendTo hands `bytes` to the message transport for `peer`, counting a refusal.
 void SendTo(State& s, uint64_t peer, Bytes bytes, const transport::SendOptions& options)
     ABSL_EXCLUSIVE_LOCKS_REQUIRED(s.mu) {
-  const absl::Status status = s.messages->Send(peer, std::move(bytes), options);
+  const absl::Status status =
+      s.messages->Send(peer, std::move(bytes.owner), bytes.view, options);
   if (absl::IsResourceExhausted(status)) ++s.counters.refused_queue_full;
 }
 
@@ -199,8 +224,7 @@ void SendInterest(State& s, uint64_t peer, bool reply_wanted = false)
     ABSL_EXCLUSIVE_LOCKS_REQUIRED(s.mu) {
   Interest interest = CurrentInterest(s);
   interest.reply_wanted = reply_wanted;
-  auto bytes = std::make_shared<const std::vector<uint8_t>>(EncodeInterest(interest));
-  SendTo(s, peer, std::move(bytes), {.ordered = true});
+  SendTo(s, peer, Bytes::Of(EncodeInterest(interest)), {.ordered = true});
   ++s.counters.interests_sent;
 }
 
@@ -259,7 +283,7 @@ void Drain(const std::shared_ptr<State>& state,
     state->counters.expired_undelivered += expired;
   }
   MutexLock lock(&sub->mu);
-  if (called > 0) sub->Took(took / static_cast<int64_t>(called));
+  if (called > 0) sub->TookOnAverage(took, called);
   EndRun(state, sub, /*stopped=*/false);
 }
 
@@ -388,7 +412,7 @@ void SendHistory(State& s, uint64_t peer, const Interest& interest)
                           .topic = topic,
                           .type = published.type,
                           .payload = kept.payload()};
-      SendTo(s, peer, std::make_shared<const std::vector<uint8_t>>(EncodePublication(p)),
+      SendTo(s, peer, Bytes::Of(EncodePublication(p)),
              {.reliable = published.reliable,
               .ordered = published.reliable,
               .expiry = kept.deadline});
@@ -641,22 +665,27 @@ absl::Status Topics::Publish(absl::string_view topic, absl::string_view type,
   // The one copy of the payload: the encoded publication, which the peers' messages,
   // the history and local subscribers share.
   const size_t payload_offset = PublicationHeaderSize(p);
-  auto bytes = std::make_shared<const std::vector<uint8_t>>(EncodePublication(p));
-  const absl::Span<const uint8_t> kept_payload =
-      absl::MakeConstSpan(*bytes).subspan(payload_offset);
+  // From the pool: made here, freed where the last acknowledgement is handled.
+  const size_t encoded_size = payload_offset + payload.size();
+  std::shared_ptr<uint8_t[]> encoded = std::allocate_shared_for_overwrite<uint8_t[]>(
+      PoolAllocator<uint8_t>(), encoded_size);
+  const absl::Span<uint8_t> view(encoded.get(), encoded_size);
+  EncodePublication(p, view);
+  const internal::Bytes bytes{std::move(encoded), view};
+  const absl::Span<const uint8_t> kept_payload = bytes.view.subspan(payload_offset);
 
   // History: this message, within the depth and the bytes of all topics.
   if (options.history_depth > 0) {
     published.history.push_back({p.sequence, deadline, bytes, payload_offset});
-    s.history_bytes += bytes->size();
+    s.history_bytes += bytes.view.size();
   }
   while (published.history.size() > options.history_depth) {
-    s.history_bytes -= published.history.front().encoded->size();
+    s.history_bytes -= published.history.front().encoded.view.size();
     published.history.pop_front();
   }
   // At the bound of all histories, this topic's oldest go first.
   while (s.history_bytes > s.options.max_history_bytes && !published.history.empty()) {
-    s.history_bytes -= published.history.front().encoded->size();
+    s.history_bytes -= published.history.front().encoded.view.size();
     published.history.pop_front();
     ++s.counters.history_dropped;
   }
@@ -665,7 +694,7 @@ absl::Status Topics::Publish(absl::string_view topic, absl::string_view type,
   for (const auto& [peer, interest] : s.peers) {
     if (!internal::Wants(interest, p.topic, p.type)) continue;
     const absl::Status sent = s.messages->Send(
-        peer, bytes,
+        peer, bytes.owner, bytes.view,
         {.reliable = options.reliable, .ordered = options.reliable, .expiry = deadline});
     if (sent.ok()) {
       ++s.counters.sent;
@@ -682,7 +711,7 @@ absl::Status Topics::Publish(absl::string_view topic, absl::string_view type,
                                 .publisher_name = s.self_name,
                                 .sequence = p.sequence,
                                 .payload = kept_payload};
-    delivery->owner = bytes;
+    delivery->owner = bytes.owner;
     delivery->deadline = deadline;
     return delivery;
   });

@@ -165,7 +165,7 @@ TEST_F(TopicsTest, AQuickCallbackRunsWhereItsMessageArrivedAndASlowOneMovesOff) 
   const uint64_t quick_inline = b->topics->counters().delivered_inline;
   EXPECT_GE(quick_inline, 1u);
 
-  // A callback that takes 200 us: once it has run twice, its average is above the
+  // A callback that takes 200 us: once it has run three times, its average is above the
   // bound, and its messages go to the executor's threads, still in order.
   MessageCallback record = b->Record();
   before = a->topics->counters().interests_received;
@@ -181,7 +181,7 @@ TEST_F(TopicsTest, AQuickCallbackRunsWhereItsMessageArrivedAndASlowOneMovesOff) 
   }
   ASSERT_TRUE(RunUntil(io_, [&] { return b->got_count() == 30; }));
   const TopicsCounters c = b->topics->counters();
-  EXPECT_LE(c.delivered_inline - quick_inline, 2u);
+  EXPECT_LE(c.delivered_inline - quick_inline, 3u);
   EXPECT_EQ(c.delivered, 30u);
   const std::vector<Got> got = b->Snapshot();
   for (uint64_t i = 0; i < 20; ++i) {

@@ -146,6 +146,10 @@ class MessageTransport {
                     const transport::SendOptions& options);
   absl::Status Send(uint64_t peer_id, std::vector<uint8_t> message,
                     const transport::SendOptions& options);
+  // This Send takes the message as a view of bytes that `owner` keeps alive.
+  absl::Status Send(uint64_t peer_id, std::shared_ptr<const void> owner,
+                    absl::Span<const uint8_t> message,
+                    const transport::SendOptions& options);
 
   // max_message_bytes is the largest message Send accepts.
   uint64_t max_message_bytes() const;

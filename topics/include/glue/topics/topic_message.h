@@ -82,6 +82,9 @@ size_t PublicationHeaderSize(const Publication& publication);
 // EncodePublication returns `publication` encoded, payload included: the header and
 // one copy of the payload. Needs a valid topic and type. Any thread.
 std::vector<uint8_t> EncodePublication(const Publication& publication);
+// This EncodePublication writes into `out`, of exactly PublicationHeaderSize(publication)
+// plus the payload's size.
+void EncodePublication(const Publication& publication, absl::Span<uint8_t> out);
 
 // EncodeInterest returns `interest` encoded. Needs at most kMaxInterestEntries valid
 // entries. Any thread.
