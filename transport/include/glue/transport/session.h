@@ -48,7 +48,7 @@ struct SessionOptions {
   absl::Duration ack_delay = absl::Milliseconds(1);
   // An ack goes at once, without the delay, once this many reliable frames arrived
   // since the last one (as TCP acknowledges every second segment). At least 1.
-  size_t ack_every_frames = 16;
+  size_t ack_every_frames = 64;
   // Ranges per AckFrame sent (the most recent ones), 1..kMaxAckRanges. More ranges
   // spare the peer resending frames that arrived above old gaps; the transport trims
   // an ack that would not fit its datagram.
