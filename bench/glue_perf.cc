@@ -217,7 +217,8 @@ int RunSub(Endpoint& endpoint, const Flags& flags) {
 int RunPub(Endpoint& endpoint, const Flags& flags) {
   if (!WaitForPeer(endpoint)) return 0;
   std::vector<uint8_t> payload(flags.size, 0x42);
-  const PublishOptions options{.history_depth = 0};
+  // Publish waits while the subscribers' windows are full, as ddsperf's writer does.
+  const PublishOptions options{.history_depth = 0, .max_blocking = absl::Seconds(1)};
   std::atomic<uint64_t> published{0};
   std::atomic<bool> done{false};
   std::thread publisher([&] {

@@ -211,9 +211,9 @@ absl::Status HandNext(State& s, uint64_t peer_id, PeerState& ps, OutMessage& m)
   return absl::OkStatus();
 }
 
-// Pump hands the transport the peer's queued frames, in order, until its send window
-// is full. A message the transport refuses otherwise is released.
-void Pump(State& s, uint64_t peer_id, PeerState& ps, std::vector<Done>* done)
+// PumpQueue hands the transport the peer's queued frames, in order, until its send
+// window is full. A message the transport refuses otherwise is released.
+void PumpQueue(State& s, uint64_t peer_id, PeerState& ps, std::vector<Done>* done)
     ABSL_EXCLUSIVE_LOCKS_REQUIRED(s.mu) {
   while (!ps.queue.empty()) {
     const std::shared_ptr<OutMessage> m = ps.queue.front();
@@ -236,6 +236,14 @@ void Pump(State& s, uint64_t peer_id, PeerState& ps, std::vector<Done>* done)
   }
 }
 
+// Pump is PumpQueue; a queue it empties wakes AwaitQueueEmpty.
+void Pump(State& s, uint64_t peer_id, PeerState& ps, std::vector<Done>* done)
+    ABSL_EXCLUSIVE_LOCKS_REQUIRED(s.mu) {
+  if (ps.queue.empty()) return;
+  PumpQueue(s, peer_id, ps, done);
+  if (ps.queue.empty()) s.mu.NotifyAll();
+}
+
 // ReleaseAll reports every reliable message of the peer not yet reported as released
 // and empties its queue.
 void ReleaseAll(State& s, uint64_t peer_id, PeerState& ps, std::vector<Done>* done)
@@ -248,6 +256,7 @@ void ReleaseAll(State& s, uint64_t peer_id, PeerState& ps, std::vector<Done>* do
   ps.bytes_queued = 0;
   ps.queue.clear();
   ps.pending.clear();
+  s.mu.NotifyAll();  // AwaitQueueEmpty
 }
 
 void RunDone(const State& s, const std::vector<Done>& done) {
@@ -516,8 +525,9 @@ absl::Status MessageTransport::Send(uint64_t peer_id,
 
 absl::Status MessageTransport::Send(uint64_t peer_id, std::shared_ptr<const void> owner,
                                     absl::Span<const uint8_t> message,
-                                    const transport::SendOptions& options) {
+                                    const transport::SendOptions& options, bool* queued) {
   internal::MessageTransportState& s = *state_;
+  if (queued != nullptr) *queued = false;
   const size_t size = message.size();
   if (size > s.options.max_message_bytes) {
     return absl::InvalidArgumentError(
@@ -641,9 +651,21 @@ absl::Status MessageTransport::Send(uint64_t peer_id, std::shared_ptr<const void
       if (m->next == m->plan.count) ps.queue.pop_front();
       internal::Pump(s, peer_id, ps, &done);
     }
+    if (queued != nullptr) *queued = !ps.queue.empty();
   }
   internal::RunDone(s, done);
   return absl::OkStatus();
+}
+
+bool MessageTransport::AwaitQueueEmpty(uint64_t peer_id, absl::Time deadline) {
+  internal::MessageTransportState& s = *state_;
+  const bool wait = !s.transport->in_handler();
+  MutexLock lock(&s.mu);
+  auto empty = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(s.mu) {
+    auto found = s.peers.find(peer_id);
+    return s.stopped || found == s.peers.end() || found->second->queue.empty();
+  };
+  return wait ? s.mu.AwaitUntil(empty, deadline) : empty();
 }
 
 absl::Status MessageTransport::Send(uint64_t peer_id, std::vector<uint8_t> message,

@@ -736,6 +736,8 @@ absl::Status Transport::SendToName(std::string_view name, Payload payload,
 
 size_t Transport::max_payload_bytes() const { return state_->max_payload; }
 
+bool Transport::in_handler() const { return state_->strand.running_in_this_thread(); }
+
 size_t Transport::max_body_bytes(size_t meta_bytes) const {
   return meta_bytes == 0 ? state_->max_payload
                          : internal::BodyRoom(state_->room, meta_bytes);

@@ -146,10 +146,18 @@ class MessageTransport {
                     const transport::SendOptions& options);
   absl::Status Send(uint64_t peer_id, std::vector<uint8_t> message,
                     const transport::SendOptions& options);
-  // This Send takes the message as a view of bytes that `owner` keeps alive.
+  // This Send takes the message as a view of bytes that `owner` keeps alive; it sets
+  // `*queued` (when not null) to whether the message waits in the queue.
   absl::Status Send(uint64_t peer_id, std::shared_ptr<const void> owner,
                     absl::Span<const uint8_t> message,
-                    const transport::SendOptions& options);
+                    const transport::SendOptions& options, bool* queued = nullptr);
+
+  // AwaitQueueEmpty waits until nothing waits in the queue to peer `peer_id` (what
+  // was queued is in the transport's send window), the peer or the transport is
+  // gone, or `deadline` (of absl::Now()). Returns whether the queue is empty. From a
+  // handler of the transport (a callback on the network thread), which the wait would
+  // hold up, it does not wait.
+  bool AwaitQueueEmpty(uint64_t peer_id, absl::Time deadline);
 
   // max_message_bytes is the largest message Send accepts.
   uint64_t max_message_bytes() const;

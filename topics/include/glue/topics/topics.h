@@ -59,6 +59,13 @@ struct PublishOptions {
   // The last messages of the topic kept for late subscribers, this one included: 0
   // keeps none. The latest Publish on a topic sets it. At most kMaxHistoryDepth.
   size_t history_depth = 1;
+  // How long Publish may wait when a peer's send window is full. 0: never; the
+  // message waits in the peer's queue, and Publish fails with kResourceExhausted at
+  // the queue's bounds. Above 0, a reliable message that has to queue behind a full
+  // window makes Publish wait until the window took it, or for this long (then it
+  // stays queued): a publisher faster than its subscribers goes at their pace. Not
+  // from a callback on the network thread, where Publish never waits.
+  absl::Duration max_blocking = absl::ZeroDuration();
 };
 
 inline constexpr size_t kMaxHistoryDepth = 1024;
