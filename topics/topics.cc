@@ -233,6 +233,12 @@ constexpr size_t kDrainBatch = 256;
 
 void Drain(const std::shared_ptr<State>& state, const std::shared_ptr<Subscription>& sub);
 
+// PostDrain has a thread of the pool run Drain for `sub`.
+void PostDrain(const std::shared_ptr<State>& state,
+               const std::shared_ptr<Subscription>& sub) {
+  boost::asio::post(state->slow_executor, [state, sub] { Drain(state, sub); });
+}
+
 // EndRun ends the run of `sub`'s callbacks that just finished: the next Drain goes to
 // the pool when messages queued meanwhile; after Stop (`stopped`), they are dropped.
 void EndRun(const std::shared_ptr<State>& state, const std::shared_ptr<Subscription>& sub,
@@ -242,7 +248,7 @@ void EndRun(const std::shared_ptr<State>& state, const std::shared_ptr<Subscript
     sub->running = false;
     return;
   }
-  boost::asio::post(state->slow_executor, [state, sub] { Drain(state, sub); });
+  PostDrain(state, sub);
 }
 
 // Drain runs the callbacks of the messages waiting for `sub`, a batch at a time.
@@ -335,7 +341,7 @@ void Post(const std::shared_ptr<State>& state, const std::shared_ptr<Subscriptio
       sub->queue.push_back(std::move(delivery));
       if (!sub->running) {
         sub->running = true;
-        boost::asio::post(state->slow_executor, [state, sub] { Drain(state, sub); });
+        PostDrain(state, sub);
       }
     }
   }
@@ -491,6 +497,96 @@ void OnMessage(const std::shared_ptr<State>& state, const discovery::Peer& from,
   RunInline(state, inline_calls);
 }
 
+// PublishLocked publishes `p`, whose sequence it sets: to the history, the peers
+// that want it and the local subscriptions. It lists in `queued` the peers whose
+// queue it waits in, when options.max_blocking asks.
+absl::Status PublishLocked(const std::shared_ptr<State>& state, Publication& p,
+                           absl::Time deadline, const PublishOptions& options,
+                           absl::InlinedVector<uint64_t, 4>* queued)
+    ABSL_EXCLUSIVE_LOCKS_REQUIRED(state->mu) {
+  State& s = *state;
+  if (!s.started || s.stopped) {
+    return absl::FailedPreconditionError(s.stopped ? "topics stopped"
+                                                   : "topics not started");
+  }
+  const absl::string_view in_use = TypeInUse(s, p.topic);
+  if (!in_use.empty() && in_use != p.type) return TypeConflict(p.topic, p.type, in_use);
+  auto found = s.published.find(p.topic);
+  if (found == s.published.end()) {
+    if (s.published.size() >= s.options.max_published_topics) {
+      return absl::ResourceExhaustedError(
+          absl::StrCat("max_published_topics = ", s.options.max_published_topics,
+                       " topics published"));
+    }
+    found =
+        s.published
+            .emplace(std::string(p.topic), PublishedTopic{.type = std::string(p.type)})
+            .first;
+  }
+  PublishedTopic& published = found->second;
+  published.reliable = options.reliable;
+  p.sequence = published.next_sequence++;
+  ++s.counters.published;
+
+  // The one copy of the payload: the encoded publication, which the peers' messages,
+  // the history and local subscribers share.
+  const size_t payload_offset = PublicationHeaderSize(p);
+  // From the pool: made here, freed where the last acknowledgement is handled.
+  const size_t encoded_size = payload_offset + p.payload.size();
+  std::shared_ptr<uint8_t[]> encoded = std::allocate_shared_for_overwrite<uint8_t[]>(
+      PoolAllocator<uint8_t>(), encoded_size);
+  const absl::Span<uint8_t> view(encoded.get(), encoded_size);
+  EncodePublication(p, view);
+  const Bytes bytes{std::move(encoded), view};
+  const absl::Span<const uint8_t> kept_payload = bytes.view.subspan(payload_offset);
+
+  // History: this message, within the depth and the bytes of all topics.
+  if (options.history_depth > 0) {
+    published.history.push_back({p.sequence, deadline, bytes, payload_offset});
+    s.history_bytes += bytes.view.size();
+  }
+  while (published.history.size() > options.history_depth) {
+    s.history_bytes -= published.history.front().encoded.view.size();
+    published.history.pop_front();
+  }
+  // At the bound of all histories, this topic's oldest go first.
+  while (s.history_bytes > s.options.max_history_bytes && !published.history.empty()) {
+    s.history_bytes -= published.history.front().encoded.view.size();
+    published.history.pop_front();
+    ++s.counters.history_dropped;
+  }
+
+  absl::Status status;
+  for (const auto& [peer, interest] : s.peers) {
+    if (!Wants(interest, p.topic, p.type)) continue;
+    bool waits = false;
+    const absl::Status sent = s.messages->Send(
+        peer, bytes.owner, bytes.view,
+        {.reliable = options.reliable, .ordered = options.reliable, .expiry = deadline},
+        options.max_blocking > absl::ZeroDuration() ? &waits : nullptr);
+    if (waits) queued->push_back(peer);
+    if (sent.ok()) {
+      ++s.counters.sent;
+    } else if (absl::IsResourceExhausted(sent)) {
+      ++s.counters.refused_queue_full;
+      status = sent;
+    }
+  }
+  DeliverLocally(state, p.topic, p.type, [&] {
+    auto delivery = std::make_shared<Delivery>();
+    delivery->message = Message{.topic = std::string(p.topic),
+                                .type = std::string(p.type),
+                                .publisher_id = s.self_id,
+                                .publisher_name = s.self_name,
+                                .sequence = p.sequence,
+                                .payload = kept_payload};
+    delivery->owner = bytes.owner;
+    delivery->deadline = deadline;
+    return delivery;
+  });
+  return status;
+}
+
 absl::Status ValidateOptions(const TopicsOptions& o) {
   if (o.max_subscriptions < 1 || o.max_subscriptions > kMaxInterestEntries) {
     return absl::InvalidArgumentError(
@@ -643,90 +739,11 @@ absl::Status Topics::Publish(absl::string_view topic, absl::string_view type,
 
   // The peers whose queue the message waits in, for max_blocking.
   absl::InlinedVector<uint64_t, 4> queued;
-  const absl::Status result = [&]() -> absl::Status {
+  absl::Status result;
+  {
     MutexLock lock(&s.mu);
-    if (!s.started || s.stopped) {
-      return absl::FailedPreconditionError(s.stopped ? "topics stopped"
-                                                     : "topics not started");
-    }
-    const absl::string_view in_use = internal::TypeInUse(s, topic);
-    if (!in_use.empty() && in_use != type)
-      return internal::TypeConflict(topic, type, in_use);
-    auto found = s.published.find(p.topic);
-    if (found == s.published.end()) {
-      if (s.published.size() >= s.options.max_published_topics) {
-        return absl::ResourceExhaustedError(
-            absl::StrCat("max_published_topics = ", s.options.max_published_topics,
-                         " topics published"));
-      }
-      found = s.published
-                  .emplace(std::string(topic),
-                           internal::PublishedTopic{.type = std::string(type)})
-                  .first;
-    }
-    internal::PublishedTopic& published = found->second;
-    published.reliable = options.reliable;
-    p.sequence = published.next_sequence++;
-    ++s.counters.published;
-
-    // The one copy of the payload: the encoded publication, which the peers' messages,
-    // the history and local subscribers share.
-    const size_t payload_offset = PublicationHeaderSize(p);
-    // From the pool: made here, freed where the last acknowledgement is handled.
-    const size_t encoded_size = payload_offset + payload.size();
-    std::shared_ptr<uint8_t[]> encoded = std::allocate_shared_for_overwrite<uint8_t[]>(
-        PoolAllocator<uint8_t>(), encoded_size);
-    const absl::Span<uint8_t> view(encoded.get(), encoded_size);
-    EncodePublication(p, view);
-    const internal::Bytes bytes{std::move(encoded), view};
-    const absl::Span<const uint8_t> kept_payload = bytes.view.subspan(payload_offset);
-
-    // History: this message, within the depth and the bytes of all topics.
-    if (options.history_depth > 0) {
-      published.history.push_back({p.sequence, deadline, bytes, payload_offset});
-      s.history_bytes += bytes.view.size();
-    }
-    while (published.history.size() > options.history_depth) {
-      s.history_bytes -= published.history.front().encoded.view.size();
-      published.history.pop_front();
-    }
-    // At the bound of all histories, this topic's oldest go first.
-    while (s.history_bytes > s.options.max_history_bytes && !published.history.empty()) {
-      s.history_bytes -= published.history.front().encoded.view.size();
-      published.history.pop_front();
-      ++s.counters.history_dropped;
-    }
-
-    absl::Status status;
-    for (const auto& [peer, interest] : s.peers) {
-      if (!internal::Wants(interest, p.topic, p.type)) continue;
-      bool waits = false;
-      const absl::Status sent = s.messages->Send(
-          peer, bytes.owner, bytes.view,
-          {.reliable = options.reliable, .ordered = options.reliable, .expiry = deadline},
-          options.max_blocking > absl::ZeroDuration() ? &waits : nullptr);
-      if (waits) queued.push_back(peer);
-      if (sent.ok()) {
-        ++s.counters.sent;
-      } else if (absl::IsResourceExhausted(sent)) {
-        ++s.counters.refused_queue_full;
-        status = sent;
-      }
-    }
-    internal::DeliverLocally(state_, p.topic, p.type, [&] {
-      auto delivery = std::make_shared<internal::Delivery>();
-      delivery->message = Message{.topic = std::string(p.topic),
-                                  .type = std::string(p.type),
-                                  .publisher_id = s.self_id,
-                                  .publisher_name = s.self_name,
-                                  .sequence = p.sequence,
-                                  .payload = kept_payload};
-      delivery->owner = bytes.owner;
-      delivery->deadline = deadline;
-      return delivery;
-    });
-    return status;
-  }();
+    result = internal::PublishLocked(state_, p, deadline, options, &queued);
+  }
   // Waited for without the lock: the network thread takes it for what arrives.
   if (!queued.empty()) {
     const absl::Time until = absl::Now() + options.max_blocking;

@@ -101,6 +101,23 @@ class TopicsTest : public transport::testing::EndpointTest<Endpoint> {
     return RunUntil(
         io_, [&] { return publisher->topics->counters().interests_received > before; });
   }
+
+  // SubscribeSeen subscribes at `subscriber` and runs until the interest that names
+  // the subscription reached `publisher`.
+  ::testing::AssertionResult SubscribeSeen(Endpoint* subscriber, Endpoint* publisher,
+                                           absl::string_view filter,
+                                           absl::string_view type,
+                                           MessageCallback callback) {
+    const uint64_t before = publisher->topics->counters().interests_received;
+    if (absl::Status s = subscriber->topics->Subscribe(filter, type, std::move(callback));
+        !s.ok()) {
+      return ::testing::AssertionFailure() << s;
+    }
+    if (!InterestArrived(publisher, before)) {
+      return ::testing::AssertionFailure() << "the interest did not reach the publisher";
+    }
+    return ::testing::AssertionSuccess();
+  }
 };
 
 TEST_F(TopicsTest, ALocalSubscriberGetsPublicationsWithoutTheNetwork) {
@@ -125,9 +142,7 @@ TEST_F(TopicsTest, APublicationGoesOnlyToThePeersThatWantIt) {
   ASSERT_TRUE(a && b && c);
   ASSERT_TRUE(Connect(a, b) && Connect(a, c) && Connect(b, c));
   ASSERT_TRUE(Exchanged({a, b, c}));
-  const uint64_t before = a->topics->counters().interests_received;
-  ASSERT_OK(b->topics->Subscribe("some_topic", "some_type", b->Record()));
-  ASSERT_TRUE(InterestArrived(a, before));
+  ASSERT_TRUE(SubscribeSeen(b, a, "some_topic", "some_type", b->Record()));
   for (int i = 0; i < 10; ++i) {
     ASSERT_OK(a->topics->Publish("some_topic", "some_type", absl::Seconds(5),
                                  Bytes("m" + std::to_string(i))));
@@ -155,9 +170,7 @@ TEST_F(TopicsTest, AQuickCallbackRunsWhereItsMessageArrivedAndASlowOneMovesOff) 
   ASSERT_TRUE(a && b);
   ASSERT_TRUE(Connect(a, b));
   ASSERT_TRUE(Exchanged({a, b}));
-  uint64_t before = a->topics->counters().interests_received;
-  ASSERT_OK(b->topics->Subscribe("quick", "some_type", b->Record()));
-  ASSERT_TRUE(InterestArrived(a, before));
+  ASSERT_TRUE(SubscribeSeen(b, a, "quick", "some_type", b->Record()));
   for (int i = 0; i < 10; ++i) {
     ASSERT_OK(a->topics->Publish("quick", "some_type", absl::Seconds(5), Bytes("q")));
   }
@@ -168,14 +181,12 @@ TEST_F(TopicsTest, AQuickCallbackRunsWhereItsMessageArrivedAndASlowOneMovesOff) 
   // A callback that takes 200 us: once it has run three times, its average is above the
   // bound, and its messages go to the executor's threads, still in order.
   MessageCallback record = b->Record();
-  before = a->topics->counters().interests_received;
-  ASSERT_OK(b->topics->Subscribe("slow", "some_type", [&](const Message& m) {
+  ASSERT_TRUE(SubscribeSeen(b, a, "slow", "some_type", [&](const Message& m) {
     const auto start = std::chrono::steady_clock::now();
     while (std::chrono::steady_clock::now() - start < std::chrono::microseconds(200)) {
     }
     record(m);
   }));
-  ASSERT_TRUE(InterestArrived(a, before));
   for (int i = 0; i < 20; ++i) {
     ASSERT_OK(a->topics->Publish("slow", "some_type", absl::Seconds(5), Bytes("s")));
   }
@@ -196,13 +207,11 @@ TEST_F(TopicsTest, AfterUnsubscribeNothingMoreIsSentAndBestEffortArrivesToo) {
   ASSERT_TRUE(a && b);
   ASSERT_TRUE(Connect(a, b));
   ASSERT_TRUE(Exchanged({a, b}));
-  uint64_t before = a->topics->counters().interests_received;
-  ASSERT_OK(b->topics->Subscribe("t", "text", b->Record()));
-  ASSERT_TRUE(InterestArrived(a, before));
+  ASSERT_TRUE(SubscribeSeen(b, a, "t", "text", b->Record()));
   ASSERT_OK(a->topics->Publish("t", "text", absl::Seconds(5), Bytes("1"),
                                {.reliable = false, .history_depth = 0}));
   ASSERT_TRUE(RunUntil(io_, [&] { return b->got_count() == 1; }));
-  before = a->topics->counters().interests_received;
+  const uint64_t before = a->topics->counters().interests_received;
   ASSERT_OK(b->topics->Unsubscribe("t"));
   ASSERT_TRUE(InterestArrived(a, before));
   ASSERT_OK(a->topics->Publish("t", "text", absl::Seconds(5), Bytes("2")));
@@ -216,9 +225,7 @@ TEST_F(TopicsTest, WildcardsMatchLevelsAndTypesMustAgree) {
   ASSERT_TRUE(a && b);
   ASSERT_TRUE(Connect(a, b));
   ASSERT_TRUE(Exchanged({a, b}));
-  const uint64_t before = a->topics->counters().interests_received;
-  ASSERT_OK(b->topics->Subscribe("sensors/+/temperature", "t.Celsius", b->Record()));
-  ASSERT_TRUE(InterestArrived(a, before));
+  ASSERT_TRUE(SubscribeSeen(b, a, "sensors/+/temperature", "t.Celsius", b->Record()));
   const absl::Duration expiry = absl::Seconds(5);
   ASSERT_OK(
       a->topics->Publish("sensors/kitchen/temperature", "t.Celsius", expiry, Bytes("1")));
@@ -273,9 +280,7 @@ TEST_F(TopicsTest, ALateSubscriberGetsTheHistoryOnceThenWhatFollows) {
   ASSERT_TRUE(RunUntil(io_, [&] { return b->got_count() == 2; }));
   // Another subscription makes b send its interest again: a resends the history, and
   // b drops what it has had.
-  const uint64_t before = a->topics->counters().interests_received;
-  ASSERT_OK(b->topics->Subscribe("other", "text", b->Record()));
-  ASSERT_TRUE(InterestArrived(a, before));
+  ASSERT_TRUE(SubscribeSeen(b, a, "other", "text", b->Record()));
   ASSERT_OK(a->topics->Publish("news", "text", absl::Seconds(30), Bytes("n4")));
   ASSERT_TRUE(RunUntil(io_, [&] { return b->got_count() == 3; }));
   const std::vector<Got> got = b->Snapshot();

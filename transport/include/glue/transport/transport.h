@@ -184,12 +184,12 @@ class Transport {
   absl::Status SendToName(std::string_view name, Payload payload,
                           const SendOptions& options);
 
-  // max_payload_bytes is the largest payload Send accepts: what fits in one datagram
-  // of max_datagram_bytes with this endpoint's header.
   // in_handler says whether the calling thread runs one of the transport's handlers:
   // a callback, on the network thread, that must not wait for the transport.
   bool in_handler() const;
 
+  // max_payload_bytes is the largest payload Send accepts: what fits in one datagram
+  // of max_datagram_bytes with this endpoint's header.
   size_t max_payload_bytes() const;
 
   // max_body_bytes is the largest body Send accepts with `meta_bytes` of meta.
