@@ -1,13 +1,13 @@
 #include "glue/network/fault_injecting_link.h"
 
-#include <boost/asio/steady_timer.hpp>
-#include <chrono>
 #include <limits>
+#include <optional>
 #include <queue>
 #include <random>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "glue/base/clock.h"
 #include "glue/base/log.h"
 #include "glue/base/mutex.h"
 #include "glue/base/status_macros.h"
@@ -15,11 +15,9 @@
 namespace glue::network {
 namespace internal {
 
-using Clock = std::chrono::steady_clock;
-
 // A datagram waiting for its time; `order` keeps equal times first-in, first-out.
 struct HeldDatagram {
-  Clock::time_point due;
+  absl::Time due;
   uint64_t order;
   Address destination;
   std::vector<uint8_t> bytes;
@@ -30,16 +28,17 @@ struct HeldDatagram {
 };
 
 struct FaultState {
-  FaultState(const boost::asio::any_io_executor& executor,
-             std::unique_ptr<DatagramLink> inner_link, const FaultOptions& opts)
-      : inner(std::move(inner_link)), options(opts), timer(executor), random(opts.seed) {}
+  FaultState(std::unique_ptr<DatagramLink> inner_link, const FaultOptions& opts,
+             Clock& c)
+      : inner(std::move(inner_link)), options(opts), clock(c), random(opts.seed) {}
 
   const std::unique_ptr<DatagramLink> inner;
   const FaultOptions options;
+  Clock& clock;
 
   Mutex mu;
-  boost::asio::steady_timer timer ABSL_GUARDED_BY(mu);
-  bool timer_armed ABSL_GUARDED_BY(mu) = false;
+  std::unique_ptr<Alarm> alarm ABSL_GUARDED_BY(mu);  // set once, by Create
+  std::optional<absl::Time> alarm_at ABSL_GUARDED_BY(mu);
   bool stopped ABSL_GUARDED_BY(mu) = false;
   std::mt19937_64 random ABSL_GUARDED_BY(mu);
   std::priority_queue<HeldDatagram, std::vector<HeldDatagram>, std::greater<>> held
@@ -52,7 +51,6 @@ struct FaultState {
 
 namespace {
 
-using internal::Clock;
 using internal::FaultState;
 using internal::HeldDatagram;
 
@@ -61,10 +59,8 @@ struct Decision {
   bool drop = false;
   int copies = 1;
   std::vector<uint8_t> corrupted;  // empty unless corrupted
-  Clock::duration hold{};
+  absl::Duration hold;
 };
-
-Clock::duration ToChrono(absl::Duration d) { return absl::ToChronoNanoseconds(d); }
 
 Decision Decide(FaultState& s, absl::Span<const uint8_t> bytes)
     ABSL_EXCLUSIVE_LOCKS_REQUIRED(s.mu) {
@@ -93,32 +89,31 @@ Decision Decide(FaultState& s, absl::Span<const uint8_t> bytes)
   }
   if (delay < o.delay) {
     ++s.counters.delayed;
-    d.hold += ToChrono(o.delay_duration);
+    d.hold += o.delay_duration;
   }
   if (reorder < o.reorder) {
     ++s.counters.reordered;
-    d.hold += ToChrono(o.reorder_delay);
+    d.hold += o.reorder_delay;
   }
   return d;
 }
 
-void ArmTimer(const std::shared_ptr<FaultState>& state)
+void ArmAlarm(const std::shared_ptr<FaultState>& state)
     ABSL_EXCLUSIVE_LOCKS_REQUIRED(state->mu);
 
-void OnTimer(const std::shared_ptr<FaultState>& state,
-             const boost::system::error_code& ec) {
+void OnAlarm(const std::shared_ptr<FaultState>& state) {
   FaultState& s = *state;
   std::vector<HeldDatagram> due;
   {
     MutexLock lock(&s.mu);
-    s.timer_armed = false;
-    if (ec || s.stopped) return;
-    const Clock::time_point now = Clock::now();
+    s.alarm_at.reset();
+    if (s.stopped) return;
+    const absl::Time now = s.clock.Now();
     while (!s.held.empty() && s.held.top().due <= now) {
       due.push_back(std::move(const_cast<HeldDatagram&>(s.held.top())));
       s.held.pop();
     }
-    ArmTimer(state);
+    ArmAlarm(state);
   }
   for (const HeldDatagram& d : due) {
     if (!s.inner->Send(d.destination, d.bytes).ok()) {
@@ -128,15 +123,13 @@ void OnTimer(const std::shared_ptr<FaultState>& state,
   }
 }
 
-void ArmTimer(const std::shared_ptr<FaultState>& state) {
+void ArmAlarm(const std::shared_ptr<FaultState>& state) {
   FaultState& s = *state;
   if (s.held.empty() || s.stopped) return;
-  const Clock::time_point due = s.held.top().due;
-  if (s.timer_armed && s.timer.expiry() <= due) return;
-  s.timer.expires_at(due);  // cancels a later wait, whose handler then sees an error
-  s.timer_armed = true;
-  s.timer.async_wait(
-      [state](const boost::system::error_code& ec) { OnTimer(state, ec); });
+  const absl::Time due = s.held.top().due;
+  if (s.alarm_at && *s.alarm_at <= due) return;
+  s.alarm->Set(due);
+  s.alarm_at = due;
 }
 
 // Applies the faults to one datagram: returns the copies to send now in `now`, holds
@@ -153,13 +146,13 @@ void Apply(const std::shared_ptr<FaultState>& state, const OutgoingDatagram& dat
     bytes = storage->back();
   }
   for (int copy = 0; copy < d.copies; ++copy) {
-    if (d.hold == Clock::duration::zero()) {
+    if (d.hold == absl::ZeroDuration()) {
       now->push_back({datagram.destination, bytes});
     } else if (s.held.size() >= s.options.max_held_datagrams) {
       ++s.counters.hold_overflow;
       now->push_back({datagram.destination, bytes});
     } else {
-      s.held.push(HeldDatagram{Clock::now() + d.hold, s.next_order++,
+      s.held.push(HeldDatagram{s.clock.Now() + d.hold, s.next_order++,
                                datagram.destination,
                                std::vector<uint8_t>(bytes.begin(), bytes.end())});
     }
@@ -225,11 +218,18 @@ absl::Status FaultInjectingLink::ValidateFaultOptions(const FaultOptions& option
 
 absl::StatusOr<std::unique_ptr<FaultInjectingLink>> FaultInjectingLink::Create(
     const boost::asio::any_io_executor& executor, std::unique_ptr<DatagramLink> inner,
-    const FaultOptions& options) {
+    const FaultOptions& options, Clock& clock) {
   if (inner == nullptr) return absl::InvalidArgumentError("no link to wrap");
   if (absl::Status status = ValidateFaultOptions(options); !status.ok()) return status;
-  return std::unique_ptr<FaultInjectingLink>(new FaultInjectingLink(
-      std::make_shared<FaultState>(executor, std::move(inner), options)));
+  auto state = std::make_shared<FaultState>(std::move(inner), options, clock);
+  {
+    MutexLock lock(&state->mu);
+    state->alarm = clock.CreateAlarm(
+        executor, [weak = std::weak_ptr<FaultState>(state)] {
+          if (auto state = weak.lock()) OnAlarm(state);
+        });
+  }
+  return std::unique_ptr<FaultInjectingLink>(new FaultInjectingLink(std::move(state)));
 }
 
 FaultInjectingLink::FaultInjectingLink(std::shared_ptr<FaultState> state)
@@ -253,7 +253,8 @@ void FaultInjectingLink::Stop() {
       state_->stopped = true;
       state_->counters.discarded_at_stop += state_->held.size();
       state_->held = {};
-      state_->timer.cancel();
+      state_->alarm->Cancel();
+      state_->alarm_at.reset();
     }
   }
   state_->inner->Stop();
@@ -280,7 +281,7 @@ absl::StatusOr<size_t> FaultInjectingLink::SendBatch(
     for (const OutgoingDatagram& datagram : datagrams) {
       Apply(state_, datagram, &now, &storage);
     }
-    ArmTimer(state_);
+    ArmAlarm(state_);
   }
   absl::Span<const OutgoingDatagram> rest = absl::MakeConstSpan(now);
   while (!rest.empty()) {

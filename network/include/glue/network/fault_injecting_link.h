@@ -16,6 +16,7 @@
 #include <optional>
 
 #include "absl/time/time.h"
+#include "glue/base/clock.h"
 #include "glue/base/environment.h"
 #include "glue/network/link.h"
 
@@ -69,11 +70,12 @@ struct FaultCounters {
 // datagram as invalid; SendBatch counts such datagrams as inner_refused and goes on.
 class FaultInjectingLink final : public DatagramLink {
  public:
-  // Create wraps `inner`; held datagrams are released by timers on `executor`.
+  // Create wraps `inner`; held datagrams are released by alarms of `clock` (which
+  // must outlive the link) on `executor`.
   // Error: kInvalidArgument naming an option out of range.
   static absl::StatusOr<std::unique_ptr<FaultInjectingLink>> Create(
       const boost::asio::any_io_executor& executor, std::unique_ptr<DatagramLink> inner,
-      const FaultOptions& options);
+      const FaultOptions& options, Clock& clock = SystemClock());
 
   ~FaultInjectingLink() override;
   FaultInjectingLink(const FaultInjectingLink&) = delete;
