@@ -1,8 +1,7 @@
 #include "glue/discovery/discovery.h"
 
 #include <atomic>
-#include <boost/asio/steady_timer.hpp>
-#include <boost/asio/strand.hpp>
+#include <boost/asio/post.hpp>
 #include <string>
 #include <vector>
 
@@ -21,30 +20,31 @@ namespace internal {
 constexpr absl::Duration kFirstStartupInterval = absl::Milliseconds(20);
 
 struct DiscoveryState : std::enable_shared_from_this<DiscoveryState> {
-  DiscoveryState(const boost::asio::any_io_executor& executor, const Config& cfg,
-                 Discovery::Callbacks cbs, Discovery::Options opts)
-      : strand(boost::asio::make_strand(executor)),
+  DiscoveryState(Strand s, const Config& cfg, Discovery::Options opts, Clock& c,
+                 network::LinkFactory& l)
+      : strand(std::move(s)),
         config(cfg),
-        callbacks(std::move(cbs)),
         options(std::move(opts)),
+        clock(c),
+        links(l),
         table({.network_id = cfg.network_id,
                .own_id = cfg.endpoint_id,
                .own_name = cfg.endpoint_name,
                .timeout_multiplier = cfg.rate_timeout_multiplier,
                .own_rate = cfg.rate,
-               .max_peers = options.max_peers}),
-        announce_timer(strand),
-        expiry_timer(strand) {}
+               .max_peers = options.max_peers}) {}
 
-  const boost::asio::any_io_executor strand;
+  const Strand strand;
   const Config config;
-  const Discovery::Callbacks callbacks;
   const Discovery::Options options;
+  Clock& clock;
+  network::LinkFactory& links;
   HandlerGate gate;
 
   // Set by Start, then only read.
+  Discovery::Listener* listener = nullptr;
   std::unique_ptr<network::DatagramLink> data;  // the data socket, perhaps behind faults
-  std::unique_ptr<network::UdpSocket> listen;
+  std::unique_ptr<network::DatagramLink> listen;
   network::Address announced;
 
   // Touched only by handlers, which the strand runs one at a time.
@@ -56,8 +56,9 @@ struct DiscoveryState : std::enable_shared_from_this<DiscoveryState> {
   bool started ABSL_GUARDED_BY(mu) = false;
   absl::Duration startup_interval ABSL_GUARDED_BY(mu) = kFirstStartupInterval;
   PeerTable table ABSL_GUARDED_BY(mu);
-  boost::asio::steady_timer announce_timer ABSL_GUARDED_BY(mu);
-  boost::asio::steady_timer expiry_timer ABSL_GUARDED_BY(mu);
+  // Set once by Create.
+  std::unique_ptr<Alarm> announce_alarm ABSL_GUARDED_BY(mu);
+  std::unique_ptr<Alarm> expiry_alarm ABSL_GUARDED_BY(mu);
 
   std::atomic<uint64_t> announcements_sent{0}, answers_sent{0}, goodbyes_sent{0},
       send_failures{0}, datagrams_received{0}, corrupt{0}, malformed{0}, other_version{0},
@@ -191,11 +192,11 @@ void Deliver(DiscoveryState& s, const Events& events) {
     if (event.kind == PeerEvent::Kind::kAdded) {
       GLUE_LOG(kDebug, "discovery: added %s (id %d) at %s", event.peer.name,
                event.peer.id, network::FormatAddress(event.peer.data_address));
-      if (s.callbacks.on_added) s.callbacks.on_added(event.peer);
+      if (s.listener) s.listener->OnPeerAdded(event.peer);
     } else {
       GLUE_LOG(kDebug, "discovery: removed %s (id %d): %s", event.peer.name,
                event.peer.id, RemovalReasonName(event.reason));
-      if (s.callbacks.on_removed) s.callbacks.on_removed(event.peer, event.reason);
+      if (s.listener) s.listener->OnPeerRemoved(event.peer, event.reason);
     }
   }
 }
@@ -203,16 +204,14 @@ void Deliver(DiscoveryState& s, const Events& events) {
 void ArmExpiry(const std::shared_ptr<DiscoveryState>& state)
     ABSL_EXCLUSIVE_LOCKS_REQUIRED(state->mu);
 
-void OnExpiry(const std::shared_ptr<DiscoveryState>& state,
-              const boost::system::error_code& ec) {
+void OnExpiry(const std::shared_ptr<DiscoveryState>& state) {
   DiscoveryState& s = *state;
-  if (ec) return;
   HandlerGate::Pass pass(&s.gate);
   if (!pass) return;
   Events events;
   {
     MutexLock lock(&s.mu);
-    s.table.Expire(s.options.now(), &events);
+    s.table.Expire(s.clock.Now(), &events);
     ArmExpiry(state);
   }
   Deliver(s, events);
@@ -222,28 +221,23 @@ void ArmExpiry(const std::shared_ptr<DiscoveryState>& state) {
   DiscoveryState& s = *state;
   const std::optional<absl::Time> next = s.table.NextExpiry();
   if (!next) {
-    s.expiry_timer.cancel();
+    s.expiry_alarm->Cancel();
     return;
   }
-  const absl::Duration wait = std::max(*next - s.options.now(), absl::ZeroDuration());
-  s.expiry_timer.expires_after(absl::ToChronoNanoseconds(wait));
-  s.expiry_timer.async_wait(
-      [state](const boost::system::error_code& ec) { OnExpiry(state, ec); });
+  s.expiry_alarm->Set(*next);
 }
 
 void ArmAnnounce(const std::shared_ptr<DiscoveryState>& state)
     ABSL_EXCLUSIVE_LOCKS_REQUIRED(state->mu);
 
-void OnAnnounce(const std::shared_ptr<DiscoveryState>& state,
-                const boost::system::error_code& ec) {
+void OnAnnounce(const std::shared_ptr<DiscoveryState>& state) {
   DiscoveryState& s = *state;
-  if (ec) return;
   HandlerGate::Pass pass(&s.gate);
   if (!pass) return;
   std::vector<Outgoing> outgoing;
   {
     MutexLock lock(&s.mu);
-    for (auto& bytes : EncodeAnnouncements(s, {}, s.options.now(), s.config.rate)) {
+    for (auto& bytes : EncodeAnnouncements(s, {}, s.clock.Now(), s.config.rate)) {
       outgoing.push_back(
           {*s.config.discovery_target, std::move(bytes), &s.announcements_sent});
     }
@@ -259,9 +253,7 @@ void ArmAnnounce(const std::shared_ptr<DiscoveryState>& state) {
   // the datagram dropped) then costs milliseconds, not a whole period.
   const absl::Duration wait = std::min(s.config.rate, s.startup_interval);
   s.startup_interval *= 2;
-  s.announce_timer.expires_after(absl::ToChronoNanoseconds(wait));
-  s.announce_timer.async_wait(
-      [state](const boost::system::error_code& ec) { OnAnnounce(state, ec); });
+  s.announce_alarm->Set(s.clock.Now() + wait);
 }
 
 // What an announcement or a record says of its sender's data address: as announced,
@@ -276,7 +268,7 @@ void OnAnnouncement(const std::shared_ptr<DiscoveryState>& state,
                     const network::ReceivedDatagram& datagram) {
   DiscoveryState& s = *state;
   const serialization::DecodedDatagram& d = s.decoded;
-  const absl::Time now = s.options.now();
+  const absl::Time now = s.clock.Now();
   const Sender sender{d.header.network_id, d.header.endpoint_id, d.header.endpoint_name,
                       DataAddressOf(d.announcement.data_address, datagram.source),
                       absl::Milliseconds(d.announcement.rate_milliseconds)};
@@ -372,13 +364,13 @@ void OnDatagram(const std::shared_ptr<DiscoveryState>& state,
         s.frames_from_unknown.fetch_add(1, std::memory_order_relaxed);
         return;
       }
-      if (s.callbacks.on_frames) s.callbacks.on_frames(s.frames_peer, d);
+      if (s.listener) s.listener->OnFrames(s.frames_peer, d);
       return;
     }
   }
 }
 
-absl::StatusOr<std::unique_ptr<network::UdpSocket>> OpenListener(
+absl::StatusOr<std::unique_ptr<network::DatagramLink>> OpenListener(
     const DiscoveryState& s) {
   const network::Address& listen = s.config.discovery_listen;
   network::UdpSocketOptions options;
@@ -398,30 +390,41 @@ absl::StatusOr<std::unique_ptr<network::UdpSocket>> OpenListener(
             : boost::asio::ip::address(boost::asio::ip::address_v4::any()),
         listen.port());
   }
-  GLUE_ASSIGN_OR_RETURN(auto socket, network::UdpSocket::Open(s.strand, options));
-  if (multicast) GLUE_RETURN_IF_ERROR(socket->JoinGroup(listen.address()));
-  return socket;
+  std::vector<boost::asio::ip::address> groups;
+  if (multicast) groups.push_back(listen.address());
+  return s.links.Open(s.strand, options, groups);
 }
 
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<Discovery>> Discovery::Create(
-    const boost::asio::any_io_executor& executor, const Config& config,
-    Callbacks callbacks, Options options) {
+    Strand strand, const Config& config, Options options, Clock& clock,
+    network::LinkFactory& links) {
   GLUE_RETURN_IF_ERROR(ValidateConfig(config));
   if (options.datagram_budget < 512 || options.datagram_budget > 65507) {
     return absl::InvalidArgumentError(absl::StrCat(
         "datagram_budget ", options.datagram_budget, " is outside 512..65507"));
   }
-  return std::unique_ptr<Discovery>(new Discovery(std::make_shared<DiscoveryState>(
-      executor, config, std::move(callbacks), std::move(options))));
+  auto state = std::make_shared<DiscoveryState>(std::move(strand), config,
+                                                std::move(options), clock, links);
+  {
+    const std::weak_ptr<DiscoveryState> weak = state;
+    MutexLock lock(&state->mu);
+    state->announce_alarm = clock.CreateAlarm(state->strand, [weak] {
+      if (auto state = weak.lock()) OnAnnounce(state);
+    });
+    state->expiry_alarm = clock.CreateAlarm(state->strand, [weak] {
+      if (auto state = weak.lock()) OnExpiry(state);
+    });
+  }
+  return std::unique_ptr<Discovery>(new Discovery(std::move(state)));
 }
 
 Discovery::Discovery(std::shared_ptr<DiscoveryState> state) : state_(std::move(state)) {}
 
 Discovery::~Discovery() { Stop(); }
 
-absl::Status Discovery::Start() {
+absl::Status Discovery::Start(Listener* listener) {
   DiscoveryState& s = *state_;
   {
     MutexLock lock(&s.mu);
@@ -432,16 +435,16 @@ absl::Status Discovery::Start() {
     }
     s.started = true;
   }
+  s.listener = listener;
   network::UdpSocketOptions data_options;
   data_options.bind_address = s.config.listen_address;
   data_options.interface = s.config.listen_interface;
   data_options.receive_buffer_bytes = s.options.data_receive_buffer_bytes;
-  GLUE_ASSIGN_OR_RETURN(auto data_socket,
-                        network::UdpSocket::Open(s.strand, data_options));
+  GLUE_ASSIGN_OR_RETURN(auto data_socket, s.links.Open(s.strand, data_options, {}));
   if (s.options.data_faults) {
     GLUE_ASSIGN_OR_RETURN(
         s.data, network::FaultInjectingLink::Create(s.strand, std::move(data_socket),
-                                                    *s.options.data_faults));
+                                                    *s.options.data_faults, s.clock));
   } else {
     s.data = std::move(data_socket);
   }
@@ -466,8 +469,7 @@ absl::Status Discovery::Start() {
   GLUE_RETURN_IF_ERROR(s.listen->Start(handler));
   if (!s.rendezvous()) {
     // The first announcement goes at once, so a new endpoint is seen at once.
-    boost::asio::post(
-        s.strand, [state = state_] { OnAnnounce(state, boost::system::error_code()); });
+    boost::asio::post(s.strand, [state = state_] { OnAnnounce(state); });
   }
   return absl::OkStatus();
 }
@@ -481,8 +483,8 @@ void Discovery::Stop() {
   {
     MutexLock lock(&s.mu);
     started = s.started;
-    s.announce_timer.cancel();
-    s.expiry_timer.cancel();
+    s.announce_alarm->Cancel();
+    s.expiry_alarm->Cancel();
     peers = s.table.Peers();
   }
   if (!started || s.data == nullptr) return;
@@ -536,6 +538,10 @@ serialization::Header Discovery::header() const { return state_->Header(); }
 network::Address Discovery::data_address() const { return state_->announced; }
 
 const Config& Discovery::config() const { return state_->config; }
+
+const Strand& Discovery::strand() const { return state_->strand; }
+
+Clock& Discovery::clock() const { return state_->clock; }
 
 DiscoveryCounters Discovery::counters() const {
   const DiscoveryState& s = *state_;

@@ -21,6 +21,7 @@
 #include "glue/base/run_until.h"
 #include "glue/base/status_matchers.h"
 #include "glue/discovery/discovery.h"
+#include "glue/discovery/function_listener.h"
 #include "glue/network/private_network.h"
 
 namespace glue::discovery {
@@ -142,7 +143,7 @@ class Host {
     config.discovery_listen = DefaultDiscoveryAddress();
     config.rate = absl::Milliseconds(100);
     config.rate_timeout_multiplier = 2;
-    Discovery::Callbacks callbacks;
+    testing::FunctionListener& callbacks = host->listener_;
     callbacks.on_added = [&observer, seen](const Peer& p) {
       boost::asio::post(observer, [seen, p] { seen->peers[p.name] = p; });
     };
@@ -152,14 +153,14 @@ class Host {
         seen->removed.emplace_back(p.name, why);
       });
     };
-    auto discovery = Discovery::Create(host->io_.get_executor(), config, callbacks);
+    auto discovery = Discovery::Create(boost::asio::make_strand(host->io_), config, {});
     if (!discovery.ok()) {
       std::fprintf(stderr, "%s: %s\n", config.endpoint_name.c_str(),
                    discovery.status().ToString().c_str());
       return nullptr;
     }
     host->discovery_ = *std::move(discovery);
-    if (absl::Status started = host->discovery_->Start(); !started.ok()) {
+    if (absl::Status started = host->discovery_->Start(&callbacks); !started.ok()) {
       std::fprintf(stderr, "%s: %s\n", config.endpoint_name.c_str(),
                    started.ToString().c_str());
       return nullptr;
@@ -191,6 +192,7 @@ class Host {
 
   const int namespace_;
   boost::asio::io_context io_;
+  testing::FunctionListener listener_;  // outlives discovery_
   boost::asio::executor_work_guard<boost::asio::io_context::executor_type> work_ =
       boost::asio::make_work_guard(io_);
   std::unique_ptr<Discovery> discovery_;

@@ -9,6 +9,7 @@
 #include "absl/strings/str_cat.h"
 #include "glue/base/run_until.h"
 #include "glue/base/status_matchers.h"
+#include "glue/discovery/function_listener.h"
 #include "glue/discovery/loopback_network.h"
 #include "glue/network/interfaces.h"
 #include "glue/network/udp_socket.h"
@@ -50,16 +51,16 @@ class DiscoveryTest : public ::testing::Test {
   // Starts an endpoint whose events go to seen_[name].
   Discovery* Add(const Config& config) {
     Seen* seen = &seen_[config.endpoint_name];
-    Discovery::Callbacks callbacks;
+    testing::FunctionListener& callbacks = Listener();
     callbacks.on_added = [seen](const Peer& p) { seen->peers[p.name] = p; };
     callbacks.on_removed = [seen](const Peer& p, RemovalReason why) {
       seen->peers.erase(p.name);
       seen->removed.emplace_back(p.name, why);
     };
-    auto discovery = Discovery::Create(io_.get_executor(), config, callbacks);
+    auto discovery = Discovery::Create(boost::asio::make_strand(io_), config, {});
     EXPECT_OK(discovery);
     if (!discovery.ok()) return nullptr;
-    EXPECT_OK((*discovery)->Start());
+    EXPECT_OK((*discovery)->Start(&callbacks));
     endpoints_.push_back(*std::move(discovery));
     return endpoints_.back().get();
   }
@@ -97,7 +98,13 @@ class DiscoveryTest : public ::testing::Test {
   uint64_t network_id_ = 0;
   unsigned short port_ = 0;
   std::map<std::string, Seen> seen_;
+  // Listeners outlive the endpoints that call them.
+  std::vector<std::unique_ptr<testing::FunctionListener>> listeners_;
   std::vector<std::unique_ptr<Discovery>> endpoints_;
+
+  testing::FunctionListener& Listener() {
+    return *listeners_.emplace_back(std::make_unique<testing::FunctionListener>());
+  }
 };
 
 TEST_F(DiscoveryTest, MulticastEndpointsSeeEachOtherWithTheirDataAddresses) {
@@ -183,10 +190,9 @@ TEST_F(DiscoveryTest, ANewcomerWithALiveNameIsIgnored) {
   Add(MulticastConfig(12, "b"));
   ASSERT_TRUE(RunUntil(io_, [&] { return AllSeeAllOthers(); }));
   Config clash = MulticastConfig(13, "b");  // a second "b" under another id
-  Discovery::Callbacks none;
-  auto newcomer = Discovery::Create(io_.get_executor(), clash, none);
+  auto newcomer = Discovery::Create(boost::asio::make_strand(io_), clash, {});
   ASSERT_OK(newcomer);
-  ASSERT_OK((*newcomer)->Start());
+  ASSERT_OK((*newcomer)->Start(nullptr));
   ASSERT_TRUE(RunUntil(
       io_, [&] { return endpoints_[0]->counters().peers.ignored_name_clash > 0; }));
   EXPECT_EQ(seen_["a"].peers["b"].id, 12u);
@@ -236,10 +242,11 @@ TEST_F(DiscoveryTest, DatagramsCorruptedOnTheWayAreCountedAndDropped) {
   // the others never see it, and count what they drop.
   Discovery::Options garbling;
   garbling.data_faults = network::FaultOptions{.corrupt = 1.0};
-  auto garbled = Discovery::Create(io_.get_executor(), MulticastConfig(11, "garbled"),
-                                   Discovery::Callbacks(), garbling);
+  auto garbled =
+      Discovery::Create(boost::asio::make_strand(io_), MulticastConfig(11, "garbled"),
+                        garbling);
   ASSERT_OK(garbled);
-  ASSERT_OK((*garbled)->Start());
+  ASSERT_OK((*garbled)->Start(nullptr));
   Discovery* b = Add(MulticastConfig(12, "b"));
   ASSERT_TRUE(RunUntil(io_, [&] { return b->counters().corrupt >= 3; }));
   EXPECT_TRUE(seen_["b"].peers.empty());
@@ -322,12 +329,12 @@ TEST_F(DiscoveryTest, FaultsUnderTheDataSocketReachWhatItSends) {
   Discovery::Options lossy;
   lossy.data_faults = network::FaultOptions{.drop = 1.0};
   Seen* seen = &seen_["mute"];
-  Discovery::Callbacks callbacks;
+  testing::FunctionListener& callbacks = Listener();
   callbacks.on_added = [seen](const Peer& p) { seen->peers[p.name] = p; };
-  auto mute = Discovery::Create(io_.get_executor(), MulticastConfig(11, "mute"),
-                                callbacks, lossy);
+  auto mute = Discovery::Create(boost::asio::make_strand(io_),
+                                MulticastConfig(11, "mute"), lossy);
   ASSERT_OK(mute);
-  ASSERT_OK((*mute)->Start());
+  ASSERT_OK((*mute)->Start(&callbacks));
   Add(MulticastConfig(12, "b"));
   ASSERT_TRUE(RunUntil(io_, [&] { return seen_["mute"].peers.count("b") == 1; }));
   RunFor(io_, std::chrono::milliseconds(200));  // four of b's periods
@@ -338,16 +345,16 @@ TEST_F(DiscoveryTest, FaultsUnderTheDataSocketReachWhatItSends) {
 
 TEST_F(DiscoveryTest, StartTwiceOrAfterStopFails) {
   Discovery* a = Add(MulticastConfig(11, "a"));
-  EXPECT_THAT(a->Start(), StatusIs(absl::StatusCode::kFailedPrecondition));
+  EXPECT_THAT(a->Start(nullptr), StatusIs(absl::StatusCode::kFailedPrecondition));
   a->Stop();
   a->Stop();
-  EXPECT_THAT(a->Start(), StatusIs(absl::StatusCode::kFailedPrecondition));
+  EXPECT_THAT(a->Start(nullptr), StatusIs(absl::StatusCode::kFailedPrecondition));
   EXPECT_THAT(a->SendTo(12, {}), StatusIs(absl::StatusCode::kNotFound));
 }
 
 TEST_F(DiscoveryTest, RefusesAnInvalidConfiguration) {
   Config config = MulticastConfig(0, "a");  // id 0 is not an id
-  EXPECT_THAT(Discovery::Create(io_.get_executor(), config, {}),
+  EXPECT_THAT(Discovery::Create(boost::asio::make_strand(io_), config, {}),
               StatusIs(absl::StatusCode::kInvalidArgument));
 }
 

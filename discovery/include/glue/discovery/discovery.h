@@ -4,10 +4,8 @@
 // above it peers are addressed by endpoint id.
 //
 //   auto config = ConfigFromEnvironment();
-//   auto discovery = Discovery::Create(io.get_executor(), *config,
-//       {.on_added = [](const Peer& p) { ... },
-//        .on_removed = [](const Peer& p, RemovalReason why) { ... }});
-//   (*discovery)->Start();
+//   auto discovery = Discovery::Create(boost::asio::make_strand(io), *config, {});
+//   (*discovery)->Start(&listener);  // a Discovery::Listener: peers and their frames
 //
 // Announcements go to the target address at Start, then after 20, 40, 80... ms,
 // doubling until the rate, and every rate after that. A new peer is
@@ -25,12 +23,17 @@
 #include <memory>
 #include <vector>
 
+#include <boost/asio/strand.hpp>
+#include <optional>
+
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "glue/base/clock.h"
 #include "glue/discovery/config.h"
 #include "glue/discovery/peer_table.h"
 #include "glue/network/fault_injecting_link.h"
 #include "glue/network/link.h"
+#include "glue/network/link_factory.h"
 #include "glue/serialization/codec.h"
 
 namespace glue::discovery {
@@ -54,20 +57,32 @@ struct DiscoveryCounters {
   network::LinkCounters discovery_link;
 };
 
-// Discovery runs on a strand of the executor given to Create. Its public methods may be
-// called from any thread; the callbacks run on that strand, one at a time, and must
-// not call Stop (Stop from a callback returns without waiting for that callback).
+// Strand is what every layer of one stack runs its handlers on: the one given to
+// Discovery::Create, which the layers above take from the layer beneath.
+using Strand = boost::asio::strand<boost::asio::any_io_executor>;
+
+// PeerListener hears of peers as discovery adds and removes them. Each layer above
+// passes these events up through its own listener, which extends this one.
+class PeerListener {
+ public:
+  virtual ~PeerListener() = default;
+  virtual void OnPeerAdded(const Peer& peer) = 0;
+  virtual void OnPeerRemoved(const Peer& peer, RemovalReason reason) = 0;
+};
+
+// Discovery runs on the strand given to Create. Its public methods may be called from
+// any thread; the listener is called on that strand, one call at a time, and must not
+// call Stop (Stop from a listener call returns without waiting for that call).
 class Discovery {
  public:
-  struct Callbacks {
-    std::function<void(const Peer&)> on_added;
-    std::function<void(const Peer&, RemovalReason)> on_removed;
+  // Listener is what the layer above (the transport) implements.
+  class Listener : public PeerListener {
+   public:
     // A datagram of frames from a known peer; `datagram` is valid during the call.
-    std::function<void(const Peer&, const serialization::DecodedDatagram&)> on_frames;
+    virtual void OnFrames(const Peer& from,
+                          const serialization::DecodedDatagram& datagram) = 0;
   };
   struct Options {
-    // The clock expiry is measured by; tests may slow or speed it.
-    std::function<absl::Time()> now = [] { return absl::Now(); };
     size_t max_peers = 4096;
     // The largest datagram discovery sends; longer rendezvous answers are split.
     size_t datagram_budget = 1472;
@@ -80,16 +95,14 @@ class Discovery {
     int data_receive_buffer_bytes = 4 << 20;
   };
 
-  // Create checks the configuration; nothing is opened until Start.
-  // Error: kInvalidArgument for a configuration ValidateConfig refuses.
+  // Create checks the configuration; nothing is opened until Start. Every deadline
+  // (announcements, expiry, injected faults) is read from `clock`, and the sockets
+  // come from `links`; both must outlive the Discovery.
+  // Error: kInvalidArgument for a configuration ValidateConfig refuses, or a
+  // datagram_budget outside 512..65507.
   static absl::StatusOr<std::unique_ptr<Discovery>> Create(
-      const boost::asio::any_io_executor& executor, const Config& config,
-      Callbacks callbacks, Options options);
-  static absl::StatusOr<std::unique_ptr<Discovery>> Create(
-      const boost::asio::any_io_executor& executor, const Config& config,
-      Callbacks callbacks) {
-    return Create(executor, config, std::move(callbacks), Options());
-  }
+      Strand strand, const Config& config, Options options, Clock& clock = SystemClock(),
+      network::LinkFactory& links = network::SystemLinks());
 
   // Stops (see Stop).
   ~Discovery();
@@ -97,14 +110,15 @@ class Discovery {
   Discovery& operator=(const Discovery&) = delete;
 
   // Start opens the data socket and the discovery socket, logs the interface and why
-  // it was chosen, sends the first announcement and starts the timers.
+  // it was chosen, sends the first announcement and starts the timers. `listener`
+  // (null: none) hears of peers and frames until Stop returns; it must outlive that.
   // Errors: kFailedPrecondition when started before or stopped; the network layer's
   // errors for sockets that cannot be opened (address in use, no such interface).
-  absl::Status Start();
+  absl::Status Start(Listener* listener);
 
   // Stop says goodbye (to the target, and to every peer by unicast when the target is
-  // not multicast), cancels the timers and closes the sockets. When it returns no
-  // callback runs any more. Idempotent.
+  // not multicast), cancels the timers and closes the sockets. When it returns the
+  // listener is not called any more. Idempotent.
   void Stop();
 
   // peers returns the current peers, ordered by id.
@@ -131,6 +145,10 @@ class Discovery {
 
   const Config& config() const;
   DiscoveryCounters counters() const;
+
+  // The strand and the clock of the stack, for the layer above to run on.
+  const Strand& strand() const;
+  Clock& clock() const;
 
  private:
   explicit Discovery(std::shared_ptr<internal::DiscoveryState> state);

@@ -1,0 +1,125 @@
+// Discovery on a simulated network: several endpoints in one process, on a simulated
+// clock, with partitions and loss that repeat from their seed.
+#include <boost/asio/io_context.hpp>
+#include <map>
+#include <memory>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "glue/base/simulated_clock.h"
+#include "glue/base/status_matchers.h"
+#include "glue/discovery/discovery.h"
+#include "glue/discovery/function_listener.h"
+#include "glue/discovery/simulated_hosts.h"
+#include "glue/network/simulated_network.h"
+
+namespace glue::discovery {
+namespace {
+
+using ::glue::testing::RunSimulatedFor;
+using ::glue::testing::RunSimulatedUntil;
+using ::glue::testing::SimulatedClock;
+using network::testing::SimulatedNetwork;
+using testing::SimulatedHostAddress;
+using testing::SimulatedHostConfig;
+
+class DiscoverySimulatedTest : public ::testing::Test {
+ protected:
+  struct Node {
+    testing::FunctionListener listener;
+    std::set<std::string> peers;
+    std::vector<std::pair<std::string, RemovalReason>> removed;
+    std::unique_ptr<Discovery> discovery;
+  };
+
+  Node* Add(int host, const std::string& name) {
+    auto node = std::make_unique<Node>();
+    Node* n = node.get();
+    n->listener.on_added = [n](const Peer& p) { n->peers.insert(p.name); };
+    n->listener.on_removed = [n](const Peer& p, RemovalReason why) {
+      n->peers.erase(p.name);
+      n->removed.emplace_back(p.name, why);
+    };
+    const Config config = SimulatedHostConfig(host, 100 + host, name);
+    auto discovery = Discovery::Create(boost::asio::make_strand(io_), config, {}, clock_,
+                                       network_.Host(SimulatedHostAddress(host)));
+    EXPECT_OK(discovery);
+    if (!discovery.ok()) return nullptr;
+    n->discovery = *std::move(discovery);
+    EXPECT_OK(n->discovery->Start(&n->listener));
+    nodes_.push_back(std::move(node));
+    return n;
+  }
+
+  bool AllSeeAllOthers() const {
+    for (const auto& node : nodes_) {
+      if (node->peers.size() != nodes_.size() - 1) return false;
+    }
+    return true;
+  }
+
+  void TearDown() override {
+    for (auto& node : nodes_) node->discovery->Stop();
+  }
+
+  SimulatedClock clock_;
+  boost::asio::io_context io_;
+  SimulatedNetwork network_{clock_, 5};
+  std::vector<std::unique_ptr<Node>> nodes_;
+};
+
+TEST_F(DiscoverySimulatedTest, EndpointsOnThreeHostsFindEachOtherWithinARoundTrip) {
+  Add(1, "a");
+  Add(2, "b");
+  Add(3, "c");
+  const absl::Time start = clock_.Now();
+  ASSERT_TRUE(RunSimulatedUntil(io_, clock_, [&] { return AllSeeAllOthers(); }));
+  // The first announcements go at once and are answered by unicast: no waiting for
+  // a period of 50 ms.
+  EXPECT_LT(clock_.Now() - start, absl::Milliseconds(50));
+}
+
+TEST_F(DiscoverySimulatedTest, APartitionExpiresPeersOnBothSidesAndHealingJoinsThemAgain) {
+  Node* a = Add(1, "a");
+  Node* b = Add(2, "b");
+  Node* c = Add(3, "c");
+  ASSERT_TRUE(RunSimulatedUntil(io_, clock_, [&] { return AllSeeAllOthers(); }));
+  network_.Partition({SimulatedHostAddress(1)},
+                     {SimulatedHostAddress(2), SimulatedHostAddress(3)});
+  ASSERT_TRUE(RunSimulatedUntil(io_, clock_, [&] {
+    return a->peers.empty() && b->peers == std::set<std::string>{"c"} &&
+           c->peers == std::set<std::string>{"b"};
+  }));
+  for (Node* node : {a, b, c}) {
+    for (const auto& [name, why] : node->removed) EXPECT_EQ(why, RemovalReason::kExpired);
+  }
+  EXPECT_GT(network_.counters().partitioned, 0u);
+  network_.Heal();
+  ASSERT_TRUE(RunSimulatedUntil(io_, clock_, [&] { return AllSeeAllOthers(); }));
+}
+
+TEST_F(DiscoverySimulatedTest, HeavyLossDelaysDiscoveryButDoesNotPreventIt) {
+  for (int host = 1; host <= 3; ++host) {
+    network_.SetFaults(SimulatedHostAddress(host), {.drop = 0.6});
+  }
+  Add(1, "a");
+  Add(2, "b");
+  Add(3, "c");
+  ASSERT_TRUE(RunSimulatedUntil(io_, clock_, [&] { return AllSeeAllOthers(); }));
+}
+
+TEST_F(DiscoverySimulatedTest, AGoodbyeRemovesAPeerAtOnce) {
+  Node* a = Add(1, "a");
+  Node* b = Add(2, "b");
+  ASSERT_TRUE(RunSimulatedUntil(io_, clock_, [&] { return AllSeeAllOthers(); }));
+  const absl::Time before = clock_.Now();
+  b->discovery->Stop();
+  ASSERT_TRUE(RunSimulatedUntil(io_, clock_, [&] { return a->peers.empty(); }));
+  EXPECT_EQ(clock_.Now(), before) << "no timeout was waited for";
+  ASSERT_EQ(a->removed.size(), 1u);
+  EXPECT_EQ(a->removed[0].second, RemovalReason::kGoodbye);
+}
+
+}  // namespace
+}  // namespace glue::discovery
