@@ -85,7 +85,7 @@ using internal::DiscoveryState;
 using Events = std::vector<PeerEvent>;
 
 // A datagram to send once the lock is released.
-struct Outgoing {
+struct DeferredDatagram {
   network::Address to;
   std::vector<uint8_t> bytes;
   std::atomic<uint64_t>* counter;
@@ -177,8 +177,8 @@ std::vector<uint8_t> EncodeGoodbye(const DiscoveryState& s) {
                     : std::vector<uint8_t>();
 }
 
-void Send(DiscoveryState& s, const std::vector<Outgoing>& outgoing) {
-  for (const Outgoing& o : outgoing) {
+void Send(DiscoveryState& s, const std::vector<DeferredDatagram>& outgoing) {
+  for (const DeferredDatagram& o : outgoing) {
     if (s.data->Send(o.to, o.bytes).ok()) {
       o.counter->fetch_add(1, std::memory_order_relaxed);
     } else {
@@ -234,7 +234,7 @@ void OnAnnounce(const std::shared_ptr<DiscoveryState>& state) {
   DiscoveryState& s = *state;
   HandlerGate::Pass pass(&s.gate);
   if (!pass) return;
-  std::vector<Outgoing> outgoing;
+  std::vector<DeferredDatagram> outgoing;
   {
     MutexLock lock(&s.mu);
     for (auto& bytes : EncodeAnnouncements(s, {}, s.clock.Now(), s.config.rate)) {
@@ -273,7 +273,7 @@ void OnAnnouncement(const std::shared_ptr<DiscoveryState>& state,
                       DataAddressOf(d.announcement.data_address, datagram.source),
                       absl::Milliseconds(d.announcement.rate_milliseconds)};
   Events events;
-  std::vector<Outgoing> outgoing;
+  std::vector<DeferredDatagram> outgoing;
   {
     MutexLock lock(&s.mu);
     const Verdict verdict = s.table.OnAnnouncement(sender, now, &events);
@@ -489,7 +489,7 @@ void Discovery::Stop() {
   }
   if (!started || s.data == nullptr) return;
   const std::vector<uint8_t> goodbye = EncodeGoodbye(s);
-  std::vector<Outgoing> outgoing;
+  std::vector<DeferredDatagram> outgoing;
   if (s.config.discovery_target) {
     outgoing.push_back({*s.config.discovery_target, goodbye, &s.goodbyes_sent});
   }

@@ -1,80 +1,26 @@
 #include "glue/fragmentation/message_transport.h"
 
 #include <algorithm>
-#include <atomic>
 #include <boost/asio/post.hpp>
-#include <boost/asio/steady_timer.hpp>
-#include <boost/asio/strand.hpp>
-#include <deque>
 #include <limits>
 #include <optional>
 #include <utility>
 
-#include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
 #include "glue/base/block_pool.h"
 #include "glue/base/crc32c.h"
-#include "glue/base/handler_gate.h"
 #include "glue/base/mutex.h"
 #include "glue/base/status_macros.h"
 #include "glue/fragmentation/splitter.h"
+#include "fragmentation/message_transport_state.h"
+#include "fragmentation/send_queue.h"
 
 namespace glue::fragmentation {
 namespace internal {
 namespace {
 
-using transport::Payload;
-using transport::SendOptions;
 using transport::SendOutcome;
-
-// OutMessage is one message accepted by Send and not yet finished with: some of its
-// frames wait in its peer's queue, or wait for the transport's report.
-struct OutMessage {
-  std::shared_ptr<const void> owner;  // keeps `bytes` alive
-  absl::Span<const uint8_t> bytes;
-  SplitPlan plan;
-  FragmentHeader header;  // index set per fragment; unused when not fragmented
-  SendOptions options;    // options.token is the caller's
-  // The token the transport reports this message's frames by; kUntracked for a whole
-  // message no caller awaits a report of (see MessageTransport::Send).
-  uint64_t key = 0;
-  uint32_t next = 0;         // the next frame to hand to the transport
-  uint32_t outstanding = 0;  // frames handed, reliable, not yet reported
-  bool reported = false;     // on_send_done ran for it
-
-  // queued_bytes is what of the message is not yet handed to the transport.
-  size_t queued_bytes() const {
-    const uint64_t handed = uint64_t{next} * plan.fragment_bytes;
-    return plan.message_bytes - std::min<uint64_t>(handed, plan.message_bytes);
-  }
-};
-
-// PeerState is what the layer keeps for one peer of the transport.
-struct PeerState {
-  PeerState(const ReassemblerOptions& options, ReassemblyBudget* budget) {
-    reassembler.emplace(options, budget);
-  }
-
-  // Made anew when the peer starts a new session, whose message ids start over.
-  std::optional<Reassembler> reassembler;
-  uint64_t peer_session = 0;  // the session the reassembler's fragments came from
-  uint64_t next_message_id = 1;
-  // Messages with frames not yet handed to the transport, in the order of Send.
-  std::deque<std::shared_ptr<OutMessage>> queue;
-  size_t bytes_queued = 0;
-  // Reliable messages not yet finished with, by key.
-  absl::flat_hash_map<uint64_t, std::shared_ptr<OutMessage>> pending;
-};
-
-// The key of messages sent whole whose end only the counters record: nothing is
-// kept of them but what the transport keeps, and its report needs no lookup.
-constexpr uint64_t kUntracked = 0;
-
-struct Done {
-  uint64_t peer_id;
-  uint64_t token;
-  SendOutcome outcome;
-};
+using State = MessageTransportState;
 
 void AddReassembly(const ReassemblerCounters& c, ReassemblerCounters* into) {
   into->fragments += c.fragments;
@@ -88,49 +34,6 @@ void AddReassembly(const ReassemblerCounters& c, ReassemblerCounters* into) {
   into->dropped_total_cap += c.dropped_total_cap;
 }
 
-}  // namespace
-
-struct MessageTransportState {
-  MessageTransportState(const boost::asio::any_io_executor& executor,
-                        MessageTransport::Callbacks c, MessageTransportOptions o)
-      : strand(boost::asio::make_strand(executor)),
-        callbacks(std::move(c)),
-        options(std::move(o)),
-        timer(strand),
-        budget(options.reassembly_budget_bytes) {}
-
-  absl::Time Now() const { return options.transport.discovery.now(); }
-
-  const boost::asio::strand<boost::asio::any_io_executor> strand;
-  const MessageTransport::Callbacks callbacks;
-  const MessageTransportOptions options;
-  HandlerGate gate;
-  // The reassembly timer: touched by handlers on `strand` only, and by Stop once the
-  // gate is closed.
-  boost::asio::steady_timer timer;
-  std::unique_ptr<transport::Transport> transport;  // set once by Create
-  std::weak_ptr<MessageTransportState> self;        // set once by Create
-
-  // Taken before the transport's lock (Send calls the transport with it held); never
-  // held while a callback runs.
-  mutable Mutex mu;
-  bool started ABSL_GUARDED_BY(mu) = false;
-  bool stopped ABSL_GUARDED_BY(mu) = false;
-  ReassemblyBudget budget ABSL_GUARDED_BY(mu);
-  absl::flat_hash_map<uint64_t, std::unique_ptr<PeerState>> peers ABSL_GUARDED_BY(mu);
-  uint64_t next_key ABSL_GUARDED_BY(mu) = 1;
-  // The deadline the timer is armed (or posted to be armed) for.
-  std::optional<absl::Time> timer_at ABSL_GUARDED_BY(mu);
-  ReassemblerCounters removed_reassembly ABSL_GUARDED_BY(mu);  // of removed peers
-  MessageTransportCounters counters ABSL_GUARDED_BY(mu);       // all but received_whole
-  // Counted without the lock: whole messages pass through without taking it.
-  std::atomic<uint64_t> received_whole{0};
-};
-
-namespace {
-
-using State = MessageTransportState;
-
 PeerState& FindOrAddPeer(State& s, uint64_t peer_id) ABSL_EXCLUSIVE_LOCKS_REQUIRED(s.mu) {
   std::unique_ptr<PeerState>& ps = s.peers[peer_id];
   if (ps == nullptr) ps = std::make_unique<PeerState>(s.options.reassembly, &s.budget);
@@ -143,125 +46,6 @@ void RetireReassembler(State& s, const PeerState& ps)
     ABSL_EXCLUSIVE_LOCKS_REQUIRED(s.mu) {
   AddReassembly(ps.reassembler->counters(), &s.removed_reassembly);
   s.counters.reassembly_abandoned += ps.reassembler->messages_held();
-}
-
-// Count counts the end of a reliable message.
-void Count(State& s, SendOutcome outcome) ABSL_EXCLUSIVE_LOCKS_REQUIRED(s.mu) {
-  switch (outcome) {
-    case SendOutcome::kAcknowledged:
-      ++s.counters.acknowledged;
-      break;
-    case SendOutcome::kExpired:
-      ++s.counters.expired;
-      break;
-    case SendOutcome::kReleased:
-      ++s.counters.released;
-      break;
-  }
-}
-
-// Report records the end of reliable message `m`, once.
-void Report(State& s, uint64_t peer_id, OutMessage& m, SendOutcome outcome,
-            std::vector<Done>* done) ABSL_EXCLUSIVE_LOCKS_REQUIRED(s.mu) {
-  if (m.reported) return;
-  m.reported = true;
-  Count(s, outcome);
-  if (m.key != kUntracked) done->push_back({peer_id, m.options.token, outcome});
-}
-
-// Withdraw takes what remains of `m` out of its peer's queue. Pump hands frames from
-// the front of the queue only, so a message with frames both handed and not is at the
-// front; one with none handed is not reported, so not withdrawn.
-void Withdraw(State& s, PeerState& ps, OutMessage& m)
-    ABSL_EXCLUSIVE_LOCKS_REQUIRED(s.mu) {
-  if (m.next == m.plan.count) return;
-  ps.bytes_queued -= m.queued_bytes();
-  s.counters.bytes_queued -= m.queued_bytes();
-  m.next = m.plan.count;
-  if (!ps.queue.empty() && ps.queue.front().get() == &m) ps.queue.pop_front();
-}
-
-// Settle forgets reliable message `m` once it is reported, or all of it is handed,
-// and the transport reported every frame handed.
-void Settle(PeerState& ps, const OutMessage& m) {
-  if (m.outstanding == 0 && (m.reported || m.next == m.plan.count))
-    ps.pending.erase(m.key);
-}
-
-// HandNext hands the next frame of `m` to the transport.
-absl::Status HandNext(State& s, uint64_t peer_id, PeerState& ps, OutMessage& m)
-    ABSL_EXCLUSIVE_LOCKS_REQUIRED(s.mu) {
-  Payload payload = Payload::View(m.owner, FragmentPayload(m.bytes, m.plan, m.next));
-  if (m.plan.fragmented) {
-    FragmentHeader header = m.header;
-    header.index = m.next;
-    payload.meta.resize(kMaxFragmentHeaderBytes);
-    payload.meta.resize(EncodeFragmentHeader(header, absl::MakeSpan(payload.meta)));
-  }
-  SendOptions options = m.options;
-  options.token = m.key;
-  options.wait_until = absl::InfinitePast();
-  const size_t bytes = payload.body.size();
-  GLUE_RETURN_IF_ERROR(s.transport->Send(peer_id, std::move(payload), options));
-  ++m.next;
-  if (m.options.reliable) ++m.outstanding;
-  if (m.plan.fragmented) ++s.counters.fragments_sent;
-  ps.bytes_queued -= bytes;
-  s.counters.bytes_queued -= bytes;
-  return absl::OkStatus();
-}
-
-// PumpQueue hands the transport the peer's queued frames, in order, until its send
-// window is full. A message the transport refuses otherwise is released.
-void PumpQueue(State& s, uint64_t peer_id, PeerState& ps, std::vector<Done>* done)
-    ABSL_EXCLUSIVE_LOCKS_REQUIRED(s.mu) {
-  while (!ps.queue.empty()) {
-    const std::shared_ptr<OutMessage> m = ps.queue.front();
-    const absl::Status status = HandNext(s, peer_id, ps, *m);
-    if (absl::IsResourceExhausted(status)) return;
-    if (!status.ok()) {
-      // The peer is gone or the transport stopped: no queued message can go. All of
-      // them at once, not one erase per message (a queue can hold a million).
-      for (const std::shared_ptr<OutMessage>& q : ps.queue) {
-        Report(s, peer_id, *q, SendOutcome::kReleased, done);
-        q->next = q->plan.count;
-        Settle(ps, *q);
-      }
-      s.counters.bytes_queued -= ps.bytes_queued;
-      ps.bytes_queued = 0;
-      ps.queue.clear();
-      return;
-    }
-    if (m->next == m->plan.count) ps.queue.pop_front();
-  }
-}
-
-// Pump is PumpQueue; a queue it empties wakes AwaitQueueEmpty.
-void Pump(State& s, uint64_t peer_id, PeerState& ps, std::vector<Done>* done)
-    ABSL_EXCLUSIVE_LOCKS_REQUIRED(s.mu) {
-  if (ps.queue.empty()) return;
-  PumpQueue(s, peer_id, ps, done);
-  if (ps.queue.empty()) s.mu.NotifyAll();
-}
-
-// ReleaseAll reports every reliable message of the peer not yet reported as released
-// and empties its queue.
-void ReleaseAll(State& s, uint64_t peer_id, PeerState& ps, std::vector<Done>* done)
-    ABSL_EXCLUSIVE_LOCKS_REQUIRED(s.mu) {
-  for (auto& [key, m] : ps.pending) Report(s, peer_id, *m, SendOutcome::kReleased, done);
-  for (const std::shared_ptr<OutMessage>& m : ps.queue) {  // untracked, not pending
-    if (m->key == kUntracked) Report(s, peer_id, *m, SendOutcome::kReleased, done);
-  }
-  s.counters.bytes_queued -= ps.bytes_queued;
-  ps.bytes_queued = 0;
-  ps.queue.clear();
-  ps.pending.clear();
-  s.mu.NotifyAll();  // AwaitQueueEmpty
-}
-
-void RunDone(const State& s, const std::vector<Done>& done) {
-  if (!s.callbacks.on_send_done) return;
-  for (const Done& d : done) s.callbacks.on_send_done(d.peer_id, d.token, d.outcome);
 }
 
 void OnTimer(const std::shared_ptr<State>& state, const boost::system::error_code& error);
@@ -588,18 +372,11 @@ absl::Status MessageTransport::Send(uint64_t peer_id, std::shared_ptr<const void
       return absl::NotFoundError(absl::StrCat("no peer with endpoint id ", peer_id));
     }
     internal::PeerState& ps = *found->second;
-    if (ps.queue.size() >= s.options.max_queued_messages) {
+    if (absl::Status room = internal::QueueRoom(peer_id, ps.queue.size(), ps.bytes_queued,
+                                                 size, s.options);
+        !room.ok()) {
       ++s.counters.refused_queue_full;
-      return absl::ResourceExhaustedError(absl::StrCat(
-          "the queue to peer ", peer_id,
-          " holds max_queued_messages = ", s.options.max_queued_messages, " messages"));
-    }
-    if (ps.bytes_queued + size > s.options.max_queued_bytes) {
-      ++s.counters.refused_queue_full;
-      return absl::ResourceExhaustedError(absl::StrCat(
-          "message of ", size, " bytes does not fit in the queue to peer ", peer_id, ": ",
-          ps.bytes_queued, " of max_queued_bytes = ", s.options.max_queued_bytes,
-          " bytes held"));
+      return room;
     }
     if (untracked && ps.queue.empty()) {
       transport::SendOptions direct = options;

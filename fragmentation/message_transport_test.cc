@@ -12,7 +12,7 @@
 #include "glue/base/mutex.h"
 #include "glue/base/run_until.h"
 #include "glue/base/status_matchers.h"
-#include "glue/transport/endpoint_test.h"
+#include "glue/transport/node_test.h"
 
 namespace glue::fragmentation {
 namespace {
@@ -54,8 +54,8 @@ uint32_t IndexOf(const std::vector<uint8_t>& message) {
   return message == Message(index, message.size()) ? index : kCorrupt;
 }
 
-// Endpoint is one MessageTransport under test and what its callbacks saw.
-struct Endpoint : transport::testing::Observed {
+// Node is one MessageTransport under test and what its callbacks saw.
+struct Node : transport::testing::Observed {
   std::unique_ptr<MessageTransport> messages;
   // Whole messages when `keep`; otherwise only what IndexOf makes of them.
   bool keep ABSL_GUARDED_BY(mu) = true;
@@ -70,14 +70,14 @@ struct Endpoint : transport::testing::Observed {
   }
 };
 
-class MessageTransportTest : public transport::testing::EndpointTest<Endpoint> {
+class MessageTransportTest : public transport::testing::NodeTest<Node> {
  protected:
-  // Add starts an endpoint on `io` (the fixture's by default).
+  // Add starts a node on `io` (the fixture's by default).
   // Without `report_sends`, on_send_done is not set.
-  Endpoint* Add(const discovery::Config& config, MessageTransportOptions options = {},
+  Node* Add(const discovery::Config& config, MessageTransportOptions options = {},
                 boost::asio::io_context* io = nullptr, bool report_sends = true) {
-    auto endpoint = std::make_unique<Endpoint>();
-    Endpoint* e = endpoint.get();
+    auto node = std::make_unique<Node>();
+    Node* e = node.get();
     MessageTransport::Callbacks callbacks{
         .on_peer_added = [e](const discovery::Peer& peer) { e->PeerAdded(peer); },
         .on_peer_removed = [e](const discovery::Peer& peer,
@@ -99,10 +99,10 @@ class MessageTransportTest : public transport::testing::EndpointTest<Endpoint> {
     if (!messages.ok()) return nullptr;
     e->messages = *std::move(messages);
     EXPECT_OK(e->messages->Start());
-    return Keep(std::move(endpoint));
+    return Keep(std::move(node));
   }
 
-  Endpoint* Add(uint64_t id, MessageTransportOptions options = {},
+  Node* Add(uint64_t id, MessageTransportOptions options = {},
                 boost::asio::io_context* io = nullptr) {
     return Add(Config(id), std::move(options), io);
   }
@@ -111,8 +111,8 @@ class MessageTransportTest : public transport::testing::EndpointTest<Endpoint> {
 TEST_F(MessageTransportTest, MessagesOfEverySizeArriveIntact) {
   // Checking the 64 MiB message holds the loop long enough for a fast-announcing peer
   // to be removed.
-  Endpoint* a = Add(Lossy(1, "a"));
-  Endpoint* b = Add(Lossy(2, "b"));
+  Node* a = Add(Lossy(1, "a"));
+  Node* b = Add(Lossy(2, "b"));
   ASSERT_TRUE(a && b);
   ASSERT_TRUE(Connect(a, b));
   const size_t max_payload = a->messages->transport().max_payload_bytes();
@@ -161,8 +161,8 @@ TEST_F(MessageTransportTest, MessagesOfEverySizeArriveIntact) {
 TEST_F(MessageTransportTest, RefusesAMessageLargerThanMaxMessageBytes) {
   MessageTransportOptions options;
   options.max_message_bytes = 5000;
-  Endpoint* a = Add(1, options);
-  Endpoint* b = Add(2, options);
+  Node* a = Add(1, options);
+  Node* b = Add(2, options);
   ASSERT_TRUE(a && b);
   ASSERT_TRUE(Connect(a, b));
   EXPECT_THAT(a->messages->Send(b->id(), Message(0, 5001), {}),
@@ -178,8 +178,8 @@ TEST_F(MessageTransportTest, RefusesASendBeyondTheQueueBoundUntilItDrains) {
   options.max_message_bytes = 1 << 20;
   options.max_queued_bytes = 1 << 20;
   options.transport.session.window.max_bytes = 64 << 10;
-  Endpoint* a = Add(1, options);
-  Endpoint* b = Add(2, options);
+  Node* a = Add(1, options);
+  Node* b = Add(2, options);
   ASSERT_TRUE(a && b);
   ASSERT_TRUE(Connect(a, b));
   ASSERT_OK(a->messages->Send(b->id(), Message(0, 1 << 20), {.token = 0}));
@@ -204,9 +204,9 @@ TEST_F(MessageTransportTest, LargeMessagesArriveIntactThroughALossyNetwork) {
   MessageTransportOptions options;
   options.transport.discovery.data_faults =
       network::FaultOptions{.drop = 0.2, .seed = seed};
-  Endpoint* a = Add(Lossy(1, "a"), options);
+  Node* a = Add(Lossy(1, "a"), options);
   options.transport.discovery.data_faults->seed = seed + 1;
-  Endpoint* b = Add(Lossy(2, "b"), options);
+  Node* b = Add(Lossy(2, "b"), options);
   ASSERT_TRUE(a && b);
   {
     MutexLock lock(&b->mu);
@@ -253,8 +253,8 @@ TEST_F(MessageTransportTest, ALargeMtuSendsFewerLargerFragments) {
   // GLUE_MTU up to 65,507 on loopback: a 1 MiB message in 17 fragments, not 760.
   MessageTransportOptions options;
   options.transport.max_datagram_bytes = 65000;
-  Endpoint* a = Add(1, options);
-  Endpoint* b = Add(2, options);
+  Node* a = Add(1, options);
+  Node* b = Add(2, options);
   ASSERT_TRUE(a && b);
   ASSERT_TRUE(Connect(a, b));
   ASSERT_OK(a->messages->Send(b->id(), Message(0, 1 << 20), {.token = 0}));
@@ -269,8 +269,8 @@ TEST_F(MessageTransportTest, ALargeMtuSendsFewerLargerFragments) {
 }
 
 TEST_F(MessageTransportTest, BestEffortMessagesArriveWhole) {
-  Endpoint* a = Add(1);
-  Endpoint* b = Add(2);
+  Node* a = Add(1);
+  Node* b = Add(2);
   ASSERT_TRUE(a && b);
   ASSERT_TRUE(Connect(a, b));
   constexpr uint32_t kMessages = 20;
@@ -291,10 +291,10 @@ TEST_F(MessageTransportTest, IncompleteMessagesExpireAndGiveTheirMemoryBack) {
   // which is an hour here.
   MessageTransportOptions lossy;
   lossy.transport.discovery.data_faults = network::FaultOptions{.drop = 0.5, .seed = 9};
-  Endpoint* a = Add(1, lossy);
+  Node* a = Add(1, lossy);
   MessageTransportOptions patient;
   patient.reassembly.default_time_to_live = absl::Hours(1);
-  Endpoint* b = Add(2, patient);
+  Node* b = Add(2, patient);
   ASSERT_TRUE(a && b);
   ASSERT_TRUE(Connect(a, b));
   constexpr uint32_t kMessages = 10;
@@ -315,7 +315,7 @@ TEST_F(MessageTransportTest, IncompleteMessagesExpireAndGiveTheirMemoryBack) {
 }
 
 TEST_F(MessageTransportTest, MalformedFragmentHeadersAreCountedAndDropped) {
-  Endpoint* b = Add(2);
+  Node* b = Add(2);
   ASSERT_TRUE(b);
   // A bare transport, to put any meta on the wire.
   transport::testing::Observed raw;
@@ -353,8 +353,8 @@ TEST_F(MessageTransportTest, MalformedFragmentHeadersAreCountedAndDropped) {
 TEST_F(MessageTransportTest, APeerThatGoesAwayReleasesEverythingQueuedToIt) {
   MessageTransportOptions options;
   options.transport.session.window.max_bytes = 64 << 10;
-  Endpoint* a = Add(1, options);
-  Endpoint* b = Add(2);
+  Node* a = Add(1, options);
+  Node* b = Add(2);
   ASSERT_TRUE(a && b);
   ASSERT_TRUE(Connect(a, b));
   for (uint32_t i = 0; i < 4; ++i) {
@@ -382,8 +382,8 @@ TEST_F(MessageTransportTest, APeerGoingAwayReleasesAFullQueueOfSmallMessagesAtOn
   MessageTransportOptions options;
   options.transport.session.window.max_bytes = 4 << 10;
   options.max_queued_messages = 60'000;
-  Endpoint* a = Add(1, options);
-  Endpoint* b = Add(2);
+  Node* a = Add(1, options);
+  Node* b = Add(2);
   ASSERT_TRUE(a && b);
   ASSERT_TRUE(Connect(a, b));
   uint32_t sent = 0;
@@ -409,8 +409,8 @@ TEST_F(MessageTransportTest, WithoutOnSendDoneTheEndsOfMessagesAreCounted) {
   // do. Every end is counted all the same, whether acknowledged or released.
   MessageTransportOptions options;
   options.transport.session.window.max_bytes = 4 << 10;
-  Endpoint* a = Add(Config(1), options, nullptr, /*report_sends=*/false);
-  Endpoint* b = Add(2);
+  Node* a = Add(Config(1), options, nullptr, /*report_sends=*/false);
+  Node* b = Add(2);
   ASSERT_TRUE(a && b);
   ASSERT_TRUE(Connect(a, b));
   constexpr uint32_t kCount = 200;
@@ -457,8 +457,8 @@ TEST_F(MessageTransportTest, AMessageWhoseFragmentExpiresIsReportedExpiredOnce) 
   options.transport.session.window.max_bytes = 32 << 10;
   discovery::Config config_a = network_.MulticastConfig(1, "a");
   config_a.rate_timeout_multiplier = 30;
-  Endpoint* a = Add(config_a, options);
-  Endpoint* b = Add(2, {}, &io_b_);
+  Node* a = Add(config_a, options);
+  Node* b = Add(2, {}, &io_b_);
   ASSERT_TRUE(a && b);
   ASSERT_TRUE(Connect(a, b, &io_b_));
   ASSERT_OK(
@@ -484,8 +484,8 @@ TEST_F(MessageTransportTest, APeersNewSessionStartsItsMessagesAnew) {
   // a must not take them for those it completed before.
   discovery::Config config_a = network_.MulticastConfig(1, "a");
   config_a.rate_timeout_multiplier = 30;
-  Endpoint* a = Add(config_a, {}, &io_b_);
-  Endpoint* b = Add(2);
+  Node* a = Add(config_a, {}, &io_b_);
+  Node* b = Add(2);
   ASSERT_TRUE(a && b);
   ASSERT_TRUE(Connect(a, b, &io_b_));
   ASSERT_OK(b->messages->Send(a->id(), Message(0, 10'000), {.token = 0}));

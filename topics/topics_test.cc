@@ -9,7 +9,7 @@
 #include "glue/base/mutex.h"
 #include "glue/base/run_until.h"
 #include "glue/base/status_matchers.h"
-#include "glue/transport/endpoint_test.h"
+#include "glue/transport/node_test.h"
 
 namespace glue::topics {
 namespace {
@@ -28,8 +28,8 @@ struct Got {
   std::string payload;
 };
 
-// Endpoint is one Topics under test and what its subscriptions received.
-struct Endpoint : transport::testing::Observed {
+// Node is one Topics under test and what its subscriptions received.
+struct Node : transport::testing::Observed {
   std::unique_ptr<Topics> topics;
   std::vector<Got> got ABSL_GUARDED_BY(mu);
 
@@ -56,17 +56,17 @@ struct Endpoint : transport::testing::Observed {
 
 std::vector<uint8_t> Bytes(const std::string& s) { return {s.begin(), s.end()}; }
 
-class TopicsTest : public transport::testing::EndpointTest<Endpoint> {
+class TopicsTest : public transport::testing::NodeTest<Node> {
  protected:
-  Endpoint* Add(uint64_t id, TopicsOptions options = {}) {
+  Node* Add(uint64_t id, TopicsOptions options = {}) {
     return Add(Config(id), std::move(options));
   }
 
-  // Add starts an endpoint on `io` (the fixture's by default).
-  Endpoint* Add(const discovery::Config& config, TopicsOptions options,
+  // Add starts a node on `io` (the fixture's by default).
+  Node* Add(const discovery::Config& config, TopicsOptions options,
                 boost::asio::io_context* io = nullptr) {
-    auto endpoint = std::make_unique<Endpoint>();
-    Endpoint* e = endpoint.get();
+    auto node = std::make_unique<Node>();
+    Node* e = node.get();
     Topics::Callbacks callbacks{
         .on_peer_added = [e](const discovery::Peer& peer) { e->PeerAdded(peer); },
         .on_peer_removed = [e](const discovery::Peer& peer,
@@ -78,16 +78,16 @@ class TopicsTest : public transport::testing::EndpointTest<Endpoint> {
     if (!topics.ok()) return nullptr;
     e->topics = *std::move(topics);
     EXPECT_OK(e->topics->Start());
-    return Keep(std::move(endpoint));
+    return Keep(std::move(node));
   }
 
-  // Exchanged runs until each endpoint of `all`, connected to one another, has both
+  // Exchanged runs until each node of `all`, connected to one another, has both
   // interests of every other: the one sent when it appeared, and the reply to its
   // own. Afterwards the next interest to arrive is a change of subscriptions. With
   // `both_ios`, it runs io_b_ too.
-  bool Exchanged(std::initializer_list<Endpoint*> all, bool both_ios = false) {
+  bool Exchanged(std::initializer_list<Node*> all, bool both_ios = false) {
     auto done = [&] {
-      for (Endpoint* e : all) {
+      for (Node* e : all) {
         if (e->topics->counters().interests_received < 2 * (all.size() - 1)) return false;
       }
       return true;
@@ -97,14 +97,14 @@ class TopicsTest : public transport::testing::EndpointTest<Endpoint> {
 
   // InterestArrived runs until a new interest reached `publisher`: its
   // interests_received moved past `before`.
-  bool InterestArrived(Endpoint* publisher, uint64_t before) {
+  bool InterestArrived(Node* publisher, uint64_t before) {
     return RunUntil(
         io_, [&] { return publisher->topics->counters().interests_received > before; });
   }
 
   // SubscribeSeen subscribes at `subscriber` and runs until the interest that names
   // the subscription reached `publisher`.
-  ::testing::AssertionResult SubscribeSeen(Endpoint* subscriber, Endpoint* publisher,
+  ::testing::AssertionResult SubscribeSeen(Node* subscriber, Node* publisher,
                                            absl::string_view filter,
                                            absl::string_view type,
                                            MessageCallback callback) {
@@ -121,7 +121,7 @@ class TopicsTest : public transport::testing::EndpointTest<Endpoint> {
 };
 
 TEST_F(TopicsTest, ALocalSubscriberGetsPublicationsWithoutTheNetwork) {
-  Endpoint* a = Add(1);
+  Node* a = Add(1);
   ASSERT_TRUE(a);
   ASSERT_OK(a->topics->Subscribe("some_topic", "some_type", a->Record()));
   ASSERT_OK(a->topics->Publish("some_topic", "some_type", absl::Seconds(1), Bytes("hi")));
@@ -136,9 +136,9 @@ TEST_F(TopicsTest, ALocalSubscriberGetsPublicationsWithoutTheNetwork) {
 }
 
 TEST_F(TopicsTest, APublicationGoesOnlyToThePeersThatWantIt) {
-  Endpoint* a = Add(1);
-  Endpoint* b = Add(2);
-  Endpoint* c = Add(3);
+  Node* a = Add(1);
+  Node* b = Add(2);
+  Node* c = Add(3);
   ASSERT_TRUE(a && b && c);
   ASSERT_TRUE(Connect(a, b) && Connect(a, c) && Connect(b, c));
   ASSERT_TRUE(Exchanged({a, b, c}));
@@ -165,8 +165,8 @@ TEST_F(TopicsTest, APublicationGoesOnlyToThePeersThatWantIt) {
 }
 
 TEST_F(TopicsTest, AQuickCallbackRunsWhereItsMessageArrivedAndASlowOneMovesOff) {
-  Endpoint* a = Add(1);
-  Endpoint* b = Add(2);
+  Node* a = Add(1);
+  Node* b = Add(2);
   ASSERT_TRUE(a && b);
   ASSERT_TRUE(Connect(a, b));
   ASSERT_TRUE(Exchanged({a, b}));
@@ -202,8 +202,8 @@ TEST_F(TopicsTest, AQuickCallbackRunsWhereItsMessageArrivedAndASlowOneMovesOff) 
 }
 
 TEST_F(TopicsTest, AfterUnsubscribeNothingMoreIsSentAndBestEffortArrivesToo) {
-  Endpoint* a = Add(1);
-  Endpoint* b = Add(2);
+  Node* a = Add(1);
+  Node* b = Add(2);
   ASSERT_TRUE(a && b);
   ASSERT_TRUE(Connect(a, b));
   ASSERT_TRUE(Exchanged({a, b}));
@@ -220,8 +220,8 @@ TEST_F(TopicsTest, AfterUnsubscribeNothingMoreIsSentAndBestEffortArrivesToo) {
 }
 
 TEST_F(TopicsTest, WildcardsMatchLevelsAndTypesMustAgree) {
-  Endpoint* a = Add(1);
-  Endpoint* b = Add(2);
+  Node* a = Add(1);
+  Node* b = Add(2);
   ASSERT_TRUE(a && b);
   ASSERT_TRUE(Connect(a, b));
   ASSERT_TRUE(Exchanged({a, b}));
@@ -245,7 +245,7 @@ TEST_F(TopicsTest, WildcardsMatchLevelsAndTypesMustAgree) {
 }
 
 TEST_F(TopicsTest, ATopicHasOneTypeHere) {
-  Endpoint* a = Add(1);
+  Node* a = Add(1);
   ASSERT_TRUE(a);
   ASSERT_OK(a->topics->Publish("t", "type.A", absl::Seconds(1), Bytes("x")));
   EXPECT_THAT(a->topics->Subscribe("t", "type.B", a->Record()),
@@ -267,8 +267,8 @@ TEST_F(TopicsTest, ATopicHasOneTypeHere) {
 }
 
 TEST_F(TopicsTest, ALateSubscriberGetsTheHistoryOnceThenWhatFollows) {
-  Endpoint* a = Add(1);
-  Endpoint* b = Add(2);
+  Node* a = Add(1);
+  Node* b = Add(2);
   ASSERT_TRUE(a && b);
   ASSERT_TRUE(Connect(a, b));
   ASSERT_TRUE(Exchanged({a, b}));
@@ -297,8 +297,8 @@ TEST_F(TopicsTest, ALateSubscriberGetsTheHistoryOnceThenWhatFollows) {
 }
 
 TEST_F(TopicsTest, AnExpiredMessageIsNotSentFromHistory) {
-  Endpoint* a = Add(1);
-  Endpoint* b = Add(2);
+  Node* a = Add(1);
+  Node* b = Add(2);
   ASSERT_TRUE(a && b);
   ASSERT_TRUE(Connect(a, b));
   ASSERT_TRUE(Exchanged({a, b}));
@@ -314,10 +314,10 @@ TEST_F(TopicsTest, AnExpiredMessageIsNotSentFromHistory) {
 
 TEST_F(TopicsTest, ASubscriberBackFromAPartitionGetsWhatItMissedOnce) {
   // a removes b after 2 silent periods of b's; b keeps a for 30 of a's.
-  Endpoint* a = Add(1);
+  Node* a = Add(1);
   discovery::Config config_b = Config(2);
   config_b.rate_timeout_multiplier = 30;
-  Endpoint* b = Add(config_b, {}, &io_b_);
+  Node* b = Add(config_b, {}, &io_b_);
   ASSERT_TRUE(a && b);
   ASSERT_TRUE(Connect(a, b, &io_b_));
   ASSERT_TRUE(Exchanged({a, b}, /*both_ios=*/true));

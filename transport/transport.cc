@@ -1,69 +1,22 @@
 #include "glue/transport/transport.h"
 
 #include <algorithm>
-#include <atomic>
 #include <boost/asio/post.hpp>
-#include <boost/asio/steady_timer.hpp>
-#include <boost/asio/strand.hpp>
-#include <cassert>
 #include <limits>
 #include <utility>
 
-#include "absl/container/btree_set.h"
-#include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
-#include "glue/base/handler_gate.h"
 #include "glue/base/log.h"
 #include "glue/base/mutex.h"
 #include "glue/base/status_macros.h"
 #include "glue/serialization/codec.h"
+#include "transport/transport_state.h"
 
 namespace glue::transport {
 namespace internal {
 namespace {
 
 using discovery::Peer;
-
-// A batch of datagrams is sent when it holds this many, or would pass this many
-// bytes: the most one system call takes (UIO_MAXIOV), and a bound on the memory.
-constexpr size_t kMaxBatchDatagrams = 1024;
-constexpr size_t kMaxBatchBytes = 1 << 20;
-
-// NextSessionNumber returns a number larger than any it returned before in this
-// process, and than any an earlier process on this host can have returned (it starts
-// from the clock, in microseconds), so that a peer can tell a new session of ours
-// from an old one even across our restart.
-uint64_t NextSessionNumber() {
-  static std::atomic<uint64_t> last{0};
-  const uint64_t now = static_cast<uint64_t>(absl::ToUnixMicros(absl::Now()));
-  uint64_t previous = last.load(std::memory_order_relaxed);
-  uint64_t next;
-  do {
-    next = std::max(now, previous + 1);
-  } while (!last.compare_exchange_weak(previous, next, std::memory_order_relaxed));
-  return next;
-}
-
-// PeerSession is the session with one peer, and where it stands in the schedule.
-//
-// Each side numbers its session with the other (number, NextSessionNumber) and puts
-// it in every datagram of frames, with the other side's as last heard (peer_number).
-// A peer that starts a new session (it removed us and found us again, or restarted)
-// sends a larger number: our session restarts too, so that both count from 1 again.
-// Datagrams meant for an older session of ours, or from an older one of the peer's,
-// are dropped, and an ack tells the peer our number.
-struct PeerSession {
-  PeerSession(Peer p, const SessionOptions& options)
-      : peer(std::move(p)),
-        session(std::in_place, options),
-        number(NextSessionNumber()) {}
-
-  Peer peer;
-  std::optional<Session> session;  // replaced, not reset, when the peer restarts its own
-  const uint64_t number;
-  uint64_t peer_number = 0;             // 0 until the peer's first datagram of frames
-  std::optional<absl::Time> scheduled;  // its key in TransportState::deadlines
-};
 
 // Done is a reliable send's end, reported after the lock is released.
 struct Done {
@@ -108,65 +61,6 @@ void Add(const SessionCounters& c, SessionCounters* into) {
 }
 
 }  // namespace
-
-struct TransportState {
-  TransportState(const boost::asio::any_io_executor& executor, Transport::Callbacks c,
-                 TransportOptions o, serialization::DatagramEncoder e)
-      : strand(boost::asio::make_strand(executor)),
-        callbacks(std::move(c)),
-        options(std::move(o)),
-        timer(strand),
-        encoder(std::move(e)) {}
-
-  absl::Time Now() const { return options.discovery.now(); }
-
-  const boost::asio::strand<boost::asio::any_io_executor> strand;
-  const Transport::Callbacks callbacks;
-  const TransportOptions options;
-  std::unique_ptr<discovery::Discovery> discovery;  // set once by Create
-  serialization::Header header;                     // views into discovery's config
-  size_t room = 0;  // for one data frame in a datagram with the largest header
-  size_t max_payload = 0;
-  HandlerGate gate;
-  // Touched by handlers on the strand only, and by Stop once the gate is closed.
-  boost::asio::steady_timer timer;
-
-  mutable Mutex mu;
-  bool started ABSL_GUARDED_BY(mu) = false;
-  bool stopped ABSL_GUARDED_BY(mu) = false;
-  absl::flat_hash_map<uint64_t, std::unique_ptr<PeerSession>> sessions
-      ABSL_GUARDED_BY(mu);
-  // When each session next has something to do, earliest first.
-  absl::btree_set<std::pair<absl::Time, uint64_t>> deadlines ABSL_GUARDED_BY(mu);
-  bool flush_posted ABSL_GUARDED_BY(mu) = false;
-  // A Send from a callback on the strand asks the handler that ran the callback to
-  // flush when it ends, rather than post a flush, which would wake another thread.
-  bool flush_on_exit ABSL_GUARDED_BY(mu) = false;
-  std::optional<absl::Time> timer_at ABSL_GUARDED_BY(mu);
-  serialization::DatagramEncoder encoder ABSL_GUARDED_BY(mu);
-  Outgoing out ABSL_GUARDED_BY(mu);
-  // The datagrams a handler encoded, sent together when it is done, once it has
-  // released `mu` (so that Send does not wait for the system call): their bytes back
-  // to back, each encoded in its place, and where each goes and starts. Handlers fill
-  // and send them, on the strand, so `send_mu` is never contended; it is taken after
-  // `mu`, never before.
-  struct Encoded {
-    network::Address to;
-    size_t offset;
-    size_t size;
-  };
-  mutable Mutex send_mu;
-  // kMaxBatchBytes and room for one more datagram; set once by Create.
-  std::unique_ptr<uint8_t[]> batch_bytes ABSL_GUARDED_BY(send_mu);
-  size_t batch_used ABSL_GUARDED_BY(send_mu) = 0;
-  std::vector<Encoded> batch ABSL_GUARDED_BY(send_mu);
-  std::vector<network::OutgoingDatagram> outgoing ABSL_GUARDED_BY(send_mu);
-  uint64_t datagrams_sent ABSL_GUARDED_BY(send_mu) = 0;
-  uint64_t send_failures ABSL_GUARDED_BY(send_mu) = 0;
-  std::vector<uint64_t> due ABSL_GUARDED_BY(mu);
-  SessionCounters removed ABSL_GUARDED_BY(mu);  // of the sessions closed
-  TransportCounters counters ABSL_GUARDED_BY(mu);
-};
 
 namespace {
 
@@ -214,99 +108,30 @@ void ArmTimer(const std::shared_ptr<TransportState>& state, absl::Time now)
   });
 }
 
-// SendBatch sends the datagrams encoded so far. A datagram the network refuses (the
-// socket buffer is full) is counted and left to the retransmission timer, like a loss.
-void SendBatchLocked(TransportState& s) ABSL_EXCLUSIVE_LOCKS_REQUIRED(s.send_mu) {
-  s.outgoing.clear();
-  for (const TransportState::Encoded& encoded : s.batch) {
-    s.outgoing.push_back(
-        {encoded.to,
-         absl::MakeConstSpan(s.batch_bytes.get() + encoded.offset, encoded.size)});
-  }
-  absl::Span<const network::OutgoingDatagram> left = s.outgoing;
-  while (!left.empty()) {
-    absl::StatusOr<size_t> sent = s.discovery->SendBatch(left);
-    if (!sent.ok()) {
-      s.send_failures += left.size();
-      break;
-    }
-    s.datagrams_sent += *sent;
-    left.remove_prefix(*sent);
-  }
-  s.batch.clear();
-  s.batch_used = 0;
-}
-
+// SendBatch sends the datagrams the handler encoded.
 void SendBatch(TransportState& s) ABSL_LOCKS_EXCLUDED(s.send_mu) {
   MutexLock lock(&s.send_mu);
-  SendBatchLocked(s);
+  s.batch->Send();
 }
 
-// Reserve returns where the next datagram of the batch is encoded, sending the batch
-// first when it is full.
-uint8_t* Reserve(TransportState& s) ABSL_EXCLUSIVE_LOCKS_REQUIRED(s.send_mu) {
-  if (s.batch.size() >= kMaxBatchDatagrams || s.batch_used > kMaxBatchBytes) {
-    SendBatchLocked(s);
-  }
-  return s.batch_bytes.get() + s.batch_used;
-}
-
-// Queue adds the datagram just encoded where Reserve said to the batch.
-void Queue(TransportState& s, const network::Address& to, absl::Span<const uint8_t> bytes)
-    ABSL_EXCLUSIVE_LOCKS_REQUIRED(s.send_mu) {
-  assert(bytes.data() == s.batch_bytes.get() + s.batch_used);
-  s.batch.push_back({to, s.batch_used, bytes.size()});
-  s.batch_used += bytes.size();
-}
-
-// Transmit packs s.out, what one session's Poll gave, into as few datagrams as the
-// budget allows, the ack first, and queues them.
+// Transmit packs s.out, what one session's Poll gave, into datagrams and queues them.
 void Transmit(TransportState& s, const PeerSession& ps)
     ABSL_EXCLUSIVE_LOCKS_REQUIRED(s.mu) {
-  const Peer& peer = ps.peer;
-  const uint64_t peer_id = peer.id;
   if (s.out.data.empty() && !s.out.ack) return;
   MutexLock send_lock(&s.send_mu);
-  serialization::DatagramEncoder& encoder = s.encoder;
-  // Create checked that the header, the largest ack and the largest payload fit; an
-  // error here is a bug, and the frames are left to be resent.
-  auto fail = [&](const absl::Status& status) {
-    GLUE_LOG(kError, "transport: cannot encode for peer %d: %s", peer_id,
-             status.ToString());
-  };
   serialization::Header header = s.header;
   header.session = ps.number;
   header.peer_session = ps.peer_number;
-  if (absl::Status status = encoder.BeginFramesAt(header, Reserve(s)); !status.ok()) {
-    return fail(status);
+  // Create checked that the header, the largest ack and the largest payload fit; an
+  // error here is a bug, and the frames are left to be resent.
+  if (absl::Status status = PackFrames(header, ps.peer.data_address, s.out, s.encoder,
+                                       *s.batch);
+      !status.ok()) {
+    GLUE_LOG(kError, "transport: cannot encode for peer %d: %s", ps.peer.id,
+             status.ToString());
   }
-  if (s.out.ack) {
-    // The oldest ranges go when the ack would not fit: the cumulative point and the
-    // newest ranges matter most, and the others come again in later acks.
-    serialization::AckFrame& ack = *s.out.ack;
-    while (!ack.ranges.empty() && serialization::DatagramEncoder::EncodedAckFrameSize(
-                                      ack) > encoder.remaining()) {
-      ack.ranges.remove_suffix(std::max<size_t>(1, ack.ranges.size() / 8));
-    }
-    if (absl::Status status = encoder.AddAck(ack); !status.ok()) return fail(status);
-  }
-  for (const serialization::DataFrame& frame : s.out.data) {
-    absl::Status added = encoder.AddData(frame);
-    if (absl::IsResourceExhausted(added)) {
-      absl::StatusOr<absl::Span<const uint8_t>> datagram = encoder.Finish();
-      if (!datagram.ok()) return fail(datagram.status());
-      Queue(s, peer.data_address, *datagram);
-      if (absl::Status status = encoder.BeginFramesAt(header, Reserve(s)); !status.ok()) {
-        return fail(status);
-      }
-      added = encoder.AddData(frame);
-    }
-    if (!added.ok()) return fail(added);
-  }
-  absl::StatusOr<absl::Span<const uint8_t>> datagram = encoder.Finish();
-  if (!datagram.ok()) return fail(datagram.status());
-  Queue(s, peer.data_address, *datagram);
 }
+
 
 // Service does what is due in one session at `now`: expiries, then sending.
 void Service(TransportState& s, PeerSession& ps, absl::Time now, Reports* reports)
@@ -445,23 +270,23 @@ void OnRemoved(const std::shared_ptr<TransportState>& state, const Peer& peer,
 bool AcceptSession(TransportState& s, PeerSession& ps,
                    const serialization::Header& header, absl::Time now, Reports* reports)
     ABSL_EXCLUSIVE_LOCKS_REQUIRED(s.mu) {
-  if (header.session == 0 || header.session < ps.peer_number) {
-    ++s.counters.stale_datagrams;  // from an older session of the peer's, or none
-    return false;
-  }
-  if (header.session > ps.peer_number) {
-    if (ps.peer_number != 0) {
+  switch (ps.HearPeerNumber(header.session)) {
+    case PeerNumber::kStale:
+      ++s.counters.stale_datagrams;  // from an older session of the peer's, or none
+      return false;
+    case PeerNumber::kRestarted:
       GLUE_LOG(kInfo, "transport: %s (id %d) started a new session; restarting ours",
                ps.peer.name, ps.peer.id);
       Close(s, ps, reports);
       ps.session.emplace(s.options.session);
       ++s.counters.session_restarts;
-    }
-    ps.peer_number = header.session;
+      break;
+    case PeerNumber::kCurrent:
+      break;
   }
-  // The peer speaks to this session of ours, or has not heard of any yet; otherwise
-  // to one that ended, and our ack tells it our number.
-  if (header.peer_session != ps.number && header.peer_session != 0) {
+  // Otherwise the peer speaks to a session of ours that ended: our ack tells it our
+  // number.
+  if (!ps.ForThisSession(header.peer_session)) {
     ++s.counters.stale_datagrams;
     ps.session->RequestAck(now);
     return false;
@@ -611,8 +436,11 @@ absl::StatusOr<std::unique_ptr<Transport>> Transport::Create(
   s.max_payload = internal::BodyRoom(room, 0);
   {
     MutexLock send_lock(&s.send_mu);
-    s.batch_bytes = std::make_unique_for_overwrite<uint8_t[]>(
-        internal::kMaxBatchBytes + s.options.max_datagram_bytes);
+    s.batch.emplace(s.options.max_datagram_bytes,
+                    [discovery = s.discovery.get()](
+                        absl::Span<const network::OutgoingDatagram> datagrams) {
+                      return discovery->SendBatch(datagrams);
+                    });
   }
   if (s.max_payload == 0) {
     return absl::InvalidArgumentError(absl::StrCat(
@@ -774,8 +602,8 @@ TransportCounters Transport::counters() const {
   }
   {
     MutexLock lock(&s.send_mu);
-    c.datagrams_sent = s.datagrams_sent;
-    c.send_failures = s.send_failures;
+    c.datagrams_sent = s.batch->datagrams_sent();
+    c.send_failures = s.batch->send_failures();
   }
   c.discovery = s.discovery->counters();
   return c;

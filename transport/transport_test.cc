@@ -13,7 +13,7 @@
 #include "glue/base/status_matchers.h"
 #include "glue/network/udp_socket.h"
 #include "glue/serialization/codec.h"
-#include "glue/transport/endpoint_test.h"
+#include "glue/transport/node_test.h"
 
 namespace glue::transport {
 namespace {
@@ -44,8 +44,8 @@ std::optional<uint32_t> IndexOf(const std::vector<uint8_t>& payload) {
   return index;
 }
 
-// Endpoint is one transport under test and what its callbacks saw.
-struct Endpoint : testing::Observed {
+// Node is one transport under test and what its callbacks saw.
+struct Node : testing::Observed {
   std::unique_ptr<Transport> transport;
   std::vector<Delivery> received ABSL_GUARDED_BY(mu);
 
@@ -57,13 +57,13 @@ struct Endpoint : testing::Observed {
   }
 };
 
-class TransportTest : public testing::EndpointTest<Endpoint> {
+class TransportTest : public testing::NodeTest<Node> {
  protected:
-  // Add starts an endpoint on `io` (the fixture's by default).
-  Endpoint* Add(const discovery::Config& config, TransportOptions options = {},
+  // Add starts a node on `io` (the fixture's by default).
+  Node* Add(const discovery::Config& config, TransportOptions options = {},
                 boost::asio::io_context* io = nullptr) {
-    auto endpoint = std::make_unique<Endpoint>();
-    Endpoint* e = endpoint.get();
+    auto node = std::make_unique<Node>();
+    Node* e = node.get();
     Transport::Callbacks callbacks{
         .on_peer_added = [e](const discovery::Peer& peer) { e->PeerAdded(peer); },
         .on_peer_removed = [e](const discovery::Peer& peer,
@@ -84,10 +84,10 @@ class TransportTest : public testing::EndpointTest<Endpoint> {
     if (!transport.ok()) return nullptr;
     e->transport = *std::move(transport);
     EXPECT_OK(e->transport->Start());
-    return Keep(std::move(endpoint));
+    return Keep(std::move(node));
   }
 
-  Endpoint* Add(uint64_t id, TransportOptions options = {},
+  Node* Add(uint64_t id, TransportOptions options = {},
                 boost::asio::io_context* io = nullptr) {
     return Add(Config(id), std::move(options), io);
   }
@@ -113,9 +113,9 @@ TEST_F(TransportTest, ReliableMessagesArriveExactlyOnceThroughAFaultyNetwork) {
     network::FaultOptions faults{
         .drop = 0.2, .duplicate = 0.05, .reorder = 0.1, .corrupt = 0.01, .seed = seed};
     // Announcements cross the same faults: a peer is removed only after 10 periods.
-    Endpoint* a = Add(Lossy(ordered ? 1 : 3, ordered ? "a" : "c"), Faulty(faults));
+    Node* a = Add(Lossy(ordered ? 1 : 3, ordered ? "a" : "c"), Faulty(faults));
     faults.seed = seed + 1;
-    Endpoint* b = Add(Lossy(ordered ? 2 : 4, ordered ? "b" : "d"), Faulty(faults));
+    Node* b = Add(Lossy(ordered ? 2 : 4, ordered ? "b" : "d"), Faulty(faults));
     ASSERT_TRUE(a && b);
     ASSERT_TRUE(Connect(a, b));
     for (uint32_t i = 0; i < kMessages; ++i) {
@@ -174,10 +174,10 @@ TEST_F(TransportTest, ReliableMessagesArriveExactlyOnceThroughAFaultyNetwork) {
 TEST_F(TransportTest, BestEffortLossesAreCountedAndNothingArrivesTwice) {
   constexpr uint32_t kMessages = 3000;
   const uint32_t seed = RandomSeed();
-  Endpoint* a =
+  Node* a =
       Add(Lossy(1, "a"),
           Faulty({.drop = 0.2, .duplicate = 0.05, .reorder = 0.1, .seed = seed}));
-  Endpoint* b = Add(Lossy(2, "b"));
+  Node* b = Add(Lossy(2, "b"));
   ASSERT_TRUE(a && b);
   ASSERT_TRUE(Connect(a, b));
   // In rounds, so that the messages spread over many datagrams.
@@ -214,9 +214,9 @@ TEST_F(TransportTest, BestEffortLossesAreCountedAndNothingArrivesTwice) {
 }
 
 TEST_F(TransportTest, AVanishedPeersQueueDrainsByExpiry) {
-  Endpoint* a = Add(1);
+  Node* a = Add(1);
   // b announces rarely, so that a keeps it for 20 s after it goes silent.
-  Endpoint* b = Add(network_.MulticastConfig(2, "b", absl::Seconds(10)), {}, &io_b_);
+  Node* b = Add(network_.MulticastConfig(2, "b", absl::Seconds(10)), {}, &io_b_);
   ASSERT_TRUE(a && b);
   ASSERT_TRUE(Connect(a, b, &io_b_));
   EXPECT_EQ(a->transport->counters().bytes_held, 0u);
@@ -246,8 +246,8 @@ TEST_F(TransportTest, AVanishedPeersQueueDrainsByExpiry) {
 }
 
 TEST_F(TransportTest, ARemovedPeersQueueIsReleased) {
-  Endpoint* a = Add(1);
-  Endpoint* b = Add(2, {}, &io_b_);
+  Node* a = Add(1);
+  Node* b = Add(2, {}, &io_b_);
   ASSERT_TRUE(a && b);
   ASSERT_TRUE(Connect(a, b, &io_b_));
   for (uint32_t i = 0; i < 10; ++i) {
@@ -267,8 +267,8 @@ TEST_F(TransportTest, APeerRemovedOnOneSideOnlyRestartsTheSessionOnBoth) {
   // b removes a after 2 silent periods of a; a keeps b for 30 of b's.
   discovery::Config config_a = network_.MulticastConfig(1, "a");
   config_a.rate_timeout_multiplier = 30;
-  Endpoint* a = Add(config_a, {}, &io_b_);
-  Endpoint* b = Add(2);
+  Node* a = Add(config_a, {}, &io_b_);
+  Node* b = Add(2);
   ASSERT_TRUE(a && b);
   ASSERT_TRUE(Connect(a, b, &io_b_));
   uint64_t token = 0;
@@ -313,8 +313,8 @@ TEST_F(TransportTest, APeerRemovedOnOneSideOnlyRestartsTheSessionOnBoth) {
 TEST_F(TransportTest, AReceiverThatStopsReadingNeverGrowsTheSenderPastItsBound) {
   TransportOptions options;
   options.session.window.max_bytes = 64 << 10;
-  Endpoint* a = Add(1, options);
-  Endpoint* b = Add(network_.MulticastConfig(2, "b", absl::Seconds(10)), {}, &io_b_);
+  Node* a = Add(1, options);
+  Node* b = Add(network_.MulticastConfig(2, "b", absl::Seconds(10)), {}, &io_b_);
   ASSERT_TRUE(a && b);
   ASSERT_TRUE(Connect(a, b, &io_b_));
   uint64_t accepted = 0;
@@ -342,8 +342,8 @@ TEST_F(TransportTest, AReceiverThatStopsReadingNeverGrowsTheSenderPastItsBound) 
 TEST_F(TransportTest, ASendAtTheBoundWaitsForRoomWhenAsked) {
   TransportOptions options;
   options.session.window.max_bytes = 8 << 10;
-  Endpoint* a = Add(1, options);
-  Endpoint* b = Add(2);
+  Node* a = Add(1, options);
+  Node* b = Add(2);
   ASSERT_TRUE(a && b);
   ASSERT_TRUE(Connect(a, b));
   constexpr uint32_t kMessages = 300;
@@ -361,8 +361,8 @@ TEST_F(TransportTest, ASendAtTheBoundWaitsForRoomWhenAsked) {
 }
 
 TEST_F(TransportTest, SendRefusesWhatItCannotCarry) {
-  Endpoint* a = Add(1);
-  Endpoint* b = Add(2);
+  Node* a = Add(1);
+  Node* b = Add(2);
   ASSERT_TRUE(a && b);
   ASSERT_TRUE(Connect(a, b));
   const size_t largest = a->transport->max_payload_bytes();
@@ -438,8 +438,8 @@ TEST_F(TransportTest, CreateRefusesDatagramsThatCannotCarryItsFrames) {
 }
 
 TEST_F(TransportTest, MalformedFramesAndUnknownAcknowledgementsAreCountedAndIgnored) {
-  Endpoint* a = Add(1);
-  Endpoint* b = Add(2);
+  Node* a = Add(1);
+  Node* b = Add(2);
   ASSERT_TRUE(a && b);
   ASSERT_TRUE(Connect(a, b));
   // A datagram in a's name, from a socket of the test's own.
@@ -476,8 +476,8 @@ TEST_F(TransportTest, OrderedMessagesBehindExpiredOnesAreNotHeldBack) {
   // with a long expiry, must arrive in order although the early ones never do.
   const uint32_t seed = RandomSeed();
   // b must not remove a while half its announcements are lost (see Lossy).
-  Endpoint* a = Add(Lossy(1, "a"), Faulty({.drop = 0.5, .seed = seed}));
-  Endpoint* b = Add(Lossy(2, "b"));
+  Node* a = Add(Lossy(1, "a"), Faulty({.drop = 0.5, .seed = seed}));
+  Node* b = Add(Lossy(2, "b"));
   ASSERT_TRUE(a && b);
   ASSERT_TRUE(Connect(a, b));
   constexpr uint32_t kShortLived = 200;

@@ -1,17 +1,17 @@
-// EndpointTest: a test fixture for endpoints that stand on a Transport (the transport
+// NodeTest: a test fixture for nodes that stand on a Transport (the transport
 // itself, or a layer above it) over multicast on loopback, and Observed, what such an
-// endpoint's callbacks saw of its peers and its reliable sends.
+// node's callbacks saw of its peers and its reliable sends.
 //
-//   struct Endpoint : transport::testing::Observed {
+//   struct Node : transport::testing::Observed {
 //     std::unique_ptr<Transport> transport;
 //     uint64_t id() const;  // its endpoint id
 //     void Stop();
 //   };
-//   class MyTest : public transport::testing::EndpointTest<Endpoint> { ... };
-//   Endpoint* a = Keep(MakeEndpoint(...));  // stopped by TearDown
+//   class MyTest : public transport::testing::NodeTest<Node> { ... };
+//   Node* a = Keep(MakeNode(...));  // stopped by TearDown
 //   ASSERT_TRUE(Connect(a, b));
-#ifndef GLUE_TRANSPORT_TESTING_ENDPOINT_TEST_H_
-#define GLUE_TRANSPORT_TESTING_ENDPOINT_TEST_H_
+#ifndef GLUE_TRANSPORT_TESTING_NODE_TEST_H_
+#define GLUE_TRANSPORT_TESTING_NODE_TEST_H_
 
 #include <boost/asio/io_context.hpp>
 #include <cstdint>
@@ -33,7 +33,7 @@
 
 namespace glue::transport::testing {
 
-// Observed records what an endpoint's callbacks report. They may run on another
+// Observed records what a node's callbacks report. They may run on another
 // thread than the test's, hence the lock.
 struct Observed {
   mutable Mutex mu;
@@ -64,12 +64,12 @@ struct Observed {
   }
 };
 
-// EndpointTest runs endpoints on a LoopbackNetwork (skipping the test where loopback
+// NodeTest runs nodes on a LoopbackNetwork (skipping the test where loopback
 // cannot carry multicast), on the fixture's io_context or on io_b_, and stops every
-// endpoint it keeps at TearDown. Endpoint derives from Observed and has id() and
+// node it keeps at TearDown. Node derives from Observed and has id() and
 // Stop().
-template <typename Endpoint>
-class EndpointTest : public ::testing::Test {
+template <typename Node>
+class NodeTest : public ::testing::Test {
  protected:
   void SetUp() override {
     absl::StatusOr<discovery::testing::LoopbackNetwork> network =
@@ -82,14 +82,14 @@ class EndpointTest : public ::testing::Test {
   }
 
   void TearDown() override {
-    for (auto& endpoint : endpoints_) endpoint->Stop();
+    for (auto& node : nodes_) node->Stop();
   }
 
-  // Keep holds `endpoint` (null stays null) until the fixture ends.
-  Endpoint* Keep(std::unique_ptr<Endpoint> endpoint) {
-    Endpoint* e = endpoint.get();
-    if (e != nullptr) endpoints_.push_back(std::move(endpoint));
-    return e;
+  // Keep holds `node` (null stays null) until the fixture ends.
+  Node* Keep(std::unique_ptr<Node> node) {
+    Node* n = node.get();
+    if (n != nullptr) nodes_.push_back(std::move(node));
+    return n;
   }
 
   // ExecutorOf is `io`'s executor, or the fixture's when `io` is null.
@@ -97,12 +97,12 @@ class EndpointTest : public ::testing::Test {
     return (io != nullptr ? *io : io_).get_executor();
   }
 
-  // Config is endpoint `id` announcing at the network's default rate.
+  // Config is node `id` announcing at the network's default rate.
   discovery::Config Config(uint64_t id) {
     return network_.MulticastConfig(id, "endpoint-" + std::to_string(id));
   }
 
-  // Lossy is an endpoint whose announcements may cross a lossy network: it announces
+  // Lossy is a node whose announcements may cross a lossy network: it announces
   // every second and removes a peer only after 30 silent periods of that peer, so
   // that no test removes a live peer, even one whose loop is held by a long check.
   discovery::Config Lossy(uint64_t id, const std::string& name) {
@@ -112,7 +112,7 @@ class EndpointTest : public ::testing::Test {
   }
 
   // Connect runs until `a` and `b` see each other, driving `other` too when given.
-  bool Connect(Endpoint* a, Endpoint* b, boost::asio::io_context* other = nullptr) {
+  bool Connect(Node* a, Node* b, boost::asio::io_context* other = nullptr) {
     return glue::testing::RunUntil(io_, [&] {
       if (other != nullptr) other->poll();
       return a->Sees(b->id()) && b->Sees(a->id());
@@ -130,13 +130,13 @@ class EndpointTest : public ::testing::Test {
   }
 
   boost::asio::io_context io_;
-  // For an endpoint whose process stalls: a test runs it only when it wants. Declared
-  // before endpoints_, which must go first.
+  // For a node whose process stalls: a test runs it only when it wants. Declared
+  // before nodes_, which must go first.
   boost::asio::io_context io_b_;
   discovery::testing::LoopbackNetwork network_;
-  std::vector<std::unique_ptr<Endpoint>> endpoints_;
+  std::vector<std::unique_ptr<Node>> nodes_;
 };
 
 }  // namespace glue::transport::testing
 
-#endif  // GLUE_TRANSPORT_TESTING_ENDPOINT_TEST_H_
+#endif  // GLUE_TRANSPORT_TESTING_NODE_TEST_H_

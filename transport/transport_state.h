@@ -1,0 +1,78 @@
+// TransportState: what a Transport, its strand's handlers and the callbacks it gives
+// discovery share. Internal to the transport layer (transport.cc), on discovery.
+#ifndef GLUE_TRANSPORT_TRANSPORT_STATE_H_
+#define GLUE_TRANSPORT_TRANSPORT_STATE_H_
+
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <utility>
+#include <vector>
+
+#include "absl/container/btree_set.h"
+#include "absl/container/flat_hash_map.h"
+#include "absl/time/time.h"
+#include "glue/base/handler_gate.h"
+#include "glue/base/mutex.h"
+#include "glue/serialization/codec.h"
+#include "glue/transport/transport.h"
+#include "transport/datagram_batch.h"
+#include "transport/peer_session.h"
+
+namespace glue::transport::internal {
+
+struct TransportState {
+  TransportState(const boost::asio::any_io_executor& executor, Transport::Callbacks c,
+                 TransportOptions o, serialization::DatagramEncoder e)
+      : strand(boost::asio::make_strand(executor)),
+        callbacks(std::move(c)),
+        options(std::move(o)),
+        timer(strand),
+        encoder(std::move(e)) {}
+
+  absl::Time Now() const { return options.discovery.now(); }
+
+  const boost::asio::strand<boost::asio::any_io_executor> strand;
+  const Transport::Callbacks callbacks;
+  const TransportOptions options;
+  std::unique_ptr<discovery::Discovery> discovery;  // set once by Create
+  serialization::Header header;                     // views into discovery's config
+  size_t room = 0;  // for one data frame in a datagram with the largest header
+  size_t max_payload = 0;
+  HandlerGate gate;
+  // Touched by handlers on the strand only, and by Stop once the gate is closed.
+  boost::asio::steady_timer timer;
+
+  // The order of the stack's locks, each layer's taken while it calls the layer
+  // beneath: topics' TopicsState::mu, the message transport's
+  // MessageTransportState::mu, then `mu` and `send_mu` here. None is held while a
+  // callback runs.
+  mutable Mutex mu;
+  bool started ABSL_GUARDED_BY(mu) = false;
+  bool stopped ABSL_GUARDED_BY(mu) = false;
+  absl::flat_hash_map<uint64_t, std::unique_ptr<PeerSession>> sessions
+      ABSL_GUARDED_BY(mu);
+  // When each session next has something to do, earliest first.
+  absl::btree_set<std::pair<absl::Time, uint64_t>> deadlines ABSL_GUARDED_BY(mu);
+  bool flush_posted ABSL_GUARDED_BY(mu) = false;
+  // A Send from a callback on the strand asks the handler that ran the callback to
+  // flush when it ends, rather than post a flush, which would wake another thread.
+  bool flush_on_exit ABSL_GUARDED_BY(mu) = false;
+  std::optional<absl::Time> timer_at ABSL_GUARDED_BY(mu);
+  serialization::DatagramEncoder encoder ABSL_GUARDED_BY(mu);
+  Outgoing out ABSL_GUARDED_BY(mu);
+  // The datagrams a handler encoded, sent together when it is done, once it has
+  // released `mu` (so that Send does not wait for the system call). Handlers fill and
+  // send them, on the strand, so `send_mu` is never contended.
+  mutable Mutex send_mu ABSL_ACQUIRED_AFTER(mu);
+  std::optional<DatagramBatch> batch ABSL_GUARDED_BY(send_mu);  // set once by Create
+  std::vector<uint64_t> due ABSL_GUARDED_BY(mu);
+  SessionCounters removed ABSL_GUARDED_BY(mu);  // of the sessions closed
+  TransportCounters counters ABSL_GUARDED_BY(mu);
+};
+
+}  // namespace glue::transport::internal
+
+#endif  // GLUE_TRANSPORT_TRANSPORT_STATE_H_
