@@ -82,30 +82,30 @@ void PostFlush(const std::shared_ptr<TransportState>& state)
   boost::asio::post(state->strand, [state] { Flush(state); });
 }
 
-// ArmTimer makes the strand wake for the earliest deadline. On the strand only.
-void ArmTimer(const std::shared_ptr<TransportState>& state, absl::Time now)
+// ArmAlarm makes the strand wake for the earliest deadline. On the strand only.
+void ArmAlarm(const std::shared_ptr<TransportState>& state, absl::Time now)
     ABSL_EXCLUSIVE_LOCKS_REQUIRED(state->mu) {
   TransportState& s = *state;
-  if (s.deadlines.empty()) return;  // a timer still armed wakes to nothing due
+  if (s.deadlines.empty()) return;  // an alarm still armed wakes to nothing due
   const absl::Time first = s.deadlines.begin()->first;
   if (first <= now) {
     PostFlush(state);
     return;
   }
-  // A timer armed for earlier stays: it wakes to nothing due and is armed again then.
-  // Deadlines move later with every acknowledgement, and re-arming a timer is a
+  // An alarm armed for earlier stays: it wakes to nothing due and is armed again
+  // then. Deadlines move later with every acknowledgement, and re-arming a timer is a
   // system call or two.
-  if (s.timer_at && *s.timer_at <= first) return;
-  s.timer_at = first;
-  s.timer.expires_after(absl::ToChronoNanoseconds(first - now));
-  s.timer.async_wait([state](const boost::system::error_code& error) {
-    if (error == boost::asio::error::operation_aborted) return;
-    {
-      MutexLock lock(&state->mu);
-      state->timer_at.reset();  // nothing is armed now
-    }
-    Flush(state);
-  });
+  if (s.alarm_at && *s.alarm_at <= first) return;
+  s.alarm_at = first;
+  s.alarm->Set(first);
+}
+
+void OnAlarm(const std::shared_ptr<TransportState>& state) {
+  {
+    MutexLock lock(&state->mu);
+    state->alarm_at.reset();  // nothing is armed now
+  }
+  Flush(state);
 }
 
 // SendBatch sends the datagrams the handler encoded.
@@ -146,12 +146,11 @@ void Service(TransportState& s, PeerSession& ps, absl::Time now, Reports* report
 
 // Report runs the callbacks for what a handler gathered, without the lock.
 void Report(const TransportState& s, const Peer* from, Reports& reports) {
-  if (s.callbacks.on_message) {
-    for (Delivery& delivery : reports.deliveries) {
-      s.callbacks.on_message(*from, std::move(delivery));
-    }
+  if (s.listener == nullptr) return;
+  for (Delivery& delivery : reports.deliveries) {
+    s.listener->OnMessage(*from, std::move(delivery));
   }
-  if (s.callbacks.on_send_done) {
+  {
     // One call per run of the same peer and outcome: an ack settles many at once.
     std::vector<uint64_t>& tokens = reports.tokens;
     for (size_t i = 0; i < reports.done.size();) {
@@ -162,7 +161,7 @@ void Report(const TransportState& s, const Peer* from, Reports& reports) {
            ++i) {
         tokens.push_back(reports.done[i].token);
       }
-      s.callbacks.on_send_done(first.peer_id, tokens, first.outcome);
+      s.listener->OnSendDone(first.peer_id, tokens, first.outcome);
     }
   }
 }
@@ -188,7 +187,7 @@ void FlushOnce(const std::shared_ptr<TransportState>& state) {
       if (found != s.sessions.end()) Service(s, *found->second, now, &reports);
     }
     if (!reports.done.empty()) s.mu.NotifyAll();
-    ArmTimer(state, now);
+    ArmAlarm(state, now);
   }
   SendBatch(s);
   Report(s, nullptr, reports);
@@ -237,9 +236,9 @@ void OnAdded(const std::shared_ptr<TransportState>& state, const Peer& peer) {
     const absl::Time now = s.Now();
     ps->session->RequestAck(now);
     Reschedule(s, *ps);
-    ArmTimer(state, now);
+    ArmAlarm(state, now);
   }
-  if (s.callbacks.on_peer_added) s.callbacks.on_peer_added(peer);
+  if (s.listener) s.listener->OnPeerAdded(peer);
   FinishHandler(state);
 }
 
@@ -260,7 +259,7 @@ void OnRemoved(const std::shared_ptr<TransportState>& state, const Peer& peer,
     ++s.counters.peers_removed;
   }
   Report(s, nullptr, reports);
-  if (s.callbacks.on_peer_removed) s.callbacks.on_peer_removed(peer, reason);
+  if (s.listener) s.listener->OnPeerRemoved(peer, reason);
   FinishHandler(state);
 }
 
@@ -329,7 +328,7 @@ void OnFrames(const std::shared_ptr<TransportState>& state, const Peer& peer,
     } else {
       Reschedule(s, ps);
     }
-    ArmTimer(state, now);
+    ArmAlarm(state, now);
   }
   SendBatch(s);
   Report(s, &peer, reports);
@@ -357,6 +356,20 @@ size_t BodyRoom(size_t room, size_t meta_bytes) {
 }
 
 }  // namespace
+
+// Discovery calls the state as its listener; the handlers above take the state
+// shared, as the alarm's and posted ones do.
+void TransportState::OnPeerAdded(const Peer& peer) { OnAdded(shared_from_this(), peer); }
+
+void TransportState::OnPeerRemoved(const Peer& peer, discovery::RemovalReason reason) {
+  OnRemoved(shared_from_this(), peer, reason);
+}
+
+void TransportState::OnFrames(const Peer& from,
+                              const serialization::DecodedDatagram& datagram) {
+  internal::OnFrames(shared_from_this(), from, datagram);
+}
+
 }  // namespace internal
 
 using internal::TransportState;
@@ -380,9 +393,17 @@ std::string_view SendOutcomeName(SendOutcome outcome) {
   return "unknown";
 }
 
+absl::StatusOr<TransportOptions> OptionsFromEnvironment(const EnvironmentLookup& env) {
+  TransportOptions options;
+  GLUE_ASSIGN_OR_RETURN(const uint64_t mtu,
+                        GetUint64(env, kMtuVariable, options.max_datagram_bytes,
+                                  kMinDatagramBytes, kMaxDatagramBytes));
+  options.max_datagram_bytes = mtu;
+  return options;
+}
+
 absl::StatusOr<std::unique_ptr<Transport>> Transport::Create(
-    const boost::asio::any_io_executor& executor, const discovery::Config& config,
-    Callbacks callbacks, TransportOptions options) {
+    discovery::Discovery& discovery, TransportOptions options) {
   GLUE_RETURN_IF_ERROR(Session::Validate(options.session));
   // Discovery's announcements need the lower bound; UDP over IPv4 sets the upper.
   if (options.max_datagram_bytes < kMinDatagramBytes ||
@@ -394,35 +415,15 @@ absl::StatusOr<std::unique_ptr<Transport>> Transport::Create(
   GLUE_ASSIGN_OR_RETURN(
       serialization::DatagramEncoder encoder,
       serialization::DatagramEncoder::Create(options.max_datagram_bytes));
-  options.discovery.datagram_budget = options.max_datagram_bytes;
-  auto state = std::make_shared<TransportState>(executor, std::move(callbacks),
-                                                std::move(options), std::move(encoder));
+  auto state =
+      std::make_shared<TransportState>(discovery, std::move(options), std::move(encoder));
   TransportState& s = *state;
-  std::weak_ptr<TransportState> weak = state;
-  // Discovery's handlers run on a strand of the transport's strand, so both layers'
-  // handlers take turns. They hold the state weakly: discovery may outlive it by the
-  // handlers in flight when it stopped, which then call nothing.
-  discovery::Discovery::Callbacks discovery_callbacks{
-      .on_added =
-          [weak](const discovery::Peer& peer) {
-            if (auto state = weak.lock()) internal::OnAdded(state, peer);
-          },
-      .on_removed =
-          [weak](const discovery::Peer& peer, discovery::RemovalReason reason) {
-            if (auto state = weak.lock()) internal::OnRemoved(state, peer, reason);
-          },
-      .on_frames =
-          [weak](const discovery::Peer& peer,
-                 const serialization::DecodedDatagram& datagram) {
-            if (auto state = weak.lock()) internal::OnFrames(state, peer, datagram);
-          },
-  };
-  GLUE_ASSIGN_OR_RETURN(s.discovery, discovery::Discovery::Create(
-                                         s.strand, config, std::move(discovery_callbacks),
-                                         s.options.discovery));
-  s.header = s.discovery->header();
+  s.header = discovery.header();
 
   MutexLock lock(&s.mu);
+  s.alarm = s.clock.CreateAlarm(s.strand, [weak = std::weak_ptr<TransportState>(state)] {
+    if (auto state = weak.lock()) internal::OnAlarm(state);
+  });
   // Room for a payload next to the largest header: with both session numbers.
   serialization::Header largest = s.header;
   largest.session = largest.peer_session = std::numeric_limits<uint64_t>::max();
@@ -437,7 +438,7 @@ absl::StatusOr<std::unique_ptr<Transport>> Transport::Create(
   {
     MutexLock send_lock(&s.send_mu);
     s.batch.emplace(s.options.max_datagram_bytes,
-                    [discovery = s.discovery.get()](
+                    [discovery = &s.discovery](
                         absl::Span<const network::OutgoingDatagram> datagrams) {
                       return discovery->SendBatch(datagrams);
                     });
@@ -455,7 +456,7 @@ Transport::Transport(std::shared_ptr<internal::TransportState> state)
 
 Transport::~Transport() { Stop(); }
 
-absl::Status Transport::Start() {
+absl::Status Transport::Start(Listener* listener) {
   TransportState& s = *state_;
   {
     MutexLock lock(&s.mu);
@@ -464,7 +465,8 @@ absl::Status Transport::Start() {
                                                      : "transport already started");
     }
   }
-  GLUE_RETURN_IF_ERROR(s.discovery->Start());
+  s.listener = listener;
+  GLUE_RETURN_IF_ERROR(s.discovery.Start(state_.get()));
   MutexLock lock(&s.mu);
   s.started = true;
   return absl::OkStatus();
@@ -473,10 +475,10 @@ absl::Status Transport::Start() {
 void Transport::Stop() {
   TransportState& s = *state_;
   if (s.gate.closed()) return;
-  // No transport handler runs after this, neither ours nor discovery's callbacks
-  // into us, so the timer is ours to cancel.
+  // No transport handler runs after this, neither ours nor discovery's calls into
+  // us, so the alarm is ours to cancel.
   s.gate.Close();
-  s.discovery->Stop();
+  s.discovery.Stop();
   internal::Reports reports;
   {
     MutexLock lock(&s.mu);
@@ -485,8 +487,8 @@ void Transport::Stop() {
     s.sessions.clear();
     s.deadlines.clear();
     s.mu.NotifyAll();
+    s.alarm->Cancel();
   }
-  s.timer.cancel();
   internal::Report(s, nullptr, reports);
 }
 
@@ -524,8 +526,9 @@ absl::Status Transport::Send(uint64_t peer_id, Payload payload,
         options.wait_until > absl::InfinitePast() && !s.strand.running_in_this_thread()) {
       ++s.counters.waited;
       const size_t bytes = payload.size();
-      s.mu.AwaitUntil(
-          [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(s.mu) {
+      s.clock.AwaitUntil(
+          &s.mu,
+          [&]() ABSL_NO_THREAD_SAFETY_ANALYSIS {
             ps = find();
             return s.stopped || ps == nullptr || ps->session->HasRoomFor(bytes);
           },
@@ -555,7 +558,7 @@ absl::Status Transport::Send(uint64_t peer_id, Payload payload,
 
 absl::Status Transport::SendToName(std::string_view name, Payload payload,
                                    const SendOptions& options) {
-  for (const discovery::Peer& peer : state_->discovery->peers()) {
+  for (const discovery::Peer& peer : state_->discovery.peers()) {
     if (peer.name == name) return Send(peer.id, std::move(payload), options);
   }
   return absl::NotFoundError(
@@ -572,7 +575,7 @@ size_t Transport::max_body_bytes(size_t meta_bytes) const {
 }
 
 std::vector<discovery::Peer> Transport::peers() const {
-  return state_->discovery->peers();
+  return state_->discovery.peers();
 }
 
 std::optional<PeerCounters> Transport::peer_counters(uint64_t peer_id) const {
@@ -605,10 +608,12 @@ TransportCounters Transport::counters() const {
     c.datagrams_sent = s.batch->datagrams_sent();
     c.send_failures = s.batch->send_failures();
   }
-  c.discovery = s.discovery->counters();
+  c.discovery = s.discovery.counters();
   return c;
 }
 
-const discovery::Discovery& Transport::discovery() const { return *state_->discovery; }
+const discovery::Strand& Transport::strand() const { return state_->strand; }
+
+Clock& Transport::clock() const { return state_->clock; }
 
 }  // namespace glue::transport

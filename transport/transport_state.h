@@ -1,9 +1,9 @@
-// TransportState: what a Transport, its strand's handlers and the callbacks it gives
-// discovery share. Internal to the transport layer (transport.cc), on discovery.
+// TransportState: what a Transport and its strand's handlers share; it is the
+// listener the transport gives discovery. Internal to the transport layer
+// (transport.cc), on discovery.
 #ifndef GLUE_TRANSPORT_TRANSPORT_STATE_H_
 #define GLUE_TRANSPORT_TRANSPORT_STATE_H_
 
-#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 #include <cstdint>
 #include <memory>
@@ -14,6 +14,7 @@
 #include "absl/container/btree_set.h"
 #include "absl/container/flat_hash_map.h"
 #include "absl/time/time.h"
+#include "glue/base/clock.h"
 #include "glue/base/handler_gate.h"
 #include "glue/base/mutex.h"
 #include "glue/serialization/codec.h"
@@ -23,27 +24,34 @@
 
 namespace glue::transport::internal {
 
-struct TransportState {
-  TransportState(const boost::asio::any_io_executor& executor, Transport::Callbacks c,
-                 TransportOptions o, serialization::DatagramEncoder e)
-      : strand(boost::asio::make_strand(executor)),
-        callbacks(std::move(c)),
+struct TransportState final : discovery::Discovery::Listener,
+                              std::enable_shared_from_this<TransportState> {
+  TransportState(discovery::Discovery& d, TransportOptions o,
+                 serialization::DatagramEncoder e)
+      : discovery(d),
+        strand(d.strand()),
+        clock(d.clock()),
         options(std::move(o)),
-        timer(strand),
         encoder(std::move(e)) {}
 
-  absl::Time Now() const { return options.discovery.now(); }
+  absl::Time Now() const { return clock.Now(); }
 
-  const boost::asio::strand<boost::asio::any_io_executor> strand;
-  const Transport::Callbacks callbacks;
+  // Discovery::Listener: discovery's handlers, on the strand (transport.cc).
+  void OnPeerAdded(const discovery::Peer& peer) override;
+  void OnPeerRemoved(const discovery::Peer& peer, discovery::RemovalReason reason) override;
+  void OnFrames(const discovery::Peer& from,
+                const serialization::DecodedDatagram& datagram) override;
+
+  discovery::Discovery& discovery;  // outlives the Transport
+  const discovery::Strand strand;   // discovery's: both layers' handlers take turns
+  Clock& clock;
   const TransportOptions options;
-  std::unique_ptr<discovery::Discovery> discovery;  // set once by Create
-  serialization::Header header;                     // views into discovery's config
+  serialization::Header header;  // views into discovery's config
   size_t room = 0;  // for one data frame in a datagram with the largest header
   size_t max_payload = 0;
   HandlerGate gate;
-  // Touched by handlers on the strand only, and by Stop once the gate is closed.
-  boost::asio::steady_timer timer;
+  // Set by Start, then only read.
+  Transport::Listener* listener = nullptr;
 
   // The order of the stack's locks, each layer's taken while it calls the layer
   // beneath: topics' TopicsState::mu, the message transport's
@@ -60,7 +68,9 @@ struct TransportState {
   // A Send from a callback on the strand asks the handler that ran the callback to
   // flush when it ends, rather than post a flush, which would wake another thread.
   bool flush_on_exit ABSL_GUARDED_BY(mu) = false;
-  std::optional<absl::Time> timer_at ABSL_GUARDED_BY(mu);
+  // Wakes the strand for the earliest deadline; set once by Create.
+  std::unique_ptr<Alarm> alarm ABSL_GUARDED_BY(mu);
+  std::optional<absl::Time> alarm_at ABSL_GUARDED_BY(mu);
   serialization::DatagramEncoder encoder ABSL_GUARDED_BY(mu);
   Outgoing out ABSL_GUARDED_BY(mu);
   // The datagrams a handler encoded, sent together when it is done, once it has

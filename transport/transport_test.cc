@@ -44,12 +44,26 @@ std::optional<uint32_t> IndexOf(const std::vector<uint8_t>& payload) {
   return index;
 }
 
-// Node is one transport under test and what its callbacks saw.
-struct Node : testing::Observed {
+// Node is one transport under test, over its discovery, and what its listener saw.
+struct Node : testing::Observed, Transport::Listener {
+  std::unique_ptr<discovery::Discovery> discovery;
   std::unique_ptr<Transport> transport;
   std::vector<Delivery> received ABSL_GUARDED_BY(mu);
 
-  uint64_t id() const { return transport->discovery().config().endpoint_id; }
+  void OnPeerAdded(const discovery::Peer& peer) override { PeerAdded(peer); }
+  void OnPeerRemoved(const discovery::Peer& peer, discovery::RemovalReason) override {
+    PeerRemoved(peer);
+  }
+  void OnMessage(const discovery::Peer&, Delivery message) override {
+    MutexLock lock(&mu);
+    received.push_back(std::move(message));
+  }
+  void OnSendDone(uint64_t, absl::Span<const uint64_t> tokens,
+                  SendOutcome outcome) override {
+    for (uint64_t token : tokens) SendDone(token, outcome);
+  }
+
+  uint64_t id() const { return discovery->config().endpoint_id; }
   void Stop() { transport->Stop(); }
   size_t received_count() const {
     MutexLock lock(&mu);
@@ -61,48 +75,42 @@ class TransportTest : public testing::NodeTest<Node> {
  protected:
   // Add starts a node on `io` (the fixture's by default).
   Node* Add(const discovery::Config& config, TransportOptions options = {},
-                boost::asio::io_context* io = nullptr) {
+            boost::asio::io_context* io = nullptr,
+            discovery::Discovery::Options discovery_options = {}) {
     auto node = std::make_unique<Node>();
-    Node* e = node.get();
-    Transport::Callbacks callbacks{
-        .on_peer_added = [e](const discovery::Peer& peer) { e->PeerAdded(peer); },
-        .on_peer_removed = [e](const discovery::Peer& peer,
-                               discovery::RemovalReason) { e->PeerRemoved(peer); },
-        .on_message =
-            [e](const discovery::Peer&, Delivery message) {
-              MutexLock lock(&e->mu);
-              e->received.push_back(std::move(message));
-            },
-        .on_send_done =
-            [e](uint64_t, absl::Span<const uint64_t> tokens, SendOutcome outcome) {
-              for (uint64_t token : tokens) e->SendDone(token, outcome);
-            },
-    };
-    auto transport = Transport::Create(ExecutorOf(io), config, std::move(callbacks),
-                                       std::move(options));
+    discovery_options.datagram_budget = options.max_datagram_bytes;
+    node->discovery = MakeDiscovery(config, std::move(discovery_options), io);
+    if (node->discovery == nullptr) return nullptr;
+    auto transport = Transport::Create(*node->discovery, std::move(options));
     EXPECT_OK(transport);
     if (!transport.ok()) return nullptr;
-    e->transport = *std::move(transport);
-    EXPECT_OK(e->transport->Start());
+    node->transport = *std::move(transport);
+    EXPECT_OK(node->transport->Start(node.get()));
     return Keep(std::move(node));
   }
 
   Node* Add(uint64_t id, TransportOptions options = {},
-                boost::asio::io_context* io = nullptr) {
+            boost::asio::io_context* io = nullptr) {
     return Add(Config(id), std::move(options), io);
   }
+
+  // AddFaulty starts a node whose data socket suffers `faults`.
+  Node* AddFaulty(const discovery::Config& config, network::FaultOptions faults) {
+    return Add(config, {}, nullptr, {.data_faults = faults});
+  }
+};
+
+// The same, over real sockets on loopback and the system clock: for what needs real
+// threads racing each other, and to keep the stack honest on the real network.
+class TransportLoopbackTest : public TransportTest {
+ protected:
+  TransportLoopbackTest() { simulated_ = false; }
 };
 
 uint32_t RandomSeed() {
   const uint32_t seed = std::random_device()();
   std::printf("fault seed: %u\n", seed);
   return seed;
-}
-
-TransportOptions Faulty(network::FaultOptions faults) {
-  TransportOptions options;
-  options.discovery.data_faults = faults;
-  return options;
 }
 
 TEST_F(TransportTest, ReliableMessagesArriveExactlyOnceThroughAFaultyNetwork) {
@@ -113,9 +121,9 @@ TEST_F(TransportTest, ReliableMessagesArriveExactlyOnceThroughAFaultyNetwork) {
     network::FaultOptions faults{
         .drop = 0.2, .duplicate = 0.05, .reorder = 0.1, .corrupt = 0.01, .seed = seed};
     // Announcements cross the same faults: a peer is removed only after 10 periods.
-    Node* a = Add(Lossy(ordered ? 1 : 3, ordered ? "a" : "c"), Faulty(faults));
+    Node* a = AddFaulty(Lossy(ordered ? 1 : 3, ordered ? "a" : "c"), faults);
     faults.seed = seed + 1;
-    Node* b = Add(Lossy(ordered ? 2 : 4, ordered ? "b" : "d"), Faulty(faults));
+    Node* b = AddFaulty(Lossy(ordered ? 2 : 4, ordered ? "b" : "d"), faults);
     ASSERT_TRUE(a && b);
     ASSERT_TRUE(Connect(a, b));
     for (uint32_t i = 0; i < kMessages; ++i) {
@@ -174,9 +182,8 @@ TEST_F(TransportTest, ReliableMessagesArriveExactlyOnceThroughAFaultyNetwork) {
 TEST_F(TransportTest, BestEffortLossesAreCountedAndNothingArrivesTwice) {
   constexpr uint32_t kMessages = 3000;
   const uint32_t seed = RandomSeed();
-  Node* a =
-      Add(Lossy(1, "a"),
-          Faulty({.drop = 0.2, .duplicate = 0.05, .reorder = 0.1, .seed = seed}));
+  Node* a = AddFaulty(Lossy(1, "a"),
+                      {.drop = 0.2, .duplicate = 0.05, .reorder = 0.1, .seed = seed});
   Node* b = Add(Lossy(2, "b"));
   ASSERT_TRUE(a && b);
   ASSERT_TRUE(Connect(a, b));
@@ -193,7 +200,7 @@ TEST_F(TransportTest, BestEffortLossesAreCountedAndNothingArrivesTwice) {
     return a->transport->counters().sessions.data_sent == sent &&
            c.sessions.delivered > 0 && b->received_count() == c.sessions.delivered;
   }));
-  glue::testing::RunFor(io_, std::chrono::milliseconds(50));  // stragglers, reordered
+  RunFor(io_, std::chrono::milliseconds(50));  // stragglers, reordered
   MutexLock lock(&b->mu);
   std::set<uint32_t> indices;
   uint32_t highest = 0;
@@ -216,20 +223,20 @@ TEST_F(TransportTest, BestEffortLossesAreCountedAndNothingArrivesTwice) {
 TEST_F(TransportTest, AVanishedPeersQueueDrainsByExpiry) {
   Node* a = Add(1);
   // b announces rarely, so that a keeps it for 20 s after it goes silent.
-  Node* b = Add(network_.MulticastConfig(2, "b", absl::Seconds(10)), {}, &io_b_);
+  Node* b = Add(MulticastConfig(2, "b", absl::Seconds(10)), {}, &io_b_);
   ASSERT_TRUE(a && b);
   ASSERT_TRUE(Connect(a, b, &io_b_));
   EXPECT_EQ(a->transport->counters().bytes_held, 0u);
   // b's process stops (its io_context no longer runs): no acks, no goodbye.
   constexpr uint32_t kMessages = 200;
-  const absl::Time expiry = absl::Now() + absl::Milliseconds(300);
+  const absl::Time expiry = Now() + absl::Milliseconds(300);
   for (uint32_t i = 0; i < kMessages; ++i) {
     ASSERT_OK(
         a->transport->Send(b->id(), Payload(i, 500), {.expiry = expiry, .token = i}));
   }
   EXPECT_GE(a->transport->counters().bytes_held, kMessages * 500u);
   ASSERT_TRUE(RunUntil(io_, [&] { return a->done_count() == kMessages; }));
-  EXPECT_GE(absl::Now(), expiry);
+  EXPECT_GE(Now(), expiry);
   {
     MutexLock lock(&a->mu);
     for (const auto& [token, outcome] : a->done) {
@@ -265,7 +272,7 @@ TEST_F(TransportTest, ARemovedPeersQueueIsReleased) {
 
 TEST_F(TransportTest, APeerRemovedOnOneSideOnlyRestartsTheSessionOnBoth) {
   // b removes a after 2 silent periods of a; a keeps b for 30 of b's.
-  discovery::Config config_a = network_.MulticastConfig(1, "a");
+  discovery::Config config_a = MulticastConfig(1, "a");
   config_a.rate_timeout_multiplier = 30;
   Node* a = Add(config_a, {}, &io_b_);
   Node* b = Add(2);
@@ -314,7 +321,7 @@ TEST_F(TransportTest, AReceiverThatStopsReadingNeverGrowsTheSenderPastItsBound) 
   TransportOptions options;
   options.session.window.max_bytes = 64 << 10;
   Node* a = Add(1, options);
-  Node* b = Add(network_.MulticastConfig(2, "b", absl::Seconds(10)), {}, &io_b_);
+  Node* b = Add(MulticastConfig(2, "b", absl::Seconds(10)), {}, &io_b_);
   ASSERT_TRUE(a && b);
   ASSERT_TRUE(Connect(a, b, &io_b_));
   uint64_t accepted = 0;
@@ -328,7 +335,7 @@ TEST_F(TransportTest, AReceiverThatStopsReadingNeverGrowsTheSenderPastItsBound) 
       ASSERT_THAT(sent, StatusIs(absl::StatusCode::kResourceExhausted));
       EXPECT_THAT(sent.message(), HasSubstr("send window full"));
       ++refused;
-      io_.run_for(std::chrono::milliseconds(2));  // resends, to nobody
+      RunFor(io_, std::chrono::milliseconds(2));  // resends, to nobody
     }
     most_held = std::max(most_held, a->transport->counters().bytes_held);
     ASSERT_LE(most_held, options.session.window.max_bytes);
@@ -339,7 +346,7 @@ TEST_F(TransportTest, AReceiverThatStopsReadingNeverGrowsTheSenderPastItsBound) 
   EXPECT_GT(counters.sessions.data_resent, 0u);
 }
 
-TEST_F(TransportTest, ASendAtTheBoundWaitsForRoomWhenAsked) {
+TEST_F(TransportLoopbackTest, ASendAtTheBoundWaitsForRoomWhenAsked) {
   TransportOptions options;
   options.session.window.max_bytes = 8 << 10;
   Node* a = Add(1, options);
@@ -351,7 +358,7 @@ TEST_F(TransportTest, ASendAtTheBoundWaitsForRoomWhenAsked) {
       [&] { RunUntil(io_, [&] { return b->received_count() == kMessages; }); });
   for (uint32_t i = 0; i < kMessages; ++i) {
     ASSERT_OK(a->transport->Send(b->id(), Payload(i, 1000),
-                                 {.wait_until = absl::Now() + absl::Seconds(10)}));
+                                 {.wait_until = Now() + absl::Seconds(10)}));
   }
   io_thread.join();
   EXPECT_EQ(b->received_count(), kMessages);
@@ -407,19 +414,19 @@ TEST_F(TransportTest, SendRefusesWhatItCannotCarry) {
   a->transport->Stop();
   EXPECT_THAT(a->transport->Send(b->id(), Payload(0, 8), {}),
               StatusIs(absl::StatusCode::kFailedPrecondition));
-  auto idle =
-      Transport::Create(io_.get_executor(), network_.MulticastConfig(3, "c"), {}, {});
+  std::unique_ptr<discovery::Discovery> below = MakeDiscovery(MulticastConfig(3, "c"));
+  auto idle = Transport::Create(*below, {});
   ASSERT_OK(idle);
   EXPECT_THAT((*idle)->Send(b->id(), Payload(0, 8), {}),
               StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("not started")));
 }
 
 TEST_F(TransportTest, CreateRefusesDatagramsThatCannotCarryItsFrames) {
-  const discovery::Config config = network_.MulticastConfig(1, "a");
+  std::unique_ptr<discovery::Discovery> below = MakeDiscovery(MulticastConfig(1, "a"));
   for (const size_t size : {size_t{511}, size_t{65508}}) {
     TransportOptions options;
     options.max_datagram_bytes = size;
-    EXPECT_THAT(Transport::Create(io_.get_executor(), config, {}, options),
+    EXPECT_THAT(Transport::Create(*below, options),
                 StatusIs(absl::StatusCode::kInvalidArgument,
                          HasSubstr("TransportOptions.max_datagram_bytes=" +
                                    std::to_string(size) + " is outside 512..65507")));
@@ -427,17 +434,17 @@ TEST_F(TransportTest, CreateRefusesDatagramsThatCannotCarryItsFrames) {
   TransportOptions many_ranges;
   many_ranges.session.max_ack_ranges = 257;
   EXPECT_THAT(
-      Transport::Create(io_.get_executor(), config, {}, many_ranges),
+      Transport::Create(*below, many_ranges),
       StatusIs(absl::StatusCode::kInvalidArgument,
                HasSubstr("SessionOptions.max_ack_ranges must be 1..256, not 257")));
   TransportOptions bad_session;
   bad_session.session.max_best_effort_queue = 0;
   EXPECT_THAT(
-      Transport::Create(io_.get_executor(), config, {}, bad_session),
+      Transport::Create(*below, bad_session),
       StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("max_best_effort_queue")));
 }
 
-TEST_F(TransportTest, MalformedFramesAndUnknownAcknowledgementsAreCountedAndIgnored) {
+TEST_F(TransportLoopbackTest, MalformedFramesAndUnknownAcknowledgementsAreCountedAndIgnored) {
   Node* a = Add(1);
   Node* b = Add(2);
   ASSERT_TRUE(a && b);
@@ -445,7 +452,7 @@ TEST_F(TransportTest, MalformedFramesAndUnknownAcknowledgementsAreCountedAndIgno
   // A datagram in a's name, from a socket of the test's own.
   ASSERT_OK_AND_ASSIGN(serialization::DatagramEncoder encoder,
                        serialization::DatagramEncoder::Create(1400));
-  serialization::Header header = a->transport->discovery().header();
+  serialization::Header header = a->discovery->header();
   header.session = 1;  // a's first session with b, as far as b can tell
   ASSERT_OK(encoder.BeginFrames(header));
   const std::vector<uint8_t> payload = Payload(7, 16);
@@ -454,12 +461,9 @@ TEST_F(TransportTest, MalformedFramesAndUnknownAcknowledgementsAreCountedAndIgno
   const serialization::AckRange unknown[] = {{100, 102}};
   ASSERT_OK(encoder.AddAck({.cumulative = 0, .ranges = unknown}));
   ASSERT_OK_AND_ASSIGN(absl::Span<const uint8_t> datagram, encoder.Finish());
-  network::UdpSocketOptions socket_options;
-  socket_options.bind_address =
-      network::Address(boost::asio::ip::make_address("127.0.0.1"), 0);
-  ASSERT_OK_AND_ASSIGN(auto socket,
-                       network::UdpSocket::Open(io_.get_executor(), socket_options));
-  ASSERT_OK(socket->Send(b->transport->discovery().data_address(), datagram));
+  std::unique_ptr<network::DatagramLink> socket = OpenRawLink();
+  ASSERT_NE(socket, nullptr);
+  ASSERT_OK(socket->Send(b->discovery->data_address(), datagram));
   ASSERT_TRUE(RunUntil(io_, [&] {
     const SessionCounters c = b->transport->counters().sessions;
     return c.invalid_frames == 2 && c.unknown_acks == 3;
@@ -476,13 +480,13 @@ TEST_F(TransportTest, OrderedMessagesBehindExpiredOnesAreNotHeldBack) {
   // with a long expiry, must arrive in order although the early ones never do.
   const uint32_t seed = RandomSeed();
   // b must not remove a while half its announcements are lost (see Lossy).
-  Node* a = Add(Lossy(1, "a"), Faulty({.drop = 0.5, .seed = seed}));
+  Node* a = AddFaulty(Lossy(1, "a"), {.drop = 0.5, .seed = seed});
   Node* b = Add(Lossy(2, "b"));
   ASSERT_TRUE(a && b);
   ASSERT_TRUE(Connect(a, b));
   constexpr uint32_t kShortLived = 200;
   constexpr uint32_t kMessages = 400;
-  const absl::Time soon = absl::Now() + absl::Milliseconds(1);
+  const absl::Time soon = Now() + absl::Milliseconds(1);
   for (uint32_t i = 0; i < kMessages; ++i) {
     const absl::Time expiry = i < kShortLived ? soon : absl::InfiniteFuture();
     ASSERT_OK(a->transport->Send(b->id(), Payload(i, 300),

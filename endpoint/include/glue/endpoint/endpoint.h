@@ -1,7 +1,7 @@
-// Endpoint: the facade an application uses. It assembles the whole stack (discovery,
-// transport, fragmentation, topics) from the GLUE_* environment or from options, runs
-// it on threads of its own, and offers publish and subscribe by topic name, with a
-// typed form for Protocol Buffers messages.
+// Endpoint: the facade an application uses. It assembles the whole stack from the
+// GLUE_* environment or from options, each layer over the one beneath (discovery,
+// transport, fragmentation, topics), runs it on threads of its own, and offers publish
+// and subscribe by topic name, with a typed form for Protocol Buffers messages.
 //
 //   auto endpoint = glue::Endpoint::FromEnvironment();
 //   if (!endpoint.ok()) { /* print endpoint.status() and exit */ }
@@ -11,8 +11,6 @@
 //   (*endpoint)->Publish("some_topic", "some_type", absl::Milliseconds(100), payload);
 #ifndef GLUE_ENDPOINT_ENDPOINT_H_
 #define GLUE_ENDPOINT_ENDPOINT_H_
-
-#include <google/protobuf/message_lite.h>
 
 #include <atomic>
 #include <cstddef>
@@ -28,10 +26,14 @@
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "absl/types/span.h"
+#include "glue/base/clock.h"
 #include "glue/base/environment.h"
 #include "glue/discovery/config.h"
 #include "glue/discovery/discovery.h"
+#include "glue/fragmentation/message_transport.h"
+#include "glue/network/link_factory.h"
 #include "glue/topics/topics.h"
+#include "glue/transport/transport.h"
 
 namespace glue {
 
@@ -39,9 +41,17 @@ using Message = topics::Message;
 using PublishOptions = topics::PublishOptions;
 
 // EndpointOptions configure an Endpoint in code; FromEnvironment fills them from the
-// GLUE_* variables.
+// GLUE_* variables. Each layer has its options; the Endpoint composes them.
 struct EndpointOptions {
+  // Who the endpoint is and where it announces itself (GLUE_ENDPOINT_*,
+  // GLUE_LISTEN_*, GLUE_DISCOVERY_*).
   discovery::Config discovery;
+  // Each layer's bounds. discovery_options.datagram_budget and
+  // transport.max_datagram_bytes are the datagram size (GLUE_MTU); Create makes the
+  // budget no larger than the transport's datagrams.
+  discovery::Discovery::Options discovery_options;
+  transport::TransportOptions transport;
+  fragmentation::MessageTransportOptions messages;
   topics::TopicsOptions topics;
   // The endpoint's threads: one runs the network (sockets, timers, acknowledgements,
   // discovery) and the callbacks of quick subscriptions; the others run the callbacks
@@ -58,6 +68,10 @@ struct EndpointOptions {
   // Peer events, on the endpoint's threads; they may call the endpoint but not Stop.
   std::function<void(const discovery::Peer&)> on_peer_added;
   std::function<void(const discovery::Peer&, discovery::RemovalReason)> on_peer_removed;
+  // The source of time of every layer, and where the sockets come from: the system's
+  // unless a test gives a simulated clock and network. Both must outlive the Endpoint.
+  Clock* clock = &SystemClock();
+  network::LinkFactory* links = &network::SystemLinks();
 };
 
 // OptionsFromEnvironment reads every GLUE_* variable: those of discovery

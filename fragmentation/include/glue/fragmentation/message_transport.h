@@ -1,29 +1,24 @@
-// MessageTransport: messages of any size up to max_message_bytes to peers, over a
-// Transport it owns. A message that fits one frame goes whole; a larger one goes as
-// fragments, each a view of the caller's buffer with a FragmentHeader in its meta,
+// MessageTransport: messages of any size up to max_message_bytes to peers, over the
+// Transport it is given. A message that fits one frame goes whole; a larger one goes
+// as fragments, each a view of the caller's buffer with a FragmentHeader in its meta,
 // reassembled at the receiver. The fragmentation layer, on the transport.
 //
-//   auto messages = MessageTransport::Create(io.get_executor(), config,
-//       {.on_message = [](const Peer& from, std::vector<uint8_t> message) { ... },
-//        .on_send_done = [](uint64_t peer, uint64_t token, SendOutcome outcome) { ... }},
-//       MessageTransportOptions());
-//   (*messages)->Start();
+//   auto messages = MessageTransport::Create(*transport, MessageTransportOptions());
+//   (*messages)->Start(&listener);  // a MessageTransport::Listener
 //   (*messages)->Send(peer_id, std::move(big_message), {.token = 7});
 #ifndef GLUE_FRAGMENTATION_MESSAGE_TRANSPORT_H_
 #define GLUE_FRAGMENTATION_MESSAGE_TRANSPORT_H_
 
-#include <boost/asio/any_io_executor.hpp>
 #include <cstddef>
 #include <cstdint>
-#include <functional>
 #include <memory>
 #include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "glue/base/clock.h"
 #include "glue/base/environment.h"
-#include "glue/discovery/config.h"
 #include "glue/discovery/discovery.h"
 #include "glue/fragmentation/fragment_header.h"
 #include "glue/fragmentation/reassembler.h"
@@ -39,8 +34,6 @@ inline constexpr uint64_t kMaxMaxMessageBytes = uint64_t{4} << 30;
 
 // MessageTransportOptions tune and bound a MessageTransport.
 struct MessageTransportOptions {
-  // The transport's options. Its max_datagram_bytes is the MTU (GLUE_MTU).
-  transport::TransportOptions transport;
   // The largest message sent or reassembled (GLUE_MAX_MESSAGE_BYTES). Peers should
   // agree on it. reassembly.max_message_bytes is set to it.
   uint64_t max_message_bytes = kDefaultMaxMessageBytes;
@@ -58,10 +51,10 @@ struct MessageTransportOptions {
   size_t reassembly_budget_bytes = ReassemblyBudget::kDefaultMaxBytes;
 };
 
-// OptionsFromEnvironment returns the default options with GLUE_MTU (512..65507, the
-// transport's max_datagram_bytes) and GLUE_MAX_MESSAGE_BYTES (1..kMaxMaxMessageBytes)
-// read from `env`; max_queued_bytes grows to max_message_bytes when that is larger.
-// Error: kInvalidArgument naming the variable and its value. Any thread.
+// OptionsFromEnvironment returns the default options with GLUE_MAX_MESSAGE_BYTES
+// (1..kMaxMaxMessageBytes) read from `env`; max_queued_bytes grows to
+// max_message_bytes when that is larger. Error: kInvalidArgument naming the variable
+// and its value. Any thread.
 absl::StatusOr<MessageTransportOptions> OptionsFromEnvironment(
     const EnvironmentLookup& env);
 
@@ -91,43 +84,43 @@ struct MessageTransportCounters {
   transport::TransportCounters transport;
 };
 
-// MessageTransport runs on the transport's strand (see Transport); its reassembly
-// timer on a strand of the same executor. Public methods may be called from any
-// thread. The callbacks run on the transport's strand, one at a time; they may call
-// Send, but not Stop.
+// MessageTransport runs on the transport's strand and reads its clock (see Transport);
+// its reassembly alarm too. Public methods may be called from any thread. The
+// listener is called on that strand, one call at a time; it may call Send, but not
+// Stop.
 class MessageTransport {
  public:
-  struct Callbacks {
-    std::function<void(const discovery::Peer&)> on_peer_added;
-    std::function<void(const discovery::Peer&, discovery::RemovalReason)> on_peer_removed;
+  // Listener is what the layer above (topics) implements.
+  class Listener : public discovery::PeerListener {
+   public:
     // A whole message from `from`.
-    std::function<void(const discovery::Peer& from, std::vector<uint8_t> message)>
-        on_message;
+    virtual void OnMessage(const discovery::Peer& from, std::vector<uint8_t> message) = 0;
     // The end of a reliable send, once per message accepted by Send: acknowledged when
     // every fragment was; otherwise expired or released as soon as one fragment was,
     // its fragments not yet handed to the transport then dropped.
-    std::function<void(uint64_t peer_id, uint64_t token, transport::SendOutcome outcome)>
-        on_send_done;
+    virtual void OnSendDone(uint64_t peer_id, uint64_t token,
+                            transport::SendOutcome outcome) = 0;
   };
 
-  // Create checks the configuration and options; nothing is opened until Start.
-  // Errors: kInvalidArgument for options out of range (named with their values), and
-  // those of Transport::Create.
+  // Create makes a message transport over `transport`, which must outlive it and
+  // which is its alone from then on (Start starts it, Stop stops it). Nothing is
+  // opened until Start. Error: kInvalidArgument for options out of range (named with
+  // their values).
   static absl::StatusOr<std::unique_ptr<MessageTransport>> Create(
-      const boost::asio::any_io_executor& executor, const discovery::Config& config,
-      Callbacks callbacks, MessageTransportOptions options);
+      transport::Transport& transport, MessageTransportOptions options);
 
   // Stops (see Stop).
   ~MessageTransport();
   MessageTransport(const MessageTransport&) = delete;
   MessageTransport& operator=(const MessageTransport&) = delete;
 
-  // Start starts the transport (whose errors it returns).
-  absl::Status Start();
+  // Start starts the transport (whose errors it returns). `listener` (null: none) is
+  // called until Stop returns, and must outlive that.
+  absl::Status Start(Listener* listener);
 
   // Stop stops the transport, reports every reliable message not yet reported as
-  // kReleased and cancels the reassembly timer. When it returns no callback runs any
-  // more. Idempotent. Not from a callback.
+  // kReleased and cancels the reassembly alarm. When it returns the listener is not
+  // called any more. Idempotent. Not from the listener.
   void Stop();
 
   // Send queues `message` to peer `peer_id` and hands the transport as much of it as
@@ -154,7 +147,7 @@ class MessageTransport {
 
   // AwaitQueueEmpty waits until nothing waits in the queue to peer `peer_id` (what
   // was queued is in the transport's send window), the peer or the transport is
-  // gone, or `deadline` (of absl::Now()). Returns whether the queue is empty. From a
+  // gone, or `deadline` (of the clock). Returns whether the queue is empty. From a
   // handler of the transport (a callback on the network thread), which the wait would
   // hold up, it does not wait.
   bool AwaitQueueEmpty(uint64_t peer_id, absl::Time deadline);
@@ -164,8 +157,12 @@ class MessageTransport {
 
   MessageTransportCounters counters() const;
 
-  // transport gives the transport underneath (its peers, limits and discovery).
-  const transport::Transport& transport() const;
+  // The limits of the transport beneath, which messages that fit one frame meet.
+  size_t max_body_bytes(size_t meta_bytes) const;
+
+  // The strand and the clock of the stack, for the layer above to run on.
+  const discovery::Strand& strand() const;
+  Clock& clock() const;
 
  private:
   explicit MessageTransport(std::shared_ptr<internal::MessageTransportState> state);

@@ -1,11 +1,11 @@
-// Topics: publish and subscribe by topic name, over a MessageTransport it owns. Each
+// Topics: publish and subscribe by topic name, over the MessageTransport it is given. Each
 // endpoint tells its peers which filters it subscribes to; a publication goes only to
 // the peers whose interest matches it, and to local subscribers without the network.
 // Each published topic keeps its last messages (history) for subscribers that appear
 // later. The topics layer, on the fragmentation layer.
 //
-//   auto topics = Topics::Create(io.get_executor(), config, {}, TopicsOptions());
-//   (*topics)->Start();
+//   auto topics = Topics::Create(*messages, config, TopicsOptions());
+//   (*topics)->Start(&peer_listener);  // or nullptr
 //   (*topics)->Subscribe("sensors/+/temperature", "glue.demo.Celsius",
 //                        [](const Message& m) { ... m.payload ... });
 //   (*topics)->Publish("sensors/kitchen/temperature", "glue.demo.Celsius",
@@ -72,7 +72,6 @@ inline constexpr size_t kMaxHistoryDepth = 1024;
 
 // TopicsOptions bound a Topics.
 struct TopicsOptions {
-  fragmentation::MessageTransportOptions messages;
   // Local subscriptions; at most kMaxInterestEntries.
   size_t max_subscriptions = 1024;
   // Topics this endpoint publishes on, each with its sequence and history.
@@ -113,7 +112,8 @@ struct TopicsCounters {
   fragmentation::MessageTransportCounters messages;
 };
 
-// Topics runs on the message transport's strand. One subscription's callbacks never
+// Topics runs on the message transport's strand and reads its clock. One
+// subscription's callbacks never
 // run concurrently, and run in order. A quick callback (under 20 us on average) runs
 // on the thread that received its message, with no hop; a slower one on the
 // executor's threads, a batch of messages per wakeup, so that it does not hold up the
@@ -121,26 +121,25 @@ struct TopicsCounters {
 // Public methods may be called from any thread, callbacks included, but Stop.
 class Topics {
  public:
-  struct Callbacks {
-    std::function<void(const discovery::Peer&)> on_peer_added;
-    std::function<void(const discovery::Peer&, discovery::RemovalReason)> on_peer_removed;
-  };
-
-  // Create checks the options; nothing is opened until Start. The network runs on
-  // `executor`, and with it the callbacks of quick subscriptions; slow subscriptions'
-  // callbacks run on `slow_executor` (by default `executor`): threads of their own
-  // there keep them from holding up acknowledgements. Errors: kInvalidArgument for
-  // options out of range, and those of MessageTransport::Create.
+  // Create makes the topics of endpoint `config` (its id and name, as discovery
+  // announces them) over `messages`, which must outlive it and which is its alone
+  // from then on (Start starts it, Stop stops it). Nothing is opened until Start. The
+  // network runs on the message transport's strand, and with it the callbacks of
+  // quick subscriptions; slow subscriptions' callbacks run on `slow_executor` (by
+  // default that strand's executor): threads of their own there keep them from
+  // holding up acknowledgements. Error: kInvalidArgument for options out of range.
   static absl::StatusOr<std::unique_ptr<Topics>> Create(
-      const boost::asio::any_io_executor& executor, const discovery::Config& config,
-      Callbacks callbacks, TopicsOptions options,
+      fragmentation::MessageTransport& messages, const discovery::Config& config,
+      TopicsOptions options,
       std::optional<boost::asio::any_io_executor> slow_executor = std::nullopt);
 
   ~Topics();  // Stops.
   Topics(const Topics&) = delete;
   Topics& operator=(const Topics&) = delete;
 
-  absl::Status Start();
+  // Start starts the message transport (whose errors it returns). `peers` (null:
+  // none) hears of peers added and removed, on the strand, until Stop returns.
+  absl::Status Start(discovery::PeerListener* peers);
   // Stop stops the message transport; when it returns no callback runs any more.
   // Idempotent. Not from a callback.
   void Stop();
@@ -174,7 +173,6 @@ class Topics {
                        const PublishOptions& options = {});
 
   TopicsCounters counters() const;
-  const fragmentation::MessageTransport& messages() const;
 
  private:
   explicit Topics(std::shared_ptr<internal::TopicsState> state);

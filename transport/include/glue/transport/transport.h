@@ -4,20 +4,15 @@
 // datagrams of at most max_datagram_bytes, acknowledgements ride on data. The transport
 // layer, on discovery.
 //
-//   auto transport = Transport::Create(io.get_executor(), config,
-//       {.on_message = [](const Peer& from, Delivery message) { ... },
-//        .on_send_done = [](uint64_t peer, absl::Span<const uint64_t> tokens,
-//                           SendOutcome outcome) { ... }},
-//       TransportOptions());
-//   (*transport)->Start();
-//   (*transport)->Send(peer_id, payload, {.expiry = absl::Now() + absl::Seconds(1)});
+//   auto discovery = discovery::Discovery::Create(strand, config, {});
+//   auto transport = Transport::Create(**discovery, TransportOptions());
+//   (*transport)->Start(&listener);  // a Transport::Listener: peers, messages, ends
+//   (*transport)->Send(peer_id, payload, {.expiry = clock.Now() + absl::Seconds(1)});
 #ifndef GLUE_TRANSPORT_TRANSPORT_H_
 #define GLUE_TRANSPORT_TRANSPORT_H_
 
-#include <boost/asio/any_io_executor.hpp>
 #include <cstddef>
 #include <cstdint>
-#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -27,8 +22,10 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "absl/strings/string_view.h"
 #include "absl/types/span.h"
-#include "glue/discovery/config.h"
+#include "glue/base/clock.h"
+#include "glue/base/environment.h"
 #include "glue/discovery/discovery.h"
 #include "glue/transport/payload.h"
 #include "glue/transport/session.h"
@@ -63,11 +60,15 @@ struct TransportOptions {
   // into datagrams of at most this size; a payload must fit in one datagram with its
   // header (see max_payload_bytes).
   size_t max_datagram_bytes = 1400;  // the Endpoint sets it by the interface's MTU
-  // Discovery's options: the clock, the peer bound, injected faults. The transport
-  // reads time from discovery.now too. discovery.datagram_budget is set to
-  // max_datagram_bytes.
-  discovery::Discovery::Options discovery;
 };
+
+// kMtuVariable names the datagram size, TransportOptions::max_datagram_bytes.
+inline constexpr absl::string_view kMtuVariable = "GLUE_MTU";
+
+// OptionsFromEnvironment returns the default options with GLUE_MTU (kMinDatagramBytes..
+// kMaxDatagramBytes, max_datagram_bytes) read from `env`. Error: kInvalidArgument
+// naming the variable and its value. Any thread.
+absl::StatusOr<TransportOptions> OptionsFromEnvironment(const EnvironmentLookup& env);
 
 // SendOutcome is how a reliable send ended, as on_send_done reports it.
 enum class SendOutcome {
@@ -93,7 +94,7 @@ struct SendOptions {
   // The caller's handle for this message, given back to on_send_done.
   uint64_t token = 0;
   // What a reliable send does when the peer's send window is full: wait for room
-  // until this time of the system clock (absl::Now()), then fail with
+  // until this time of the transport's clock, then fail with
   // kResourceExhausted. InfinitePast (the default) fails at once. A send from inside
   // a callback never waits (the acknowledgements that would make room are handled on
   // the same strand).
@@ -130,43 +131,43 @@ struct TransportCounters {
   discovery::DiscoveryCounters discovery;
 };
 
-// Transport runs on a strand of the executor given to Create; discovery runs under
-// it. Public methods may be called from any thread. The callbacks run on that strand,
-// one at a time, and should be quick: acknowledgements and resends wait for them. They
-// may call Send (which then never waits), but not Stop.
+// Transport runs on discovery's strand and reads discovery's clock. Public methods
+// may be called from any thread. The listener is called on that strand, one call at a
+// time, and should be quick: acknowledgements and resends wait for it. It may call
+// Send (which then never waits), but not Stop.
 class Transport {
  public:
-  struct Callbacks {
-    std::function<void(const discovery::Peer&)> on_peer_added;
-    std::function<void(const discovery::Peer&, discovery::RemovalReason)> on_peer_removed;
+  // Listener is what the layer above (fragmentation) implements.
+  class Listener : public discovery::PeerListener {
+   public:
     // A message from `from`. Reliable messages arrive once; ordered ones in order.
-    std::function<void(const discovery::Peer& from, Delivery message)> on_message;
+    virtual void OnMessage(const discovery::Peer& from, Delivery message) = 0;
     // The end of reliable sends to `peer_id`: once per message accepted by Send, by
     // its token, many at a time (those one acknowledgement settled, say).
-    std::function<void(uint64_t peer_id, absl::Span<const uint64_t> tokens,
-                       SendOutcome outcome)>
-        on_send_done;
+    virtual void OnSendDone(uint64_t peer_id, absl::Span<const uint64_t> tokens,
+                            SendOutcome outcome) = 0;
   };
 
-  // Create checks the configuration and the options; nothing is opened until Start.
-  // Errors: kInvalidArgument for a configuration ValidateConfig refuses, session
-  // options Session::Validate refuses, or a max_datagram_bytes out of its range; the
-  // message names the option and the values.
-  static absl::StatusOr<std::unique_ptr<Transport>> Create(
-      const boost::asio::any_io_executor& executor, const discovery::Config& config,
-      Callbacks callbacks, TransportOptions options);
+  // Create makes a transport over `discovery`, which must outlive it and which is the
+  // transport's alone from then on: Start starts it, Stop stops it. Nothing is opened
+  // until Start. Errors: kInvalidArgument for session options Session::Validate
+  // refuses, or a max_datagram_bytes out of its range; the message names the option
+  // and the values.
+  static absl::StatusOr<std::unique_ptr<Transport>> Create(discovery::Discovery& discovery,
+                                                           TransportOptions options);
 
   // Stops (see Stop).
   ~Transport();
   Transport(const Transport&) = delete;
   Transport& operator=(const Transport&) = delete;
 
-  // Start starts discovery (see Discovery::Start, whose errors it returns).
-  absl::Status Start();
+  // Start starts discovery (see Discovery::Start, whose errors it returns). `listener`
+  // (null: none) is called until Stop returns, and must outlive that.
+  absl::Status Start(Listener* listener);
 
   // Stop stops discovery (which says goodbye), closes every session and reports the
-  // reliable messages not yet acknowledged as kReleased. When it returns no callback
-  // runs any more. Idempotent. Not from a callback.
+  // reliable messages not yet acknowledged as kReleased. When it returns the listener
+  // is not called any more. Idempotent. Not from the listener.
   void Stop();
 
   // Send queues `payload` to peer `peer_id`, sent at the latest when the strand next
@@ -203,8 +204,9 @@ class Transport {
 
   TransportCounters counters() const;
 
-  // discovery gives the discovery underneath (its header, data address, peers).
-  const discovery::Discovery& discovery() const;
+  // The strand and the clock of the stack, for the layer above to run on.
+  const discovery::Strand& strand() const;
+  Clock& clock() const;
 
  private:
   explicit Transport(std::shared_ptr<internal::TransportState> state);
