@@ -48,51 +48,42 @@ void RetireReassembler(State& s, const PeerState& ps)
   s.counters.reassembly_abandoned += ps.reassembler->messages_held();
 }
 
-void OnTimer(const std::shared_ptr<State>& state, const boost::system::error_code& error);
-
-// ArmTimer sets the timer for s.timer_at. On the strand.
-void ArmTimer(const std::shared_ptr<State>& state)
-    ABSL_EXCLUSIVE_LOCKS_REQUIRED(state->mu) {
+// ArmAlarm sets the alarm for s.alarm_at. On the strand.
+void ArmAlarm(const std::shared_ptr<State>& state) ABSL_EXCLUSIVE_LOCKS_REQUIRED(state->mu) {
   State& s = *state;
-  if (!s.timer_at) return;
-  s.timer.expires_after(
-      absl::ToChronoNanoseconds(std::max(absl::ZeroDuration(), *s.timer_at - s.Now())));
-  s.timer.async_wait(
-      [state](const boost::system::error_code& error) { OnTimer(state, error); });
+  if (s.alarm_at) s.alarm->Set(*s.alarm_at);
 }
 
-// NoteDeadline makes the timer wake by `deadline` (from any thread).
+// NoteDeadline makes the alarm wake by `deadline` (from any thread).
 void NoteDeadline(const std::shared_ptr<State>& state, std::optional<absl::Time> deadline)
     ABSL_EXCLUSIVE_LOCKS_REQUIRED(state->mu) {
   State& s = *state;
-  if (!deadline || (s.timer_at && *s.timer_at <= *deadline)) return;
-  s.timer_at = deadline;
+  if (!deadline || (s.alarm_at && *s.alarm_at <= *deadline)) return;
+  s.alarm_at = deadline;
   boost::asio::post(s.strand, [state] {
     HandlerGate::Pass pass(&state->gate);
     if (!pass) return;
     MutexLock lock(&state->mu);
-    ArmTimer(state);
+    ArmAlarm(state);
   });
 }
 
-// OnTimer drops the incomplete messages whose time to live is over. On the strand.
-void OnTimer(const std::shared_ptr<State>& state,
-             const boost::system::error_code& error) {
-  if (error) return;  // cancelled: re-armed, or stopped
+// OnAlarm drops the incomplete messages whose time to live is over. On the strand.
+void OnAlarm(const std::shared_ptr<State>& state) {
   HandlerGate::Pass pass(&state->gate);
   if (!pass) return;
   State& s = *state;
   MutexLock lock(&s.mu);
   const absl::Time now = s.Now();
-  s.timer_at.reset();
+  s.alarm_at.reset();
   std::optional<absl::Time> next;
   for (auto& [id, ps] : s.peers) {
     ps->reassembler->Expire(now);
     const std::optional<absl::Time> deadline = ps->reassembler->NextDeadline();
     if (deadline && (!next || *deadline < *next)) next = deadline;
   }
-  s.timer_at = next;
-  ArmTimer(state);
+  s.alarm_at = next;
+  ArmAlarm(state);
 }
 
 // The transport's callbacks; on its strand. `s` lives as long as the transport.
@@ -102,7 +93,7 @@ void OnPeerAdded(State& s, const discovery::Peer& peer) {
     MutexLock lock(&s.mu);
     FindOrAddPeer(s, peer.id);
   }
-  if (s.callbacks.on_peer_added) s.callbacks.on_peer_added(peer);
+  if (s.listener) s.listener->OnPeerAdded(peer);
 }
 
 void OnPeerRemoved(State& s, const discovery::Peer& peer,
@@ -118,7 +109,7 @@ void OnPeerRemoved(State& s, const discovery::Peer& peer,
     }
   }
   RunDone(s, done);
-  if (s.callbacks.on_peer_removed) s.callbacks.on_peer_removed(peer, reason);
+  if (s.listener) s.listener->OnPeerRemoved(peer, reason);
 }
 
 void OnMessage(const std::shared_ptr<State>& state, const discovery::Peer& from,
@@ -126,7 +117,7 @@ void OnMessage(const std::shared_ptr<State>& state, const discovery::Peer& from,
   State& s = *state;
   if (delivery.meta.empty()) {  // a whole message: nothing here to lock for
     s.received_whole.fetch_add(1, std::memory_order_relaxed);
-    if (s.callbacks.on_message) s.callbacks.on_message(from, std::move(delivery.payload));
+    if (s.listener) s.listener->OnMessage(from, std::move(delivery.payload));
     return;
   }
   std::optional<std::vector<uint8_t>> message;
@@ -156,8 +147,7 @@ void OnMessage(const std::shared_ptr<State>& state, const discovery::Peer& from,
     }
     NoteDeadline(state, ps.reassembler->NextDeadline());
   }
-  if (message && s.callbacks.on_message)
-    s.callbacks.on_message(from, *std::move(message));
+  if (message && s.listener) s.listener->OnMessage(from, *std::move(message));
 }
 
 void OnSendDone(State& s, uint64_t peer_id, absl::Span<const uint64_t> keys,
@@ -208,16 +198,33 @@ absl::Status ValidateOptions(const MessageTransportOptions& options) {
 }
 
 }  // namespace
+
+// The transport's calls, through the state as its listener.
+void MessageTransportState::OnPeerAdded(const discovery::Peer& peer) {
+  internal::OnPeerAdded(*this, peer);
+}
+
+void MessageTransportState::OnPeerRemoved(const discovery::Peer& peer,
+                                          discovery::RemovalReason reason) {
+  internal::OnPeerRemoved(*this, peer, reason);
+}
+
+void MessageTransportState::OnMessage(const discovery::Peer& from,
+                                      transport::Delivery delivery) {
+  // The alarm's handlers need the state to outlive them.
+  internal::OnMessage(self.lock(), from, std::move(delivery));
+}
+
+void MessageTransportState::OnSendDone(uint64_t peer_id, absl::Span<const uint64_t> keys,
+                                       transport::SendOutcome outcome) {
+  internal::OnSendDone(*this, peer_id, keys, outcome);
+}
+
 }  // namespace internal
 
 absl::StatusOr<MessageTransportOptions> OptionsFromEnvironment(
     const EnvironmentLookup& env) {
   MessageTransportOptions options;
-  GLUE_ASSIGN_OR_RETURN(
-      uint64_t mtu,
-      GetUint64(env, "GLUE_MTU", options.transport.max_datagram_bytes,
-                transport::kMinDatagramBytes, transport::kMaxDatagramBytes));
-  options.transport.max_datagram_bytes = mtu;
   GLUE_ASSIGN_OR_RETURN(options.max_message_bytes,
                         GetUint64(env, "GLUE_MAX_MESSAGE_BYTES",
                                   options.max_message_bytes, 1, kMaxMaxMessageBytes));
@@ -227,37 +234,18 @@ absl::StatusOr<MessageTransportOptions> OptionsFromEnvironment(
 }
 
 absl::StatusOr<std::unique_ptr<MessageTransport>> MessageTransport::Create(
-    const boost::asio::any_io_executor& executor, const discovery::Config& config,
-    Callbacks callbacks, MessageTransportOptions options) {
+    transport::Transport& transport, MessageTransportOptions options) {
   GLUE_RETURN_IF_ERROR(internal::ValidateOptions(options));
   options.reassembly.max_message_bytes = options.max_message_bytes;
-  auto state = std::make_shared<internal::MessageTransportState>(
-      executor, std::move(callbacks), std::move(options));
-  internal::MessageTransportState* s = state.get();
-  // The transport's callbacks hold a plain pointer: the state owns the transport,
-  // which runs none of them once stopped.
-  transport::Transport::Callbacks transport_callbacks{
-      .on_peer_added =
-          [s](const discovery::Peer& peer) { internal::OnPeerAdded(*s, peer); },
-      .on_peer_removed =
-          [s](const discovery::Peer& peer, discovery::RemovalReason reason) {
-            internal::OnPeerRemoved(*s, peer, reason);
-          },
-      .on_message =
-          [s](const discovery::Peer& from, transport::Delivery delivery) {
-            // The timer's handlers need the state to outlive them.
-            internal::OnMessage(s->self.lock(), from, std::move(delivery));
-          },
-      .on_send_done =
-          [s](uint64_t peer_id, absl::Span<const uint64_t> keys,
-              transport::SendOutcome outcome) {
-            internal::OnSendDone(*s, peer_id, keys, outcome);
-          },
-  };
-  GLUE_ASSIGN_OR_RETURN(
-      state->transport,
-      transport::Transport::Create(executor, config, std::move(transport_callbacks),
-                                   state->options.transport));
+  auto state =
+      std::make_shared<internal::MessageTransportState>(transport, std::move(options));
+  {
+    MutexLock lock(&state->mu);
+    state->alarm = state->clock.CreateAlarm(
+        state->strand, [weak = std::weak_ptr<internal::MessageTransportState>(state)] {
+          if (auto state = weak.lock()) internal::OnAlarm(state);
+        });
+  }
   const size_t fragment_room = state->transport->max_body_bytes(kMaxFragmentHeaderBytes);
   const uint64_t most_fragments =
       fragment_room == 0 ? std::numeric_limits<uint64_t>::max()
@@ -267,7 +255,7 @@ absl::StatusOr<std::unique_ptr<MessageTransport>> MessageTransport::Create(
     return absl::InvalidArgumentError(absl::StrCat(
         "max_message_bytes = ", state->options.max_message_bytes, " needs ",
         most_fragments, " fragments of ", fragment_room, " bytes (max_datagram_bytes = ",
-        state->options.transport.max_datagram_bytes, "), more than ", kMaxFragmentCount));
+        state->transport->max_datagram_bytes(), "), more than ", kMaxFragmentCount));
   }
   state->self = state;
   return std::unique_ptr<MessageTransport>(new MessageTransport(std::move(state)));
@@ -278,8 +266,10 @@ MessageTransport::MessageTransport(std::shared_ptr<internal::MessageTransportSta
 
 MessageTransport::~MessageTransport() { Stop(); }
 
-absl::Status MessageTransport::Start() {
-  GLUE_RETURN_IF_ERROR(state_->transport->Start());
+absl::Status MessageTransport::Start(Listener* listener) {
+  state_->listener = listener;
+  state_->report_done = listener != nullptr && listener->WantsSendDone();
+  GLUE_RETURN_IF_ERROR(state_->transport->Start(state_.get()));
   MutexLock lock(&state_->mu);
   state_->started = true;
   return absl::OkStatus();
@@ -297,7 +287,8 @@ void MessageTransport::Stop() {
   }
   internal::RunDone(s, done);
   s.gate.Close();
-  s.timer.cancel();
+  MutexLock lock(&s.mu);
+  s.alarm->Cancel();
 }
 
 absl::Status MessageTransport::Send(uint64_t peer_id,
@@ -325,7 +316,7 @@ absl::Status MessageTransport::Send(uint64_t peer_id, std::shared_ptr<const void
   // A reliable whole message whose end nobody awaits is handed straight to the
   // transport when nothing waits before it: no bookkeeping here, and its report
   // only counts.
-  const bool untracked = whole && options.reliable && !s.callbacks.on_send_done;
+  const bool untracked = whole && options.reliable && !s.report_done;
   std::shared_ptr<internal::OutMessage> m;
   auto plan = [&]() -> absl::Status {
     // From the pool: made on the sending thread, freed where the ack is handled.
@@ -442,7 +433,7 @@ bool MessageTransport::AwaitQueueEmpty(uint64_t peer_id, absl::Time deadline) {
     auto found = s.peers.find(peer_id);
     return s.stopped || found == s.peers.end() || found->second->queue.empty();
   };
-  return wait ? s.mu.AwaitUntil(empty, deadline) : empty();
+  return wait ? s.clock.AwaitUntil(&s.mu, empty, deadline) : empty();
 }
 
 absl::Status MessageTransport::Send(uint64_t peer_id, std::vector<uint8_t> message,
@@ -473,8 +464,12 @@ MessageTransportCounters MessageTransport::counters() const {
   return c;
 }
 
-const transport::Transport& MessageTransport::transport() const {
-  return *state_->transport;
+size_t MessageTransport::max_body_bytes(size_t meta_bytes) const {
+  return state_->transport->max_body_bytes(meta_bytes);
 }
+
+const discovery::Strand& MessageTransport::strand() const { return state_->strand; }
+
+Clock& MessageTransport::clock() const { return state_->clock; }
 
 }  // namespace glue::fragmentation

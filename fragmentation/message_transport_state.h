@@ -1,11 +1,10 @@
-// MessageTransportState: what a MessageTransport and the transport's callbacks into
-// it share: the peers' reassembly and send queues. Internal to the fragmentation layer,
+// MessageTransportState: what a MessageTransport and the transport's calls into it
+// (it is the transport's listener) share: the peers' reassembly and send queues. Internal to the fragmentation layer,
 // on the transport.
 #ifndef GLUE_FRAGMENTATION_MESSAGE_TRANSPORT_STATE_H_
 #define GLUE_FRAGMENTATION_MESSAGE_TRANSPORT_STATE_H_
 
 #include <atomic>
-#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 #include <cstddef>
 #include <cstdint>
@@ -16,6 +15,7 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/time/time.h"
+#include "glue/base/clock.h"
 #include "glue/base/handler_gate.h"
 #include "glue/base/mutex.h"
 #include "glue/fragmentation/message_transport.h"
@@ -42,26 +42,32 @@ struct PeerState {
   absl::flat_hash_map<uint64_t, std::shared_ptr<OutMessage>> pending;
 };
 
-struct MessageTransportState {
-  MessageTransportState(const boost::asio::any_io_executor& executor,
-                        MessageTransport::Callbacks c, MessageTransportOptions o)
-      : strand(boost::asio::make_strand(executor)),
-        callbacks(std::move(c)),
+struct MessageTransportState final : transport::Transport::Listener {
+  MessageTransportState(transport::Transport& t, MessageTransportOptions o)
+      : transport(&t),
+        strand(t.strand()),
+        clock(t.clock()),
         options(std::move(o)),
-        timer(strand),
         budget(options.reassembly_budget_bytes) {}
 
-  absl::Time Now() const { return options.transport.discovery.now(); }
+  absl::Time Now() const { return clock.Now(); }
 
-  const boost::asio::strand<boost::asio::any_io_executor> strand;
-  const MessageTransport::Callbacks callbacks;
+  // Transport::Listener: the transport's calls, on its strand (message_transport.cc).
+  void OnPeerAdded(const discovery::Peer& peer) override;
+  void OnPeerRemoved(const discovery::Peer& peer, discovery::RemovalReason reason) override;
+  void OnMessage(const discovery::Peer& from, transport::Delivery delivery) override;
+  void OnSendDone(uint64_t peer_id, absl::Span<const uint64_t> keys,
+                  transport::SendOutcome outcome) override;
+
+  transport::Transport* const transport;  // outlives the MessageTransport
+  const discovery::Strand strand;         // the transport's
+  Clock& clock;
   const MessageTransportOptions options;
   HandlerGate gate;
-  // The reassembly timer: touched by handlers on `strand` only, and by Stop once the
-  // gate is closed.
-  boost::asio::steady_timer timer;
-  std::unique_ptr<transport::Transport> transport;  // set once by Create
-  std::weak_ptr<MessageTransportState> self;        // set once by Create
+  // Set by Start, then only read. `report_done`: the listener wants OnSendDone.
+  MessageTransport::Listener* listener = nullptr;
+  bool report_done = false;
+  std::weak_ptr<MessageTransportState> self;  // set once by Create
 
   // The order of the stack's locks, each layer's taken while it calls the layer
   // beneath: topics' TopicsState::mu, then `mu` here (Send calls the transport with it
@@ -73,8 +79,10 @@ struct MessageTransportState {
   ReassemblyBudget budget ABSL_GUARDED_BY(mu);
   absl::flat_hash_map<uint64_t, std::unique_ptr<PeerState>> peers ABSL_GUARDED_BY(mu);
   uint64_t next_key ABSL_GUARDED_BY(mu) = 1;
-  // The deadline the timer is armed (or posted to be armed) for.
-  std::optional<absl::Time> timer_at ABSL_GUARDED_BY(mu);
+  // The reassembly alarm (set once by Create), and the deadline it is armed (or
+  // posted to be armed) for.
+  std::unique_ptr<Alarm> alarm ABSL_GUARDED_BY(mu);
+  std::optional<absl::Time> alarm_at ABSL_GUARDED_BY(mu);
   ReassemblerCounters removed_reassembly ABSL_GUARDED_BY(mu);  // of removed peers
   MessageTransportCounters counters ABSL_GUARDED_BY(mu);       // all but received_whole
   // Counted without the lock: whole messages pass through without taking it.

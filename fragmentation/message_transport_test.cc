@@ -54,15 +54,41 @@ uint32_t IndexOf(const std::vector<uint8_t>& message) {
   return message == Message(index, message.size()) ? index : kCorrupt;
 }
 
-// Node is one MessageTransport under test and what its callbacks saw.
-struct Node : transport::testing::Observed {
+// NodeOptions are the options of each layer of a node's stack.
+struct NodeOptions {
+  discovery::Discovery::Options discovery;
+  transport::TransportOptions transport;
+  MessageTransportOptions messages;
+};
+
+// Node is one MessageTransport under test, over its transport and discovery, and what
+// its listener saw.
+struct Node : transport::testing::Observed, MessageTransport::Listener {
+  std::unique_ptr<discovery::Discovery> discovery;
+  std::unique_ptr<transport::Transport> transport;
   std::unique_ptr<MessageTransport> messages;
+  bool report_sends = true;
   // Whole messages when `keep`; otherwise only what IndexOf makes of them.
   bool keep ABSL_GUARDED_BY(mu) = true;
   std::vector<std::vector<uint8_t>> received ABSL_GUARDED_BY(mu);
   std::vector<uint32_t> indices ABSL_GUARDED_BY(mu);
 
-  uint64_t id() const { return messages->transport().discovery().config().endpoint_id; }
+  void OnPeerAdded(const discovery::Peer& peer) override { PeerAdded(peer); }
+  void OnPeerRemoved(const discovery::Peer& peer, discovery::RemovalReason) override {
+    PeerRemoved(peer);
+  }
+  void OnMessage(const discovery::Peer&, std::vector<uint8_t> message) override {
+    const uint32_t index = IndexOf(message);
+    MutexLock lock(&mu);
+    indices.push_back(index);
+    if (keep) received.push_back(std::move(message));
+  }
+  void OnSendDone(uint64_t, uint64_t token, SendOutcome outcome) override {
+    SendDone(token, outcome);
+  }
+  bool WantsSendDone() const override { return report_sends; }
+
+  uint64_t id() const { return discovery->config().endpoint_id; }
   void Stop() { messages->Stop(); }
   size_t received_count() const {
     MutexLock lock(&mu);
@@ -72,38 +98,29 @@ struct Node : transport::testing::Observed {
 
 class MessageTransportTest : public transport::testing::NodeTest<Node> {
  protected:
-  // Add starts a node on `io` (the fixture's by default).
-  // Without `report_sends`, on_send_done is not set.
-  Node* Add(const discovery::Config& config, MessageTransportOptions options = {},
-                boost::asio::io_context* io = nullptr, bool report_sends = true) {
+  // Add starts a node on `io` (the fixture's by default). Without `report_sends`, its
+  // listener wants no OnSendDone.
+  Node* Add(const discovery::Config& config, NodeOptions options = {},
+            boost::asio::io_context* io = nullptr, bool report_sends = true) {
     auto node = std::make_unique<Node>();
-    Node* e = node.get();
-    MessageTransport::Callbacks callbacks{
-        .on_peer_added = [e](const discovery::Peer& peer) { e->PeerAdded(peer); },
-        .on_peer_removed = [e](const discovery::Peer& peer,
-                               discovery::RemovalReason) { e->PeerRemoved(peer); },
-        .on_message =
-            [e](const discovery::Peer&, std::vector<uint8_t> message) {
-              const uint32_t index = IndexOf(message);
-              MutexLock lock(&e->mu);
-              e->indices.push_back(index);
-              if (e->keep) e->received.push_back(std::move(message));
-            },
-        .on_send_done = [e](uint64_t, uint64_t token,
-                            SendOutcome outcome) { e->SendDone(token, outcome); },
-    };
-    if (!report_sends) callbacks.on_send_done = nullptr;
-    auto messages = MessageTransport::Create(ExecutorOf(io), config, std::move(callbacks),
-                                             std::move(options));
+    node->report_sends = report_sends;
+    options.discovery.datagram_budget = options.transport.max_datagram_bytes;
+    node->discovery = MakeDiscovery(config, options.discovery, io);
+    if (node->discovery == nullptr) return nullptr;
+    auto transport = transport::Transport::Create(*node->discovery, options.transport);
+    EXPECT_OK(transport);
+    if (!transport.ok()) return nullptr;
+    node->transport = *std::move(transport);
+    auto messages = MessageTransport::Create(*node->transport, std::move(options.messages));
     EXPECT_OK(messages);
     if (!messages.ok()) return nullptr;
-    e->messages = *std::move(messages);
-    EXPECT_OK(e->messages->Start());
+    node->messages = *std::move(messages);
+    EXPECT_OK(node->messages->Start(node.get()));
     return Keep(std::move(node));
   }
 
-  Node* Add(uint64_t id, MessageTransportOptions options = {},
-                boost::asio::io_context* io = nullptr) {
+  Node* Add(uint64_t id, NodeOptions options = {},
+            boost::asio::io_context* io = nullptr) {
     return Add(Config(id), std::move(options), io);
   }
 };
@@ -115,7 +132,7 @@ TEST_F(MessageTransportTest, MessagesOfEverySizeArriveIntact) {
   Node* b = Add(Lossy(2, "b"));
   ASSERT_TRUE(a && b);
   ASSERT_TRUE(Connect(a, b));
-  const size_t max_payload = a->messages->transport().max_payload_bytes();
+  const size_t max_payload = a->transport->max_payload_bytes();
   const std::vector<size_t> sizes = {0,
                                      1,
                                      max_payload - 1,
@@ -159,8 +176,8 @@ TEST_F(MessageTransportTest, MessagesOfEverySizeArriveIntact) {
 }
 
 TEST_F(MessageTransportTest, RefusesAMessageLargerThanMaxMessageBytes) {
-  MessageTransportOptions options;
-  options.max_message_bytes = 5000;
+  NodeOptions options;
+  options.messages.max_message_bytes = 5000;
   Node* a = Add(1, options);
   Node* b = Add(2, options);
   ASSERT_TRUE(a && b);
@@ -174,9 +191,9 @@ TEST_F(MessageTransportTest, RefusesAMessageLargerThanMaxMessageBytes) {
 }
 
 TEST_F(MessageTransportTest, RefusesASendBeyondTheQueueBoundUntilItDrains) {
-  MessageTransportOptions options;
-  options.max_message_bytes = 1 << 20;
-  options.max_queued_bytes = 1 << 20;
+  NodeOptions options;
+  options.messages.max_message_bytes = 1 << 20;
+  options.messages.max_queued_bytes = 1 << 20;
   options.transport.session.window.max_bytes = 64 << 10;
   Node* a = Add(1, options);
   Node* b = Add(2, options);
@@ -201,11 +218,11 @@ TEST_F(MessageTransportTest, LargeMessagesArriveIntactThroughALossyNetwork) {
   constexpr size_t kSize = size_t{1} << 20;
   const uint32_t seed = std::random_device()();
   std::printf("fault seed: %u\n", seed);
-  MessageTransportOptions options;
-  options.transport.discovery.data_faults =
+  NodeOptions options;
+  options.discovery.data_faults =
       network::FaultOptions{.drop = 0.2, .seed = seed};
   Node* a = Add(Lossy(1, "a"), options);
-  options.transport.discovery.data_faults->seed = seed + 1;
+  options.discovery.data_faults->seed = seed + 1;
   Node* b = Add(Lossy(2, "b"), options);
   ASSERT_TRUE(a && b);
   {
@@ -251,7 +268,7 @@ TEST_F(MessageTransportTest, LargeMessagesArriveIntactThroughALossyNetwork) {
 
 TEST_F(MessageTransportTest, ALargeMtuSendsFewerLargerFragments) {
   // GLUE_MTU up to 65,507 on loopback: a 1 MiB message in 17 fragments, not 760.
-  MessageTransportOptions options;
+  NodeOptions options;
   options.transport.max_datagram_bytes = 65000;
   Node* a = Add(1, options);
   Node* b = Add(2, options);
@@ -263,7 +280,7 @@ TEST_F(MessageTransportTest, ALargeMtuSendsFewerLargerFragments) {
     MutexLock lock(&b->mu);
     EXPECT_TRUE(b->received[0] == Message(0, 1 << 20));
   }
-  const size_t room = a->messages->transport().max_body_bytes(kMaxFragmentHeaderBytes);
+  const size_t room = a->transport->max_body_bytes(kMaxFragmentHeaderBytes);
   EXPECT_GT(room, 64000u);
   EXPECT_EQ(a->messages->counters().fragments_sent, FragmentCount(1 << 20, room));
 }
@@ -289,11 +306,11 @@ TEST_F(MessageTransportTest, IncompleteMessagesExpireAndGiveTheirMemoryBack) {
   // Best-effort fragments through 50% loss: almost every message misses some. Each
   // lives as long as its sender's expiry said (50 ms), not the receiver's default,
   // which is an hour here.
-  MessageTransportOptions lossy;
-  lossy.transport.discovery.data_faults = network::FaultOptions{.drop = 0.5, .seed = 9};
+  NodeOptions lossy;
+  lossy.discovery.data_faults = network::FaultOptions{.drop = 0.5, .seed = 9};
   Node* a = Add(1, lossy);
-  MessageTransportOptions patient;
-  patient.reassembly.default_time_to_live = absl::Hours(1);
+  NodeOptions patient;
+  patient.messages.reassembly.default_time_to_live = absl::Hours(1);
   Node* b = Add(2, patient);
   ASSERT_TRUE(a && b);
   ASSERT_TRUE(Connect(a, b));
@@ -301,7 +318,7 @@ TEST_F(MessageTransportTest, IncompleteMessagesExpireAndGiveTheirMemoryBack) {
   for (uint32_t i = 0; i < kMessages; ++i) {
     ASSERT_OK(a->messages->Send(
         b->id(), Message(i, 30'000),
-        {.reliable = false, .expiry = absl::Now() + absl::Milliseconds(50)}));
+        {.reliable = false, .expiry = Now() + absl::Milliseconds(50)}));
   }
   ASSERT_TRUE(RunUntil(io_,
                        [&] {
@@ -318,14 +335,17 @@ TEST_F(MessageTransportTest, MalformedFragmentHeadersAreCountedAndDropped) {
   Node* b = Add(2);
   ASSERT_TRUE(b);
   // A bare transport, to put any meta on the wire.
-  transport::testing::Observed raw;
+  struct RawListener : transport::testing::Observed, transport::Transport::Listener {
+    void OnPeerAdded(const discovery::Peer& peer) override { PeerAdded(peer); }
+    void OnPeerRemoved(const discovery::Peer&, discovery::RemovalReason) override {}
+    void OnMessage(const discovery::Peer&, transport::Delivery) override {}
+    void OnSendDone(uint64_t, absl::Span<const uint64_t>, SendOutcome) override {}
+  } raw;
+  std::unique_ptr<discovery::Discovery> below = MakeDiscovery(MulticastConfig(3, "raw"));
   absl::StatusOr<std::unique_ptr<transport::Transport>> sender =
-      transport::Transport::Create(
-          io_.get_executor(), network_.MulticastConfig(3, "raw"),
-          {.on_peer_added = [&raw](const discovery::Peer& peer) { raw.PeerAdded(peer); }},
-          {});
+      transport::Transport::Create(*below, {});
   ASSERT_OK(sender);
-  ASSERT_OK((*sender)->Start());
+  ASSERT_OK((*sender)->Start(&raw));
   ASSERT_TRUE(RunUntil(io_, [&] { return raw.Sees(b->id()); }));
   std::vector<uint8_t> hostile(kMaxFragmentHeaderBytes);
   hostile.resize(EncodeFragmentHeader({.message_id = 1,
@@ -351,7 +371,7 @@ TEST_F(MessageTransportTest, MalformedFragmentHeadersAreCountedAndDropped) {
 }
 
 TEST_F(MessageTransportTest, APeerThatGoesAwayReleasesEverythingQueuedToIt) {
-  MessageTransportOptions options;
+  NodeOptions options;
   options.transport.session.window.max_bytes = 64 << 10;
   Node* a = Add(1, options);
   Node* b = Add(2);
@@ -379,9 +399,9 @@ TEST_F(MessageTransportTest, APeerGoingAwayReleasesAFullQueueOfSmallMessagesAtOn
   // each is reported released once, and releasing them does not cost the square of
   // their number (before, each release searched the whole queue: this test ran for
   // hours).
-  MessageTransportOptions options;
+  NodeOptions options;
   options.transport.session.window.max_bytes = 4 << 10;
-  options.max_queued_messages = 60'000;
+  options.messages.max_queued_messages = 60'000;
   Node* a = Add(1, options);
   Node* b = Add(2);
   ASSERT_TRUE(a && b);
@@ -407,7 +427,7 @@ TEST_F(MessageTransportTest, WithoutOnSendDoneTheEndsOfMessagesAreCounted) {
   // Without on_send_done, whole messages go straight to the transport when none
   // waits, and nothing is kept of them; behind a full window they queue as others
   // do. Every end is counted all the same, whether acknowledged or released.
-  MessageTransportOptions options;
+  NodeOptions options;
   options.transport.session.window.max_bytes = 4 << 10;
   Node* a = Add(Config(1), options, nullptr, /*report_sends=*/false);
   Node* b = Add(2);
@@ -453,9 +473,9 @@ TEST_F(MessageTransportTest, AMessageWhoseFragmentExpiresIsReportedExpiredOnce) 
   // b's process stalls once connected (a keeps it for 30 silent periods): a's
   // fragments expire unacknowledged, and those still queued behind its send window
   // are dropped with them.
-  MessageTransportOptions options;
+  NodeOptions options;
   options.transport.session.window.max_bytes = 32 << 10;
-  discovery::Config config_a = network_.MulticastConfig(1, "a");
+  discovery::Config config_a = MulticastConfig(1, "a");
   config_a.rate_timeout_multiplier = 30;
   Node* a = Add(config_a, options);
   Node* b = Add(2, {}, &io_b_);
@@ -463,7 +483,7 @@ TEST_F(MessageTransportTest, AMessageWhoseFragmentExpiresIsReportedExpiredOnce) 
   ASSERT_TRUE(Connect(a, b, &io_b_));
   ASSERT_OK(
       a->messages->Send(b->id(), Message(7, 1 << 20),
-                        {.expiry = absl::Now() + absl::Milliseconds(100), .token = 7}));
+                        {.expiry = Now() + absl::Milliseconds(100), .token = 7}));
   ASSERT_TRUE(RunUntil(io_, [&] {
     return a->done_count() == 1 && a->messages->counters().transport.bytes_held == 0;
   }));
@@ -474,7 +494,7 @@ TEST_F(MessageTransportTest, AMessageWhoseFragmentExpiresIsReportedExpiredOnce) 
   EXPECT_EQ(c.expired, 1u);
   EXPECT_EQ(c.bytes_queued, 0u);
   EXPECT_LT(c.fragments_sent,
-            FragmentCount(1 << 20, a->messages->transport().max_body_bytes(
+            FragmentCount(1 << 20, a->transport->max_body_bytes(
                                        kMaxFragmentHeaderBytes)));
 }
 
@@ -482,7 +502,7 @@ TEST_F(MessageTransportTest, APeersNewSessionStartsItsMessagesAnew) {
   // b removes a after 2 silent periods of a; a keeps b for 30 of b's. b's messages to
   // a after that come from a new session and number their fragments from 1 again:
   // a must not take them for those it completed before.
-  discovery::Config config_a = network_.MulticastConfig(1, "a");
+  discovery::Config config_a = MulticastConfig(1, "a");
   config_a.rate_timeout_multiplier = 30;
   Node* a = Add(config_a, {}, &io_b_);
   Node* b = Add(2);
@@ -505,26 +525,20 @@ TEST_F(MessageTransportTest, APeersNewSessionStartsItsMessagesAnew) {
 }
 
 TEST(MessageTransportOptions, ReadsTheEnvironment) {
-  absl::StatusOr<MessageTransportOptions> options = OptionsFromEnvironment(
-      MapEnvironment({{"GLUE_MTU", "9000"}, {"GLUE_MAX_MESSAGE_BYTES", "300000000"}}));
+  absl::StatusOr<MessageTransportOptions> options =
+      OptionsFromEnvironment(MapEnvironment({{"GLUE_MAX_MESSAGE_BYTES", "300000000"}}));
   ASSERT_OK(options);
-  EXPECT_EQ(options->transport.max_datagram_bytes, 9000u);
   EXPECT_EQ(options->max_message_bytes, 300000000u);
   EXPECT_EQ(options->max_queued_bytes, 300000000u);
 
   options = OptionsFromEnvironment(MapEnvironment({}));
   ASSERT_OK(options);
-  EXPECT_EQ(options->transport.max_datagram_bytes, 1400u);
   EXPECT_EQ(options->max_message_bytes, kDefaultMaxMessageBytes);
 }
 
 TEST(MessageTransportOptions, NamesAMalformedVariableAndItsValue) {
   for (const auto& [name, value] : std::vector<std::pair<std::string, std::string>>{
-           {"GLUE_MTU", "511"},
-           {"GLUE_MTU", "65508"},
-           {"GLUE_MTU", "big"},
-           {"GLUE_MAX_MESSAGE_BYTES", "0"},
-           {"GLUE_MAX_MESSAGE_BYTES", "-1"}}) {
+           {"GLUE_MAX_MESSAGE_BYTES", "0"}, {"GLUE_MAX_MESSAGE_BYTES", "-1"}}) {
     SCOPED_TRACE(name + "=" + value);
     EXPECT_THAT(OptionsFromEnvironment(MapEnvironment({{name, value}})).status(),
                 StatusIs(absl::StatusCode::kInvalidArgument,

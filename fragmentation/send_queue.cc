@@ -135,8 +135,8 @@ void ReleaseAll(State& s, uint64_t peer_id, PeerState& ps, std::vector<Done>* do
 }
 
 void RunDone(const State& s, const std::vector<Done>& done) {
-  if (!s.callbacks.on_send_done) return;
-  for (const Done& d : done) s.callbacks.on_send_done(d.peer_id, d.token, d.outcome);
+  if (!s.report_done) return;
+  for (const Done& d : done) s.listener->OnSendDone(d.peer_id, d.token, d.outcome);
 }
 
 }  // namespace glue::fragmentation::internal

@@ -33,7 +33,7 @@ struct OutMessage {
   uint64_t key = 0;
   uint32_t next = 0;         // the next frame to hand to the transport
   uint32_t outstanding = 0;  // frames handed, reliable, not yet reported
-  bool reported = false;     // on_send_done ran for it
+  bool reported = false;     // OnSendDone ran for it
 
   // queued_bytes is what of the message is not yet handed to the transport.
   size_t queued_bytes() const {
@@ -93,7 +93,7 @@ void Pump(MessageTransportState& s, uint64_t peer_id, PeerState& ps,
 void ReleaseAll(MessageTransportState& s, uint64_t peer_id, PeerState& ps,
                 std::vector<Done>* done) ABSL_EXCLUSIVE_LOCKS_REQUIRED(s.mu);
 
-// RunDone runs on_send_done for each of `done`, without the lock.
+// RunDone reports each of `done` to the listener's OnSendDone, without the lock.
 void RunDone(const MessageTransportState& s, const std::vector<Done>& done);
 
 }  // namespace glue::fragmentation::internal

@@ -565,6 +565,8 @@ absl::Status Transport::SendToName(std::string_view name, Payload payload,
       absl::StrCat("no peer named '", absl::string_view(name.data(), name.size()), "'"));
 }
 
+size_t Transport::max_datagram_bytes() const { return state_->options.max_datagram_bytes; }
+
 size_t Transport::max_payload_bytes() const { return state_->max_payload; }
 
 bool Transport::in_handler() const { return state_->strand.running_in_this_thread(); }

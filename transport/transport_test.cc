@@ -516,5 +516,25 @@ TEST_F(TransportTest, OrderedMessagesBehindExpiredOnesAreNotHeldBack) {
   EXPECT_EQ(b->transport->counters().sessions.skipped + indices.size(), kMessages);
 }
 
+TEST(TransportOptions, ReadsTheEnvironment) {
+  absl::StatusOr<TransportOptions> options =
+      OptionsFromEnvironment(MapEnvironment({{"GLUE_MTU", "9000"}}));
+  ASSERT_OK(options);
+  EXPECT_EQ(options->max_datagram_bytes, 9000u);
+
+  options = OptionsFromEnvironment(MapEnvironment({}));
+  ASSERT_OK(options);
+  EXPECT_EQ(options->max_datagram_bytes, 1400u);
+}
+
+TEST(TransportOptions, NamesAMalformedVariableAndItsValue) {
+  for (const std::string value : {"511", "65508", "big"}) {
+    SCOPED_TRACE("GLUE_MTU=" + value);
+    EXPECT_THAT(OptionsFromEnvironment(MapEnvironment({{"GLUE_MTU", value}})).status(),
+                StatusIs(absl::StatusCode::kInvalidArgument,
+                         ::testing::AllOf(HasSubstr("GLUE_MTU"), HasSubstr(value))));
+  }
+}
+
 }  // namespace
 }  // namespace glue::transport

@@ -100,6 +100,10 @@ class MessageTransport {
     // its fragments not yet handed to the transport then dropped.
     virtual void OnSendDone(uint64_t peer_id, uint64_t token,
                             transport::SendOutcome outcome) = 0;
+    // Whether OnSendDone is wanted. A listener that never awaits the end of its sends
+    // says no: a reliable message that fits one frame then goes straight to the
+    // transport, with no bookkeeping here, and its end is only counted.
+    virtual bool WantsSendDone() const { return true; }
   };
 
   // Create makes a message transport over `transport`, which must outlive it and

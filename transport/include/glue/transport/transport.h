@@ -189,6 +189,9 @@ class Transport {
   // a callback, on the network thread, that must not wait for the transport.
   bool in_handler() const;
 
+  // max_datagram_bytes is TransportOptions::max_datagram_bytes.
+  size_t max_datagram_bytes() const;
+
   // max_payload_bytes is the largest payload Send accepts: what fits in one datagram
   // of max_datagram_bytes with this endpoint's header.
   size_t max_payload_bytes() const;
