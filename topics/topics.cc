@@ -128,7 +128,7 @@ void OnPeerAdded(State& s, const discovery::Peer& peer) {
     s.peers[peer.id] = Interest{};
     SendInterest(s, peer.id, /*reply_wanted=*/true);
   }
-  if (s.callbacks.on_peer_added) s.callbacks.on_peer_added(peer);
+  if (s.peer_listener) s.peer_listener->OnPeerAdded(peer);
 }
 
 void OnPeerRemoved(State& s, const discovery::Peer& peer,
@@ -137,7 +137,7 @@ void OnPeerRemoved(State& s, const discovery::Peer& peer,
     MutexLock lock(&s.mu);
     s.peers.erase(peer.id);
   }
-  if (s.callbacks.on_peer_removed) s.callbacks.on_peer_removed(peer, reason);
+  if (s.peer_listener) s.peer_listener->OnPeerRemoved(peer, reason);
 }
 
 void OnMessage(const std::shared_ptr<State>& state, const discovery::Peer& from,
@@ -288,37 +288,32 @@ absl::Status ValidateOptions(const TopicsOptions& o) {
 }
 
 }  // namespace
+
+// The message transport's calls, through the state as its listener.
+void TopicsState::OnPeerAdded(const discovery::Peer& peer) {
+  internal::OnPeerAdded(*this, peer);
+}
+
+void TopicsState::OnPeerRemoved(const discovery::Peer& peer,
+                                discovery::RemovalReason reason) {
+  internal::OnPeerRemoved(*this, peer, reason);
+}
+
+void TopicsState::OnMessage(const discovery::Peer& from, std::vector<uint8_t> message) {
+  // Posted deliveries hold the state: they need it whole.
+  if (auto state = self.lock()) internal::OnMessage(state, from, std::move(message));
+}
+
 }  // namespace internal
 
 absl::StatusOr<std::unique_ptr<Topics>> Topics::Create(
-    const boost::asio::any_io_executor& executor, const discovery::Config& config,
-    Callbacks callbacks, TopicsOptions options,
-    std::optional<boost::asio::any_io_executor> slow_executor) {
+    fragmentation::MessageTransport& messages, const discovery::Config& config,
+    TopicsOptions options, std::optional<boost::asio::any_io_executor> slow_executor) {
   GLUE_RETURN_IF_ERROR(internal::ValidateOptions(options));
   auto state = std::make_shared<internal::TopicsState>(
-      slow_executor.value_or(executor), std::move(callbacks), std::move(options));
-  internal::TopicsState* s = state.get();
-  std::weak_ptr<internal::TopicsState> weak = state;
-  // The message transport's callbacks hold a plain pointer: the state owns it, and it
-  // runs none of them once stopped.
-  fragmentation::MessageTransport::Callbacks message_callbacks{
-      .on_peer_added =
-          [s](const discovery::Peer& peer) { internal::OnPeerAdded(*s, peer); },
-      .on_peer_removed =
-          [s](const discovery::Peer& peer, discovery::RemovalReason reason) {
-            internal::OnPeerRemoved(*s, peer, reason);
-          },
-      .on_message =
-          [weak](const discovery::Peer& from, std::vector<uint8_t> message) {
-            // Posted deliveries hold the state: they need it whole.
-            if (auto state = weak.lock())
-              internal::OnMessage(state, from, std::move(message));
-          },
-  };
-  GLUE_ASSIGN_OR_RETURN(
-      state->messages,
-      fragmentation::MessageTransport::Create(
-          executor, config, std::move(message_callbacks), state->options.messages));
+      messages, slow_executor.value_or(messages.strand().get_inner_executor()),
+      std::move(options));
+  state->self = state;
   state->self_id = config.endpoint_id;
   state->self_name = config.endpoint_name;
   state->epoch = static_cast<uint64_t>(absl::ToUnixMicros(absl::Now()));
@@ -329,8 +324,9 @@ Topics::Topics(std::shared_ptr<internal::TopicsState> state) : state_(std::move(
 
 Topics::~Topics() { Stop(); }
 
-absl::Status Topics::Start() {
-  GLUE_RETURN_IF_ERROR(state_->messages->Start());
+absl::Status Topics::Start(discovery::PeerListener* peers) {
+  state_->peer_listener = peers;
+  GLUE_RETURN_IF_ERROR(state_->messages->Start(state_.get()));
   MutexLock lock(&state_->mu);
   state_->started = true;
   return absl::OkStatus();
@@ -429,7 +425,7 @@ absl::Status Topics::Publish(absl::string_view topic, absl::string_view type,
   }
   // Waited for without the lock: the network thread takes it for what arrives.
   if (!queued.empty()) {
-    const absl::Time until = absl::Now() + options.max_blocking;
+    const absl::Time until = s.Now() + options.max_blocking;
     for (uint64_t peer : queued) s.messages->AwaitQueueEmpty(peer, until);
   }
   return result;
@@ -443,10 +439,6 @@ TopicsCounters Topics::counters() const {
   }
   c.messages = state_->messages->counters();
   return c;
-}
-
-const fragmentation::MessageTransport& Topics::messages() const {
-  return *state_->messages;
 }
 
 }  // namespace glue::topics

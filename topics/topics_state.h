@@ -1,5 +1,5 @@
-// TopicsState: what a Topics, the message transport's callbacks into it and the
-// dispatcher share. Internal to the topics layer, on the message transport.
+// TopicsState: what a Topics, the message transport's calls into it (it is the
+// message transport's listener) and the dispatcher share. Internal to the topics layer, on the message transport.
 #ifndef GLUE_TOPICS_TOPICS_STATE_H_
 #define GLUE_TOPICS_TOPICS_STATE_H_
 
@@ -14,6 +14,7 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/time/time.h"
+#include "glue/base/clock.h"
 #include "glue/base/handler_gate.h"
 #include "glue/base/mutex.h"
 #include "glue/fragmentation/message_transport.h"
@@ -26,20 +27,33 @@ namespace glue::topics::internal {
 
 struct Subscription;  // topics/dispatcher.h
 
-struct TopicsState {
-  TopicsState(const boost::asio::any_io_executor& e, Topics::Callbacks c, TopicsOptions o)
-      : slow_executor(e),
-        callbacks(std::move(c)),
+struct TopicsState final : fragmentation::MessageTransport::Listener {
+  TopicsState(fragmentation::MessageTransport& m, const boost::asio::any_io_executor& e,
+              TopicsOptions o)
+      : messages(&m),
+        clock(m.clock()),
+        slow_executor(e),
         options(std::move(o)),
         heard(options.max_remembered_publishers) {}
 
-  absl::Time Now() const { return options.messages.transport.discovery.now(); }
+  absl::Time Now() const { return clock.Now(); }
 
+  // MessageTransport::Listener: the message transport's calls, on its strand
+  // (topics.cc). Topics never awaits the end of what it sends.
+  void OnPeerAdded(const discovery::Peer& peer) override;
+  void OnPeerRemoved(const discovery::Peer& peer, discovery::RemovalReason reason) override;
+  void OnMessage(const discovery::Peer& from, std::vector<uint8_t> message) override;
+  void OnSendDone(uint64_t, uint64_t, transport::SendOutcome) override {}
+  bool WantsSendDone() const override { return false; }
+
+  fragmentation::MessageTransport* const messages;  // outlives the Topics
+  Clock& clock;
   const boost::asio::any_io_executor slow_executor;  // where slow callbacks run
-  const Topics::Callbacks callbacks;
   const TopicsOptions options;
-  HandlerGate gate;                                                // closed by Stop
-  std::unique_ptr<fragmentation::MessageTransport> messages;  // set once by Create
+  HandlerGate gate;  // closed by Stop
+  // Set by Start, then only read: who hears of peers (the Endpoint), if anyone.
+  discovery::PeerListener* peer_listener = nullptr;
+  std::weak_ptr<TopicsState> self;  // set once by Create
   uint64_t self_id = 0;
   std::string self_name;
   uint64_t epoch = 0;

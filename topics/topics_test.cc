@@ -28,14 +28,21 @@ struct Got {
   std::string payload;
 };
 
-// Node is one Topics under test and what its subscriptions received.
-struct Node : transport::testing::Observed {
+// Node is one Topics under test, over the rest of its stack, and what its
+// subscriptions received.
+struct Node : transport::testing::Observed, discovery::PeerListener {
+  std::unique_ptr<discovery::Discovery> discovery;
+  std::unique_ptr<transport::Transport> transport;
+  std::unique_ptr<fragmentation::MessageTransport> messages;
   std::unique_ptr<Topics> topics;
   std::vector<Got> got ABSL_GUARDED_BY(mu);
 
-  uint64_t id() const {
-    return topics->messages().transport().discovery().config().endpoint_id;
+  void OnPeerAdded(const discovery::Peer& peer) override { PeerAdded(peer); }
+  void OnPeerRemoved(const discovery::Peer& peer, discovery::RemovalReason) override {
+    PeerRemoved(peer);
   }
+
+  uint64_t id() const { return discovery->config().endpoint_id; }
   void Stop() { topics->Stop(); }
   size_t got_count() const {
     MutexLock lock(&mu);
@@ -66,18 +73,21 @@ class TopicsTest : public transport::testing::NodeTest<Node> {
   Node* Add(const discovery::Config& config, TopicsOptions options,
                 boost::asio::io_context* io = nullptr) {
     auto node = std::make_unique<Node>();
-    Node* e = node.get();
-    Topics::Callbacks callbacks{
-        .on_peer_added = [e](const discovery::Peer& peer) { e->PeerAdded(peer); },
-        .on_peer_removed = [e](const discovery::Peer& peer,
-                               discovery::RemovalReason) { e->PeerRemoved(peer); },
-    };
-    auto topics =
-        Topics::Create(ExecutorOf(io), config, std::move(callbacks), std::move(options));
+    node->discovery = MakeDiscovery(config, {}, io);
+    if (node->discovery == nullptr) return nullptr;
+    auto transport = transport::Transport::Create(*node->discovery, {});
+    EXPECT_OK(transport);
+    if (!transport.ok()) return nullptr;
+    node->transport = *std::move(transport);
+    auto messages = fragmentation::MessageTransport::Create(*node->transport, {});
+    EXPECT_OK(messages);
+    if (!messages.ok()) return nullptr;
+    node->messages = *std::move(messages);
+    auto topics = Topics::Create(*node->messages, config, std::move(options));
     EXPECT_OK(topics);
     if (!topics.ok()) return nullptr;
-    e->topics = *std::move(topics);
-    EXPECT_OK(e->topics->Start());
+    node->topics = *std::move(topics);
+    EXPECT_OK(node->topics->Start(node.get()));
     return Keep(std::move(node));
   }
 
@@ -303,8 +313,8 @@ TEST_F(TopicsTest, AnExpiredMessageIsNotSentFromHistory) {
   ASSERT_TRUE(Connect(a, b));
   ASSERT_TRUE(Exchanged({a, b}));
   ASSERT_OK(a->topics->Publish("news", "text", absl::Milliseconds(20), Bytes("old")));
-  const absl::Time expired = absl::Now() + absl::Milliseconds(20);
-  ASSERT_TRUE(RunUntil(io_, [&] { return absl::Now() > expired; }));
+  const absl::Time expired = Now() + absl::Milliseconds(20);
+  ASSERT_TRUE(RunUntil(io_, [&] { return Now() > expired; }));
   ASSERT_OK(a->topics->Publish("other", "text", absl::Seconds(30), Bytes("fresh")));
   ASSERT_OK(b->topics->Subscribe("#", "text", b->Record()));
   ASSERT_TRUE(RunUntil(io_, [&] { return b->got_count() == 1; }));
