@@ -20,6 +20,9 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
 #include "benchmark/benchmark.h"
+#include "glue/base/status_macros.h"
+#include "glue/discovery/discovery.h"
+#include "glue/transport/transport.h"
 #include "glue/base/crc32c.h"
 #include "glue/fragmentation/fragment_header.h"
 #include "glue/fragmentation/message_transport.h"
@@ -110,33 +113,36 @@ void BM_Reassemble(benchmark::State& state) {
   state.SetBytesProcessed(static_cast<int64_t>(state.iterations() * size));
 }
 
-// Side is one MessageTransport on an io_context and a thread of its own.
-struct Side {
+// Side is one MessageTransport, over its transport and discovery, on an io_context
+// and a thread of its own.
+struct Side final : MessageTransport::Listener {
+  void OnPeerAdded(const discovery::Peer&) override { peers.Add(); }
+  void OnPeerRemoved(const discovery::Peer&, discovery::RemovalReason) override {}
+  void OnMessage(const discovery::Peer&, std::vector<uint8_t>) override { received.Add(); }
+  void OnSendDone(uint64_t, uint64_t, transport::SendOutcome outcome) override {
+    if (outcome != transport::SendOutcome::kAcknowledged) ++not_acknowledged;
+    done.Add();
+  }
+
   uint64_t id = 0;
   Tally peers;     // peers added
   Tally received;  // messages handed up
   Tally done;      // reliable sends ended, whatever the outcome
   std::atomic<uint64_t> not_acknowledged{0};
   boost::asio::io_context io;
+  std::unique_ptr<discovery::Discovery> discovery;
+  std::unique_ptr<transport::Transport> transport;
   std::unique_ptr<MessageTransport> messages;
   std::thread thread;
 
-  absl::Status Start(const MessageTransportOptions& options) {
-    MessageTransport::Callbacks callbacks{
-        .on_peer_added = [this](const discovery::Peer&) { peers.Add(); },
-        .on_message = [this](const discovery::Peer&,
-                             std::vector<uint8_t>) { received.Add(); },
-        .on_send_done =
-            [this](uint64_t, uint64_t, transport::SendOutcome outcome) {
-              if (outcome != transport::SendOutcome::kAcknowledged) ++not_acknowledged;
-              done.Add();
-            },
-    };
-    absl::StatusOr<std::unique_ptr<MessageTransport>> created = MessageTransport::Create(
-        io.get_executor(), LoopbackConfig(id), std::move(callbacks), options);
-    if (!created.ok()) return created.status();
-    messages = *std::move(created);
-    if (absl::Status status = messages->Start(); !status.ok()) return status;
+  absl::Status Start(const transport::TransportOptions& options) {
+    GLUE_ASSIGN_OR_RETURN(
+        discovery, discovery::Discovery::Create(
+                       boost::asio::make_strand(io), LoopbackConfig(id),
+                       {.datagram_budget = options.max_datagram_bytes}));
+    GLUE_ASSIGN_OR_RETURN(transport, transport::Transport::Create(*discovery, options));
+    GLUE_ASSIGN_OR_RETURN(messages, MessageTransport::Create(*transport, {}));
+    if (absl::Status status = messages->Start(this); !status.ok()) return status;
     thread = std::thread([this] {
       auto work = boost::asio::make_work_guard(io);
       io.run();
@@ -157,8 +163,8 @@ struct Side {
 // Gbit/s counts the bytes of the messages b received.
 void BM_EndToEnd(benchmark::State& state) {
   const size_t size = static_cast<size_t>(state.range(0));
-  MessageTransportOptions options;
-  options.transport.max_datagram_bytes = static_cast<size_t>(state.range(1));
+  transport::TransportOptions options;
+  options.max_datagram_bytes = static_cast<size_t>(state.range(1));
   static std::atomic<uint64_t> next_id{1};
   Side a;
   Side b;
@@ -207,7 +213,7 @@ void BM_EndToEnd(benchmark::State& state) {
     state.counters["kernel_drops/msg"] =
         static_cast<double>(receiver.transport.discovery.data_link.dropped_by_kernel) /
         static_cast<double>(sent);
-    if (auto peer = a.messages->transport().peer_counters(b.id)) {
+    if (auto peer = a.transport->peer_counters(b.id)) {
       state.counters["srtt_us"] = absl::ToDoubleMicroseconds(peer->session.smoothed_rtt);
       state.counters["rto_ms"] = absl::ToDoubleMilliseconds(peer->session.rto);
     }

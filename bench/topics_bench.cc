@@ -23,6 +23,10 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
 #include "benchmark/benchmark.h"
+#include "glue/base/status_macros.h"
+#include "glue/discovery/discovery.h"
+#include "glue/fragmentation/message_transport.h"
+#include "glue/transport/transport.h"
 #include "glue/topics/topics.h"
 #include "loopback.h"
 
@@ -63,9 +67,9 @@ constexpr const char* kFilters[] = {
     "bench/room/+/+",
 };
 
-// Side is one Topics on an io_context of its own, run by threads of its own, and what
-// its callbacks reported.
-struct Side {
+// Side is one Topics, over the rest of its stack, on an io_context of its own, run by
+// threads of its own, and what it reported.
+struct Side final : discovery::PeerListener {
   Side() {
     static std::atomic<uint64_t> next_id{1};
     id = next_id++;
@@ -78,13 +82,12 @@ struct Side {
   // Create makes the Topics and subscribes to the first `subscriptions` of kFilters,
   // each callback counting into `received`.
   absl::Status Create(const TopicsOptions& options, int64_t subscriptions) {
-    Topics::Callbacks callbacks{
-        .on_peer_added = [this](const discovery::Peer&) { peers.Add(); },
-    };
-    absl::StatusOr<std::unique_ptr<Topics>> created = Topics::Create(
-        io.get_executor(), LoopbackConfig(id), std::move(callbacks), options);
-    if (!created.ok()) return created.status();
-    topics = *std::move(created);
+    const discovery::Config config = LoopbackConfig(id);
+    GLUE_ASSIGN_OR_RETURN(discovery, discovery::Discovery::Create(
+                                         boost::asio::make_strand(io), config, {}));
+    GLUE_ASSIGN_OR_RETURN(transport, transport::Transport::Create(*discovery, {}));
+    GLUE_ASSIGN_OR_RETURN(messages, fragmentation::MessageTransport::Create(*transport, {}));
+    GLUE_ASSIGN_OR_RETURN(topics, Topics::Create(*messages, config, options));
     for (int64_t i = 0; i < subscriptions; ++i) {
       absl::Status status =
           topics->Subscribe(kFilters[i], kType, [this](const Message& m) {
@@ -98,7 +101,7 @@ struct Side {
 
   // Start starts the Topics and `io_threads` threads to run its io_context.
   absl::Status Start(int64_t io_threads) {
-    if (absl::Status status = topics->Start(); !status.ok()) return status;
+    if (absl::Status status = topics->Start(this); !status.ok()) return status;
     for (int64_t i = 0; i < io_threads; ++i) {
       threads.emplace_back([this] {
         auto work = boost::asio::make_work_guard(io);
@@ -115,10 +118,16 @@ struct Side {
     threads.clear();
   }
 
+  void OnPeerAdded(const discovery::Peer&) override { peers.Add(); }
+  void OnPeerRemoved(const discovery::Peer&, discovery::RemovalReason) override {}
+
   uint64_t id = 0;
   Tally peers;     // peers added
   Tally received;  // messages handed to this side's subscriptions
   boost::asio::io_context io;
+  std::unique_ptr<discovery::Discovery> discovery;
+  std::unique_ptr<transport::Transport> transport;
+  std::unique_ptr<fragmentation::MessageTransport> messages;
   std::unique_ptr<Topics> topics;
   std::vector<std::thread> threads;
 };

@@ -45,9 +45,27 @@ constexpr int64_t kDefaultWindowKib = SendWindowOptions().max_bytes >> 10;
 using bench::LoopbackConfig;
 using bench::Tally;
 
-// Side is one transport on an io_context of its own, run by a thread of its own, and
-// what its callbacks reported.
-struct Side {
+// SideOptions are the options of a side's discovery and transport.
+struct SideOptions {
+  discovery::Discovery::Options discovery;
+  TransportOptions transport;
+};
+
+// Side is one transport, over its discovery, on an io_context of its own, run by a
+// thread of its own, and what its listener heard.
+struct Side final : Transport::Listener {
+  void OnPeerAdded(const discovery::Peer&) override { peers.Add(); }
+  void OnPeerRemoved(const discovery::Peer&, discovery::RemovalReason) override {}
+  void OnMessage(const discovery::Peer&, Delivery message) override {
+    if (on_message) on_message(message);
+    received.Add();
+  }
+  void OnSendDone(uint64_t, absl::Span<const uint64_t> tokens,
+                  SendOutcome outcome) override {
+    if (outcome != SendOutcome::kAcknowledged) not_acknowledged += tokens.size();
+    done.Add(tokens.size());
+  }
+
   uint64_t id = 0;
   // Runs on the io thread for every message, before `received` counts it.
   std::function<void(const Delivery&)> on_message;
@@ -56,6 +74,7 @@ struct Side {
   Tally done;      // reliable sends ended, whatever the outcome
   std::atomic<uint64_t> not_acknowledged{0};  // of those, expired or released
   boost::asio::io_context io;
+  std::unique_ptr<discovery::Discovery> discovery;
   std::unique_ptr<Transport> transport;
   std::thread thread;
 };
@@ -82,8 +101,7 @@ class Pair {
 
   // Start starts both transports with their options and waits until each sees the
   // other. Set the sides' on_message first.
-  absl::Status Start(const TransportOptions& options_a,
-                     const TransportOptions& options_b) {
+  absl::Status Start(const SideOptions& options_a, const SideOptions& options_b) {
     if (absl::Status status = StartSide(a, options_a); !status.ok()) return status;
     if (absl::Status status = StartSide(b, options_b); !status.ok()) return status;
     if (!a.peers.WaitFor(1, kSetupTimeout) || !b.peers.WaitFor(1, kSetupTimeout)) {
@@ -98,27 +116,18 @@ class Pair {
   Side b;
 
  private:
-  static absl::Status StartSide(Side& side, const TransportOptions& options) {
-    Transport::Callbacks callbacks{
-        .on_peer_added = [&side](const discovery::Peer&) { side.peers.Add(); },
-        .on_message =
-            [&side](const discovery::Peer&, Delivery message) {
-              if (side.on_message) side.on_message(message);
-              side.received.Add();
-            },
-        .on_send_done =
-            [&side](uint64_t, absl::Span<const uint64_t> tokens, SendOutcome outcome) {
-              if (outcome != SendOutcome::kAcknowledged) {
-                side.not_acknowledged += tokens.size();
-              }
-              side.done.Add(tokens.size());
-            },
-    };
-    absl::StatusOr<std::unique_ptr<Transport>> transport = Transport::Create(
-        side.io.get_executor(), LoopbackConfig(side.id), std::move(callbacks), options);
+  static absl::Status StartSide(Side& side, SideOptions options) {
+    options.discovery.datagram_budget = options.transport.max_datagram_bytes;
+    absl::StatusOr<std::unique_ptr<discovery::Discovery>> below =
+        discovery::Discovery::Create(boost::asio::make_strand(side.io),
+                                     LoopbackConfig(side.id), options.discovery);
+    if (!below.ok()) return below.status();
+    side.discovery = *std::move(below);
+    absl::StatusOr<std::unique_ptr<Transport>> transport =
+        Transport::Create(*side.discovery, options.transport);
     if (!transport.ok()) return transport.status();
     side.transport = *std::move(transport);
-    if (absl::Status status = side.transport->Start(); !status.ok()) return status;
+    if (absl::Status status = side.transport->Start(&side); !status.ok()) return status;
     side.thread = std::thread([&side] {
       auto work = boost::asio::make_work_guard(side.io);
       side.io.run();
@@ -130,9 +139,9 @@ class Pair {
 // Options are the defaults but for a send window of `window_kib` KiB and a loss of
 // `percent` % of the datagrams sent, drawn from a fixed seed so that runs repeat the
 // same pattern.
-TransportOptions Options(int64_t percent, int64_t window_kib, uint64_t seed) {
-  TransportOptions options;
-  options.session.window.max_bytes = static_cast<size_t>(window_kib) << 10;
+SideOptions Options(int64_t percent, int64_t window_kib, uint64_t seed) {
+  SideOptions options;
+  options.transport.session.window.max_bytes = static_cast<size_t>(window_kib) << 10;
   if (percent > 0) {
     options.discovery.data_faults =
         network::FaultOptions{.drop = static_cast<double>(percent) / 100, .seed = seed};
@@ -141,8 +150,8 @@ TransportOptions Options(int64_t percent, int64_t window_kib, uint64_t seed) {
 }
 
 // Started starts `pair` with the options given, or skips the benchmark saying why.
-bool Started(benchmark::State& state, Pair& pair, const TransportOptions& options_a = {},
-             const TransportOptions& options_b = {}) {
+bool Started(benchmark::State& state, Pair& pair, const SideOptions& options_a = {},
+             const SideOptions& options_b = {}) {
   const absl::Status status = pair.Start(options_a, options_b);
   if (!status.ok()) state.SkipWithError(status.ToString().c_str());
   return status.ok();

@@ -14,6 +14,7 @@
 #include <cinttypes>
 #include <cstdio>
 #include <cstring>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -21,9 +22,12 @@
 #include "absl/strings/numbers.h"
 #include "absl/time/clock.h"
 #include "glue/base/log.h"
+#include "glue/base/status_macros.h"
+#include "glue/discovery/discovery.h"
 #include "glue/fragmentation/message_transport.h"
 #include "glue/network/fault_injecting_link.h"
 #include "glue/network/interfaces.h"
+#include "glue/transport/transport.h"
 
 namespace glue {
 namespace {
@@ -137,6 +141,43 @@ void PrintCounters(const char* name, const MessageTransportCounters& m) {
               r.dropped_peer_cap + r.dropped_total_cap, r.checksum_mismatches);
 }
 
+// Node is one side of the exchange: its stack, each layer over the one beneath, and
+// what its listener heard.
+struct Node final : MessageTransport::Listener {
+  std::function<void(std::vector<uint8_t>)> on_message;
+  bool peer_seen = false;
+  uint64_t acknowledged = 0;
+  uint64_t given_up = 0;
+  std::unique_ptr<discovery::Discovery> discovery;
+  std::unique_ptr<transport::Transport> transport;
+  std::unique_ptr<MessageTransport> messages;
+
+  void OnPeerAdded(const discovery::Peer&) override { peer_seen = true; }
+  void OnPeerRemoved(const discovery::Peer&, discovery::RemovalReason) override {}
+  void OnMessage(const discovery::Peer&, std::vector<uint8_t> message) override {
+    if (on_message) on_message(std::move(message));
+  }
+  void OnSendDone(uint64_t, uint64_t, SendOutcome outcome) override {
+    (outcome == SendOutcome::kAcknowledged ? acknowledged : given_up) += 1;
+  }
+};
+
+// Assemble makes and starts `node`'s stack on `io`.
+absl::Status Assemble(boost::asio::io_context& io, const discovery::Config& config,
+                      const discovery::Discovery::Options& discovery_options,
+                      const transport::TransportOptions& transport_options,
+                      const fragmentation::MessageTransportOptions& message_options,
+                      Node* node) {
+  GLUE_ASSIGN_OR_RETURN(node->discovery,
+                        discovery::Discovery::Create(boost::asio::make_strand(io), config,
+                                                     discovery_options));
+  GLUE_ASSIGN_OR_RETURN(node->transport,
+                        transport::Transport::Create(*node->discovery, transport_options));
+  GLUE_ASSIGN_OR_RETURN(node->messages,
+                        MessageTransport::Create(*node->transport, message_options));
+  return node->messages->Start(node);
+}
+
 int Run(int argc, char** argv) {
   Options options;
   if (!ParseOptions(argc, argv, &options)) return 2;
@@ -168,10 +209,13 @@ int Run(int argc, char** argv) {
       std::max<uint32_t>(config->rate_timeout_multiplier, 30);
   absl::StatusOr<fragmentation::MessageTransportOptions> message_options =
       fragmentation::OptionsFromEnvironment(ProcessEnvironment());
-  if (!message_options.ok()) {
-    std::fprintf(stderr, "transport_exchange: %s\n",
-                 message_options.status().ToString().c_str());
-    return 2;
+  absl::StatusOr<transport::TransportOptions> transport_options =
+      transport::OptionsFromEnvironment(ProcessEnvironment());
+  for (const absl::Status& status : {message_options.status(), transport_options.status()}) {
+    if (!status.ok()) {
+      std::fprintf(stderr, "transport_exchange: %s\n", status.ToString().c_str());
+      return 2;
+    }
   }
   if (options.size > message_options->max_message_bytes) {
     std::fprintf(stderr,
@@ -180,13 +224,13 @@ int Run(int argc, char** argv) {
                  options.size, message_options->max_message_bytes);
     return 2;
   }
-  message_options->transport.discovery.data_faults = *faults;
+  discovery::Discovery::Options discovery_options;
+  discovery_options.data_faults = *faults;
+  discovery_options.datagram_budget = transport_options->max_datagram_bytes;
 
   boost::asio::io_context io;
   Received received;
   received.seen.resize(options.messages);
-  uint64_t acknowledged = 0, given_up = 0;
-  bool beta_seen = false, alpha_seen = false;
 
   discovery::Config alpha_config = *config;
   alpha_config.endpoint_id = 1;
@@ -194,35 +238,24 @@ int Run(int argc, char** argv) {
   discovery::Config beta_config = *config;
   beta_config.endpoint_id = 2;
   beta_config.endpoint_name = "beta";
-  auto alpha = MessageTransport::Create(
-      io.get_executor(), alpha_config,
-      {.on_peer_added = [&](const discovery::Peer&) { beta_seen = true; },
-       .on_send_done =
-           [&](uint64_t, uint64_t, SendOutcome outcome) {
-             (outcome == SendOutcome::kAcknowledged ? acknowledged : given_up) += 1;
-           }},
-      *message_options);
-  auto beta = MessageTransport::Create(
-      io.get_executor(), beta_config,
-      {.on_peer_added = [&](const discovery::Peer&) { alpha_seen = true; },
-       .on_message =
-           [&](const discovery::Peer&, std::vector<uint8_t> message) {
-             Check(message, options, &received);
-           }},
-      *message_options);
-  for (auto* created : {&alpha, &beta}) {
-    if (!created->ok()) {
-      std::fprintf(stderr, "transport_exchange: %s\n",
-                   created->status().ToString().c_str());
+  Node alpha_node, beta_node;
+  beta_node.on_message = [&](std::vector<uint8_t> message) {
+    Check(message, options, &received);
+  };
+  for (auto [node, config] : {std::pair{&alpha_node, &alpha_config},
+                              std::pair{&beta_node, &beta_config}}) {
+    if (absl::Status made = Assemble(io, *config, discovery_options, *transport_options,
+                                     *message_options, node);
+        !made.ok()) {
+      std::fprintf(stderr, "transport_exchange: %s\n", made.ToString().c_str());
       return 2;
     }
   }
-  for (MessageTransport* t : {alpha->get(), beta->get()}) {
-    if (absl::Status started = t->Start(); !started.ok()) {
-      std::fprintf(stderr, "transport_exchange: %s\n", started.ToString().c_str());
-      return 2;
-    }
-  }
+  const bool& beta_seen = alpha_node.peer_seen;
+  const bool& alpha_seen = beta_node.peer_seen;
+  const uint64_t& acknowledged = alpha_node.acknowledged;
+  const uint64_t& given_up = alpha_node.given_up;
+  MessageTransport* const alpha = alpha_node.messages.get();
   const auto deadline = [](absl::Duration d) { return absl::Now() + d; };
   const absl::Time discovery_deadline = deadline(absl::Seconds(10));
   while (!(alpha_seen && beta_seen) && absl::Now() < discovery_deadline) {
@@ -238,7 +271,7 @@ int Run(int argc, char** argv) {
               options.messages,
               options.reliable ? (options.ordered ? "reliable ordered" : "reliable")
                                : "best-effort",
-              options.size, message_options->transport.max_datagram_bytes,
+              options.size, transport_options->max_datagram_bytes,
               *faults ? ", through injected faults" : "");
   const absl::Time start = absl::Now();
   const uint64_t beta_id = 2;
@@ -249,11 +282,11 @@ int Run(int argc, char** argv) {
                                 .token = i};
     const auto message =
         std::make_shared<const std::vector<uint8_t>>(Payload(i, options.size));
-    absl::Status sent = (*alpha)->Send(beta_id, message, send);
+    absl::Status sent = alpha->Send(beta_id, message, send);
     // At the queue's bound: let the acknowledgements in, then retry.
     while (absl::IsResourceExhausted(sent)) {
       io.run_one_for(std::chrono::milliseconds(1));
-      sent = (*alpha)->Send(beta_id, message, send);
+      sent = alpha->Send(beta_id, message, send);
     }
     if (!sent.ok()) {
       std::fprintf(stderr, "transport_exchange: send %" PRIu64 ": %s\n", i,
@@ -284,16 +317,16 @@ int Run(int argc, char** argv) {
               ", corrupt %" PRIu64 ", out of order %" PRIu64 ", in %s\n",
               received.count, options.messages, received.repeated, received.corrupt,
               received.out_of_order, absl::FormatDuration(elapsed).c_str());
-  PrintCounters("alpha", (*alpha)->counters());
-  PrintCounters("beta", (*beta)->counters());
+  PrintCounters("alpha", alpha->counters());
+  PrintCounters("beta", beta_node.messages->counters());
   if (std::optional<transport::PeerCounters> peer =
-          (*alpha)->transport().peer_counters(beta_id)) {
+          alpha_node.transport->peer_counters(beta_id)) {
     std::printf("alpha's round-trip estimate to beta: %s (timeout %s)\n",
                 absl::FormatDuration(peer->session.smoothed_rtt).c_str(),
                 absl::FormatDuration(peer->session.rto).c_str());
   }
-  (*alpha)->Stop();
-  (*beta)->Stop();
+  alpha->Stop();
+  beta_node.messages->Stop();
   const bool complete = !options.reliable || received.count == options.messages;
   const bool ok = complete && received.repeated == 0 && received.corrupt == 0 &&
                   (!options.ordered || received.out_of_order == 0);

@@ -9,16 +9,25 @@
 
 #include "glue/base/mutex.h"
 #include "glue/base/status_macros.h"
-#include "glue/fragmentation/message_transport.h"
 #include "glue/network/fault_injecting_link.h"
 #include "glue/network/interfaces.h"
-#include "glue/transport/transport.h"
 
 namespace glue {
 
-struct Endpoint::Runtime {
+// Runtime owns the threads and the stack. The layers are declared bottom up, so that
+// each is destroyed before the layer it stands on; each holds a reference to the one
+// beneath.
+struct Endpoint::Runtime final : discovery::PeerListener {
   using WorkGuard =
       boost::asio::executor_work_guard<boost::asio::io_context::executor_type>;
+
+  void OnPeerAdded(const discovery::Peer& peer) override {
+    if (options.on_peer_added) options.on_peer_added(peer);
+  }
+  void OnPeerRemoved(const discovery::Peer& peer,
+                     discovery::RemovalReason reason) override {
+    if (options.on_peer_removed) options.on_peer_removed(peer, reason);
+  }
 
   EndpointOptions options;
   // The network, and the callbacks of quick subscriptions: one thread.
@@ -28,6 +37,9 @@ struct Endpoint::Runtime {
   boost::asio::io_context slow_io;
   std::optional<WorkGuard> work;
   std::optional<WorkGuard> slow_work;
+  std::unique_ptr<discovery::Discovery> discovery;
+  std::unique_ptr<transport::Transport> transport;
+  std::unique_ptr<fragmentation::MessageTransport> messages;
   std::unique_ptr<topics::Topics> topics;
   std::vector<std::thread> threads;
   Mutex mu;
@@ -59,11 +71,11 @@ void Run(boost::asio::io_context& io, absl::Duration spin) {
 absl::StatusOr<EndpointOptions> OptionsFromEnvironment(const EnvironmentLookup& env) {
   EndpointOptions options;
   GLUE_ASSIGN_OR_RETURN(options.discovery, discovery::ConfigFromEnvironment(env));
-  GLUE_ASSIGN_OR_RETURN(options.topics.messages,
-                        fragmentation::OptionsFromEnvironment(env));
-  GLUE_ASSIGN_OR_RETURN(options.topics.messages.transport.discovery.data_faults,
+  GLUE_ASSIGN_OR_RETURN(options.messages, fragmentation::OptionsFromEnvironment(env));
+  GLUE_ASSIGN_OR_RETURN(options.discovery_options.data_faults,
                         network::FaultOptionsFromEnvironment(env));
-  if (!env("GLUE_MTU").has_value()) {
+  GLUE_ASSIGN_OR_RETURN(options.transport, transport::OptionsFromEnvironment(env));
+  if (!env(transport::kMtuVariable).has_value()) {
     // Datagrams as large as the listen interface carries in one packet.
     size_t mtu = 0;
     if (absl::StatusOr<network::Interface> interface =
@@ -71,9 +83,9 @@ absl::StatusOr<EndpointOptions> OptionsFromEnvironment(const EnvironmentLookup& 
         interface.ok()) {
       mtu = interface->mtu;
     }
-    options.topics.messages.transport.max_datagram_bytes =
-        transport::DatagramBytesForMtu(mtu);
+    options.transport.max_datagram_bytes = transport::DatagramBytesForMtu(mtu);
   }
+  options.discovery_options.datagram_budget = options.transport.max_datagram_bytes;
   GLUE_ASSIGN_OR_RETURN(const uint64_t threads, GetUint64(env, "GLUE_THREADS", 2, 1, 64));
   options.threads = threads;
   GLUE_ASSIGN_OR_RETURN(const uint64_t linger_ms,
@@ -100,17 +112,28 @@ absl::StatusOr<std::unique_ptr<Endpoint>> Endpoint::Create(EndpointOptions optio
     return absl::InvalidArgumentError(absl::StrCat(
         "linger = ", absl::FormatDuration(options.linger), ": must be 0 to 10 minutes"));
   }
+  if (options.clock == nullptr || options.links == nullptr) {
+    return absl::InvalidArgumentError("EndpointOptions: no clock or no links");
+  }
   GLUE_RETURN_IF_ERROR(discovery::ValidateConfig(options.discovery));
+  // Announcements fit in the datagrams the transport sends.
+  options.discovery_options.datagram_budget = std::min(
+      options.discovery_options.datagram_budget, options.transport.max_datagram_bytes);
   auto runtime = std::make_unique<Runtime>();
   runtime->options = std::move(options);
-  const EndpointOptions& o = runtime->options;
+  Runtime& r = *runtime;
+  const EndpointOptions& o = r.options;
   std::optional<boost::asio::any_io_executor> slow;
-  if (o.threads > 1) slow = runtime->slow_io.get_executor();
-  GLUE_ASSIGN_OR_RETURN(runtime->topics,
-                        topics::Topics::Create(runtime->io.get_executor(), o.discovery,
-                                               {.on_peer_added = o.on_peer_added,
-                                                .on_peer_removed = o.on_peer_removed},
-                                               o.topics, slow));
+  if (o.threads > 1) slow = r.slow_io.get_executor();
+  GLUE_ASSIGN_OR_RETURN(
+      r.discovery,
+      discovery::Discovery::Create(boost::asio::make_strand(r.io.get_executor()),
+                                   o.discovery, o.discovery_options, *o.clock, *o.links));
+  GLUE_ASSIGN_OR_RETURN(r.transport, transport::Transport::Create(*r.discovery, o.transport));
+  GLUE_ASSIGN_OR_RETURN(r.messages,
+                        fragmentation::MessageTransport::Create(*r.transport, o.messages));
+  GLUE_ASSIGN_OR_RETURN(r.topics,
+                        topics::Topics::Create(*r.messages, o.discovery, o.topics, slow));
   return std::unique_ptr<Endpoint>(new Endpoint(std::move(runtime)));
 }
 
@@ -128,7 +151,7 @@ absl::Status Endpoint::Start() {
     }
     r.started = true;
   }
-  GLUE_RETURN_IF_ERROR(r.topics->Start());
+  GLUE_RETURN_IF_ERROR(r.topics->Start(&r));
   r.work.emplace(r.io.get_executor());
   r.slow_work.emplace(r.slow_io.get_executor());
   r.threads.emplace_back([&r] { Run(r.io, r.options.spin); });
@@ -147,10 +170,11 @@ void Endpoint::Stop() {
   }
   // Linger: the threads keep running acknowledgements in meanwhile. Polled, as no
   // callback reports that the last byte was settled.
-  const absl::Time give_up = absl::Now() + r.options.linger;
-  while (!r.threads.empty() && absl::Now() < give_up) {
-    const topics::TopicsCounters c = r.topics->counters();
-    if (c.messages.bytes_queued == 0 && c.messages.transport.bytes_unacknowledged == 0) {
+  Clock& clock = *r.options.clock;
+  const absl::Time give_up = clock.Now() + r.options.linger;
+  while (!r.threads.empty() && clock.Now() < give_up) {
+    if (r.messages->counters().bytes_queued == 0 &&
+        r.transport->counters().bytes_unacknowledged == 0) {
       break;
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(2));
@@ -180,7 +204,7 @@ absl::Status Endpoint::Unsubscribe(absl::string_view topic) {
 }
 
 std::vector<discovery::Peer> Endpoint::peers() const {
-  return runtime_->topics->messages().transport().peers();
+  return runtime_->transport->peers();
 }
 
 EndpointCounters Endpoint::counters() const {

@@ -3,6 +3,7 @@
 #include <atomic>
 #include <boost/asio/io_context.hpp>
 #include <chrono>
+#include <random>
 #include <string>
 #include <thread>
 #include <vector>
@@ -11,7 +12,9 @@
 #include "glue/base/mutex.h"
 #include "glue/base/status_matchers.h"
 #include "glue/discovery/loopback_network.h"
+#include "glue/discovery/simulated_hosts.h"
 #include "glue/network/interfaces.h"
+#include "glue/network/simulated_network.h"
 #include "glue/transport/transport.h"
 
 namespace glue {
@@ -47,9 +50,12 @@ class Inbox {
   std::vector<std::string> payloads_ ABSL_GUARDED_BY(mu_);
 };
 
+// EndpointTest runs endpoints on a simulated network, each on a host of its own, with
+// their own threads and the system clock; EndpointLoopbackTest on real sockets.
 class EndpointTest : public ::testing::Test {
  protected:
   void SetUp() override {
+    if (simulated_) return;
     boost::asio::io_context io;
     absl::StatusOr<discovery::testing::LoopbackNetwork> network =
         discovery::testing::LoopbackNetwork::Make(io);
@@ -66,9 +72,15 @@ class EndpointTest : public ::testing::Test {
                                  size_t window_frames = 0) {
     EndpointOptions options;
     if (window_frames > 0) {
-      options.topics.messages.transport.session.window.max_frames = window_frames;
+      options.transport.session.window.max_frames = window_frames;
     }
-    options.discovery = network_.MulticastConfig(id, "endpoint-" + std::to_string(id));
+    const std::string name = "endpoint-" + std::to_string(id);
+    if (simulated_) {
+      options.discovery = discovery::testing::SimulatedHostConfig(static_cast<int>(id), id, name);
+      options.links = &simulated_network_.Host(options.discovery.listen_address.address());
+    } else {
+      options.discovery = network_.MulticastConfig(id, name);
+    }
     options.linger = linger;
     options.on_peer_added = [peers](const discovery::Peer& peer) {
       peers->Add(peer.name);
@@ -80,10 +92,18 @@ class EndpointTest : public ::testing::Test {
     return *std::move(endpoint);
   }
 
+  bool simulated_ = true;
+  network::testing::SimulatedNetwork simulated_network_{SystemClock(),
+                                                        std::random_device()()};
   discovery::testing::LoopbackNetwork network_;
 };
 
-TEST_F(EndpointTest, TheTypedFormCarriesProtocolBuffersMessages) {
+class EndpointLoopbackTest : public EndpointTest {
+ protected:
+  EndpointLoopbackTest() { simulated_ = false; }
+};
+
+TEST_F(EndpointLoopbackTest, TheTypedFormCarriesProtocolBuffersMessages) {
   Inbox peers_a, peers_b, got;
   std::unique_ptr<Endpoint> a = Make(1, &peers_a);
   std::unique_ptr<Endpoint> b = Make(2, &peers_b);
@@ -257,7 +277,7 @@ TEST(EndpointOptions, WithoutGlueMtuDatagramsFitTheInterface) {
   ASSERT_OK(options);
   absl::StatusOr<network::Interface> lo = network::FindInterface("lo");
   ASSERT_OK(lo);
-  EXPECT_EQ(options->topics.messages.transport.max_datagram_bytes,
+  EXPECT_EQ(options->transport.max_datagram_bytes,
             transport::DatagramBytesForMtu(lo->mtu));
   EXPECT_EQ(transport::DatagramBytesForMtu(65536), transport::kMaxDefaultDatagramBytes);
   EXPECT_EQ(transport::DatagramBytesForMtu(1500), 1452u);
@@ -276,12 +296,12 @@ TEST(EndpointOptions, ReadsEveryVariableAndNamesABadOne) {
                                              {"GLUE_FAULT_LOSS", "0.1"}}));
   ASSERT_OK(options);
   EXPECT_EQ(options->discovery.listen_interface, "lo");
-  EXPECT_EQ(options->topics.messages.transport.max_datagram_bytes, 9000u);
+  EXPECT_EQ(options->transport.max_datagram_bytes, 9000u);
   EXPECT_EQ(options->threads, 4u);
   EXPECT_EQ(options->linger, absl::Milliseconds(250));
   EXPECT_EQ(options->spin, absl::ZeroDuration());
-  ASSERT_TRUE(options->topics.messages.transport.discovery.data_faults.has_value());
-  EXPECT_EQ(options->topics.messages.transport.discovery.data_faults->drop, 0.1);
+  ASSERT_TRUE(options->discovery_options.data_faults.has_value());
+  EXPECT_EQ(options->discovery_options.data_faults->drop, 0.1);
   for (const auto& [name, value] : std::vector<std::pair<std::string, std::string>>{
            {"GLUE_THREADS", "0"},
            {"GLUE_THREADS", "65"},
