@@ -5,8 +5,8 @@
 #   2. the unicast rendezvous example: the same through 127.0.0.1:27320;
 #   2b. the multicast example again with 10% of the datagrams lost;
 #   3. the network and serialization layers exchanging frames over a lossy link.
-# Runs inside a private network namespace when allowed; every endpoint is bound to
-# the loopback interface either way, so nothing leaves the machine. Never fails.
+# Runs inside a private network namespace (scripts/isolated.sh) when allowed; every
+# endpoint is bound to the loopback interface either way, so nothing leaves the machine. Never fails.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
@@ -21,11 +21,7 @@ if [[ "${GLUE_DEMO_INSIDE:-}" != 1 ]]; then
     exit 0
   fi
   export GLUE_DEMO_INSIDE=1
-  if unshare -n true 2>/dev/null; then
-    exec unshare -n sh -c 'ip link set lo up && ip link set lo multicast on &&
-                           ip route add 224.0.0.0/4 dev lo && exec "$@"' sh "$0" "$@"
-  fi
-  echo "demo.sh: no private network namespace; running on this host's loopback" >&2
+  exec scripts/isolated.sh --allow-host scripts/demo.sh "$@"
 fi
 
 export GLUE_LISTEN_INTERFACE=lo
