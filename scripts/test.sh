@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Installs what is missing, builds glue and runs every test with CTest.
+# Installs what is missing, builds glue and runs every test with CTest, saying after
+# each run how many tests were skipped and which.
 #
 #   scripts/test.sh              # build/ (RelWithDebInfo), all tests
 #   scripts/test.sh --sanitize   # also build-asan/ (ASan+UBSan) and build-tsan/ (TSan)
@@ -15,7 +16,7 @@ sanitize=0
 for arg in "$@"; do
   case "$arg" in
     --sanitize) sanitize=1 ;;
-    -h|--help) sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "test.sh: unknown argument '$arg' (try --help)" >&2; exit 2 ;;
   esac
 done
@@ -29,17 +30,34 @@ if [[ -n "${CI:-}" ]]; then
   isolated=(scripts/isolated.sh)
 fi
 
+# report_skipped DIR LOG: how many tests ctest's output LOG lists as skipped, and
+# which (a test that skipped tested nothing; under CI a skip is a failure instead).
+report_skipped() {
+  local names=()
+  mapfile -t names < <(awk '/^The following tests did not run:/ { listed = 1; next }
+                            listed && / \(Skipped\)$/ {
+                              sub(/^[ \t]*[0-9]+ - /, ""); sub(/ \(Skipped\)$/, "")
+                              print; next }
+                            listed && !/^[ \t]/ { listed = 0 }' "$2")
+  echo "test.sh: $1: ${#names[@]} tests skipped"
+  if ((${#names[@]} > 0)); then
+    printf '  skipped: %s\n' "${names[@]}"
+  fi
+}
+
 # build_and_test DIR [CMAKE ARGS...]; ctest runs behind the words in run_prefix.
 run_prefix=()
 build_and_test() {
-  local dir=$1
+  local dir=$1 status=0
   shift
   echo "== $dir: configure and build" >&2
   cmake -S . -B "$dir" -G Ninja "$@" >/dev/null
   cmake --build "$dir"
   echo "== $dir: test" >&2
   "${isolated[@]}" "${run_prefix[@]}" ctest --test-dir "$dir" --output-on-failure \
-    -j "$(nproc)" --timeout 600
+    -j "$(nproc)" --timeout 600 | tee "$dir/ctest-output.log" || status=$?
+  report_skipped "$dir" "$dir/ctest-output.log"
+  return "$status"
 }
 
 build_and_test build -DCMAKE_BUILD_TYPE=RelWithDebInfo
