@@ -12,8 +12,6 @@
 #ifndef GLUE_ENDPOINT_ENDPOINT_H_
 #define GLUE_ENDPOINT_ENDPOINT_H_
 
-#include <google/protobuf/message_lite.h>
-
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
