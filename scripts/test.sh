@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # Installs what is missing, builds glue and runs every test with CTest, saying after
-# each run how many tests were skipped and which.
+# each run how many tests were skipped and which; then installs build/ into a
+# temporary prefix and builds and runs examples/ against it (scripts/check_install.sh).
 #
 #   scripts/test.sh              # build/ (RelWithDebInfo), all tests
-#   scripts/test.sh --sanitize   # also build-asan/ (ASan+UBSan) and build-tsan/ (TSan)
+#   scripts/test.sh --sanitize   # also build-asan/ (ASan+UBSan) and build-tsan/ (TSan),
+#                                # without the end-to-end tests (label e2e)
 #
 # The tests run inside a private network namespace (loopback only, multicast routed to
 # it) whenever this user may create one, so that nothing they send can leave the
@@ -16,7 +18,7 @@ sanitize=0
 for arg in "$@"; do
   case "$arg" in
     --sanitize) sanitize=1 ;;
-    -h|--help) sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "test.sh: unknown argument '$arg' (try --help)" >&2; exit 2 ;;
   esac
 done
@@ -45,8 +47,10 @@ report_skipped() {
   fi
 }
 
-# build_and_test DIR [CMAKE ARGS...]; ctest runs behind the words in run_prefix.
+# build_and_test DIR [CMAKE ARGS...]; ctest runs behind the words in run_prefix, with
+# the arguments in ctest_args.
 run_prefix=()
+ctest_args=()
 build_and_test() {
   local dir=$1 status=0
   shift
@@ -55,13 +59,18 @@ build_and_test() {
   cmake --build "$dir"
   echo "== $dir: test" >&2
   "${isolated[@]}" "${run_prefix[@]}" ctest --test-dir "$dir" --output-on-failure \
-    -j "$(nproc)" --timeout 600 | tee "$dir/ctest-output.log" || status=$?
+    -j "$(nproc)" --timeout 600 "${ctest_args[@]}" |
+    tee "$dir/ctest-output.log" || status=$?
   report_skipped "$dir" "$dir/ctest-output.log"
   return "$status"
 }
 
 build_and_test build -DCMAKE_BUILD_TYPE=RelWithDebInfo
+scripts/check_install.sh build
 if ((sanitize)); then
+  # Whole programs end to end (label e2e) run in the plain build only, which keeps
+  # the sanitizer runs short.
+  ctest_args=(-LE e2e)
   build_and_test build-asan -DCMAKE_BUILD_TYPE=Debug -DGLUE_SANITIZE=address \
     -DGLUE_BUILD_BENCHMARKS=OFF
   # TSan's shadow memory needs an address layout that ASLR with many random bits
