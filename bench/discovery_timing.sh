@@ -4,7 +4,7 @@
 #   bench/discovery_timing.sh [BUILD_DIR]     # BUILD_DIR defaults to build
 #
 # For multicast discovery (4 endpoints, every setting at its default) and for the
-# rendezvous example of the reference README (one endpoint with
+# rendezvous example of the Go reference implementation of glue (one endpoint with
 # GLUE_DISCOVERY_TARGET_ADDRESS=0, three with GLUE_DISCOVERY_TARGET_ADDRESS=
 # 127.0.0.1:27320) it measures, from the time stamps of the endpoints' stdout lines:
 #   join     from the start of the last endpoint to each endpoint's `added` line for
