@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "absl/strings/str_format.h"
+#include "glue/base/skip.h"
 #include "gtest/gtest.h"
 
 namespace glue {
@@ -52,7 +53,7 @@ TEST(Crc32c, MatchesTheKnownVectors) {
 
 TEST(Crc32c, HardwareAndPortablePathsAgreeAtEveryLengthAndAlignment) {
   if (!internal::Crc32cUsesHardware()) {
-    GTEST_SKIP() << "this CPU has no SSE4.2: Crc32c uses the portable path only";
+    GLUE_SKIP_UNLESS_CI("this CPU has no SSE4.2: Crc32c uses the portable path only");
   }
   std::printf("random seed %llu\n", static_cast<unsigned long long>(kSeed));
   std::mt19937_64 rng(kSeed);
@@ -69,7 +70,7 @@ TEST(Crc32c, HardwareAndPortablePathsAgreeAtEveryLengthAndAlignment) {
 
 TEST(Crc32c, HardwareAndPortablePathsAgreeOnLargeBuffers) {
   if (!internal::Crc32cUsesHardware()) {
-    GTEST_SKIP() << "this CPU has no SSE4.2: Crc32c uses the portable path only";
+    GLUE_SKIP_UNLESS_CI("this CPU has no SSE4.2: Crc32c uses the portable path only");
   }
   // Past three blocks of 2 KiB the hardware path runs three streams and folds them.
   std::mt19937_64 rng(7);

@@ -4,7 +4,7 @@
 #   bench/discovery_timing.sh [BUILD_DIR]     # BUILD_DIR defaults to build
 #
 # For multicast discovery (4 endpoints, every setting at its default) and for the
-# rendezvous example of the reference README (one endpoint with
+# rendezvous example of the Go reference implementation of glue (one endpoint with
 # GLUE_DISCOVERY_TARGET_ADDRESS=0, three with GLUE_DISCOVERY_TARGET_ADDRESS=
 # 127.0.0.1:27320) it measures, from the time stamps of the endpoints' stdout lines:
 #   join     from the start of the last endpoint to each endpoint's `added` line for
@@ -16,8 +16,8 @@
 # Prints one summary line per measure; exits non-zero when a check fails.
 #
 # It runs in a network namespace of its own with only loopback (re-executing itself
-# under `unshare -n`, which needs root, when it is not in one already), so that nothing
-# it sends can leave the machine. Takes about 10 s.
+# under scripts/isolated.sh, which needs root, when it is not in one already), so that
+# nothing it sends can leave the machine. Takes about 10 s.
 # shellcheck disable=SC2317  # functions run through trap and wait_until
 set -euo pipefail
 
@@ -28,18 +28,13 @@ endpoint=$(realpath -e "$build/cmd/simple_endpoint") || {
 }
 build=$(realpath "$build")
 
-# Anywhere but in a namespace whose only interface is loopback, start again in one.
-if [[ $(ip -o link show | awk -F': ' '{print $2}') != lo ]]; then
-  unshare -n true 2>/dev/null || {
-    echo "discovery_timing: cannot make a private network namespace (needs root);" \
-         "refusing to run on this host's network" >&2
-    exit 2
-  }
-  exec unshare -n bash "$0" "$build"
+# Anywhere but in a namespace whose only interface is loopback, with multicast routed
+# to it, start again in one (scripts/isolated.sh refuses, and says why, when it cannot
+# make one).
+if [[ $(ip -o link show | awk -F': ' '{print $2}') != lo ||
+      $(ip route show 224.0.0.0/4) != *"dev lo"* ]]; then
+  exec "$(dirname "$0")/../scripts/isolated.sh" bash "$0" "$build"
 fi
-ip link set lo up
-ip link set lo multicast on
-ip route replace 224.0.0.0/4 dev lo
 
 # The endpoints take every default, whatever this shell's environment says.
 unset "${!GLUE_@}"

@@ -4,7 +4,7 @@
 // on an io_context and a thread of its own; the benchmark thread is the application
 // that sends. Discovery (multicast on loopback) runs before the timed region.
 //
-//   shared/tools/isolated build-release/bench/fragmentation_bench
+//   scripts/isolated.sh build-release/bench/fragmentation_bench
 #include <algorithm>
 #include <atomic>
 #include <boost/asio/executor_work_guard.hpp>

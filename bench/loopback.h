@@ -61,7 +61,7 @@ inline discovery::Config LoopbackConfig(uint64_t id) {
 
 // kSetupHint says where a benchmark whose endpoints did not find each other must run.
 inline constexpr char kSetupHint[] =
-    "; run inside shared/tools/isolated (multicast on loopback)";
+    "; run inside scripts/isolated.sh (multicast on loopback)";
 
 }  // namespace glue::bench
 

@@ -5,8 +5,9 @@
 #
 # perf_setup changes to the source tree, sets `perf` to BUILD_DIR/bench/glue_perf (the
 # script's first argument, build-release by default; exit 2 when it is not built), and
-# runs the script again inside a private network namespace with loopback up and
-# multicast routed to it, when allowed (else on this host's loopback, with a warning).
+# runs the script again under scripts/isolated.sh: inside a private network namespace
+# with loopback up and multicast routed to it, when allowed (else on this host's
+# loopback, with a warning).
 # Then it exports GLUE_LISTEN_INTERFACE=lo and GLUE_LOG_LEVEL=warning.
 perf_setup() {
   local name=$1 script=$2
@@ -19,11 +20,7 @@ perf_setup() {
   fi
   if [[ "${GLUE_PERF_INSIDE:-}" != 1 ]]; then
     export GLUE_PERF_INSIDE=1
-    if unshare -n true 2>/dev/null; then
-      exec unshare -n sh -c 'ip link set lo up && ip link set lo multicast on &&
-                             ip route add 224.0.0.0/4 dev lo && exec "$@"' sh "$script" "$@"
-    fi
-    echo "$name: no private network namespace; running on this host's loopback" >&2
+    exec scripts/isolated.sh --allow-host "bench/${script##*/}" "$@"
   fi
   export GLUE_LISTEN_INTERFACE=lo GLUE_LOG_LEVEL=warning
 }

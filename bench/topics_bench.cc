@@ -6,7 +6,7 @@
 // publisher to a subscriber. Messages are reliable and keep no history. Discovery
 // (multicast on loopback) and the exchange of interests run before the timed region.
 //
-//   shared/tools/isolated build-release/bench/topics_bench
+//   scripts/isolated.sh build-release/bench/topics_bench
 #include <atomic>
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>

@@ -5,7 +5,7 @@
 // benchmark thread is the application that sends. Discovery (multicast on loopback)
 // runs before the timed region.
 //
-//   shared/tools/isolated build-release/bench/transport_bench
+//   scripts/isolated.sh build-release/bench/transport_bench
 #include <algorithm>
 #include <atomic>
 #include <boost/asio/executor_work_guard.hpp>

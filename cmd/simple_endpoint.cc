@@ -1,6 +1,7 @@
-// simple_endpoint: the demo endpoint, as in the original README. Configured by the
-// GLUE_* environment; by default it subscribes to a topic, with -sendMessages it
-// publishes on it. It prints on stdout, flushed at once, one line per peer event
+// simple_endpoint: the demo endpoint of the Go reference implementation of glue, with
+// the same flags. Configured by the GLUE_* environment; by default it subscribes to a
+// topic, with -sendMessages it publishes on it. It prints on stdout, flushed at once,
+// one line per peer event
 //
 //   added name=NAME id=ID address=IP:PORT
 //   removed name=NAME id=ID reason=expired|goodbye|replaced

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "glue/base/run_until.h"
+#include "glue/base/skip.h"
 #include "glue/base/status_matchers.h"
 #include "glue/network/interfaces.h"
 #include "glue/network/private_network.h"
@@ -89,7 +90,7 @@ TEST_F(UdpSocketTest, WorksOverIpv6Loopback) {
   UdpSocketOptions options;
   options.bind_address = Address(boost::asio::ip::address_v6::loopback(), 0);
   auto v6 = UdpSocket::Open(io_.get_executor(), options);
-  if (!v6.ok()) GTEST_SKIP() << "no IPv6 loopback here: " << v6.status();
+  if (!v6.ok()) GLUE_SKIP_UNLESS_CI("no IPv6 loopback here: " << v6.status());
   auto receiver = Open(options);
   std::vector<Copy> received;
   Collect(*receiver, &received);
@@ -237,7 +238,7 @@ TEST_F(UdpSocketTest, ReceivesWhenBoundToANamedDevice) {
   options.bind_to_device = true;
   auto bound = UdpSocket::Open(io_.get_executor(), options);
   if (absl::IsPermissionDenied(bound.status())) {
-    GTEST_SKIP() << "SO_BINDTODEVICE needs CAP_NET_RAW: " << bound.status();
+    GLUE_SKIP_UNLESS_CI("SO_BINDTODEVICE needs CAP_NET_RAW: " << bound.status());
   }
   ASSERT_OK(bound);
   std::vector<Copy> received;
@@ -406,8 +407,9 @@ class MulticastTest : public UdpSocketTest {
     auto lo = FindInterface("lo");
     ASSERT_OK(lo);
     if (!lo->multicast) {
-      GTEST_SKIP() << "loopback has no MULTICAST flag; run inside scripts/test.sh or "
-                      "shared/tools/isolated, which enable it";
+      GLUE_SKIP_UNLESS_CI(
+          "loopback has no MULTICAST flag; run inside scripts/test.sh or "
+          "scripts/isolated.sh, which enable it");
     }
   }
 
@@ -535,7 +537,7 @@ TEST(Ipv6Multicast, JoinsSendsAndLeavesOnAGivenInterface) {
         }
         return true;
       });
-  if (absl::IsUnavailable(result)) GTEST_SKIP() << result;
+  if (absl::IsUnavailable(result)) GLUE_SKIP_UNLESS_CI(result);
   EXPECT_OK(result);
 }
 

@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # Installs what is missing, builds glue and runs the demo on loopback:
-#   1. the original README's multicast example: three simple_endpoint subscribers and
-#      a publisher; it stops (goodbye), one subscriber is killed (it expires);
+#   1. the multicast example of the Go reference implementation of glue: three
+#      simple_endpoint subscribers and a publisher; it stops (goodbye), one
+#      subscriber is killed (it expires);
 #   2. the unicast rendezvous example: the same through 127.0.0.1:27320;
 #   2b. the multicast example again with 10% of the datagrams lost;
 #   3. the network and serialization layers exchanging frames over a lossy link.
-# Runs inside a private network namespace when allowed; every endpoint is bound to
-# the loopback interface either way, so nothing leaves the machine. Never fails.
+# Runs inside a private network namespace (scripts/isolated.sh) when allowed; every
+# endpoint is bound to the loopback interface either way, so nothing leaves the
+# machine. Never fails.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
@@ -21,11 +23,7 @@ if [[ "${GLUE_DEMO_INSIDE:-}" != 1 ]]; then
     exit 0
   fi
   export GLUE_DEMO_INSIDE=1
-  if unshare -n true 2>/dev/null; then
-    exec unshare -n sh -c 'ip link set lo up && ip link set lo multicast on &&
-                           ip route add 224.0.0.0/4 dev lo && exec "$@"' sh "$0" "$@"
-  fi
-  echo "demo.sh: no private network namespace; running on this host's loopback" >&2
+  exec scripts/isolated.sh --allow-host scripts/demo.sh "$@"
 fi
 
 export GLUE_LISTEN_INTERFACE=lo
@@ -33,10 +31,11 @@ endpoint=build/cmd/simple_endpoint
 out=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null; rm -rf "$out"' EXIT
 
-# run_example TITLE ENV_OF_ALL ENV_OF_FIRST ENV_OF_OTHERS: the original README's
-# example: three subscribers (endpoint1..3) and a publisher (endpoint4) that publishes
-# 64 KiB messages at 20 Hz for 3 s, says goodbye and exits. Then endpoint3 is killed
-# (no goodbye: the others see it expire) and the others are stopped.
+# run_example TITLE ENV_OF_ALL ENV_OF_FIRST ENV_OF_OTHERS: an example of the Go
+# reference implementation of glue: three subscribers (endpoint1..3) and a publisher
+# (endpoint4) that publishes 64 KiB messages at 20 Hz for 3 s, says goodbye and exits.
+# Then endpoint3 is killed (no goodbye: the others see it expire) and the others are
+# stopped.
 run_example() {
   local title=$1 all=$2 first=$3 others=$4 pids=() i
   echo

@@ -1,13 +1,16 @@
 #!/usr/bin/env bash
-# Installs what is missing, builds glue and runs every test with CTest.
+# Installs what is missing, builds glue and runs every test with CTest, saying after
+# each run how many tests were skipped and which; then installs build/ into a
+# temporary prefix and builds and runs examples/ against it (scripts/check_install.sh).
 #
 #   scripts/test.sh              # build/ (RelWithDebInfo), all tests
-#   scripts/test.sh --sanitize   # also build-asan/ (ASan+UBSan) and build-tsan/ (TSan)
+#   scripts/test.sh --sanitize   # also build-asan/ (ASan+UBSan) and build-tsan/ (TSan),
+#                                # without the end-to-end tests (label e2e)
 #
 # The tests run inside a private network namespace (loopback only, multicast routed to
 # it) whenever this user may create one, so that nothing they send can leave the
-# machine; otherwise they run as they are, on loopback. Exits non-zero when anything
-# fails.
+# machine (scripts/isolated.sh); otherwise they run as they are, on loopback, unless CI
+# is set. Exits non-zero when anything fails.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -15,39 +18,59 @@ sanitize=0
 for arg in "$@"; do
   case "$arg" in
     --sanitize) sanitize=1 ;;
-    -h|--help) sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "test.sh: unknown argument '$arg' (try --help)" >&2; exit 2 ;;
   esac
 done
 
 scripts/setup.sh
 
-isolated() {
-  if unshare -n true 2>/dev/null; then
-    unshare -n sh -c 'ip link set lo up && ip link set lo multicast on &&
-                      ip route add 224.0.0.0/4 dev lo && exec "$@"' sh "$@"
-  else
-    echo "test.sh: cannot create a private network namespace; tests run on this" \
-         "host's loopback and skip what needs more" >&2
-    "$@"
+# Without a private network namespace the tests run on this host's loopback and skip
+# what needs more; under CI (CI set) that is an error instead.
+isolated=(scripts/isolated.sh --allow-host)
+if [[ -n "${CI:-}" ]]; then
+  isolated=(scripts/isolated.sh)
+fi
+
+# report_skipped DIR LOG: how many tests ctest's output LOG lists as skipped, and
+# which (a test that skipped tested nothing; under CI a skip is a failure instead).
+report_skipped() {
+  local names=()
+  mapfile -t names < <(awk '/^The following tests did not run:/ { listed = 1; next }
+                            listed && / \(Skipped\)$/ {
+                              sub(/^[ \t]*[0-9]+ - /, ""); sub(/ \(Skipped\)$/, "")
+                              print; next }
+                            listed && !/^[ \t]/ { listed = 0 }' "$2")
+  echo "test.sh: $1: ${#names[@]} tests skipped"
+  if ((${#names[@]} > 0)); then
+    printf '  skipped: %s\n' "${names[@]}"
   fi
 }
 
-# build_and_test DIR [CMAKE ARGS...]; ctest runs behind the words in run_prefix.
+# build_and_test DIR [CMAKE ARGS...]; ctest runs behind the words in run_prefix, with
+# the arguments in ctest_args.
 run_prefix=()
+ctest_args=()
 build_and_test() {
-  local dir=$1
+  local dir=$1 status=0
   shift
   echo "== $dir: configure and build" >&2
   cmake -S . -B "$dir" -G Ninja "$@" >/dev/null
   cmake --build "$dir"
   echo "== $dir: test" >&2
-  isolated "${run_prefix[@]}" ctest --test-dir "$dir" --output-on-failure \
-    -j "$(nproc)" --timeout 600
+  "${isolated[@]}" "${run_prefix[@]}" ctest --test-dir "$dir" --output-on-failure \
+    -j "$(nproc)" --timeout 600 "${ctest_args[@]}" |
+    tee "$dir/ctest-output.log" || status=$?
+  report_skipped "$dir" "$dir/ctest-output.log"
+  return "$status"
 }
 
 build_and_test build -DCMAKE_BUILD_TYPE=RelWithDebInfo
+scripts/check_install.sh build
 if ((sanitize)); then
+  # Whole programs end to end (label e2e) run in the plain build only, which keeps
+  # the sanitizer runs short.
+  ctest_args=(-LE e2e)
   build_and_test build-asan -DCMAKE_BUILD_TYPE=Debug -DGLUE_SANITIZE=address \
     -DGLUE_BUILD_BENCHMARKS=OFF
   # TSan's shadow memory needs an address layout that ASLR with many random bits

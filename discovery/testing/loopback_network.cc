@@ -15,7 +15,7 @@ absl::StatusOr<LoopbackNetwork> LoopbackNetwork::Make(boost::asio::io_context& i
   if (!lo->multicast) {
     return absl::FailedPreconditionError(
         "loopback has no MULTICAST flag; run inside scripts/test.sh or "
-        "shared/tools/isolated");
+        "scripts/isolated.sh");
   }
   std::random_device random;
   const unsigned seed = random();

@@ -1,6 +1,6 @@
 // The configuration of an endpoint's discovery: who it is (network, id, name), where it
 // takes data, and how it announces itself and hears others. Read from the GLUE_*
-// environment variables of DESIGN.md section 2, or built in code and checked.
+// environment variables (README, Configuration), or built in code and checked.
 //
 //   absl::StatusOr<Config> config = ConfigFromEnvironment();
 //   if (!config.ok()) { print config.status(): it names the variable and its value }

@@ -3,7 +3,7 @@
 // other. Test code only.
 //
 //   absl::StatusOr<LoopbackNetwork> network = LoopbackNetwork::Make(io);
-//   if (absl::IsFailedPrecondition(network.status())) GTEST_SKIP() << ...;
+//   if (absl::IsFailedPrecondition(network.status())) GLUE_SKIP_UNLESS_CI(...);
 //   Config config = network->MulticastConfig(7, "seven");
 #ifndef GLUE_DISCOVERY_LOOPBACK_NETWORK_H_
 #define GLUE_DISCOVERY_LOOPBACK_NETWORK_H_
@@ -22,7 +22,7 @@ namespace glue::discovery::testing {
 struct LoopbackNetwork {
   // Make draws a random group, network id and a free port (the seed is printed).
   // Error: kFailedPrecondition when loopback has no MULTICAST flag (outside
-  // scripts/test.sh or shared/tools/isolated), which tests turn into a skip.
+  // scripts/isolated.sh), which tests turn into a skip (a failure under CI).
   static absl::StatusOr<LoopbackNetwork> Make(boost::asio::io_context& io);
 
   // FreePort returns a UDP port nobody on loopback uses right now, or 0.

@@ -6,7 +6,7 @@
 //   absl::Status result = RunInPrivateNetwork(
 //       {"ip link add veth0 type veth peer name veth1", "ip link set veth0 up", ...},
 //       [] { return CheckSomething(); });
-//   if (absl::IsUnavailable(result)) GTEST_SKIP() << result;
+//   if (absl::IsUnavailable(result)) GLUE_SKIP_UNLESS_CI(result);
 //   ASSERT_OK(result);
 #ifndef GLUE_NETWORK_PRIVATE_NETWORK_H_
 #define GLUE_NETWORK_PRIVATE_NETWORK_H_
@@ -31,7 +31,8 @@ namespace glue::network::testing {
 // link-local addresses are usable at once), runs `setup` with /bin/sh, then `check`,
 // which reports its failures on stderr and returns whether it passed. The parent waits.
 // Returns OK when the check passed; kUnavailable when the namespace could not be made
-// (not root: the caller should skip); kInternal when setup or the check failed.
+// (not root: the caller skips, or fails under CI, with GLUE_SKIP_UNLESS_CI); kInternal
+// when setup or the check failed.
 inline absl::Status RunInPrivateNetwork(const std::vector<std::string>& setup,
                                         const std::function<bool()>& check) {
   std::fflush(nullptr);
@@ -65,8 +66,7 @@ inline absl::Status RunInPrivateNetwork(const std::vector<std::string>& setup,
     case 0:
       return absl::OkStatus();
     case 77:
-      return absl::UnavailableError(
-          "cannot create a network namespace (needs root); skipped");
+      return absl::UnavailableError("cannot create a network namespace (needs root)");
     case 78:
       return absl::InternalError("setting up the private network failed (see stderr)");
     default:
