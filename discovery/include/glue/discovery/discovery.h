@@ -18,13 +18,11 @@
 #define GLUE_DISCOVERY_DISCOVERY_H_
 
 #include <boost/asio/any_io_executor.hpp>
-#include <cstdint>
-#include <functional>
-#include <memory>
-#include <vector>
-
 #include <boost/asio/strand.hpp>
+#include <cstdint>
+#include <memory>
 #include <optional>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"

@@ -75,8 +75,9 @@ struct EndpointOptions {
 };
 
 // OptionsFromEnvironment reads every GLUE_* variable: those of discovery
-// (discovery/config.h), GLUE_MTU and GLUE_MAX_MESSAGE_BYTES (fragmentation),
-// GLUE_FAULT_* (network/fault_injecting_link.h), GLUE_THREADS,
+// (discovery/config.h), GLUE_MTU (transport; unset, the listen interface's MTU
+// decides), GLUE_MAX_MESSAGE_BYTES (fragmentation), GLUE_FAULT_*
+// (network/fault_injecting_link.h), GLUE_THREADS,
 // GLUE_LINGER_MILLISECONDS and GLUE_SPIN_MICROSECONDS. Errors name the variable and its
 // value: kInvalidArgument, or kNotFound for an interface or host that does not exist. Any
 // thread.
