@@ -11,6 +11,7 @@
 #include "absl/strings/str_format.h"
 #include "glue/base/crc32c.h"
 #include "glue/base/status_macros.h"
+#include "glue/base/varint.h"
 #include "serialization/wire_format.h"
 
 namespace glue::serialization {
@@ -20,7 +21,6 @@ using wire_format::kChecksumTrailerBytes;
 using wire_format::LengthDelimitedSize;
 using wire_format::Tag;
 using wire_format::TagSize;
-using wire_format::VarintSize;
 using wire_format::WireReader;
 using wire_format::WireType;
 
@@ -76,8 +76,7 @@ uint8_t* WriteVarintField(uint32_t field, uint64_t value, uint8_t* out) {
   if (value == 0) {
     return out;
   }
-  return wire_format::WriteVarint(value,
-                                  wire_format::WriteTag(field, WireType::kVarint, out));
+  return PutVarint(value, wire_format::WriteTag(field, WireType::kVarint, out));
 }
 
 // SessionBodySize is the size of the Session message of `header`; 0 when it has

@@ -9,6 +9,7 @@
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_format.h"
 #include "glue/base/status_matchers.h"
+#include "glue/base/varint.h"
 #include "glue/serialization/allocation_counter.h"
 #include "glue/serialization/codec_testing.h"
 #include "gmock/gmock.h"
@@ -37,9 +38,9 @@ using testing::ToProto;
 // They build content; Sealed() appends the checksum a sender would.
 
 std::string VarintBytes(uint64_t value) {
-  std::string bytes(wire_format::kMaxVarintBytes, '\0');
+  std::string bytes(kMaxVarintBytes, '\0');
   auto* begin = reinterpret_cast<uint8_t*>(bytes.data());
-  bytes.resize(static_cast<size_t>(wire_format::WriteVarint(value, begin) - begin));
+  bytes.resize(static_cast<size_t>(PutVarint(value, begin) - begin));
   return bytes;
 }
 std::string TagBytes(uint32_t field, wire_format::WireType type) {
