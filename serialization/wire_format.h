@@ -1,8 +1,8 @@
 // Primitives of the Protocol Buffers wire format (tags, fixed-width integers,
 // length-delimited fields, UTF-8 checks; the varints are glue/base/varint.h's) and the
 // checksum trailer that ends every glue datagram, written by hand so that the codec
-// reads datagrams in place. Internal to
-// the serialization layer; codec.cc builds on it.
+// reads datagrams in place. Internal to the serialization layer; the codec
+// (datagram_encoder.cc, datagram_decoder.cc, envelope_parser.cc) builds on it.
 //
 //   WireReader reader(bytes);
 //   while (!reader.AtEnd()) {
