@@ -41,6 +41,22 @@ using testing::SocketAddressBody;
 using testing::UnknownFields;
 using testing::VarintField;
 
+TEST(ParseEnvelope, ParsesContentWhoseChecksumTrailerWasCutOff) {
+  const std::string content = kHeader + GoodbyeField();
+  DecodedDatagram decoded;
+  ASSERT_OK(ParseEnvelope(CodecLimits{}, AsSpan(content), &decoded));
+  EXPECT_EQ(decoded.kind, DecodedDatagram::Kind::kGoodbye);
+  EXPECT_EQ(decoded.header.endpoint_id, 42u);
+  EXPECT_EQ(decoded.header.endpoint_name, "a");
+  // A trailer left on is a checksum field where none may be.
+  const std::string sealed = Sealed(content);
+  DecodedDatagram decoded_sealed;
+  EXPECT_THAT(
+      ParseEnvelope(CodecLimits{}, AsSpan(sealed), &decoded_sealed),
+      StatusIs(absl::StatusCode::kInvalidArgument,
+               HasSubstr("field 7 (checksum) at offset 16 is not in the last 5 bytes")));
+}
+
 // ---- DatagramDecoder: accepted input -------------------------------------------
 
 TEST(DatagramDecoder, ReadsNamesPayloadsAndMetasInPlace) {
