@@ -1,27 +1,18 @@
 #include "glue/base/varint.h"
 
 #include <cstdint>
-#include <initializer_list>
 #include <limits>
 #include <vector>
 
 #include "absl/strings/str_format.h"
+#include "glue/base/byte_vectors.h"
 #include "gtest/gtest.h"
 
 namespace glue {
 namespace {
 
-std::vector<uint8_t> Bytes(std::initializer_list<int> values) {
-  std::vector<uint8_t> bytes;
-  for (int value : values) bytes.push_back(static_cast<uint8_t>(value));
-  return bytes;
-}
-
-std::vector<uint8_t> EncodeVarint(uint64_t value) {
-  std::vector<uint8_t> bytes(kMaxVarintBytes);
-  bytes.resize(static_cast<size_t>(PutVarint(value, bytes.data()) - bytes.data()));
-  return bytes;
-}
+using ::glue::testing::Bytes;
+using ::glue::testing::EncodeVarint;
 
 // EdgeValues returns, for every width of 0 to 64 bits, its largest value and the
 // next power of two (where that fits), and 300, the example of the Protocol Buffers

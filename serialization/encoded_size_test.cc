@@ -33,20 +33,6 @@ TEST(EncodedSize, CountsTheExamplesOfTheProtocolDocument) {
   const Announcement announcement{.data_address = address, .rate_milliseconds = 1000};
   EXPECT_EQ(SocketAddressBodySize(announcement.data_address), 10u);
   EXPECT_EQ(AnnouncementBodySize(announcement), 15u);
-  // "... that lists a known peer": a record of 33 bytes, 35 with its tag and length,
-  // in an announcement of 50.
-  ASSERT_OK_AND_ASSIGN(network::Address peer_address,
-                       network::ParseAddress("192.0.2.30:40001"));
-  const PeerRecord peers[] = {{.endpoint_id = 0x1122334455667788,
-                               .endpoint_name = "beta",
-                               .data_address = peer_address,
-                               .rate_milliseconds = 1000,
-                               .age_milliseconds = 250}};
-  EXPECT_EQ(PeerRecordBodySize(peers[0]), 33u);
-  EXPECT_EQ(PeerRecordEntrySize(peers[0]), 35u);
-  Announcement with_peer = announcement;
-  with_peer.known_peers = peers;
-  EXPECT_EQ(AnnouncementBodySize(with_peer), 50u);
   // "Example: a data frame and an ack frame": two frames entries of 12 bytes, each
   // around a kind of 8.
   EXPECT_EQ(DataBodySize(2, 0, 5, 1), 8u);

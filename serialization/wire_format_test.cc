@@ -7,6 +7,7 @@
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_format.h"
+#include "glue/base/byte_vectors.h"
 #include "glue/base/varint.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -14,19 +15,9 @@
 namespace glue::serialization::wire_format {
 namespace {
 
+using ::glue::testing::Bytes;
+using ::glue::testing::EncodeVarint;
 using ::testing::HasSubstr;
-
-std::vector<uint8_t> Bytes(std::initializer_list<int> values) {
-  std::vector<uint8_t> bytes;
-  for (int value : values) bytes.push_back(static_cast<uint8_t>(value));
-  return bytes;
-}
-
-std::vector<uint8_t> EncodeVarint(uint64_t value) {
-  std::vector<uint8_t> bytes(kMaxVarintBytes);
-  bytes.resize(static_cast<size_t>(PutVarint(value, bytes.data()) - bytes.data()));
-  return bytes;
-}
 
 const uint64_t kEdgeValues[] = {0,
                                 1,
