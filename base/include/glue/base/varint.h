@@ -56,10 +56,13 @@ inline VarintProblem ReadVarint(absl::Span<const uint8_t> bytes, int bits,
   for (int shift = 0;; shift += 7) {
     if (*position == bytes.size()) return VarintProblem::kTruncated;
     const uint8_t byte = bytes[(*position)++];
-    // The bits of the field this byte's 7 may still fill: its last byte when <= 7.
+    // The bits of the field this byte's 7 may still fill: its last byte when <= 7,
+    // the only byte that can be too long or too wide.
     const int bits_left = bits - shift;
-    if (bits_left <= 7 && (byte & 0x80) != 0) return VarintProblem::kTooLong;
-    if (bits_left < 7 && (byte >> bits_left) != 0) return VarintProblem::kTooWide;
+    if (bits_left <= 7) {
+      if ((byte & 0x80) != 0) return VarintProblem::kTooLong;
+      if ((byte >> bits_left) != 0) return VarintProblem::kTooWide;
+    }
     result |= uint64_t{byte & 0x7fu} << shift;
     if ((byte & 0x80) == 0) {
       *value = result;
