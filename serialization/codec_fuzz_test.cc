@@ -13,6 +13,7 @@
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_format.h"
 #include "glue/base/status_matchers.h"
+#include "glue/base/varint.h"
 #include "glue/serialization/codec.h"
 #include "glue/serialization/codec_testing.h"
 #include "gtest/gtest.h"
@@ -173,9 +174,8 @@ class Mutator {
       default:
         length = rng_() >> Below(64);
     }
-    uint8_t encoded[wire_format::kMaxVarintBytes];
-    const size_t size =
-        static_cast<size_t>(wire_format::WriteVarint(length, encoded) - encoded);
+    uint8_t encoded[kMaxVarintBytes];
+    const size_t size = static_cast<size_t>(PutVarint(length, encoded) - encoded);
     const auto at = bytes->begin() + static_cast<ptrdiff_t>(prefix.offset);
     bytes->erase(at, at + static_cast<ptrdiff_t>(prefix.size));
     bytes->insert(bytes->begin() + static_cast<ptrdiff_t>(prefix.offset), encoded,

@@ -1,9 +1,11 @@
 #include "serialization/wire_format.h"
 
+#include <algorithm>
 #include <limits>
 
 #include "absl/strings/str_format.h"
 #include "glue/base/crc32c.h"
+#include "glue/base/varint.h"
 
 namespace glue::serialization::wire_format {
 
@@ -23,27 +25,23 @@ bool WireReader::Fail(WireError error, const uint8_t* at, uint64_t value) {
 }
 
 bool WireReader::ReadVarintSlow(size_t max_bytes, uint64_t* value) {
-  const uint8_t* p = pos_;
-  uint64_t result = 0;
-  for (size_t i = 0; i < max_bytes; ++i) {
-    if (p == end_) {
-      return Fail(WireError::kTruncated, pos_);
-    }
-    const uint8_t byte = *p++;
-    if (i == kMaxVarintBytes - 1 && byte > 1) {
-      // The 10th byte holds bit 63 only; anything more is too long or overflows.
-      return Fail(
-          (byte & 0x80) != 0 ? WireError::kVarintTooLong : WireError::kVarintOverflow,
-          pos_, max_bytes);
-    }
-    result |= static_cast<uint64_t>(byte & 0x7f) << (7 * i);
-    if ((byte & 0x80) == 0) {
-      *value = result;
-      pos_ = p;
+  // Each byte carries 7 bits; the value has 64 at most.
+  const int bits = static_cast<int>(std::min<size_t>(7 * max_bytes, 64));
+  const absl::Span<const uint8_t> rest(pos_, remaining());
+  size_t length = 0;
+  switch (glue::ReadVarint(rest, bits, &length, value)) {
+    case VarintProblem::kNone:
+      pos_ += length;
       return true;
-    }
+    case VarintProblem::kTruncated:
+      return Fail(WireError::kTruncated, pos_);
+    case VarintProblem::kTooLong:
+      return Fail(WireError::kVarintTooLong, pos_, max_bytes);
+    case VarintProblem::kTooWide:
+    case VarintProblem::kNotShortest:  // ReadVarint takes any form: never returned
+      break;
   }
-  return Fail(WireError::kVarintTooLong, pos_, max_bytes);
+  return Fail(WireError::kVarintOverflow, pos_, max_bytes);
 }
 
 bool WireReader::ReadVarintUint32(uint32_t* value) {

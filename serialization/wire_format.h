@@ -1,7 +1,8 @@
-// Primitives of the Protocol Buffers wire format (varints, fixed-width integers, tags,
-// length-delimited fields, UTF-8 checks) and the checksum trailer that ends every glue
-// datagram, written by hand so that the codec reads datagrams in place. Internal to
-// the serialization layer; codec.cc builds on it.
+// Primitives of the Protocol Buffers wire format (tags, fixed-width integers,
+// length-delimited fields, UTF-8 checks; the varints are glue/base/varint.h's) and the
+// checksum trailer that ends every glue datagram, written by hand so that the codec
+// reads datagrams in place. Internal to the serialization layer; the codec
+// (datagram_encoder.cc, datagram_decoder.cc, envelope_parser.cc) builds on it.
 //
 //   WireReader reader(bytes);
 //   while (!reader.AtEnd()) {
@@ -12,7 +13,6 @@
 #ifndef GLUE_SERIALIZATION_WIRE_FORMAT_H_
 #define GLUE_SERIALIZATION_WIRE_FORMAT_H_
 
-#include <bit>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
@@ -22,6 +22,7 @@
 #include "absl/base/attributes.h"
 #include "absl/base/optimization.h"
 #include "absl/types/span.h"
+#include "glue/base/varint.h"
 
 namespace glue::serialization::wire_format {
 
@@ -35,16 +36,9 @@ enum class WireType : uint8_t {
   kFixed32 = 5,
 };
 
-// kMaxVarintBytes is the longest varint: 64 bits in 7-bit groups.
-inline constexpr size_t kMaxVarintBytes = 10;
 // kMaxVarint32Bytes is the longest tag or length prefix, as the reference parser
-// reads them: 32 bits in 7-bit groups.
+// reads them: 32 bits in 7-bit groups. Any other varint may take kMaxVarintBytes.
 inline constexpr size_t kMaxVarint32Bytes = 5;
-
-// VarintSize returns the number of bytes WriteVarint writes for `value` (1 to 10).
-constexpr size_t VarintSize(uint64_t value) {
-  return static_cast<size_t>((std::bit_width(value | 1) + 6) / 7);
-}
 
 // TagSize returns the number of bytes of the tag of field `field`.
 constexpr size_t TagSize(uint32_t field) {
@@ -60,18 +54,9 @@ constexpr size_t LengthDelimitedSize(uint32_t field, size_t content_bytes) {
 // The writers below write at `out`, which must have room for what they write (the
 // callers compute sizes first), and return the position after it.
 
-inline uint8_t* WriteVarint(uint64_t value, uint8_t* out) {
-  while (value >= 0x80) {
-    *out++ = static_cast<uint8_t>(value | 0x80);
-    value >>= 7;
-  }
-  *out++ = static_cast<uint8_t>(value);
-  return out;
-}
-
 inline uint8_t* WriteTag(uint32_t field, WireType type, uint8_t* out) {
-  return WriteVarint((static_cast<uint64_t>(field) << 3) | static_cast<uint64_t>(type),
-                     out);
+  return PutVarint((static_cast<uint64_t>(field) << 3) | static_cast<uint64_t>(type),
+                   out);
 }
 
 inline uint8_t* WriteFixed64(uint64_t value, uint8_t* out) {
@@ -91,7 +76,7 @@ inline uint8_t* WriteFixed32(uint32_t value, uint8_t* out) {
 // WriteLengthPrefix writes the tag of length-delimited field `field` and `length`;
 // the content follows.
 inline uint8_t* WriteLengthPrefix(uint32_t field, size_t length, uint8_t* out) {
-  return WriteVarint(length, WriteTag(field, WireType::kLengthDelimited, out));
+  return PutVarint(length, WriteTag(field, WireType::kLengthDelimited, out));
 }
 
 inline uint8_t* WriteBytes(uint32_t field, absl::Span<const uint8_t> bytes,
@@ -152,7 +137,8 @@ class WireReader {
   size_t offset() const { return static_cast<size_t>(pos_ - origin_); }
   size_t remaining() const { return static_cast<size_t>(end_ - pos_); }
 
-  // ReadVarint reads a varint of up to 10 bytes whose value fits in 64 bits.
+  // ReadVarint reads a varint of up to 10 bytes whose value fits in 64 bits, in any
+  // form, as the reference parser does (glue::ReadVarint).
   bool ReadVarint(uint64_t* value) {
     if (ABSL_PREDICT_TRUE(pos_ != end_ && *pos_ < 0x80)) {
       *value = *pos_++;

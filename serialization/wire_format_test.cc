@@ -7,25 +7,17 @@
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_format.h"
+#include "glue/base/byte_vectors.h"
+#include "glue/base/varint.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
 namespace glue::serialization::wire_format {
 namespace {
 
+using ::glue::testing::Bytes;
+using ::glue::testing::EncodeVarint;
 using ::testing::HasSubstr;
-
-std::vector<uint8_t> Bytes(std::initializer_list<int> values) {
-  std::vector<uint8_t> bytes;
-  for (int value : values) bytes.push_back(static_cast<uint8_t>(value));
-  return bytes;
-}
-
-std::vector<uint8_t> EncodeVarint(uint64_t value) {
-  std::vector<uint8_t> bytes(kMaxVarintBytes);
-  bytes.resize(static_cast<size_t>(WriteVarint(value, bytes.data()) - bytes.data()));
-  return bytes;
-}
 
 const uint64_t kEdgeValues[] = {0,
                                 1,
@@ -39,29 +31,6 @@ const uint64_t kEdgeValues[] = {0,
                                 (uint64_t{1} << 56) - 1,
                                 uint64_t{1} << 63,
                                 std::numeric_limits<uint64_t>::max()};
-
-TEST(Varint, SizeMatchesWhatIsWritten) {
-  for (uint64_t value : kEdgeValues) {
-    SCOPED_TRACE(value);
-    EXPECT_EQ(VarintSize(value), EncodeVarint(value).size());
-  }
-  EXPECT_EQ(VarintSize(0), 1u);
-  EXPECT_EQ(VarintSize(127), 1u);
-  EXPECT_EQ(VarintSize(128), 2u);
-  EXPECT_EQ(VarintSize(uint64_t{1} << 63), 10u);
-  EXPECT_EQ(VarintSize(std::numeric_limits<uint64_t>::max()), 10u);
-}
-
-TEST(Varint, WritesTheStandardEncoding) {
-  EXPECT_EQ(EncodeVarint(0), Bytes({0x00}));
-  EXPECT_EQ(EncodeVarint(127), Bytes({0x7f}));
-  EXPECT_EQ(EncodeVarint(128), Bytes({0x80, 0x01}));
-  EXPECT_EQ(EncodeVarint(300), Bytes({0xac, 0x02}));
-  EXPECT_EQ(EncodeVarint(uint64_t{1} << 63),
-            Bytes({0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x01}));
-  EXPECT_EQ(EncodeVarint(std::numeric_limits<uint64_t>::max()),
-            Bytes({0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01}));
-}
 
 TEST(Varint, RoundTripsEdgeValues) {
   for (uint64_t value : kEdgeValues) {
@@ -251,7 +220,7 @@ TEST(LengthDelimited, ReadsTheContentInPlace) {
 
 TEST(LengthDelimited, ReadsLengthsOfSeveralBytes) {
   std::vector<uint8_t> bytes(3 + 300);
-  WriteVarint(300, bytes.data());
+  PutVarint(300, bytes.data());
   bytes.resize(2 + 300);
   WireReader reader(bytes);
   absl::Span<const uint8_t> read;
@@ -272,7 +241,7 @@ TEST(LengthDelimited, RejectsALengthPastTheEnd) {
 
 TEST(LengthDelimited, RejectsEveryTruncation) {
   std::vector<uint8_t> bytes(2 + 200, 'x');
-  WriteVarint(200, bytes.data());
+  PutVarint(200, bytes.data());
   for (size_t length = 0; length < bytes.size(); ++length) {
     SCOPED_TRACE(length);
     WireReader reader(absl::MakeConstSpan(bytes.data(), length));

@@ -240,6 +240,11 @@ uint32_t ChecksumOf(absl::Span<const uint8_t> datagram) {
   return Crc32c(datagram.first(datagram.size() - wire_format::kChecksumTrailerBytes));
 }
 
+Header TestHeader() {
+  return Header{
+      .network_id = 7, .endpoint_id = 0x0123456789abcdef, .endpoint_name = "alpha"};
+}
+
 uint64_t TestSeed(uint64_t default_seed) {
   uint64_t seed = default_seed;
   if (const char* text = std::getenv("GLUE_TEST_SEED"); text != nullptr) {

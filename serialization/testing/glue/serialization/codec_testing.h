@@ -58,6 +58,10 @@ uint32_t ChecksumOf(absl::Span<const uint8_t> datagram);
 // Describe returns the content of `datagram` on one line, for failure messages.
 std::string Describe(const DecodedDatagram& datagram);
 
+// TestHeader returns a valid header: network 7, endpoint 0x0123456789abcdef, named
+// "alpha", of the protocol's version.
+Header TestHeader();
+
 // TestSeed returns the seed of a randomized test: the value of GLUE_TEST_SEED when
 // set, else `default_seed`. It prints the seed, so that a failure can be replayed.
 uint64_t TestSeed(uint64_t default_seed);
