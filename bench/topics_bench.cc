@@ -83,9 +83,14 @@ struct Side final : discovery::PeerListener {
   // each callback counting into `received`.
   absl::Status Create(const TopicsOptions& options, int64_t subscriptions) {
     const discovery::Config config = LoopbackConfig(id);
-    GLUE_ASSIGN_OR_RETURN(discovery, discovery::Discovery::Create(
-                                         boost::asio::make_strand(io), config, {}));
-    GLUE_ASSIGN_OR_RETURN(transport, transport::Transport::Create(*discovery, {}));
+    const transport::TransportOptions transport_options;
+    GLUE_ASSIGN_OR_RETURN(
+        discovery,
+        discovery::Discovery::Create(
+            boost::asio::make_strand(io), config,
+            {.datagram_budget = transport_options.max_datagram_bytes}));
+    GLUE_ASSIGN_OR_RETURN(transport,
+                          transport::Transport::Create(*discovery, transport_options));
     GLUE_ASSIGN_OR_RETURN(messages, fragmentation::MessageTransport::Create(*transport, {}));
     GLUE_ASSIGN_OR_RETURN(topics, Topics::Create(*messages, config, options));
     for (int64_t i = 0; i < subscriptions; ++i) {

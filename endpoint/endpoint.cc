@@ -85,7 +85,6 @@ absl::StatusOr<EndpointOptions> OptionsFromEnvironment(const EnvironmentLookup& 
     }
     options.transport.max_datagram_bytes = transport::DatagramBytesForMtu(mtu);
   }
-  options.discovery_options.datagram_budget = options.transport.max_datagram_bytes;
   GLUE_ASSIGN_OR_RETURN(const uint64_t threads, GetUint64(env, "GLUE_THREADS", 2, 1, 64));
   options.threads = threads;
   GLUE_ASSIGN_OR_RETURN(const uint64_t linger_ms,
@@ -116,9 +115,8 @@ absl::StatusOr<std::unique_ptr<Endpoint>> Endpoint::Create(EndpointOptions optio
     return absl::InvalidArgumentError("EndpointOptions: no clock or no links");
   }
   GLUE_RETURN_IF_ERROR(discovery::ValidateConfig(options.discovery));
-  // Announcements fit in the datagrams the transport sends.
-  options.discovery_options.datagram_budget = std::min(
-      options.discovery_options.datagram_budget, options.transport.max_datagram_bytes);
+  // Announcements go in datagrams of the transport's size: one MTU for the stack.
+  options.discovery_options.datagram_budget = options.transport.max_datagram_bytes;
   auto runtime = std::make_unique<Runtime>();
   runtime->options = std::move(options);
   Runtime& r = *runtime;

@@ -73,9 +73,11 @@ class TopicsTest : public transport::testing::NodeTest<Node> {
   Node* Add(const discovery::Config& config, TopicsOptions options,
                 boost::asio::io_context* io = nullptr) {
     auto node = std::make_unique<Node>();
-    node->discovery = MakeDiscovery(config, {}, io);
+    const transport::TransportOptions transport_options;
+    node->discovery = MakeDiscovery(
+        config, {.datagram_budget = transport_options.max_datagram_bytes}, io);
     if (node->discovery == nullptr) return nullptr;
-    auto transport = transport::Transport::Create(*node->discovery, {});
+    auto transport = transport::Transport::Create(*node->discovery, transport_options);
     EXPECT_OK(transport);
     if (!transport.ok()) return nullptr;
     node->transport = *std::move(transport);

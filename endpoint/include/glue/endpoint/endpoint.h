@@ -46,9 +46,8 @@ struct EndpointOptions {
   // Who the endpoint is and where it announces itself (GLUE_ENDPOINT_*,
   // GLUE_LISTEN_*, GLUE_DISCOVERY_*).
   discovery::Config discovery;
-  // Each layer's bounds. discovery_options.datagram_budget and
-  // transport.max_datagram_bytes are the datagram size (GLUE_MTU); Create makes the
-  // budget no larger than the transport's datagrams.
+  // Each layer's bounds. transport.max_datagram_bytes is the datagram size (GLUE_MTU)
+  // of the whole stack: Create sets discovery_options.datagram_budget to it.
   discovery::Discovery::Options discovery_options;
   transport::TransportOptions transport;
   fragmentation::MessageTransportOptions messages;
