@@ -22,7 +22,8 @@ TEST(SystemClock, AnAlarmRunsItsCallbackOnceItsDeadlineHasPassed) {
       clock.CreateAlarm(io.get_executor(), [&] { ran_at = clock.Now(); });
   const absl::Time deadline = clock.Now() + absl::Milliseconds(5);
   alarm->Set(deadline);
-  ASSERT_TRUE(glue::testing::RunUntil(io, [&] { return ran_at != absl::InfinitePast(); }));
+  ASSERT_TRUE(
+      glue::testing::RunUntil(io, [&] { return ran_at != absl::InfinitePast(); }));
   EXPECT_GE(ran_at, deadline);
 }
 
@@ -44,9 +45,10 @@ TEST(SystemClock, ACancelledOrResetAlarmDoesNotRunForTheEarlierDeadline) {
 TEST(SystemClock, AwaitUntilGivesUpAtTheDeadline) {
   Mutex mu;
   MutexLock lock(&mu);
-  EXPECT_FALSE(SystemClock().AwaitUntil(&mu, [] { return false; },
-                                        SystemClock().Now() + absl::Milliseconds(1)));
-  EXPECT_TRUE(SystemClock().AwaitUntil(&mu, [] { return true; }, absl::InfinitePast()));
+  EXPECT_FALSE(SystemClock().AwaitUntil(
+      &mu, [] { return false; }, SystemClock().Now() + absl::Milliseconds(1)));
+  EXPECT_TRUE(SystemClock().AwaitUntil(
+      &mu, [] { return true; }, absl::InfinitePast()));
 }
 
 TEST(SimulatedClock, TimeMovesOnlyWhenTheTestMovesIt) {
@@ -64,8 +66,10 @@ TEST(SimulatedClock, AlarmsRunInDeadlineOrderAtTheirDeadlines) {
   boost::asio::io_context io;
   const absl::Time start = clock.Now();
   std::vector<std::pair<int, absl::Time>> runs;
-  auto a = clock.CreateAlarm(io.get_executor(), [&] { runs.emplace_back(1, clock.Now()); });
-  auto b = clock.CreateAlarm(io.get_executor(), [&] { runs.emplace_back(2, clock.Now()); });
+  auto a =
+      clock.CreateAlarm(io.get_executor(), [&] { runs.emplace_back(1, clock.Now()); });
+  auto b =
+      clock.CreateAlarm(io.get_executor(), [&] { runs.emplace_back(2, clock.Now()); });
   a->Set(start + absl::Seconds(2));
   b->Set(start + absl::Seconds(1));
   ASSERT_EQ(clock.NextDeadline(), start + absl::Seconds(1));
@@ -118,7 +122,8 @@ TEST(SimulatedClock, AwaitUntilReturnsOnceAnotherThreadMovesTimePastTheDeadline)
   std::thread mover([&] { clock.AdvanceTo(deadline); });
   {
     MutexLock lock(&mu);
-    EXPECT_FALSE(clock.AwaitUntil(&mu, [] { return false; }, deadline));
+    EXPECT_FALSE(clock.AwaitUntil(
+        &mu, [] { return false; }, deadline));
   }
   mover.join();
   EXPECT_GE(clock.Now(), deadline);

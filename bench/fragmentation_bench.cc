@@ -20,14 +20,14 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
 #include "benchmark/benchmark.h"
+#include "glue/base/crc32c.h"
 #include "glue/base/status_macros.h"
 #include "glue/discovery/discovery.h"
-#include "glue/transport/transport.h"
-#include "glue/base/crc32c.h"
 #include "glue/fragmentation/fragment_header.h"
 #include "glue/fragmentation/message_transport.h"
 #include "glue/fragmentation/reassembler.h"
 #include "glue/fragmentation/splitter.h"
+#include "glue/transport/transport.h"
 #include "loopback.h"
 
 namespace glue::fragmentation {
@@ -118,7 +118,9 @@ void BM_Reassemble(benchmark::State& state) {
 struct Side final : MessageTransport::Listener {
   void OnPeerAdded(const discovery::Peer&) override { peers.Add(); }
   void OnPeerRemoved(const discovery::Peer&, discovery::RemovalReason) override {}
-  void OnMessage(const discovery::Peer&, std::vector<uint8_t>) override { received.Add(); }
+  void OnMessage(const discovery::Peer&, std::vector<uint8_t>) override {
+    received.Add();
+  }
   void OnSendDone(uint64_t, uint64_t, transport::SendOutcome outcome) override {
     if (outcome != transport::SendOutcome::kAcknowledged) ++not_acknowledged;
     done.Add();
@@ -137,9 +139,9 @@ struct Side final : MessageTransport::Listener {
 
   absl::Status Start(const transport::TransportOptions& options) {
     GLUE_ASSIGN_OR_RETURN(
-        discovery, discovery::Discovery::Create(
-                       boost::asio::make_strand(io), LoopbackConfig(id),
-                       {.datagram_budget = options.max_datagram_bytes}));
+        discovery,
+        discovery::Discovery::Create(boost::asio::make_strand(io), LoopbackConfig(id),
+                                     {.datagram_budget = options.max_datagram_bytes}));
     GLUE_ASSIGN_OR_RETURN(transport, transport::Transport::Create(*discovery, options));
     GLUE_ASSIGN_OR_RETURN(messages, MessageTransport::Create(*transport, {}));
     if (absl::Status status = messages->Start(this); !status.ok()) return status;

@@ -26,8 +26,8 @@
 #include "glue/base/status_macros.h"
 #include "glue/discovery/discovery.h"
 #include "glue/fragmentation/message_transport.h"
-#include "glue/transport/transport.h"
 #include "glue/topics/topics.h"
+#include "glue/transport/transport.h"
 #include "loopback.h"
 
 namespace glue::topics {
@@ -84,14 +84,14 @@ struct Side final : discovery::PeerListener {
   absl::Status Create(const TopicsOptions& options, int64_t subscriptions) {
     const discovery::Config config = LoopbackConfig(id);
     const transport::TransportOptions transport_options;
-    GLUE_ASSIGN_OR_RETURN(
-        discovery,
-        discovery::Discovery::Create(
-            boost::asio::make_strand(io), config,
-            {.datagram_budget = transport_options.max_datagram_bytes}));
+    GLUE_ASSIGN_OR_RETURN(discovery,
+                          discovery::Discovery::Create(
+                              boost::asio::make_strand(io), config,
+                              {.datagram_budget = transport_options.max_datagram_bytes}));
     GLUE_ASSIGN_OR_RETURN(transport,
                           transport::Transport::Create(*discovery, transport_options));
-    GLUE_ASSIGN_OR_RETURN(messages, fragmentation::MessageTransport::Create(*transport, {}));
+    GLUE_ASSIGN_OR_RETURN(messages,
+                          fragmentation::MessageTransport::Create(*transport, {}));
     GLUE_ASSIGN_OR_RETURN(topics, Topics::Create(*messages, config, options));
     for (int64_t i = 0; i < subscriptions; ++i) {
       absl::Status status =

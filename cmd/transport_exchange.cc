@@ -181,8 +181,8 @@ absl::Status Assemble(boost::asio::io_context& io, const discovery::Config& conf
   GLUE_ASSIGN_OR_RETURN(node->discovery,
                         discovery::Discovery::Create(boost::asio::make_strand(io), config,
                                                      discovery_options));
-  GLUE_ASSIGN_OR_RETURN(node->transport,
-                        transport::Transport::Create(*node->discovery, transport_options));
+  GLUE_ASSIGN_OR_RETURN(
+      node->transport, transport::Transport::Create(*node->discovery, transport_options));
   GLUE_ASSIGN_OR_RETURN(node->messages,
                         MessageTransport::Create(*node->transport, message_options));
   return node->messages->Start(node);
@@ -221,7 +221,8 @@ int Run(int argc, char** argv) {
       fragmentation::OptionsFromEnvironment(ProcessEnvironment());
   absl::StatusOr<transport::TransportOptions> transport_options =
       transport::OptionsFromEnvironment(ProcessEnvironment());
-  for (const absl::Status& status : {message_options.status(), transport_options.status()}) {
+  for (const absl::Status& status :
+       {message_options.status(), transport_options.status()}) {
     if (!status.ok()) {
       std::fprintf(stderr, "transport_exchange: %s\n", status.ToString().c_str());
       return 2;
@@ -252,8 +253,8 @@ int Run(int argc, char** argv) {
   beta_node.on_message = [&](std::vector<uint8_t> message) {
     Check(message, options, &received);
   };
-  for (auto [node, config] : {std::pair{&alpha_node, &alpha_config},
-                              std::pair{&beta_node, &beta_config}}) {
+  for (auto [node, config] :
+       {std::pair{&alpha_node, &alpha_config}, std::pair{&beta_node, &beta_config}}) {
     if (absl::Status made = Assemble(io, *config, discovery_options, *transport_options,
                                      *message_options, node);
         !made.ok()) {

@@ -80,7 +80,8 @@ TEST_F(DiscoverySimulatedTest, EndpointsOnThreeHostsFindEachOtherWithinARoundTri
   EXPECT_LT(clock_.Now() - start, absl::Milliseconds(50));
 }
 
-TEST_F(DiscoverySimulatedTest, APartitionExpiresPeersOnBothSidesAndHealingJoinsThemAgain) {
+TEST_F(DiscoverySimulatedTest,
+       APartitionExpiresPeersOnBothSidesAndHealingJoinsThemAgain) {
   Node* a = Add(1, "a");
   Node* b = Add(2, "b");
   Node* c = Add(3, "c");

@@ -243,9 +243,8 @@ TEST_F(DiscoveryTest, DatagramsCorruptedOnTheWayAreCountedAndDropped) {
   // the others never see it, and count what they drop.
   Discovery::Options garbling;
   garbling.data_faults = network::FaultOptions{.corrupt = 1.0};
-  auto garbled =
-      Discovery::Create(boost::asio::make_strand(io_), MulticastConfig(11, "garbled"),
-                        garbling);
+  auto garbled = Discovery::Create(boost::asio::make_strand(io_),
+                                   MulticastConfig(11, "garbled"), garbling);
   ASSERT_OK(garbled);
   ASSERT_OK((*garbled)->Start(nullptr));
   Discovery* b = Add(MulticastConfig(12, "b"));

@@ -127,9 +127,10 @@ absl::StatusOr<std::unique_ptr<Endpoint>> Endpoint::Create(EndpointOptions optio
       r.discovery,
       discovery::Discovery::Create(boost::asio::make_strand(r.io.get_executor()),
                                    o.discovery, o.discovery_options, *o.clock, *o.links));
-  GLUE_ASSIGN_OR_RETURN(r.transport, transport::Transport::Create(*r.discovery, o.transport));
-  GLUE_ASSIGN_OR_RETURN(r.messages,
-                        fragmentation::MessageTransport::Create(*r.transport, o.messages));
+  GLUE_ASSIGN_OR_RETURN(r.transport,
+                        transport::Transport::Create(*r.discovery, o.transport));
+  GLUE_ASSIGN_OR_RETURN(
+      r.messages, fragmentation::MessageTransport::Create(*r.transport, o.messages));
   GLUE_ASSIGN_OR_RETURN(r.topics,
                         topics::Topics::Create(*r.messages, o.discovery, o.topics, slow));
   return std::unique_ptr<Endpoint>(new Endpoint(std::move(runtime)));

@@ -77,8 +77,10 @@ class EndpointTest : public ::testing::Test {
     }
     const std::string name = "endpoint-" + std::to_string(id);
     if (simulated_) {
-      options.discovery = discovery::testing::SimulatedHostConfig(static_cast<int>(id), id, name);
-      options.links = &simulated_network_.Host(options.discovery.listen_address.address());
+      options.discovery =
+          discovery::testing::SimulatedHostConfig(static_cast<int>(id), id, name);
+      options.links =
+          &simulated_network_.Host(options.discovery.listen_address.address());
     } else {
       options.discovery = network_.MulticastConfig(id, name);
     }

@@ -7,13 +7,13 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "fragmentation/message_transport_state.h"
+#include "fragmentation/send_queue.h"
 #include "glue/base/block_pool.h"
 #include "glue/base/crc32c.h"
 #include "glue/base/mutex.h"
 #include "glue/base/status_macros.h"
 #include "glue/fragmentation/splitter.h"
-#include "fragmentation/message_transport_state.h"
-#include "fragmentation/send_queue.h"
 
 namespace glue::fragmentation {
 namespace internal {
@@ -49,7 +49,8 @@ void RetireReassembler(State& s, const PeerState& ps)
 }
 
 // ArmAlarm sets the alarm for s.alarm_at. On the strand.
-void ArmAlarm(const std::shared_ptr<State>& state) ABSL_EXCLUSIVE_LOCKS_REQUIRED(state->mu) {
+void ArmAlarm(const std::shared_ptr<State>& state)
+    ABSL_EXCLUSIVE_LOCKS_REQUIRED(state->mu) {
   State& s = *state;
   if (s.alarm_at) s.alarm->Set(*s.alarm_at);
 }
@@ -364,7 +365,7 @@ absl::Status MessageTransport::Send(uint64_t peer_id, std::shared_ptr<const void
     }
     internal::PeerState& ps = *found->second;
     if (absl::Status room = internal::QueueRoom(peer_id, ps.queue.size(), ps.bytes_queued,
-                                                 size, s.options);
+                                                size, s.options);
         !room.ok()) {
       ++s.counters.refused_queue_full;
       return room;

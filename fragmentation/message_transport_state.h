@@ -1,6 +1,6 @@
 // MessageTransportState: what a MessageTransport and the transport's calls into it
-// (it is the transport's listener) share: the peers' reassembly and send queues. Internal to the fragmentation layer,
-// on the transport.
+// (it is the transport's listener) share: the peers' reassembly and send queues. Internal
+// to the fragmentation layer, on the transport.
 #ifndef GLUE_FRAGMENTATION_MESSAGE_TRANSPORT_STATE_H_
 #define GLUE_FRAGMENTATION_MESSAGE_TRANSPORT_STATE_H_
 
@@ -54,7 +54,8 @@ struct MessageTransportState final : transport::Transport::Listener {
 
   // Transport::Listener: the transport's calls, on its strand (message_transport.cc).
   void OnPeerAdded(const discovery::Peer& peer) override;
-  void OnPeerRemoved(const discovery::Peer& peer, discovery::RemovalReason reason) override;
+  void OnPeerRemoved(const discovery::Peer& peer,
+                     discovery::RemovalReason reason) override;
   void OnMessage(const discovery::Peer& from, transport::Delivery delivery) override;
   void OnSendDone(uint64_t peer_id, absl::Span<const uint64_t> keys,
                   transport::SendOutcome outcome) override;

@@ -111,7 +111,8 @@ class MessageTransportTest : public transport::testing::NodeTest<Node> {
     EXPECT_OK(transport);
     if (!transport.ok()) return nullptr;
     node->transport = *std::move(transport);
-    auto messages = MessageTransport::Create(*node->transport, std::move(options.messages));
+    auto messages =
+        MessageTransport::Create(*node->transport, std::move(options.messages));
     EXPECT_OK(messages);
     if (!messages.ok()) return nullptr;
     node->messages = *std::move(messages);
@@ -219,8 +220,7 @@ TEST_F(MessageTransportTest, LargeMessagesArriveIntactThroughALossyNetwork) {
   const uint32_t seed = std::random_device()();
   std::printf("fault seed: %u\n", seed);
   NodeOptions options;
-  options.discovery.data_faults =
-      network::FaultOptions{.drop = 0.2, .seed = seed};
+  options.discovery.data_faults = network::FaultOptions{.drop = 0.2, .seed = seed};
   Node* a = Add(Lossy(1, "a"), options);
   options.discovery.data_faults->seed = seed + 1;
   Node* b = Add(Lossy(2, "b"), options);
@@ -316,9 +316,9 @@ TEST_F(MessageTransportTest, IncompleteMessagesExpireAndGiveTheirMemoryBack) {
   ASSERT_TRUE(Connect(a, b));
   constexpr uint32_t kMessages = 10;
   for (uint32_t i = 0; i < kMessages; ++i) {
-    ASSERT_OK(a->messages->Send(
-        b->id(), Message(i, 30'000),
-        {.reliable = false, .expiry = Now() + absl::Milliseconds(50)}));
+    ASSERT_OK(
+        a->messages->Send(b->id(), Message(i, 30'000),
+                          {.reliable = false, .expiry = Now() + absl::Milliseconds(50)}));
   }
   ASSERT_TRUE(RunUntil(io_,
                        [&] {
@@ -481,9 +481,8 @@ TEST_F(MessageTransportTest, AMessageWhoseFragmentExpiresIsReportedExpiredOnce) 
   Node* b = Add(2, {}, &io_b_);
   ASSERT_TRUE(a && b);
   ASSERT_TRUE(Connect(a, b, &io_b_));
-  ASSERT_OK(
-      a->messages->Send(b->id(), Message(7, 1 << 20),
-                        {.expiry = Now() + absl::Milliseconds(100), .token = 7}));
+  ASSERT_OK(a->messages->Send(b->id(), Message(7, 1 << 20),
+                              {.expiry = Now() + absl::Milliseconds(100), .token = 7}));
   ASSERT_TRUE(RunUntil(io_, [&] {
     return a->done_count() == 1 && a->messages->counters().transport.bytes_held == 0;
   }));
@@ -493,9 +492,9 @@ TEST_F(MessageTransportTest, AMessageWhoseFragmentExpiresIsReportedExpiredOnce) 
   const MessageTransportCounters c = a->messages->counters();
   EXPECT_EQ(c.expired, 1u);
   EXPECT_EQ(c.bytes_queued, 0u);
-  EXPECT_LT(c.fragments_sent,
-            FragmentCount(1 << 20, a->transport->max_body_bytes(
-                                       kMaxFragmentHeaderBytes)));
+  EXPECT_LT(
+      c.fragments_sent,
+      FragmentCount(1 << 20, a->transport->max_body_bytes(kMaxFragmentHeaderBytes)));
 }
 
 TEST_F(MessageTransportTest, APeersNewSessionStartsItsMessagesAnew) {

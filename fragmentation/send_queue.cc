@@ -70,7 +70,6 @@ void Count(State& s, SendOutcome outcome) ABSL_EXCLUSIVE_LOCKS_REQUIRED(s.mu) {
   }
 }
 
-
 void Report(State& s, uint64_t peer_id, OutMessage& m, SendOutcome outcome,
             std::vector<Done>* done) ABSL_EXCLUSIVE_LOCKS_REQUIRED(s.mu) {
   if (m.reported) return;

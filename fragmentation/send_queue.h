@@ -12,11 +12,11 @@
 
 #include "absl/status/status.h"
 #include "absl/types/span.h"
+#include "fragmentation/message_transport_state.h"
 #include "glue/fragmentation/fragment_header.h"
 #include "glue/fragmentation/message_transport.h"
 #include "glue/fragmentation/splitter.h"
 #include "glue/transport/transport.h"
-#include "fragmentation/message_transport_state.h"
 
 namespace glue::fragmentation::internal {
 
@@ -26,7 +26,7 @@ struct OutMessage {
   std::shared_ptr<const void> owner;  // keeps `bytes` alive
   absl::Span<const uint8_t> bytes;
   SplitPlan plan;
-  FragmentHeader header;  // index set per fragment; unused when not fragmented
+  FragmentHeader header;           // index set per fragment; unused when not fragmented
   transport::SendOptions options;  // options.token is the caller's
   // The token the transport reports this message's frames by; kUntracked for a whole
   // message no caller awaits a report of (see MessageTransport::Send).

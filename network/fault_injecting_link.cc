@@ -28,8 +28,7 @@ struct HeldDatagram {
 };
 
 struct FaultState {
-  FaultState(std::unique_ptr<DatagramLink> inner_link, const FaultOptions& opts,
-             Clock& c)
+  FaultState(std::unique_ptr<DatagramLink> inner_link, const FaultOptions& opts, Clock& c)
       : inner(std::move(inner_link)), options(opts), clock(c), random(opts.seed) {}
 
   const std::unique_ptr<DatagramLink> inner;
@@ -224,10 +223,9 @@ absl::StatusOr<std::unique_ptr<FaultInjectingLink>> FaultInjectingLink::Create(
   auto state = std::make_shared<FaultState>(std::move(inner), options, clock);
   {
     MutexLock lock(&state->mu);
-    state->alarm = clock.CreateAlarm(
-        executor, [weak = std::weak_ptr<FaultState>(state)] {
-          if (auto state = weak.lock()) OnAlarm(state);
-        });
+    state->alarm = clock.CreateAlarm(executor, [weak = std::weak_ptr<FaultState>(state)] {
+      if (auto state = weak.lock()) OnAlarm(state);
+    });
   }
   return std::unique_ptr<FaultInjectingLink>(new FaultInjectingLink(std::move(state)));
 }

@@ -52,7 +52,8 @@ class SimulatedNetworkTest : public ::testing::Test {
   }
 
   static absl::Span<const uint8_t> Bytes(const std::string& text) {
-    return absl::MakeConstSpan(reinterpret_cast<const uint8_t*>(text.data()), text.size());
+    return absl::MakeConstSpan(reinterpret_cast<const uint8_t*>(text.data()),
+                               text.size());
   }
 
   SimulatedClock clock_;
@@ -126,7 +127,9 @@ std::vector<std::string> ThroughFaults(uint64_t seed) {
   SimulatedClock clock;
   boost::asio::io_context io;
   SimulatedNetwork network(clock, seed);
-  network.SetFaults(kHostA, {.drop = 0.3, .duplicate = 0.1, .reorder = 0.2,
+  network.SetFaults(kHostA, {.drop = 0.3,
+                             .duplicate = 0.1,
+                             .reorder = 0.2,
                              .reorder_delay = absl::Milliseconds(5)});
   UdpSocketOptions options;
   options.bind_address = Address(kHostA, 0);
@@ -137,14 +140,16 @@ std::vector<std::string> ThroughFaults(uint64_t seed) {
   std::vector<std::string> received;
   EXPECT_TRUE((*b)->Start([&](const ReceivedDatagram& d) {
                     received.emplace_back(d.bytes.begin(), d.bytes.end());
-                  }).ok());
+                  })
+                  .ok());
   EXPECT_TRUE((*a)->Start([](const ReceivedDatagram&) {}).ok());
   for (int i = 0; i < 200; ++i) {
     const std::string text = std::to_string(i);
-    EXPECT_TRUE((*a)->Send(Address(kHostB, 5000),
-                           absl::MakeConstSpan(
-                               reinterpret_cast<const uint8_t*>(text.data()), text.size()))
-                    .ok());
+    EXPECT_TRUE(
+        (*a)->Send(Address(kHostB, 5000),
+                   absl::MakeConstSpan(reinterpret_cast<const uint8_t*>(text.data()),
+                                       text.size()))
+            .ok());
     clock.AdvanceBy(absl::Milliseconds(1));
     io.poll();
   }

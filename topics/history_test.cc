@@ -11,8 +11,8 @@ namespace {
 size_t Add(PublishedTopic& topic, uint64_t sequence, size_t bytes, size_t depth,
            size_t max_bytes, size_t* history_bytes) {
   return AddToHistory(topic, sequence, absl::InfiniteFuture(),
-                      SharedBytes::Of(std::vector<uint8_t>(bytes, 0)), /*payload_offset=*/0,
-                      depth, max_bytes, history_bytes);
+                      SharedBytes::Of(std::vector<uint8_t>(bytes, 0)),
+                      /*payload_offset=*/0, depth, max_bytes, history_bytes);
 }
 
 std::vector<uint64_t> Sequences(const PublishedTopic& topic) {

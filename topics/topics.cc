@@ -55,8 +55,8 @@ bool Wants(const Interest& interest, absl::string_view topic, absl::string_view 
 }
 
 // SendTo hands `bytes` to the message transport for `peer`, counting a refusal.
-void SendTo(State& s, uint64_t peer, SharedBytes bytes, const transport::SendOptions& options)
-    ABSL_EXCLUSIVE_LOCKS_REQUIRED(s.mu) {
+void SendTo(State& s, uint64_t peer, SharedBytes bytes,
+            const transport::SendOptions& options) ABSL_EXCLUSIVE_LOCKS_REQUIRED(s.mu) {
   const absl::Status status =
       s.messages->Send(peer, std::move(bytes.owner), bytes.view, options);
   if (absl::IsResourceExhausted(status)) ++s.counters.refused_queue_full;
@@ -172,12 +172,12 @@ void OnMessage(const std::shared_ptr<State>& state, const discovery::Peer& from,
     auto make = [&] {
       auto pending = std::make_shared<PendingMessage>();
       pending->message = Message{.topic = std::string(p.topic),
-                                  .type = std::string(p.type),
-                                  .publisher_id = from.id,
-                                  .publisher_name = from.name,
-                                  .sequence = p.sequence,
-                                  .history = p.history,
-                                  .payload = p.payload};
+                                 .type = std::string(p.type),
+                                 .publisher_id = from.id,
+                                 .publisher_name = from.name,
+                                 .sequence = p.sequence,
+                                 .history = p.history,
+                                 .payload = p.payload};
       pending->owner = std::move(owner);
       if (p.time_to_live_ms > 0) {
         pending->deadline = s.Now() + absl::Milliseconds(p.time_to_live_ms);
@@ -258,11 +258,11 @@ absl::Status PublishLocked(const std::shared_ptr<State>& state, Publication& p,
   DeliverLocally(state, p.topic, p.type, [&] {
     auto pending = std::make_shared<PendingMessage>();
     pending->message = Message{.topic = std::string(p.topic),
-                                .type = std::string(p.type),
-                                .publisher_id = s.self_id,
-                                .publisher_name = s.self_name,
-                                .sequence = p.sequence,
-                                .payload = kept_payload};
+                               .type = std::string(p.type),
+                               .publisher_id = s.self_id,
+                               .publisher_name = s.self_name,
+                               .sequence = p.sequence,
+                               .payload = kept_payload};
     pending->owner = bytes.owner;
     pending->deadline = deadline;
     return pending;

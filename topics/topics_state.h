@@ -1,5 +1,6 @@
 // TopicsState: what a Topics, the message transport's calls into it (it is the
-// message transport's listener) and the dispatcher share. Internal to the topics layer, on the message transport.
+// message transport's listener) and the dispatcher share. Internal to the topics layer,
+// on the message transport.
 #ifndef GLUE_TOPICS_TOPICS_STATE_H_
 #define GLUE_TOPICS_TOPICS_STATE_H_
 
@@ -41,7 +42,8 @@ struct TopicsState final : fragmentation::MessageTransport::Listener {
   // MessageTransport::Listener: the message transport's calls, on its strand
   // (topics.cc). Topics never awaits the end of what it sends.
   void OnPeerAdded(const discovery::Peer& peer) override;
-  void OnPeerRemoved(const discovery::Peer& peer, discovery::RemovalReason reason) override;
+  void OnPeerRemoved(const discovery::Peer& peer,
+                     discovery::RemovalReason reason) override;
   void OnMessage(const discovery::Peer& from, std::vector<uint8_t> message) override;
   void OnSendDone(uint64_t, uint64_t, transport::SendOutcome) override {}
   bool WantsSendDone() const override { return false; }

@@ -71,7 +71,7 @@ class TopicsTest : public transport::testing::NodeTest<Node> {
 
   // Add starts a node on `io` (the fixture's by default).
   Node* Add(const discovery::Config& config, TopicsOptions options,
-                boost::asio::io_context* io = nullptr) {
+            boost::asio::io_context* io = nullptr) {
     auto node = std::make_unique<Node>();
     const transport::TransportOptions transport_options;
     node->discovery = MakeDiscovery(

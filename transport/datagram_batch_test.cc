@@ -23,16 +23,17 @@ struct Network {
   bool refuse = false;
 
   DatagramBatch::SendFn Sender() {
-    return [this](absl::Span<const network::OutgoingDatagram> batch)
-               -> absl::StatusOr<size_t> {
-      ++calls;
-      if (refuse) return absl::UnavailableError("socket buffer full");
-      const size_t n = std::min(per_call, batch.size());
-      for (size_t i = 0; i < n; ++i) {
-        datagrams.emplace_back(batch[i].bytes.begin(), batch[i].bytes.end());
-      }
-      return n;
-    };
+    return
+        [this](
+            absl::Span<const network::OutgoingDatagram> batch) -> absl::StatusOr<size_t> {
+          ++calls;
+          if (refuse) return absl::UnavailableError("socket buffer full");
+          const size_t n = std::min(per_call, batch.size());
+          for (size_t i = 0; i < n; ++i) {
+            datagrams.emplace_back(batch[i].bytes.begin(), batch[i].bytes.end());
+          }
+          return n;
+        };
   }
 };
 

@@ -1,6 +1,4 @@
 // Session: when acknowledgements go, and how resends follow from them.
-#include "glue/transport/session.h"
-
 #include <algorithm>
 #include <iostream>
 #include <iterator>
@@ -9,6 +7,7 @@
 #include <vector>
 
 #include "glue/base/status_matchers.h"
+#include "glue/transport/session.h"
 #include "glue/transport/session_link.h"
 
 namespace glue::transport {
@@ -19,18 +18,18 @@ using serialization::AckFrame;
 using serialization::AckRange;
 using serialization::DataFrame;
 using testing::Bytes;
-using testing::IndexOf;
+using ::testing::ElementsAre;
 using testing::Indexed;
+using testing::IndexOf;
+using ::testing::IsEmpty;
 using testing::kFarFuture;
 using testing::kStart;
 using testing::Link;
-using testing::Reliable;
 using testing::LinkOptions;
+using testing::Reliable;
 using testing::RunReliableStream;
 using testing::Sequences;
 using testing::StreamResult;
-using ::testing::ElementsAre;
-using ::testing::IsEmpty;
 using ::testing::UnorderedElementsAre;
 
 TEST(Session, AckRidesOnDataWhenThereIsSome) {

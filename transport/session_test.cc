@@ -19,18 +19,18 @@ using serialization::AckFrame;
 using serialization::AckRange;
 using serialization::DataFrame;
 using testing::Bytes;
-using testing::IndexOf;
+using ::testing::ElementsAre;
 using testing::Indexed;
+using testing::IndexOf;
+using ::testing::IsEmpty;
 using testing::kFarFuture;
 using testing::kStart;
 using testing::Link;
-using testing::Reliable;
 using testing::LinkOptions;
+using testing::Reliable;
 using testing::RunReliableStream;
 using testing::Sequences;
 using testing::StreamResult;
-using ::testing::ElementsAre;
-using ::testing::IsEmpty;
 using ::testing::UnorderedElementsAre;
 
 TEST(Session, ValidateNamesTheOffendingField) {

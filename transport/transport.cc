@@ -124,14 +124,13 @@ void Transmit(TransportState& s, const PeerSession& ps)
   header.peer_session = ps.peer_number;
   // Create checked that the header, the largest ack and the largest payload fit; an
   // error here is a bug, and the frames are left to be resent.
-  if (absl::Status status = PackFrames(header, ps.peer.data_address, s.out, s.encoder,
-                                       *s.batch);
+  if (absl::Status status =
+          PackFrames(header, ps.peer.data_address, s.out, s.encoder, *s.batch);
       !status.ok()) {
     GLUE_LOG(kError, "transport: cannot encode for peer %d: %s", ps.peer.id,
              status.ToString());
   }
 }
-
 
 // Service does what is due in one session at `now`: expiries, then sending.
 void Service(TransportState& s, PeerSession& ps, absl::Time now, Reports* reports)
@@ -565,7 +564,9 @@ absl::Status Transport::SendToName(std::string_view name, Payload payload,
       absl::StrCat("no peer named '", absl::string_view(name.data(), name.size()), "'"));
 }
 
-size_t Transport::max_datagram_bytes() const { return state_->options.max_datagram_bytes; }
+size_t Transport::max_datagram_bytes() const {
+  return state_->options.max_datagram_bytes;
+}
 
 size_t Transport::max_payload_bytes() const { return state_->max_payload; }
 

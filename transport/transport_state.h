@@ -38,7 +38,8 @@ struct TransportState final : discovery::Discovery::Listener,
 
   // Discovery::Listener: discovery's handlers, on the strand (transport.cc).
   void OnPeerAdded(const discovery::Peer& peer) override;
-  void OnPeerRemoved(const discovery::Peer& peer, discovery::RemovalReason reason) override;
+  void OnPeerRemoved(const discovery::Peer& peer,
+                     discovery::RemovalReason reason) override;
   void OnFrames(const discovery::Peer& from,
                 const serialization::DecodedDatagram& datagram) override;
 

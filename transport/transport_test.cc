@@ -444,7 +444,8 @@ TEST_F(TransportTest, CreateRefusesDatagramsThatCannotCarryItsFrames) {
       StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("max_best_effort_queue")));
 }
 
-TEST_F(TransportLoopbackTest, MalformedFramesAndUnknownAcknowledgementsAreCountedAndIgnored) {
+TEST_F(TransportLoopbackTest,
+       MalformedFramesAndUnknownAcknowledgementsAreCountedAndIgnored) {
   Node* a = Add(1);
   Node* b = Add(2);
   ASSERT_TRUE(a && b);

@@ -1,7 +1,7 @@
 #include "glue/base/simulated_clock.h"
 
-#include <atomic>
 #include <algorithm>
+#include <atomic>
 #include <boost/asio/post.hpp>
 #include <utility>
 

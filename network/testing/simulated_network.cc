@@ -1,10 +1,9 @@
 #include "glue/network/simulated_network.h"
 
+#include <algorithm>
 #include <atomic>
 #include <boost/asio/post.hpp>
 #include <string>
-
-#include <algorithm>
 
 #include "absl/strings/str_cat.h"
 #include "glue/base/handler_gate.h"
@@ -74,12 +73,14 @@ class SimulatedNetwork::SimulatedLink final : public DatagramLink {
     network_->Close(state_);
   }
 
-  absl::Status Send(const Address& destination, absl::Span<const uint8_t> bytes) override {
+  absl::Status Send(const Address& destination,
+                    absl::Span<const uint8_t> bytes) override {
     const OutgoingDatagram datagram{destination, bytes};
     return SendBatch(absl::MakeConstSpan(&datagram, 1)).status();
   }
 
-  absl::StatusOr<size_t> SendBatch(absl::Span<const OutgoingDatagram> datagrams) override {
+  absl::StatusOr<size_t> SendBatch(
+      absl::Span<const OutgoingDatagram> datagrams) override {
     if (state_->stopped.load()) {
       return absl::FailedPreconditionError("simulated link is stopped");
     }
@@ -118,7 +119,8 @@ class SimulatedNetwork::SimulatedLink final : public DatagramLink {
   const std::shared_ptr<LinkState> state_;
 };
 
-SimulatedNetwork::SimulatedNetwork(Clock& clock, uint64_t seed) : clock_(clock), seed_(seed) {}
+SimulatedNetwork::SimulatedNetwork(Clock& clock, uint64_t seed)
+    : clock_(clock), seed_(seed) {}
 
 SimulatedNetwork::~SimulatedNetwork() = default;
 
@@ -262,17 +264,17 @@ void SimulatedNetwork::Carry(const LinkState& from, const OutgoingDatagram& data
       MutexLock lock(&mu_);
       ++counters_.delivered;
     }
-    boost::asio::post(link->executor, [link, bytes, source,
-                                       destination = datagram.destination] {
-      link->queued.fetch_sub(1);
-      HandlerGate::Pass pass(&link->gate);
-      if (!pass) return;
-      link->datagrams_received.fetch_add(1, std::memory_order_relaxed);
-      link->bytes_received.fetch_add(bytes->size(), std::memory_order_relaxed);
-      link->handler(ReceivedDatagram{.source = source,
-                                     .destination = destination,
-                                     .bytes = absl::MakeConstSpan(*bytes)});
-    });
+    boost::asio::post(
+        link->executor, [link, bytes, source, destination = datagram.destination] {
+          link->queued.fetch_sub(1);
+          HandlerGate::Pass pass(&link->gate);
+          if (!pass) return;
+          link->datagrams_received.fetch_add(1, std::memory_order_relaxed);
+          link->bytes_received.fetch_add(bytes->size(), std::memory_order_relaxed);
+          link->handler(ReceivedDatagram{.source = source,
+                                         .destination = destination,
+                                         .bytes = absl::MakeConstSpan(*bytes)});
+        });
   }
 }
 

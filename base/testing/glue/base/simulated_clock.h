@@ -72,8 +72,8 @@ class SimulatedClock final : public Clock {
 // when `done()` does not hold by `limit` of simulated time, or when nothing is left
 // to run. `io` must run on this thread only.
 template <typename Predicate>
-bool RunSimulatedUntil(boost::asio::io_context& io, SimulatedClock& clock,
-                       Predicate done, absl::Duration limit = absl::Minutes(1)) {
+bool RunSimulatedUntil(boost::asio::io_context& io, SimulatedClock& clock, Predicate done,
+                       absl::Duration limit = absl::Minutes(1)) {
   const absl::Time end = clock.Now() + limit;
   while (!done()) {
     if (io.stopped()) io.restart();
@@ -90,7 +90,8 @@ bool RunSimulatedUntil(boost::asio::io_context& io, SimulatedClock& clock,
 inline void RunSimulatedFor(boost::asio::io_context& io, SimulatedClock& clock,
                             absl::Duration duration) {
   const absl::Time end = clock.Now() + duration;
-  RunSimulatedUntil(io, clock, [] { return false; }, duration);
+  RunSimulatedUntil(
+      io, clock, [] { return false; }, duration);
   if (io.stopped()) io.restart();
   io.poll();
   if (clock.Now() < end) clock.AdvanceTo(end);

@@ -4,7 +4,8 @@
 //
 //   SimulatedNetwork network(clock, seed);
 //   Config a = SimulatedHostConfig(1, /*id=*/11, "a");
-//   auto discovery = Discovery::Create(strand, a, {}, clock, network.Host(a.listen_address.address()));
+//   auto discovery = Discovery::Create(strand, a, {}, clock,
+//   network.Host(a.listen_address.address()));
 #ifndef GLUE_DISCOVERY_SIMULATED_HOSTS_H_
 #define GLUE_DISCOVERY_SIMULATED_HOSTS_H_
 

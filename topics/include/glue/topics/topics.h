@@ -1,6 +1,6 @@
-// Topics: publish and subscribe by topic name, over the MessageTransport it is given. Each
-// endpoint tells its peers which filters it subscribes to; a publication goes only to
-// the peers whose interest matches it, and to local subscribers without the network.
+// Topics: publish and subscribe by topic name, over the MessageTransport it is given.
+// Each endpoint tells its peers which filters it subscribes to; a publication goes only
+// to the peers whose interest matches it, and to local subscribers without the network.
 // Each published topic keeps its last messages (history) for subscribers that appear
 // later. The topics layer, on the fragmentation layer.
 //

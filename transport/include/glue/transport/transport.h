@@ -21,8 +21,8 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
-#include "absl/time/time.h"
 #include "absl/strings/string_view.h"
+#include "absl/time/time.h"
 #include "absl/types/span.h"
 #include "glue/base/clock.h"
 #include "glue/base/environment.h"
@@ -153,8 +153,8 @@ class Transport {
   // until Start. Errors: kInvalidArgument for session options Session::Validate
   // refuses, or a max_datagram_bytes out of its range; the message names the option
   // and the values.
-  static absl::StatusOr<std::unique_ptr<Transport>> Create(discovery::Discovery& discovery,
-                                                           TransportOptions options);
+  static absl::StatusOr<std::unique_ptr<Transport>> Create(
+      discovery::Discovery& discovery, TransportOptions options);
 
   // Stops (see Stop).
   ~Transport();

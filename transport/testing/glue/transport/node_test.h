@@ -15,14 +15,14 @@
 
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
-#include <cstdint>
 #include <chrono>
+#include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <map>
+#include <memory>
 #include <optional>
 #include <random>
-#include <memory>
 #include <set>
 #include <string>
 #include <utility>
@@ -33,8 +33,8 @@
 #include "glue/base/clock.h"
 #include "glue/base/mutex.h"
 #include "glue/base/run_until.h"
-#include "glue/base/skip.h"
 #include "glue/base/simulated_clock.h"
+#include "glue/base/skip.h"
 #include "glue/discovery/config.h"
 #include "glue/discovery/discovery.h"
 #include "glue/discovery/loopback_network.h"
@@ -77,6 +77,13 @@ struct Observed {
   }
 };
 
+// TestSeed is GLUE_TEST_SEED when set, to repeat a run, or a random seed.
+inline uint64_t TestSeed() {
+  if (const char* seed = std::getenv("GLUE_TEST_SEED"))
+    return std::strtoull(seed, nullptr, 10);
+  return std::random_device()();
+}
+
 // NodeTest runs nodes on the fixture's io_context or on io_b_, and stops every node
 // it keeps at TearDown. Node derives from Observed and has id() and Stop().
 //
@@ -86,12 +93,6 @@ struct Observed {
 // wait, and repeats exactly. A fixture that sets `simulated_ = false` in its
 // constructor runs the same on a LoopbackNetwork of real sockets and the system
 // clock instead (skipping where loopback cannot carry multicast).
-// TestSeed is GLUE_TEST_SEED when set, to repeat a run, or a random seed.
-inline uint64_t TestSeed() {
-  if (const char* seed = std::getenv("GLUE_TEST_SEED")) return std::strtoull(seed, nullptr, 10);
-  return std::random_device()();
-}
-
 template <typename Node>
 class NodeTest : public ::testing::Test {
  protected:
@@ -131,7 +132,9 @@ class NodeTest : public ::testing::Test {
   }
 
   // The clock every layer of every node reads.
-  Clock& clock() { return simulated_ ? static_cast<Clock&>(simulated_clock_) : SystemClock(); }
+  Clock& clock() {
+    return simulated_ ? static_cast<Clock&>(simulated_clock_) : SystemClock();
+  }
   absl::Time Now() { return clock().Now(); }
 
   // MakeDiscovery makes the discovery of `config` on the fixture's network and clock,
@@ -156,10 +159,12 @@ class NodeTest : public ::testing::Test {
     options.bind_address =
         network::Address(boost::asio::ip::make_address("127.0.0.1"), 0);
     if (simulated_) {
-      options.bind_address = network::Address(discovery::testing::SimulatedHostAddress(254), 0);
+      options.bind_address =
+          network::Address(discovery::testing::SimulatedHostAddress(254), 0);
     }
-    auto link = (simulated_ ? simulated_network_.Host(options.bind_address.address()) : links)
-                    .Open(io_.get_executor(), options, {});
+    auto link =
+        (simulated_ ? simulated_network_.Host(options.bind_address.address()) : links)
+            .Open(io_.get_executor(), options, {});
     EXPECT_TRUE(link.ok()) << link.status();
     if (!link.ok()) return nullptr;
     EXPECT_TRUE((*link)->Start([](const network::ReceivedDatagram&) {}).ok());
@@ -194,8 +199,9 @@ class NodeTest : public ::testing::Test {
   // on the simulated network); returns `done`'s last answer. Tests call it as they
   // would glue::testing::RunUntil, which it hides.
   template <typename Done>
-  bool RunUntil(boost::asio::io_context& io, Done done,
-                std::chrono::steady_clock::duration timeout = glue::testing::kDefaultRunTimeout) {
+  bool RunUntil(
+      boost::asio::io_context& io, Done done,
+      std::chrono::steady_clock::duration timeout = glue::testing::kDefaultRunTimeout) {
     if (!simulated_) return glue::testing::RunUntil(io, done, timeout);
     return glue::testing::RunSimulatedUntil(io, simulated_clock_, done,
                                             absl::FromChrono(timeout));

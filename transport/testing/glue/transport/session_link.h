@@ -155,8 +155,8 @@ struct StreamResult {
   absl::Duration elapsed;
 };
 
-inline StreamResult RunReliableStream(uint32_t messages, bool ordered, LinkOptions link_options,
-                               uint32_t seed) {
+inline StreamResult RunReliableStream(uint32_t messages, bool ordered,
+                                      LinkOptions link_options, uint32_t seed) {
   SessionOptions options;
   options.window.max_frames = 256;  // flow control paces the stream
   Session a(options);
