@@ -252,18 +252,16 @@ void SimulatedNetwork::Carry(const LinkState& from, const OutgoingDatagram& data
   if (receivers.empty()) return;
   auto bytes = std::make_shared<const std::vector<uint8_t>>(datagram.bytes.begin(),
                                                             datagram.bytes.end());
+  uint64_t delivered = 0;
+  uint64_t overflowed = 0;
   for (const std::shared_ptr<LinkState>& link : receivers) {
     if (link->queued.fetch_add(1) >= kMaxQueuedPerLink) {
       link->queued.fetch_sub(1);
       link->dropped.fetch_add(1, std::memory_order_relaxed);
-      MutexLock lock(&mu_);
-      ++counters_.overflowed;
+      ++overflowed;
       continue;
     }
-    {
-      MutexLock lock(&mu_);
-      ++counters_.delivered;
-    }
+    ++delivered;
     boost::asio::post(
         link->executor, [link, bytes, source, destination = datagram.destination] {
           link->queued.fetch_sub(1);
@@ -276,6 +274,9 @@ void SimulatedNetwork::Carry(const LinkState& from, const OutgoingDatagram& data
                                          .bytes = absl::MakeConstSpan(*bytes)});
         });
   }
+  MutexLock lock(&mu_);
+  counters_.delivered += delivered;
+  counters_.overflowed += overflowed;
 }
 
 }  // namespace glue::network::testing

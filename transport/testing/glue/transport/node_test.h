@@ -154,17 +154,14 @@ class NodeTest : public ::testing::Test {
   // OpenRawLink opens a link of the test's own on the nodes' network (a host of its
   // own on the simulated one), to send them what no node would.
   std::unique_ptr<network::DatagramLink> OpenRawLink() {
+    const boost::asio::ip::address host =
+        simulated_ ? discovery::testing::SimulatedHostAddress(254)
+                   : boost::asio::ip::make_address("127.0.0.1");
     network::UdpSocketOptions options;
-    network::LinkFactory& links = network::SystemLinks();
-    options.bind_address =
-        network::Address(boost::asio::ip::make_address("127.0.0.1"), 0);
-    if (simulated_) {
-      options.bind_address =
-          network::Address(discovery::testing::SimulatedHostAddress(254), 0);
-    }
-    auto link =
-        (simulated_ ? simulated_network_.Host(options.bind_address.address()) : links)
-            .Open(io_.get_executor(), options, {});
+    options.bind_address = network::Address(host, 0);
+    network::LinkFactory& links =
+        simulated_ ? simulated_network_.Host(host) : network::SystemLinks();
+    auto link = links.Open(io_.get_executor(), options, {});
     EXPECT_TRUE(link.ok()) << link.status();
     if (!link.ok()) return nullptr;
     EXPECT_TRUE((*link)->Start([](const network::ReceivedDatagram&) {}).ok());
