@@ -100,6 +100,16 @@ uint8_t* DatagramEncoder::WriteHeader(const Header& header) {
           header.peer_session,
           wire_format::WriteTag(kSessionReceiver, WireType::kFixed64, out));
     }
+    if (header.session_challenge != 0) {
+      out = wire_format::WriteFixed64(
+          header.session_challenge,
+          wire_format::WriteTag(kSessionChallenge, WireType::kFixed64, out));
+    }
+    if (header.session_echo != 0) {
+      out = wire_format::WriteFixed64(
+          header.session_echo,
+          wire_format::WriteTag(kSessionEcho, WireType::kFixed64, out));
+    }
   }
   return out;
 }
@@ -145,6 +155,16 @@ absl::StatusOr<absl::Span<const uint8_t>> DatagramEncoder::EncodeAnnouncement(
     out = WriteSocketAddress(kPeerDataAddress, peer.data_address, out);
     out = WriteVarintField(kPeerRate, peer.rate_milliseconds, out);
     out = WriteVarintField(kPeerAge, peer.age_milliseconds, out);
+  }
+  if (announcement.challenge != 0) {
+    out = wire_format::WriteFixed64(
+        announcement.challenge,
+        wire_format::WriteTag(kAnnouncementChallenge, WireType::kFixed64, out));
+  }
+  if (announcement.echo != 0) {
+    out = wire_format::WriteFixed64(
+        announcement.echo,
+        wire_format::WriteTag(kAnnouncementEcho, WireType::kFixed64, out));
   }
   const absl::Span<const uint8_t> datagram = Seal(out);
   assert(size_ == total);

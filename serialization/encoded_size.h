@@ -40,7 +40,10 @@ inline size_t BytesFieldSize(uint32_t field, size_t bytes) {
 // none (both numbers 0), and then the field is not written.
 inline size_t SessionBodySize(const Header& header) {
   return (header.session != 0 ? wire_format::TagSize(kSessionSender) + 8 : 0) +
-         (header.peer_session != 0 ? wire_format::TagSize(kSessionReceiver) + 8 : 0);
+         (header.peer_session != 0 ? wire_format::TagSize(kSessionReceiver) + 8 : 0) +
+         (header.session_challenge != 0 ? wire_format::TagSize(kSessionChallenge) + 8
+                                        : 0) +
+         (header.session_echo != 0 ? wire_format::TagSize(kSessionEcho) + 8 : 0);
 }
 
 // HeaderSize is the size of the Envelope fields that carry `header`: what every
@@ -85,6 +88,9 @@ inline size_t AnnouncementBodySize(const Announcement& announcement) {
   for (const PeerRecord& peer : announcement.known_peers) {
     size += PeerRecordEntrySize(peer);
   }
+  if (announcement.challenge != 0)
+    size += wire_format::TagSize(kAnnouncementChallenge) + 8;
+  if (announcement.echo != 0) size += wire_format::TagSize(kAnnouncementEcho) + 8;
   return size;
 }
 

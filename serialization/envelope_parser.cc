@@ -379,6 +379,11 @@ bool Parser::ParseAnnouncement(absl::Span<const uint8_t> bytes) {
         peers.push_back(peer);
         break;
       }
+      case kAnnouncementChallenge:
+        return ReadFixed64(reader, tag, at, kMessage, "challenge",
+                           &announcement.challenge);
+      case kAnnouncementEcho:
+        return ReadFixed64(reader, tag, at, kMessage, "echo", &announcement.echo);
       default:
         return Skip(reader, tag, kMessage);
     }
@@ -521,6 +526,11 @@ bool Parser::ParseSession(absl::Span<const uint8_t> bytes, Header* header) {
         return ReadFixed64(reader, tag, at, kMessage, "sender", &header->session);
       case kSessionReceiver:
         return ReadFixed64(reader, tag, at, kMessage, "receiver", &header->peer_session);
+      case kSessionChallenge:
+        return ReadFixed64(reader, tag, at, kMessage, "challenge",
+                           &header->session_challenge);
+      case kSessionEcho:
+        return ReadFixed64(reader, tag, at, kMessage, "echo", &header->session_echo);
       default:
         return Skip(reader, tag, kMessage);
     }

@@ -88,7 +88,7 @@ TEST(DatagramDecoder, SkipsUnknownFieldsAtEveryLevel) {
   const std::string bytes = Sealed(
       UnknownFields(100) + kHeader + UnknownFields(11) +
       AnnouncementField(
-          UnknownFields(4) +
+          UnknownFields(6) +
           BytesField(1,
                      UnknownFields(3) + SocketAddressBody(kIpv4, 80) + UnknownFields(7)) +
           VarintField(2, 1000) +
@@ -157,13 +157,13 @@ TEST(DatagramDecoder, TakesTheLastValueOfARepeatedScalar) {
 }
 
 TEST(DatagramDecoder, AcceptsNonMinimalVarints) {
-  // protocol_major 1 as a three-byte varint, under a three-byte tag.
+  // protocol_major 2 as a three-byte varint, under a three-byte tag.
   const std::string bytes =
-      Sealed(std::string("\x88\x80\x00\x81\x80\x00", 6) + Fixed64Field(4, 42) +
+      Sealed(std::string("\x88\x80\x00\x82\x80\x00", 6) + Fixed64Field(4, 42) +
              BytesField(5, "a") + GoodbyeField());
   DecodedDatagram decoded;
   ASSERT_OK(DatagramDecoder().Decode(AsSpan(bytes), &decoded));
-  EXPECT_EQ(decoded.header.protocol_major, 1u);
+  EXPECT_EQ(decoded.header.protocol_major, 2u);
   ExpectReferenceAgrees(AsSpan(bytes), decoded);
 }
 
@@ -218,7 +218,7 @@ TEST(DatagramDecoder, AcceptsTheLimitsExactly) {
   EXPECT_EQ(decoded.announcement.known_peers.size(), 1024u);
 
   const std::string name(255, 'n');
-  const std::string named = Sealed(VarintField(1, 1) + Fixed64Field(4, 1) +
+  const std::string named = Sealed(VarintField(1, kProtocolMajor) + Fixed64Field(4, 1) +
                                    BytesField(5, name) + GoodbyeField());
   ASSERT_OK(DatagramDecoder().Decode(AsSpan(named), &decoded));
   EXPECT_EQ(decoded.header.endpoint_name, name);
@@ -287,7 +287,8 @@ TEST(DatagramDecoder, RejectsEveryDocumentedError) {
        kHeader + VarintField(2, uint64_t{1} << 32) + GoodbyeField(), kInvalid,
        "4294967296 at offset 15 does not fit in 32 bits"},
       {"wrong wire type for endpoint_id",
-       VarintField(1, 1) + VarintField(4, 42) + BytesField(5, "a") + GoodbyeField(),
+       VarintField(1, kProtocolMajor) + VarintField(4, 42) + BytesField(5, "a") +
+           GoodbyeField(),
        kInvalid, "field 4 (endpoint_id) at offset 2 has wire type 0, expected 1"},
       {"wrong wire type for frames", kHeader + VarintField(10, 1), kInvalid,
        "field 10 (frames)"},
@@ -311,17 +312,20 @@ TEST(DatagramDecoder, RejectsEveryDocumentedError) {
        VarintField(1, 0) + Fixed64Field(4, 42) + BytesField(5, "a") + GoodbyeField(),
        kInvalid, "no protocol_major"},
       {"another major version",
-       VarintField(1, 2) + Fixed64Field(4, 42) + BytesField(5, "a") + GoodbyeField(),
-       absl::StatusCode::kUnimplemented, "major version 2 is not supported"},
+       VarintField(1, 1) + Fixed64Field(4, 42) + BytesField(5, "a") + GoodbyeField(),
+       absl::StatusCode::kUnimplemented, "major version 1 is not supported"},
       {"another major version, then garbage", VarintField(1, 3) + "\xff\xff",
-       absl::StatusCode::kUnimplemented, "this endpoint speaks 1.0"},
-      {"endpoint_id missing", VarintField(1, 1) + BytesField(5, "a") + GoodbyeField(),
-       kInvalid, "no endpoint_id"},
+       absl::StatusCode::kUnimplemented, "this endpoint speaks 2.0"},
+      {"endpoint_id missing",
+       VarintField(1, kProtocolMajor) + BytesField(5, "a") + GoodbyeField(), kInvalid,
+       "no endpoint_id"},
       {"endpoint_id 0",
-       VarintField(1, 1) + Fixed64Field(4, 0) + BytesField(5, "a") + GoodbyeField(),
+       VarintField(1, kProtocolMajor) + Fixed64Field(4, 0) + BytesField(5, "a") +
+           GoodbyeField(),
        kInvalid, "no endpoint_id"},
-      {"endpoint_name missing", VarintField(1, 1) + Fixed64Field(4, 1) + GoodbyeField(),
-       kInvalid, "no endpoint_name"},
+      {"endpoint_name missing",
+       VarintField(1, kProtocolMajor) + Fixed64Field(4, 1) + GoodbyeField(), kInvalid,
+       "no endpoint_name"},
       {"endpoint_name empty", kHeader + BytesField(5, "") + GoodbyeField(), kInvalid,
        "no endpoint_name"},
       {"endpoint_name too long",
@@ -330,7 +334,7 @@ TEST(DatagramDecoder, RejectsEveryDocumentedError) {
       {"endpoint_name not UTF-8", kHeader + BytesField(5, "\xc0\x80") + GoodbyeField(),
        kInvalid, "not valid UTF-8"},
       {"an earlier endpoint_name not UTF-8",
-       VarintField(1, 1) + Fixed64Field(4, 1) + BytesField(5, "\xff") +
+       VarintField(1, kProtocolMajor) + Fixed64Field(4, 1) + BytesField(5, "\xff") +
            BytesField(5, "fine") + GoodbyeField(),
        kInvalid, "not valid UTF-8"},
       {"no body", kHeader, kInvalid, "no body"},

@@ -25,6 +25,8 @@ inline constexpr uint32_t kEnvelopeFrames = 10;
 // Session.
 inline constexpr uint32_t kSessionSender = 1;
 inline constexpr uint32_t kSessionReceiver = 2;
+inline constexpr uint32_t kSessionChallenge = 3;
+inline constexpr uint32_t kSessionEcho = 4;
 // SocketAddress.
 inline constexpr uint32_t kSocketAddressIp = 1;
 inline constexpr uint32_t kSocketAddressPort = 2;
@@ -32,6 +34,8 @@ inline constexpr uint32_t kSocketAddressPort = 2;
 inline constexpr uint32_t kAnnouncementDataAddress = 1;
 inline constexpr uint32_t kAnnouncementRate = 2;
 inline constexpr uint32_t kAnnouncementKnownPeers = 3;
+inline constexpr uint32_t kAnnouncementChallenge = 4;
+inline constexpr uint32_t kAnnouncementEcho = 5;
 // PeerRecord.
 inline constexpr uint32_t kPeerEndpointId = 1;
 inline constexpr uint32_t kPeerEndpointName = 2;

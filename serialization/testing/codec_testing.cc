@@ -146,9 +146,12 @@ wire::Envelope ToProto(const DecodedDatagram& datagram) {
   envelope.set_network_id(datagram.header.network_id);
   envelope.set_endpoint_id(datagram.header.endpoint_id);
   envelope.set_endpoint_name(std::string(datagram.header.endpoint_name));
-  if (datagram.header.session != 0 || datagram.header.peer_session != 0) {
+  if (datagram.header.session != 0 || datagram.header.peer_session != 0 ||
+      datagram.header.session_challenge != 0 || datagram.header.session_echo != 0) {
     envelope.mutable_session()->set_sender(datagram.header.session);
     envelope.mutable_session()->set_receiver(datagram.header.peer_session);
+    envelope.mutable_session()->set_challenge(datagram.header.session_challenge);
+    envelope.mutable_session()->set_echo(datagram.header.session_echo);
   }
   switch (datagram.kind) {
     case DecodedDatagram::Kind::kAnnouncement: {
@@ -156,6 +159,8 @@ wire::Envelope ToProto(const DecodedDatagram& datagram) {
       SetAddress(datagram.announcement.data_address,
                  announcement->mutable_data_address());
       announcement->set_rate_milliseconds(datagram.announcement.rate_milliseconds);
+      announcement->set_challenge(datagram.announcement.challenge);
+      announcement->set_echo(datagram.announcement.echo);
       for (const PeerRecord& peer : datagram.announcement.known_peers) {
         wire::PeerRecord* out = announcement->add_known_peers();
         out->set_endpoint_id(peer.endpoint_id);
@@ -279,6 +284,8 @@ void RandomDatagram(std::mt19937_64& rng, OwnedDatagram* out) {
       datagram.announcement = Announcement{
           .data_address = RandomAddress(rng),
           .rate_milliseconds = std::max<uint32_t>(1, static_cast<uint32_t>(rng())),
+          .challenge = RandomValue(rng),
+          .echo = RandomValue(rng),
       };
       const size_t peers = RandomSize(rng, 4, 100);
       for (size_t i = 0; i < peers; ++i) {
@@ -303,6 +310,8 @@ void RandomDatagram(std::mt19937_64& rng, OwnedDatagram* out) {
       // Either number may be absent (0).
       datagram.header.session = RandomValue(rng);
       datagram.header.peer_session = RandomValue(rng);
+      datagram.header.session_challenge = RandomValue(rng);
+      datagram.header.session_echo = RandomValue(rng);
   }
   const int frame_count = std::uniform_int_distribution<int>(1, 8)(rng);
   // Ranges first, so that the views made below point at their final storage.

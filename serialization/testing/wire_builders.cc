@@ -1,6 +1,7 @@
 #include "glue/serialization/wire_builders.h"
 
 #include "glue/base/varint.h"
+#include "glue/serialization/messages.h"
 
 namespace glue::serialization::testing {
 
@@ -35,7 +36,8 @@ std::string UnknownFields(uint32_t first) {
          BytesField(first + 2, "future") + Fixed32Field(first + 3, 9);
 }
 
-const std::string kHeader = VarintField(1, 1) + Fixed64Field(4, 42) + BytesField(5, "a");
+const std::string kHeader =
+    VarintField(1, kProtocolMajor) + Fixed64Field(4, 42) + BytesField(5, "a");
 const std::string kIpv4("\x7f\x00\x00\x01", 4);
 
 std::string SocketAddressBody(std::string_view ip, uint64_t port) {

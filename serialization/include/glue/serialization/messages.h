@@ -20,7 +20,7 @@ namespace glue::serialization {
 // kProtocolMajor is the major version this code speaks; datagrams of another major
 // version are rejected. kProtocolMinor is the minor version it writes; newer minor
 // versions only add fields, which this code skips.
-inline constexpr uint32_t kProtocolMajor = 1;
+inline constexpr uint32_t kProtocolMajor = 2;
 inline constexpr uint32_t kProtocolMinor = 0;
 
 // Header is what every datagram says about its sender.
@@ -38,6 +38,11 @@ struct Header {
   // goodbyes (0).
   uint64_t session = 0;
   uint64_t peer_session = 0;
+  // A random number the receiver must echo with its session number before the sender
+  // believes a number of its it has not verified, and the receiver's challenge this
+  // datagram answers (0 = none); in datagrams of frames only.
+  uint64_t session_challenge = 0;
+  uint64_t session_echo = 0;
 
   friend bool operator==(const Header&, const Header&) = default;
 };
@@ -67,6 +72,11 @@ struct Announcement {
   network::Address data_address;
   uint32_t rate_milliseconds = 0;
   absl::Span<const PeerRecord> known_peers;
+  // A random number the receiver must echo, in an announcement sent to our data
+  // address, to prove it receives at the address it announced; and the receiver's
+  // challenge this announcement answers. 0 = none.
+  uint64_t challenge = 0;
+  uint64_t echo = 0;
 
   friend bool operator==(const Announcement&, const Announcement&) = default;
 };
