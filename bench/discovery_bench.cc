@@ -265,9 +265,9 @@ void BM_HandleAnnouncement(benchmark::State& state) {
 }
 
 // An expiry sweep as Discovery's timer runs it, in a table of state.range(0) peers
-// heard 1 ms apart: Expire when the oldest falls silent, which removes it, and
-// NextExpiry to arm the timer again. The peer then announces itself again (an add),
-// so that every sweep finds the table as the last one did; that add is timed too.
+// heard 1 ms apart: Expire when the oldest falls silent, which suspects it and asks
+// for a probe, and NextExpiry to arm the timer again. The peer then answers (a sign
+// of life), so that every sweep finds the table as the last one did; that is timed too.
 void BM_ExpireOne(benchmark::State& state) {
   const Peers peers(state.range(0));
   PeerTable table(TableOptions());
@@ -279,23 +279,23 @@ void BM_ExpireOne(benchmark::State& state) {
   const absl::Duration timeout = kRate * kTimeoutMultiplier;
   const absl::Duration step = absl::Milliseconds(1);
   std::vector<PeerEvent> events;
+  std::vector<Peer> probes;
   size_t oldest = 0;
-  // The oldest peer, heard at `heard`, expires at heard + timeout.
+  // The oldest peer, heard at `heard`, falls silent at heard + timeout.
   absl::Time heard = start;
   for (auto _ : state) {
     const absl::Time now = heard + timeout;
-    events.clear();
-    table.Expire(now, &events);
+    probes.clear();
+    table.Expire(now, &events, &probes);
     std::optional<absl::Time> expiry = table.NextExpiry();
     benchmark::DoNotOptimize(expiry);
-    // The peer comes back, the newest: heard one step after the previous newest.
-    const absl::Time back =
-        now - timeout + step * static_cast<int64_t>(peers.senders.size());
-    if (events.size() != 1 ||
-        table.OnAnnouncement(peers.senders[oldest], back, &events) != Verdict::kAdded) {
-      state.SkipWithError("a sweep did not remove exactly the oldest peer");
+    if (probes.size() != 1 || !events.empty()) {
+      state.SkipWithError("a sweep did not suspect exactly the oldest peer");
       return;
     }
+    // The peer answers: heard one step after the previous newest.
+    table.OnSignOfLife(probes[0].id,
+                       now - timeout + step * static_cast<int64_t>(peers.senders.size()));
     heard += step;
     if (++oldest == peers.senders.size()) oldest = 0;
   }

@@ -8,7 +8,9 @@
 #include "absl/strings/str_cat.h"
 #include "glue/base/handler_gate.h"
 #include "glue/base/log.h"
+#include "glue/base/log_limiter.h"
 #include "glue/base/mutex.h"
+#include "glue/base/siphash.h"
 #include "glue/base/status_macros.h"
 #include "glue/network/interfaces.h"
 #include "glue/network/udp_socket.h"
@@ -18,6 +20,12 @@ namespace internal {
 
 // The wait after the first announcement; it doubles with each one until the period.
 constexpr absl::Duration kFirstStartupInterval = absl::Milliseconds(20);
+
+// A rendezvous's answer makes us challenge at most this many endpoints it lists that
+// we do not know, and each address at most once per period of ours: what one voucher
+// makes us send stays within a small multiple of what it sent.
+constexpr size_t kMaxIntroductionsPerAnnouncement = 64;
+constexpr size_t kMaxIntroducedAddresses = 4096;
 
 struct DiscoveryState : std::enable_shared_from_this<DiscoveryState> {
   DiscoveryState(Strand s, const Config& cfg, Discovery::Options opts, Clock& c,
@@ -32,7 +40,8 @@ struct DiscoveryState : std::enable_shared_from_this<DiscoveryState> {
                .own_name = cfg.endpoint_name,
                .timeout_multiplier = cfg.rate_timeout_multiplier,
                .own_rate = cfg.rate,
-               .max_peers = options.max_peers}) {}
+               .max_peers = options.max_peers}),
+        cookie_key(RandomSipHashKey()) {}
 
   const Strand strand;
   const Config config;
@@ -59,10 +68,41 @@ struct DiscoveryState : std::enable_shared_from_this<DiscoveryState> {
   // Set once by Create.
   std::unique_ptr<Alarm> announce_alarm ABSL_GUARDED_BY(mu);
   std::unique_ptr<Alarm> expiry_alarm ABSL_GUARDED_BY(mu);
+  // When each address a rendezvous listed was last challenged (at most once a period),
+  // by Cookie(0, address).
+  absl::flat_hash_map<uint64_t, absl::Time> introduced ABSL_GUARDED_BY(mu);
+  // One line per period per reason of refusal.
+  LogLimiter other_version_log ABSL_GUARDED_BY(mu);
+  LogLimiter clash_log ABSL_GUARDED_BY(mu);
+  LogLimiter goodbye_log ABSL_GUARDED_BY(mu);
+  // The key of our challenges: a challenge is Cookie(id, address), which only we can
+  // compute, so that an echo is checked without remembering whom we challenged.
+  const SipHashKey cookie_key;
 
   std::atomic<uint64_t> announcements_sent{0}, answers_sent{0}, goodbyes_sent{0},
       send_failures{0}, datagrams_received{0}, corrupt{0}, malformed{0}, other_version{0},
-      frames_from_unknown{0};
+      frames_from_unknown{0}, challenges_sent{0}, echoes_sent{0}, probes_sent{0},
+      verified{0}, introductions_deferred{0};
+
+  // Cookie is our challenge to endpoint `id` at `address`: never 0.
+  uint64_t Cookie(uint64_t id, const network::Address& address) const {
+    uint8_t bytes[8 + 16 + 2];
+    for (int i = 0; i < 8; ++i) bytes[i] = static_cast<uint8_t>(id >> (8 * i));
+    size_t size = 8;
+    if (address.address().is_v4()) {
+      const auto ip = address.address().to_v4().to_bytes();
+      std::copy(ip.begin(), ip.end(), bytes + size);
+      size += ip.size();
+    } else {
+      const auto ip = address.address().to_v6().to_bytes();
+      std::copy(ip.begin(), ip.end(), bytes + size);
+      size += ip.size();
+    }
+    bytes[size++] = static_cast<uint8_t>(address.port() >> 8);
+    bytes[size++] = static_cast<uint8_t>(address.port());
+    const uint64_t cookie = SipHash24(cookie_key, absl::MakeConstSpan(bytes, size));
+    return cookie == 0 ? 1 : cookie;
+  }
 
   bool rendezvous() const { return !config.discovery_target.has_value(); }
   bool target_is_multicast() const {
@@ -82,6 +122,8 @@ struct DiscoveryState : std::enable_shared_from_this<DiscoveryState> {
 namespace {
 
 using internal::DiscoveryState;
+using internal::kMaxIntroducedAddresses;
+using internal::kMaxIntroductionsPerAnnouncement;
 using Events = std::vector<PeerEvent>;
 
 // A datagram to send once the lock is released.
@@ -110,15 +152,19 @@ network::Address AnnouncedAddress(const network::DatagramLink& data,
 
 // Our announcements, listing `others` (a rendezvous's answer), each within the budget.
 // `rate` is the period they claim: ours, or, for a rendezvous's answers, the period of
-// the endpoint answered, since that is how often it will hear from us.
+// the endpoint answered, since that is how often it will hear from us. The first
+// carries `challenge` and `echo` (0: none).
 std::vector<std::vector<uint8_t>> EncodeAnnouncements(const DiscoveryState& s,
                                                       const std::vector<Peer>& others,
-                                                      absl::Time now,
-                                                      absl::Duration rate) {
+                                                      absl::Time now, absl::Duration rate,
+                                                      uint64_t challenge = 0,
+                                                      uint64_t echo = 0) {
   const serialization::Header header = s.Header();
   serialization::Announcement announcement;
   announcement.data_address = s.announced;
   announcement.rate_milliseconds = ToMilliseconds(rate);
+  announcement.challenge = challenge;
+  announcement.echo = echo;
   std::vector<serialization::PeerRecord> records;
   records.reserve(others.size());
   for (const Peer& peer : others) {
@@ -157,6 +203,7 @@ std::vector<std::vector<uint8_t>> EncodeAnnouncements(const DiscoveryState& s,
       continue;
     }
     announcement.known_peers = absl::MakeConstSpan(records.data() + next, end - next);
+    if (!datagrams.empty()) announcement.challenge = announcement.echo = 0;
     auto bytes = encoder->EncodeAnnouncement(header, announcement);
     if (bytes.ok()) {
       datagrams.emplace_back(bytes->begin(), bytes->end());
@@ -209,11 +256,23 @@ void OnExpiry(const std::shared_ptr<DiscoveryState>& state) {
   HandlerGate::Pass pass(&s.gate);
   if (!pass) return;
   Events events;
+  std::vector<DeferredDatagram> outgoing;
   {
     MutexLock lock(&s.mu);
-    s.table.Expire(s.clock.Now(), &events);
+    const absl::Time now = s.clock.Now();
+    std::vector<Peer> probes;
+    s.table.Expire(now, &events, &probes);
+    // A probe is an announcement of ours to the suspect's address that challenges it:
+    // its echo is a sign of life.
+    for (const Peer& peer : probes) {
+      for (auto& bytes : EncodeAnnouncements(s, {}, now, s.config.rate,
+                                             s.Cookie(peer.id, peer.data_address))) {
+        outgoing.push_back({peer.data_address, std::move(bytes), &s.probes_sent});
+      }
+    }
     ArmExpiry(state);
   }
+  Send(s, outgoing);
   Deliver(s, events);
 }
 
@@ -264,6 +323,61 @@ network::Address DataAddressOf(const network::Address& announced,
   return network::Address(source.address(), announced.port());
 }
 
+// LogClash says, once a period, that endpoints are ignored for the id or name they
+// claim.
+void LogClash(DiscoveryState& s, const Sender& sender, Verdict verdict, absl::Time now)
+    ABSL_EXCLUSIVE_LOCKS_REQUIRED(s.mu) {
+  if (verdict != Verdict::kIgnoredOwnIdClash && verdict != Verdict::kIgnoredNameClash) {
+    return;
+  }
+  if (const uint64_t n = s.clash_log.Admit(now)) {
+    GLUE_LOG(kWarning,
+             "discovery: ignoring %d announcement(s) of endpoints whose id or name is "
+             "taken, e.g. '%s' (id %d) at %s: %s",
+             n, sender.name, sender.id, network::FormatAddress(sender.data_address),
+             verdict == Verdict::kIgnoredOwnIdClash
+                 ? absl::StrCat("it uses our id under another name (we are '",
+                                s.config.endpoint_name, "')")
+                 : std::string("a live endpoint of another id holds the name"));
+  }
+}
+
+// Introduce challenges the endpoints a verified peer's announcement lists that we do
+// not know, so that their own echoes add them; it refreshes those we know.
+void Introduce(DiscoveryState& s, const serialization::DecodedDatagram& d,
+               const network::ReceivedDatagram& datagram, absl::Time now,
+               std::vector<DeferredDatagram>* outgoing)
+    ABSL_EXCLUSIVE_LOCKS_REQUIRED(s.mu) {
+  size_t introduced = 0;
+  for (const serialization::PeerRecord& record : d.announcement.known_peers) {
+    const Sender other{d.header.network_id, record.endpoint_id, record.endpoint_name,
+                       DataAddressOf(record.data_address, datagram.source),
+                       absl::Milliseconds(record.rate_milliseconds)};
+    const absl::Time heard = now - absl::Milliseconds(record.age_milliseconds);
+    if (s.table.OnPeerRecord(other, heard) != Verdict::kUnverified) continue;
+    auto [at, fresh] = s.introduced.try_emplace(s.Cookie(0, other.data_address), now);
+    if (!fresh && now - at->second < s.config.rate) continue;  // challenged lately
+    if (introduced == kMaxIntroductionsPerAnnouncement ||
+        (fresh && s.introduced.size() > kMaxIntroducedAddresses)) {
+      if (fresh) s.introduced.erase(at);
+      s.introductions_deferred.fetch_add(1, std::memory_order_relaxed);
+      continue;
+    }
+    at->second = now;
+    ++introduced;
+    for (auto& bytes : EncodeAnnouncements(s, {}, now, s.config.rate,
+                                           s.Cookie(other.id, other.data_address))) {
+      outgoing->push_back({other.data_address, std::move(bytes), &s.challenges_sent});
+    }
+  }
+  // Addresses challenged over a period ago may be challenged again: forget them.
+  if (s.introduced.size() > kMaxIntroducedAddresses / 2) {
+    absl::erase_if(s.introduced, [&](const auto& entry) {
+      return now - entry.second >= s.config.rate;
+    });
+  }
+}
+
 void OnAnnouncement(const std::shared_ptr<DiscoveryState>& state,
                     const network::ReceivedDatagram& datagram) {
   DiscoveryState& s = *state;
@@ -276,39 +390,42 @@ void OnAnnouncement(const std::shared_ptr<DiscoveryState>& state,
   std::vector<DeferredDatagram> outgoing;
   {
     MutexLock lock(&s.mu);
-    const Verdict verdict = s.table.OnAnnouncement(sender, now, &events);
-    const bool accepted = verdict == Verdict::kAdded || verdict == Verdict::kRefreshed ||
-                          verdict == Verdict::kReplaced;
-    // Endpoints a rendezvous told us of: each new one hears from us at once.
-    std::vector<network::Address> introduce;
-    if (accepted) {
-      for (const serialization::PeerRecord& record : d.announcement.known_peers) {
-        const Sender other{d.header.network_id, record.endpoint_id, record.endpoint_name,
-                           DataAddressOf(record.data_address, datagram.source),
-                           absl::Milliseconds(record.rate_milliseconds)};
-        const absl::Time heard = now - absl::Milliseconds(record.age_milliseconds);
-        if (s.table.OnPeerRecord(other, heard, &events) == Verdict::kAdded) {
-          introduce.push_back(other.data_address);
-        }
+    // An endpoint is added only once it proved that it receives at the address it
+    // announced, by echoing the challenge we sent there: an announcement alone, whose
+    // source and content anyone can forge, only refreshes what we know.
+    const uint64_t cookie = s.Cookie(sender.id, sender.data_address);
+    const bool proven = d.announcement.echo == cookie;
+    Verdict verdict;
+    if (proven) {
+      verdict = s.table.OnAnnouncement(sender, now, &events);
+      if (verdict == Verdict::kAdded || verdict == Verdict::kReplaced) {
+        s.verified.fetch_add(1, std::memory_order_relaxed);
       }
+    } else {
+      verdict = s.table.Refresh(sender, now);
     }
-    if (s.rendezvous() && accepted) {
-      // A rendezvous answers every announcement with everyone else it knows.
+    LogClash(s, sender, verdict, now);
+    const bool known = verdict == Verdict::kAdded || verdict == Verdict::kRefreshed ||
+                       verdict == Verdict::kReplaced;
+    // What we send back, in one datagram: the echo of the sender's challenge (one
+    // datagram for one received), and ours when it is not yet proven.
+    const uint64_t challenge = verdict == Verdict::kUnverified ? cookie : 0;
+    const uint64_t echo = d.announcement.challenge;
+    if (known) Introduce(s, d, datagram, now, &outgoing);
+    if (s.rendezvous() && known) {
+      // A rendezvous answers every announcement of a proven endpoint with everyone
+      // else it knows.
       std::vector<Peer> others = s.table.Peers();
       std::erase_if(others, [&](const Peer& p) { return p.id == sender.id; });
-      for (auto& bytes : EncodeAnnouncements(s, others, now, sender.rate)) {
+      for (auto& bytes : EncodeAnnouncements(s, others, now, sender.rate, 0, echo)) {
         outgoing.push_back({sender.data_address, std::move(bytes), &s.answers_sent});
       }
-    } else if (!s.rendezvous()) {
-      if (verdict == Verdict::kAdded || verdict == Verdict::kReplaced) {
-        introduce.push_back(sender.data_address);
-      }
-      if (!introduce.empty()) {
-        const std::vector<std::vector<uint8_t>> ours =
-            EncodeAnnouncements(s, {}, now, s.config.rate);
-        for (const network::Address& to : introduce) {
-          for (const auto& bytes : ours) outgoing.push_back({to, bytes, &s.answers_sent});
-        }
+    } else if (challenge != 0 || echo != 0) {
+      for (auto& bytes :
+           EncodeAnnouncements(s, {}, now, s.rendezvous() ? sender.rate : s.config.rate,
+                               challenge, echo)) {
+        outgoing.push_back({sender.data_address, std::move(bytes),
+                            challenge != 0 ? &s.challenges_sent : &s.echoes_sent});
       }
     }
     ArmExpiry(state);
@@ -329,6 +446,16 @@ void OnDatagram(const std::shared_ptr<DiscoveryState>& state,
                                      : absl::IsUnimplemented(status) ? s.other_version
                                                                      : s.malformed;
     counter.fetch_add(1, std::memory_order_relaxed);
+    if (absl::IsUnimplemented(status)) {
+      // A peer of another protocol version cannot talk with us: say so, once a period.
+      MutexLock lock(&s.mu);
+      if (const uint64_t n = s.other_version_log.Admit(s.clock.Now())) {
+        GLUE_LOG(kWarning,
+                 "discovery: dropped %d datagram(s) of another protocol, e.g. "
+                 "from %s: %s",
+                 n, network::FormatAddress(datagram.source), status.message());
+      }
+    }
     GLUE_LOG(kDebug, "discovery: dropped %d bytes from %s: %s", datagram.bytes.size(),
              network::FormatAddress(datagram.source), status.ToString());
     return;
@@ -339,14 +466,13 @@ void OnDatagram(const std::shared_ptr<DiscoveryState>& state,
       OnAnnouncement(state, datagram);
       return;
     case serialization::DecodedDatagram::Kind::kGoodbye: {
-      Events events;
-      {
-        MutexLock lock(&s.mu);
-        s.table.OnGoodbye(d.header.network_id, d.header.endpoint_id,
-                          d.header.endpoint_name, &events);
-        ArmExpiry(state);
+      // Anyone can send a goodbye under a peer's name: the peer is probed, and
+      // removed only when it does not answer.
+      MutexLock lock(&s.mu);
+      if (s.table.OnGoodbye(d.header.network_id, d.header.endpoint_id,
+                            d.header.endpoint_name, s.clock.Now())) {
+        s.expiry_alarm->Set(s.clock.Now());
       }
-      Deliver(s, events);
       return;
     }
     case serialization::DecodedDatagram::Kind::kFrames: {
@@ -364,7 +490,12 @@ void OnDatagram(const std::shared_ptr<DiscoveryState>& state,
         s.frames_from_unknown.fetch_add(1, std::memory_order_relaxed);
         return;
       }
-      if (s.listener) s.listener->OnFrames(s.frames_peer, d);
+      // Frames of a live session, which only the peer at its address can send, are a
+      // sign of life as good as an answer to a probe.
+      if (s.listener && s.listener->OnFrames(s.frames_peer, d)) {
+        MutexLock lock(&s.mu);
+        s.table.OnSignOfLife(s.frames_peer.id, s.clock.Now());
+      }
       return;
     }
   }
@@ -562,6 +693,11 @@ DiscoveryCounters Discovery::counters() const {
   c.malformed = get(s.malformed);
   c.other_version = get(s.other_version);
   c.frames_from_unknown = get(s.frames_from_unknown);
+  c.challenges_sent = get(s.challenges_sent);
+  c.echoes_sent = get(s.echoes_sent);
+  c.probes_sent = get(s.probes_sent);
+  c.verified = get(s.verified);
+  c.introductions_deferred = get(s.introductions_deferred);
   if (s.data) c.data_link = s.data->counters();
   if (s.listen) c.discovery_link = s.listen->counters();
   return c;

@@ -94,6 +94,55 @@ class DiscoveryTest : public ::testing::Test {
     ASSERT_OK((*socket)->Send(network_.group_address(), bytes));
   }
 
+  // Ghost is an endpoint made by hand, on a socket of its own: it announces when told
+  // to, and echoes every challenge it receives until it falls silent.
+  struct Ghost {
+    std::unique_ptr<network::UdpSocket> socket;
+    serialization::DatagramEncoder encoder;
+    serialization::DatagramDecoder decoder;
+    serialization::DecodedDatagram decoded;
+    serialization::Header header;
+    std::string name;
+    uint32_t rate_milliseconds = 100;
+    bool silent = false;
+    int echoes = 0;
+
+    std::vector<uint8_t> Announcement(uint64_t echo = 0) {
+      return Copy(
+          encoder.EncodeAnnouncement(header, {.data_address = socket->local_address(),
+                                              .rate_milliseconds = rate_milliseconds,
+                                              .echo = echo}));
+    }
+  };
+
+  std::unique_ptr<Ghost> MakeGhost(uint64_t id, const std::string& name) {
+    auto encoder = serialization::DatagramEncoder::Create(1472);
+    EXPECT_OK(encoder);
+    auto ghost = std::unique_ptr<Ghost>(new Ghost{
+        .encoder = *std::move(encoder), .decoder = serialization::DatagramDecoder()});
+    ghost->name = name;
+    ghost->header = {.network_id = network_id_, .endpoint_id = id};
+    ghost->header.endpoint_name = ghost->name;
+    network::UdpSocketOptions options;
+    options.bind_address = Address(boost::asio::ip::make_address("127.0.0.1"), 0);
+    options.interface = "lo";
+    auto socket = network::UdpSocket::Open(io_.get_executor(), options);
+    EXPECT_OK(socket);
+    ghost->socket = *std::move(socket);
+    Ghost* g = ghost.get();
+    EXPECT_OK(g->socket->Start([g](const network::ReceivedDatagram& d) {
+      if (g->silent || !g->decoder.Decode(d.bytes, &g->decoded).ok()) return;
+      if (g->decoded.kind != serialization::DecodedDatagram::Kind::kAnnouncement ||
+          g->decoded.announcement.challenge == 0) {
+        return;
+      }
+      ++g->echoes;
+      EXPECT_OK(
+          g->socket->Send(d.source, g->Announcement(g->decoded.announcement.challenge)));
+    }));
+    return ghost;
+  }
+
   boost::asio::io_context io_;
   testing::LoopbackNetwork network_;
   uint64_t network_id_ = 0;
@@ -132,7 +181,8 @@ TEST_F(DiscoveryTest, FastJoinMakesPeersKnownLongBeforeAPeriod) {
   // the next periodic announcement is 30 s away.
   ASSERT_TRUE(RunUntil(
       io_, [&] { return AllSeeAllOthers(); }, std::chrono::seconds(5)));
-  EXPECT_GT(endpoints_[0]->counters().answers_sent, 0u);
+  EXPECT_GT(endpoints_[0]->counters().challenges_sent, 0u);
+  EXPECT_GT(endpoints_[0]->counters().verified, 0u);
 }
 
 TEST_F(DiscoveryTest, GoodbyeRemovesAtOnce) {
@@ -151,26 +201,36 @@ TEST_F(DiscoveryTest, GoodbyeRemovesAtOnce) {
 }
 
 TEST_F(DiscoveryTest, ASilentPeerExpiresAfterItsRateTimesTheMultiplier) {
-  Add(MulticastConfig(11, "a"));
-  // An endpoint that announces once, with a 100 ms rate, and then falls silent.
-  auto encoder = serialization::DatagramEncoder::Create(1472);
-  ASSERT_OK(encoder);
-  serialization::Header header;
-  header.network_id = network_id_;
-  header.endpoint_id = 99;
-  header.endpoint_name = "ghost";
-  auto bytes = encoder->EncodeAnnouncement(
-      header, {.data_address = Address(boost::asio::ip::make_address("127.0.0.1"), 9),
-               .rate_milliseconds = 100});
-  ASSERT_OK(bytes);
-  SendToGroup(*bytes);
+  Discovery* a = Add(MulticastConfig(11, "a"));
+  // An endpoint that announces once, with a 100 ms rate, echoes the challenge, and
+  // then falls silent.
+  std::unique_ptr<Ghost> ghost = MakeGhost(99, "ghost");
+  SendToGroup(ghost->Announcement());
   ASSERT_TRUE(RunUntil(io_, [&] { return seen_["a"].peers.count("ghost") == 1; }));
+  ghost->silent = true;
   const auto added = std::chrono::steady_clock::now();
   ASSERT_TRUE(RunUntil(io_, [&] { return !seen_["a"].removed.empty(); }));
   const auto elapsed = std::chrono::steady_clock::now() - added;
   EXPECT_EQ(seen_["a"].removed[0],
             std::make_pair(std::string("ghost"), RemovalReason::kExpired));
-  EXPECT_GE(elapsed, std::chrono::milliseconds(150));  // 200 ms less scheduling slack
+  // Silent for 2 periods, then probed over one more: 300 ms, less scheduling slack.
+  EXPECT_GE(elapsed, std::chrono::milliseconds(250));
+  EXPECT_GE(a->counters().probes_sent, 16u);
+}
+
+TEST_F(DiscoveryTest, AnAnnouncementNotEchoedAddsNoOne) {
+  Discovery* a = Add(MulticastConfig(11, "a"));
+  std::unique_ptr<Ghost> ghost = MakeGhost(99, "ghost");
+  ghost->silent = true;  // its address does not answer: a forgery, or a dead socket
+  for (int i = 0; i < 5; ++i) SendToGroup(ghost->Announcement());
+  ASSERT_TRUE(RunUntil(io_, [&] { return a->counters().challenges_sent >= 5; }));
+  RunFor(io_, std::chrono::milliseconds(100));
+  EXPECT_TRUE(seen_["a"].peers.empty());
+  // An echo of a challenge that was not ours proves nothing either.
+  SendToGroup(ghost->Announcement(/*echo=*/12345));
+  RunFor(io_, std::chrono::milliseconds(100));
+  EXPECT_TRUE(seen_["a"].peers.empty());
+  EXPECT_EQ(a->counters().verified, 0u);
 }
 
 TEST_F(DiscoveryTest, EndpointsOfAnotherNetworkIdAreIgnoredAndCounted) {
@@ -202,10 +262,8 @@ TEST_F(DiscoveryTest, ANewcomerWithALiveNameIsIgnored) {
 TEST_F(DiscoveryTest, CorruptMalformedAndForeignDatagramsAreCountedApart) {
   Discovery* a = Add(MulticastConfig(11, "a"));
   ASSERT_OK_AND_ASSIGN(auto encoder, serialization::DatagramEncoder::Create(1472));
-  const std::vector<uint8_t> announcement = Copy(encoder.EncodeAnnouncement(
-      {.network_id = network_id_, .endpoint_id = 12, .endpoint_name = "ghost"},
-      {.data_address = Address(boost::asio::ip::make_address("127.0.0.1"), 9),
-       .rate_milliseconds = 50}));
+  std::unique_ptr<Ghost> ghost = MakeGhost(12, "ghost");
+  const std::vector<uint8_t> announcement = ghost->Announcement();
   // Corrupt: bytes without a checksum, and an announcement with one bit flipped
   // (here in the port), which must never add a peer at a wrong address.
   const uint8_t garbage[] = {0xff, 0x00, 0x13, 0x37};
@@ -235,7 +293,7 @@ TEST_F(DiscoveryTest, CorruptMalformedAndForeignDatagramsAreCountedApart) {
   // The announcement itself is fine.
   SendToGroup(announcement);
   ASSERT_TRUE(RunUntil(io_, [&] { return seen_["a"].peers.count("ghost") == 1; }));
-  EXPECT_EQ(seen_["a"].peers["ghost"].data_address.port(), 9);
+  EXPECT_EQ(seen_["a"].peers["ghost"].data_address, ghost->socket->local_address());
 }
 
 TEST_F(DiscoveryTest, DatagramsCorruptedOnTheWayAreCountedAndDropped) {
@@ -251,8 +309,10 @@ TEST_F(DiscoveryTest, DatagramsCorruptedOnTheWayAreCountedAndDropped) {
   ASSERT_TRUE(RunUntil(io_, [&] { return b->counters().corrupt >= 3; }));
   EXPECT_TRUE(seen_["b"].peers.empty());
   EXPECT_EQ(b->counters().malformed, 0u);
-  // What it receives is intact.
-  ASSERT_TRUE(RunUntil(io_, [&] { return (*garbled)->peers().size() == 1; }));
+  // What it receives is intact: it hears b and challenges it, but b never gets the
+  // challenge whole, so neither adds the other.
+  ASSERT_TRUE(RunUntil(io_, [&] { return (*garbled)->counters().challenges_sent > 0; }));
+  EXPECT_TRUE((*garbled)->peers().empty());
 }
 
 TEST_F(DiscoveryTest, EndpointsFindEachOtherThroughARendezvous) {
@@ -325,7 +385,8 @@ TEST_F(DiscoveryTest, FiftyEndpointsOnLoopbackAllSeeEachOther) {
 }
 
 TEST_F(DiscoveryTest, FaultsUnderTheDataSocketReachWhatItSends) {
-  // An endpoint whose every outgoing datagram is lost is never seen, yet sees others.
+  // An endpoint whose every outgoing datagram is lost is never seen, and adds no one:
+  // its challenges are lost too.
   Discovery::Options lossy;
   lossy.data_faults = network::FaultOptions{.drop = 1.0};
   Seen* seen = &seen_["mute"];
@@ -336,9 +397,10 @@ TEST_F(DiscoveryTest, FaultsUnderTheDataSocketReachWhatItSends) {
   ASSERT_OK(mute);
   ASSERT_OK((*mute)->Start(&callbacks));
   Add(MulticastConfig(12, "b"));
-  ASSERT_TRUE(RunUntil(io_, [&] { return seen_["mute"].peers.count("b") == 1; }));
+  ASSERT_TRUE(RunUntil(io_, [&] { return (*mute)->counters().challenges_sent > 0; }));
   RunFor(io_, std::chrono::milliseconds(200));  // four of b's periods
   EXPECT_TRUE(seen_["b"].peers.empty());
+  EXPECT_TRUE(seen_["mute"].peers.empty());
   EXPECT_GT((*mute)->counters().announcements_sent, 0u);
   EXPECT_EQ((*mute)->counters().data_link.datagrams_sent, 0u);
 }

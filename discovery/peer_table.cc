@@ -20,20 +20,14 @@ absl::string_view RemovalReasonName(RemovalReason reason) {
 
 PeerTable::PeerTable(Options options) : options_(std::move(options)) {}
 
-Verdict PeerTable::OnAnnouncement(const Sender& sender, absl::Time heard,
-                                  std::vector<PeerEvent>* events) {
-  return Admit(sender, heard, /*from_record=*/false, events);
+absl::Duration PeerTable::Clamp(absl::Duration rate) {
+  const absl::Duration clamped =
+      std::clamp(rate, options_.min_rate, std::max(options_.min_rate, options_.max_rate));
+  if (clamped != rate) ++counters_.rates_clamped;
+  return clamped;
 }
 
-Verdict PeerTable::OnPeerRecord(const Sender& sender, absl::Time heard,
-                                std::vector<PeerEvent>* events) {
-  Sender paced = sender;
-  paced.rate = std::max(sender.rate, options_.own_rate);
-  return Admit(paced, heard, /*from_record=*/true, events);
-}
-
-Verdict PeerTable::Admit(const Sender& sender, absl::Time heard, bool from_record,
-                         std::vector<PeerEvent>* events) {
+Verdict PeerTable::Screen(const Sender& sender) {
   if (sender.network_id != options_.network_id) {
     ++counters_.ignored_foreign_network;
     return Verdict::kIgnoredForeignNetwork;
@@ -44,81 +38,133 @@ Verdict PeerTable::Admit(const Sender& sender, absl::Time heard, bool from_recor
       return Verdict::kIgnoredOwn;
     }
     ++counters_.ignored_own_id_clash;
-    if (warned_.size() < options_.max_peers && warned_.insert(sender.id).second) {
-      GLUE_LOG(kWarning,
-               "discovery: ignoring '%s' at %s: it uses our endpoint id %d under another "
-               "name (we are '%s')",
-               sender.name, network::FormatAddress(sender.data_address), sender.id,
-               options_.own_name);
-    }
     return Verdict::kIgnoredOwnIdClash;
   }
   // A live endpoint of another id owns this name (or it is ours): the newcomer is
-  // ignored, whatever else it says.
+  // ignored, whatever else it says. Only endpoints in the table, which proved their
+  // address, hold names.
   const auto owner =
       ids_by_name_.find(absl::string_view(sender.name.data(), sender.name.size()));
-  const bool name_taken_by_other =
-      owner != ids_by_name_.end() && owner->second != sender.id;
-  if (name_taken_by_other || sender.name == options_.own_name) {
+  if ((owner != ids_by_name_.end() && owner->second != sender.id) ||
+      sender.name == options_.own_name) {
     ++counters_.ignored_name_clash;
-    if (warned_.size() < options_.max_peers && warned_.insert(sender.id).second) {
-      const uint64_t holder = name_taken_by_other ? owner->second : options_.own_id;
-      GLUE_LOG(kWarning,
-               "discovery: ignoring endpoint id %d at %s: its name '%s' belongs to live "
-               "endpoint id %d",
-               sender.id, network::FormatAddress(sender.data_address), sender.name,
-               holder);
-    }
     return Verdict::kIgnoredNameClash;
   }
+  return Verdict::kAdded;
+}
 
+Verdict PeerTable::OnAnnouncement(const Sender& sender, absl::Time heard,
+                                  std::vector<PeerEvent>* events) {
+  if (const Verdict screened = Screen(sender); screened != Verdict::kAdded) {
+    return screened;
+  }
+  const absl::Duration rate = Clamp(sender.rate);
   auto it = peers_.find(sender.id);
   const bool known = it != peers_.end();
   if (known) {
-    Peer& peer = it->second;
-    const bool same =
-        peer.name == sender.name && peer.data_address == sender.data_address;
-    if (same) {
-      if (heard <= peer.last_heard) {
-        if (from_record) {
-          ++counters_.ignored_stale;
-          return Verdict::kIgnoredStale;
-        }
-      } else {
-        peer.last_heard = heard;
-      }
-      peer.rate = sender.rate;
+    Entry& entry = it->second;
+    if (entry.peer.name == sender.name &&
+        entry.peer.data_address == sender.data_address) {
+      entry.peer.last_heard = std::max(entry.peer.last_heard, heard);
+      entry.peer.rate = rate;
+      ClearSuspicion(entry);
       ++counters_.refreshed;
       return Verdict::kRefreshed;
-    }
-    if (from_record) {
-      ++counters_.ignored_stale;
-      return Verdict::kIgnoredStale;
     }
     Remove(sender.id, RemovalReason::kReplaced, events);
   } else if (peers_.size() >= options_.max_peers) {
     ++counters_.ignored_table_full;
     return Verdict::kIgnoredTableFull;
   }
-
-  Peer peer{sender.id, std::string(sender.name), sender.data_address, sender.rate, heard};
-  ids_by_name_[peer.name] = peer.id;
-  warned_.erase(peer.id);
-  events->push_back({PeerEvent::Kind::kAdded, peer});
-  peers_.emplace(peer.id, std::move(peer));
+  Entry entry{
+      .peer = {sender.id, std::string(sender.name), sender.data_address, rate, heard}};
+  ids_by_name_[entry.peer.name] = entry.peer.id;
+  events->push_back({PeerEvent::Kind::kAdded, entry.peer});
+  peers_.emplace(sender.id, std::move(entry));
   ++counters_.added;
   return known ? Verdict::kReplaced : Verdict::kAdded;
 }
 
+Verdict PeerTable::Refresh(const Sender& sender, absl::Time heard) {
+  const auto it = peers_.find(sender.id);
+  if (it != peers_.end() && it->second.peer.name == sender.name &&
+      it->second.peer.data_address == sender.data_address &&
+      sender.network_id == options_.network_id) {
+    Entry& entry = it->second;
+    entry.peer.last_heard = std::max(entry.peer.last_heard, heard);
+    entry.peer.rate = Clamp(sender.rate);
+    ClearSuspicion(entry);
+    ++counters_.refreshed;
+    return Verdict::kRefreshed;
+  }
+  if (const Verdict screened = Screen(sender); screened != Verdict::kAdded) {
+    return screened;
+  }
+  if (it == peers_.end() && peers_.size() >= options_.max_peers) {
+    ++counters_.ignored_table_full;
+    return Verdict::kIgnoredTableFull;
+  }
+  return Verdict::kUnverified;
+}
+
+Verdict PeerTable::OnPeerRecord(const Sender& sender, absl::Time heard) {
+  const auto it = peers_.find(sender.id);
+  if (it == peers_.end()) {
+    if (const Verdict screened = Screen(sender); screened != Verdict::kAdded) {
+      return screened;
+    }
+    if (peers_.size() >= options_.max_peers) {
+      ++counters_.ignored_table_full;
+      return Verdict::kIgnoredTableFull;
+    }
+    return Verdict::kUnverified;
+  }
+  Peer& peer = it->second.peer;
+  if (sender.network_id != options_.network_id || peer.name != sender.name ||
+      peer.data_address != sender.data_address || heard <= peer.last_heard) {
+    ++counters_.ignored_stale;
+    return Verdict::kIgnoredStale;
+  }
+  peer.last_heard = heard;
+  peer.rate = std::max(Clamp(sender.rate), options_.own_rate);
+  ++counters_.refreshed;
+  return Verdict::kRefreshed;
+}
+
+void PeerTable::OnSignOfLife(uint64_t id, absl::Time heard) {
+  const auto it = peers_.find(id);
+  if (it == peers_.end()) return;
+  it->second.peer.last_heard = std::max(it->second.peer.last_heard, heard);
+  ClearSuspicion(it->second);
+}
+
+void PeerTable::Suspect(Entry& entry, absl::Time now, absl::Duration window,
+                        RemovalReason why) {
+  if (!entry.suspect_until) ++counters_.suspected;
+  entry.suspect_until = now + window;
+  entry.suspicion = why;
+  entry.probe_interval =
+      std::max(window / std::max(1, options_.probes_per_period), absl::Milliseconds(1));
+  entry.next_probe = now;
+}
+
+void PeerTable::ClearSuspicion(Entry& entry) {
+  if (!entry.suspect_until) return;
+  ++counters_.suspicions_refuted;
+  if (entry.suspicion == RemovalReason::kGoodbye) ++counters_.goodbyes_refuted;
+  entry.suspect_until.reset();
+}
+
 bool PeerTable::OnGoodbye(uint64_t network_id, uint64_t id, std::string_view name,
-                          std::vector<PeerEvent>* events) {
+                          absl::Time now) {
   if (network_id != options_.network_id) {
     ++counters_.ignored_foreign_network;
     return false;
   }
   const auto it = peers_.find(id);
-  if (it == peers_.end() || it->second.name != name) return false;
-  Remove(id, RemovalReason::kGoodbye, events);
+  if (it == peers_.end() || it->second.peer.name != name) return false;
+  Suspect(it->second, now, std::min(options_.goodbye_window, it->second.peer.rate),
+          RemovalReason::kGoodbye);
   return true;
 }
 
@@ -126,7 +172,7 @@ void PeerTable::Remove(uint64_t id, RemovalReason reason,
                        std::vector<PeerEvent>* events) {
   auto it = peers_.find(id);
   if (it == peers_.end()) return;
-  ids_by_name_.erase(it->second.name);
+  ids_by_name_.erase(it->second.peer.name);
   switch (reason) {
     case RemovalReason::kExpired:
       ++counters_.removed_expired;
@@ -138,7 +184,7 @@ void PeerTable::Remove(uint64_t id, RemovalReason reason,
       ++counters_.removed_replaced;
       break;
   }
-  events->push_back({PeerEvent::Kind::kRemoved, std::move(it->second), reason});
+  events->push_back({PeerEvent::Kind::kRemoved, std::move(it->second.peer), reason});
   peers_.erase(it);
 }
 
@@ -146,33 +192,54 @@ absl::Time PeerTable::ExpiryOf(const Peer& peer) const {
   return peer.last_heard + peer.rate * static_cast<int64_t>(options_.timeout_multiplier);
 }
 
-void PeerTable::Expire(absl::Time now, std::vector<PeerEvent>* events) {
-  std::vector<uint64_t> silent;
-  for (const auto& [id, peer] : peers_) {
-    if (ExpiryOf(peer) <= now) silent.push_back(id);
+absl::Time PeerTable::NextDue(const Entry& entry) const {
+  if (entry.suspect_until) return std::min(entry.next_probe, *entry.suspect_until);
+  return ExpiryOf(entry.peer);
+}
+
+void PeerTable::Expire(absl::Time now, std::vector<PeerEvent>* events,
+                       std::vector<Peer>* probes) {
+  std::vector<std::pair<uint64_t, RemovalReason>> gone;
+  for (auto& [id, entry] : peers_) {
+    if (!entry.suspect_until && ExpiryOf(entry.peer) <= now) {
+      Suspect(entry, now, entry.peer.rate, RemovalReason::kExpired);
+    }
+    if (!entry.suspect_until) continue;
+    if (*entry.suspect_until <= now) {
+      gone.emplace_back(id, entry.suspicion);
+    } else if (entry.next_probe <= now) {
+      probes->push_back(entry.peer);
+      entry.next_probe = std::max(entry.next_probe + entry.probe_interval, now);
+      if (entry.next_probe == now) entry.next_probe += entry.probe_interval;
+    }
   }
-  std::sort(silent.begin(), silent.end());
-  for (uint64_t id : silent) Remove(id, RemovalReason::kExpired, events);
+  std::sort(gone.begin(), gone.end());
+  for (const auto& [id, reason] : gone) Remove(id, reason, events);
 }
 
 std::optional<absl::Time> PeerTable::NextExpiry() const {
   std::optional<absl::Time> next;
-  for (const auto& [id, peer] : peers_) {
-    const absl::Time expiry = ExpiryOf(peer);
-    if (!next || expiry < *next) next = expiry;
+  for (const auto& [id, entry] : peers_) {
+    const absl::Time due = NextDue(entry);
+    if (!next || due < *next) next = due;
   }
   return next;
 }
 
+bool PeerTable::Suspected(uint64_t id) const {
+  const auto it = peers_.find(id);
+  return it != peers_.end() && it->second.suspect_until.has_value();
+}
+
 const Peer* PeerTable::Find(uint64_t id) const {
   const auto it = peers_.find(id);
-  return it == peers_.end() ? nullptr : &it->second;
+  return it == peers_.end() ? nullptr : &it->second.peer;
 }
 
 std::vector<Peer> PeerTable::Peers() const {
   std::vector<Peer> peers;
   peers.reserve(peers_.size());
-  for (const auto& [id, peer] : peers_) peers.push_back(peer);
+  for (const auto& [id, entry] : peers_) peers.push_back(entry.peer);
   std::sort(peers.begin(), peers.end(),
             [](const Peer& a, const Peer& b) { return a.id < b.id; });
   return peers;

@@ -55,7 +55,14 @@ TEST(PeerTable, AddsOnTheFirstAnnouncementAndRefreshesOnLaterOnes) {
   EXPECT_EQ(table.counters().refreshed, 1u);
 }
 
-TEST(PeerTable, ExpiresAPeerSilentForItsRateTimesTheMultiplier) {
+// Expire, with the probes it asks for appended to `probes`.
+void ExpireAt(PeerTable& table, absl::Time now, std::vector<PeerEvent>* events,
+              std::vector<Peer>* probes = nullptr) {
+  std::vector<Peer> ignored;
+  table.Expire(now, events, probes ? probes : &ignored);
+}
+
+TEST(PeerTable, SuspectsAPeerSilentForItsRateTimesTheMultiplierAndRemovesItAPeriodLater) {
   PeerTable table(Ours());
   std::vector<PeerEvent> events;
   table.OnAnnouncement(From(2, "two"), kStart, &events);
@@ -64,41 +71,116 @@ TEST(PeerTable, ExpiresAPeerSilentForItsRateTimesTheMultiplier) {
   table.OnAnnouncement(slow, kStart, &events);
   events.clear();
   EXPECT_EQ(table.NextExpiry(), kStart + 2 * kRate);
-  table.Expire(kStart + 2 * kRate - absl::Nanoseconds(1), &events);
+  std::vector<Peer> probes;
+  ExpireAt(table, kStart + 2 * kRate - absl::Nanoseconds(1), &events, &probes);
   EXPECT_THAT(events, IsEmpty());
-  table.Expire(kStart + 2 * kRate, &events);
+  EXPECT_THAT(probes, IsEmpty());
+  // Silent for two periods: probed at once, then 16 times over one more period.
+  ExpireAt(table, kStart + 2 * kRate, &events, &probes);
+  EXPECT_THAT(events, IsEmpty());
+  ASSERT_EQ(probes.size(), 1u);
+  EXPECT_EQ(probes[0].name, "two");
+  EXPECT_TRUE(table.Suspected(2));
+  EXPECT_EQ(table.NextExpiry(), kStart + 2 * kRate + kRate / 16);
+  for (absl::Time t = kStart + 2 * kRate + kRate / 16; t < kStart + 3 * kRate;
+       t += kRate / 16) {
+    ExpireAt(table, t, &events, &probes);
+  }
+  EXPECT_EQ(probes.size(), 16u);
+  EXPECT_THAT(events, IsEmpty());
+  ExpireAt(table, kStart + 3 * kRate, &events, &probes);
   EXPECT_THAT(events, ElementsAre(RemovedNamed("two", RemovalReason::kExpired)));
   // The slow peer is judged by its own rate, not ours.
   EXPECT_EQ(table.NextExpiry(), kStart + 10 * kRate);
   events.clear();
-  table.Expire(kStart + 10 * kRate, &events);
+  ExpireAt(table, kStart + 10 * kRate, &events);
+  ExpireAt(table, kStart + 15 * kRate, &events);
   EXPECT_THAT(events, ElementsAre(RemovedNamed("three", RemovalReason::kExpired)));
   EXPECT_EQ(table.NextExpiry(), std::nullopt);
   EXPECT_EQ(table.counters().removed_expired, 2u);
+  EXPECT_EQ(table.counters().suspected, 2u);
+}
+
+TEST(PeerTable, ASignOfLifeClearsASuspicion) {
+  PeerTable table(Ours());
+  std::vector<PeerEvent> events;
+  table.OnAnnouncement(From(2, "two"), kStart, &events);
+  events.clear();
+  ExpireAt(table, kStart + 2 * kRate, &events);
+  ASSERT_TRUE(table.Suspected(2));
+  // An answer to a probe, or frames of a live session.
+  table.OnSignOfLife(2, kStart + 2 * kRate + kRate / 2);
+  EXPECT_FALSE(table.Suspected(2));
+  ExpireAt(table, kStart + 3 * kRate, &events);
+  EXPECT_THAT(events, IsEmpty());
+  EXPECT_EQ(table.NextExpiry(), kStart + 4 * kRate + kRate / 2);
+  EXPECT_EQ(table.counters().suspicions_refuted, 1u);
 }
 
 TEST(PeerTable, ARefreshPostponesExpiry) {
   PeerTable table(Ours());
   std::vector<PeerEvent> events;
   table.OnAnnouncement(From(2, "two"), kStart, &events);
-  table.OnAnnouncement(From(2, "two"), kStart + kRate, &events);
+  EXPECT_EQ(table.Refresh(From(2, "two"), kStart + kRate), Verdict::kRefreshed);
   events.clear();
-  table.Expire(kStart + 2 * kRate, &events);
-  EXPECT_THAT(events, IsEmpty());
-  table.Expire(kStart + 3 * kRate, &events);
+  ExpireAt(table, kStart + 2 * kRate, &events);
+  EXPECT_FALSE(table.Suspected(2));
+  ExpireAt(table, kStart + 3 * kRate, &events);
+  EXPECT_TRUE(table.Suspected(2));
+  ExpireAt(table, kStart + 4 * kRate, &events);
   EXPECT_THAT(events, ElementsAre(RemovedNamed("two", RemovalReason::kExpired)));
 }
 
-TEST(PeerTable, GoodbyeRemovesAtOnceButOnlyFromTheNamedPeer) {
+TEST(PeerTable, AnAnnouncementNotProvenNeitherAddsNorReplaces) {
+  PeerTable table(Ours());
+  std::vector<PeerEvent> events;
+  EXPECT_EQ(table.Refresh(From(2, "two"), kStart), Verdict::kUnverified);
+  EXPECT_EQ(table.size(), 0u);
+  table.OnAnnouncement(From(2, "two"), kStart, &events);
+  EXPECT_EQ(table.Refresh(From(2, "two", 6000), kStart), Verdict::kUnverified);
+  EXPECT_EQ(table.Refresh(From(2, "two-b"), kStart), Verdict::kUnverified);
+  EXPECT_EQ(table.Find(2)->data_address, At(5000));
+  EXPECT_EQ(table.Find(2)->name, "two");
+  EXPECT_THAT(events, ElementsAre(AddedNamed("two")));
+}
+
+TEST(PeerTable, ClampsAnnouncedRatesToTheConfiguredRange) {
+  PeerTable table(Ours());
+  std::vector<PeerEvent> events;
+  Sender forever = From(2, "two");
+  forever.rate = absl::Milliseconds(uint64_t{0xffffffff});
+  table.OnAnnouncement(forever, kStart, &events);
+  EXPECT_EQ(table.Find(2)->rate, absl::Hours(1));
+  Sender restless = From(3, "three", 5001);
+  restless.rate = absl::Milliseconds(1);
+  table.OnAnnouncement(restless, kStart, &events);
+  EXPECT_EQ(table.Find(3)->rate, absl::Milliseconds(10));
+  EXPECT_EQ(table.counters().rates_clamped, 2u);
+}
+
+TEST(PeerTable, AGoodbyeHasThePeerProbedAndRemovesItOnlyWhenItStaysSilent) {
   PeerTable table(Ours());
   std::vector<PeerEvent> events;
   table.OnAnnouncement(From(2, "two"), kStart, &events);
   events.clear();
-  EXPECT_FALSE(table.OnGoodbye(kNetwork, 2, "impostor", &events));
-  EXPECT_FALSE(table.OnGoodbye(kNetwork + 1, 2, "two", &events));
-  EXPECT_FALSE(table.OnGoodbye(kNetwork, 9, "nine", &events));
+  EXPECT_FALSE(table.OnGoodbye(kNetwork, 2, "impostor", kStart));
+  EXPECT_FALSE(table.OnGoodbye(kNetwork + 1, 2, "two", kStart));
+  EXPECT_FALSE(table.OnGoodbye(kNetwork, 9, "nine", kStart));
+  EXPECT_FALSE(table.Suspected(2));
+  // A forged goodbye: the peer answers the probe and stays.
+  ASSERT_TRUE(table.OnGoodbye(kNetwork, 2, "two", kStart));
+  std::vector<Peer> probes;
+  ExpireAt(table, kStart, &events, &probes);
+  EXPECT_EQ(probes.size(), 1u);
+  table.OnSignOfLife(2, kStart + absl::Milliseconds(1));
+  ExpireAt(table, kStart + kRate, &events);
   EXPECT_THAT(events, IsEmpty());
-  EXPECT_TRUE(table.OnGoodbye(kNetwork, 2, "two", &events));
+  EXPECT_EQ(table.counters().goodbyes_refuted, 1u);
+  // A real one: removed once the window (at most the peer's rate) has passed.
+  ASSERT_TRUE(table.OnGoodbye(kNetwork, 2, "two", kStart + kRate));
+  ExpireAt(table, kStart + 2 * kRate - absl::Nanoseconds(1), &events);
+  EXPECT_THAT(events, IsEmpty());
+  ExpireAt(table, kStart + 2 * kRate, &events);
   EXPECT_THAT(events, ElementsAre(RemovedNamed("two", RemovalReason::kGoodbye)));
   EXPECT_EQ(table.size(), 0u);
   EXPECT_EQ(table.counters().removed_goodbye, 1u);
@@ -130,7 +212,8 @@ TEST(PeerTable, ANewcomerWithALiveNameIsIgnoredUntilTheOwnerLeaves) {
   EXPECT_THAT(events, IsEmpty());
   EXPECT_EQ(table.Find(2)->data_address, At(5000));
   EXPECT_EQ(table.counters().ignored_name_clash, 2u);
-  table.OnGoodbye(kNetwork, 2, "two", &events);
+  table.OnGoodbye(kNetwork, 2, "two", kStart);
+  ExpireAt(table, kStart + kRate, &events);
   events.clear();
   EXPECT_EQ(table.OnAnnouncement(From(3, "two", 5001), kStart + kRate, &events),
             Verdict::kAdded);
@@ -159,15 +242,16 @@ TEST(PeerTable, ARestartWithTheSameIdAtANewAddressReplacesTheOldEntry) {
 TEST(PeerTable, RendezvousRecordsNeverMoveTimeBackNorReplace) {
   PeerTable table(Ours());
   std::vector<PeerEvent> events;
-  EXPECT_EQ(table.OnPeerRecord(From(2, "two"), kStart, &events), Verdict::kAdded);
-  EXPECT_EQ(table.OnPeerRecord(From(2, "two"), kStart - kRate, &events),
-            Verdict::kIgnoredStale);
+  // A record of an endpoint we do not know is for the caller to verify.
+  EXPECT_EQ(table.OnPeerRecord(From(2, "two"), kStart), Verdict::kUnverified);
+  EXPECT_EQ(table.size(), 0u);
+  table.OnAnnouncement(From(2, "two"), kStart, &events);
+  EXPECT_EQ(table.OnPeerRecord(From(2, "two"), kStart - kRate), Verdict::kIgnoredStale);
   EXPECT_EQ(table.Find(2)->last_heard, kStart);
-  EXPECT_EQ(table.OnPeerRecord(From(2, "two"), kStart + kRate, &events),
-            Verdict::kRefreshed);
+  EXPECT_EQ(table.OnPeerRecord(From(2, "two"), kStart + kRate), Verdict::kRefreshed);
   EXPECT_EQ(table.Find(2)->last_heard, kStart + kRate);
   events.clear();
-  EXPECT_EQ(table.OnPeerRecord(From(2, "two", 7000), kStart + 2 * kRate, &events),
+  EXPECT_EQ(table.OnPeerRecord(From(2, "two", 7000), kStart + 2 * kRate),
             Verdict::kIgnoredStale);
   EXPECT_THAT(events, IsEmpty());
   EXPECT_EQ(table.Find(2)->data_address, At(5000));
@@ -178,7 +262,8 @@ TEST(PeerTable, APeerKnownFromRecordsIsJudgedAtOurOwnPaceWhenSlower) {
   options.own_rate = 10 * kRate;  // records come only this often
   PeerTable table(options);
   std::vector<PeerEvent> events;
-  table.OnPeerRecord(From(2, "two"), kStart, &events);
+  table.OnAnnouncement(From(2, "two"), kStart - kRate, &events);
+  table.OnPeerRecord(From(2, "two"), kStart);
   EXPECT_EQ(table.Find(2)->rate, 10 * kRate);
   EXPECT_EQ(table.NextExpiry(), kStart + 20 * kRate);
   // Heard directly, it is judged by its own rate again.

@@ -5,6 +5,7 @@
 #include <limits>
 #include <utility>
 
+#include "absl/random/distributions.h"
 #include "absl/strings/str_cat.h"
 #include "glue/base/log.h"
 #include "glue/base/mutex.h"
@@ -64,6 +65,17 @@ void Add(const SessionCounters& c, SessionCounters* into) {
 
 namespace {
 
+// A challenge to a peer is asked again, and a peer's is echoed again, at most this
+// often while datagrams keep coming; every datagram to the peer carries ours anyway.
+constexpr absl::Duration kChallengeRetry = absl::Milliseconds(10);
+
+// NewChallenge returns a random number other than 0.
+uint64_t NewChallenge(TransportState& s) ABSL_EXCLUSIVE_LOCKS_REQUIRED(s.mu) {
+  uint64_t nonce = 0;
+  while (nonce == 0) nonce = absl::Uniform<uint64_t>(s.random);
+  return nonce;
+}
+
 void Flush(const std::shared_ptr<TransportState>& state);
 
 // Reschedule files the session under its next deadline.
@@ -115,13 +127,15 @@ void SendBatch(TransportState& s) ABSL_LOCKS_EXCLUDED(s.send_mu) {
 }
 
 // Transmit packs s.out, what one session's Poll gave, into datagrams and queues them.
-void Transmit(TransportState& s, const PeerSession& ps)
+void Transmit(TransportState& s, PeerSession& ps)
     ABSL_EXCLUSIVE_LOCKS_REQUIRED(s.mu) {
   if (s.out.data.empty() && !s.out.ack) return;
   MutexLock send_lock(&s.send_mu);
   serialization::Header header = s.header;
   header.session = ps.number;
   header.peer_session = ps.peer_number;
+  header.session_challenge = ps.challenge;
+  header.session_echo = ps.echo_owed;
   // Create checked that the header, the largest ack and the largest payload fit; an
   // error here is a bug, and the frames are left to be resent.
   if (absl::Status status =
@@ -130,6 +144,7 @@ void Transmit(TransportState& s, const PeerSession& ps)
     GLUE_LOG(kError, "transport: cannot encode for peer %d: %s", ps.peer.id,
              status.ToString());
   }
+  ps.echo_owed = 0;  // echoed once; a peer that missed it asks again
 }
 
 // Service does what is due in one session at `now`: expiries, then sending.
@@ -231,8 +246,12 @@ void OnAdded(const std::shared_ptr<TransportState>& state, const Peer& peer) {
     ++s.counters.peers_added;
     // An empty ack tells the peer our session's number at once: one that still talks
     // to an older session of ours (it did not remove us) restarts now, not on the
-    // first datagram it sends, whose messages would be released.
+    // first datagram it sends, whose messages would be released. It challenges the
+    // peer too, whose echo proves the first number we take from it.
     const absl::Time now = s.Now();
+    ps->Challenge(NewChallenge(s));
+    ps->challenged_at = now;
+    ++s.counters.challenges_sent;
     ps->session->RequestAck(now);
     Reschedule(s, *ps);
     ArmAlarm(state, now);
@@ -268,9 +287,34 @@ void OnRemoved(const std::shared_ptr<TransportState>& state, const Peer& peer,
 bool AcceptSession(TransportState& s, PeerSession& ps,
                    const serialization::Header& header, absl::Time now, Reports* reports)
     ABSL_EXCLUSIVE_LOCKS_REQUIRED(s.mu) {
-  switch (ps.HearPeerNumber(header.session)) {
+  // The peer's challenge is echoed whatever becomes of the datagram: at once when it
+  // is new, and otherwise at most once per kChallengeRetry, so that a flood of forged
+  // challenges draws no flood of acks.
+  if (header.session_challenge != 0 && (header.session_challenge != ps.echo_owed ||
+                                        now - ps.echo_asked_at >= kChallengeRetry)) {
+    ps.echo_owed = header.session_challenge;
+    ps.echo_asked_at = now;
+    ps.session->RequestAck(now);
+  }
+  switch (ps.HearPeerNumber(header.session, header.session_echo)) {
     case PeerNumber::kStale:
-      ++s.counters.stale_datagrams;  // from an older session of the peer's, or none
+      ++s.counters.stale_datagrams;  // no session number
+      return false;
+    case PeerNumber::kUnverified:
+      // Another number than the peer's: a datagram of an older session still on its
+      // way, a restart of the peer's, or a forgery. Only the peer's echo tells which.
+      ++s.counters.unverified_datagrams;
+      if (ps.Challenge(NewChallenge(s)) || now - ps.challenged_at >= kChallengeRetry) {
+        ps.challenged_at = now;
+        ++s.counters.challenges_sent;
+        ps.session->RequestAck(now);
+      }
+      if (const uint64_t n = s.unverified_log.Admit(now)) {
+        GLUE_LOG(kInfo,
+                 "transport: %d datagram(s) under the name of %s (id %d) with a session "
+                 "number not proven (e.g. %d, not %d): dropped, the peer challenged",
+                 n, ps.peer.name, ps.peer.id, header.session, ps.peer_number);
+      }
       return false;
     case PeerNumber::kRestarted:
       GLUE_LOG(kInfo, "transport: %s (id %d) started a new session; restarting ours",
@@ -292,19 +336,22 @@ bool AcceptSession(TransportState& s, PeerSession& ps,
   return true;
 }
 
-void OnFrames(const std::shared_ptr<TransportState>& state, const Peer& peer,
+bool OnFrames(const std::shared_ptr<TransportState>& state, const Peer& peer,
               const serialization::DecodedDatagram& datagram) {
   TransportState& s = *state;
   HandlerGate::Pass pass(&s.gate);
-  if (!pass) return;
+  if (!pass) return false;
   Reports reports;
+  bool alive = false;
   {
     MutexLock lock(&s.mu);
     auto found = s.sessions.find(peer.id);
-    if (s.stopped || found == s.sessions.end()) return;
+    if (s.stopped || found == s.sessions.end()) return false;
     PeerSession& ps = *found->second;
     const absl::Time now = s.Now();
     if (AcceptSession(s, ps, datagram.header, now, &reports)) {
+      // The peer named our session's number, which only reaches its address.
+      alive = datagram.header.peer_session == ps.number;
       for (const serialization::Frame& frame : datagram.frames) {
         if (const auto* data = std::get_if<serialization::DataFrame>(&frame)) {
           ps.session->OnData(*data, now, &reports.deliveries);
@@ -332,6 +379,7 @@ void OnFrames(const std::shared_ptr<TransportState>& state, const Peer& peer,
   SendBatch(s);
   Report(s, &peer, reports);
   FinishHandler(state);
+  return alive;
 }
 
 // BodyRoom returns the largest body a data frame with `meta_bytes` of meta may carry
@@ -364,9 +412,9 @@ void TransportState::OnPeerRemoved(const Peer& peer, discovery::RemovalReason re
   OnRemoved(shared_from_this(), peer, reason);
 }
 
-void TransportState::OnFrames(const Peer& from,
+bool TransportState::OnFrames(const Peer& from,
                               const serialization::DecodedDatagram& datagram) {
-  internal::OnFrames(shared_from_this(), from, datagram);
+  return internal::OnFrames(shared_from_this(), from, datagram);
 }
 
 }  // namespace internal
@@ -423,9 +471,11 @@ absl::StatusOr<std::unique_ptr<Transport>> Transport::Create(
   s.alarm = s.clock.CreateAlarm(s.strand, [weak = std::weak_ptr<TransportState>(state)] {
     if (auto state = weak.lock()) internal::OnAlarm(state);
   });
-  // Room for a payload next to the largest header: with both session numbers.
+  // Room for a payload next to the largest header: with both session numbers, a
+  // challenge and an echo.
   serialization::Header largest = s.header;
-  largest.session = largest.peer_session = std::numeric_limits<uint64_t>::max();
+  largest.session = largest.peer_session = largest.session_challenge =
+      largest.session_echo = std::numeric_limits<uint64_t>::max();
   if (absl::Status begun = s.encoder.BeginFrames(largest); !begun.ok()) {
     return absl::InvalidArgumentError(
         absl::StrCat("TransportOptions.max_datagram_bytes=", s.options.max_datagram_bytes,

@@ -13,9 +13,11 @@
 
 #include "absl/container/btree_set.h"
 #include "absl/container/flat_hash_map.h"
+#include "absl/random/random.h"
 #include "absl/time/time.h"
 #include "glue/base/clock.h"
 #include "glue/base/handler_gate.h"
+#include "glue/base/log_limiter.h"
 #include "glue/base/mutex.h"
 #include "glue/serialization/codec.h"
 #include "glue/transport/transport.h"
@@ -40,7 +42,7 @@ struct TransportState final : discovery::Discovery::Listener,
   void OnPeerAdded(const discovery::Peer& peer) override;
   void OnPeerRemoved(const discovery::Peer& peer,
                      discovery::RemovalReason reason) override;
-  void OnFrames(const discovery::Peer& from,
+  bool OnFrames(const discovery::Peer& from,
                 const serialization::DecodedDatagram& datagram) override;
 
   discovery::Discovery& discovery;  // outlives the Transport
@@ -81,6 +83,8 @@ struct TransportState final : discovery::Discovery::Listener,
   std::optional<DatagramBatch> batch ABSL_GUARDED_BY(send_mu);  // set once by Create
   std::vector<uint64_t> due ABSL_GUARDED_BY(mu);
   SessionCounters removed ABSL_GUARDED_BY(mu);  // of the sessions closed
+  absl::BitGen random ABSL_GUARDED_BY(mu);      // challenges
+  LogLimiter unverified_log ABSL_GUARDED_BY(mu);
   TransportCounters counters ABSL_GUARDED_BY(mu);
 };
 

@@ -450,11 +450,19 @@ TEST_F(TransportLoopbackTest,
   Node* b = Add(2);
   ASSERT_TRUE(a && b);
   ASSERT_TRUE(Connect(a, b));
-  // A datagram in a's name, from a socket of the test's own.
+  // a's session number, as b knows it.
+  ASSERT_OK(a->transport->Send(b->id(), Payload(0, 16), {.token = 0}));
+  ASSERT_TRUE(RunUntil(io_, [&] { return b->received_count() == 1; }));
+  uint64_t a_session;
+  {
+    MutexLock lock(&b->mu);
+    a_session = b->received[0].peer_session;
+  }
+  // A datagram in a's name and session, from a socket of the test's own.
   ASSERT_OK_AND_ASSIGN(serialization::DatagramEncoder encoder,
                        serialization::DatagramEncoder::Create(1400));
   serialization::Header header = a->discovery->header();
-  header.session = 1;  // a's first session with b, as far as b can tell
+  header.session = a_session;
   ASSERT_OK(encoder.BeginFrames(header));
   const std::vector<uint8_t> payload = Payload(7, 16);
   ASSERT_OK(encoder.AddData({.sequence = 1, .flags = 64, .payload = payload}));
@@ -469,11 +477,53 @@ TEST_F(TransportLoopbackTest,
     const SessionCounters c = b->transport->counters().sessions;
     return c.invalid_frames == 2 && c.unknown_acks == 3;
   }));
-  EXPECT_EQ(b->received_count(), 0u);
+  EXPECT_EQ(b->received_count(), 1u);
   // The session goes on.
   ASSERT_OK(a->transport->Send(b->id(), Payload(1, 16), {.token = 1}));
-  ASSERT_TRUE(RunUntil(io_, [&] { return a->done_count() == 1; }));
-  EXPECT_EQ(b->received_count(), 1u);
+  ASSERT_TRUE(RunUntil(io_, [&] { return a->done_count() == 2; }));
+  EXPECT_EQ(b->received_count(), 2u);
+}
+
+TEST_F(TransportLoopbackTest, ADatagramWithAForgedSessionNumberStopsNothing) {
+  // One datagram in a's name with a session number of 2^64 - 1 (or any other number
+  // that is not a's), from a socket of the test's own: b challenges a, whose echo
+  // carries its real number, so b keeps its session and a's messages keep coming.
+  Node* a = Add(1);
+  Node* b = Add(2);
+  ASSERT_TRUE(a && b);
+  ASSERT_TRUE(Connect(a, b));
+  ASSERT_OK(a->transport->Send(b->id(), Payload(0, 16), {.token = 0}));
+  ASSERT_TRUE(RunUntil(io_, [&] { return b->received_count() == 1; }));
+  std::unique_ptr<network::DatagramLink> socket = OpenRawLink();
+  ASSERT_NE(socket, nullptr);
+  ASSERT_OK_AND_ASSIGN(serialization::DatagramEncoder encoder,
+                       serialization::DatagramEncoder::Create(1400));
+  const std::vector<uint8_t> forged_payload = Payload(99, 16);
+  for (const uint64_t forged : {~uint64_t{0}, uint64_t{1}}) {
+    serialization::Header header = a->discovery->header();
+    header.session = forged;
+    ASSERT_OK(encoder.BeginFrames(header));
+    ASSERT_OK(encoder.AddData({.sequence = 1, .flags = 0, .payload = forged_payload}));
+    ASSERT_OK_AND_ASSIGN(absl::Span<const uint8_t> datagram, encoder.Finish());
+    ASSERT_OK(socket->Send(b->discovery->data_address(), datagram));
+  }
+  ASSERT_TRUE(
+      RunUntil(io_, [&] { return b->transport->counters().unverified_datagrams == 2; }));
+  // The challenge went to a, which echoed it under its own number.
+  ASSERT_TRUE(
+      RunUntil(io_, [&] { return a->transport->counters().challenges_sent >= 1; }));
+  for (uint64_t i = 1; i <= 50; ++i) {
+    ASSERT_OK(a->transport->Send(b->id(), Payload(i, 16), {.token = i}));
+  }
+  ASSERT_TRUE(RunUntil(io_, [&] { return b->received_count() == 51; }));
+  const TransportCounters c = b->transport->counters();
+  EXPECT_EQ(c.session_restarts, 0u);
+  EXPECT_EQ(c.unverified_datagrams, 2u);
+  EXPECT_GE(c.challenges_sent, 2u);  // one when a was added, one for the forgeries
+  MutexLock lock(&b->mu);
+  for (const Delivery& delivery : b->received) {
+    EXPECT_NE(delivery.payload, forged_payload);
+  }
 }
 
 TEST_F(TransportTest, OrderedMessagesBehindExpiredOnesAreNotHeldBack) {

@@ -51,6 +51,15 @@ struct DiscoveryCounters {
   uint64_t malformed = 0;            // dropped: did not decode
   uint64_t other_version = 0;        // dropped: another major protocol version
   uint64_t frames_from_unknown = 0;  // dropped: frames from no known peer
+  // Announcements that challenge an endpoint not yet proven to receive at its address
+  // (a newcomer, a restart, one a rendezvous listed), and those that echo a challenge.
+  uint64_t challenges_sent = 0;
+  uint64_t echoes_sent = 0;
+  uint64_t probes_sent = 0;  // challenges to suspects
+  uint64_t verified = 0;     // endpoints added once they echoed our challenge
+  // Endpoints a rendezvous listed that we did not challenge yet: over the number per
+  // answer, or their address challenged within a period.
+  uint64_t introductions_deferred = 0;
   network::LinkCounters data_link;
   network::LinkCounters discovery_link;
 };
@@ -77,7 +86,9 @@ class Discovery {
   class Listener : public PeerListener {
    public:
     // A datagram of frames from a known peer; `datagram` is valid during the call.
-    virtual void OnFrames(const Peer& from,
+    // Returns whether it proved the peer alive (frames of a session the peer could
+    // only know by receiving at its address): discovery then keeps it.
+    virtual bool OnFrames(const Peer& from,
                           const serialization::DecodedDatagram& datagram) = 0;
   };
   struct Options {

@@ -1,11 +1,20 @@
-// PeerTable: the endpoints discovery knows of, and the rules that add, refresh and
-// remove them. It does no I/O and reads no clock: callers pass the time, so that tests
-// drive expiry themselves. The discovery layer; Discovery wraps it with sockets.
+// PeerTable: the endpoints discovery knows of, and the rules that add, refresh, suspect
+// and remove them. It does no I/O and reads no clock: callers pass the time, so that
+// tests drive expiry themselves. The discovery layer; Discovery wraps it with sockets.
 //
 //   PeerTable table({.network_id = 1, .own_id = 7, .own_name = "a", ...});
 //   std::vector<PeerEvent> events;
-//   table.OnAnnouncement(sender, now, &events);   // may add or replace
-//   table.Expire(now, &events);                    // removes the silent
+//   std::vector<Peer> probes;
+//   table.OnAnnouncement(proven, now, &events);   // may add or replace
+//   table.Expire(now, &events, &probes);          // suspects the silent, probes them,
+//                                                 // removes those that stay silent
+//
+// Only what the caller has verified adds an endpoint (OnAnnouncement): an endpoint that
+// echoed a challenge sent to its data address. The word of an announcement alone only
+// refreshes an endpoint known under the same name and address (Refresh). A peer silent
+// for its rate times the multiplier is not removed at once but suspected: the caller
+// probes it (`probes_per_period` times over one more period of its own) and any sign of
+// life (OnSignOfLife) clears it, so that loss alone does not remove a live peer.
 #ifndef GLUE_DISCOVERY_PEER_TABLE_H_
 #define GLUE_DISCOVERY_PEER_TABLE_H_
 
@@ -16,7 +25,6 @@
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
-#include "absl/container/flat_hash_set.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "glue/network/address.h"
@@ -63,6 +71,8 @@ enum class Verdict {
   kIgnoredNameClash,       // a live peer of another id has this name
   kIgnoredTableFull,       // max_peers reached
   kIgnoredStale,           // a record older than what we already know
+  kUnverified,             // unknown, or known under another name or address: the
+                           // caller challenges it before it counts
 };
 
 // PeerTableCounters count what the table did and ignored.
@@ -78,6 +88,10 @@ struct PeerTableCounters {
   uint64_t ignored_name_clash = 0;
   uint64_t ignored_table_full = 0;
   uint64_t ignored_stale = 0;
+  uint64_t rates_clamped = 0;       // announced rates outside min_rate..max_rate
+  uint64_t suspected = 0;           // silent peers probed before removal
+  uint64_t suspicions_refuted = 0;  // suspects that showed a sign of life
+  uint64_t goodbyes_refuted = 0;    // of those, suspected on a goodbye (a forged one)
 };
 
 // Sender is what an announcement or a rendezvous's peer record says of an endpoint.
@@ -103,34 +117,62 @@ class PeerTable {
     // At most this many peers; announcements of new ones beyond it are ignored and
     // counted (ignored_table_full) until some leave.
     size_t max_peers = 4096;
+    // Announced rates are held within these bounds (rates_clamped counts those that
+    // were not): a peer cannot make us keep it for days, nor probe it without pause.
+    absl::Duration min_rate = absl::Milliseconds(10);
+    absl::Duration max_rate = absl::Hours(1);
+    // A suspect is probed this many times over one of its periods before removal: at
+    // 30 % loss each way a probe's round trip fails half the time, and 16 lost in a
+    // row happen once in 65,000 suspicions.
+    int probes_per_period = 16;
+    // A peer that says goodbye is probed over at most this long before removal: a
+    // goodbye can be forged, and the probes tell a live peer from a gone one.
+    absl::Duration goodbye_window = absl::Milliseconds(200);
   };
 
   explicit PeerTable(Options options);
 
-  // OnAnnouncement records that `sender` vouched for itself at `heard`: adds it,
-  // refreshes it or replaces an older entry of its id. Events go to `events`.
+  // OnAnnouncement records that `sender`, which proved it receives at its data address,
+  // vouched for itself at `heard`: adds it, refreshes it (clearing a suspicion) or
+  // replaces an older entry of its id. Events go to `events`.
   Verdict OnAnnouncement(const Sender& sender, absl::Time heard,
                          std::vector<PeerEvent>* events);
 
-  // OnPeerRecord records what a rendezvous says of another endpoint, last heard at
-  // `heard` (the rendezvous's time less the record's age). Like OnAnnouncement, but it
-  // never moves last_heard backwards; the peer's rate is taken as at least own_rate,
-  // the pace at which such records come; and a record that disagrees with a live entry
-  // of the same id (another name or address) is stale rather than a replacement: only
-  // the endpoint itself can say it restarted.
-  Verdict OnPeerRecord(const Sender& sender, absl::Time heard,
-                       std::vector<PeerEvent>* events);
+  // Refresh takes an announcement not proven: it refreshes (kRefreshed) the peer known
+  // under the same id, name and address, and clears its suspicion. Otherwise it says
+  // why it ignores the sender, or kUnverified: a newcomer or a restart, for the caller
+  // to challenge.
+  Verdict Refresh(const Sender& sender, absl::Time heard);
 
-  // OnGoodbye removes the peer `id` if it is known under `name` in our network.
-  // Returns whether it was.
-  bool OnGoodbye(uint64_t network_id, uint64_t id, std::string_view name,
-                 std::vector<PeerEvent>* events);
+  // OnPeerRecord takes what a rendezvous says of another endpoint, last heard at
+  // `heard` (the rendezvous's time less the record's age): it refreshes the peer known
+  // under the same name and address, never moving last_heard backwards, and takes its
+  // rate as at least own_rate, the pace at which such records come. A record of an
+  // unknown endpoint is kUnverified (the caller challenges it, and only its own echo
+  // adds it); one that disagrees with a live entry of the same id is stale: only the
+  // endpoint itself can say it restarted.
+  Verdict OnPeerRecord(const Sender& sender, absl::Time heard);
 
-  // Expire removes every peer silent for its rate times the timeout multiplier.
-  void Expire(absl::Time now, std::vector<PeerEvent>* events);
+  // OnSignOfLife records that peer `id` proved at `heard` that it is alive at its
+  // address (it echoed a probe, or sent frames of a live session): refreshes it and
+  // clears its suspicion.
+  void OnSignOfLife(uint64_t id, absl::Time heard);
 
-  // NextExpiry is when the next peer will expire unless it speaks, if any.
+  // OnGoodbye suspects the peer `id`, if it is known under `name` in our network, and
+  // has it probed over goodbye_window from `now`: removed (kGoodbye) unless it answers.
+  // Returns whether it is known.
+  bool OnGoodbye(uint64_t network_id, uint64_t id, std::string_view name, absl::Time now);
+
+  // Expire suspects every peer silent for its rate times the timeout multiplier, appends
+  // to `probes` the suspects due a probe at `now`, and removes the suspects whose
+  // probing is over.
+  void Expire(absl::Time now, std::vector<PeerEvent>* events, std::vector<Peer>* probes);
+
+  // NextExpiry is when Expire next has something to do, if ever.
   std::optional<absl::Time> NextExpiry() const;
+
+  // Suspected says whether peer `id` is being probed.
+  bool Suspected(uint64_t id) const;
 
   // Find returns the peer `id`, or nullptr. Valid until the table next changes.
   const Peer* Find(uint64_t id) const;
@@ -143,16 +185,27 @@ class PeerTable {
   const Options& options() const { return options_; }
 
  private:
-  Verdict Admit(const Sender& sender, absl::Time heard, bool from_record,
-                std::vector<PeerEvent>* events);
+  // Entry is a peer and, while it is suspected, its probing.
+  struct Entry {
+    Peer peer;
+    std::optional<absl::Time> suspect_until;  // removed then unless it shows life
+    absl::Time next_probe;
+    absl::Duration probe_interval;
+    RemovalReason suspicion = RemovalReason::kExpired;
+  };
+
+  // Screen says why `sender` is ignored whoever vouches for it, or kAdded if it is not.
+  Verdict Screen(const Sender& sender);
+  absl::Duration Clamp(absl::Duration rate);
+  void Suspect(Entry& entry, absl::Time now, absl::Duration window, RemovalReason why);
+  void ClearSuspicion(Entry& entry);
   void Remove(uint64_t id, RemovalReason reason, std::vector<PeerEvent>* events);
   absl::Time ExpiryOf(const Peer& peer) const;
+  absl::Time NextDue(const Entry& entry) const;
 
   const Options options_;
-  absl::flat_hash_map<uint64_t, Peer> peers_;
+  absl::flat_hash_map<uint64_t, Entry> peers_;
   absl::flat_hash_map<std::string, uint64_t> ids_by_name_;
-  // Newcomers already warned about, so each clash is logged once; bounded like the table.
-  absl::flat_hash_set<uint64_t> warned_;
   PeerTableCounters counters_;
 };
 

@@ -23,9 +23,11 @@ struct FunctionListener final : Discovery::Listener {
   void OnPeerRemoved(const Peer& peer, RemovalReason reason) override {
     if (on_removed) on_removed(peer, reason);
   }
-  void OnFrames(const Peer& from,
+  // Frames prove nothing here: peers stay alive by their announcements and probes.
+  bool OnFrames(const Peer& from,
                 const serialization::DecodedDatagram& datagram) override {
     if (on_frames) on_frames(from, datagram);
+    return false;
   }
 };
 

@@ -125,9 +125,14 @@ struct TransportCounters {
   // Sessions restarted because the peer started a new one (it had removed us, or
   // restarted), releasing what ours held.
   uint64_t session_restarts = 0;
-  // Datagrams of frames dropped as from an older session of the peer's, or for an
-  // older one of ours.
+  // Datagrams of frames dropped as without a session number, or for an older session
+  // of ours.
   uint64_t stale_datagrams = 0;
+  // Datagrams of frames dropped because their session number was not the peer's and
+  // not proven (an older session's, a restart not yet proven, or a forgery).
+  uint64_t unverified_datagrams = 0;
+  // Challenges made: one to each peer added, and one for each number not proven.
+  uint64_t challenges_sent = 0;
   discovery::DiscoveryCounters discovery;
 };
 
