@@ -86,12 +86,17 @@ TEST_F(DiscoverySimulatedTest,
   Node* b = Add(2, "b");
   Node* c = Add(3, "c");
   ASSERT_TRUE(RunSimulatedUntil(io_, clock_, [&] { return AllSeeAllOthers(); }));
+  const absl::Time cut = clock_.Now();
   network_.Partition({SimulatedHostAddress(1)},
                      {SimulatedHostAddress(2), SimulatedHostAddress(3)});
   ASSERT_TRUE(RunSimulatedUntil(io_, clock_, [&] {
     return a->peers.empty() && b->peers == std::set<std::string>{"c"} &&
            c->peers == std::set<std::string>{"b"};
   }));
+  // Silent for the rate (50 ms) times the multiplier (2), then probed for one more
+  // rate: removed within 150 ms of the last word heard.
+  EXPECT_LE(clock_.Now() - cut, absl::Milliseconds(150));
+  EXPECT_GT(a->discovery->counters().probes_sent, 0u);
   for (Node* node : {a, b, c}) {
     for (const auto& [name, why] : node->removed) EXPECT_EQ(why, RemovalReason::kExpired);
   }
