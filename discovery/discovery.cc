@@ -356,8 +356,8 @@ void Introduce(DiscoveryState& s, const serialization::DecodedDatagram& d,
     const absl::Time heard = now - absl::Milliseconds(record.age_milliseconds);
     if (s.table.OnPeerRecord(other, heard) != Verdict::kUnverified) continue;
     auto [at, fresh] = s.introduced.try_emplace(s.Cookie(0, other.data_address), now);
-    if (!fresh && now - at->second < s.config.rate) continue;  // challenged lately
-    if (introduced == kMaxIntroductionsPerAnnouncement ||
+    if ((!fresh && now - at->second < s.config.rate) ||  // challenged lately
+        introduced == kMaxIntroductionsPerAnnouncement ||
         (fresh && s.introduced.size() > kMaxIntroducedAddresses)) {
       if (fresh) s.introduced.erase(at);
       s.introductions_deferred.fetch_add(1, std::memory_order_relaxed);

@@ -105,6 +105,7 @@ class DiscoveryTest : public ::testing::Test {
     std::string name;
     uint32_t rate_milliseconds = 100;
     bool silent = false;
+    int received = 0;
     int echoes = 0;
 
     std::vector<uint8_t> Announcement(uint64_t echo = 0) {
@@ -131,6 +132,7 @@ class DiscoveryTest : public ::testing::Test {
     ghost->socket = *std::move(socket);
     Ghost* g = ghost.get();
     EXPECT_OK(g->socket->Start([g](const network::ReceivedDatagram& d) {
+      ++g->received;
       if (g->silent || !g->decoder.Decode(d.bytes, &g->decoded).ok()) return;
       if (g->decoded.kind != serialization::DecodedDatagram::Kind::kAnnouncement ||
           g->decoded.announcement.challenge == 0) {
@@ -231,6 +233,66 @@ TEST_F(DiscoveryTest, AnAnnouncementNotEchoedAddsNoOne) {
   RunFor(io_, std::chrono::milliseconds(100));
   EXPECT_TRUE(seen_["a"].peers.empty());
   EXPECT_EQ(a->counters().verified, 0u);
+}
+
+TEST_F(DiscoveryTest, AnnouncementsListingThousandsOfInventedPeersCostLittle) {
+  Discovery* a = Add(MulticastConfig(11, "a"));
+  // A real endpoint (it echoes our challenge) that lies: its own rate is 2^32 - 1 ms,
+  // and it lists 4096 endpoints that do not exist, half at one victim's address, half
+  // at addresses of their own, each announcing every 2^32 - 1 ms.
+  std::unique_ptr<Ghost> liar = MakeGhost(99, "liar");
+  liar->rate_milliseconds = 0xffffffff;
+  SendToGroup(liar->Announcement());
+  ASSERT_TRUE(RunUntil(io_, [&] { return seen_["a"].peers.count("liar") == 1; }));
+  EXPECT_EQ(seen_["a"].peers["liar"].rate, absl::Hours(1)) << "clamped";
+  std::unique_ptr<Ghost> victim = MakeGhost(98, "victim");
+  victim->silent = true;
+  ASSERT_OK_AND_ASSIGN(auto encoder, serialization::DatagramEncoder::Create(65507));
+  std::vector<std::string> names;
+  std::vector<serialization::PeerRecord> records;
+  for (int i = 0; i < 4096; ++i) names.push_back(absl::StrCat("invented-", i));
+  for (int i = 0; i < 4096; ++i) {
+    records.push_back(
+        {.endpoint_id = 1000u + i,
+         .endpoint_name = names[i],
+         .data_address = i % 2 == 0 ? victim->socket->local_address()
+                                    : Address(boost::asio::ip::make_address("127.0.0.1"),
+                                              static_cast<unsigned short>(20000 + i)),
+         .rate_milliseconds = 0xffffffff});
+  }
+  const uint64_t challenges_before = a->counters().challenges_sent;
+  for (int part = 0; part < 5; ++part) {
+    const size_t first = records.size() * part / 5;
+    const size_t last = records.size() * (part + 1) / 5;
+    SendToGroup(Copy(encoder.EncodeAnnouncement(
+        liar->header,
+        {.data_address = liar->socket->local_address(),
+         .rate_milliseconds = liar->rate_milliseconds,
+         .known_peers = absl::MakeConstSpan(records.data() + first, last - first)})));
+  }
+  ASSERT_TRUE(RunUntil(
+      io_, [&] { return a->counters().introductions_deferred >= 4096 - 5 * 64; }));
+  RunFor(io_, std::chrono::milliseconds(100));  // two of a's periods
+  // Nobody was added, named or sent data; a challenged at most 64 addresses per
+  // announcement, and the victim's address once per period.
+  EXPECT_EQ(seen_["a"].peers.size(), 1u);
+  const uint64_t challenges = a->counters().challenges_sent - challenges_before;
+  EXPECT_LE(challenges, 5u * 64);
+  EXPECT_LE(victim->received, 3);
+  EXPECT_GE(a->counters().peers.rates_clamped, 1u);
+}
+
+TEST_F(DiscoveryTest, AForgedAnnouncementReservesNoName) {
+  Add(MulticastConfig(11, "a"));
+  // Announcements in the name of an endpoint that has not started yet, from an
+  // address that never answers.
+  std::unique_ptr<Ghost> forger = MakeGhost(98, "late");
+  forger->silent = true;
+  for (int i = 0; i < 3; ++i) SendToGroup(forger->Announcement());
+  RunFor(io_, std::chrono::milliseconds(50));
+  Add(MulticastConfig(12, "late"));
+  ASSERT_TRUE(RunUntil(io_, [&] { return AllSeeAllOthers(); }));
+  EXPECT_EQ(seen_["a"].peers["late"].id, 12u);
 }
 
 TEST_F(DiscoveryTest, EndpointsOfAnotherNetworkIdAreIgnoredAndCounted) {
