@@ -299,7 +299,8 @@ void TopicsState::OnPeerRemoved(const discovery::Peer& peer,
   internal::OnPeerRemoved(*this, peer, reason);
 }
 
-void TopicsState::OnMessage(const discovery::Peer& from, std::vector<uint8_t> message) {
+void TopicsState::OnMessage(const discovery::Peer& from, uint64_t /*peer_session*/,
+                            std::vector<uint8_t> message) {
   // Posted deliveries hold the state: they need it whole.
   if (auto state = self.lock()) internal::OnMessage(state, from, std::move(message));
 }

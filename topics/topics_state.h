@@ -44,7 +44,8 @@ struct TopicsState final : fragmentation::MessageTransport::Listener {
   void OnPeerAdded(const discovery::Peer& peer) override;
   void OnPeerRemoved(const discovery::Peer& peer,
                      discovery::RemovalReason reason) override;
-  void OnMessage(const discovery::Peer& from, std::vector<uint8_t> message) override;
+  void OnMessage(const discovery::Peer& from, uint64_t peer_session,
+                 std::vector<uint8_t> message) override;
   void OnSendDone(uint64_t, uint64_t, transport::SendOutcome) override {}
   bool WantsSendDone() const override { return false; }
 
