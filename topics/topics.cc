@@ -40,7 +40,7 @@ absl::Status TypeConflict(absl::string_view topic, absl::string_view type,
 }
 
 Interest CurrentInterest(const State& s) ABSL_EXCLUSIVE_LOCKS_REQUIRED(s.mu) {
-  Interest interest{.version = s.interest_version};
+  Interest interest{.version = s.interest_version, .epoch = s.epoch};
   for (const auto& [filter, sub] : s.subscriptions) {
     interest.entries.push_back({sub->filter, sub->type});
   }

@@ -27,7 +27,7 @@ namespace glue::topics {
 //                varint sequence, varint time_to_live_ms, string topic, string type,
 //                then the payload: every byte to the end of the message
 //   interest:    byte 0x21, byte flags (bit 0: reply with yours; others 0),
-//                varint version, varint count (at most
+//                varint version, varint epoch, varint count (at most
 //                kMaxInterestEntries), then `count` pairs of string filter,
 //                string type
 //
@@ -64,10 +64,14 @@ struct InterestEntry {
   friend bool operator==(const InterestEntry&, const InterestEntry&) = default;
 };
 
-// Interest is the whole set of subscriptions of one endpoint. A later version
-// replaces an earlier one.
+// Interest is the whole set of subscriptions of one endpoint, and the epoch of its
+// publications.
 struct Interest {
   uint64_t version = 0;
+  // The sender's Publication::epoch: it declares it with every interest, so that a
+  // subscriber knows the epoch from the session that carries the interest rather
+  // than from what a publication claims.
+  uint64_t epoch = 0;
   // Asks the peer to answer with its own interest: sent when a peer appears, since
   // the peer may have kept us (and forgotten to tell) while we had removed it.
   bool reply_wanted = false;
