@@ -1,17 +1,60 @@
 #include "glue/topics/topics.h"
 
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
 #include <chrono>
 #include <initializer_list>
+#include <limits>
+#include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "glue/base/mutex.h"
 #include "glue/base/run_until.h"
 #include "glue/base/status_matchers.h"
+#include "glue/topics/topic_message.h"
 #include "glue/transport/node_test.h"
+#include "topics/topics_state.h"
 
 namespace glue::topics {
+
+// TopicsPeer reaches into a Topics for tests: it plays the message transport's part,
+// on the transport's strand (the test's io_context runs it), and reads what no public
+// method shows.
+class TopicsPeer {
+ public:
+  // AddPeer tells `topics` that `peer` appeared, as the message transport would.
+  static void AddPeer(Topics& topics, const discovery::Peer& peer) {
+    std::shared_ptr<internal::TopicsState> state = topics.state_;
+    boost::asio::post(state->messages->strand(),
+                      [state, peer] { state->OnPeerAdded(peer); });
+  }
+
+  // Receive hands `topics` a message from `from`'s session `peer_session`, as the
+  // message transport would: what a forger who knows the session's numbers can make
+  // the transport deliver.
+  static void Receive(Topics& topics, const discovery::Peer& from, uint64_t peer_session,
+                      std::vector<uint8_t> message) {
+    std::shared_ptr<internal::TopicsState> state = topics.state_;
+    boost::asio::post(state->messages->strand(),
+                      [state, from, peer_session, m = std::move(message)]() mutable {
+                        state->OnMessage(from, peer_session, std::move(m));
+                      });
+  }
+
+  // PeerSession is the number of `peer`'s session that `topics` knows (0: none).
+  static uint64_t PeerSession(const Topics& topics, uint64_t peer) {
+    const internal::TopicsState& s = *topics.state_;
+    MutexLock lock(&s.mu);
+    auto found = s.peers.find(peer);
+    return found == s.peers.end() ? 0 : found->second.session;
+  }
+
+  // Epoch is the epoch `topics` publishes under.
+  static uint64_t Epoch(const Topics& topics) { return topics.state_->epoch; }
+};
+
 namespace {
 
 using ::glue::testing::RunUntil;
@@ -62,6 +105,12 @@ struct Node : transport::testing::Observed, discovery::PeerListener {
 };
 
 std::vector<uint8_t> Bytes(const std::string& s) { return {s.begin(), s.end()}; }
+
+std::vector<std::string> Payloads(const std::vector<Got>& got) {
+  std::vector<std::string> payloads;
+  for (const Got& g : got) payloads.push_back(g.payload);
+  return payloads;
+}
 
 class TopicsTest : public transport::testing::NodeTest<Node> {
  protected:
@@ -350,11 +399,117 @@ TEST_F(TopicsTest, ASubscriberBackFromAPartitionGetsWhatItMissedOnce) {
   ASSERT_OK(a->topics->Publish("news", "text", absl::Seconds(30), Bytes("m4"), keep3));
   ASSERT_TRUE(RunBothUntil([&] { return b->got_count() == 4; }));
   const std::vector<Got> got = b->Snapshot();
-  std::vector<std::string> payloads;
-  for (const Got& g : got) payloads.push_back(g.payload);
-  EXPECT_EQ(payloads, (std::vector<std::string>{"m1", "m2", "m3", "m4"}));
+  EXPECT_EQ(Payloads(got), (std::vector<std::string>{"m1", "m2", "m3", "m4"}));
   EXPECT_TRUE(got[1].history);
   EXPECT_FALSE(got[3].history);
+}
+
+TEST_F(TopicsTest, AForgedEpochCostsOneMessageNotTheStream) {
+  Node* a = Add(1);
+  Node* b = Add(2);
+  ASSERT_TRUE(a && b);
+  ASSERT_TRUE(Connect(a, b));
+  ASSERT_TRUE(Exchanged({a, b}));
+  ASSERT_TRUE(SubscribeSeen(b, a, "t", "text", b->Record()));
+  ASSERT_OK(a->topics->Publish("t", "text", absl::Seconds(5), Bytes("m1")));
+  ASSERT_TRUE(RunUntil(io_, [&] { return b->got_count() == 1; }));
+
+  // A publication in a's name and in a's session with b, whose epoch is above any real
+  // one: believed, it would make b drop everything a publishes after it.
+  const std::vector<uint8_t> forged_payload = Bytes("forged");
+  const uint64_t session = TopicsPeer::PeerSession(*b->topics, a->id());
+  ASSERT_NE(session, 0u);
+  TopicsPeer::Receive(*b->topics, {.id = a->id(), .name = "endpoint-1"}, session,
+                      EncodePublication({.epoch = uint64_t{1} << 62,
+                                         .sequence = 1,
+                                         .topic = "t",
+                                         .type = "text",
+                                         .payload = forged_payload}));
+  ASSERT_TRUE(
+      RunUntil(io_, [&] { return b->topics->counters().publications_wrong_epoch == 1; }));
+  for (const char* payload : {"m2", "m3"}) {
+    ASSERT_OK(a->topics->Publish("t", "text", absl::Seconds(5), Bytes(payload),
+                                 {.reliable = false}));
+  }
+  ASSERT_TRUE(RunUntil(io_, [&] { return b->got_count() == 3; }));
+  EXPECT_EQ(Payloads(b->Snapshot()), (std::vector<std::string>{"m1", "m2", "m3"}));
+  const TopicsCounters c = b->topics->counters();
+  EXPECT_EQ(c.received, 4u);
+  EXPECT_EQ(c.duplicates, 0u);
+}
+
+TEST_F(TopicsTest, APeerIsBelievedOnlyForTheEpochItDeclaredAtTheStartOfItsSession) {
+  Node* b = Add(2);
+  ASSERT_TRUE(b);
+  ASSERT_OK(b->topics->Subscribe("t", "text", b->Record()));
+  const discovery::Peer peer{.id = 9, .name = "p"};
+  TopicsPeer::AddPeer(*b->topics, peer);
+  const std::vector<uint8_t> payload = Bytes("x");
+  auto publication = [&](uint64_t epoch, uint64_t sequence) {
+    return EncodePublication({.epoch = epoch,
+                              .sequence = sequence,
+                              .topic = "t",
+                              .type = "text",
+                              .payload = payload});
+  };
+  auto interest = [](uint64_t epoch) { return EncodeInterest({.epoch = epoch}); };
+  struct Step {
+    const char* what;
+    uint64_t session;
+    std::vector<uint8_t> message;
+    size_t delivered;  // in all, after the step
+    uint64_t before_interest;
+    uint64_t wrong_epoch;
+    uint64_t interests_wrong_epoch;
+  };
+  const Step steps[] = {
+      {"a publication before the interest", 5, publication(100, 1), 0, 1, 0, 0},
+      {"the interest declares epoch 100", 5, interest(100), 0, 1, 0, 0},
+      {"a publication of epoch 100", 5, publication(100, 1), 1, 1, 0, 0},
+      {"a publication of another epoch", 5, publication(101, 2), 1, 1, 1, 0},
+      {"an interest of another epoch", 5, interest(101), 1, 1, 1, 1},
+      {"epoch 100 still holds", 5, publication(100, 2), 2, 1, 1, 1},
+      {"a new session: nothing declared yet", 6, publication(100, 3), 2, 2, 1, 1},
+      {"its interest declares epoch 100 again", 6, interest(100), 2, 2, 1, 1},
+      {"a publication of the new session", 6, publication(100, 3), 3, 2, 1, 1},
+  };
+  // Every topic message received is counted as a publication or an interest.
+  auto handled = [&] {
+    const TopicsCounters c = b->topics->counters();
+    return c.received + c.interests_received;
+  };
+  for (const Step& step : steps) {
+    SCOPED_TRACE(step.what);
+    const uint64_t before = handled();
+    TopicsPeer::Receive(*b->topics, peer, step.session, step.message);
+    ASSERT_TRUE(RunUntil(io_, [&] { return handled() > before; }));
+    const TopicsCounters c = b->topics->counters();
+    EXPECT_EQ(b->got_count(), step.delivered);
+    EXPECT_EQ(c.publications_before_interest, step.before_interest);
+    EXPECT_EQ(c.publications_wrong_epoch, step.wrong_epoch);
+    EXPECT_EQ(c.interests_wrong_epoch, step.interests_wrong_epoch);
+  }
+}
+
+TEST_F(TopicsTest, AForgedInterestVersionDoesNotMuteTheInterestsThatFollow) {
+  Node* a = Add(1);
+  Node* b = Add(2);
+  ASSERT_TRUE(a && b);
+  ASSERT_TRUE(Connect(a, b));
+  ASSERT_TRUE(Exchanged({a, b}));
+  // An interest in b's name, in b's session with a, with b's epoch (any publication of
+  // b's shows it) and the largest version.
+  const uint64_t before = a->topics->counters().interests_received;
+  TopicsPeer::Receive(*a->topics, {.id = b->id(), .name = "endpoint-2"},
+                      TopicsPeer::PeerSession(*a->topics, b->id()),
+                      EncodeInterest({.version = std::numeric_limits<uint64_t>::max(),
+                                      .epoch = TopicsPeer::Epoch(*b->topics)}));
+  ASSERT_TRUE(InterestArrived(a, before));
+  // b's next interest, of a small version, is a's view of b again.
+  ASSERT_TRUE(SubscribeSeen(b, a, "t", "text", b->Record()));
+  ASSERT_OK(a->topics->Publish("t", "text", absl::Seconds(5), Bytes("m1")));
+  ASSERT_TRUE(RunUntil(io_, [&] { return b->got_count() == 1; }));
+  EXPECT_EQ(a->topics->counters().interests_wrong_epoch, 0u);
 }
 
 }  // namespace

@@ -67,6 +67,10 @@ struct InterestEntry {
 // Interest is the whole set of subscriptions of one endpoint, and the epoch of its
 // publications.
 struct Interest {
+  // The sender's count of its changes of subscriptions. Informational: a receiver
+  // takes the latest interest of the sender's session, in the order the session's
+  // reliable ordered stream delivers them, and compares no versions (docs/PROTOCOL.md
+  // §9), so that no interest, a forged one say, can make it ignore those that follow.
   uint64_t version = 0;
   // The sender's Publication::epoch: it declares it with every interest, so that a
   // subscriber knows the epoch from the session that carries the interest rather
