@@ -6,6 +6,7 @@
 #include <initializer_list>
 #include <limits>
 #include <memory>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -53,6 +54,8 @@ class TopicsPeer {
 
   // Epoch is the epoch `topics` publishes under.
   static uint64_t Epoch(const Topics& topics) { return topics.state_->epoch; }
+  // SetEpoch sets it, before Start: that of a process whose clock differs.
+  static void SetEpoch(Topics& topics, uint64_t epoch) { topics.state_->epoch = epoch; }
 };
 
 namespace {
@@ -118,9 +121,11 @@ class TopicsTest : public transport::testing::NodeTest<Node> {
     return Add(Config(id), std::move(options));
   }
 
-  // Add starts a node on `io` (the fixture's by default).
+  // Add starts a node on `io` (the fixture's by default), with `epoch` when given
+  // rather than its start time.
   Node* Add(const discovery::Config& config, TopicsOptions options,
-            boost::asio::io_context* io = nullptr) {
+            boost::asio::io_context* io = nullptr,
+            std::optional<uint64_t> epoch = std::nullopt) {
     auto node = std::make_unique<Node>();
     const transport::TransportOptions transport_options;
     node->discovery = MakeDiscovery(
@@ -138,6 +143,7 @@ class TopicsTest : public transport::testing::NodeTest<Node> {
     EXPECT_OK(topics);
     if (!topics.ok()) return nullptr;
     node->topics = *std::move(topics);
+    if (epoch) TopicsPeer::SetEpoch(*node->topics, *epoch);
     EXPECT_OK(node->topics->Start(node.get()));
     return Keep(std::move(node));
   }
@@ -178,6 +184,60 @@ class TopicsTest : public transport::testing::NodeTest<Node> {
       return ::testing::AssertionFailure() << "the interest did not reach the publisher";
     }
     return ::testing::AssertionSuccess();
+  }
+
+  // RestartPublisher has publisher a publish twice to b, then a run of a under the
+  // same id, name and address, whose epoch is a second earlier (its clock went back),
+  // publish twice again, and checks that b gets all four once. When `crash`, b never
+  // hears a go (its goodbye is lost) and keeps it: only a's new session number tells
+  // b that a restarted.
+  void RestartPublisher(bool crash) {
+    // b keeps a for 30 of a's silent periods, far longer than the restart.
+    discovery::Config config_b = Config(2);
+    config_b.rate_timeout_multiplier = 30;
+    discovery::Config config_a = Config(1);
+    config_a.listen_address = network::Address(config_a.listen_address.address(), 40001);
+    Node* a = Add(config_a, {});
+    Node* b = Add(config_b, {});
+    ASSERT_TRUE(a && b);
+    ASSERT_TRUE(Connect(a, b));
+    ASSERT_TRUE(Exchanged({a, b}));
+    ASSERT_TRUE(SubscribeSeen(b, a, "t", "text", b->Record()));
+    for (const char* payload : {"m1", "m2"}) {
+      ASSERT_OK(a->topics->Publish("t", "text", absl::Seconds(5), Bytes(payload),
+                                   {.history_depth = 0}));
+    }
+    ASSERT_TRUE(RunUntil(io_, [&] { return b->got_count() == 2; }));
+
+    const std::vector<boost::asio::ip::address> host_a = {
+        config_a.listen_address.address()};
+    const std::vector<boost::asio::ip::address> host_b = {
+        config_b.listen_address.address()};
+    if (crash) simulated_network_.Partition(host_a, host_b);
+    a->Stop();
+    simulated_network_.Heal();
+    if (!crash) {
+      ASSERT_TRUE(RunUntil(io_, [&] { return !b->Sees(a->id()); }));
+    }
+    Node* again = Add(config_a, {}, nullptr, TopicsPeer::Epoch(*a->topics) - 1'000'000);
+    ASSERT_TRUE(again);
+    // Its interest declared its epoch to b, and b's answered it.
+    ASSERT_TRUE(RunUntil(io_, [&] {
+      return b->Sees(again->id()) && again->topics->counters().interests_received > 0;
+    }));
+    for (const char* payload : {"n1", "n2"}) {
+      ASSERT_OK(again->topics->Publish("t", "text", absl::Seconds(5), Bytes(payload)));
+    }
+    ASSERT_TRUE(RunUntil(io_, [&] { return b->got_count() == 4; }));
+    const std::vector<Got> got = b->Snapshot();
+    EXPECT_EQ(Payloads(got), (std::vector<std::string>{"m1", "m2", "n1", "n2"}));
+    EXPECT_EQ(got[2].sequence, 1u);
+    const TopicsCounters c = b->topics->counters();
+    EXPECT_EQ(c.duplicates, 0u);
+    EXPECT_EQ(c.interests_wrong_epoch, 0u);
+    EXPECT_EQ(c.publications_wrong_epoch, 0u);
+    EXPECT_EQ(b->transport->counters().peers_removed, crash ? 0u : 1u);
+    EXPECT_EQ(b->transport->counters().session_restarts, crash ? 1u : 0u);
   }
 };
 
@@ -510,6 +570,14 @@ TEST_F(TopicsTest, AForgedInterestVersionDoesNotMuteTheInterestsThatFollow) {
   ASSERT_OK(a->topics->Publish("t", "text", absl::Seconds(5), Bytes("m1")));
   ASSERT_TRUE(RunUntil(io_, [&] { return b->got_count() == 1; }));
   EXPECT_EQ(a->topics->counters().interests_wrong_epoch, 0u);
+}
+
+TEST_F(TopicsTest, ARestartedPublisherWithAnEarlierEpochIsDeliveredFromItsNewSession) {
+  RestartPublisher(/*crash=*/false);
+}
+
+TEST_F(TopicsTest, APublisherRestartedBeforeItsPeersNoticedIsDeliveredToo) {
+  RestartPublisher(/*crash=*/true);
 }
 
 }  // namespace

@@ -39,9 +39,10 @@ inline constexpr size_t kMaxInterestEntries = 4096;
 // Publication is one message published on a topic. `payload` views the buffer it was
 // decoded from (or is to be encoded from), which must outlive it.
 struct Publication {
-  // The publisher's incarnation: a number it picks when it starts, larger than any
-  // earlier one of the same endpoint (its start time in microseconds), so that a
-  // restarted publisher's sequences are not taken for old ones.
+  // The publisher's run: a number it picks when it starts (its start time in
+  // microseconds), another than its earlier runs', so that a restarted publisher's
+  // sequences are not taken for old ones. A subscriber believes it only as the
+  // publisher's interest declares it (Interest::epoch).
   uint64_t epoch = 0;
   // The publisher's number for this message on this topic: 1, 2, ... in one epoch.
   uint64_t sequence = 0;
