@@ -118,7 +118,7 @@ void BM_Reassemble(benchmark::State& state) {
 struct Side final : MessageTransport::Listener {
   void OnPeerAdded(const discovery::Peer&) override { peers.Add(); }
   void OnPeerRemoved(const discovery::Peer&, discovery::RemovalReason) override {}
-  void OnMessage(const discovery::Peer&, std::vector<uint8_t>) override {
+  void OnMessage(const discovery::Peer&, uint64_t, std::vector<uint8_t>) override {
     received.Add();
   }
   void OnSendDone(uint64_t, uint64_t, transport::SendOutcome outcome) override {

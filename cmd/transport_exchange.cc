@@ -164,7 +164,8 @@ struct Node final : MessageTransport::Listener {
 
   void OnPeerAdded(const discovery::Peer&) override { peer_seen = true; }
   void OnPeerRemoved(const discovery::Peer&, discovery::RemovalReason) override {}
-  void OnMessage(const discovery::Peer&, std::vector<uint8_t> message) override {
+  void OnMessage(const discovery::Peer&, uint64_t,
+                 std::vector<uint8_t> message) override {
     if (on_message) on_message(std::move(message));
   }
   void OnSendDone(uint64_t, uint64_t, SendOutcome outcome) override {

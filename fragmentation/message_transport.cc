@@ -118,7 +118,9 @@ void OnMessage(const std::shared_ptr<State>& state, const discovery::Peer& from,
   State& s = *state;
   if (delivery.meta.empty()) {  // a whole message: nothing here to lock for
     s.received_whole.fetch_add(1, std::memory_order_relaxed);
-    if (s.listener) s.listener->OnMessage(from, std::move(delivery.payload));
+    if (s.listener) {
+      s.listener->OnMessage(from, delivery.peer_session, std::move(delivery.payload));
+    }
     return;
   }
   std::optional<std::vector<uint8_t>> message;
@@ -148,7 +150,9 @@ void OnMessage(const std::shared_ptr<State>& state, const discovery::Peer& from,
     }
     NoteDeadline(state, ps.reassembler->NextDeadline());
   }
-  if (message && s.listener) s.listener->OnMessage(from, *std::move(message));
+  if (message && s.listener) {
+    s.listener->OnMessage(from, delivery.peer_session, *std::move(message));
+  }
 }
 
 void OnSendDone(State& s, uint64_t peer_id, absl::Span<const uint64_t> keys,

@@ -72,15 +72,18 @@ struct Node : transport::testing::Observed, MessageTransport::Listener {
   bool keep ABSL_GUARDED_BY(mu) = true;
   std::vector<std::vector<uint8_t>> received ABSL_GUARDED_BY(mu);
   std::vector<uint32_t> indices ABSL_GUARDED_BY(mu);
+  std::vector<uint64_t> sessions ABSL_GUARDED_BY(mu);  // each message's peer_session
 
   void OnPeerAdded(const discovery::Peer& peer) override { PeerAdded(peer); }
   void OnPeerRemoved(const discovery::Peer& peer, discovery::RemovalReason) override {
     PeerRemoved(peer);
   }
-  void OnMessage(const discovery::Peer&, std::vector<uint8_t> message) override {
+  void OnMessage(const discovery::Peer&, uint64_t peer_session,
+                 std::vector<uint8_t> message) override {
     const uint32_t index = IndexOf(message);
     MutexLock lock(&mu);
     indices.push_back(index);
+    sessions.push_back(peer_session);
     if (keep) received.push_back(std::move(message));
   }
   void OnSendDone(uint64_t, uint64_t token, SendOutcome outcome) override {
@@ -500,7 +503,8 @@ TEST_F(MessageTransportTest, AMessageWhoseFragmentExpiresIsReportedExpiredOnce) 
 TEST_F(MessageTransportTest, APeersNewSessionStartsItsMessagesAnew) {
   // b removes a after 2 silent periods of a; a keeps b for 30 of b's. b's messages to
   // a after that come from a new session and number their fragments from 1 again:
-  // a must not take them for those it completed before.
+  // a must not take them for those it completed before, and hears of the new session
+  // with each message, whole or reassembled.
   discovery::Config config_a = MulticastConfig(1, "a");
   config_a.rate_timeout_multiplier = 30;
   Node* a = Add(config_a, {}, &io_b_);
@@ -515,9 +519,14 @@ TEST_F(MessageTransportTest, APeersNewSessionStartsItsMessagesAnew) {
   ASSERT_TRUE(a->Sees(b->id()));
   ASSERT_TRUE(RunBothUntil([&] { return b->Sees(a->id()); }));
   ASSERT_OK(b->messages->Send(a->id(), Message(1, 10'000), {.token = 1}));
-  ASSERT_TRUE(RunBothUntil([&] { return a->received_count() == 2; }));
+  ASSERT_OK(b->messages->Send(a->id(), Message(2, 100), {.ordered = true, .token = 2}));
+  ASSERT_TRUE(RunBothUntil([&] { return a->received_count() == 3; }));
   MutexLock lock(&a->mu);
-  EXPECT_EQ(a->indices, (std::vector<uint32_t>{0, 1}));
+  EXPECT_EQ(a->indices, (std::vector<uint32_t>{0, 1, 2}));
+  ASSERT_EQ(a->sessions.size(), 3u);
+  EXPECT_NE(a->sessions[0], 0u);
+  EXPECT_GT(a->sessions[1], a->sessions[0]);
+  EXPECT_EQ(a->sessions[2], a->sessions[1]);
   const MessageTransportCounters c = a->messages->counters();
   EXPECT_EQ(c.received_reassembled, 2u);
   EXPECT_EQ(c.reassembly.duplicates, 0u);

@@ -18,9 +18,7 @@ bool DuplicateFilter::Fresh(uint64_t publisher, absl::string_view topic, uint64_
   }
   Heard& heard = it->second;
   if (!added) {
-    if (epoch < heard.epoch || (epoch == heard.epoch && sequence <= heard.sequence)) {
-      return false;
-    }
+    if (epoch == heard.epoch && sequence <= heard.sequence) return false;
     ages_.splice(ages_.end(), ages_, heard.age);
   }
   heard.epoch = epoch;

@@ -24,16 +24,20 @@ class DuplicateFilter {
   DuplicateFilter(const DuplicateFilter&) = delete;
   DuplicateFilter& operator=(const DuplicateFilter&) = delete;
 
-  // Fresh says whether message (epoch, sequence) from `publisher` on `topic` is newer
-  // than the last delivered from it there, and records it as delivered if so. Past
-  // the bound it forgets the pair heard from least recently, counted in *forgotten.
+  // Fresh says whether message (epoch, sequence) from `publisher` on `topic` is one
+  // not delivered yet, and records it as delivered if so: of another epoch than the
+  // last delivered from it there, or of the same epoch and a larger sequence. The
+  // caller passes only epochs the publisher declared, so another epoch is another
+  // run of the publisher, which numbers its messages from 1 again, whether its epoch
+  // is larger or smaller (a clock that went back). Past the bound it forgets the pair
+  // heard from least recently, counted in *forgotten.
   bool Fresh(uint64_t publisher, absl::string_view topic, uint64_t epoch,
              uint64_t sequence, uint64_t* forgotten);
 
  private:
   using Key = std::pair<uint64_t, std::string>;
 
-  // Heard is the last sequence delivered from one publisher on one topic.
+  // Heard is the last message delivered from one publisher on one topic.
   struct Heard {
     uint64_t epoch = 0;
     uint64_t sequence = 0;

@@ -15,12 +15,17 @@ TEST(DuplicateFilter, PassesNewerSequencesAndDropsTheRest) {
   EXPECT_EQ(forgotten, 0u);
 }
 
-TEST(DuplicateFilter, ANewerEpochStartsOverAndAnOlderOneIsDropped) {
+TEST(DuplicateFilter, AnotherEpochStartsOverWhetherLargerOrSmaller) {
   DuplicateFilter filter(10);
   uint64_t forgotten = 0;
-  ASSERT_TRUE(filter.Fresh(1, "a", 5, 100, &forgotten));
-  EXPECT_TRUE(filter.Fresh(1, "a", 6, 1, &forgotten));
-  EXPECT_FALSE(filter.Fresh(1, "a", 5, 200, &forgotten));
+  ASSERT_TRUE(filter.Fresh(1, "a", /*epoch=*/5, /*sequence=*/100, &forgotten));
+  EXPECT_TRUE(filter.Fresh(1, "a", 6, 1, &forgotten));  // a restart
+  EXPECT_FALSE(filter.Fresh(1, "a", 6, 1, &forgotten));
+  EXPECT_TRUE(filter.Fresh(1, "a", 6, 2, &forgotten));
+  EXPECT_TRUE(filter.Fresh(1, "a", 4, 1, &forgotten));  // one whose clock went back
+  EXPECT_FALSE(filter.Fresh(1, "a", 4, 1, &forgotten));
+  EXPECT_TRUE(filter.Fresh(1, "a", 4, 2, &forgotten));
+  EXPECT_EQ(forgotten, 0u);
 }
 
 TEST(DuplicateFilter, KeepsPublishersAndTopicsApart) {

@@ -128,6 +128,7 @@ absl::StatusOr<Interest> DecodeInterest(Reader& reader, absl::Span<const uint8_t
   if ((flags & ~kReplyWantedFlag) != 0) return ReservedFlags(flags);
   interest.reply_wanted = (flags & kReplyWantedFlag) != 0;
   GLUE_ASSIGN_OR_RETURN(interest.version, reader.Varint("version"));
+  GLUE_ASSIGN_OR_RETURN(interest.epoch, reader.Varint("epoch"));
   GLUE_ASSIGN_OR_RETURN(const uint64_t count,
                         reader.Varint("count", 64, kMaxInterestEntries));
   // Each entry takes at least four bytes: no count promises more than remain.
@@ -192,6 +193,7 @@ std::vector<uint8_t> EncodeInterest(const Interest& interest) {
   out.push_back(kInterestKind);
   out.push_back(interest.reply_wanted ? kReplyWantedFlag : 0);
   PutVarint(interest.version, &out);
+  PutVarint(interest.epoch, &out);
   PutVarint(interest.entries.size(), &out);
   for (const InterestEntry& entry : interest.entries) {
     PutString(entry.filter, &out);

@@ -70,19 +70,29 @@ TEST(TopicMessage, AnEmptyPayloadAndTheLargestValuesRoundTrip) {
   EXPECT_TRUE(p.payload.empty());
 }
 
+TEST(TopicMessage, EncodesTheInterestAsDocumented) {
+  const std::vector<uint8_t> bytes = EncodeInterest(
+      {.version = 2, .epoch = 300, .reply_wanted = true, .entries = {{"a/#", "t"}}});
+  EXPECT_THAT(bytes, ElementsAreArray<uint8_t>({0x21, 0x01, 0x02, 0xac, 0x02, 0x01, 0x03,
+                                                'a', '/', '#', 0x01, 't'}));
+}
+
 TEST(TopicMessage, InterestsRoundTrip) {
   const Interest interest{
       .version = 7,
+      .epoch = 1'700'000'000'000'000,
       .reply_wanted = true,
       .entries = {{"#", "any"}, {"sensors/+/temperature", "t.Celsius"}}};
   absl::StatusOr<TopicMessage> decoded = DecodeTopicMessage(EncodeInterest(interest));
   ASSERT_OK(decoded);
   const Interest& i = std::get<Interest>(*decoded);
   EXPECT_EQ(i.version, 7u);
+  EXPECT_EQ(i.epoch, 1'700'000'000'000'000u);
   EXPECT_TRUE(i.reply_wanted);
   EXPECT_EQ(i.entries, interest.entries);
-  decoded = DecodeTopicMessage(EncodeInterest({.version = 8}));
+  decoded = DecodeTopicMessage(EncodeInterest({.version = 8, .epoch = UINT64_MAX}));
   ASSERT_OK(decoded);
+  EXPECT_EQ(std::get<Interest>(*decoded).epoch, UINT64_MAX);
   EXPECT_TRUE(std::get<Interest>(*decoded).entries.empty());
 }
 
@@ -94,8 +104,8 @@ TEST(TopicMessage, RefusesEveryTruncation) {
     EXPECT_THAT(DecodeTopicMessage(absl::MakeConstSpan(publication).first(size)),
                 StatusIs(absl::StatusCode::kInvalidArgument));
   }
-  const std::vector<uint8_t> interest =
-      EncodeInterest({.version = 1, .entries = {{"a/#", "t"}}});
+  const std::vector<uint8_t> interest = EncodeInterest(
+      {.version = 1, .epoch = 1'700'000'000'000'000, .entries = {{"a/#", "t"}}});
   for (size_t size = 0; size < interest.size(); ++size) {
     SCOPED_TRACE(size);
     EXPECT_THAT(DecodeTopicMessage(absl::MakeConstSpan(interest).first(size)),
@@ -121,11 +131,19 @@ TEST(TopicMessage, NamesWhatIsWrong) {
       {"string beyond the end", {0x20, 0x00, 1, 1, 0, 9, 't'}, "9 bytes, but 1 remain"},
       {"wildcard in a topic", {0x20, 0x00, 1, 1, 0, 1, '#', 1, 'x'}, "wildcard"},
       {"space in a type", {0x20, 0x00, 1, 1, 0, 1, 't', 1, ' '}, "type"},
-      {"bad filter", {0x21, 0, 1, 1, 2, 'a', '#', 1, 'x'}, "entry 0"},
-      {"interest's reserved flags", {0x21, 0x80, 1, 0}, "reserved"},
-      {"count above the bound", {0x21, 0, 1, 0x81, 0x20}, "above 4096"},
-      {"count beyond the bytes", {0x21, 0, 1, 100, 1, 'a', 1, 'x'}, "count 100"},
-      {"bytes after an interest", {0x21, 0, 1, 1, 1, 'a', 1, 'x', 0}, "1 bytes after"},
+      {"bad filter", {0x21, 0, 1, 5, 1, 2, 'a', '#', 1, 'x'}, "entry 0"},
+      {"interest's reserved flags", {0x21, 0x80, 1, 5, 0}, "reserved"},
+      {"interest without an epoch", {0x21, 0, 1}, "epoch at byte 3 is truncated"},
+      {"truncated epoch", {0x21, 0, 1, 0x85}, "epoch at byte 3 is truncated"},
+      {"non-canonical epoch",
+       {0x21, 0, 1, 0x85, 0x00, 0},
+       "epoch at byte 3 is longer than its shortest form"},
+      {"epoch beyond 64 bits",
+       {0x21, 0, 1, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x02, 0},
+       "epoch at byte 3 is beyond 64 bits"},
+      {"count above the bound", {0x21, 0, 1, 5, 0x81, 0x20}, "above 4096"},
+      {"count beyond the bytes", {0x21, 0, 1, 5, 100, 1, 'a', 1, 'x'}, "count 100"},
+      {"bytes after an interest", {0x21, 0, 1, 5, 1, 1, 'a', 1, 'x', 0}, "1 bytes after"},
   };
   for (const Case& c : cases) {
     SCOPED_TRACE(c.name);
@@ -141,7 +159,9 @@ TEST(TopicMessage, DecodesMutatedMessagesToErrorsOrValidMessages) {
   std::mt19937 random(seed);
   const std::vector<std::vector<uint8_t>> valid = {
       EncodePublication(Sample()),
-      EncodeInterest({.version = 3, .entries = {{"a/+/c", "t"}, {"#", "u"}}})};
+      EncodeInterest({.version = 3,
+                      .epoch = 1'700'000'000'000'000,
+                      .entries = {{"a/+/c", "t"}, {"#", "u"}}})};
   int decoded = 0;
   for (int trial = 0; trial < 20'000; ++trial) {
     std::vector<uint8_t> bytes = valid[trial % 2];

@@ -7,6 +7,7 @@
 #include "absl/container/inlined_vector.h"
 #include "absl/strings/str_cat.h"
 #include "glue/base/block_pool.h"
+#include "glue/base/log.h"
 #include "glue/base/mutex.h"
 #include "glue/base/status_macros.h"
 #include "glue/topics/topic_filter.h"
@@ -40,7 +41,7 @@ absl::Status TypeConflict(absl::string_view topic, absl::string_view type,
 }
 
 Interest CurrentInterest(const State& s) ABSL_EXCLUSIVE_LOCKS_REQUIRED(s.mu) {
-  Interest interest{.version = s.interest_version};
+  Interest interest{.version = s.interest_version, .epoch = s.epoch};
   for (const auto& [filter, sub] : s.subscriptions) {
     interest.entries.push_back({sub->filter, sub->type});
   }
@@ -125,7 +126,10 @@ void SendHistory(State& s, uint64_t peer, const Interest& interest)
 void OnPeerAdded(State& s, const discovery::Peer& peer) {
   {
     MutexLock lock(&s.mu);
-    s.peers[peer.id] = Interest{};
+    s.peers[peer.id] = PeerState{};
+    // First in the session's reliable ordered stream, before any publication (there
+    // is none until the peer's interest arrives), also with no subscriptions: it
+    // declares our epoch.
     SendInterest(s, peer.id, /*reply_wanted=*/true);
   }
   if (s.peer_listener) s.peer_listener->OnPeerAdded(peer);
@@ -140,8 +144,65 @@ void OnPeerRemoved(State& s, const discovery::Peer& peer,
   if (s.peer_listener) s.peer_listener->OnPeerRemoved(peer, reason);
 }
 
+// OnInterest takes `interest`, which `from` sent in its current session. The first of
+// the session declares the peer's epoch. Each replaces the one before, in the order
+// the session's reliable ordered stream delivers them: versions are not compared, so
+// that no interest, a forged one say, can make those that follow it ignored.
+void OnInterest(State& s, const discovery::Peer& from, PeerState& peer, Interest interest)
+    ABSL_EXCLUSIVE_LOCKS_REQUIRED(s.mu) {
+  if (!peer.epoch) {
+    peer.epoch = interest.epoch;
+  } else if (interest.epoch != *peer.epoch) {
+    // A process's epoch never changes: another one in the same session is not the
+    // peer's word.
+    ++s.counters.interests_wrong_epoch;
+    if (const uint64_t n = s.interests_wrong_epoch_log.Admit(s.Now())) {
+      GLUE_LOG(
+          kWarning,
+          "topics: refused %d interests whose epoch was not the one their sender "
+          "declared in its session, e.g. epoch %d from %s (id %d), which declared %d",
+          n, interest.epoch, from.name, from.id, *peer.epoch);
+    }
+    return;
+  }
+  if (interest.reply_wanted) SendInterest(s, from.id);
+  peer.interest = std::move(interest);
+  SendHistory(s, from.id, peer.interest);
+}
+
+// Believed says whether publication `p` from `from` carries the epoch `from` declared
+// in its session (`peer`; null for a peer not known here), counting and logging it
+// when not.
+bool Believed(State& s, const discovery::Peer& from, const PeerState* peer,
+              const Publication& p) ABSL_EXCLUSIVE_LOCKS_REQUIRED(s.mu) {
+  if (peer == nullptr || !peer->epoch) {
+    // A best-effort publication that overtook the interest, or a forgery: nothing
+    // says yet which epoch is the peer's.
+    ++s.counters.publications_before_interest;
+    if (const uint64_t n = s.publications_before_interest_log.Admit(s.Now())) {
+      GLUE_LOG(kWarning,
+               "topics: refused %d publications from peers that had not declared their "
+               "epoch yet in their session, e.g. from %s (id %d) on '%s'",
+               n, from.name, from.id, p.topic);
+    }
+    return false;
+  }
+  if (p.epoch != *peer->epoch) {
+    ++s.counters.publications_wrong_epoch;
+    if (const uint64_t n = s.publications_wrong_epoch_log.Admit(s.Now())) {
+      GLUE_LOG(kWarning,
+               "topics: refused %d publications whose epoch was not the one their "
+               "sender declared in its session, e.g. epoch %d from %s (id %d) on '%s', "
+               "which declared %d",
+               n, p.epoch, from.name, from.id, p.topic, *peer->epoch);
+    }
+    return false;
+  }
+  return true;
+}
+
 void OnMessage(const std::shared_ptr<State>& state, const discovery::Peer& from,
-               std::vector<uint8_t> bytes) {
+               uint64_t peer_session, std::vector<uint8_t> bytes) {
   State& s = *state;
   auto owner = std::make_shared<const std::vector<uint8_t>>(std::move(bytes));
   absl::StatusOr<TopicMessage> message = DecodeTopicMessage(*owner);
@@ -152,18 +213,26 @@ void OnMessage(const std::shared_ptr<State>& state, const discovery::Peer& from,
       ++s.counters.malformed;
       return;
     }
+    // Null only for a peer the message transport did not add: none, on its strand.
+    PeerState* peer = nullptr;
+    if (auto found = s.peers.find(from.id); found != s.peers.end()) {
+      peer = &found->second;
+      if (peer->session != peer_session) {
+        // The peer started a new session (it restarted, or removed us and found us
+        // again), whose first message is its interest: what it declared in the last
+        // one no longer holds.
+        if (peer->session != 0) *peer = PeerState{};
+        peer->session = peer_session;
+      }
+    }
     if (auto* interest = std::get_if<Interest>(&*message)) {
       ++s.counters.interests_received;
-      auto peer = s.peers.find(from.id);
-      if (peer == s.peers.end()) return;
-      if (interest->reply_wanted) SendInterest(s, from.id);
-      if (interest->version < peer->second.version) return;
-      peer->second = std::move(*interest);
-      SendHistory(s, from.id, peer->second);
+      if (peer != nullptr) OnInterest(s, from, *peer, std::move(*interest));
       return;
     }
     const Publication& p = std::get<Publication>(*message);
     ++s.counters.received;
+    if (!Believed(s, from, peer, p)) return;
     if (!s.heard.Fresh(from.id, p.topic, p.epoch, p.sequence,
                        &s.counters.publishers_forgotten)) {
       ++s.counters.duplicates;
@@ -240,8 +309,8 @@ absl::Status PublishLocked(const std::shared_ptr<State>& state, Publication& p,
                    options.history_depth, s.options.max_history_bytes, &s.history_bytes);
 
   absl::Status status;
-  for (const auto& [peer, interest] : s.peers) {
-    if (!Wants(interest, p.topic, p.type)) continue;
+  for (const auto& [peer, peer_state] : s.peers) {
+    if (!Wants(peer_state.interest, p.topic, p.type)) continue;
     bool waits = false;
     const absl::Status sent = s.messages->Send(
         peer, bytes.owner, bytes.view,
@@ -299,9 +368,12 @@ void TopicsState::OnPeerRemoved(const discovery::Peer& peer,
   internal::OnPeerRemoved(*this, peer, reason);
 }
 
-void TopicsState::OnMessage(const discovery::Peer& from, std::vector<uint8_t> message) {
+void TopicsState::OnMessage(const discovery::Peer& from, uint64_t peer_session,
+                            std::vector<uint8_t> message) {
   // Posted deliveries hold the state: they need it whole.
-  if (auto state = self.lock()) internal::OnMessage(state, from, std::move(message));
+  if (auto state = self.lock()) {
+    internal::OnMessage(state, from, peer_session, std::move(message));
+  }
 }
 
 }  // namespace internal
@@ -364,7 +436,7 @@ absl::Status Topics::Subscribe(absl::string_view filter, absl::string_view type,
                                                    std::string(filter), std::string(type),
                                                    std::move(callback)));
   ++s.interest_version;
-  for (const auto& [peer, interest] : s.peers) internal::SendInterest(s, peer);
+  for (const auto& [peer, peer_state] : s.peers) internal::SendInterest(s, peer);
   return absl::OkStatus();
 }
 
@@ -376,7 +448,7 @@ absl::Status Topics::Unsubscribe(absl::string_view filter) {
   }
   ++s.interest_version;
   if (s.started && !s.stopped) {
-    for (const auto& [peer, interest] : s.peers) internal::SendInterest(s, peer);
+    for (const auto& [peer, peer_state] : s.peers) internal::SendInterest(s, peer);
   }
   return absl::OkStatus();
 }

@@ -10,6 +10,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <utility>
 
@@ -17,6 +18,7 @@
 #include "absl/time/time.h"
 #include "glue/base/clock.h"
 #include "glue/base/handler_gate.h"
+#include "glue/base/log_limiter.h"
 #include "glue/base/mutex.h"
 #include "glue/fragmentation/message_transport.h"
 #include "glue/topics/topic_message.h"
@@ -27,6 +29,21 @@
 namespace glue::topics::internal {
 
 struct Subscription;  // topics/dispatcher.h
+
+// PeerState is what this endpoint believes of one peer, for the peer's current
+// session. The transport vouches for the session, and the peer's interest is the first
+// thing the peer sends in its reliable ordered stream: so the epoch that interest
+// declares is the peer's. What a publication claims is the publication's word only.
+struct PeerState {
+  // The peer's number for the session (MessageTransport::Listener::OnMessage); 0
+  // until its first message. Another number: the peer started a new session.
+  uint64_t session = 0;
+  // The epoch the peer's first interest of the session declared, which each of its
+  // publications must carry; none before that interest.
+  std::optional<uint64_t> epoch;
+  // The peer's latest interest of the session.
+  Interest interest;
+};
 
 struct TopicsState final : fragmentation::MessageTransport::Listener {
   TopicsState(fragmentation::MessageTransport& m, const boost::asio::any_io_executor& e,
@@ -44,7 +61,8 @@ struct TopicsState final : fragmentation::MessageTransport::Listener {
   void OnPeerAdded(const discovery::Peer& peer) override;
   void OnPeerRemoved(const discovery::Peer& peer,
                      discovery::RemovalReason reason) override;
-  void OnMessage(const discovery::Peer& from, std::vector<uint8_t> message) override;
+  void OnMessage(const discovery::Peer& from, uint64_t peer_session,
+                 std::vector<uint8_t> message) override;
   void OnSendDone(uint64_t, uint64_t, transport::SendOutcome) override {}
   bool WantsSendDone() const override { return false; }
 
@@ -74,10 +92,13 @@ struct TopicsState final : fragmentation::MessageTransport::Listener {
   uint64_t interest_version ABSL_GUARDED_BY(mu) = 0;
   std::map<std::string, PublishedTopic, std::less<>> published ABSL_GUARDED_BY(mu);
   size_t history_bytes ABSL_GUARDED_BY(mu) = 0;
-  // Each peer's latest interest.
-  absl::flat_hash_map<uint64_t, Interest> peers ABSL_GUARDED_BY(mu);
+  absl::flat_hash_map<uint64_t, PeerState> peers ABSL_GUARDED_BY(mu);
   DuplicateFilter heard ABSL_GUARDED_BY(mu);
   TopicsCounters counters ABSL_GUARDED_BY(mu);
+  // One log line per period for each reason a peer's message is refused.
+  LogLimiter publications_before_interest_log ABSL_GUARDED_BY(mu);
+  LogLimiter publications_wrong_epoch_log ABSL_GUARDED_BY(mu);
+  LogLimiter interests_wrong_epoch_log ABSL_GUARDED_BY(mu);
 };
 
 }  // namespace glue::topics::internal

@@ -1,17 +1,63 @@
 #include "glue/topics/topics.h"
 
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
 #include <chrono>
 #include <initializer_list>
+#include <limits>
+#include <memory>
+#include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "glue/base/mutex.h"
 #include "glue/base/run_until.h"
 #include "glue/base/status_matchers.h"
+#include "glue/topics/topic_message.h"
 #include "glue/transport/node_test.h"
+#include "topics/topics_state.h"
 
 namespace glue::topics {
+
+// TopicsPeer reaches into a Topics for tests: it plays the message transport's part,
+// on the transport's strand (the test's io_context runs it), and reads what no public
+// method shows.
+class TopicsPeer {
+ public:
+  // AddPeer tells `topics` that `peer` appeared, as the message transport would.
+  static void AddPeer(Topics& topics, const discovery::Peer& peer) {
+    std::shared_ptr<internal::TopicsState> state = topics.state_;
+    boost::asio::post(state->messages->strand(),
+                      [state, peer] { state->OnPeerAdded(peer); });
+  }
+
+  // Receive hands `topics` a message from `from`'s session `peer_session`, as the
+  // message transport would: what a forger who knows the session's numbers can make
+  // the transport deliver.
+  static void Receive(Topics& topics, const discovery::Peer& from, uint64_t peer_session,
+                      std::vector<uint8_t> message) {
+    std::shared_ptr<internal::TopicsState> state = topics.state_;
+    boost::asio::post(state->messages->strand(),
+                      [state, from, peer_session, m = std::move(message)]() mutable {
+                        state->OnMessage(from, peer_session, std::move(m));
+                      });
+  }
+
+  // PeerSession is the number of `peer`'s session that `topics` knows (0: none).
+  static uint64_t PeerSession(const Topics& topics, uint64_t peer) {
+    const internal::TopicsState& s = *topics.state_;
+    MutexLock lock(&s.mu);
+    auto found = s.peers.find(peer);
+    return found == s.peers.end() ? 0 : found->second.session;
+  }
+
+  // Epoch is the epoch `topics` publishes under.
+  static uint64_t Epoch(const Topics& topics) { return topics.state_->epoch; }
+  // SetEpoch sets it, before Start: that of a process whose clock differs.
+  static void SetEpoch(Topics& topics, uint64_t epoch) { topics.state_->epoch = epoch; }
+};
+
 namespace {
 
 using ::glue::testing::RunUntil;
@@ -63,15 +109,23 @@ struct Node : transport::testing::Observed, discovery::PeerListener {
 
 std::vector<uint8_t> Bytes(const std::string& s) { return {s.begin(), s.end()}; }
 
+std::vector<std::string> Payloads(const std::vector<Got>& got) {
+  std::vector<std::string> payloads;
+  for (const Got& g : got) payloads.push_back(g.payload);
+  return payloads;
+}
+
 class TopicsTest : public transport::testing::NodeTest<Node> {
  protected:
   Node* Add(uint64_t id, TopicsOptions options = {}) {
     return Add(Config(id), std::move(options));
   }
 
-  // Add starts a node on `io` (the fixture's by default).
+  // Add starts a node on `io` (the fixture's by default), with `epoch` when given
+  // rather than its start time.
   Node* Add(const discovery::Config& config, TopicsOptions options,
-            boost::asio::io_context* io = nullptr) {
+            boost::asio::io_context* io = nullptr,
+            std::optional<uint64_t> epoch = std::nullopt) {
     auto node = std::make_unique<Node>();
     const transport::TransportOptions transport_options;
     node->discovery = MakeDiscovery(
@@ -89,6 +143,7 @@ class TopicsTest : public transport::testing::NodeTest<Node> {
     EXPECT_OK(topics);
     if (!topics.ok()) return nullptr;
     node->topics = *std::move(topics);
+    if (epoch) TopicsPeer::SetEpoch(*node->topics, *epoch);
     EXPECT_OK(node->topics->Start(node.get()));
     return Keep(std::move(node));
   }
@@ -129,6 +184,60 @@ class TopicsTest : public transport::testing::NodeTest<Node> {
       return ::testing::AssertionFailure() << "the interest did not reach the publisher";
     }
     return ::testing::AssertionSuccess();
+  }
+
+  // RestartPublisher has publisher a publish twice to b, then a run of a under the
+  // same id, name and address, whose epoch is a second earlier (its clock went back),
+  // publish twice again, and checks that b gets all four once. When `crash`, b never
+  // hears a go (its goodbye is lost) and keeps it: only a's new session number tells
+  // b that a restarted.
+  void RestartPublisher(bool crash) {
+    // b keeps a for 30 of a's silent periods, far longer than the restart.
+    discovery::Config config_b = Config(2);
+    config_b.rate_timeout_multiplier = 30;
+    discovery::Config config_a = Config(1);
+    config_a.listen_address = network::Address(config_a.listen_address.address(), 40001);
+    Node* a = Add(config_a, {});
+    Node* b = Add(config_b, {});
+    ASSERT_TRUE(a && b);
+    ASSERT_TRUE(Connect(a, b));
+    ASSERT_TRUE(Exchanged({a, b}));
+    ASSERT_TRUE(SubscribeSeen(b, a, "t", "text", b->Record()));
+    for (const char* payload : {"m1", "m2"}) {
+      ASSERT_OK(a->topics->Publish("t", "text", absl::Seconds(5), Bytes(payload),
+                                   {.history_depth = 0}));
+    }
+    ASSERT_TRUE(RunUntil(io_, [&] { return b->got_count() == 2; }));
+
+    const std::vector<boost::asio::ip::address> host_a = {
+        config_a.listen_address.address()};
+    const std::vector<boost::asio::ip::address> host_b = {
+        config_b.listen_address.address()};
+    if (crash) simulated_network_.Partition(host_a, host_b);
+    a->Stop();
+    simulated_network_.Heal();
+    if (!crash) {
+      ASSERT_TRUE(RunUntil(io_, [&] { return !b->Sees(a->id()); }));
+    }
+    Node* again = Add(config_a, {}, nullptr, TopicsPeer::Epoch(*a->topics) - 1'000'000);
+    ASSERT_TRUE(again);
+    // Its interest declared its epoch to b, and b's answered it.
+    ASSERT_TRUE(RunUntil(io_, [&] {
+      return b->Sees(again->id()) && again->topics->counters().interests_received > 0;
+    }));
+    for (const char* payload : {"n1", "n2"}) {
+      ASSERT_OK(again->topics->Publish("t", "text", absl::Seconds(5), Bytes(payload)));
+    }
+    ASSERT_TRUE(RunUntil(io_, [&] { return b->got_count() == 4; }));
+    const std::vector<Got> got = b->Snapshot();
+    EXPECT_EQ(Payloads(got), (std::vector<std::string>{"m1", "m2", "n1", "n2"}));
+    EXPECT_EQ(got[2].sequence, 1u);
+    const TopicsCounters c = b->topics->counters();
+    EXPECT_EQ(c.duplicates, 0u);
+    EXPECT_EQ(c.interests_wrong_epoch, 0u);
+    EXPECT_EQ(c.publications_wrong_epoch, 0u);
+    EXPECT_EQ(b->transport->counters().peers_removed, crash ? 0u : 1u);
+    EXPECT_EQ(b->transport->counters().session_restarts, crash ? 1u : 0u);
   }
 };
 
@@ -350,11 +459,125 @@ TEST_F(TopicsTest, ASubscriberBackFromAPartitionGetsWhatItMissedOnce) {
   ASSERT_OK(a->topics->Publish("news", "text", absl::Seconds(30), Bytes("m4"), keep3));
   ASSERT_TRUE(RunBothUntil([&] { return b->got_count() == 4; }));
   const std::vector<Got> got = b->Snapshot();
-  std::vector<std::string> payloads;
-  for (const Got& g : got) payloads.push_back(g.payload);
-  EXPECT_EQ(payloads, (std::vector<std::string>{"m1", "m2", "m3", "m4"}));
+  EXPECT_EQ(Payloads(got), (std::vector<std::string>{"m1", "m2", "m3", "m4"}));
   EXPECT_TRUE(got[1].history);
   EXPECT_FALSE(got[3].history);
+}
+
+TEST_F(TopicsTest, AForgedEpochCostsOneMessageNotTheStream) {
+  Node* a = Add(1);
+  Node* b = Add(2);
+  ASSERT_TRUE(a && b);
+  ASSERT_TRUE(Connect(a, b));
+  ASSERT_TRUE(Exchanged({a, b}));
+  ASSERT_TRUE(SubscribeSeen(b, a, "t", "text", b->Record()));
+  ASSERT_OK(a->topics->Publish("t", "text", absl::Seconds(5), Bytes("m1")));
+  ASSERT_TRUE(RunUntil(io_, [&] { return b->got_count() == 1; }));
+
+  // A publication in a's name and in a's session with b, whose epoch is above any real
+  // one: believed, it would make b drop everything a publishes after it.
+  const std::vector<uint8_t> forged_payload = Bytes("forged");
+  const uint64_t session = TopicsPeer::PeerSession(*b->topics, a->id());
+  ASSERT_NE(session, 0u);
+  TopicsPeer::Receive(*b->topics, {.id = a->id(), .name = "endpoint-1"}, session,
+                      EncodePublication({.epoch = uint64_t{1} << 62,
+                                         .sequence = 1,
+                                         .topic = "t",
+                                         .type = "text",
+                                         .payload = forged_payload}));
+  ASSERT_TRUE(
+      RunUntil(io_, [&] { return b->topics->counters().publications_wrong_epoch == 1; }));
+  for (const char* payload : {"m2", "m3"}) {
+    ASSERT_OK(a->topics->Publish("t", "text", absl::Seconds(5), Bytes(payload),
+                                 {.reliable = false}));
+  }
+  ASSERT_TRUE(RunUntil(io_, [&] { return b->got_count() == 3; }));
+  EXPECT_EQ(Payloads(b->Snapshot()), (std::vector<std::string>{"m1", "m2", "m3"}));
+  const TopicsCounters c = b->topics->counters();
+  EXPECT_EQ(c.received, 4u);
+  EXPECT_EQ(c.duplicates, 0u);
+}
+
+TEST_F(TopicsTest, APeerIsBelievedOnlyForTheEpochItDeclaredAtTheStartOfItsSession) {
+  Node* b = Add(2);
+  ASSERT_TRUE(b);
+  ASSERT_OK(b->topics->Subscribe("t", "text", b->Record()));
+  const discovery::Peer peer{.id = 9, .name = "p"};
+  TopicsPeer::AddPeer(*b->topics, peer);
+  const std::vector<uint8_t> payload = Bytes("x");
+  auto publication = [&](uint64_t epoch, uint64_t sequence) {
+    return EncodePublication({.epoch = epoch,
+                              .sequence = sequence,
+                              .topic = "t",
+                              .type = "text",
+                              .payload = payload});
+  };
+  auto interest = [](uint64_t epoch) { return EncodeInterest({.epoch = epoch}); };
+  struct Step {
+    const char* what;
+    uint64_t session;
+    std::vector<uint8_t> message;
+    size_t delivered;  // in all, after the step
+    uint64_t before_interest;
+    uint64_t wrong_epoch;
+    uint64_t interests_wrong_epoch;
+  };
+  const Step steps[] = {
+      {"a publication before the interest", 5, publication(100, 1), 0, 1, 0, 0},
+      {"the interest declares epoch 100", 5, interest(100), 0, 1, 0, 0},
+      {"a publication of epoch 100", 5, publication(100, 1), 1, 1, 0, 0},
+      {"a publication of another epoch", 5, publication(101, 2), 1, 1, 1, 0},
+      {"an interest of another epoch", 5, interest(101), 1, 1, 1, 1},
+      {"epoch 100 still holds", 5, publication(100, 2), 2, 1, 1, 1},
+      {"a new session: nothing declared yet", 6, publication(100, 3), 2, 2, 1, 1},
+      {"its interest declares epoch 100 again", 6, interest(100), 2, 2, 1, 1},
+      {"a publication of the new session", 6, publication(100, 3), 3, 2, 1, 1},
+  };
+  // Every topic message received is counted as a publication or an interest.
+  auto handled = [&] {
+    const TopicsCounters c = b->topics->counters();
+    return c.received + c.interests_received;
+  };
+  for (const Step& step : steps) {
+    SCOPED_TRACE(step.what);
+    const uint64_t before = handled();
+    TopicsPeer::Receive(*b->topics, peer, step.session, step.message);
+    ASSERT_TRUE(RunUntil(io_, [&] { return handled() > before; }));
+    const TopicsCounters c = b->topics->counters();
+    EXPECT_EQ(b->got_count(), step.delivered);
+    EXPECT_EQ(c.publications_before_interest, step.before_interest);
+    EXPECT_EQ(c.publications_wrong_epoch, step.wrong_epoch);
+    EXPECT_EQ(c.interests_wrong_epoch, step.interests_wrong_epoch);
+  }
+}
+
+TEST_F(TopicsTest, AForgedInterestVersionDoesNotMuteTheInterestsThatFollow) {
+  Node* a = Add(1);
+  Node* b = Add(2);
+  ASSERT_TRUE(a && b);
+  ASSERT_TRUE(Connect(a, b));
+  ASSERT_TRUE(Exchanged({a, b}));
+  // An interest in b's name, in b's session with a, with b's epoch (any publication of
+  // b's shows it) and the largest version.
+  const uint64_t before = a->topics->counters().interests_received;
+  TopicsPeer::Receive(*a->topics, {.id = b->id(), .name = "endpoint-2"},
+                      TopicsPeer::PeerSession(*a->topics, b->id()),
+                      EncodeInterest({.version = std::numeric_limits<uint64_t>::max(),
+                                      .epoch = TopicsPeer::Epoch(*b->topics)}));
+  ASSERT_TRUE(InterestArrived(a, before));
+  // b's next interest, of a small version, is a's view of b again.
+  ASSERT_TRUE(SubscribeSeen(b, a, "t", "text", b->Record()));
+  ASSERT_OK(a->topics->Publish("t", "text", absl::Seconds(5), Bytes("m1")));
+  ASSERT_TRUE(RunUntil(io_, [&] { return b->got_count() == 1; }));
+  EXPECT_EQ(a->topics->counters().interests_wrong_epoch, 0u);
+}
+
+TEST_F(TopicsTest, ARestartedPublisherWithAnEarlierEpochIsDeliveredFromItsNewSession) {
+  RestartPublisher(/*crash=*/false);
+}
+
+TEST_F(TopicsTest, APublisherRestartedBeforeItsPeersNoticedIsDeliveredToo) {
+  RestartPublisher(/*crash=*/true);
 }
 
 }  // namespace

@@ -93,8 +93,12 @@ class MessageTransport {
   // Listener is what the layer above (topics) implements.
   class Listener : public discovery::PeerListener {
    public:
-    // A whole message from `from`.
-    virtual void OnMessage(const discovery::Peer& from, std::vector<uint8_t> message) = 0;
+    // A whole message from `from`, which sent it in its session `peer_session`
+    // (transport::Delivery::peer_session): the number changes when the peer starts a
+    // new session with us, so that what the layer above learned of the peer's last
+    // session (a restarted process's, say) is not taken for this one's.
+    virtual void OnMessage(const discovery::Peer& from, uint64_t peer_session,
+                           std::vector<uint8_t> message) = 0;
     // The end of a reliable send, once per message accepted by Send: acknowledged when
     // every fragment was; otherwise expired or released as soon as one fragment was,
     // its fragments not yet handed to the transport then dropped.

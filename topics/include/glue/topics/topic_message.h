@@ -27,7 +27,7 @@ namespace glue::topics {
 //                varint sequence, varint time_to_live_ms, string topic, string type,
 //                then the payload: every byte to the end of the message
 //   interest:    byte 0x21, byte flags (bit 0: reply with yours; others 0),
-//                varint version, varint count (at most
+//                varint version, varint epoch, varint count (at most
 //                kMaxInterestEntries), then `count` pairs of string filter,
 //                string type
 //
@@ -39,9 +39,10 @@ inline constexpr size_t kMaxInterestEntries = 4096;
 // Publication is one message published on a topic. `payload` views the buffer it was
 // decoded from (or is to be encoded from), which must outlive it.
 struct Publication {
-  // The publisher's incarnation: a number it picks when it starts, larger than any
-  // earlier one of the same endpoint (its start time in microseconds), so that a
-  // restarted publisher's sequences are not taken for old ones.
+  // The publisher's run: a number it picks when it starts (its start time in
+  // microseconds), another than its earlier runs', so that a restarted publisher's
+  // sequences are not taken for old ones. A subscriber believes it only as the
+  // publisher's interest declares it (Interest::epoch).
   uint64_t epoch = 0;
   // The publisher's number for this message on this topic: 1, 2, ... in one epoch.
   uint64_t sequence = 0;
@@ -64,10 +65,18 @@ struct InterestEntry {
   friend bool operator==(const InterestEntry&, const InterestEntry&) = default;
 };
 
-// Interest is the whole set of subscriptions of one endpoint. A later version
-// replaces an earlier one.
+// Interest is the whole set of subscriptions of one endpoint, and the epoch of its
+// publications.
 struct Interest {
+  // The sender's count of its changes of subscriptions. Informational: a receiver
+  // takes the latest interest of the sender's session, in the order the session's
+  // reliable ordered stream delivers them, and compares no versions (docs/PROTOCOL.md
+  // §9), so that no interest, a forged one say, can make it ignore those that follow.
   uint64_t version = 0;
+  // The sender's Publication::epoch: it declares it with every interest, so that a
+  // subscriber knows the epoch from the session that carries the interest rather
+  // than from what a publication claims.
+  uint64_t epoch = 0;
   // Asks the peer to answer with its own interest: sent when a peer appears, since
   // the peer may have kept us (and forgotten to tell) while we had removed it.
   bool reply_wanted = false;

@@ -96,11 +96,20 @@ struct TopicsCounters {
   // Of those delivered, received messages whose callback ran on the thread that
   // received them (the callback is quick), not handed to another.
   uint64_t delivered_inline = 0;
-  uint64_t received = 0;    // publications received from peers
+  uint64_t received = 0;  // publications received from peers
+  // Of those received, refused as not their publisher's (docs/PROTOCOL.md §9): from a
+  // peer that had not yet declared its epoch in its session (a best-effort one that
+  // overtook the peer's interest, or a forgery), or with another epoch than it
+  // declared (a forgery).
+  uint64_t publications_before_interest = 0;
+  uint64_t publications_wrong_epoch = 0;
   uint64_t duplicates = 0;  // received again, or older than what was delivered
   uint64_t unwanted = 0;    // received but matching no subscription (or its type)
   uint64_t malformed = 0;   // topic messages that did not decode: dropped
   uint64_t interests_received = 0;
+  // Of those, refused for another epoch than the peer's first interest of the
+  // session declared: a process's epoch never changes.
+  uint64_t interests_wrong_epoch = 0;
   uint64_t interests_sent = 0;
   uint64_t slow_subscriber_drops = 0;  // at max_pending_per_subscription
   // Messages whose expiry passed before their subscription's callback could run
@@ -174,6 +183,8 @@ class Topics {
   TopicsCounters counters() const;
 
  private:
+  friend class TopicsPeer;  // tests' access to the state (topics_test.cc)
+
   explicit Topics(std::shared_ptr<internal::TopicsState> state);
   std::shared_ptr<internal::TopicsState> state_;
 };
