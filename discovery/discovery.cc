@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "glue/base/environment.h"
 #include "glue/base/handler_gate.h"
 #include "glue/base/log.h"
 #include "glue/base/mutex.h"
@@ -395,6 +396,19 @@ absl::StatusOr<std::unique_ptr<network::DatagramLink>> OpenListener(
   return s.links.Open(s.strand, options, groups);
 }
 
+// SocketError is `status`, of a socket that could not be opened on `address`, said
+// of the variable that chose the address: the system's reason alone ("in use") does
+// not tell the user what to change.
+absl::Status SocketError(absl::string_view variable, const network::Address& address,
+                         absl::string_view socket, absl::string_view interface,
+                         const absl::Status& status) {
+  return VariableError(
+      variable, network::FormatAddress(address), status.code(),
+      absl::StrCat("cannot open the ", socket, " socket",
+                   interface.empty() ? "" : absl::StrCat(" on interface ", interface),
+                   ": ", status.message()));
+}
+
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<Discovery>> Discovery::Create(
@@ -440,15 +454,24 @@ absl::Status Discovery::Start(Listener* listener) {
   data_options.bind_address = s.config.listen_address;
   data_options.interface = s.config.listen_interface;
   data_options.receive_buffer_bytes = s.options.data_receive_buffer_bytes;
-  GLUE_ASSIGN_OR_RETURN(auto data_socket, s.links.Open(s.strand, data_options, {}));
+  auto data_socket = s.links.Open(s.strand, data_options, {});
+  if (!data_socket.ok()) {
+    return SocketError(kListenAddressVariable, s.config.listen_address, "data",
+                       s.config.listen_interface, data_socket.status());
+  }
   if (s.options.data_faults) {
     GLUE_ASSIGN_OR_RETURN(
-        s.data, network::FaultInjectingLink::Create(s.strand, std::move(data_socket),
+        s.data, network::FaultInjectingLink::Create(s.strand, *std::move(data_socket),
                                                     *s.options.data_faults, s.clock));
   } else {
-    s.data = std::move(data_socket);
+    s.data = *std::move(data_socket);
   }
-  GLUE_ASSIGN_OR_RETURN(s.listen, OpenListener(s));
+  auto listen_socket = OpenListener(s);
+  if (!listen_socket.ok()) {
+    return SocketError(kDiscoveryListenAddressVariable, s.config.discovery_listen,
+                       "discovery", s.config.listen_interface, listen_socket.status());
+  }
+  s.listen = *std::move(listen_socket);
   s.announced = AnnouncedAddress(*s.data, s.config.listen_interface);
 
   GLUE_LOG(

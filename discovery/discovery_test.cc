@@ -22,6 +22,8 @@ using ::glue::testing::RunFor;
 using ::glue::testing::RunUntil;
 using ::glue::testing::StatusIs;
 using network::Address;
+using ::testing::AllOf;
+using ::testing::HasSubstr;
 
 // What one endpoint under test saw.
 struct Seen {
@@ -350,6 +352,51 @@ TEST_F(DiscoveryTest, StartTwiceOrAfterStopFails) {
   a->Stop();
   EXPECT_THAT(a->Start(nullptr), StatusIs(absl::StatusCode::kFailedPrecondition));
   EXPECT_THAT(a->SendTo(12, {}), StatusIs(absl::StatusCode::kNotFound));
+}
+
+TEST_F(DiscoveryTest, ADataAddressInUseIsAnErrorNamingGlueListenAddress) {
+  network::UdpSocketOptions options;
+  options.bind_address = Address(boost::asio::ip::make_address("127.0.0.1"), 0);
+  auto taken = network::UdpSocket::Open(io_.get_executor(), options);
+  ASSERT_OK(taken);
+  const std::string where = network::FormatAddress((*taken)->local_address());
+  Config config = MulticastConfig(11, "a");
+  config.listen_address = (*taken)->local_address();
+  auto discovery = Discovery::Create(boost::asio::make_strand(io_), config, {});
+  ASSERT_OK(discovery);
+  EXPECT_THAT((*discovery)->Start(nullptr),
+              StatusIs(absl::StatusCode::kAlreadyExists,
+                       AllOf(HasSubstr("GLUE_LISTEN_ADDRESS='" + where + "'"),
+                             HasSubstr("data socket"), HasSubstr("in use"))));
+}
+
+TEST_F(DiscoveryTest, ADataAddressNotOfThisHostIsAnErrorNamingGlueListenAddress) {
+  Config config = MulticastConfig(11, "a");
+  // TEST-NET-1 (RFC 5737): no host has it. Binding sends nothing.
+  config.listen_address = Address(boost::asio::ip::make_address("192.0.2.1"), 0);
+  auto discovery = Discovery::Create(boost::asio::make_strand(io_), config, {});
+  ASSERT_OK(discovery);
+  EXPECT_THAT((*discovery)->Start(nullptr),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       AllOf(HasSubstr("GLUE_LISTEN_ADDRESS='192.0.2.1:0'"),
+                             HasSubstr("not an address of this host"))));
+}
+
+TEST_F(DiscoveryTest, ADiscoveryAddressInUseIsAnErrorNamingGlueDiscoveryListenAddress) {
+  network::UdpSocketOptions options;
+  options.bind_address = Address(boost::asio::ip::make_address("127.0.0.1"), 0);
+  auto taken = network::UdpSocket::Open(io_.get_executor(), options);
+  ASSERT_OK(taken);
+  const std::string where = network::FormatAddress((*taken)->local_address());
+  Config config = MulticastConfig(11, "rendezvous");
+  config.discovery_target = std::nullopt;
+  config.discovery_listen = (*taken)->local_address();
+  auto discovery = Discovery::Create(boost::asio::make_strand(io_), config, {});
+  ASSERT_OK(discovery);
+  EXPECT_THAT((*discovery)->Start(nullptr),
+              StatusIs(absl::StatusCode::kAlreadyExists,
+                       AllOf(HasSubstr("GLUE_DISCOVERY_LISTEN_ADDRESS='" + where + "'"),
+                             HasSubstr("discovery socket"), HasSubstr("in use"))));
 }
 
 TEST_F(DiscoveryTest, RefusesAnInvalidConfiguration) {
