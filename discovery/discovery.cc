@@ -9,6 +9,7 @@
 #include "glue/base/environment.h"
 #include "glue/base/handler_gate.h"
 #include "glue/base/log.h"
+#include "glue/base/log_limiter.h"
 #include "glue/base/mutex.h"
 #include "glue/base/status_macros.h"
 #include "glue/network/interfaces.h"
@@ -49,6 +50,7 @@ struct DiscoveryState : std::enable_shared_from_this<DiscoveryState> {
   network::Address announced;
 
   // Touched only by handlers, which the strand runs one at a time.
+  LogLimiter target_failures_log;  // of announcements that could not be sent
   serialization::DatagramDecoder decoder;
   serialization::DecodedDatagram decoded;
   Peer frames_peer;  // the sender of the frames handled, copied out of the table
@@ -178,12 +180,16 @@ std::vector<uint8_t> EncodeGoodbye(const DiscoveryState& s) {
                     : std::vector<uint8_t>();
 }
 
-void Send(DiscoveryState& s, const std::vector<DeferredDatagram>& outgoing) {
+// Send sends what is outgoing and counts what went and what failed; `failure`, when
+// given, receives the error of the last datagram that failed (OK when none did).
+void Send(DiscoveryState& s, const std::vector<DeferredDatagram>& outgoing,
+          absl::Status* failure = nullptr) {
   for (const DeferredDatagram& o : outgoing) {
-    if (s.data->Send(o.to, o.bytes).ok()) {
+    if (absl::Status sent = s.data->Send(o.to, o.bytes); sent.ok()) {
       o.counter->fetch_add(1, std::memory_order_relaxed);
     } else {
       s.send_failures.fetch_add(1, std::memory_order_relaxed);
+      if (failure != nullptr) *failure = std::move(sent);
     }
   }
 }
@@ -244,7 +250,19 @@ void OnAnnounce(const std::shared_ptr<DiscoveryState>& state) {
     }
     ArmAnnounce(state);
   }
-  Send(s, outgoing);
+  absl::Status failure;
+  Send(s, outgoing, &failure);
+  // A target no route reaches (a typo, a network that is down) finds no peer; say so,
+  // but not at every announcement.
+  if (!failure.ok()) {
+    if (const uint64_t n = s.target_failures_log.Admit(s.clock.Now())) {
+      GLUE_LOG(kWarning,
+               "discovery: cannot send announcements to %s='%s' (%d failed since the "
+               "last such line): %s",
+               kDiscoveryTargetAddressVariable,
+               network::FormatAddress(*s.config.discovery_target), n, failure.message());
+    }
+  }
 }
 
 void ArmAnnounce(const std::shared_ptr<DiscoveryState>& state) {
