@@ -44,12 +44,12 @@ Verdict PeerTable::Admit(const Sender& sender, absl::Time heard, bool from_recor
       return Verdict::kIgnoredOwn;
     }
     ++counters_.ignored_own_id_clash;
-    if (warned_.size() < options_.max_peers && warned_.insert(sender.id).second) {
+    if (const uint64_t n = own_id_clash_log_.Admit(heard)) {
       GLUE_LOG(kWarning,
                "discovery: ignoring '%s' at %s: it uses our endpoint id %d under another "
-               "name (we are '%s')",
+               "name (we are '%s'); %d such announcements since the last such line",
                sender.name, network::FormatAddress(sender.data_address), sender.id,
-               options_.own_name);
+               options_.own_name, n);
     }
     return Verdict::kIgnoredOwnIdClash;
   }
@@ -61,13 +61,13 @@ Verdict PeerTable::Admit(const Sender& sender, absl::Time heard, bool from_recor
       owner != ids_by_name_.end() && owner->second != sender.id;
   if (name_taken_by_other || sender.name == options_.own_name) {
     ++counters_.ignored_name_clash;
-    if (warned_.size() < options_.max_peers && warned_.insert(sender.id).second) {
+    if (const uint64_t n = name_clash_log_.Admit(heard)) {
       const uint64_t holder = name_taken_by_other ? owner->second : options_.own_id;
       GLUE_LOG(kWarning,
                "discovery: ignoring endpoint id %d at %s: its name '%s' belongs to live "
-               "endpoint id %d",
+               "endpoint id %d; %d such announcements since the last such line",
                sender.id, network::FormatAddress(sender.data_address), sender.name,
-               holder);
+               holder, n);
     }
     return Verdict::kIgnoredNameClash;
   }
@@ -103,7 +103,6 @@ Verdict PeerTable::Admit(const Sender& sender, absl::Time heard, bool from_recor
 
   Peer peer{sender.id, std::string(sender.name), sender.data_address, sender.rate, heard};
   ids_by_name_[peer.name] = peer.id;
-  warned_.erase(peer.id);
   events->push_back({PeerEvent::Kind::kAdded, peer});
   peers_.emplace(peer.id, std::move(peer));
   ++counters_.added;

@@ -1,5 +1,11 @@
 #include "glue/discovery/peer_table.h"
 
+#include <string>
+#include <vector>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
@@ -8,6 +14,7 @@ namespace {
 
 using ::testing::ElementsAre;
 using ::testing::Field;
+using ::testing::HasSubstr;
 using ::testing::IsEmpty;
 
 constexpr uint64_t kNetwork = 1;
@@ -136,6 +143,50 @@ TEST(PeerTable, ANewcomerWithALiveNameIsIgnoredUntilTheOwnerLeaves) {
             Verdict::kAdded);
   EXPECT_THAT(events, ElementsAre(AddedNamed("two")));
   EXPECT_EQ(table.Find(3)->data_address, At(5001));
+}
+
+// Warnings returns the lines of `log` that contain `text`.
+std::vector<std::string> Warnings(const std::string& log, absl::string_view text) {
+  std::vector<std::string> lines;
+  for (absl::string_view line : absl::StrSplit(log, '\n')) {
+    if (absl::StrContains(line, text)) lines.emplace_back(line);
+  }
+  return lines;
+}
+
+TEST(PeerTable, AFloodOfForgedIdsWithALiveNameGivesALinePerPeriodNotPerId) {
+  PeerTable table(Ours());
+  std::vector<PeerEvent> events;
+  table.OnAnnouncement(From(2, "two"), kStart, &events);
+  ::testing::internal::CaptureStderr();
+  // 5000 ids in 5 s, more than max_peers (4096).
+  for (uint64_t i = 0; i < 5000; ++i) {
+    table.OnAnnouncement(From(1000 + i, "two"), kStart + absl::Milliseconds(i), &events);
+  }
+  table.OnAnnouncement(From(9999, "two"), kStart + absl::Seconds(11), &events);
+  const std::vector<std::string> lines =
+      Warnings(::testing::internal::GetCapturedStderr(), "belongs to live endpoint id 2");
+  EXPECT_EQ(table.counters().ignored_name_clash, 5001u);
+  ASSERT_EQ(lines.size(), 2u);
+  EXPECT_THAT(lines[0], HasSubstr("endpoint id 1000 "));
+  EXPECT_THAT(lines[0], HasSubstr("; 1 such announcements"));
+  EXPECT_THAT(lines[1], HasSubstr("endpoint id 9999 "));
+  EXPECT_THAT(lines[1], HasSubstr("; 5000 such announcements"));
+}
+
+TEST(PeerTable, AFloodUsingOurIdGivesALinePerPeriod) {
+  PeerTable table(Ours());
+  std::vector<PeerEvent> events;
+  ::testing::internal::CaptureStderr();
+  for (int i = 0; i < 5000; ++i) {
+    table.OnAnnouncement(From(1, absl::StrCat("forged-", i)),
+                         kStart + absl::Milliseconds(i), &events);
+  }
+  const std::vector<std::string> lines =
+      Warnings(::testing::internal::GetCapturedStderr(), "uses our endpoint id 1");
+  EXPECT_EQ(table.counters().ignored_own_id_clash, 5000u);
+  ASSERT_EQ(lines.size(), 1u);
+  EXPECT_THAT(lines[0], HasSubstr("'forged-0'"));
 }
 
 TEST(PeerTable, ARestartWithTheSameIdAtANewAddressReplacesTheOldEntry) {

@@ -16,9 +16,9 @@
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
-#include "absl/container/flat_hash_set.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
+#include "glue/base/log_limiter.h"
 #include "glue/network/address.h"
 
 namespace glue::discovery {
@@ -151,8 +151,11 @@ class PeerTable {
   const Options options_;
   absl::flat_hash_map<uint64_t, Peer> peers_;
   absl::flat_hash_map<std::string, uint64_t> ids_by_name_;
-  // Newcomers already warned about, so each clash is logged once; bounded like the table.
-  absl::flat_hash_set<uint64_t> warned_;
+  // A warning line per reason and period, however many announcements (or forged ones)
+  // clash: each line gives the last and counts those it stands for. Driven by the
+  // times passed in.
+  LogLimiter own_id_clash_log_;
+  LogLimiter name_clash_log_;
   PeerTableCounters counters_;
 };
 
