@@ -16,6 +16,7 @@
 #include "absl/time/time.h"
 #include "glue/base/clock.h"
 #include "glue/base/handler_gate.h"
+#include "glue/base/log_limiter.h"
 #include "glue/base/mutex.h"
 #include "glue/serialization/codec.h"
 #include "glue/transport/transport.h"
@@ -82,6 +83,8 @@ struct TransportState final : discovery::Discovery::Listener,
   std::vector<uint64_t> due ABSL_GUARDED_BY(mu);
   SessionCounters removed ABSL_GUARDED_BY(mu);  // of the sessions closed
   TransportCounters counters ABSL_GUARDED_BY(mu);
+  // A line per period for sessions restarted: datagrams in a peer's name decide.
+  LogLimiter restarts_log ABSL_GUARDED_BY(mu);
 };
 
 }  // namespace glue::transport::internal
