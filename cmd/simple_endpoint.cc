@@ -15,22 +15,22 @@
 // publisher (its id and epoch) apart: `lost` counts the gaps in its sequence after
 // the first message heard of it, `missed_at_start` the messages before that one
 // (cmd/message_tally.h). Logs go to stderr. SIGINT or SIGTERM (or -duration) makes it
-// linger for its reliable messages, say goodbye and exit 0.
+// linger for its reliable messages, say goodbye and exit 0. The flags are in
+// cmd/simple_endpoint_flags.h:
 //
 //   simple_endpoint [-sendMessages] [-topicName some_topic] [-payloadSize 65536]
 //                   [-rate 20] [-expiry 1000] [-duration 0]
+#include <algorithm>
 #include <atomic>
-#include <cinttypes>
 #include <csignal>
 #include <cstdio>
-#include <cstring>
 #include <string>
 #include <thread>
 
-#include "absl/strings/numbers.h"
 #include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
 #include "cmd/message_tally.h"
+#include "cmd/simple_endpoint_flags.h"
 #include "glue/base/log.h"
 #include "glue/endpoint/endpoint.h"
 
@@ -38,93 +38,6 @@ namespace glue {
 namespace {
 
 constexpr char kType[] = "glue.simple_endpoint.Payload";
-
-struct Flags {
-  bool send_messages = false;
-  std::string topic = "some_topic";
-  uint64_t payload_size = 65536;
-  uint64_t rate = 20;
-  uint64_t expiry_ms = 1000;
-  uint64_t duration_s = 0;
-};
-
-constexpr char kUsage[] =
-    "usage: simple_endpoint [-sendMessages] [-topicName NAME] [-payloadSize BYTES]\n"
-    "                       [-rate HZ] [-expiry MILLISECONDS] [-duration SECONDS]\n"
-    "(and the GLUE_* environment variables; see README)\n";
-
-// ParseFlags reads flags as Go's flag package does: -name or --name, a value after
-// '=' or as the next argument; a boolean takes no value, or =true/=false.
-bool ParseFlags(int argc, char** argv, Flags* flags) {
-  struct Number {
-    const char* name;
-    uint64_t* target;
-    uint64_t min, max;
-  };
-  const Number numbers[] = {
-      {"payloadSize", &flags->payload_size, kPayloadHeaderBytes, 64 << 20},
-      {"rate", &flags->rate, 1, 100000},
-      {"expiry", &flags->expiry_ms, 1, 3600000},
-      {"duration", &flags->duration_s, 0, 31536000}};
-  for (int i = 1; i < argc; ++i) {
-    std::string arg = argv[i];
-    if (arg.rfind("--", 0) == 0) arg.erase(0, 1);
-    if (arg.empty() || arg[0] != '-') {
-      std::fprintf(stderr, "simple_endpoint: unexpected argument '%s'\n%s", argv[i],
-                   kUsage);
-      return false;
-    }
-    arg.erase(0, 1);
-    std::string name = arg, value;
-    const bool has_value = arg.find('=') != std::string::npos;
-    if (has_value) {
-      name = arg.substr(0, arg.find('='));
-      value = arg.substr(arg.find('=') + 1);
-    }
-    if (name == "sendMessages") {
-      if (has_value && value != "true" && value != "false") {
-        std::fprintf(stderr, "simple_endpoint: -sendMessages=%s: true or false\n",
-                     value.c_str());
-        return false;
-      }
-      flags->send_messages = !has_value || value == "true";
-      continue;
-    }
-    if (name == "h" || name == "help") {
-      std::fputs(kUsage, stdout);
-      std::exit(0);
-    }
-    if (!has_value) {
-      if (i + 1 == argc) {
-        std::fprintf(stderr, "simple_endpoint: -%s needs a value\n%s", name.c_str(),
-                     kUsage);
-        return false;
-      }
-      value = argv[++i];
-    }
-    if (name == "topicName") {
-      flags->topic = value;
-      continue;
-    }
-    bool known = false;
-    for (const Number& n : numbers) {
-      if (name != n.name) continue;
-      known = true;
-      if (!absl::SimpleAtoi(value, n.target) || *n.target < n.min || *n.target > n.max) {
-        std::fprintf(stderr,
-                     "simple_endpoint: -%s %s: must be an integer in %" PRIu64
-                     "..%" PRIu64 "\n",
-                     n.name, value.c_str(), n.min, n.max);
-        return false;
-      }
-    }
-    if (!known) {
-      std::fprintf(stderr, "simple_endpoint: unknown flag -%s\n%s", name.c_str(), kUsage);
-      return false;
-    }
-  }
-  return true;
-}
 
 void PrintLine(const std::string& line) {
   std::fwrite(line.data(), 1, line.size(), stdout);
@@ -135,8 +48,17 @@ std::atomic<bool> stop_requested{false};
 extern "C" void OnSignal(int) { stop_requested = true; }
 
 int Run(int argc, char** argv) {
-  Flags flags;
-  if (!ParseFlags(argc, argv, &flags)) return 2;
+  const absl::StatusOr<SimpleEndpointFlags> parsed = ParseSimpleEndpointFlags(argc, argv);
+  if (!parsed.ok()) {
+    std::fprintf(stderr, "simple_endpoint: %s\n%s",
+                 std::string(parsed.status().message()).c_str(), kSimpleEndpointUsage);
+    return 2;
+  }
+  if (parsed->help) {
+    std::fputs(kSimpleEndpointUsage, stdout);
+    return 0;
+  }
+  const SimpleEndpointFlags& flags = *parsed;
   absl::StatusOr<EndpointOptions> options = OptionsFromEnvironment();
   if (!options.ok()) {
     std::fprintf(stderr, "simple_endpoint: %s\n", options.status().ToString().c_str());
