@@ -3,28 +3,20 @@
 #include <unistd.h>
 
 #include <atomic>
-#include <cstdlib>
+#include <optional>
 #include <string>
 
 #include "absl/strings/ascii.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "glue/base/status_macros.h"
 
 namespace glue {
 namespace {
 
-LogSeverity SeverityFromEnvironment() {
-  const char* value = std::getenv("GLUE_LOG_LEVEL");
-  if (value == nullptr) return LogSeverity::kInfo;
-  const std::string level = absl::AsciiStrToLower(value);
-  if (level == "debug") return LogSeverity::kDebug;
-  if (level == "warning") return LogSeverity::kWarning;
-  if (level == "error") return LogSeverity::kError;
-  return LogSeverity::kInfo;
-}
-
 std::atomic<int>& MinSeverity() {
-  static std::atomic<int> severity{static_cast<int>(SeverityFromEnvironment())};
+  static std::atomic<int> severity{
+      static_cast<int>(LogSeverityFromEnvironment().value_or(LogSeverity::kInfo))};
   return severity;
 }
 
@@ -43,6 +35,19 @@ char SeverityLetter(LogSeverity severity) {
 }
 
 }  // namespace
+
+absl::StatusOr<LogSeverity> LogSeverityFromEnvironment(const EnvironmentLookup& env) {
+  GLUE_ASSIGN_OR_RETURN(const std::optional<std::string> text,
+                        GetOptionalString(env, kLogLevelVariable));
+  if (!text.has_value()) return LogSeverity::kInfo;
+  const std::string level = absl::AsciiStrToLower(*text);
+  if (level == "debug") return LogSeverity::kDebug;
+  if (level == "info") return LogSeverity::kInfo;
+  if (level == "warning") return LogSeverity::kWarning;
+  if (level == "error") return LogSeverity::kError;
+  return VariableError(kLogLevelVariable, *text, absl::StatusCode::kInvalidArgument,
+                       "expected debug, info, warning or error");
+}
 
 void SetMinLogSeverity(LogSeverity severity) {
   MinSeverity().store(static_cast<int>(severity), std::memory_order_relaxed);

@@ -8,193 +8,57 @@
 //
 // and once a second, and at exit with "final" in place of "stats",
 //
-//   stats topic=T published=N                                       (publisher)
-//   stats topic=T received=N lost=N duplicates=N corrupt=N          (subscriber)
+//   stats topic=T published=N                                              (publisher)
+//   stats topic=T received=N lost=N duplicates=N corrupt=N missed_at_start=N (subscriber)
 //
-// Each payload carries its sequence number and a CRC-32C of the rest; `lost` counts
-// the gaps in a publisher's sequence after the first message heard from it. Logs go
-// to stderr. SIGINT or SIGTERM (or -duration) makes it linger for its reliable
-// messages, say goodbye and exit 0.
+// Each payload carries a CRC-32C of its filler. A subscriber counts each run of a
+// publisher (its id and epoch) apart: `lost` counts the gaps in its sequence after
+// the first message heard of it, `missed_at_start` the messages before that one
+// (cmd/message_tally.h). Logs go to stderr. SIGINT or SIGTERM (or -duration) makes it
+// linger for its reliable messages, say goodbye and exit 0. The flags are in
+// cmd/simple_endpoint_flags.h:
 //
 //   simple_endpoint [-sendMessages] [-topicName some_topic] [-payloadSize 65536]
 //                   [-rate 20] [-expiry 1000] [-duration 0]
+#include <algorithm>
 #include <atomic>
-#include <cinttypes>
 #include <csignal>
 #include <cstdio>
-#include <cstring>
-#include <map>
 #include <string>
 #include <thread>
-#include <vector>
 
-#include "absl/strings/numbers.h"
 #include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
-#include "glue/base/crc32c.h"
+#include "cmd/message_tally.h"
+#include "cmd/simple_endpoint_flags.h"
 #include "glue/base/log.h"
-#include "glue/base/mutex.h"
 #include "glue/endpoint/endpoint.h"
 
 namespace glue {
 namespace {
 
 constexpr char kType[] = "glue.simple_endpoint.Payload";
-// A payload: the sequence number (8 bytes, little-endian), the CRC-32C of what follows
-// it (4 bytes), then filler.
-constexpr size_t kHeaderBytes = 12;
-
-struct Flags {
-  bool send_messages = false;
-  std::string topic = "some_topic";
-  uint64_t payload_size = 65536;
-  uint64_t rate = 20;
-  uint64_t expiry_ms = 1000;
-  uint64_t duration_s = 0;
-};
-
-constexpr char kUsage[] =
-    "usage: simple_endpoint [-sendMessages] [-topicName NAME] [-payloadSize BYTES]\n"
-    "                       [-rate HZ] [-expiry MILLISECONDS] [-duration SECONDS]\n"
-    "(and the GLUE_* environment variables; see README)\n";
-
-// ParseFlags reads flags as Go's flag package does: -name or --name, a value after
-// '=' or as the next argument; a boolean takes no value, or =true/=false.
-bool ParseFlags(int argc, char** argv, Flags* flags) {
-  struct Number {
-    const char* name;
-    uint64_t* target;
-    uint64_t min, max;
-  };
-  const Number numbers[] = {{"payloadSize", &flags->payload_size, kHeaderBytes, 64 << 20},
-                            {"rate", &flags->rate, 1, 100000},
-                            {"expiry", &flags->expiry_ms, 1, 3600000},
-                            {"duration", &flags->duration_s, 0, 31536000}};
-  for (int i = 1; i < argc; ++i) {
-    std::string arg = argv[i];
-    if (arg.rfind("--", 0) == 0) arg.erase(0, 1);
-    if (arg.empty() || arg[0] != '-') {
-      std::fprintf(stderr, "simple_endpoint: unexpected argument '%s'\n%s", argv[i],
-                   kUsage);
-      return false;
-    }
-    arg.erase(0, 1);
-    std::string name = arg, value;
-    const bool has_value = arg.find('=') != std::string::npos;
-    if (has_value) {
-      name = arg.substr(0, arg.find('='));
-      value = arg.substr(arg.find('=') + 1);
-    }
-    if (name == "sendMessages") {
-      if (has_value && value != "true" && value != "false") {
-        std::fprintf(stderr, "simple_endpoint: -sendMessages=%s: true or false\n",
-                     value.c_str());
-        return false;
-      }
-      flags->send_messages = !has_value || value == "true";
-      continue;
-    }
-    if (name == "h" || name == "help") {
-      std::fputs(kUsage, stdout);
-      std::exit(0);
-    }
-    if (!has_value) {
-      if (i + 1 == argc) {
-        std::fprintf(stderr, "simple_endpoint: -%s needs a value\n%s", name.c_str(),
-                     kUsage);
-        return false;
-      }
-      value = argv[++i];
-    }
-    if (name == "topicName") {
-      flags->topic = value;
-      continue;
-    }
-    bool known = false;
-    for (const Number& n : numbers) {
-      if (name != n.name) continue;
-      known = true;
-      if (!absl::SimpleAtoi(value, n.target) || *n.target < n.min || *n.target > n.max) {
-        std::fprintf(stderr,
-                     "simple_endpoint: -%s %s: must be an integer in %" PRIu64
-                     "..%" PRIu64 "\n",
-                     n.name, value.c_str(), n.min, n.max);
-        return false;
-      }
-    }
-    if (!known) {
-      std::fprintf(stderr, "simple_endpoint: unknown flag -%s\n%s", name.c_str(), kUsage);
-      return false;
-    }
-  }
-  return true;
-}
 
 void PrintLine(const std::string& line) {
   std::fwrite(line.data(), 1, line.size(), stdout);
   std::fflush(stdout);
 }
 
-std::vector<uint8_t> MakePayload(uint64_t sequence, size_t size) {
-  std::vector<uint8_t> payload(size);
-  for (size_t i = kHeaderBytes; i < size; ++i) {
-    payload[i] = static_cast<uint8_t>(sequence * 131 + i);
-  }
-  for (int i = 0; i < 8; ++i) payload[i] = static_cast<uint8_t>(sequence >> (8 * i));
-  const uint32_t crc = Crc32c(absl::MakeConstSpan(payload).subspan(kHeaderBytes));
-  for (int i = 0; i < 4; ++i) payload[8 + i] = static_cast<uint8_t>(crc >> (8 * i));
-  return payload;
-}
-
-// Tally is what a subscriber counted; its callback runs on the endpoint's threads.
-struct Tally {
-  Mutex mu;
-  uint64_t received ABSL_GUARDED_BY(mu) = 0;
-  uint64_t lost ABSL_GUARDED_BY(mu) = 0;
-  uint64_t duplicates ABSL_GUARDED_BY(mu) = 0;
-  uint64_t corrupt ABSL_GUARDED_BY(mu) = 0;
-  std::map<uint64_t, uint64_t> last ABSL_GUARDED_BY(mu);  // by publisher id
-
-  void Count(const Message& m) {
-    MutexLock lock(&mu);
-    const absl::Span<const uint8_t> p = m.payload;
-    if (p.size() < kHeaderBytes) {
-      ++corrupt;
-      return;
-    }
-    uint64_t sequence = 0;
-    uint32_t crc = 0;
-    for (int i = 0; i < 8; ++i) sequence |= uint64_t{p[i]} << (8 * i);
-    for (int i = 0; i < 4; ++i) crc |= uint32_t{p[8 + i]} << (8 * i);
-    if (crc != Crc32c(p.subspan(kHeaderBytes))) {
-      ++corrupt;
-      return;
-    }
-    auto [it, first] = last.try_emplace(m.publisher_id, sequence);
-    if (!first) {
-      if (sequence <= it->second) {
-        ++duplicates;
-        return;
-      }
-      lost += sequence - it->second - 1;
-      it->second = sequence;
-    }
-    ++received;
-  }
-
-  std::string Line(const char* what, const std::string& topic) {
-    MutexLock lock(&mu);
-    return absl::StrFormat("%s topic=%s received=%d lost=%d duplicates=%d corrupt=%d\n",
-                           what, topic, received, lost, duplicates, corrupt);
-  }
-};
-
 std::atomic<bool> stop_requested{false};
 extern "C" void OnSignal(int) { stop_requested = true; }
 
 int Run(int argc, char** argv) {
-  Flags flags;
-  if (!ParseFlags(argc, argv, &flags)) return 2;
+  const absl::StatusOr<SimpleEndpointFlags> parsed = ParseSimpleEndpointFlags(argc, argv);
+  if (!parsed.ok()) {
+    std::fprintf(stderr, "simple_endpoint: %s\n%s",
+                 std::string(parsed.status().message()).c_str(), kSimpleEndpointUsage);
+    return 2;
+  }
+  if (parsed->help) {
+    std::fputs(kSimpleEndpointUsage, stdout);
+    return 0;
+  }
+  const SimpleEndpointFlags& flags = *parsed;
   absl::StatusOr<EndpointOptions> options = OptionsFromEnvironment();
   if (!options.ok()) {
     std::fprintf(stderr, "simple_endpoint: %s\n", options.status().ToString().c_str());
@@ -215,7 +79,7 @@ int Run(int argc, char** argv) {
     std::fprintf(stderr, "simple_endpoint: %s\n", endpoint.status().ToString().c_str());
     return 2;
   }
-  Tally tally;
+  MessageTally tally;
   if (!flags.send_messages) {
     if (absl::Status s = (*endpoint)->Subscribe(
             flags.topic, kType, [&tally](const Message& m) { tally.Count(m); });

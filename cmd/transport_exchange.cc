@@ -192,6 +192,10 @@ absl::Status Assemble(boost::asio::io_context& io, const discovery::Config& conf
 int Run(int argc, char** argv) {
   Options options;
   if (!ParseOptions(argc, argv, &options)) return 2;
+  if (absl::Status level = LogSeverityFromEnvironment().status(); !level.ok()) {
+    std::fprintf(stderr, "transport_exchange: %s\n", level.ToString().c_str());
+    return 2;
+  }
   absl::StatusOr<discovery::Config> config = discovery::ConfigFromEnvironment();
   if (!config.ok()) {
     std::fprintf(stderr, "transport_exchange: %s\n", config.status().ToString().c_str());

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "glue/base/environment.h"
 #include "glue/base/handler_gate.h"
 #include "glue/base/log.h"
 #include "glue/base/log_limiter.h"
@@ -57,6 +58,7 @@ struct DiscoveryState : std::enable_shared_from_this<DiscoveryState> {
   network::Address announced;
 
   // Touched only by handlers, which the strand runs one at a time.
+  LogLimiter target_failures_log;  // of announcements that could not be sent
   serialization::DatagramDecoder decoder;
   serialization::DecodedDatagram decoded;
   Peer frames_peer;  // the sender of the frames handled, copied out of the table
@@ -74,7 +76,6 @@ struct DiscoveryState : std::enable_shared_from_this<DiscoveryState> {
   // One line per period per reason of refusal.
   LogLimiter other_version_log ABSL_GUARDED_BY(mu);
   LogLimiter clash_log ABSL_GUARDED_BY(mu);
-  LogLimiter goodbye_log ABSL_GUARDED_BY(mu);
   // The key of our challenges: a challenge is Cookie(id, address), which only we can
   // compute, so that an echo is checked without remembering whom we challenged.
   const SipHashKey cookie_key;
@@ -224,12 +225,16 @@ std::vector<uint8_t> EncodeGoodbye(const DiscoveryState& s) {
                     : std::vector<uint8_t>();
 }
 
-void Send(DiscoveryState& s, const std::vector<DeferredDatagram>& outgoing) {
+// Send sends what is outgoing and counts what went and what failed; `failure`, when
+// given, receives the error of the last datagram that failed (OK when none did).
+void Send(DiscoveryState& s, const std::vector<DeferredDatagram>& outgoing,
+          absl::Status* failure = nullptr) {
   for (const DeferredDatagram& o : outgoing) {
-    if (s.data->Send(o.to, o.bytes).ok()) {
+    if (absl::Status sent = s.data->Send(o.to, o.bytes); sent.ok()) {
       o.counter->fetch_add(1, std::memory_order_relaxed);
     } else {
       s.send_failures.fetch_add(1, std::memory_order_relaxed);
+      if (failure != nullptr) *failure = std::move(sent);
     }
   }
 }
@@ -302,7 +307,19 @@ void OnAnnounce(const std::shared_ptr<DiscoveryState>& state) {
     }
     ArmAnnounce(state);
   }
-  Send(s, outgoing);
+  absl::Status failure;
+  Send(s, outgoing, &failure);
+  // A target no route reaches (a typo, a network that is down) finds no peer; say so,
+  // but not at every announcement.
+  if (!failure.ok()) {
+    if (const uint64_t n = s.target_failures_log.Admit(s.clock.Now())) {
+      GLUE_LOG(kWarning,
+               "discovery: cannot send announcements to %s='%s' (%d failed since the "
+               "last such line): %s",
+               kDiscoveryTargetAddressVariable,
+               network::FormatAddress(*s.config.discovery_target), n, failure.message());
+    }
+  }
 }
 
 void ArmAnnounce(const std::shared_ptr<DiscoveryState>& state) {
@@ -526,6 +543,19 @@ absl::StatusOr<std::unique_ptr<network::DatagramLink>> OpenListener(
   return s.links.Open(s.strand, options, groups);
 }
 
+// SocketError is `status`, of a socket that could not be opened on `address`, said
+// of the variable that chose the address: the system's reason alone ("in use") does
+// not tell the user what to change.
+absl::Status SocketError(absl::string_view variable, const network::Address& address,
+                         absl::string_view socket, absl::string_view interface,
+                         const absl::Status& status) {
+  return VariableError(
+      variable, network::FormatAddress(address), status.code(),
+      absl::StrCat("cannot open the ", socket, " socket",
+                   interface.empty() ? "" : absl::StrCat(" on interface ", interface),
+                   ": ", status.message()));
+}
+
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<Discovery>> Discovery::Create(
@@ -571,15 +601,24 @@ absl::Status Discovery::Start(Listener* listener) {
   data_options.bind_address = s.config.listen_address;
   data_options.interface = s.config.listen_interface;
   data_options.receive_buffer_bytes = s.options.data_receive_buffer_bytes;
-  GLUE_ASSIGN_OR_RETURN(auto data_socket, s.links.Open(s.strand, data_options, {}));
+  auto data_socket = s.links.Open(s.strand, data_options, {});
+  if (!data_socket.ok()) {
+    return SocketError(kListenAddressVariable, s.config.listen_address, "data",
+                       s.config.listen_interface, data_socket.status());
+  }
   if (s.options.data_faults) {
     GLUE_ASSIGN_OR_RETURN(
-        s.data, network::FaultInjectingLink::Create(s.strand, std::move(data_socket),
+        s.data, network::FaultInjectingLink::Create(s.strand, *std::move(data_socket),
                                                     *s.options.data_faults, s.clock));
   } else {
-    s.data = std::move(data_socket);
+    s.data = *std::move(data_socket);
   }
-  GLUE_ASSIGN_OR_RETURN(s.listen, OpenListener(s));
+  auto listen_socket = OpenListener(s);
+  if (!listen_socket.ok()) {
+    return SocketError(kDiscoveryListenAddressVariable, s.config.discovery_listen,
+                       "discovery", s.config.listen_interface, listen_socket.status());
+  }
+  s.listen = *std::move(listen_socket);
   s.announced = AnnouncedAddress(*s.data, s.config.listen_interface);
 
   GLUE_LOG(

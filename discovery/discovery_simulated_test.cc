@@ -7,7 +7,11 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "glue/base/simulated_clock.h"
+#include "glue/base/status_macros.h"
 #include "glue/base/status_matchers.h"
 #include "glue/discovery/discovery.h"
 #include "glue/discovery/function_listener.h"
@@ -21,8 +25,59 @@ using ::glue::testing::RunSimulatedFor;
 using ::glue::testing::RunSimulatedUntil;
 using ::glue::testing::SimulatedClock;
 using network::testing::SimulatedNetwork;
+using ::testing::ContainsRegex;
+using ::testing::HasSubstr;
 using testing::SimulatedHostAddress;
 using testing::SimulatedHostConfig;
+
+// UnroutedLinks opens links on `host` that fail every send to `unrouted` as a socket
+// does when no route reaches the destination.
+class UnroutedLinks final : public network::LinkFactory {
+ public:
+  UnroutedLinks(network::LinkFactory& host, network::Address unrouted)
+      : host_(host), unrouted_(unrouted) {}
+
+  absl::StatusOr<std::unique_ptr<network::DatagramLink>> Open(
+      const boost::asio::any_io_executor& executor,
+      const network::UdpSocketOptions& options,
+      absl::Span<const boost::asio::ip::address> groups) override {
+    GLUE_ASSIGN_OR_RETURN(std::unique_ptr<network::DatagramLink> link,
+                          host_.Open(executor, options, groups));
+    return std::unique_ptr<network::DatagramLink>(new Link(std::move(link), unrouted_));
+  }
+
+ private:
+  class Link final : public network::DatagramLink {
+   public:
+    Link(std::unique_ptr<network::DatagramLink> link, network::Address unrouted)
+        : link_(std::move(link)), unrouted_(unrouted) {}
+    absl::Status Start(ReceiveHandler handler) override {
+      return link_->Start(std::move(handler));
+    }
+    void Stop() override { link_->Stop(); }
+    absl::Status Send(const network::Address& destination,
+                      absl::Span<const uint8_t> bytes) override {
+      if (destination == unrouted_) {
+        return absl::UnavailableError(
+            absl::StrCat("no route to ", network::FormatAddress(destination)));
+      }
+      return link_->Send(destination, bytes);
+    }
+    absl::StatusOr<size_t> SendBatch(
+        absl::Span<const network::OutgoingDatagram> datagrams) override {
+      return link_->SendBatch(datagrams);
+    }
+    network::Address local_address() const override { return link_->local_address(); }
+    network::LinkCounters counters() const override { return link_->counters(); }
+
+   private:
+    const std::unique_ptr<network::DatagramLink> link_;
+    const network::Address unrouted_;
+  };
+
+  network::LinkFactory& host_;
+  const network::Address unrouted_;
+};
 
 class DiscoverySimulatedTest : public ::testing::Test {
  protected:
@@ -127,6 +182,36 @@ TEST_F(DiscoverySimulatedTest, AGoodbyeRemovesAPeerOnceProbesGoUnanswered) {
   ASSERT_EQ(a->removed.size(), 1u);
   EXPECT_EQ(a->removed[0].second, RemovalReason::kGoodbye);
   EXPECT_GT(a->discovery->counters().probes_sent, 0u);
+}
+
+TEST_F(DiscoverySimulatedTest,
+       AnUnreachableTargetIsWarnedOfNowAndThenNotPerAnnouncement) {
+  Config config = SimulatedHostConfig(1, 101, "a");
+  config.discovery_target = network::Address(SimulatedHostAddress(9), 27320);
+  UnroutedLinks links(network_.Host(SimulatedHostAddress(1)), *config.discovery_target);
+  auto discovery =
+      Discovery::Create(boost::asio::make_strand(io_), config, {}, clock_, links);
+  ASSERT_OK(discovery);
+  ::testing::internal::CaptureStderr();
+  ASSERT_OK((*discovery)->Start(nullptr));
+  RunSimulatedFor(io_, clock_, absl::Seconds(30));  // some 600 announcements
+  const std::string log = ::testing::internal::GetCapturedStderr();
+  (*discovery)->Stop();
+
+  EXPECT_GT((*discovery)->counters().send_failures, 500u);
+  std::vector<std::string> warnings;
+  for (absl::string_view line : absl::StrSplit(log, '\n')) {
+    if (absl::StrContains(line, "cannot send announcements")) {
+      warnings.emplace_back(line);
+    }
+  }
+  // One at the first failure, then one per 10 s standing for those in between.
+  ASSERT_GE(warnings.size(), 3u) << log;
+  EXPECT_LE(warnings.size(), 4u) << log;
+  EXPECT_THAT(warnings[0], HasSubstr("GLUE_DISCOVERY_TARGET_ADDRESS='127.0.1.9:27320'"));
+  EXPECT_THAT(warnings[0], HasSubstr("(1 failed"));
+  EXPECT_THAT(warnings[0], HasSubstr("no route to 127.0.1.9:27320"));
+  EXPECT_THAT(warnings[1], ContainsRegex("\\([1-9][0-9]+ failed"));
 }
 
 }  // namespace

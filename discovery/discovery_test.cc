@@ -22,6 +22,8 @@ using ::glue::testing::RunFor;
 using ::glue::testing::RunUntil;
 using ::glue::testing::StatusIs;
 using network::Address;
+using ::testing::AllOf;
+using ::testing::HasSubstr;
 
 // What one endpoint under test saw.
 struct Seen {
@@ -282,6 +284,30 @@ TEST_F(DiscoveryTest, AnnouncementsListingThousandsOfInventedPeersCostLittle) {
   EXPECT_GE(a->counters().peers.rates_clamped, 1u);
 }
 
+TEST_F(DiscoveryTest, AFloodOfClashingAnnouncementsLogsALinePerPeriodNotPerDatagram) {
+  Add(MulticastConfig(11, "a"));
+  Discovery* b = Add(MulticastConfig(12, "b"));
+  ASSERT_TRUE(RunUntil(io_, [&] { return AllSeeAllOthers(); }));
+  std::unique_ptr<Ghost> forger = MakeGhost(1000, "b");
+  ::testing::internal::CaptureStderr();
+  for (uint64_t id = 1000; id < 1000 + 4096; ++id) {
+    forger->header.endpoint_id = id;  // 4096 ids under b's name
+    ASSERT_OK(forger->socket->Send(network_.group_address(), forger->Announcement()));
+    if (id % 64 == 0) RunFor(io_, std::chrono::milliseconds(1));  // no kernel drops
+  }
+  ASSERT_TRUE(RunUntil(
+      io_, [&] { return endpoints_[0]->counters().peers.ignored_name_clash >= 4000; }));
+  const std::string log = ::testing::internal::GetCapturedStderr();
+  int lines = 0;
+  for (size_t at = log.find("ignoring"); at != std::string::npos;
+       at = log.find("ignoring", at + 1)) {
+    ++lines;
+  }
+  EXPECT_LE(lines, 4) << log;  // a line per endpoint (a, b) per 10 s period
+  EXPECT_GE(lines, 1) << log;
+  EXPECT_EQ(seen_["a"].peers["b"].id, b->config().endpoint_id);
+}
+
 TEST_F(DiscoveryTest, AForgedAnnouncementReservesNoName) {
   Add(MulticastConfig(11, "a"));
   // Announcements in the name of an endpoint that has not started yet, from an
@@ -474,6 +500,51 @@ TEST_F(DiscoveryTest, StartTwiceOrAfterStopFails) {
   a->Stop();
   EXPECT_THAT(a->Start(nullptr), StatusIs(absl::StatusCode::kFailedPrecondition));
   EXPECT_THAT(a->SendTo(12, {}), StatusIs(absl::StatusCode::kNotFound));
+}
+
+TEST_F(DiscoveryTest, ADataAddressInUseIsAnErrorNamingGlueListenAddress) {
+  network::UdpSocketOptions options;
+  options.bind_address = Address(boost::asio::ip::make_address("127.0.0.1"), 0);
+  auto taken = network::UdpSocket::Open(io_.get_executor(), options);
+  ASSERT_OK(taken);
+  const std::string where = network::FormatAddress((*taken)->local_address());
+  Config config = MulticastConfig(11, "a");
+  config.listen_address = (*taken)->local_address();
+  auto discovery = Discovery::Create(boost::asio::make_strand(io_), config, {});
+  ASSERT_OK(discovery);
+  EXPECT_THAT((*discovery)->Start(nullptr),
+              StatusIs(absl::StatusCode::kAlreadyExists,
+                       AllOf(HasSubstr("GLUE_LISTEN_ADDRESS='" + where + "'"),
+                             HasSubstr("data socket"), HasSubstr("in use"))));
+}
+
+TEST_F(DiscoveryTest, ADataAddressNotOfThisHostIsAnErrorNamingGlueListenAddress) {
+  Config config = MulticastConfig(11, "a");
+  // TEST-NET-1 (RFC 5737): no host has it. Binding sends nothing.
+  config.listen_address = Address(boost::asio::ip::make_address("192.0.2.1"), 0);
+  auto discovery = Discovery::Create(boost::asio::make_strand(io_), config, {});
+  ASSERT_OK(discovery);
+  EXPECT_THAT((*discovery)->Start(nullptr),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       AllOf(HasSubstr("GLUE_LISTEN_ADDRESS='192.0.2.1:0'"),
+                             HasSubstr("not an address of this host"))));
+}
+
+TEST_F(DiscoveryTest, ADiscoveryAddressInUseIsAnErrorNamingGlueDiscoveryListenAddress) {
+  network::UdpSocketOptions options;
+  options.bind_address = Address(boost::asio::ip::make_address("127.0.0.1"), 0);
+  auto taken = network::UdpSocket::Open(io_.get_executor(), options);
+  ASSERT_OK(taken);
+  const std::string where = network::FormatAddress((*taken)->local_address());
+  Config config = MulticastConfig(11, "rendezvous");
+  config.discovery_target = std::nullopt;
+  config.discovery_listen = (*taken)->local_address();
+  auto discovery = Discovery::Create(boost::asio::make_strand(io_), config, {});
+  ASSERT_OK(discovery);
+  EXPECT_THAT((*discovery)->Start(nullptr),
+              StatusIs(absl::StatusCode::kAlreadyExists,
+                       AllOf(HasSubstr("GLUE_DISCOVERY_LISTEN_ADDRESS='" + where + "'"),
+                             HasSubstr("discovery socket"), HasSubstr("in use"))));
 }
 
 TEST_F(DiscoveryTest, RefusesAnInvalidConfiguration) {

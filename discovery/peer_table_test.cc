@@ -1,5 +1,10 @@
 #include "glue/discovery/peer_table.h"
 
+#include <string>
+#include <vector>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
@@ -219,6 +224,21 @@ TEST(PeerTable, ANewcomerWithALiveNameIsIgnoredUntilTheOwnerLeaves) {
             Verdict::kAdded);
   EXPECT_THAT(events, ElementsAre(AddedNamed("two")));
   EXPECT_EQ(table.Find(3)->data_address, At(5001));
+}
+
+TEST(PeerTable, AFloodOfForgedIdsWithALiveNameOrOursChangesNothingAndIsCounted) {
+  PeerTable table(Ours());
+  std::vector<PeerEvent> events;
+  table.OnAnnouncement(From(2, "two"), kStart, &events);
+  // 5000 ids, more than max_peers (4096), and 5000 names under our id.
+  for (uint64_t i = 0; i < 5000; ++i) {
+    table.OnAnnouncement(From(1000 + i, "two"), kStart + absl::Milliseconds(i), &events);
+    table.OnAnnouncement(From(1, absl::StrCat("forged-", i)), kStart, &events);
+  }
+  EXPECT_EQ(table.counters().ignored_name_clash, 5000u);
+  EXPECT_EQ(table.counters().ignored_own_id_clash, 5000u);
+  EXPECT_EQ(table.size(), 1u);
+  EXPECT_THAT(events, ElementsAre(AddedNamed("two")));
 }
 
 TEST(PeerTable, ARestartWithTheSameIdAtANewAddressReplacesTheOldEntry) {

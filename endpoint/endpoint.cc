@@ -7,6 +7,7 @@
 #include <thread>
 #include <utility>
 
+#include "glue/base/log.h"
 #include "glue/base/mutex.h"
 #include "glue/base/status_macros.h"
 #include "glue/network/fault_injecting_link.h"
@@ -70,6 +71,8 @@ void Run(boost::asio::io_context& io, absl::Duration spin) {
 
 absl::StatusOr<EndpointOptions> OptionsFromEnvironment(const EnvironmentLookup& env) {
   EndpointOptions options;
+  // Checked only: the logger is the process's, and reads the process environment.
+  GLUE_RETURN_IF_ERROR(LogSeverityFromEnvironment(env).status());
   GLUE_ASSIGN_OR_RETURN(options.discovery, discovery::ConfigFromEnvironment(env));
   GLUE_ASSIGN_OR_RETURN(options.messages, fragmentation::OptionsFromEnvironment(env));
   GLUE_ASSIGN_OR_RETURN(options.discovery_options.data_faults,

@@ -318,7 +318,8 @@ TEST(EndpointOptions, ReadsEveryVariableAndNamesABadOne) {
            {"GLUE_LINGER_MILLISECONDS", "600001"},
            {"GLUE_SPIN_MICROSECONDS", "10001"},
            {"GLUE_MAX_MESSAGE_BYTES", "x"},
-           {"GLUE_FAULT_LOSS", "2"}}) {
+           {"GLUE_FAULT_LOSS", "2"},
+           {"GLUE_LOG_LEVEL", "loud"}}) {
     SCOPED_TRACE(name + "=" + value);
     EXPECT_THAT(OptionsFromEnvironment(
                     MapEnvironment({{"GLUE_LISTEN_INTERFACE", "lo"}, {name, value}}))
@@ -326,6 +327,13 @@ TEST(EndpointOptions, ReadsEveryVariableAndNamesABadOne) {
                 StatusIs(absl::StatusCode::kInvalidArgument,
                          AllOf(HasSubstr(name), HasSubstr(value))));
   }
+}
+
+TEST(EndpointOptions, AMalformedLogLevelIsRefusedNotTakenForInfo) {
+  EXPECT_THAT(Endpoint::FromEnvironment(MapEnvironment(
+                  {{"GLUE_LISTEN_INTERFACE", "lo"}, {"GLUE_LOG_LEVEL", "verbose"}})),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("GLUE_LOG_LEVEL='verbose'")));
 }
 
 }  // namespace

@@ -244,6 +244,7 @@ void OnMessage(const std::shared_ptr<State>& state, const discovery::Peer& from,
                                  .type = std::string(p.type),
                                  .publisher_id = from.id,
                                  .publisher_name = from.name,
+                                 .publisher_epoch = p.epoch,
                                  .sequence = p.sequence,
                                  .history = p.history,
                                  .payload = p.payload};
@@ -330,6 +331,7 @@ absl::Status PublishLocked(const std::shared_ptr<State>& state, Publication& p,
                                .type = std::string(p.type),
                                .publisher_id = s.self_id,
                                .publisher_name = s.self_name,
+                               .publisher_epoch = p.epoch,
                                .sequence = p.sequence,
                                .payload = kept_payload};
     pending->owner = bytes.owner;

@@ -69,6 +69,7 @@ using ::testing::HasSubstr;
 struct Got {
   std::string topic;
   uint64_t publisher_id;
+  uint64_t publisher_epoch;
   uint64_t sequence;
   bool history;
   std::string payload;
@@ -101,7 +102,7 @@ struct Node : transport::testing::Observed, discovery::PeerListener {
   MessageCallback Record() {
     return [this](const Message& m) {
       MutexLock lock(&mu);
-      got.push_back({m.topic, m.publisher_id, m.sequence, m.history,
+      got.push_back({m.topic, m.publisher_id, m.publisher_epoch, m.sequence, m.history,
                      std::string(m.payload.begin(), m.payload.end())});
     };
   }
@@ -283,6 +284,39 @@ TEST_F(TopicsTest, APublicationGoesOnlyToThePeersThatWantIt) {
   EXPECT_EQ(at_c.messages.received_whole + at_c.messages.received_reassembled,
             at_c.interests_received);
   EXPECT_EQ(c->got_count(), 0u);
+}
+
+TEST_F(TopicsTest, ARestartedPublisherComesWithALargerEpochAndCountsFromOneAgain) {
+  Node* a = Add(1);
+  Node* b = Add(2);
+  ASSERT_TRUE(a && b);
+  ASSERT_TRUE(Connect(a, b));
+  ASSERT_TRUE(Exchanged({a, b}));
+  ASSERT_TRUE(SubscribeSeen(b, a, "some_topic", "some_type", b->Record()));
+  for (const char* text : {"m1", "m2"}) {
+    ASSERT_OK(
+        a->topics->Publish("some_topic", "some_type", absl::Seconds(5), Bytes(text)));
+  }
+  ASSERT_TRUE(RunUntil(io_, [&] { return b->got_count() == 2; }));
+  a->Stop();  // says goodbye
+  ASSERT_TRUE(RunUntil(io_, [&] { return !b->Sees(1); }));
+  // The same role again: the same id and name.
+  Node* again = Add(1);
+  ASSERT_TRUE(again);
+  ASSERT_TRUE(Connect(again, b));
+  ASSERT_TRUE(
+      RunUntil(io_, [&] { return again->topics->counters().interests_received > 0; }));
+  ASSERT_OK(
+      again->topics->Publish("some_topic", "some_type", absl::Seconds(5), Bytes("m3")));
+  ASSERT_TRUE(RunUntil(io_, [&] { return b->got_count() == 3; }));
+  const std::vector<Got> got = b->Snapshot();
+  EXPECT_NE(got[0].publisher_epoch, 0u);
+  EXPECT_EQ(got[1].publisher_epoch, got[0].publisher_epoch);
+  EXPECT_EQ(got[1].sequence, 2u);
+  EXPECT_EQ(got[2].payload, "m3");
+  EXPECT_EQ(got[2].publisher_id, 1u);
+  EXPECT_GT(got[2].publisher_epoch, got[0].publisher_epoch);
+  EXPECT_EQ(got[2].sequence, 1u);
 }
 
 TEST_F(TopicsTest, AQuickCallbackRunsWhereItsMessageArrivedAndASlowOneMovesOff) {

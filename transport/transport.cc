@@ -317,8 +317,12 @@ bool AcceptSession(TransportState& s, PeerSession& ps,
       }
       return false;
     case PeerNumber::kRestarted:
-      GLUE_LOG(kInfo, "transport: %s (id %d) started a new session; restarting ours",
-               ps.peer.name, ps.peer.id);
+      if (const uint64_t n = s.restarts_log.Admit(now)) {
+        GLUE_LOG(kInfo,
+                 "transport: %s (id %d) started a new session; restarting ours (%d "
+                 "sessions restarted since the last such line)",
+                 ps.peer.name, ps.peer.id, n);
+      }
       Close(s, ps, reports);
       ps.session.emplace(s.options.session);
       ++s.counters.session_restarts;

@@ -86,6 +86,8 @@ struct TransportState final : discovery::Discovery::Listener,
   absl::BitGen random ABSL_GUARDED_BY(mu);      // challenges
   LogLimiter unverified_log ABSL_GUARDED_BY(mu);
   TransportCounters counters ABSL_GUARDED_BY(mu);
+  // A line per period for sessions restarted: datagrams in a peer's name decide.
+  LogLimiter restarts_log ABSL_GUARDED_BY(mu);
 };
 
 }  // namespace glue::transport::internal

@@ -580,6 +580,42 @@ TEST_F(TransportLoopbackTest, ADatagramWithAForgedSessionNumberStopsNothing) {
   }
 }
 
+TEST_F(TransportTest, SessionNumbersForgedInAPeersNameAreLoggedOncePerPeriod) {
+  Node* a = Add(1);
+  Node* b = Add(2);
+  ASSERT_TRUE(a && b);
+  ASSERT_TRUE(Connect(a, b));
+  std::unique_ptr<network::DatagramLink> socket = OpenRawLink();
+  ASSERT_NE(socket, nullptr);
+  ASSERT_OK_AND_ASSIGN(serialization::DatagramEncoder encoder,
+                       serialization::DatagramEncoder::Create(1400));
+  ::testing::internal::CaptureStderr();
+  // Datagrams in a's name, each claiming a newer session of a's (numbers above any
+  // a drew: they start from the clock in microseconds).
+  const uint64_t first = static_cast<uint64_t>(absl::ToUnixMicros(absl::Now())) +
+                         uint64_t{1'000'000'000'000};
+  for (uint64_t session = first; session < first + 100; ++session) {
+    serialization::Header header = a->discovery->header();
+    header.session = session;
+    ASSERT_OK(encoder.BeginFrames(header));
+    ASSERT_OK(encoder.AddAck({.cumulative = 0}));
+    ASSERT_OK_AND_ASSIGN(absl::Span<const uint8_t> datagram, encoder.Finish());
+    ASSERT_OK(socket->Send(b->discovery->data_address(), datagram));
+  }
+  const bool all_heard =
+      RunUntil(io_, [&] { return b->transport->counters().unverified_datagrams >= 100; });
+  const std::string log = ::testing::internal::GetCapturedStderr();
+  ASSERT_TRUE(all_heard);
+  EXPECT_EQ(b->transport->counters().session_restarts, 0u);
+  const std::string about_a = "under the name of endpoint-1 (id 1)";
+  size_t lines = 0;
+  for (size_t at = log.find(about_a); at != std::string::npos;
+       at = log.find(about_a, at + 1)) {
+    ++lines;
+  }
+  EXPECT_EQ(lines, 1u) << log;
+}
+
 TEST_F(TransportTest, OrderedMessagesBehindExpiredOnesAreNotHeldBack) {
   // a's datagrams are mostly lost while the first messages live; the later ones,
   // with a long expiry, must arrive in order although the early ones never do.

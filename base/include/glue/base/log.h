@@ -6,15 +6,30 @@
 #ifndef GLUE_BASE_LOG_H_
 #define GLUE_BASE_LOG_H_
 
+#include "absl/status/statusor.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/string_view.h"
+#include "glue/base/environment.h"
 
 namespace glue {
 
 enum class LogSeverity { kDebug = 0, kInfo = 1, kWarning = 2, kError = 3 };
 
-// SetMinLogSeverity drops messages below `severity` (default kInfo, or the value of
-// GLUE_LOG_LEVEL: debug, info, warning, error). Thread-safe.
+// kLogLevelVariable sets the least severity written.
+inline constexpr absl::string_view kLogLevelVariable = "GLUE_LOG_LEVEL";
+
+// LogSeverityFromEnvironment reads GLUE_LOG_LEVEL: debug, info, warning or error, in
+// any case; unset, kInfo. Error: kInvalidArgument, as the readers of environment.h
+// give it: `GLUE_LOG_LEVEL='loud': expected debug, info, warning or error`. The logger
+// reads the process environment so at its first use, where it cannot fail: it takes
+// kInfo for a value refused here. So programs check the variable with the rest of
+// their configuration (glue::OptionsFromEnvironment does) and stop on the error.
+// Thread-safe when `env` is.
+absl::StatusOr<LogSeverity> LogSeverityFromEnvironment(
+    const EnvironmentLookup& env = ProcessEnvironment());
+
+// SetMinLogSeverity drops messages below `severity` (default: what
+// LogSeverityFromEnvironment gives, or kInfo). Thread-safe.
 void SetMinLogSeverity(LogSeverity severity);
 
 // LogEnabled reports whether a message of `severity` would be written. Thread-safe.

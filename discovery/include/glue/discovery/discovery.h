@@ -122,7 +122,11 @@ class Discovery {
   // it was chosen, sends the first announcement and starts the timers. `listener`
   // (null: none) hears of peers and frames until Stop returns; it must outlive that.
   // Errors: kFailedPrecondition when started before or stopped; the network layer's
-  // errors for sockets that cannot be opened (address in use, no such interface).
+  // errors for sockets that cannot be opened (kAlreadyExists: address in use;
+  // kInvalidArgument: not an address of this host; kNotFound: no such interface),
+  // their message prefixed with the variable of the socket's address and its value:
+  // `GLUE_LISTEN_ADDRESS='IP:PORT': cannot open the data socket ...` or
+  // `GLUE_DISCOVERY_LISTEN_ADDRESS='IP:PORT': cannot open the discovery socket ...`.
   absl::Status Start(Listener* listener);
 
   // Stop says goodbye (to the target, and to every peer by unicast when the target is

@@ -77,9 +77,10 @@ struct EndpointOptions {
 // (discovery/config.h), GLUE_MTU (transport; unset, the listen interface's MTU
 // decides), GLUE_MAX_MESSAGE_BYTES (fragmentation), GLUE_FAULT_*
 // (network/fault_injecting_link.h), GLUE_THREADS,
-// GLUE_LINGER_MILLISECONDS and GLUE_SPIN_MICROSECONDS. Errors name the variable and its
-// value: kInvalidArgument, or kNotFound for an interface or host that does not exist. Any
-// thread.
+// GLUE_LINGER_MILLISECONDS and GLUE_SPIN_MICROSECONDS. It checks GLUE_LOG_LEVEL too
+// (base/log.h), which the logger, being the process's, reads from the process
+// environment itself. Errors name the variable and its value: kInvalidArgument, or
+// kNotFound for an interface or host that does not exist. Any thread.
 absl::StatusOr<EndpointOptions> OptionsFromEnvironment(
     const EnvironmentLookup& env = ProcessEnvironment());
 

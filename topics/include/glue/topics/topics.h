@@ -42,9 +42,14 @@ struct Message {
   std::string type;
   uint64_t publisher_id = 0;  // the publishing endpoint's id (this one's, if local)
   std::string publisher_name;
-  uint64_t sequence = 0;  // the publisher's number for it on its topic: 1, 2, ...
-  bool history = false;   // from the publisher's history: it was published before
-                          // this subscriber appeared
+  // The publisher's incarnation: larger after it restarts, also under the same id
+  // (GLUE_ENDPOINT_ID), so that (publisher_id, publisher_epoch) names one run of it.
+  uint64_t publisher_epoch = 0;
+  // The publisher's number for it on its topic, 1, 2, ... in each epoch: a gap is a
+  // message this subscriber did not get.
+  uint64_t sequence = 0;
+  bool history = false;  // from the publisher's history: it was published before
+                         // this subscriber appeared
   absl::Span<const uint8_t> payload;
 };
 
