@@ -13,6 +13,7 @@
 #include "glue/base/status_matchers.h"
 #include "glue/network/udp_socket.h"
 #include "glue/serialization/codec.h"
+#include "glue/serialization/codec_testing.h"
 #include "glue/transport/node_test.h"
 
 namespace glue::transport {
@@ -165,6 +166,65 @@ TEST_F(TransportTest, ThirtyPercentLossForTenMinutesRemovesNoLivePeerAndLosesNot
   // b and c, idle towards each other, heard nothing from each other for two periods
   // many times: each time probes kept the other.
   EXPECT_GT(suspected, 10u);
+}
+
+TEST_F(TransportTest, RandomWellFormedDatagramsInTheNamesOfLivePeersStopNothing) {
+  // Datagrams that decode, with random values in every field (session numbers,
+  // challenges and echoes, sequence numbers, flags, ranges, rates, addresses, known
+  // peers), most of them under the id and name of a live peer, sent to both ends of
+  // an ordered reliable stream while it runs: the stream arrives whole and in order,
+  // and neither end removes the other or restarts its session.
+  Node* a = Add(1);
+  Node* b = Add(2);
+  ASSERT_TRUE(a && b);
+  ASSERT_TRUE(Connect(a, b));
+  std::unique_ptr<network::DatagramLink> raw = OpenRawLink();
+  ASSERT_NE(raw, nullptr);
+  std::mt19937_64 rng(serialization::testing::TestSeed(std::random_device()()));
+  ASSERT_OK_AND_ASSIGN(serialization::DatagramEncoder encoder,
+                       serialization::DatagramEncoder::Create(65507));
+  const Node* ends[] = {a, b};
+  // Sends one random datagram to `to`, most often in the name of `as`.
+  auto forge = [&](const Node* to, const Node* as) {
+    serialization::testing::OwnedDatagram owned;
+    serialization::testing::RandomDatagram(rng, &owned);
+    serialization::Header& header = owned.datagram.header;
+    const serialization::Header real = as->discovery->header();
+    const int who = static_cast<int>(rng() % 4);
+    if (who < 3) header.network_id = real.network_id;
+    if (who < 2) {
+      header.endpoint_id = real.endpoint_id;
+      header.endpoint_name = real.endpoint_name;
+    }
+    if (owned.datagram.kind == serialization::DecodedDatagram::Kind::kAnnouncement &&
+        rng() % 2 == 0) {
+      owned.datagram.announcement.data_address = as->discovery->data_address();
+    }
+    auto bytes = serialization::testing::Encode(owned.datagram, &encoder);
+    ASSERT_OK(bytes);
+    ASSERT_OK(raw->Send(to->discovery->data_address(), *bytes));
+  };
+  constexpr uint64_t kMessages = 2000;
+  for (uint64_t i = 0; i < kMessages; ++i) {
+    ASSERT_OK(
+        a->transport->Send(b->id(), Payload(i, 100), {.ordered = true, .token = i}));
+    for (int k = 0; k < 4; ++k) forge(ends[k % 2], ends[1 - k % 2]);
+    RunFor(io_, std::chrono::milliseconds(2));
+  }
+  ASSERT_TRUE(RunUntil(io_, [&] { return b->received_count() == kMessages; }));
+  RunFor(io_, std::chrono::milliseconds(100));
+  MutexLock lock(&b->mu);
+  ASSERT_EQ(b->received.size(), kMessages);
+  for (uint64_t i = 0; i < kMessages; ++i) {
+    ASSERT_EQ(b->received[i].payload, Payload(i, 100)) << "message " << i;
+  }
+  for (const Node* node : ends) {
+    const TransportCounters c = node->transport->counters();
+    EXPECT_EQ(c.session_restarts, 0u);
+    EXPECT_EQ(c.peers_removed, 0u);
+    EXPECT_GT(c.discovery.datagrams_received, 0u);
+  }
+  EXPECT_GT(b->transport->counters().unverified_datagrams, 0u);
 }
 
 TEST_F(TransportTest, ReliableMessagesArriveExactlyOnceThroughAFaultyNetwork) {
