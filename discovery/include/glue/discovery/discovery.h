@@ -9,8 +9,10 @@
 //
 // Announcements go to the target address at Start, then after 20, 40, 80... ms,
 // doubling until the rate, and every rate after that. A new peer is
-// answered at once by unicast to its data address (fast join), so that both sides know
-// each other within a round trip. With no target (GLUE_DISCOVERY_TARGET_ADDRESS=0) the
+// challenged at once by unicast at its data address, and added when it echoes the
+// challenge (fast join), so that both sides know each other within two round trips and
+// no forged announcement adds anyone. A silent or departing peer is probed before it
+// is removed. With no target (GLUE_DISCOVERY_TARGET_ADDRESS=0) the
 // endpoint is a rendezvous: it sends no announcements, and answers each one it hears
 // with what it knows of the others, so that endpoints on networks without multicast
 // learn each other through it.
@@ -43,7 +45,7 @@ struct DiscoveryState;
 struct DiscoveryCounters {
   PeerTableCounters peers;
   uint64_t announcements_sent = 0;  // periodic, to the target
-  uint64_t answers_sent = 0;        // unicast: fast joins and rendezvous answers
+  uint64_t answers_sent = 0;        // unicast: rendezvous answers
   uint64_t goodbyes_sent = 0;
   uint64_t send_failures = 0;
   uint64_t datagrams_received = 0;
