@@ -308,6 +308,29 @@ TEST_F(DiscoveryTest, AFloodOfClashingAnnouncementsLogsALinePerPeriodNotPerDatag
   EXPECT_EQ(seen_["a"].peers["b"].id, b->config().endpoint_id);
 }
 
+TEST_F(DiscoveryTest, AnEndpointOfProtocolOneIsRefusedWithOneLogLinePerPeriod) {
+  Discovery* a = Add(MulticastConfig(11, "a"));
+  // What a 1.0 endpoint sends: its announcements, well formed but of major version 1.
+  std::unique_ptr<Ghost> old = MakeGhost(98, "old");
+  old->header.protocol_major = 1;
+  ::testing::internal::CaptureStderr();
+  for (int i = 0; i < 100; ++i) {
+    ASSERT_OK(old->socket->Send(network_.group_address(), old->Announcement()));
+  }
+  ASSERT_TRUE(RunUntil(io_, [&] { return a->counters().other_version >= 100; }));
+  const std::string log = ::testing::internal::GetCapturedStderr();
+  size_t lines = 0;
+  for (size_t at = log.find("protocol major version 1 is not supported");
+       at != std::string::npos;
+       at = log.find("protocol major version 1 is not supported", at + 1)) {
+    ++lines;
+  }
+  EXPECT_EQ(lines, 1u) << log;
+  EXPECT_NE(log.find("this endpoint speaks 2.0"), std::string::npos) << log;
+  EXPECT_TRUE(seen_["a"].peers.empty());
+  EXPECT_EQ(old->received, 0) << "nothing is sent to an endpoint we cannot talk to";
+}
+
 TEST_F(DiscoveryTest, AForgedAnnouncementReservesNoName) {
   Add(MulticastConfig(11, "a"));
   // Announcements in the name of an endpoint that has not started yet, from an
