@@ -61,7 +61,9 @@ struct DiscoveryState : std::enable_shared_from_this<DiscoveryState> {
   LogLimiter target_failures_log;  // of announcements that could not be sent
   serialization::DatagramDecoder decoder;
   serialization::DecodedDatagram decoded;
-  Peer frames_peer;  // the sender of the frames handled, copied out of the table
+  Peer frames_peer;       // the sender of the frames handled, copied out of the table
+  uint64_t alive_id = 0;  // the peer whose frames were last recorded as a sign of life
+  absl::Time alive_at = absl::InfinitePast();  // and when
 
   mutable Mutex mu;
   bool started ABSL_GUARDED_BY(mu) = false;
@@ -509,9 +511,16 @@ void OnDatagram(const std::shared_ptr<DiscoveryState>& state,
       }
       // Frames of a live session, which only the peer at its address can send, are a
       // sign of life as good as an answer to a probe.
+      // Recorded at most once a millisecond per peer in a run of its datagrams: a
+      // burst costs no lock per datagram.
       if (s.listener && s.listener->OnFrames(s.frames_peer, d)) {
-        MutexLock lock(&s.mu);
-        s.table.OnSignOfLife(s.frames_peer.id, s.clock.Now());
+        const absl::Time now = s.clock.Now();
+        if (s.frames_peer.id != s.alive_id || now - s.alive_at >= absl::Milliseconds(1)) {
+          s.alive_id = s.frames_peer.id;
+          s.alive_at = now;
+          MutexLock lock(&s.mu);
+          s.table.OnSignOfLife(s.frames_peer.id, now);
+        }
       }
       return;
     }
