@@ -72,17 +72,28 @@ Verdict PeerTable::OnAnnouncement(const Sender& sender, absl::Time heard,
       return Verdict::kRefreshed;
     }
     Remove(sender.id, RemovalReason::kReplaced, events);
-  } else if (peers_.size() >= options_.max_peers) {
+  }
+  // One endpoint receives at an address: another id proven there is the endpoint that
+  // holds it now (the old one restarted under a new id), so that an endpoint with one
+  // socket holds one entry, however many ids it answers for.
+  bool replaced = known;
+  if (const auto holder = ids_by_address_.find(sender.data_address);
+      holder != ids_by_address_.end()) {
+    Remove(holder->second, RemovalReason::kReplaced, events);
+    replaced = true;
+  }
+  if (!replaced && peers_.size() >= options_.max_peers) {
     ++counters_.ignored_table_full;
     return Verdict::kIgnoredTableFull;
   }
   Entry entry{
       .peer = {sender.id, std::string(sender.name), sender.data_address, rate, heard}};
   ids_by_name_[entry.peer.name] = entry.peer.id;
+  ids_by_address_[entry.peer.data_address] = entry.peer.id;
   events->push_back({PeerEvent::Kind::kAdded, entry.peer});
   peers_.emplace(sender.id, std::move(entry));
   ++counters_.added;
-  return known ? Verdict::kReplaced : Verdict::kAdded;
+  return replaced ? Verdict::kReplaced : Verdict::kAdded;
 }
 
 Verdict PeerTable::Refresh(const Sender& sender, absl::Time heard) {
@@ -173,6 +184,7 @@ void PeerTable::Remove(uint64_t id, RemovalReason reason,
   auto it = peers_.find(id);
   if (it == peers_.end()) return;
   ids_by_name_.erase(it->second.peer.name);
+  ids_by_address_.erase(it->second.peer.data_address);
   switch (reason) {
     case RemovalReason::kExpired:
       ++counters_.removed_expired;

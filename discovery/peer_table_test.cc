@@ -259,6 +259,22 @@ TEST(PeerTable, ARestartWithTheSameIdAtANewAddressReplacesTheOldEntry) {
   EXPECT_EQ(table.counters().removed_replaced, 2u);
 }
 
+TEST(PeerTable, OneAddressHoldsOneEntryWhateverIdsProveIt) {
+  PeerTable table(Ours());
+  std::vector<PeerEvent> events;
+  ASSERT_EQ(table.OnAnnouncement(From(2, "two"), kStart, &events), Verdict::kAdded);
+  // An endpoint restarted under a new id at the same address, or one socket answering
+  // for many ids: each replaces the last.
+  for (uint64_t id = 3; id < 5000; ++id) {
+    ASSERT_EQ(table.OnAnnouncement(From(id, absl::StrCat("n", id)), kStart, &events),
+              Verdict::kReplaced);
+  }
+  EXPECT_EQ(table.size(), 1u);
+  EXPECT_EQ(table.Peers()[0].id, 4999u);
+  EXPECT_EQ(table.counters().removed_replaced, 4997u);
+  EXPECT_EQ(table.counters().ignored_table_full, 0u);
+}
+
 TEST(PeerTable, RendezvousRecordsNeverMoveTimeBackNorReplace) {
   PeerTable table(Ours());
   std::vector<PeerEvent> events;
@@ -297,8 +313,9 @@ TEST(PeerTable, HoldsAtMostMaxPeersAndCountsTheRest) {
   PeerTable table(options);
   std::vector<PeerEvent> events;
   EXPECT_EQ(table.OnAnnouncement(From(2, "two"), kStart, &events), Verdict::kAdded);
-  EXPECT_EQ(table.OnAnnouncement(From(3, "three"), kStart, &events), Verdict::kAdded);
-  EXPECT_EQ(table.OnAnnouncement(From(4, "four"), kStart, &events),
+  EXPECT_EQ(table.OnAnnouncement(From(3, "three", 5003), kStart, &events),
+            Verdict::kAdded);
+  EXPECT_EQ(table.OnAnnouncement(From(4, "four", 5004), kStart, &events),
             Verdict::kIgnoredTableFull);
   EXPECT_EQ(table.OnAnnouncement(From(2, "two"), kStart, &events), Verdict::kRefreshed);
   EXPECT_EQ(table.size(), 2u);

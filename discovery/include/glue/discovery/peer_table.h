@@ -19,6 +19,7 @@
 #define GLUE_DISCOVERY_PEER_TABLE_H_
 
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -46,7 +47,8 @@ struct Peer {
 enum class RemovalReason {
   kExpired,   // silent for its rate times the timeout multiplier
   kGoodbye,   // it said goodbye
-  kReplaced,  // it restarted: the same id spoke with another name or address
+  kReplaced,  // it restarted: the same id spoke with another name or address, or
+              // another id proved the same address
 };
 
 // RemovalReasonName returns "expired", "goodbye" or "replaced".
@@ -206,6 +208,7 @@ class PeerTable {
   const Options options_;
   absl::flat_hash_map<uint64_t, Entry> peers_;
   absl::flat_hash_map<std::string, uint64_t> ids_by_name_;
+  std::map<network::Address, uint64_t> ids_by_address_;
   PeerTableCounters counters_;
 };
 
