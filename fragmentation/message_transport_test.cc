@@ -311,6 +311,7 @@ TEST_F(MessageTransportTest, IncompleteMessagesExpireAndGiveTheirMemoryBack) {
   Node* a = Add(1, lossy);
   NodeOptions patient;
   patient.messages.reassembly.default_time_to_live = absl::Hours(1);
+  patient.messages.reassembly.max_time_to_live = absl::Hours(1);
   Node* b = Add(2, patient);
   ASSERT_TRUE(a && b);
   ASSERT_TRUE(Connect(a, b));
@@ -533,11 +534,30 @@ TEST(MessageTransportOptions, ReadsTheEnvironment) {
   options = OptionsFromEnvironment(MapEnvironment({}));
   ASSERT_OK(options);
   EXPECT_EQ(options->max_message_bytes, kDefaultMaxMessageBytes);
+  EXPECT_EQ(options->reassembly.max_time_to_live, absl::Seconds(30));
+  EXPECT_EQ(options->reassembly.default_time_to_live, absl::Seconds(10));
+
+  options = OptionsFromEnvironment(
+      MapEnvironment({{"GLUE_REASSEMBLY_MAX_TIME_TO_LIVE_MILLISECONDS", "120000"}}));
+  ASSERT_OK(options);
+  EXPECT_EQ(options->reassembly.max_time_to_live, absl::Minutes(2));
+  EXPECT_EQ(options->reassembly.default_time_to_live, absl::Seconds(10));
+  // Shorter than the default time to live, it shortens that too.
+  options = OptionsFromEnvironment(
+      MapEnvironment({{"GLUE_REASSEMBLY_MAX_TIME_TO_LIVE_MILLISECONDS", "2500"}}));
+  ASSERT_OK(options);
+  EXPECT_EQ(options->reassembly.max_time_to_live, absl::Milliseconds(2500));
+  EXPECT_EQ(options->reassembly.default_time_to_live, absl::Milliseconds(2500));
+  EXPECT_OK(Reassembler::Validate(options->reassembly));
 }
 
 TEST(MessageTransportOptions, NamesAMalformedVariableAndItsValue) {
   for (const auto& [name, value] : std::vector<std::pair<std::string, std::string>>{
-           {"GLUE_MAX_MESSAGE_BYTES", "0"}, {"GLUE_MAX_MESSAGE_BYTES", "-1"}}) {
+           {"GLUE_MAX_MESSAGE_BYTES", "0"},
+           {"GLUE_MAX_MESSAGE_BYTES", "-1"},
+           {"GLUE_REASSEMBLY_MAX_TIME_TO_LIVE_MILLISECONDS", "0"},
+           {"GLUE_REASSEMBLY_MAX_TIME_TO_LIVE_MILLISECONDS", "3600001"},
+           {"GLUE_REASSEMBLY_MAX_TIME_TO_LIVE_MILLISECONDS", "30s"}}) {
     SCOPED_TRACE(name + "=" + value);
     EXPECT_THAT(OptionsFromEnvironment(MapEnvironment({{name, value}})).status(),
                 StatusIs(absl::StatusCode::kInvalidArgument,

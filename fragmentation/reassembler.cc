@@ -61,12 +61,19 @@ absl::Status Reassembler::Validate(const ReassemblerOptions& options) {
     return absl::InvalidArgumentError(
         "ReassemblerOptions.max_messages = 0: must be at least 1");
   }
+  if (options.max_time_to_live <= absl::ZeroDuration() ||
+      options.max_time_to_live == absl::InfiniteDuration()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "ReassemblerOptions.max_time_to_live = ",
+        absl::FormatDuration(options.max_time_to_live), ": must be positive and finite"));
+  }
   if (options.default_time_to_live <= absl::ZeroDuration() ||
-      options.default_time_to_live == absl::InfiniteDuration()) {
+      options.default_time_to_live > options.max_time_to_live) {
     return absl::InvalidArgumentError(
         absl::StrCat("ReassemblerOptions.default_time_to_live = ",
                      absl::FormatDuration(options.default_time_to_live),
-                     ": must be positive and finite"));
+                     ": must be positive and at most max_time_to_live = ",
+                     absl::FormatDuration(options.max_time_to_live)));
   }
   return absl::OkStatus();
 }
@@ -134,7 +141,12 @@ Reassembler::Outcome Reassembler::Start(const FragmentHeader& header,
 
   absl::Time deadline = absl::InfiniteFuture();
   if (header.time_to_live_ms > 0) {
-    deadline = now + absl::Milliseconds(header.time_to_live_ms);
+    absl::Duration time_to_live = absl::Milliseconds(header.time_to_live_ms);
+    if (time_to_live > options_.max_time_to_live) {
+      time_to_live = options_.max_time_to_live;
+      ++counters_.time_to_live_clamped;
+    }
+    deadline = now + time_to_live;
   } else if (!reliable) {
     deadline = now + options_.default_time_to_live;
   }

@@ -22,6 +22,7 @@ namespace {
 
 using ::glue::serialization::testing::AllocationCount;
 using ::glue::testing::StatusIs;
+using ::testing::AllOf;
 using ::testing::HasSubstr;
 using Result = Reassembler::Result;
 
@@ -102,6 +103,19 @@ TEST(Reassembler, ValidateNamesTheOffendingField) {
         StatusIs(absl::StatusCode::kInvalidArgument,
                  HasSubstr("default_time_to_live = " + absl::FormatDuration(bad))));
   }
+  for (absl::Duration bad :
+       {absl::ZeroDuration(), absl::Seconds(-1), absl::InfiniteDuration()}) {
+    EXPECT_THAT(Reassembler::Validate({.max_time_to_live = bad}),
+                StatusIs(absl::StatusCode::kInvalidArgument,
+                         HasSubstr("max_time_to_live = " + absl::FormatDuration(bad))));
+  }
+  EXPECT_THAT(Reassembler::Validate({.default_time_to_live = absl::Seconds(11),
+                                     .max_time_to_live = absl::Seconds(10)}),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       AllOf(HasSubstr("default_time_to_live = 11s"),
+                             HasSubstr("max_time_to_live = 10s"))));
+  EXPECT_OK(Reassembler::Validate(
+      {.default_time_to_live = absl::Hours(1), .max_time_to_live = absl::Hours(1)}));
   EXPECT_EQ(Reassembler::ResultName(Result::kChecksumMismatch), "checksum mismatch");
 }
 
@@ -357,6 +371,27 @@ TEST(Reassembler, TheHeadersTimeToLiveOverridesTheDefault) {
   EXPECT_EQ(reassembler.NextDeadline(), kStart + absl::Milliseconds(250));
   EXPECT_EQ(reassembler.Expire(kStart + absl::Milliseconds(250)), 1u);
   EXPECT_EQ(reassembler.bytes_held(), 0u);
+}
+
+TEST(Reassembler, AHeadersTimeToLiveIsCutToTheLongest) {
+  ReassemblyBudget budget;
+  Reassembler reassembler({.max_time_to_live = absl::Seconds(5)}, &budget);
+  const std::vector<uint8_t> message = Pattern(300, 1);
+  const std::vector<Fragment> at_most = Split(message, 100, 1, /*time_to_live_ms=*/5000);
+  const std::vector<Fragment> beyond = Split(message, 100, 2, /*time_to_live_ms=*/5001);
+  const std::vector<Fragment> forever = Split(message, 100, 3, UINT32_MAX);  // 49 days
+  ASSERT_EQ(Feed(reassembler, at_most[0]).result, Result::kStored);
+  EXPECT_EQ(reassembler.NextDeadline(), kStart + absl::Seconds(5));
+  EXPECT_EQ(reassembler.counters().time_to_live_clamped, 0u);
+  ASSERT_EQ(Feed(reassembler, beyond[0], kStart + absl::Seconds(1)).result,
+            Result::kStored);
+  ASSERT_EQ(Feed(reassembler, forever[0], kStart + absl::Seconds(2)).result,
+            Result::kStored);
+  EXPECT_EQ(reassembler.counters().time_to_live_clamped, 2u);
+  EXPECT_EQ(reassembler.Expire(kStart + absl::Seconds(5)), 1u);
+  EXPECT_EQ(reassembler.NextDeadline(), kStart + absl::Seconds(6));
+  EXPECT_EQ(reassembler.Expire(kStart + absl::Seconds(7)), 2u);
+  EXPECT_EQ(reassembler.NextDeadline(), std::nullopt);
 }
 
 TEST(Reassembler, AReliableMessageWithoutATimeToLiveWaitsForItsLastFragment) {

@@ -122,8 +122,17 @@ struct ReassemblerOptions {
   size_t max_messages = 1024;
   // How long an incomplete best-effort message waits for its fragments, from the
   // arrival of its first one, when its header gives no time to live (a reliable one
-  // then waits without a deadline; see OnFragment). Positive and finite.
+  // then waits without a deadline; see OnFragment). Positive, and at most
+  // max_time_to_live.
   absl::Duration default_time_to_live = absl::Seconds(10);
+  // The longest time to live a header may give a message; a longer one is cut to it
+  // and counted (time_to_live_clamped), so that a peer cannot have its fragments kept
+  // for weeks (a header may ask for 2^32 - 1 ms, 49 days). 30 s is three times the
+  // default time to live and six times the shortest expiries senders give (5 s; a
+  // time to live is the sender's expiry, after which it stops resending), and a
+  // message of kDefaultMaxMessageBytes arrives within it at 18 Mbit/s. Positive and
+  // finite (GLUE_REASSEMBLY_MAX_TIME_TO_LIVE_MILLISECONDS).
+  absl::Duration max_time_to_live = absl::Seconds(30);
   // How many ids of finished messages (completed or given up) are remembered, so that
   // a late or duplicate fragment of one is ignored rather than taken for the first
   // fragment of a new message. The oldest is forgotten first.
@@ -150,6 +159,8 @@ struct ReassemblerCounters {
   // budget dropped for a newer one (of any reassembler), and messages refused for
   // being larger than the budget by themselves.
   uint64_t dropped_total_cap = 0;
+  // Messages whose header gave a time to live beyond max_time_to_live: cut to it.
+  uint64_t time_to_live_clamped = 0;
 };
 
 // Reassembler collects the fragments of one peer's messages and hands up each message
@@ -195,13 +206,15 @@ class Reassembler {
   ~Reassembler() = default;
 
   // Validate returns OK, or kInvalidArgument naming the field and value when
-  // max_messages is 0 or default_time_to_live is not positive and finite.
+  // max_messages is 0, max_time_to_live is not positive and finite, or
+  // default_time_to_live is not positive or above max_time_to_live.
   static absl::Status Validate(const ReassemblerOptions& options);
 
   // OnFragment takes one fragment that arrived at `now`: `header` as the frame's meta
   // gave it and `payload`, which need only live for the call. The first fragment of a
   // message makes room for it (dropping older incomplete messages at a cap) and sets
-  // its deadline: now + its time to live, or the default when the header gives none.
+  // its deadline: now + its time to live, at most max_time_to_live, or the default
+  // when the header gives none.
   // A `reliable` message whose header gives none has no deadline: its transport
   // delivers every fragment, however long resending takes, or ends the session, and
   // the reassembler with it; the caps still bound it. Whatever the result, the
