@@ -82,8 +82,8 @@ struct MessageTransportCounters {
   // Incomplete messages dropped because their peer was removed or started a new
   // session (which numbers its messages anew): their fragments will never all come.
   uint64_t reassembly_abandoned = 0;
-  // Bytes of incomplete messages held now, over every peer (at most
-  // reassembly_budget_bytes).
+  // Bytes held for incomplete messages now, over every peer (at most
+  // reassembly_budget_bytes), as Reassembler::bytes_held counts them.
   size_t reassembly_bytes_held = 0;
   // Every peer's reassembler added up, those of removed peers included.
   ReassemblerCounters reassembly;
