@@ -14,8 +14,13 @@ ChunkedBytes::ChunkedBytes(ChunkedBytes&& other) noexcept
   other.blocks_.clear();  // a moved-from InlinedVector may keep its elements
 }
 
-ChunkedBytes::~ChunkedBytes() {
+ChunkedBytes::~ChunkedBytes() { Clear(); }
+
+void ChunkedBytes::Clear() {
   for (const Block& block : blocks_) BlockPool::Global().Free(block.data, block.capacity);
+  blocks_.clear();
+  size_ = 0;
+  capacity_ = 0;
 }
 
 size_t ChunkedBytes::NextBlockBytes(size_t bytes, size_t held, size_t limit) {

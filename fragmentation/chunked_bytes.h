@@ -79,6 +79,9 @@ class ChunkedBytes {
   // CopyTo appends the bytes held, in order, to `out`.
   void CopyTo(std::vector<uint8_t>& out) const;
 
+  // Clear gives the blocks back to the pool, leaving this empty.
+  void Clear();
+
  private:
   struct Block {
     uint8_t* data;

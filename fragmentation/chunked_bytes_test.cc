@@ -126,6 +126,18 @@ TEST(ChunkedBytes, SpliceMovesTheBlocksWithoutCopying) {
   EXPECT_EQ(Copied(moved), expected);
 }
 
+TEST(ChunkedBytes, ClearLeavesItEmptyAndReadyForMore) {
+  ChunkedBytes bytes;
+  bytes.Append(Bytes(3000, 1), 10'000);
+  bytes.Clear();
+  EXPECT_EQ(bytes.size(), 0u);
+  EXPECT_EQ(bytes.capacity(), 0u);
+  EXPECT_EQ(bytes.blocks(), 0u);
+  const std::vector<uint8_t> again = Bytes(100, 2);
+  bytes.Append(again, 10'000);
+  EXPECT_EQ(Copied(bytes), again);
+}
+
 TEST(ChunkedBytes, GivesItsBlocksBackToThePool) {
   const std::vector<uint8_t> piece = Bytes(3000, 9);
   {

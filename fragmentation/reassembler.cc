@@ -40,11 +40,23 @@ struct Reassembler::Partial {
   const uint32_t checksum;
   const uint32_t count;  // of fragments
   const absl::Time deadline;
-  uint32_t next = 0;  // fragments [0, next) are in `bytes`
+  uint32_t next = 0;  // fragments [0, next) are in `bytes`, or in `whole`
   ChunkedBytes bytes;
+  // Once fragments [0, next) make half the message, its own buffer (of total_bytes, at
+  // most twice them): they move there from `bytes`, and the rest go there directly.
+  std::vector<uint8_t> whole;
   absl::btree_map<uint32_t, Run> runs;        // by first fragment, all beyond `next`
   ReassemblyBudget::Reservation reservation;  // what the message is charged
 };
+
+namespace {
+
+// Charged returns what `bytes` is charged: its blocks and their bookkeeping.
+size_t Charged(const ChunkedBytes& bytes) {
+  return bytes.capacity() + bytes.blocks() * Reassembler::kBlockOverheadBytes;
+}
+
+}  // namespace
 
 ReassemblyBudget::ReassemblyBudget(size_t max_bytes) : max_bytes_(max_bytes) {}
 
@@ -252,18 +264,49 @@ Reassembler::Outcome Reassembler::Store(PartialMap::iterator it, uint32_t index,
     }
     return {.result = Result::kStored};
   }
-  if (!append(partial.bytes, 0, 0)) return Refuse(it);
+  const bool in_whole = partial.whole.capacity() > 0;
+  if (in_whole) {
+    partial.whole.insert(partial.whole.end(), payload.begin(), payload.end());
+  } else if (!append(partial.bytes, 0, 0)) {
+    return Refuse(it);
+  }
   partial.next = index + 1;
-  // The runs the message's bytes now reach join them, uncopied.
+  // The runs the message's bytes now reach join them: their blocks, uncopied, or
+  // copied into the message's own buffer.
   while (!partial.runs.empty() && partial.runs.begin()->first == partial.next) {
     auto run = partial.runs.begin();
-    partial.bytes.Splice(run->second.bytes);
+    ChunkedBytes& bytes = run->second.bytes;
+    size_t freed = kRunOverheadBytes;
+    if (in_whole) {
+      bytes.CopyTo(partial.whole);
+      freed += Charged(bytes);
+    } else {
+      partial.bytes.Splice(bytes);
+    }
     partial.next = run->second.end;
     partial.runs.erase(run);
-    Uncharge(partial, kRunOverheadBytes);
+    Uncharge(partial, freed);
   }
   if (partial.next == partial.count) return Finish(it);
+  if (!in_whole && 2 * partial.bytes.size() >= partial.total_bytes &&
+      !MoveToWhole(partial)) {
+    return Refuse(it);
+  }
   return {.result = Result::kStored};
+}
+
+bool Reassembler::MoveToWhole(Partial& partial) {
+  // Charged for the buffer less the blocks it frees, held both only for the copy.
+  const size_t freed = Charged(partial.bytes);
+  if (partial.total_bytes > freed) {
+    if (!Charge(partial, partial.total_bytes - freed)) return false;
+  } else {
+    Uncharge(partial, freed - partial.total_bytes);
+  }
+  partial.whole.reserve(partial.total_bytes);
+  partial.bytes.CopyTo(partial.whole);
+  partial.bytes.Clear();
+  return true;
 }
 
 bool Reassembler::Charge(Partial& partial, size_t bytes) {
@@ -300,8 +343,9 @@ Reassembler::Outcome Reassembler::Refuse(PartialMap::iterator it) {
 }
 
 Reassembler::Outcome Reassembler::Finish(PartialMap::iterator it) {
-  const Partial& partial = *it->second;
-  std::vector<uint8_t> message;
+  Partial& partial = *it->second;
+  // Its own buffer, or one made now for the blocks.
+  std::vector<uint8_t> message = std::move(partial.whole);
   message.reserve(partial.total_bytes);
   partial.bytes.CopyTo(message);
   if (Crc32c(message) != partial.checksum) {

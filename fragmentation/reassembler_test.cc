@@ -375,8 +375,8 @@ TEST(Reassembler, ExpiresAnIncompleteMessageAtItsDefaultTimeToLive) {
   EXPECT_EQ(reassembler.Expire(kStart + absl::Seconds(2) - absl::Nanoseconds(1)), 0u);
   EXPECT_TRUE(HoldsWhatArrived(reassembler.bytes_held(), 2, 3, 300));
   EXPECT_EQ(reassembler.Expire(kStart + absl::Seconds(2)), 1u);
-  // b's first fragment, in a block of 128 bytes.
-  constexpr size_t kFirstOfB = kMessageOverhead + kBlockOverhead + 128;
+  // b's first fragment, half of b: in b's own buffer.
+  constexpr size_t kFirstOfB = kMessageOverhead + 200;
   EXPECT_EQ(reassembler.bytes_held(), kFirstOfB);
   EXPECT_EQ(budget.bytes_held(), kFirstOfB);
   EXPECT_EQ(reassembler.NextDeadline(), kStart + absl::Seconds(3));
@@ -548,9 +548,9 @@ TEST_F(CapTest, RefusesAMessageLargerThanACapByItselfWithoutDroppingOthers) {
   EXPECT_EQ(total_capped.counters().dropped_total_cap, 1u);
   EXPECT_EQ(budget.counters().refused, 1u);
   EXPECT_EQ(budget.counters().dropped, 0u);
-  // The message held before is untouched.
-  EXPECT_EQ(total_capped.bytes_held(), kMessageOverhead + kOneMore);
-  EXPECT_EQ(budget.bytes_held(), kMessageOverhead + kOneMore);
+  // The message held before (half of it, in its own buffer) is untouched.
+  EXPECT_EQ(total_capped.bytes_held(), kMessageOverhead + small.size());
+  EXPECT_EQ(budget.bytes_held(), kMessageOverhead + small.size());
   EXPECT_EQ(FeedAll(total_capped, held, 1).result, Result::kCompleted);
 }
 
@@ -782,10 +782,11 @@ TEST(Reassembler, AFragmentClaimingAHugeMessageHoldsOnlyItsPayload) {
 }
 
 TEST(Reassembler, BookkeepingDoesNotGrowWithTheClaimedFragmentCount) {
-  // One fragment of 64 bytes claiming 2 fragments, or the most a header may
-  // claim: 1,048,576 of them (64 MiB). Either is held at the same cost, and
-  // allocates a few hundred bytes: nothing is sized by the count (a bitmap of
-  // it would be 128 KiB).
+  // One fragment of 64 bytes claiming 3 fragments, or the most a header may claim:
+  // 1,048,576 of them (64 MiB). Either is held at the same cost, and allocates a few
+  // hundred bytes: nothing is sized by the count (a bitmap of it would be 128 KiB).
+  // (Claiming 2, the first fragment would be half its message, and go to a buffer of
+  // its own, of 128 bytes.)
   const std::vector<uint8_t> payload(64, 0x33);
   struct Held {
     size_t bytes;
@@ -804,21 +805,61 @@ TEST(Reassembler, BookkeepingDoesNotGrowWithTheClaimedFragmentCount) {
     EXPECT_EQ(outcome.result, Result::kStored);
     return Held{reassembler.bytes_held(), AllocatedBytes() - before};
   };
-  ASSERT_EQ(FragmentCount(uint64_t{kMaxFragmentCount} * 64, 64), kMaxFragmentCount);
+  constexpr uint64_t kMost = uint64_t{kMaxFragmentCount} * 64;
+  ASSERT_EQ(FragmentCount(kMost, 64), kMaxFragmentCount);
   for (const uint32_t index : {0u, 1u}) {
     SCOPED_TRACE(::testing::Message() << "index " << index);
-    const Held two = hold(128, index);
-    const Held most = hold(uint64_t{kMaxFragmentCount} * 64, index);
-    EXPECT_EQ(most.bytes, two.bytes);
-    // Blocks come from a pool: the second may allocate less than the first, not
-    // more.
-    EXPECT_LT(two.allocated, 4096);
+    const Held few = hold(3 * 64, index);
+    const Held most = hold(kMost, index);
+    EXPECT_EQ(most.bytes, few.bytes);
+    EXPECT_EQ(most.bytes,
+              kMessageOverhead + (index == 0 ? 0 : kRunOverhead) + kBlockOverhead + 64);
+    // Blocks come from a pool: the second may allocate less than the first, not more.
+    EXPECT_LT(few.allocated, 4096);
     EXPECT_LT(most.allocated, 4096);
   }
   // The last of the most fragments, far from any other, costs no more.
-  const Held last = hold(uint64_t{kMaxFragmentCount} * 64, kMaxFragmentCount - 1);
-  EXPECT_EQ(last.bytes, hold(128, 1).bytes);
+  const Held last = hold(kMost, kMaxFragmentCount - 1);
+  EXPECT_EQ(last.bytes, hold(3 * 64, 1).bytes);
   EXPECT_LT(last.allocated, 4096);
+}
+
+TEST(Reassembler, FragmentsInOrderMoveIntoTheMessagesOwnBufferOnceHalfOfIt) {
+  // 8 fragments of 128 bytes: the first 3 in blocks; the 4th makes half the message,
+  // which then holds a buffer of its size, and the rest fill it without more room.
+  const std::vector<uint8_t> message = Pattern(1024, 4);
+  const std::vector<Fragment> fragments = Split(message, 128, 1);
+  ASSERT_EQ(fragments.size(), 8u);
+  ReassemblyBudget budget;
+  Reassembler reassembler({}, &budget);
+  for (size_t i = 0; i < 3; ++i) {
+    ASSERT_EQ(Feed(reassembler, fragments[i]).result, Result::kStored);
+  }
+  EXPECT_TRUE(HoldsWhatArrived(reassembler.bytes_held(), 1, 3, 384));
+  EXPECT_LT(reassembler.bytes_held(), kMessageOverhead + message.size());
+  for (size_t i = 3; i < 7; ++i) {
+    ASSERT_EQ(Feed(reassembler, fragments[i]).result, Result::kStored);
+    EXPECT_EQ(reassembler.bytes_held(), kMessageOverhead + message.size()) << i;
+  }
+  const int64_t before = AllocatedBytes();
+  const Reassembler::Outcome outcome = Feed(reassembler, fragments[7]);
+  EXPECT_LT(AllocatedBytes() - before, 1024);  // handed up as it is, not copied
+  ASSERT_EQ(outcome.result, Result::kCompleted);
+  EXPECT_EQ(outcome.message, message);
+  EXPECT_EQ(budget.bytes_held(), 0u);
+
+  // A run kept apart is copied into that buffer once the fragments before it arrive.
+  const std::vector<Fragment> again = Split(message, 128, 2);
+  for (size_t i : {6, 7, 0, 1, 2, 3}) {
+    ASSERT_EQ(Feed(reassembler, again[i]).result, Result::kStored) << i;
+  }
+  EXPECT_EQ(reassembler.bytes_held(), kMessageOverhead + message.size() + kRunOverhead +
+                                          2 * kBlockOverhead + 2 * 128);
+  ASSERT_EQ(Feed(reassembler, again[4]).result, Result::kStored);
+  const Reassembler::Outcome whole = Feed(reassembler, again[5]);
+  ASSERT_EQ(whole.result, Result::kCompleted);
+  EXPECT_EQ(whole.message, message);
+  EXPECT_EQ(reassembler.bytes_held(), 0u);
 }
 
 TEST(Reassembler, AFloodOfHugeClaimsHoldsWhatArrivedAndExpiresAtTheLongestTimeToLive) {
@@ -910,7 +951,7 @@ TEST(Reassembler, ForgetsTheOldestFinishedMessagesBeyondMaxRemembered) {
   // Message 1 is forgotten: its fragment starts it anew, to expire if nothing
   // follows.
   EXPECT_EQ(Feed(reassembler, messages[0][0]).result, Result::kStored);
-  EXPECT_EQ(reassembler.bytes_held(), kMessageOverhead + kBlockOverhead + kMinBlock);
+  EXPECT_EQ(reassembler.bytes_held(), kMessageOverhead + 20);  // its own buffer
 }
 
 }  // namespace

@@ -197,8 +197,10 @@ struct ReassemblerCounters {
 // those preceding it is kept apart, in a run of fragments that follow each other, whose
 // blocks join the message's, uncopied, once the fragments before it arrive. The record
 // of which fragments arrived is those runs, not a bitmap of the count a header claims.
-// Room for what a fragment adds is made under both caps before it is allocated. Once
-// whole, the message is copied into one buffer of total_bytes, checked and handed up.
+// Once the fragments from the first on make half the message, they move into a buffer
+// of its total_bytes (no more than twice them), where those that follow go directly,
+// and which is handed up; otherwise the message is copied into one when whole. Room for
+// what a fragment adds is made under both caps before it is allocated.
 //
 // Message ids are the peer's: make a new Reassembler when the peer's session starts
 // anew, as its ids may start over. Not thread-safe: it, its budget and all the
@@ -273,8 +275,9 @@ class Reassembler {
   // bytes_held returns the bytes held for incomplete messages: their blocks (powers of
   // two from 64 bytes to 64 KiB, which hold the payload that arrived and room for what
   // follows: at most as much again, or 64 bytes for a fragment smaller than that),
-  // kBlockOverheadBytes a block, kRunOverheadBytes a run of fragments kept apart and
-  // kMessageOverheadBytes a message. Never above options().max_bytes.
+  // kBlockOverheadBytes a block, kRunOverheadBytes a run of fragments kept apart,
+  // kMessageOverheadBytes a message, and total_bytes for a message whose fragments in
+  // order make half of it or more (its own buffer). Never above options().max_bytes.
   size_t bytes_held() const { return bytes_held_; }
   // messages_held returns how many messages are incomplete; never above
   // options().max_messages.
@@ -303,6 +306,9 @@ class Reassembler {
   bool Charge(Partial& partial, size_t bytes);
   // Gives back `bytes` of what `partial` was charged.
   void Uncharge(Partial& partial, size_t bytes);
+  // MoveToWhole moves the fragments `partial` holds in order, half of it or more, from
+  // their blocks into its own buffer. Returns false, as Charge, when that does not fit.
+  bool MoveToWhole(Partial& partial);
   // Drops message `it` because a cap refused it: kRefused.
   Outcome Refuse(PartialMap::iterator it);
   // Hands up, or drops at a checksum mismatch, the message `it` now holds whole.
