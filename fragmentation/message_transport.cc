@@ -32,6 +32,7 @@ void AddReassembly(const ReassemblerCounters& c, ReassemblerCounters* into) {
   into->expired += c.expired;
   into->dropped_peer_cap += c.dropped_peer_cap;
   into->dropped_total_cap += c.dropped_total_cap;
+  into->time_to_live_clamped += c.time_to_live_clamped;
 }
 
 PeerState& FindOrAddPeer(State& s, uint64_t peer_id) ABSL_EXCLUSIVE_LOCKS_REQUIRED(s.mu) {
@@ -235,6 +236,14 @@ absl::StatusOr<MessageTransportOptions> OptionsFromEnvironment(
                                   options.max_message_bytes, 1, kMaxMaxMessageBytes));
   options.max_queued_bytes =
       std::max<size_t>(options.max_queued_bytes, options.max_message_bytes);
+  ReassemblerOptions& reassembly = options.reassembly;
+  GLUE_ASSIGN_OR_RETURN(const uint64_t max_time_to_live_ms,
+                        GetUint64(env, kMaxTimeToLiveVariable,
+                                  absl::ToInt64Milliseconds(reassembly.max_time_to_live),
+                                  1, kMaxMaxTimeToLiveMilliseconds));
+  reassembly.max_time_to_live = absl::Milliseconds(max_time_to_live_ms);
+  reassembly.default_time_to_live =
+      std::min(reassembly.default_time_to_live, reassembly.max_time_to_live);
   return options;
 }
 

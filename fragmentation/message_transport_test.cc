@@ -9,6 +9,7 @@
 #include <random>
 #include <set>
 
+#include "glue/base/crc32c.h"
 #include "glue/base/mutex.h"
 #include "glue/base/run_until.h"
 #include "glue/base/status_matchers.h"
@@ -314,6 +315,7 @@ TEST_F(MessageTransportTest, IncompleteMessagesExpireAndGiveTheirMemoryBack) {
   Node* a = Add(1, lossy);
   NodeOptions patient;
   patient.messages.reassembly.default_time_to_live = absl::Hours(1);
+  patient.messages.reassembly.max_time_to_live = absl::Hours(1);
   Node* b = Add(2, patient);
   ASSERT_TRUE(a && b);
   ASSERT_TRUE(Connect(a, b));
@@ -371,6 +373,81 @@ TEST_F(MessageTransportTest, MalformedFragmentHeadersAreCountedAndDropped) {
   EXPECT_EQ(c.malformed_headers, 3u);
   EXPECT_EQ(c.reassembly.fragments, 0u);
   EXPECT_EQ(c.reassembly_bytes_held, 0u);
+}
+
+TEST_F(MessageTransportTest,
+       HostileFragmentsHoldWhatArrivedAndExpireAtTheLongestTimeToLive) {
+  // A bare transport sends 300 fragments of 1 KiB, each of a message claiming 64 MiB
+  // and a time to live of 49 days, then the fragments of a genuine message.
+  NodeOptions options;
+  options.messages.reassembly.max_time_to_live = absl::Seconds(30);
+  Node* b = Add(2, options);
+  ASSERT_TRUE(b);
+  struct RawListener : transport::testing::Observed, transport::Transport::Listener {
+    void OnPeerAdded(const discovery::Peer& peer) override { PeerAdded(peer); }
+    void OnPeerRemoved(const discovery::Peer&, discovery::RemovalReason) override {}
+    void OnMessage(const discovery::Peer&, transport::Delivery) override {}
+    void OnSendDone(uint64_t, absl::Span<const uint64_t>, SendOutcome) override {}
+  } raw;
+  std::unique_ptr<discovery::Discovery> below = MakeDiscovery(MulticastConfig(3, "raw"));
+  absl::StatusOr<std::unique_ptr<transport::Transport>> sender =
+      transport::Transport::Create(*below, {});
+  ASSERT_OK(sender);
+  ASSERT_OK((*sender)->Start(&raw));
+  ASSERT_TRUE(RunUntil(io_, [&] { return raw.Sees(b->id()); }));
+  auto send_fragment = [&](const FragmentHeader& header, absl::Span<const uint8_t> body) {
+    uint8_t meta[kMaxFragmentHeaderBytes];
+    const size_t meta_bytes = EncodeFragmentHeader(header, meta);
+    transport::Payload payload(std::vector<uint8_t>(body.begin(), body.end()));
+    payload.meta.assign(meta, meta + meta_bytes);
+    return (*sender)->Send(b->id(), std::move(payload), {});
+  };
+
+  constexpr int kHostile = 300;
+  const std::vector<uint8_t> junk(1024, 0xa5);
+  const absl::Time sent = Now();
+  for (int i = 0; i < kHostile; ++i) {
+    ASSERT_OK(send_fragment({.message_id = 1000 + static_cast<uint64_t>(i),
+                             .total_bytes = kDefaultMaxMessageBytes,
+                             .fragment_bytes = 1024,
+                             .index = static_cast<uint32_t>(1 + i),
+                             .time_to_live_ms = UINT32_MAX},
+                            junk));
+  }
+  const std::vector<uint8_t> genuine = Message(1, 5000);
+  for (uint32_t index = 0; index < 5; ++index) {
+    ASSERT_OK(send_fragment({.message_id = 1,
+                             .total_bytes = genuine.size(),
+                             .fragment_bytes = 1000,
+                             .index = index,
+                             .checksum = Crc32c(genuine),
+                             .time_to_live_ms = 5000},
+                            absl::MakeConstSpan(genuine).subspan(index * 1000, 1000)));
+  }
+  ASSERT_TRUE(RunUntil(io_, [&] { return b->received_count() == 1; }));
+  {
+    MutexLock lock(&b->mu);
+    EXPECT_TRUE(b->received[0] == genuine);
+  }
+  MessageTransportCounters c = b->messages->counters();
+  EXPECT_EQ(c.reassembly.fragments, kHostile + 5u);
+  EXPECT_EQ(c.reassembly.time_to_live_clamped, uint64_t{kHostile});
+  EXPECT_EQ(
+      c.reassembly_bytes_held,
+      kHostile * (Reassembler::kMessageOverheadBytes + Reassembler::kRunOverheadBytes +
+                  Reassembler::kBlockOverheadBytes + junk.size()));
+
+  ASSERT_TRUE(RunUntil(
+      io_,
+      [&] {
+        c = b->messages->counters();
+        return c.reassembly.expired == kHostile;
+      },
+      std::chrono::seconds(60)));
+  EXPECT_GE(Now(), sent + absl::Seconds(30));
+  EXPECT_LT(Now(), sent + absl::Seconds(31));
+  EXPECT_EQ(c.reassembly_bytes_held, 0u);
+  (*sender)->Stop();
 }
 
 TEST_F(MessageTransportTest, APeerThatGoesAwayReleasesEverythingQueuedToIt) {
@@ -542,11 +619,30 @@ TEST(MessageTransportOptions, ReadsTheEnvironment) {
   options = OptionsFromEnvironment(MapEnvironment({}));
   ASSERT_OK(options);
   EXPECT_EQ(options->max_message_bytes, kDefaultMaxMessageBytes);
+  EXPECT_EQ(options->reassembly.max_time_to_live, absl::Seconds(30));
+  EXPECT_EQ(options->reassembly.default_time_to_live, absl::Seconds(10));
+
+  options = OptionsFromEnvironment(
+      MapEnvironment({{"GLUE_REASSEMBLY_MAX_TIME_TO_LIVE_MILLISECONDS", "120000"}}));
+  ASSERT_OK(options);
+  EXPECT_EQ(options->reassembly.max_time_to_live, absl::Minutes(2));
+  EXPECT_EQ(options->reassembly.default_time_to_live, absl::Seconds(10));
+  // Shorter than the default time to live, it shortens that too.
+  options = OptionsFromEnvironment(
+      MapEnvironment({{"GLUE_REASSEMBLY_MAX_TIME_TO_LIVE_MILLISECONDS", "2500"}}));
+  ASSERT_OK(options);
+  EXPECT_EQ(options->reassembly.max_time_to_live, absl::Milliseconds(2500));
+  EXPECT_EQ(options->reassembly.default_time_to_live, absl::Milliseconds(2500));
+  EXPECT_OK(Reassembler::Validate(options->reassembly));
 }
 
 TEST(MessageTransportOptions, NamesAMalformedVariableAndItsValue) {
   for (const auto& [name, value] : std::vector<std::pair<std::string, std::string>>{
-           {"GLUE_MAX_MESSAGE_BYTES", "0"}, {"GLUE_MAX_MESSAGE_BYTES", "-1"}}) {
+           {"GLUE_MAX_MESSAGE_BYTES", "0"},
+           {"GLUE_MAX_MESSAGE_BYTES", "-1"},
+           {"GLUE_REASSEMBLY_MAX_TIME_TO_LIVE_MILLISECONDS", "0"},
+           {"GLUE_REASSEMBLY_MAX_TIME_TO_LIVE_MILLISECONDS", "3600001"},
+           {"GLUE_REASSEMBLY_MAX_TIME_TO_LIVE_MILLISECONDS", "30s"}}) {
     SCOPED_TRACE(name + "=" + value);
     EXPECT_THAT(OptionsFromEnvironment(MapEnvironment({{name, value}})).status(),
                 StatusIs(absl::StatusCode::kInvalidArgument,

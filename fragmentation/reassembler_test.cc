@@ -20,15 +20,22 @@
 namespace glue::fragmentation {
 namespace {
 
+using ::glue::serialization::testing::AllocatedBytes;
 using ::glue::serialization::testing::AllocationCount;
 using ::glue::testing::StatusIs;
+using ::testing::AllOf;
 using ::testing::HasSubstr;
 using Result = Reassembler::Result;
 
 const absl::Time kStart = absl::FromUnixSeconds(1000);
+constexpr size_t kMessageOverhead = Reassembler::kMessageOverheadBytes;
+constexpr size_t kRunOverhead = Reassembler::kRunOverheadBytes;
+constexpr size_t kBlockOverhead = Reassembler::kBlockOverheadBytes;
+// The smallest block a fragment's bytes are kept in.
+constexpr size_t kMinBlock = 64;
 
-// Fragment is one fragment as a sender puts it on the wire. The payload views the
-// message it was cut from.
+// Fragment is one fragment as a sender puts it on the wire. The payload views
+// the message it was cut from.
 struct Fragment {
   FragmentHeader header;
   absl::Span<const uint8_t> payload;
@@ -56,8 +63,8 @@ std::vector<Fragment> Split(absl::Span<const uint8_t> message, size_t max_fragme
   return fragments;
 }
 
-// Pattern returns `size` bytes that differ from one `seed` to another, eight at a
-// time so that 64 MiB take little time.
+// Pattern returns `size` bytes that differ from one `seed` to another, eight at
+// a time so that 64 MiB take little time.
 std::vector<uint8_t> Pattern(size_t size, uint64_t seed) {
   std::vector<uint8_t> bytes(size);
   uint64_t state = seed * 0x9e3779b97f4a7c15u + 1;
@@ -73,8 +80,8 @@ Reassembler::Outcome Feed(Reassembler& reassembler, const Fragment& fragment,
   return reassembler.OnFragment(fragment.header, fragment.payload, now);
 }
 
-// FeedAll feeds every fragment of `fragments` from `from` on and returns the last
-// outcome.
+// FeedAll feeds every fragment of `fragments` from `from` on and returns the
+// last outcome.
 Reassembler::Outcome FeedAll(Reassembler& reassembler,
                              const std::vector<Fragment>& fragments, size_t from = 0) {
   Reassembler::Outcome outcome;
@@ -82,6 +89,22 @@ Reassembler::Outcome FeedAll(Reassembler& reassembler,
     outcome = Feed(reassembler, fragments[i]);
   }
   return outcome;
+}
+
+// HoldsWhatArrived says whether `held` bytes are what a reassembler may charge
+// for `messages` incomplete messages, of which `fragments` fragments of `bytes`
+// payload bytes in all arrived: the payload, room to grow into no larger than
+// it (or than the smallest block), and the bookkeeping of each message and of
+// each fragment, kept apart in a block of its own at most.
+::testing::AssertionResult HoldsWhatArrived(size_t held, size_t messages,
+                                            size_t fragments, size_t bytes) {
+  const size_t least = messages * kMessageOverhead + bytes;
+  const size_t most = messages * kMessageOverhead + 2 * bytes +
+                      fragments * (kRunOverhead + kBlockOverhead + kMinBlock);
+  if (held >= least && held <= most) return ::testing::AssertionSuccess();
+  return ::testing::AssertionFailure()
+         << held << " bytes held for " << messages << " messages, " << fragments
+         << " fragments of " << bytes << " bytes: expected " << least << " to " << most;
 }
 
 unsigned Seed(const char* test) {
@@ -102,12 +125,25 @@ TEST(Reassembler, ValidateNamesTheOffendingField) {
         StatusIs(absl::StatusCode::kInvalidArgument,
                  HasSubstr("default_time_to_live = " + absl::FormatDuration(bad))));
   }
+  for (absl::Duration bad :
+       {absl::ZeroDuration(), absl::Seconds(-1), absl::InfiniteDuration()}) {
+    EXPECT_THAT(Reassembler::Validate({.max_time_to_live = bad}),
+                StatusIs(absl::StatusCode::kInvalidArgument,
+                         HasSubstr("max_time_to_live = " + absl::FormatDuration(bad))));
+  }
+  EXPECT_THAT(Reassembler::Validate({.default_time_to_live = absl::Seconds(11),
+                                     .max_time_to_live = absl::Seconds(10)}),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       AllOf(HasSubstr("default_time_to_live = 11s"),
+                             HasSubstr("max_time_to_live = 10s"))));
+  EXPECT_OK(Reassembler::Validate(
+      {.default_time_to_live = absl::Hours(1), .max_time_to_live = absl::Hours(1)}));
   EXPECT_EQ(Reassembler::ResultName(Result::kChecksumMismatch), "checksum mismatch");
 }
 
 TEST(Reassembler, HandsUpEveryOrderOfUpToFiveFragments) {
-  // One fragment is no fragment: such a message goes whole, and a header that claims
-  // one is refused.
+  // One fragment is no fragment: such a message goes whole, and a header that
+  // claims one is refused.
   ASSERT_OK_AND_ASSIGN(const SplitPlan whole, PlanSplit(10, 10, kDefaultMaxMessageBytes));
   EXPECT_FALSE(whole.fragmented);
   {
@@ -133,10 +169,12 @@ TEST(Reassembler, HandsUpEveryOrderOfUpToFiveFragments) {
       SCOPED_TRACE(::testing::Message() << "order " << ::testing::PrintToString(order));
       ReassemblyBudget budget;
       Reassembler reassembler({}, &budget);
+      size_t arrived = 0;
       for (uint32_t i = 0; i + 1 < count; ++i) {
         ASSERT_EQ(Feed(reassembler, fragments[order[i]]).result, Result::kStored);
-        EXPECT_EQ(reassembler.bytes_held(), message.size());
-        EXPECT_EQ(budget.bytes_held(), message.size());
+        arrived += fragments[order[i]].payload.size();
+        EXPECT_TRUE(HoldsWhatArrived(reassembler.bytes_held(), 1, i + 1, arrived));
+        EXPECT_EQ(budget.bytes_held(), reassembler.bytes_held());
       }
       const Reassembler::Outcome outcome = Feed(reassembler, fragments[order.back()]);
       ASSERT_EQ(outcome.result, Result::kCompleted);
@@ -213,7 +251,9 @@ TEST(Reassembler, ReassemblesA64MiBMessageFromShuffledFragments) {
   for (size_t i = 0; i + 1 < fragments.size(); ++i) {
     ASSERT_EQ(Feed(reassembler, fragments[i]).result, Result::kStored) << i;
   }
-  EXPECT_EQ(reassembler.bytes_held(), kDefaultMaxMessageBytes);
+  EXPECT_TRUE(HoldsWhatArrived(reassembler.bytes_held(), 1, fragments.size() - 1,
+                               message.size() - fragments.back().payload.size()));
+  EXPECT_LE(reassembler.bytes_held(), reassembler.options().max_bytes);
   const Reassembler::Outcome outcome = Feed(reassembler, fragments.back());
   ASSERT_EQ(outcome.result, Result::kCompleted);
   EXPECT_TRUE(outcome.message == message);
@@ -229,7 +269,8 @@ TEST(Reassembler, DropsAndCountsAMessageWithAnyByteCorrupted) {
     SCOPED_TRACE(::testing::Message() << "byte " << corrupt);
     std::vector<uint8_t> corrupted = message;
     corrupted[corrupt] ^= 0x20;
-    // The headers carry the checksum of the message sent; one payload was damaged.
+    // The headers carry the checksum of the message sent; one payload was
+    // damaged.
     std::vector<Fragment> fragments = Split(message, 16, /*message_id=*/corrupt + 1);
     for (Fragment& fragment : fragments) {
       fragment.payload = absl::MakeConstSpan(corrupted).subspan(
@@ -278,6 +319,7 @@ TEST(Reassembler, RejectsFragmentsThatDisagreeWithTheFirst) {
   ReassemblyBudget budget;
   Reassembler reassembler({}, &budget);
   ASSERT_EQ(Feed(reassembler, fragments[0]).result, Result::kStored);
+  const size_t held = reassembler.bytes_held();
 
   struct Case {
     const char* what;
@@ -307,7 +349,7 @@ TEST(Reassembler, RejectsFragmentsThatDisagreeWithTheFirst) {
                               kStart)
                   .result,
               c.expected);
-    EXPECT_EQ(reassembler.bytes_held(), message.size());
+    EXPECT_EQ(reassembler.bytes_held(), held);
   }
   EXPECT_EQ(reassembler.counters().rejected, std::size(cases));
   // None of them was stored: the message is still whole from its own fragments.
@@ -331,14 +373,16 @@ TEST(Reassembler, ExpiresAnIncompleteMessageAtItsDefaultTimeToLive) {
   EXPECT_EQ(reassembler.NextDeadline(), kStart + absl::Seconds(2));
 
   EXPECT_EQ(reassembler.Expire(kStart + absl::Seconds(2) - absl::Nanoseconds(1)), 0u);
-  EXPECT_EQ(reassembler.bytes_held(), 500u);
+  EXPECT_TRUE(HoldsWhatArrived(reassembler.bytes_held(), 2, 3, 300));
   EXPECT_EQ(reassembler.Expire(kStart + absl::Seconds(2)), 1u);
-  EXPECT_EQ(reassembler.bytes_held(), 200u);
-  EXPECT_EQ(budget.bytes_held(), 200u);
+  // b's first fragment, half of b: in b's own buffer.
+  constexpr size_t kFirstOfB = kMessageOverhead + 200;
+  EXPECT_EQ(reassembler.bytes_held(), kFirstOfB);
+  EXPECT_EQ(budget.bytes_held(), kFirstOfB);
   EXPECT_EQ(reassembler.NextDeadline(), kStart + absl::Seconds(3));
   // The rest of an expired message comes too late.
   EXPECT_EQ(Feed(reassembler, a[2], kStart + absl::Seconds(2)).result, Result::kLate);
-  EXPECT_EQ(reassembler.bytes_held(), 200u);
+  EXPECT_EQ(reassembler.bytes_held(), kFirstOfB);
 
   EXPECT_EQ(reassembler.Expire(kStart + absl::Hours(1)), 1u);
   EXPECT_EQ(reassembler.bytes_held(), 0u);
@@ -357,6 +401,27 @@ TEST(Reassembler, TheHeadersTimeToLiveOverridesTheDefault) {
   EXPECT_EQ(reassembler.NextDeadline(), kStart + absl::Milliseconds(250));
   EXPECT_EQ(reassembler.Expire(kStart + absl::Milliseconds(250)), 1u);
   EXPECT_EQ(reassembler.bytes_held(), 0u);
+}
+
+TEST(Reassembler, AHeadersTimeToLiveIsCutToTheLongest) {
+  ReassemblyBudget budget;
+  Reassembler reassembler({.max_time_to_live = absl::Seconds(5)}, &budget);
+  const std::vector<uint8_t> message = Pattern(300, 1);
+  const std::vector<Fragment> at_most = Split(message, 100, 1, /*time_to_live_ms=*/5000);
+  const std::vector<Fragment> beyond = Split(message, 100, 2, /*time_to_live_ms=*/5001);
+  const std::vector<Fragment> forever = Split(message, 100, 3, UINT32_MAX);  // 49 days
+  ASSERT_EQ(Feed(reassembler, at_most[0]).result, Result::kStored);
+  EXPECT_EQ(reassembler.NextDeadline(), kStart + absl::Seconds(5));
+  EXPECT_EQ(reassembler.counters().time_to_live_clamped, 0u);
+  ASSERT_EQ(Feed(reassembler, beyond[0], kStart + absl::Seconds(1)).result,
+            Result::kStored);
+  ASSERT_EQ(Feed(reassembler, forever[0], kStart + absl::Seconds(2)).result,
+            Result::kStored);
+  EXPECT_EQ(reassembler.counters().time_to_live_clamped, 2u);
+  EXPECT_EQ(reassembler.Expire(kStart + absl::Seconds(5)), 1u);
+  EXPECT_EQ(reassembler.NextDeadline(), kStart + absl::Seconds(6));
+  EXPECT_EQ(reassembler.Expire(kStart + absl::Seconds(7)), 2u);
+  EXPECT_EQ(reassembler.NextDeadline(), std::nullopt);
 }
 
 TEST(Reassembler, AReliableMessageWithoutATimeToLiveWaitsForItsLastFragment) {
@@ -382,7 +447,8 @@ TEST(Reassembler, AReliableMessageWithoutATimeToLiveWaitsForItsLastFragment) {
   EXPECT_EQ(outcome.message, message);
   // With a time to live in its header, it keeps it.
   const std::vector<Fragment> timed = Split(message, 100, 2, /*time_to_live_ms=*/250);
-  reassembler.OnFragment(timed[0].header, timed[0].payload, kStart, /*reliable=*/true);
+  reassembler.OnFragment(timed[0].header, timed[0].payload, kStart,
+                         /*reliable=*/true);
   EXPECT_EQ(reassembler.NextDeadline(), kStart + absl::Milliseconds(250));
 }
 
@@ -393,42 +459,51 @@ TEST(Reassembler, DestructionGivesTheRoomBackToTheBudget) {
     Reassembler reassembler({}, &budget);
     ASSERT_EQ(Feed(reassembler, Split(message, 100, 1)[0]).result, Result::kStored);
     ASSERT_EQ(Feed(reassembler, Split(message, 100, 2)[0]).result, Result::kStored);
-    EXPECT_EQ(budget.bytes_held(), 600u);
+    EXPECT_EQ(budget.bytes_held(), 2 * (kMessageOverhead + kBlockOverhead + 128));
     EXPECT_EQ(budget.messages_held(), 2u);
   }
   EXPECT_EQ(budget.bytes_held(), 0u);
   EXPECT_EQ(budget.messages_held(), 0u);
 }
 
-// Messages 1 to 5, of 1000 bytes in 10 fragments each, to start and finish at will.
+// Messages 1 to 5, of 384 bytes in 3 fragments each, to start and finish at
+// will. Each fragment takes a block of its size: started by its middle
+// fragment, a message holds kHeldApart bytes, and kOneMore for each fragment
+// that follows it.
 class CapTest : public ::testing::Test {
  protected:
+  static constexpr size_t kOneMore = kBlockOverhead + 128;
+  static constexpr size_t kHeldApart = kMessageOverhead + kRunOverhead + kOneMore;
+
   CapTest() {
-    for (uint64_t id = 0; id <= 5; ++id) fragments_.push_back(Split(message_, 100, id));
+    for (uint64_t id = 0; id <= 5; ++id) fragments_.push_back(Split(message_, 128, id));
   }
 
   const std::vector<Fragment>& Message(uint64_t id) const { return fragments_.at(id); }
 
-  const std::vector<uint8_t> message_ = Pattern(1000, 9);
+  const std::vector<uint8_t> message_ = Pattern(384, 9);
   std::vector<std::vector<Fragment>> fragments_;
 };
 
 TEST_F(CapTest, DropsTheOldestIncompleteMessageAtThePerPeerCap) {
   ReassemblyBudget budget;
-  Reassembler reassembler({.max_bytes = 3000}, &budget);
+  // Three messages of one fragment, and two more fragments.
+  Reassembler reassembler({.max_bytes = 3 * kHeldApart + 2 * kOneMore}, &budget);
   for (uint64_t id = 1; id <= 3; ++id) {
-    ASSERT_EQ(Feed(reassembler, Message(id)[5]).result, Result::kStored);
+    ASSERT_EQ(Feed(reassembler, Message(id)[1]).result, Result::kStored);
   }
   // A later fragment of the oldest does not make it younger.
-  ASSERT_EQ(Feed(reassembler, Message(1)[6]).result, Result::kStored);
-  ASSERT_EQ(Feed(reassembler, Message(4)[5]).result, Result::kStored);
-  ASSERT_EQ(Feed(reassembler, Message(5)[5]).result, Result::kStored);
+  ASSERT_EQ(Feed(reassembler, Message(1)[2]).result, Result::kStored);
+  EXPECT_EQ(reassembler.bytes_held(), 3 * kHeldApart + kOneMore);
+  ASSERT_EQ(Feed(reassembler, Message(4)[1]).result, Result::kStored);
+  ASSERT_EQ(Feed(reassembler, Message(5)[1]).result, Result::kStored);
   EXPECT_EQ(reassembler.counters().dropped_peer_cap, 2u);
-  EXPECT_EQ(reassembler.bytes_held(), 3000u);
+  EXPECT_EQ(reassembler.bytes_held(), 3 * kHeldApart);
   EXPECT_EQ(reassembler.messages_held(), 3u);
 
   EXPECT_EQ(Feed(reassembler, Message(1)[0]).result, Result::kLate);
   EXPECT_EQ(Feed(reassembler, Message(2)[0]).result, Result::kLate);
+  // Each of the others fits beside those still held as it completes.
   for (uint64_t id = 3; id <= 5; ++id) {
     SCOPED_TRACE(id);
     const Reassembler::Outcome outcome = FeedAll(reassembler, Message(id));
@@ -436,6 +511,7 @@ TEST_F(CapTest, DropsTheOldestIncompleteMessageAtThePerPeerCap) {
     EXPECT_EQ(outcome.message, message_);
   }
   EXPECT_EQ(reassembler.bytes_held(), 0u);
+  EXPECT_EQ(reassembler.counters().dropped_peer_cap, 2u);
   EXPECT_EQ(reassembler.counters().dropped_total_cap, 0u);
 }
 
@@ -446,18 +522,20 @@ TEST_F(CapTest, DropsTheOldestIncompleteMessageAtMaxMessages) {
     ASSERT_EQ(Feed(reassembler, Message(id)[0]).result, Result::kStored);
   }
   EXPECT_EQ(reassembler.messages_held(), 2u);
-  EXPECT_EQ(reassembler.bytes_held(), 2000u);
+  EXPECT_EQ(reassembler.bytes_held(), 2 * (kMessageOverhead + kOneMore));
   EXPECT_EQ(reassembler.counters().dropped_peer_cap, 1u);
   EXPECT_EQ(Feed(reassembler, Message(1)[1]).result, Result::kLate);
   EXPECT_EQ(FeedAll(reassembler, Message(2), 1).result, Result::kCompleted);
 }
 
 TEST_F(CapTest, RefusesAMessageLargerThanACapByItselfWithoutDroppingOthers) {
-  ReassemblyBudget budget(1500);
-  Reassembler peer_capped({.max_bytes = 999}, &budget);
-  Reassembler total_capped({.max_bytes = 4000}, &budget);
-  const std::vector<uint8_t> small = Pattern(500, 1);
-  const std::vector<Fragment> held = Split(small, 100, 100);
+  // What a message of 384 bytes claims whole: it does not fit in one byte less.
+  constexpr size_t kWhole = kMessageOverhead + 384;
+  ReassemblyBudget budget(kWhole + 200);
+  Reassembler peer_capped({.max_bytes = kWhole - 1}, &budget);
+  Reassembler total_capped({.max_bytes = 4 * kWhole}, &budget);
+  const std::vector<uint8_t> small = Pattern(256, 1);
+  const std::vector<Fragment> held = Split(small, 128, 100);
   ASSERT_EQ(Feed(total_capped, held[0]).result, Result::kStored);
 
   EXPECT_EQ(Feed(peer_capped, Message(1)[0]).result, Result::kRefused);
@@ -465,45 +543,85 @@ TEST_F(CapTest, RefusesAMessageLargerThanACapByItselfWithoutDroppingOthers) {
   EXPECT_EQ(Feed(peer_capped, Message(1)[1]).result, Result::kLate);
   EXPECT_EQ(peer_capped.bytes_held(), 0u);
 
-  const std::vector<uint8_t> large = Pattern(2000, 2);
-  EXPECT_EQ(Feed(total_capped, Split(large, 100, 1)[0]).result, Result::kRefused);
+  const std::vector<uint8_t> large = Pattern(768, 2);
+  EXPECT_EQ(Feed(total_capped, Split(large, 128, 1)[0]).result, Result::kRefused);
   EXPECT_EQ(total_capped.counters().dropped_total_cap, 1u);
   EXPECT_EQ(budget.counters().refused, 1u);
   EXPECT_EQ(budget.counters().dropped, 0u);
-  // The message held before is untouched.
-  EXPECT_EQ(total_capped.bytes_held(), 500u);
-  EXPECT_EQ(budget.bytes_held(), 500u);
+  // The message held before (half of it, in its own buffer) is untouched.
+  EXPECT_EQ(total_capped.bytes_held(), kMessageOverhead + small.size());
+  EXPECT_EQ(budget.bytes_held(), kMessageOverhead + small.size());
   EXPECT_EQ(FeedAll(total_capped, held, 1).result, Result::kCompleted);
 }
 
+TEST(Reassembler, DropsAMessageWhoseFragmentsKeptApartOutgrowTheCapByThemselves) {
+  // A message of 16 fragments of 64 bytes, under a cap that holds it as it
+  // arrives in order: kept apart, each fragment takes a run and a block of its
+  // own, and the message outgrows the cap before half of them arrived. The
+  // fragment that would take it beyond drops it.
+  const std::vector<uint8_t> message = Pattern(1024, 3);
+  const std::vector<Fragment> fragments = Split(message, 64, 1);
+  ASSERT_EQ(fragments.size(), 16u);
+  size_t in_order = 0;
+  {
+    ReassemblyBudget budget;
+    Reassembler reassembler({}, &budget);
+    for (size_t i = 0; i + 1 < fragments.size(); ++i) {
+      ASSERT_EQ(Feed(reassembler, fragments[i]).result, Result::kStored);
+      in_order = std::max(in_order, reassembler.bytes_held());
+    }
+  }
+  ReassemblyBudget budget;
+  Reassembler reassembler({.max_bytes = in_order}, &budget);
+  // Every other fragment, from the last down.
+  size_t runs = 0;
+  Result result = Result::kStored;
+  for (int index = 15; index > 0 && result == Result::kStored; index -= 2) {
+    result = Feed(reassembler, fragments[index]).result;
+    if (result == Result::kStored) ++runs;
+  }
+  EXPECT_EQ(result, Result::kRefused);
+  EXPECT_EQ(runs, (in_order - kMessageOverhead) / (kRunOverhead + kBlockOverhead + 64));
+  EXPECT_EQ(reassembler.counters().dropped_peer_cap, 1u);
+  EXPECT_EQ(reassembler.bytes_held(), 0u);
+  EXPECT_EQ(budget.bytes_held(), 0u);
+  EXPECT_EQ(Feed(reassembler, fragments[0]).result, Result::kLate);
+
+  // In order, it is held whole within the same cap.
+  const Reassembler::Outcome outcome = FeedAll(reassembler, Split(message, 64, 2));
+  EXPECT_EQ(outcome.result, Result::kCompleted);
+  EXPECT_EQ(outcome.message, message);
+}
+
 TEST_F(CapTest, DropsTheOldestOfAnyPeerAtTheTotalCap) {
-  ReassemblyBudget budget(3000);
+  ReassemblyBudget budget(3 * kHeldApart);
   Reassembler a({}, &budget);
   Reassembler b({}, &budget);
-  ASSERT_EQ(Feed(a, Message(1)[0]).result, Result::kStored);
-  ASSERT_EQ(Feed(b, Message(1)[0]).result, Result::kStored);
-  ASSERT_EQ(Feed(a, Message(2)[0]).result, Result::kStored);
-  EXPECT_EQ(budget.bytes_held(), 3000u);
+  ASSERT_EQ(Feed(a, Message(1)[1]).result, Result::kStored);
+  ASSERT_EQ(Feed(b, Message(1)[1]).result, Result::kStored);
+  ASSERT_EQ(Feed(a, Message(2)[1]).result, Result::kStored);
+  EXPECT_EQ(budget.bytes_held(), 3 * kHeldApart);
 
   // B's new message drops A's first, the oldest of all.
-  ASSERT_EQ(Feed(b, Message(2)[0]).result, Result::kStored);
+  ASSERT_EQ(Feed(b, Message(2)[1]).result, Result::kStored);
   EXPECT_EQ(a.counters().dropped_total_cap, 1u);
   EXPECT_EQ(b.counters().dropped_total_cap, 0u);
-  EXPECT_EQ(a.bytes_held(), 1000u);
-  EXPECT_EQ(b.bytes_held(), 2000u);
-  EXPECT_EQ(budget.bytes_held(), 3000u);
-  EXPECT_EQ(Feed(a, Message(1)[1]).result, Result::kLate);
+  EXPECT_EQ(a.bytes_held(), kHeldApart);
+  EXPECT_EQ(b.bytes_held(), 2 * kHeldApart);
+  EXPECT_EQ(budget.bytes_held(), 3 * kHeldApart);
+  EXPECT_EQ(Feed(a, Message(1)[0]).result, Result::kLate);
 
-  // 2000 bytes more drop the two oldest: B's first, then A's second.
-  const std::vector<uint8_t> large = Pattern(2000, 2);
-  ASSERT_EQ(Feed(b, Split(large, 100, 3)[0]).result, Result::kStored);
-  EXPECT_EQ(a.counters().dropped_total_cap, 2u);
+  // A third message of B drops B's first, the oldest now; its second fragment
+  // drops A's second, never the message it belongs to.
+  ASSERT_EQ(Feed(b, Message(3)[1]).result, Result::kStored);
   EXPECT_EQ(b.counters().dropped_total_cap, 1u);
+  ASSERT_EQ(Feed(b, Message(3)[2]).result, Result::kStored);
+  EXPECT_EQ(a.counters().dropped_total_cap, 2u);
   EXPECT_EQ(a.bytes_held(), 0u);
-  EXPECT_EQ(b.bytes_held(), 3000u);
+  EXPECT_EQ(b.bytes_held(), 2 * kHeldApart + kOneMore);
   EXPECT_EQ(budget.counters().dropped, 3u);
-  EXPECT_EQ(FeedAll(b, Message(2), 1).result, Result::kCompleted);
-  EXPECT_EQ(budget.bytes_held(), 2000u);
+  EXPECT_EQ(FeedAll(b, Message(2)).result, Result::kCompleted);
+  EXPECT_EQ(budget.bytes_held(), kHeldApart + kOneMore);
 }
 
 TEST(Reassembler, AFloodOfIncompleteMessagesNeverExceedsTheCaps) {
@@ -565,6 +683,7 @@ TEST(Reassembler, RefusesHostileHeadersWithoutAllocating) {
   const std::vector<uint8_t> message = Pattern(100, 5);
   const std::vector<Fragment> fragments = Split(message, 30, /*message_id=*/1);
   ASSERT_EQ(Feed(reassembler, fragments[0]).result, Result::kStored);
+  const size_t held = reassembler.bytes_held();
   const uint64_t kHuge = kDefaultMaxMessageBytes;
   const FragmentHeader in_progress = fragments[1].header;
 
@@ -593,7 +712,8 @@ TEST(Reassembler, RefusesHostileHeadersWithoutAllocating) {
         .index = std::numeric_limits<uint32_t>::max()},
        1400,
        Result::kInvalid},
-      // Inconsistent sizes: not fragmented, no fragment size, a payload of the wrong
+      // Inconsistent sizes: not fragmented, no fragment size, a payload of the
+      // wrong
       // size for its index.
       {{.message_id = 7, .total_bytes = 30, .fragment_bytes = 30}, 30, Result::kInvalid},
       {{.message_id = 8, .total_bytes = 30, .fragment_bytes = 0}, 0, Result::kInvalid},
@@ -631,9 +751,190 @@ TEST(Reassembler, RefusesHostileHeadersWithoutAllocating) {
     EXPECT_EQ(results[i], cases[i].expected) << "case " << i;
   }
   EXPECT_EQ(reassembler.counters().rejected, std::size(cases));
-  EXPECT_EQ(reassembler.bytes_held(), message.size());
-  EXPECT_EQ(budget.bytes_held(), message.size());
+  EXPECT_EQ(reassembler.bytes_held(), held);
+  EXPECT_EQ(budget.bytes_held(), held);
   EXPECT_EQ(reassembler.messages_held(), 1u);
+}
+
+TEST(Reassembler, AFragmentClaimingAHugeMessageHoldsOnlyItsPayload) {
+  // 1 KiB claiming 64 MiB: the claim costs nothing, whatever the fragment's
+  // place.
+  ReassemblyBudget budget;
+  Reassembler reassembler({}, &budget);
+  const std::vector<uint8_t> payload(1024, 0x5a);
+  for (const uint32_t index : {0u, 1u, 65535u}) {
+    SCOPED_TRACE(::testing::Message() << "index " << index);
+    const FragmentHeader header = {.message_id = index + 1,
+                                   .total_bytes = kDefaultMaxMessageBytes,
+                                   .fragment_bytes = 1024,
+                                   .index = index};
+    const size_t held = reassembler.bytes_held();
+    const int64_t before = AllocatedBytes();
+    ASSERT_EQ(reassembler.OnFragment(header, payload, kStart).result, Result::kStored);
+    const int64_t allocated = AllocatedBytes() - before;
+    EXPECT_EQ(reassembler.bytes_held() - held, kMessageOverhead +
+                                                   (index == 0 ? 0 : kRunOverhead) +
+                                                   kBlockOverhead + payload.size());
+    // The payload's copy and some bookkeeping; not 64 MiB.
+    EXPECT_LE(allocated, static_cast<int64_t>(payload.size() + 4096));
+  }
+  EXPECT_EQ(budget.bytes_held(), reassembler.bytes_held());
+}
+
+TEST(Reassembler, BookkeepingDoesNotGrowWithTheClaimedFragmentCount) {
+  // One fragment of 64 bytes claiming 3 fragments, or the most a header may claim:
+  // 1,048,576 of them (64 MiB). Either is held at the same cost, and allocates a few
+  // hundred bytes: nothing is sized by the count (a bitmap of it would be 128 KiB).
+  // (Claiming 2, the first fragment would be half its message, and go to a buffer of
+  // its own, of 128 bytes.)
+  const std::vector<uint8_t> payload(64, 0x33);
+  struct Held {
+    size_t bytes;
+    int64_t allocated;
+  };
+  auto hold = [&](uint64_t total_bytes, uint32_t index) {
+    ReassemblyBudget budget;
+    Reassembler reassembler({}, &budget);
+    const int64_t before = AllocatedBytes();
+    const Reassembler::Outcome outcome =
+        reassembler.OnFragment({.message_id = 1,
+                                .total_bytes = total_bytes,
+                                .fragment_bytes = 64,
+                                .index = index},
+                               payload, kStart);
+    EXPECT_EQ(outcome.result, Result::kStored);
+    return Held{reassembler.bytes_held(), AllocatedBytes() - before};
+  };
+  constexpr uint64_t kMost = uint64_t{kMaxFragmentCount} * 64;
+  ASSERT_EQ(FragmentCount(kMost, 64), kMaxFragmentCount);
+  for (const uint32_t index : {0u, 1u}) {
+    SCOPED_TRACE(::testing::Message() << "index " << index);
+    const Held few = hold(3 * 64, index);
+    const Held most = hold(kMost, index);
+    EXPECT_EQ(most.bytes, few.bytes);
+    EXPECT_EQ(most.bytes,
+              kMessageOverhead + (index == 0 ? 0 : kRunOverhead) + kBlockOverhead + 64);
+    // Blocks come from a pool: the second may allocate less than the first, not more.
+    EXPECT_LT(few.allocated, 4096);
+    EXPECT_LT(most.allocated, 4096);
+  }
+  // The last of the most fragments, far from any other, costs no more.
+  const Held last = hold(kMost, kMaxFragmentCount - 1);
+  EXPECT_EQ(last.bytes, hold(3 * 64, 1).bytes);
+  EXPECT_LT(last.allocated, 4096);
+}
+
+TEST(Reassembler, FragmentsInOrderMoveIntoTheMessagesOwnBufferOnceHalfOfIt) {
+  // 8 fragments of 128 bytes: the first 3 in blocks; the 4th makes half the message,
+  // which then holds a buffer of its size, and the rest fill it without more room.
+  const std::vector<uint8_t> message = Pattern(1024, 4);
+  const std::vector<Fragment> fragments = Split(message, 128, 1);
+  ASSERT_EQ(fragments.size(), 8u);
+  ReassemblyBudget budget;
+  Reassembler reassembler({}, &budget);
+  for (size_t i = 0; i < 3; ++i) {
+    ASSERT_EQ(Feed(reassembler, fragments[i]).result, Result::kStored);
+  }
+  EXPECT_TRUE(HoldsWhatArrived(reassembler.bytes_held(), 1, 3, 384));
+  EXPECT_LT(reassembler.bytes_held(), kMessageOverhead + message.size());
+  for (size_t i = 3; i < 7; ++i) {
+    ASSERT_EQ(Feed(reassembler, fragments[i]).result, Result::kStored);
+    EXPECT_EQ(reassembler.bytes_held(), kMessageOverhead + message.size()) << i;
+  }
+  const int64_t before = AllocatedBytes();
+  const Reassembler::Outcome outcome = Feed(reassembler, fragments[7]);
+  EXPECT_LT(AllocatedBytes() - before, 1024);  // handed up as it is, not copied
+  ASSERT_EQ(outcome.result, Result::kCompleted);
+  EXPECT_EQ(outcome.message, message);
+  EXPECT_EQ(budget.bytes_held(), 0u);
+
+  // A run kept apart is copied into that buffer once the fragments before it arrive.
+  const std::vector<Fragment> again = Split(message, 128, 2);
+  for (size_t i : {6, 7, 0, 1, 2, 3}) {
+    ASSERT_EQ(Feed(reassembler, again[i]).result, Result::kStored) << i;
+  }
+  EXPECT_EQ(reassembler.bytes_held(), kMessageOverhead + message.size() + kRunOverhead +
+                                          2 * kBlockOverhead + 2 * 128);
+  ASSERT_EQ(Feed(reassembler, again[4]).result, Result::kStored);
+  const Reassembler::Outcome whole = Feed(reassembler, again[5]);
+  ASSERT_EQ(whole.result, Result::kCompleted);
+  EXPECT_EQ(whole.message, message);
+  EXPECT_EQ(reassembler.bytes_held(), 0u);
+}
+
+TEST(Reassembler, AFloodOfHugeClaimsHoldsWhatArrivedAndExpiresAtTheLongestTimeToLive) {
+  // A hostile peer sends 400 fragments of 1 KiB a second, each of a message
+  // claiming 64 MiB and a time to live of 2^32 - 1 ms (49 days). Its own
+  // genuine message, interleaved, still arrives whole.
+  constexpr int kFlood = 2000;
+  constexpr absl::Duration kEvery = absl::Microseconds(2500);
+  constexpr size_t kFloodHeld = kMessageOverhead + kRunOverhead + kBlockOverhead + 1024;
+  const ReassemblerOptions options;  // the defaults: 128 MiB, 1024 messages, 30 s
+  ReassemblyBudget budget;
+  Reassembler reassembler(options, &budget);
+  const std::vector<uint8_t> junk(1024, 0xa5);
+  const std::vector<uint8_t> genuine = Pattern(40'000, 11);
+  const std::vector<Fragment> genuine_fragments =
+      Split(genuine, 1000, /*message_id=*/1, /*time_to_live_ms=*/5000);
+  ASSERT_EQ(genuine_fragments.size(), 40u);
+  size_t genuine_next = 0;
+  size_t genuine_arrived = 0;
+
+  const int64_t allocated_before = AllocatedBytes();
+  for (int i = 0; i < kFlood; ++i) {
+    const absl::Time now = kStart + i * kEvery;
+    const FragmentHeader header = {.message_id = 1000 + static_cast<uint64_t>(i),
+                                   .total_bytes = kDefaultMaxMessageBytes,
+                                   .fragment_bytes = 1024,
+                                   .index = static_cast<uint32_t>(1 + i % 65535),
+                                   .checksum = static_cast<uint32_t>(i),
+                                   .time_to_live_ms = UINT32_MAX};
+    ASSERT_EQ(reassembler.OnFragment(header, junk, now).result, Result::kStored) << i;
+    // From the 500th on, a genuine fragment after every 20 hostile ones.
+    if (i >= 500 && i % 20 == 0 && genuine_next < genuine_fragments.size()) {
+      const Fragment& fragment = genuine_fragments[genuine_next++];
+      const Reassembler::Outcome outcome = Feed(reassembler, fragment, now);
+      genuine_arrived += fragment.payload.size();
+      if (genuine_next < genuine_fragments.size()) {
+        ASSERT_EQ(outcome.result, Result::kStored) << "genuine " << genuine_next;
+      } else {
+        ASSERT_EQ(outcome.result, Result::kCompleted);
+        ASSERT_TRUE(outcome.message == genuine);
+        genuine_arrived = 0;
+      }
+    }
+    // What arrived, never what was claimed.
+    ASSERT_LE(reassembler.bytes_held(),
+              reassembler.messages_held() * kFloodHeld + 2 * genuine_arrived)
+        << i;
+    ASSERT_LE(reassembler.messages_held(), options.max_messages);
+    ASSERT_EQ(budget.bytes_held(), reassembler.bytes_held());
+  }
+  EXPECT_EQ(genuine_next, genuine_fragments.size());
+  // A few KiB allocated for each fragment of 1 KiB, in all.
+  EXPECT_LT(AllocatedBytes() - allocated_before, int64_t{kFlood} * 4096);
+
+  const ReassemblerCounters counters = reassembler.counters();
+  EXPECT_EQ(counters.time_to_live_clamped, uint64_t{kFlood});
+  EXPECT_EQ(counters.completed, 1u);
+  // The oldest hostile messages made way for newer ones, at max_messages.
+  EXPECT_EQ(counters.dropped_peer_cap, kFlood - options.max_messages);
+  ASSERT_EQ(reassembler.messages_held(), options.max_messages);
+  EXPECT_EQ(reassembler.bytes_held(), options.max_messages * kFloodHeld);
+
+  // Each expires max_time_to_live after it arrived, not 49 days later.
+  const absl::Time oldest = kStart + (kFlood - options.max_messages) * kEvery;
+  const absl::Time youngest = kStart + (kFlood - 1) * kEvery;
+  EXPECT_EQ(reassembler.NextDeadline(), oldest + options.max_time_to_live);
+  EXPECT_EQ(
+      reassembler.Expire(youngest + options.max_time_to_live - absl::Nanoseconds(1)),
+      options.max_messages - 1);
+  EXPECT_EQ(reassembler.NextDeadline(), youngest + options.max_time_to_live);
+  EXPECT_EQ(reassembler.Expire(youngest + options.max_time_to_live), 1u);
+  EXPECT_EQ(reassembler.counters().expired, options.max_messages);
+  EXPECT_EQ(reassembler.bytes_held(), 0u);
+  EXPECT_EQ(budget.bytes_held(), 0u);
+  EXPECT_EQ(reassembler.NextDeadline(), std::nullopt);
 }
 
 TEST(Reassembler, ForgetsTheOldestFinishedMessagesBeyondMaxRemembered) {
@@ -647,9 +948,10 @@ TEST(Reassembler, ForgetsTheOldestFinishedMessagesBeyondMaxRemembered) {
   }
   EXPECT_EQ(Feed(reassembler, messages[2][0]).result, Result::kDuplicate);
   EXPECT_EQ(Feed(reassembler, messages[1][0]).result, Result::kDuplicate);
-  // Message 1 is forgotten: its fragment starts it anew, to expire if nothing follows.
+  // Message 1 is forgotten: its fragment starts it anew, to expire if nothing
+  // follows.
   EXPECT_EQ(Feed(reassembler, messages[0][0]).result, Result::kStored);
-  EXPECT_EQ(reassembler.bytes_held(), 20u);
+  EXPECT_EQ(reassembler.bytes_held(), kMessageOverhead + 20);  // its own buffer
 }
 
 }  // namespace

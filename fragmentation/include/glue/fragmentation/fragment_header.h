@@ -39,9 +39,9 @@ namespace glue::fragmentation {
 inline constexpr uint8_t kFragmentHeaderKind = 0x01;
 inline constexpr size_t kMaxFragmentHeaderBytes = 1 + 10 + 10 + 5 + 5 + 5 + 5;
 
-// kMaxFragmentCount is the most fragments a message may be split into. It bounds the
-// receiver's bitmap of received fragments (128 KiB at most) and, with
-// kDefaultMaxMessageBytes, asks for fragments of at least 64 bytes.
+// kMaxFragmentCount is the most fragments a message may be split into: it bounds the
+// pieces a receiver may keep of one message and, with kDefaultMaxMessageBytes, asks
+// for fragments of at least 64 bytes.
 inline constexpr uint32_t kMaxFragmentCount = 1 << 20;
 
 // kDefaultMaxMessageBytes is the default of the largest message sent or reassembled

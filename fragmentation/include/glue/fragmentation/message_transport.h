@@ -32,6 +32,12 @@ struct MessageTransportState;
 // The range of GLUE_MAX_MESSAGE_BYTES: 1 byte to 4 GiB.
 inline constexpr uint64_t kMaxMaxMessageBytes = uint64_t{4} << 30;
 
+// kMaxTimeToLiveVariable names the variable that sets reassembly.max_time_to_live, in
+// milliseconds, 1..kMaxMaxTimeToLiveMilliseconds (one hour).
+inline constexpr char kMaxTimeToLiveVariable[] =
+    "GLUE_REASSEMBLY_MAX_TIME_TO_LIVE_MILLISECONDS";
+inline constexpr uint64_t kMaxMaxTimeToLiveMilliseconds = 3'600'000;
+
 // MessageTransportOptions tune and bound a MessageTransport.
 struct MessageTransportOptions {
   // The largest message sent or reassembled (GLUE_MAX_MESSAGE_BYTES). Peers should
@@ -45,16 +51,17 @@ struct MessageTransportOptions {
   // bytes, which for small messages max_queued_bytes would not bound. A Send beyond it
   // fails with kResourceExhausted. At least 1.
   size_t max_queued_messages = size_t{1} << 16;
-  // Each peer's reassembly bounds, and its default time to live.
+  // Each peer's reassembly bounds, and its default and longest time to live.
   ReassemblerOptions reassembly;
   // Bytes all the peers' incomplete messages may hold together.
   size_t reassembly_budget_bytes = ReassemblyBudget::kDefaultMaxBytes;
 };
 
 // OptionsFromEnvironment returns the default options with GLUE_MAX_MESSAGE_BYTES
-// (1..kMaxMaxMessageBytes) read from `env`; max_queued_bytes grows to
-// max_message_bytes when that is larger. Error: kInvalidArgument naming the variable
-// and its value. Any thread.
+// (1..kMaxMaxMessageBytes) and kMaxTimeToLiveVariable read from `env`;
+// max_queued_bytes grows to max_message_bytes when that is larger, and
+// reassembly.default_time_to_live shrinks to reassembly.max_time_to_live when that is
+// shorter. Error: kInvalidArgument naming the variable and its value. Any thread.
 absl::StatusOr<MessageTransportOptions> OptionsFromEnvironment(
     const EnvironmentLookup& env);
 
@@ -75,8 +82,8 @@ struct MessageTransportCounters {
   // Incomplete messages dropped because their peer was removed or started a new
   // session (which numbers its messages anew): their fragments will never all come.
   uint64_t reassembly_abandoned = 0;
-  // Bytes of incomplete messages held now, over every peer (at most
-  // reassembly_budget_bytes).
+  // Bytes held for incomplete messages now, over every peer (at most
+  // reassembly_budget_bytes), as Reassembler::bytes_held counts them.
   size_t reassembly_bytes_held = 0;
   // Every peer's reassembler added up, those of removed peers included.
   ReassemblerCounters reassembly;

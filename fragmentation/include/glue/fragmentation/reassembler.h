@@ -1,6 +1,7 @@
 // Reassembler: puts the fragments of one peer's messages back together, within a time
 // to live and a memory cap per peer, and ReassemblyBudget, the cap all the peers of
-// one endpoint share. The fragmentation layer, receiving side; no I/O, no clock.
+// one endpoint share. It holds what arrived, never what a header claims. The
+// fragmentation layer, receiving side; no I/O, no clock.
 //
 //   ReassemblyBudget budget;                     // one per endpoint
 //   Reassembler reassembler(options, &budget);   // one per peer session
@@ -13,6 +14,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <deque>
+#include <memory>
 #include <optional>
 #include <utility>
 #include <vector>
@@ -33,21 +35,26 @@ class Reassembler;
 // ReassemblyBudgetCounters count what a budget did since it was made.
 struct ReassemblyBudgetCounters {
   uint64_t reserved = 0;  // messages given room
-  // Incomplete messages dropped, oldest first, to make room for a newer one: each is
-  // also counted as dropped_total_cap by the reassembler that held it.
+  // Incomplete messages dropped, oldest first, to make room for a fragment of
+  // another: each is also counted as dropped_total_cap by the reassembler that held
+  // it.
   uint64_t dropped = 0;
-  uint64_t refused = 0;  // messages larger than max_bytes by themselves
+  // Messages larger than max_bytes by themselves: refused at their first fragment for
+  // the size it claims, or dropped when the bytes they hold would not fit.
+  uint64_t refused = 0;
 };
 
 // ReassemblyBudget caps the bytes that all the Reassemblers of one endpoint hold in
-// incomplete messages. When a new message would go beyond the cap, the oldest
+// incomplete messages. When a fragment would take them beyond the cap, the oldest
 // incomplete messages (by the arrival of their first fragment), whichever reassembler
-// holds them, are dropped until it fits. Each message is charged its total_bytes, the
-// buffer it is reassembled in. Not thread-safe: the budget and all its reassemblers
-// belong to one strand. It must outlive them.
+// holds them, are dropped until it fits; never the fragment's own message, which is
+// dropped instead when it cannot fit by itself. Each message is charged what its
+// reassembler holds for it (see Reassembler::bytes_held). Not thread-safe: the budget
+// and all its reassemblers belong to one strand. It must outlive them.
 class ReassemblyBudget {
  public:
-  // kDefaultMaxBytes is 256 MiB: four messages of kDefaultMaxMessageBytes.
+  // kDefaultMaxBytes is 256 MiB: about four messages of kDefaultMaxMessageBytes (each
+  // is charged its bookkeeping too).
   static constexpr size_t kDefaultMaxBytes = size_t{256} << 20;
 
   // A budget of 0 bytes refuses every fragmented message.
@@ -56,8 +63,8 @@ class ReassemblyBudget {
   ReassemblyBudget& operator=(const ReassemblyBudget&) = delete;
 
   size_t max_bytes() const { return max_bytes_; }
-  // bytes_held returns the bytes charged to incomplete messages now; never above
-  // max_bytes().
+  // bytes_held returns the bytes charged to incomplete messages now, what their
+  // reassemblers hold; never above max_bytes().
   size_t bytes_held() const { return bytes_held_; }
   // messages_held returns how many incomplete messages hold room now.
   size_t messages_held() const { return held_.size(); }
@@ -66,39 +73,57 @@ class ReassemblyBudget {
  private:
   friend class Reassembler;
 
-  // Reservation is the room one incomplete message holds; destroying it gives the
-  // room back.
+  // Reservation is the room one incomplete message holds, which grows and shrinks
+  // with what it holds; destroying it gives the room back.
   class Reservation {
    public:
     Reservation(ReassemblyBudget* budget, uint64_t age) : budget_(budget), age_(age) {}
     Reservation(Reservation&& other) noexcept
-        : budget_(std::exchange(other.budget_, nullptr)), age_(other.age_) {}
+        : budget_(std::exchange(other.budget_, nullptr)),
+          age_(other.age_),
+          bytes_(std::exchange(other.bytes_, 0)) {}
     Reservation& operator=(Reservation&&) = delete;
     ~Reservation() {
-      if (budget_ != nullptr) budget_->Release(age_);
+      if (budget_ != nullptr) budget_->Release(age_, bytes_);
     }
 
     // age orders messages by the arrival of their first fragment, over all the
     // reassemblers of the budget: lower is older.
     uint64_t age() const { return age_; }
+    // bytes returns what the message is charged now.
+    size_t bytes() const { return bytes_; }
+
+    // Add charges `bytes` more, for which MakeRoom made room.
+    void Add(size_t bytes) {
+      bytes_ += bytes;
+      budget_->bytes_held_ += bytes;
+    }
+    // Remove gives back `bytes` of what was charged.
+    void Remove(size_t bytes) {
+      bytes_ -= bytes;
+      budget_->bytes_held_ -= bytes;
+    }
 
    private:
     ReassemblyBudget* budget_;  // null once moved from
     uint64_t age_;
+    size_t bytes_ = 0;
   };
 
   // Holder says who holds a reservation, so that the budget can have it dropped.
   struct Holder {
     Reassembler* reassembler;
     uint64_t message_id;
-    size_t bytes;
   };
 
-  // Reserve drops the oldest incomplete messages, of any reassembler, until `bytes`
-  // more fit, and charges them to message `message_id` of `reassembler`. Needs
-  // bytes <= max_bytes().
-  Reservation Reserve(Reassembler* reassembler, uint64_t message_id, size_t bytes);
-  void Release(uint64_t age);
+  // Reserve makes message `message_id` of `reassembler` the youngest holder of room,
+  // charged nothing yet.
+  Reservation Reserve(Reassembler* reassembler, uint64_t message_id);
+  // MakeRoom drops the oldest incomplete messages, of any reassembler but never
+  // `keep`'s, until `bytes` more fit, and returns true; or, dropping nothing, returns
+  // false when they would not fit beside `keep`'s bytes alone.
+  bool MakeRoom(const Reservation& keep, size_t bytes);
+  void Release(uint64_t age, size_t bytes);
 
   const size_t max_bytes_;
   size_t bytes_held_ = 0;
@@ -112,18 +137,27 @@ struct ReassemblerOptions {
   // A fragment whose header announces a larger message is invalid. Peers should agree
   // on it: a sender's larger message can never be reassembled here.
   uint64_t max_message_bytes = kDefaultMaxMessageBytes;
-  // Bytes of incomplete messages held for this peer, charged as ReassemblyBudget
-  // charges them. A new message that would go beyond it drops this peer's oldest
-  // incomplete messages first; one larger than it by itself is refused.
+  // Bytes held for this peer's incomplete messages, counted as Reassembler::bytes_held
+  // says. A fragment that would go beyond it drops this peer's oldest incomplete
+  // messages first (never its own); a message that claims more than it, or whose own
+  // bytes would go beyond it, is dropped.
   size_t max_bytes = size_t{128} << 20;
   // Incomplete messages held for this peer; a new one beyond it drops the oldest.
-  // It also bounds the bookkeeping, about 200 bytes a message, that is not charged as
-  // bytes. At least 1.
+  // At least 1.
   size_t max_messages = 1024;
   // How long an incomplete best-effort message waits for its fragments, from the
   // arrival of its first one, when its header gives no time to live (a reliable one
-  // then waits without a deadline; see OnFragment). Positive and finite.
+  // then waits without a deadline; see OnFragment). Positive, and at most
+  // max_time_to_live.
   absl::Duration default_time_to_live = absl::Seconds(10);
+  // The longest time to live a header may give a message; a longer one is cut to it
+  // and counted (time_to_live_clamped), so that a peer cannot have its fragments kept
+  // for weeks (a header may ask for 2^32 - 1 ms, 49 days). 30 s is three times the
+  // default time to live and six times the shortest expiries senders give (5 s; a
+  // time to live is the sender's expiry, after which it stops resending), and a
+  // message of kDefaultMaxMessageBytes arrives within it at 18 Mbit/s. Positive and
+  // finite (GLUE_REASSEMBLY_MAX_TIME_TO_LIVE_MILLISECONDS).
+  absl::Duration max_time_to_live = absl::Seconds(30);
   // How many ids of finished messages (completed or given up) are remembered, so that
   // a late or duplicate fragment of one is ignored rather than taken for the first
   // fragment of a new message. The oldest is forgotten first.
@@ -142,21 +176,31 @@ struct ReassemblerCounters {
   uint64_t rejected = 0;
   uint64_t checksum_mismatches = 0;  // messages whole but corrupt: dropped
   uint64_t expired = 0;              // incomplete messages dropped at their deadline
-  // Incomplete messages dropped, oldest first, for a newer one to fit in max_bytes or
-  // max_messages; and messages refused at their first fragment for being larger than
-  // max_bytes by themselves.
+  // Incomplete messages dropped, oldest first, for a fragment of another to fit in
+  // max_bytes or a new one in max_messages; and messages larger than max_bytes by
+  // themselves: refused at their first fragment for the size it claims, or dropped
+  // when the bytes they hold would not fit.
   uint64_t dropped_peer_cap = 0;
   // Likewise for the ReassemblyBudget's cap: this reassembler's messages that the
-  // budget dropped for a newer one (of any reassembler), and messages refused for
-  // being larger than the budget by themselves.
+  // budget dropped for a fragment of another (of any reassembler), and messages
+  // larger than the budget by themselves.
   uint64_t dropped_total_cap = 0;
+  // Messages whose header gave a time to live beyond max_time_to_live: cut to it.
+  uint64_t time_to_live_clamped = 0;
 };
 
 // Reassembler collects the fragments of one peer's messages and hands up each message
-// once all its fragments arrived, in any order, and its CRC-32C matches. A message's
-// buffer (total_bytes) and its bitmap of received fragments are allocated once, at its
-// first fragment, and only after making room under both caps; every fragment is
-// copied once, into that buffer, which is then handed up without another copy.
+// once all its fragments arrived, in any order, and its CRC-32C matches. It holds only
+// what arrived, never what a header claims: each fragment is copied into blocks of the
+// BlockPool, which grow with what arrives and are never moved. A message's fragments
+// from the first on, in order, are appended to its blocks; one that arrives before
+// those preceding it is kept apart, in a run of fragments that follow each other, whose
+// blocks join the message's, uncopied, once the fragments before it arrive. The record
+// of which fragments arrived is those runs, not a bitmap of the count a header claims.
+// Once the fragments from the first on make half the message, they move into a buffer
+// of its total_bytes (no more than twice them), where those that follow go directly,
+// and which is handed up; otherwise the message is copied into one when whole. Room for
+// what a fragment adds is made under both caps before it is allocated.
 //
 // Message ids are the peer's: make a new Reassembler when the peer's session starts
 // anew, as its ids may start over. Not thread-safe: it, its budget and all the
@@ -172,7 +216,7 @@ class Reassembler {
     kInvalid,           // refused header, or payload of the wrong size: ignored
     kInconsistent,      // disagrees with the first fragment of its message: ignored
     kChecksumMismatch,  // the message is whole but corrupt: dropped
-    kRefused,           // first fragment of a message larger than a cap: dropped
+    kRefused,           // its message is larger than a cap by itself: dropped
   };
 
   // ResultName returns "stored", "completed", "duplicate", "late", "invalid",
@@ -186,26 +230,37 @@ class Reassembler {
     std::vector<uint8_t> message;
   };
 
+  // What bytes_held charges beyond the blocks that hold the payload: estimates of the
+  // bookkeeping, which reassembler.cc checks against the sizes of what it keeps.
+  // kMessageOverheadBytes for each incomplete message, here and in the budget;
+  static constexpr size_t kMessageOverheadBytes = 512;
+  // kRunOverheadBytes for each run of fragments kept apart (arrived before those
+  // preceding them);
+  static constexpr size_t kRunOverheadBytes = 128;
+  // kBlockOverheadBytes for each block.
+  static constexpr size_t kBlockOverheadBytes = 48;
+
   // Needs `options` that Validate accepts and a `budget` (not null) that outlives the
   // reassembler.
   Reassembler(ReassemblerOptions options, ReassemblyBudget* budget);
   Reassembler(const Reassembler&) = delete;
   Reassembler& operator=(const Reassembler&) = delete;
   // Gives every incomplete message's room back to the budget.
-  ~Reassembler() = default;
+  ~Reassembler();
 
   // Validate returns OK, or kInvalidArgument naming the field and value when
-  // max_messages is 0 or default_time_to_live is not positive and finite.
+  // max_messages is 0, max_time_to_live is not positive and finite, or
+  // default_time_to_live is not positive or above max_time_to_live.
   static absl::Status Validate(const ReassemblerOptions& options);
 
   // OnFragment takes one fragment that arrived at `now`: `header` as the frame's meta
-  // gave it and `payload`, which need only live for the call. The first fragment of a
-  // message makes room for it (dropping older incomplete messages at a cap) and sets
-  // its deadline: now + its time to live, or the default when the header gives none.
-  // A `reliable` message whose header gives none has no deadline: its transport
-  // delivers every fragment, however long resending takes, or ends the session, and
-  // the reassembler with it; the caps still bound it. Whatever the result, the
-  // counters say it.
+  // gave it and `payload`, which need only live for the call. Each fragment makes room
+  // for what it adds (dropping older incomplete messages at a cap). The first fragment
+  // of a message sets its deadline: now + its time to live, at most
+  // max_time_to_live, or the default when the header gives none. A `reliable` message
+  // whose header gives none has no deadline: its transport delivers every fragment,
+  // however long resending takes, or ends the session, and the reassembler with it;
+  // the caps still bound it. Whatever the result, the counters say it.
   Outcome OnFragment(const FragmentHeader& header, absl::Span<const uint8_t> payload,
                      absl::Time now, bool reliable = false);
 
@@ -217,8 +272,12 @@ class Reassembler {
   // next has something to do; nullopt when none is incomplete.
   std::optional<absl::Time> NextDeadline() const;
 
-  // bytes_held returns the bytes of the incomplete messages' buffers; never above
-  // options().max_bytes.
+  // bytes_held returns the bytes held for incomplete messages: their blocks (powers of
+  // two from 64 bytes to 64 KiB, which hold the payload that arrived and room for what
+  // follows: at most as much again, or 64 bytes for a fragment smaller than that),
+  // kBlockOverheadBytes a block, kRunOverheadBytes a run of fragments kept apart,
+  // kMessageOverheadBytes a message, and total_bytes for a message whose fragments in
+  // order make half of it or more (its own buffer). Never above options().max_bytes.
   size_t bytes_held() const { return bytes_held_; }
   // messages_held returns how many messages are incomplete; never above
   // options().max_messages.
@@ -230,24 +289,28 @@ class Reassembler {
  private:
   friend class ReassemblyBudget;
 
-  // Partial is one incomplete message.
-  struct Partial {
-    uint64_t total_bytes = 0;
-    uint32_t fragment_bytes = 0;
-    uint32_t checksum = 0;
-    uint32_t received_count = 0;
-    absl::Time deadline;
-    std::vector<uint8_t> buffer;  // total_bytes, written in place
-    std::vector<bool> received;   // one bit a fragment
-    ReassemblyBudget::Reservation reservation;
-  };
-  using PartialMap = absl::flat_hash_map<uint64_t, Partial>;
+  // Partial is one incomplete message (reassembler.cc).
+  struct Partial;
+  using PartialMap = absl::flat_hash_map<uint64_t, std::unique_ptr<Partial>>;
 
-  // Starts message `header.message_id` with its first fragment, after making room.
+  // Starts message `header.message_id` with its first fragment.
   Outcome Start(const FragmentHeader& header, absl::Span<const uint8_t> payload,
                 absl::Time now, bool reliable);
-  // Copies fragment `index` into `partial`'s buffer and marks it received.
-  static void Store(Partial* partial, uint32_t index, absl::Span<const uint8_t> payload);
+  // Keeps fragment `index` of message `it`, unless it arrived before; hands the
+  // message up (or drops it) when that makes it whole.
+  Outcome Store(PartialMap::iterator it, uint32_t index,
+                absl::Span<const uint8_t> payload);
+  // Charge makes room under both caps for `bytes` more held for `partial`, dropping
+  // other incomplete messages, oldest first, and charges them. Returns false, and
+  // counts why, when they do not fit beside what `partial` holds alone.
+  bool Charge(Partial& partial, size_t bytes);
+  // Gives back `bytes` of what `partial` was charged.
+  void Uncharge(Partial& partial, size_t bytes);
+  // MoveToWhole moves the fragments `partial` holds in order, half of it or more, from
+  // their blocks into its own buffer. Returns false, as Charge, when that does not fit.
+  bool MoveToWhole(Partial& partial);
+  // Drops message `it` because a cap refused it: kRefused.
+  Outcome Refuse(PartialMap::iterator it);
   // Hands up, or drops at a checksum mismatch, the message `it` now holds whole.
   Outcome Finish(PartialMap::iterator it);
   // Forgets the incomplete message `it`, giving its room back, and remembers its id
