@@ -27,6 +27,9 @@ constexpr absl::Duration kFirstStartupInterval = absl::Milliseconds(20);
 // makes us send stays within a small multiple of what it sent.
 constexpr size_t kMaxIntroductionsPerAnnouncement = 64;
 constexpr size_t kMaxIntroducedAddresses = 4096;
+// Frames from an endpoint we do not know draw a challenge to where they came from at
+// most this often per address.
+constexpr absl::Duration kUnknownFramesChallengeInterval = absl::Milliseconds(20);
 
 struct DiscoveryState : std::enable_shared_from_this<DiscoveryState> {
   DiscoveryState(Strand s, const Config& cfg, Discovery::Options opts, Clock& c,
@@ -75,6 +78,8 @@ struct DiscoveryState : std::enable_shared_from_this<DiscoveryState> {
   // When each address a rendezvous listed was last challenged (at most once a period),
   // by Cookie(0, address).
   absl::flat_hash_map<uint64_t, absl::Time> introduced ABSL_GUARDED_BY(mu);
+  // The same for the sources of frames from endpoints we do not know.
+  absl::flat_hash_map<uint64_t, absl::Time> unknown_senders ABSL_GUARDED_BY(mu);
   // One line per period per reason of refusal.
   LogLimiter other_version_log ABSL_GUARDED_BY(mu);
   LogLimiter clash_log ABSL_GUARDED_BY(mu);
@@ -127,6 +132,7 @@ namespace {
 using internal::DiscoveryState;
 using internal::kMaxIntroducedAddresses;
 using internal::kMaxIntroductionsPerAnnouncement;
+using internal::kUnknownFramesChallengeInterval;
 using Events = std::vector<PeerEvent>;
 
 // A datagram to send once the lock is released.
@@ -496,6 +502,7 @@ void OnDatagram(const std::shared_ptr<DiscoveryState>& state,
     }
     case serialization::DecodedDatagram::Kind::kFrames: {
       bool known = false;
+      std::vector<DeferredDatagram> outgoing;
       {
         MutexLock lock(&s.mu);
         const Peer* found = s.table.Find(d.header.endpoint_id);
@@ -503,10 +510,35 @@ void OnDatagram(const std::shared_ptr<DiscoveryState>& state,
             d.header.network_id == s.config.network_id) {
           s.frames_peer = *found;  // reuses the name's buffer: no allocation
           known = true;
+        } else if (d.header.network_id == s.config.network_id && found == nullptr) {
+          // Frames from an endpoint that added us while we missed the end of its
+          // proof (our challenge, or its echo, lost): challenge it where the frames came
+          // from, at most once per kUnknownFramesChallengeInterval per address, so
+          // that it need not wait for its next announcement.
+          const absl::Time now = s.clock.Now();
+          auto [at, fresh] =
+              s.unknown_senders.try_emplace(s.Cookie(0, datagram.source), now);
+          if ((fresh || now - at->second >= kUnknownFramesChallengeInterval) &&
+              s.unknown_senders.size() <= kMaxIntroducedAddresses) {
+            at->second = now;
+            for (auto& bytes :
+                 EncodeAnnouncements(s, {}, now, s.config.rate,
+                                     s.Cookie(d.header.endpoint_id, datagram.source))) {
+              outgoing.push_back({datagram.source, std::move(bytes), &s.challenges_sent});
+            }
+          } else if (fresh) {
+            s.unknown_senders.erase(at);
+          }
+          if (s.unknown_senders.size() > kMaxIntroducedAddresses / 2) {
+            absl::erase_if(s.unknown_senders, [&](const auto& entry) {
+              return now - entry.second >= kUnknownFramesChallengeInterval;
+            });
+          }
         }
       }
       if (!known) {
         s.frames_from_unknown.fetch_add(1, std::memory_order_relaxed);
+        Send(s, outgoing);
         return;
       }
       // Frames of a live session, which only the peer at its address can send, are a
