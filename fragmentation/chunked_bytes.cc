@@ -8,11 +8,9 @@
 namespace glue::fragmentation::internal {
 
 ChunkedBytes::ChunkedBytes(ChunkedBytes&& other) noexcept
-    : blocks_(std::move(other.blocks_)),
+    : blocks_(std::exchange(other.blocks_, {})),
       size_(std::exchange(other.size_, 0)),
-      capacity_(std::exchange(other.capacity_, 0)) {
-  other.blocks_.clear();  // a moved-from InlinedVector may keep its elements
-}
+      capacity_(std::exchange(other.capacity_, 0)) {}
 
 ChunkedBytes::~ChunkedBytes() { Clear(); }
 

@@ -16,7 +16,6 @@
 #include <cstring>
 #include <vector>
 
-#include "absl/container/inlined_vector.h"
 #include "absl/types/span.h"
 #include "glue/base/block_pool.h"
 
@@ -101,7 +100,7 @@ class ChunkedBytes {
   // when the bytes will never be more than `limit`.
   static size_t NextBlockBytes(size_t bytes, size_t held, size_t limit);
 
-  absl::InlinedVector<Block, 1> blocks_;
+  std::vector<Block> blocks_;
   size_t size_ = 0;
   size_t capacity_ = 0;
 };
