@@ -31,6 +31,36 @@ constexpr size_t kMaxIntroducedAddresses = 4096;
 // most this often per address.
 constexpr absl::Duration kUnknownFramesChallengeInterval = absl::Milliseconds(20);
 
+// AddressPacer lets each address be challenged at most once per interval, keyed by a
+// hash of the address (Cookie(0, address)), remembering at most
+// kMaxIntroducedAddresses of them: what we send to one address, on anyone's word,
+// stays bounded. Guarded by its owner's lock.
+class AddressPacer {
+ public:
+  explicit AddressPacer(absl::Duration interval) : interval_(interval) {}
+
+  // Take says whether address `key` may be challenged at `now`, recording it if so.
+  bool Take(uint64_t key, absl::Time now) {
+    auto [at, fresh] = last_.try_emplace(key, now);
+    if (!fresh && now - at->second < interval_) return false;
+    if (fresh && last_.size() > kMaxIntroducedAddresses) {
+      last_.erase(at);
+      return false;
+    }
+    at->second = now;
+    // Addresses challenged over an interval ago may be challenged again: forget them.
+    if (last_.size() > kMaxIntroducedAddresses / 2) {
+      absl::erase_if(last_,
+                     [&](const auto& entry) { return now - entry.second >= interval_; });
+    }
+    return true;
+  }
+
+ private:
+  const absl::Duration interval_;
+  absl::flat_hash_map<uint64_t, absl::Time> last_;
+};
+
 struct DiscoveryState : std::enable_shared_from_this<DiscoveryState> {
   DiscoveryState(Strand s, const Config& cfg, Discovery::Options opts, Clock& c,
                  network::LinkFactory& l)
@@ -75,11 +105,11 @@ struct DiscoveryState : std::enable_shared_from_this<DiscoveryState> {
   // Set once by Create.
   std::unique_ptr<Alarm> announce_alarm ABSL_GUARDED_BY(mu);
   std::unique_ptr<Alarm> expiry_alarm ABSL_GUARDED_BY(mu);
-  // When each address a rendezvous listed was last challenged (at most once a period),
-  // by Cookie(0, address).
-  absl::flat_hash_map<uint64_t, absl::Time> introduced ABSL_GUARDED_BY(mu);
-  // The same for the sources of frames from endpoints we do not know.
-  absl::flat_hash_map<uint64_t, absl::Time> unknown_senders ABSL_GUARDED_BY(mu);
+  // The addresses a rendezvous listed, challenged at most once a period of ours.
+  AddressPacer introduced ABSL_GUARDED_BY(mu) = AddressPacer(config.rate);
+  // The sources of frames from endpoints we do not know.
+  AddressPacer unknown_senders ABSL_GUARDED_BY(mu) =
+      AddressPacer(kUnknownFramesChallengeInterval);
   // One line per period per reason of refusal.
   LogLimiter other_version_log ABSL_GUARDED_BY(mu);
   LogLimiter clash_log ABSL_GUARDED_BY(mu);
@@ -97,14 +127,14 @@ struct DiscoveryState : std::enable_shared_from_this<DiscoveryState> {
     uint8_t bytes[8 + 16 + 2];
     for (int i = 0; i < 8; ++i) bytes[i] = static_cast<uint8_t>(id >> (8 * i));
     size_t size = 8;
+    auto put = [&](const auto& ip) {
+      std::copy(ip.begin(), ip.end(), bytes + size);
+      size += ip.size();
+    };
     if (address.address().is_v4()) {
-      const auto ip = address.address().to_v4().to_bytes();
-      std::copy(ip.begin(), ip.end(), bytes + size);
-      size += ip.size();
+      put(address.address().to_v4().to_bytes());
     } else {
-      const auto ip = address.address().to_v6().to_bytes();
-      std::copy(ip.begin(), ip.end(), bytes + size);
-      size += ip.size();
+      put(address.address().to_v6().to_bytes());
     }
     bytes[size++] = static_cast<uint8_t>(address.port() >> 8);
     bytes[size++] = static_cast<uint8_t>(address.port());
@@ -130,9 +160,7 @@ struct DiscoveryState : std::enable_shared_from_this<DiscoveryState> {
 namespace {
 
 using internal::DiscoveryState;
-using internal::kMaxIntroducedAddresses;
 using internal::kMaxIntroductionsPerAnnouncement;
-using internal::kUnknownFramesChallengeInterval;
 using Events = std::vector<PeerEvent>;
 
 // A datagram to send once the lock is released.
@@ -225,6 +253,16 @@ std::vector<std::vector<uint8_t>> EncodeAnnouncements(const DiscoveryState& s,
   return datagrams;
 }
 
+// QueueChallenge queues an announcement of ours that challenges endpoint `id` at
+// `to`, counted in `counter` once sent.
+void QueueChallenge(const DiscoveryState& s, uint64_t id, const network::Address& to,
+                    absl::Time now, std::atomic<uint64_t>* counter,
+                    std::vector<DeferredDatagram>* outgoing) {
+  for (auto& bytes : EncodeAnnouncements(s, {}, now, s.config.rate, s.Cookie(id, to))) {
+    outgoing->push_back({to, std::move(bytes), counter});
+  }
+}
+
 std::vector<uint8_t> EncodeGoodbye(const DiscoveryState& s) {
   auto encoder = serialization::DatagramEncoder::Create(s.options.datagram_budget);
   if (!encoder.ok()) return {};
@@ -278,10 +316,7 @@ void OnExpiry(const std::shared_ptr<DiscoveryState>& state) {
     // A probe is an announcement of ours to the suspect's address that challenges it:
     // its echo is a sign of life.
     for (const Peer& peer : probes) {
-      for (auto& bytes : EncodeAnnouncements(s, {}, now, s.config.rate,
-                                             s.Cookie(peer.id, peer.data_address))) {
-        outgoing.push_back({peer.data_address, std::move(bytes), &s.probes_sent});
-      }
+      QueueChallenge(s, peer.id, peer.data_address, now, &s.probes_sent, &outgoing);
     }
     ArmExpiry(state);
   }
@@ -380,26 +415,13 @@ void Introduce(DiscoveryState& s, const serialization::DecodedDatagram& d,
                        absl::Milliseconds(record.rate_milliseconds)};
     const absl::Time heard = now - absl::Milliseconds(record.age_milliseconds);
     if (s.table.OnPeerRecord(other, heard) != Verdict::kUnverified) continue;
-    auto [at, fresh] = s.introduced.try_emplace(s.Cookie(0, other.data_address), now);
-    if ((!fresh && now - at->second < s.config.rate) ||  // challenged lately
-        introduced == kMaxIntroductionsPerAnnouncement ||
-        (fresh && s.introduced.size() > kMaxIntroducedAddresses)) {
-      if (fresh) s.introduced.erase(at);
+    if (introduced == kMaxIntroductionsPerAnnouncement ||
+        !s.introduced.Take(s.Cookie(0, other.data_address), now)) {
       s.introductions_deferred.fetch_add(1, std::memory_order_relaxed);
       continue;
     }
-    at->second = now;
     ++introduced;
-    for (auto& bytes : EncodeAnnouncements(s, {}, now, s.config.rate,
-                                           s.Cookie(other.id, other.data_address))) {
-      outgoing->push_back({other.data_address, std::move(bytes), &s.challenges_sent});
-    }
-  }
-  // Addresses challenged over a period ago may be challenged again: forget them.
-  if (s.introduced.size() > kMaxIntroducedAddresses / 2) {
-    absl::erase_if(s.introduced, [&](const auto& entry) {
-      return now - entry.second >= s.config.rate;
-    });
+    QueueChallenge(s, other.id, other.data_address, now, &s.challenges_sent, outgoing);
   }
 }
 
@@ -516,23 +538,9 @@ void OnDatagram(const std::shared_ptr<DiscoveryState>& state,
           // from, at most once per kUnknownFramesChallengeInterval per address, so
           // that it need not wait for its next announcement.
           const absl::Time now = s.clock.Now();
-          auto [at, fresh] =
-              s.unknown_senders.try_emplace(s.Cookie(0, datagram.source), now);
-          if ((fresh || now - at->second >= kUnknownFramesChallengeInterval) &&
-              s.unknown_senders.size() <= kMaxIntroducedAddresses) {
-            at->second = now;
-            for (auto& bytes :
-                 EncodeAnnouncements(s, {}, now, s.config.rate,
-                                     s.Cookie(d.header.endpoint_id, datagram.source))) {
-              outgoing.push_back({datagram.source, std::move(bytes), &s.challenges_sent});
-            }
-          } else if (fresh) {
-            s.unknown_senders.erase(at);
-          }
-          if (s.unknown_senders.size() > kMaxIntroducedAddresses / 2) {
-            absl::erase_if(s.unknown_senders, [&](const auto& entry) {
-              return now - entry.second >= kUnknownFramesChallengeInterval;
-            });
+          if (s.unknown_senders.Take(s.Cookie(0, datagram.source), now)) {
+            QueueChallenge(s, d.header.endpoint_id, datagram.source, now,
+                           &s.challenges_sent, &outgoing);
           }
         }
       }

@@ -65,11 +65,7 @@ Verdict PeerTable::OnAnnouncement(const Sender& sender, absl::Time heard,
     Entry& entry = it->second;
     if (entry.peer.name == sender.name &&
         entry.peer.data_address == sender.data_address) {
-      entry.peer.last_heard = std::max(entry.peer.last_heard, heard);
-      entry.peer.rate = rate;
-      ClearSuspicion(entry);
-      ++counters_.refreshed;
-      return Verdict::kRefreshed;
+      return RefreshEntry(entry, rate, heard);
     }
     Remove(sender.id, RemovalReason::kReplaced, events);
   }
@@ -101,12 +97,7 @@ Verdict PeerTable::Refresh(const Sender& sender, absl::Time heard) {
   if (it != peers_.end() && it->second.peer.name == sender.name &&
       it->second.peer.data_address == sender.data_address &&
       sender.network_id == options_.network_id) {
-    Entry& entry = it->second;
-    entry.peer.last_heard = std::max(entry.peer.last_heard, heard);
-    entry.peer.rate = Clamp(sender.rate);
-    ClearSuspicion(entry);
-    ++counters_.refreshed;
-    return Verdict::kRefreshed;
+    return RefreshEntry(it->second, Clamp(sender.rate), heard);
   }
   if (const Verdict screened = Screen(sender); screened != Verdict::kAdded) {
     return screened;
@@ -138,6 +129,14 @@ Verdict PeerTable::OnPeerRecord(const Sender& sender, absl::Time heard) {
   }
   peer.last_heard = heard;
   peer.rate = std::max(Clamp(sender.rate), options_.own_rate);
+  ++counters_.refreshed;
+  return Verdict::kRefreshed;
+}
+
+Verdict PeerTable::RefreshEntry(Entry& entry, absl::Duration rate, absl::Time heard) {
+  entry.peer.last_heard = std::max(entry.peer.last_heard, heard);
+  entry.peer.rate = rate;
+  ClearSuspicion(entry);
   ++counters_.refreshed;
   return Verdict::kRefreshed;
 }

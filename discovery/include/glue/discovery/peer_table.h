@@ -199,6 +199,9 @@ class PeerTable {
   // Screen says why `sender` is ignored whoever vouches for it, or kAdded if it is not.
   Verdict Screen(const Sender& sender);
   absl::Duration Clamp(absl::Duration rate);
+  // RefreshEntry records that the peer of `entry`, announcing every `rate`, was heard
+  // at `heard` (never moving back), and clears its suspicion.
+  Verdict RefreshEntry(Entry& entry, absl::Duration rate, absl::Time heard);
   void Suspect(Entry& entry, absl::Time now, absl::Duration window, RemovalReason why);
   void ClearSuspicion(Entry& entry);
   void Remove(uint64_t id, RemovalReason reason, std::vector<PeerEvent>* events);
