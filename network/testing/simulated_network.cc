@@ -22,6 +22,9 @@ struct SimulatedNetwork::LinkState {
   std::vector<address> groups;
   bool reuse_address = false;
   bool multicast_loopback = true;
+  // Where its datagrams are delivered. Read and cleared under the network's mutex
+  // only: Close clears it, so that no datagram is posted to, and no copy of it outlives,
+  // an io_context its owner is about to destroy.
   boost::asio::any_io_executor executor;
   HandlerGate gate;
   // Set by Start, before `started`; then only read.
@@ -216,67 +219,59 @@ absl::StatusOr<std::unique_ptr<DatagramLink>> SimulatedNetwork::Open(
 void SimulatedNetwork::Close(const std::shared_ptr<LinkState>& link) {
   MutexLock lock(&mu_);
   std::erase(links_, link);
+  link->executor = boost::asio::any_io_executor();
 }
 
 void SimulatedNetwork::Carry(const LinkState& from, const OutgoingDatagram& datagram) {
   const Address source = from.source();
   const address to = datagram.destination.address();
-  std::vector<std::shared_ptr<LinkState>> receivers;
-  {
-    bool cut = false;
-    MutexLock lock(&mu_);
-    ++counters_.sent;
-    for (const auto& link : links_) {
-      if (!link->started.load() || link->bound.port() != datagram.destination.port()) {
-        continue;
-      }
-      bool hears;
-      if (to.is_multicast()) {
-        hears = std::find(link->groups.begin(), link->groups.end(), to) !=
-                    link->groups.end() &&
-                (link->host != from.host || from.multicast_loopback);
-      } else {
-        hears = link->host == to && !link->bound.address().is_multicast();
-      }
-      if (!hears) continue;
-      if (cut_.contains({from.host, link->host})) {
-        ++counters_.partitioned;
-        cut = true;
-      } else {
-        receivers.push_back(link);
-      }
-      if (!to.is_multicast()) break;  // unicast reaches one socket of those bound
-    }
-    if (receivers.empty() && !cut) ++counters_.unreachable;
-  }
-  if (receivers.empty()) return;
-  auto bytes = std::make_shared<const std::vector<uint8_t>>(datagram.bytes.begin(),
-                                                            datagram.bytes.end());
-  uint64_t delivered = 0;
-  uint64_t overflowed = 0;
-  for (const std::shared_ptr<LinkState>& link : receivers) {
-    if (link->queued.fetch_add(1) >= kMaxQueuedPerLink) {
-      link->queued.fetch_sub(1);
-      link->dropped.fetch_add(1, std::memory_order_relaxed);
-      ++overflowed;
+  std::shared_ptr<const std::vector<uint8_t>> bytes;
+  // Posted under the mutex: once Close has returned, nothing is posted to the link's
+  // executor, and no copy of it is left to outlive its io_context.
+  MutexLock lock(&mu_);
+  ++counters_.sent;
+  bool heard = false;
+  for (const std::shared_ptr<LinkState>& link : links_) {
+    if (!link->started.load() || link->bound.port() != datagram.destination.port()) {
       continue;
     }
-    ++delivered;
-    boost::asio::post(
-        link->executor, [link, bytes, source, destination = datagram.destination] {
-          link->queued.fetch_sub(1);
-          HandlerGate::Pass pass(&link->gate);
-          if (!pass) return;
-          link->datagrams_received.fetch_add(1, std::memory_order_relaxed);
-          link->bytes_received.fetch_add(bytes->size(), std::memory_order_relaxed);
-          link->handler(ReceivedDatagram{.source = source,
-                                         .destination = destination,
-                                         .bytes = absl::MakeConstSpan(*bytes)});
-        });
+    bool hears;
+    if (to.is_multicast()) {
+      hears =
+          std::find(link->groups.begin(), link->groups.end(), to) != link->groups.end() &&
+          (link->host != from.host || from.multicast_loopback);
+    } else {
+      hears = link->host == to && !link->bound.address().is_multicast();
+    }
+    if (!hears) continue;
+    heard = true;
+    if (cut_.contains({from.host, link->host})) {
+      ++counters_.partitioned;
+    } else if (link->queued.fetch_add(1) >= kMaxQueuedPerLink) {
+      link->queued.fetch_sub(1);
+      link->dropped.fetch_add(1, std::memory_order_relaxed);
+      ++counters_.overflowed;
+    } else {
+      if (bytes == nullptr) {
+        bytes = std::make_shared<const std::vector<uint8_t>>(datagram.bytes.begin(),
+                                                             datagram.bytes.end());
+      }
+      ++counters_.delivered;
+      boost::asio::post(
+          link->executor, [link, bytes, source, destination = datagram.destination] {
+            link->queued.fetch_sub(1);
+            HandlerGate::Pass pass(&link->gate);
+            if (!pass) return;
+            link->datagrams_received.fetch_add(1, std::memory_order_relaxed);
+            link->bytes_received.fetch_add(bytes->size(), std::memory_order_relaxed);
+            link->handler(ReceivedDatagram{.source = source,
+                                           .destination = destination,
+                                           .bytes = absl::MakeConstSpan(*bytes)});
+          });
+    }
+    if (!to.is_multicast()) break;  // unicast reaches one socket of those bound
   }
-  MutexLock lock(&mu_);
-  counters_.delivered += delivered;
-  counters_.overflowed += overflowed;
+  if (!heard) ++counters_.unreachable;
 }
 
 }  // namespace glue::network::testing
