@@ -228,8 +228,17 @@ TEST_F(DiscoveryTest, AnAnnouncementNotEchoedAddsNoOne) {
   ghost->silent = true;  // its address does not answer: a forgery, or a dead socket
   for (int i = 0; i < 5; ++i) SendToGroup(ghost->Announcement());
   ASSERT_TRUE(RunUntil(io_, [&] { return a->counters().challenges_sent >= 5; }));
-  RunFor(io_, std::chrono::milliseconds(100));
+  RunFor(io_, std::chrono::milliseconds(200));
   EXPECT_TRUE(seen_["a"].peers.empty());
+  // The challenge was sent again, as under loss, but the address that never answered
+  // got at most three datagrams for each it sent, and then no more.
+  EXPECT_GT(a->counters().challenges_resent, 0u);
+  EXPECT_EQ(ghost->received,
+            a->counters().challenges_sent + a->counters().challenges_resent);
+  EXPECT_LE(ghost->received, 3 * 5);
+  const int received = ghost->received;
+  RunFor(io_, std::chrono::milliseconds(300));
+  EXPECT_EQ(ghost->received, received);
   // An echo of a challenge that was not ours proves nothing either.
   SendToGroup(ghost->Announcement(/*echo=*/12345));
   RunFor(io_, std::chrono::milliseconds(100));

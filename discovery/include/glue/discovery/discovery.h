@@ -62,6 +62,10 @@ struct DiscoveryCounters {
   // Endpoints a rendezvous listed that we did not challenge yet: over the number per
   // answer, or their address challenged within a period.
   uint64_t introductions_deferred = 0;
+  // Challenges sent again, not yet echoed (see PROTOCOL.md §6), and those not to be
+  // sent again because a thousand others were waiting.
+  uint64_t challenges_resent = 0;
+  uint64_t challenges_not_resent = 0;
   network::LinkCounters data_link;
   network::LinkCounters discovery_link;
 };
