@@ -4,7 +4,8 @@
 #      simple_endpoint subscribers and a publisher; it stops (goodbye), one
 #      subscriber is killed (it expires);
 #   2. the unicast rendezvous example: the same through 127.0.0.1:27320;
-#   2b. the multicast example again with 10% of the datagrams lost;
+#   2b. the multicast example again with 30% of the datagrams lost (and some
+#       duplicated, reordered and corrupted), messages that expire after 5 s;
 #   3. the network and serialization layers exchanging frames over a lossy link.
 # Runs inside a private network namespace (scripts/isolated.sh) when allowed; every
 # endpoint is bound to the loopback interface either way, so nothing leaves the
@@ -31,20 +32,22 @@ endpoint=build/cmd/simple_endpoint
 out=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null; rm -rf "$out"' EXIT
 
-# run_example TITLE ENV_OF_ALL ENV_OF_FIRST ENV_OF_OTHERS: an example of the Go
-# reference implementation of glue: three subscribers (endpoint1..3) and a publisher
-# (endpoint4) that publishes 64 KiB messages at 20 Hz for 3 s, says goodbye and exits.
+# run_example TITLE ENV_OF_ALL ENV_OF_FIRST ENV_OF_OTHERS [PUBLISHER_FLAGS...]: an
+# example of the Go reference implementation of glue: three subscribers
+# (endpoint1..3) and a publisher (endpoint4) that publishes 64 KiB messages at 20 Hz
+# for 3 s, says goodbye and exits.
 # Then endpoint3 is killed (no goodbye: the others see it expire) and the others are
 # stopped.
 run_example() {
   local title=$1 all=$2 first=$3 others=$4 pids=() i
+  shift 4
   echo
   echo "== $title"
   for i in 1 2 3 4; do
     local env=$others
     ((i == 1)) && env=$first
     local args=()
-    ((i == 4)) && args=(-sendMessages -duration 3)
+    ((i == 4)) && args=(-sendMessages -duration 3 "$@")
     env $all $env GLUE_ENDPOINT_NAME="endpoint$i" "$endpoint" "${args[@]}" \
       >"$out/$i" 2>"$out/$i.log" &
     pids+=($!)
@@ -66,8 +69,10 @@ run_example "multicast discovery (239.192.137.1:27320): three subscribers, a pub
   "" "" ""
 run_example "unicast discovery through a rendezvous at 127.0.0.1:27320" "" \
   "GLUE_DISCOVERY_TARGET_ADDRESS=0" "GLUE_DISCOVERY_TARGET_ADDRESS=127.0.0.1:27320"
-run_example "multicast again, every endpoint losing 10% of the datagrams it sends" \
-  "GLUE_FAULT_LOSS=0.1" "" ""
+run_example "multicast again, every endpoint losing 30% of the datagrams it sends (2%
+   duplicated, 5% reordered, 1% corrupted); messages expire after 5 s" \
+  "GLUE_FAULT_LOSS=0.3 GLUE_FAULT_DUPLICATE=0.02 GLUE_FAULT_REORDER=0.05
+   GLUE_FAULT_CORRUPT=0.01" "" "" -expiry 5000
 echo
 echo "== the network and serialization layers: frames over a link that loses 10%"
 build/cmd/loopback_exchange "$@" || echo "demo.sh: the exchange reported a problem" >&2
