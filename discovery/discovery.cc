@@ -138,6 +138,8 @@ struct DiscoveryState : std::enable_shared_from_this<DiscoveryState> {
   // One line per period per reason of refusal.
   LogLimiter other_version_log ABSL_GUARDED_BY(mu);
   LogLimiter clash_log ABSL_GUARDED_BY(mu);
+  // Mutable: announcements are encoded from a const state, under the lock.
+  mutable LogLimiter unlisted_log ABSL_GUARDED_BY(mu);
   // The key of our challenges: a challenge is Cookie(id, address), which only we can
   // compute, so that an echo is checked without remembering whom we challenged.
   const SipHashKey cookie_key;
@@ -225,7 +227,8 @@ std::vector<std::vector<uint8_t>> EncodeAnnouncements(const DiscoveryState& s,
                                                       const std::vector<Peer>& others,
                                                       absl::Time now, absl::Duration rate,
                                                       uint64_t challenge = 0,
-                                                      uint64_t echo = 0) {
+                                                      uint64_t echo = 0)
+    ABSL_EXCLUSIVE_LOCKS_REQUIRED(s.mu) {
   const serialization::Header header = s.Header();
   serialization::Announcement announcement;
   announcement.data_address = s.announced;
@@ -263,11 +266,16 @@ std::vector<std::vector<uint8_t>> EncodeAnnouncements(const DiscoveryState& s,
     }
     if (end == next && next < records.size()) {
       // A record that fits no announcement (a name near 255 bytes in a small budget)
-      // goes unlisted; its endpoint is still found by its own announcements.
-      GLUE_LOG(kWarning, "discovery: peer '%s' is too large to list in a %d-byte answer",
-               records[next].endpoint_name, s.options.datagram_budget);
+      // goes unlisted; its endpoint is still found by its own announcements. The
+      // answer still goes, with what else it lists or with none: it carries the echo.
+      if (const uint64_t n = s.unlisted_log.Admit(now)) {
+        GLUE_LOG(kWarning,
+                 "discovery: %d time(s) a peer was too large to list in a %d-byte "
+                 "answer, e.g. '%s'",
+                 n, s.options.datagram_budget, records[next].endpoint_name);
+      }
       next = end = next + 1;
-      continue;
+      if (next < records.size() || !datagrams.empty()) continue;
     }
     announcement.known_peers = absl::MakeConstSpan(records.data() + next, end - next);
     if (!datagrams.empty()) announcement.challenge = announcement.echo = 0;
@@ -287,7 +295,8 @@ std::vector<std::vector<uint8_t>> EncodeAnnouncements(const DiscoveryState& s,
 // `to`, counted in `counter` once sent.
 void QueueChallenge(const DiscoveryState& s, uint64_t id, const network::Address& to,
                     absl::Time now, std::atomic<uint64_t>* counter,
-                    std::vector<DeferredDatagram>* outgoing) {
+                    std::vector<DeferredDatagram>* outgoing)
+    ABSL_EXCLUSIVE_LOCKS_REQUIRED(s.mu) {
   for (auto& bytes : EncodeAnnouncements(s, {}, now, s.config.rate, s.Cookie(id, to))) {
     outgoing->push_back({to, std::move(bytes), counter});
   }

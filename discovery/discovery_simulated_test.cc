@@ -214,6 +214,48 @@ TEST_F(DiscoverySimulatedTest,
   EXPECT_THAT(warnings[1], ContainsRegex("\\([1-9][0-9]+ failed"));
 }
 
+TEST_F(DiscoverySimulatedTest, APeerTooLargeToListIsWarnedOfNowAndThenNotPerAnswer) {
+  // In 512-byte datagrams, a rendezvous of a 200-byte name cannot list a peer of a
+  // 250-byte one: every answer leaves it out, and lists nothing else.
+  Config rendezvous = SimulatedHostConfig(1, 101, std::string(200, 'r'));
+  rendezvous.discovery_target.reset();
+  const network::Address target(SimulatedHostAddress(1), 27320);
+  rendezvous.discovery_listen = target;
+  std::vector<std::unique_ptr<Discovery>> endpoints;
+  ::testing::internal::CaptureStderr();
+  for (int host = 1; host <= 3; ++host) {
+    Config config = rendezvous;
+    if (host > 1) {
+      config = SimulatedHostConfig(host, 100 + host, std::string(250, 'a' + host));
+      config.discovery_target = target;
+    }
+    auto discovery =
+        Discovery::Create(boost::asio::make_strand(io_), config, {.datagram_budget = 512},
+                          clock_, network_.Host(SimulatedHostAddress(host)));
+    ASSERT_OK(discovery);
+    ASSERT_OK((*discovery)->Start(nullptr));
+    endpoints.push_back(*std::move(discovery));
+  }
+  RunSimulatedFor(io_, clock_, absl::Seconds(30));  // some 1200 answers
+  const std::string log = ::testing::internal::GetCapturedStderr();
+  // Each answer still went, with the echo it owed: the clients found the rendezvous
+  // (not each other, whom it could not list).
+  EXPECT_GT(endpoints[0]->counters().answers_sent, 1000u) << log;
+  EXPECT_EQ(endpoints[0]->peers().size(), 2u);
+  EXPECT_EQ(endpoints[1]->peers().size(), 1u);
+  EXPECT_EQ(endpoints[2]->peers().size(), 1u);
+  for (const auto& endpoint : endpoints) endpoint->Stop();
+  std::vector<std::string> warnings;
+  for (absl::string_view line : absl::StrSplit(log, '\n')) {
+    if (absl::StrContains(line, "too large to list")) warnings.emplace_back(line);
+  }
+  // One at the first, then one per 10 s standing for those in between.
+  ASSERT_GE(warnings.size(), 3u) << log;
+  EXPECT_LE(warnings.size(), 4u) << log;
+  EXPECT_THAT(warnings[0], HasSubstr("1 time(s)"));
+  EXPECT_THAT(warnings[1], ContainsRegex("[1-9][0-9]+ time\\(s\\)"));
+}
+
 // The join of four endpoints (three, then a fourth half a period later, as in the
 // README's example) at 30 % loss, in a hundred runs of their own seeds: a join takes
 // three datagrams in a row, and a challenge not echoed is sent again within tens of
