@@ -358,6 +358,42 @@ TEST_F(DiscoveryTest, AForgedAnnouncementReservesNoName) {
   EXPECT_EQ(seen_["a"].peers["late"].id, 12u);
 }
 
+TEST_F(DiscoveryTest, AnnouncementsReplayedAfterAnEndpointDiedDoNotKeepIt) {
+  Discovery* a = Add(MulticastConfig(11, "a"));
+  // Two endpoints announcing every 100 ms that prove themselves once; then "dead"
+  // stops answering, and both have their announcements repeated every 50 ms by
+  // whoever heard them.
+  std::unique_ptr<Ghost> dead = MakeGhost(98, "dead");
+  std::unique_ptr<Ghost> quiet = MakeGhost(99, "quiet");
+  SendToGroup(dead->Announcement());
+  SendToGroup(quiet->Announcement());
+  ASSERT_TRUE(RunUntil(io_, [&] { return seen_["a"].peers.size() == 2; }));
+  dead->silent = true;
+  const auto died = std::chrono::steady_clock::now();
+  const auto give_up = died + std::chrono::seconds(5);
+  while (seen_["a"].peers.count("dead") == 1 &&
+         std::chrono::steady_clock::now() < give_up) {
+    SendToGroup(dead->Announcement());
+    SendToGroup(quiet->Announcement());
+    RunFor(io_, std::chrono::milliseconds(50));
+  }
+  // Not proven for 4 x its rate x the multiplier (800 ms), then probed for one more
+  // period: removed within about 900 ms of its last proof, however many
+  // announcements came meanwhile.
+  ASSERT_EQ(seen_["a"].peers.count("dead"), 0u);
+  EXPECT_LT(std::chrono::steady_clock::now() - died, std::chrono::milliseconds(2500));
+  ASSERT_EQ(seen_["a"].removed.size(), 1u);
+  EXPECT_EQ(seen_["a"].removed[0].second, RemovalReason::kExpired);
+  // The one that still answers was probed as well, and stays.
+  for (int i = 0; i < 6; ++i) {
+    SendToGroup(quiet->Announcement());
+    RunFor(io_, std::chrono::milliseconds(50));
+  }
+  EXPECT_EQ(seen_["a"].peers.count("quiet"), 1u);
+  EXPECT_GT(quiet->echoes, 1);
+  EXPECT_GE(a->counters().peers.suspicions_refuted, 1u);
+}
+
 TEST_F(DiscoveryTest, EndpointsOfAnotherNetworkIdAreIgnoredAndCounted) {
   Add(MulticastConfig(11, "a"));
   Config other = MulticastConfig(12, "b");

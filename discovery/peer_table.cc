@@ -65,7 +65,7 @@ Verdict PeerTable::OnAnnouncement(const Sender& sender, absl::Time heard,
     Entry& entry = it->second;
     if (entry.peer.name == sender.name &&
         entry.peer.data_address == sender.data_address) {
-      return RefreshEntry(entry, rate, heard);
+      return RefreshEntry(entry, rate, heard, /*proven=*/true);
     }
     Remove(sender.id, RemovalReason::kReplaced, events);
   }
@@ -82,8 +82,8 @@ Verdict PeerTable::OnAnnouncement(const Sender& sender, absl::Time heard,
     ++counters_.ignored_table_full;
     return Verdict::kIgnoredTableFull;
   }
-  Entry entry{
-      .peer = {sender.id, std::string(sender.name), sender.data_address, rate, heard}};
+  Entry entry{.peer = {sender.id, std::string(sender.name), sender.data_address, rate,
+                       heard, heard}};
   ids_by_name_[entry.peer.name] = entry.peer.id;
   ids_by_address_[entry.peer.data_address] = entry.peer.id;
   events->push_back({PeerEvent::Kind::kAdded, entry.peer});
@@ -97,7 +97,7 @@ Verdict PeerTable::Refresh(const Sender& sender, absl::Time heard) {
   if (it != peers_.end() && it->second.peer.name == sender.name &&
       it->second.peer.data_address == sender.data_address &&
       sender.network_id == options_.network_id) {
-    return RefreshEntry(it->second, Clamp(sender.rate), heard);
+    return RefreshEntry(it->second, Clamp(sender.rate), heard, /*proven=*/false);
   }
   if (const Verdict screened = Screen(sender); screened != Verdict::kAdded) {
     return screened;
@@ -133,10 +133,14 @@ Verdict PeerTable::OnPeerRecord(const Sender& sender, absl::Time heard) {
   return Verdict::kRefreshed;
 }
 
-Verdict PeerTable::RefreshEntry(Entry& entry, absl::Duration rate, absl::Time heard) {
+Verdict PeerTable::RefreshEntry(Entry& entry, absl::Duration rate, absl::Time heard,
+                                bool proven) {
   entry.peer.last_heard = std::max(entry.peer.last_heard, heard);
   entry.peer.rate = rate;
-  ClearSuspicion(entry);
+  if (proven) {
+    entry.peer.last_proven = std::max(entry.peer.last_proven, heard);
+    ClearSuspicion(entry);
+  }
   ++counters_.refreshed;
   return Verdict::kRefreshed;
 }
@@ -144,7 +148,9 @@ Verdict PeerTable::RefreshEntry(Entry& entry, absl::Duration rate, absl::Time he
 void PeerTable::OnSignOfLife(uint64_t id, absl::Time heard) {
   const auto it = peers_.find(id);
   if (it == peers_.end()) return;
-  it->second.peer.last_heard = std::max(it->second.peer.last_heard, heard);
+  Peer& peer = it->second.peer;
+  peer.last_heard = std::max(peer.last_heard, heard);
+  peer.last_proven = std::max(peer.last_proven, heard);
   ClearSuspicion(it->second);
 }
 
@@ -200,7 +206,10 @@ void PeerTable::Remove(uint64_t id, RemovalReason reason,
 }
 
 absl::Time PeerTable::ExpiryOf(const Peer& peer) const {
-  return peer.last_heard + peer.rate * static_cast<int64_t>(options_.timeout_multiplier);
+  const absl::Duration silence =
+      peer.rate * static_cast<int64_t>(options_.timeout_multiplier);
+  return std::min(peer.last_heard + silence,
+                  peer.last_proven + silence * std::max(1, options_.unproven_periods));
 }
 
 absl::Time PeerTable::NextDue(const Entry& entry) const {

@@ -136,6 +136,38 @@ TEST(PeerTable, ARefreshPostponesExpiry) {
   EXPECT_THAT(events, ElementsAre(RemovedNamed("two", RemovalReason::kExpired)));
 }
 
+TEST(PeerTable, WordsAnyoneCanRepeatKeepAPeerOnlySoLongWithoutAProof) {
+  PeerTable table(Ours());  // multiplier 2, unproven_periods 4: proofs every 8 periods
+  std::vector<PeerEvent> events;
+  table.OnAnnouncement(From(2, "two"), kStart, &events);
+  table.OnAnnouncement(From(3, "three", 5001), kStart, &events);
+  events.clear();
+  // Announcements not proven, and records, every half period: not silent, but
+  // unproven since kStart.
+  absl::Time now = kStart;
+  std::vector<Peer> probes;
+  for (; now < kStart + 8 * kRate; now += kRate / 2) {
+    EXPECT_EQ(table.Refresh(From(2, "two"), now), Verdict::kRefreshed);
+    EXPECT_EQ(table.Refresh(From(3, "three", 5001), now), Verdict::kRefreshed);
+    ExpireAt(table, now, &events, &probes);
+  }
+  EXPECT_FALSE(table.Suspected(2));
+  EXPECT_EQ(table.NextExpiry(), kStart + 8 * kRate);
+  ExpireAt(table, now, &events, &probes);
+  ASSERT_TRUE(table.Suspected(2));
+  EXPECT_EQ(probes.size(), 2u);
+  // Three answers a probe: proven, it is kept for eight more periods; two does not,
+  // and what is said in its name does not save it.
+  table.OnSignOfLife(3, now + absl::Milliseconds(1));
+  for (const absl::Time end = now + kRate; now <= end; now += kRate / 4) {
+    EXPECT_EQ(table.Refresh(From(2, "two"), now), Verdict::kRefreshed);
+    ExpireAt(table, now, &events, &probes);
+  }
+  EXPECT_THAT(events, ElementsAre(RemovedNamed("two", RemovalReason::kExpired)));
+  EXPECT_FALSE(table.Suspected(3));
+  EXPECT_EQ(table.Find(3)->last_proven, kStart + 8 * kRate + absl::Milliseconds(1));
+}
+
 TEST(PeerTable, AnAnnouncementNotProvenNeitherAddsNorReplaces) {
   PeerTable table(Ours());
   std::vector<PeerEvent> events;

@@ -14,7 +14,11 @@
 // refreshes an endpoint known under the same name and address (Refresh). A peer silent
 // for its rate times the multiplier is not removed at once but suspected: the caller
 // probes it (`probes_per_period` times over one more period of its own) and any sign of
-// life (OnSignOfLife) clears it, so that loss alone does not remove a live peer.
+// life (OnSignOfLife) clears it, so that loss alone does not remove a live peer. Words
+// anyone could repeat (announcements not proven, a rendezvous's records) keep a peer
+// only so long: one not proven for `unproven_periods` times as long as silence is
+// allowed is probed too, so that replayed announcements of a dead endpoint do not keep
+// it.
 #ifndef GLUE_DISCOVERY_PEER_TABLE_H_
 #define GLUE_DISCOVERY_PEER_TABLE_H_
 
@@ -37,8 +41,9 @@ struct Peer {
   uint64_t id = 0;
   std::string name;
   network::Address data_address;
-  absl::Duration rate;    // its own announcement period
-  absl::Time last_heard;  // when it, or a rendezvous on its behalf, last vouched for it
+  absl::Duration rate;     // its own announcement period
+  absl::Time last_heard;   // when it, or a rendezvous on its behalf, last vouched for it
+  absl::Time last_proven;  // when it last proved it is alive at its address
 
   friend bool operator==(const Peer&, const Peer&) = default;
 };
@@ -130,6 +135,12 @@ class PeerTable {
     // A peer that says goodbye is probed over at most this long before removal: a
     // goodbye can be forged, and the probes tell a live peer from a gone one.
     absl::Duration goodbye_window = absl::Milliseconds(200);
+    // A peer is suspected, and probed, when it has not proved it is alive (an echo, or
+    // frames of a live session) for this many times its rate times the multiplier,
+    // however many announcements not proven came meanwhile: those anyone can replay.
+    // A peer that exchanges data proves itself all the time; a quiet one is probed
+    // once in so long.
+    int unproven_periods = 4;
   };
 
   explicit PeerTable(Options options);
@@ -141,7 +152,8 @@ class PeerTable {
                          std::vector<PeerEvent>* events);
 
   // Refresh takes an announcement not proven: it refreshes (kRefreshed) the peer known
-  // under the same id, name and address, and clears its suspicion. Otherwise it says
+  // under the same id, name and address, but clears no suspicion: only a proof (a
+  // probe's echo) does, as anyone can repeat an announcement. Otherwise it says
   // why it ignores the sender, or kUnverified: a newcomer or a restart, for the caller
   // to challenge.
   Verdict Refresh(const Sender& sender, absl::Time heard);
@@ -200,11 +212,14 @@ class PeerTable {
   Verdict Screen(const Sender& sender);
   absl::Duration Clamp(absl::Duration rate);
   // RefreshEntry records that the peer of `entry`, announcing every `rate`, was heard
-  // at `heard` (never moving back), and clears its suspicion.
-  Verdict RefreshEntry(Entry& entry, absl::Duration rate, absl::Time heard);
+  // at `heard` (never moving back); `proven`, that it proved it then, which clears its
+  // suspicion.
+  Verdict RefreshEntry(Entry& entry, absl::Duration rate, absl::Time heard, bool proven);
   void Suspect(Entry& entry, absl::Time now, absl::Duration window, RemovalReason why);
   void ClearSuspicion(Entry& entry);
   void Remove(uint64_t id, RemovalReason reason, std::vector<PeerEvent>* events);
+  // ExpiryOf is when the peer is suspected: silent for its rate times the multiplier,
+  // or not proven for unproven_periods times that.
   absl::Time ExpiryOf(const Peer& peer) const;
   absl::Time NextDue(const Entry& entry) const;
 
