@@ -35,8 +35,8 @@ constexpr absl::Duration kUnknownFramesChallengeInterval = absl::Milliseconds(20
 // this long after and then twice as long, kChallengeResends times: each datagram an
 // endpoint sent us draws at most 1 + kChallengeResends, which keeps what an
 // address it forged gets within QUIC's limit of three times what it sent. At 30 % loss
-// a join then fails within a period once in about twenty tries instead of once in
-// three.
+// 92 of 100 simulated joins of four endpoints complete within 300 ms, against 40
+// without resending (DiscoveryUnderLossTest).
 constexpr absl::Duration kChallengeResendInterval = absl::Milliseconds(25);
 constexpr int kChallengeResends = 2;
 constexpr size_t kMaxPendingChallenges = 1024;
