@@ -108,6 +108,11 @@ struct DiscoveryState : std::enable_shared_from_this<DiscoveryState> {
   Discovery::Listener* listener = nullptr;
   std::unique_ptr<network::DatagramLink> data;  // the data socket, perhaps behind faults
   std::unique_ptr<network::DatagramLink> listen;
+  // With Options::data_faults: the fault links around the two sockets (the discovery
+  // socket's only matters when partitioned: it sends nothing), which SetDataFaults
+  // changes; null otherwise.
+  network::FaultInjectingLink* data_faults = nullptr;
+  network::FaultInjectingLink* listen_faults = nullptr;
   network::Address announced;
 
   // Touched only by handlers, which the strand runs one at a time.
@@ -753,9 +758,11 @@ absl::Status Discovery::Start(Listener* listener) {
                        s.config.listen_interface, data_socket.status());
   }
   if (s.options.data_faults) {
-    GLUE_ASSIGN_OR_RETURN(
-        s.data, network::FaultInjectingLink::Create(s.strand, *std::move(data_socket),
-                                                    *s.options.data_faults, s.clock));
+    GLUE_ASSIGN_OR_RETURN(auto faulty, network::FaultInjectingLink::Create(
+                                           s.strand, *std::move(data_socket),
+                                           *s.options.data_faults, s.clock));
+    s.data_faults = faulty.get();
+    s.data = std::move(faulty);
   } else {
     s.data = *std::move(data_socket);
   }
@@ -764,7 +771,15 @@ absl::Status Discovery::Start(Listener* listener) {
     return SocketError(kDiscoveryListenAddressVariable, s.config.discovery_listen,
                        "discovery", s.config.listen_interface, listen_socket.status());
   }
-  s.listen = *std::move(listen_socket);
+  if (s.options.data_faults) {
+    GLUE_ASSIGN_OR_RETURN(auto faulty, network::FaultInjectingLink::Create(
+                                           s.strand, *std::move(listen_socket),
+                                           *s.options.data_faults, s.clock));
+    s.listen_faults = faulty.get();
+    s.listen = std::move(faulty);
+  } else {
+    s.listen = *std::move(listen_socket);
+  }
   s.announced = AnnouncedAddress(*s.data, s.config.listen_interface);
 
   GLUE_LOG(
@@ -818,6 +833,23 @@ void Discovery::Stop() {
   Send(s, outgoing);
   s.data->Stop();
   if (s.listen) s.listen->Stop();
+}
+
+absl::Status Discovery::SetDataFaults(const network::FaultOptions& faults) {
+  DiscoveryState& s = *state_;
+  if (s.data_faults == nullptr) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "discovery of '", s.config.endpoint_name,
+        "' injects no faults: only an endpoint started with faults (GLUE_FAULT_*, or "
+        "Options::data_faults) can change them"));
+  }
+  GLUE_RETURN_IF_ERROR(s.data_faults->SetOptions(faults));
+  if (s.listen_faults != nullptr)
+    GLUE_RETURN_IF_ERROR(s.listen_faults->SetOptions(faults));
+  GLUE_LOG(kInfo, "discovery: faults now: loss=%g duplicate=%g reorder=%g corrupt=%g%s",
+           faults.drop, faults.duplicate, faults.reorder, faults.corrupt,
+           faults.partitioned ? ", partitioned (nothing sent or received)" : "");
+  return absl::OkStatus();
 }
 
 std::vector<Peer> Discovery::peers() const {

@@ -24,6 +24,7 @@ namespace {
 using ::glue::testing::RunSimulatedFor;
 using ::glue::testing::RunSimulatedUntil;
 using ::glue::testing::SimulatedClock;
+using ::glue::testing::StatusIs;
 using network::testing::SimulatedNetwork;
 using ::testing::ContainsRegex;
 using ::testing::HasSubstr;
@@ -88,7 +89,7 @@ class DiscoverySimulatedTest : public ::testing::Test {
     std::unique_ptr<Discovery> discovery;
   };
 
-  Node* Add(int host, const std::string& name) {
+  Node* Add(int host, const std::string& name, Discovery::Options options = {}) {
     auto node = std::make_unique<Node>();
     Node* n = node.get();
     n->listener.on_added = [n](const Peer& p) { n->peers.insert(p.name); };
@@ -97,8 +98,9 @@ class DiscoverySimulatedTest : public ::testing::Test {
       n->removed.emplace_back(p.name, why);
     };
     const Config config = SimulatedHostConfig(host, 100 + host, name);
-    auto discovery = Discovery::Create(boost::asio::make_strand(io_), config, {}, clock_,
-                                       network_.Host(SimulatedHostAddress(host)));
+    auto discovery =
+        Discovery::Create(boost::asio::make_strand(io_), config, std::move(options),
+                          clock_, network_.Host(SimulatedHostAddress(host)));
     EXPECT_OK(discovery);
     if (!discovery.ok()) return nullptr;
     n->discovery = *std::move(discovery);
@@ -168,6 +170,36 @@ TEST_F(DiscoverySimulatedTest, HeavyLossDelaysDiscoveryButDoesNotPreventIt) {
   Add(2, "b");
   Add(3, "c");
   ASSERT_TRUE(RunSimulatedUntil(io_, clock_, [&] { return AllSeeAllOthers(); }));
+}
+
+TEST_F(DiscoverySimulatedTest,
+       APartitionSwitchedOnWhileRunningCutsAnEndpointOffUntilOff) {
+  const Discovery::Options with_faults{.data_faults = network::FaultOptions{}};
+  Node* a = Add(1, "a", with_faults);
+  Node* b = Add(2, "b", with_faults);
+  Node* c = Add(3, "c", with_faults);
+  ASSERT_TRUE(RunSimulatedUntil(io_, clock_, [&] { return AllSeeAllOthers(); }));
+  // c is cut off: the others remove it, and it removes them, within its rate (50 ms)
+  // times the multiplier (2) and a period of probes, though it still runs.
+  const absl::Time cut = clock_.Now();
+  ASSERT_OK(c->discovery->SetDataFaults({.partitioned = true}));
+  ASSERT_TRUE(RunSimulatedUntil(io_, clock_, [&] {
+    return a->peers == std::set<std::string>{"b"} &&
+           b->peers == std::set<std::string>{"a"} && c->peers.empty();
+  }));
+  EXPECT_LE(clock_.Now() - cut, absl::Milliseconds(160));
+  for (Node* node : {a, b, c}) {
+    for (const auto& [name, why] : node->removed) EXPECT_EQ(why, RemovalReason::kExpired);
+  }
+  // Healed: all three find each other again, without a restart.
+  ASSERT_OK(c->discovery->SetDataFaults({}));
+  ASSERT_TRUE(RunSimulatedUntil(io_, clock_, [&] { return AllSeeAllOthers(); }));
+  EXPECT_THAT(c->discovery->SetDataFaults({.drop = -1}),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("drop=-1")));
+  // Without faults at the start there is no fault link to change.
+  Node* d = Add(4, "d");
+  EXPECT_THAT(d->discovery->SetDataFaults({.partitioned = true}),
+              StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("GLUE_FAULT_")));
 }
 
 TEST_F(DiscoverySimulatedTest, AGoodbyeRemovesAPeerOnceProbesGoUnanswered) {

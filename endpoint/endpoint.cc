@@ -205,6 +205,10 @@ absl::Status Endpoint::Unsubscribe(absl::string_view topic) {
   return runtime_->topics->Unsubscribe(topic);
 }
 
+absl::Status Endpoint::SetFaults(const network::FaultOptions& faults) {
+  return runtime_->discovery->SetDataFaults(faults);
+}
+
 std::vector<discovery::Peer> Endpoint::peers() const {
   return runtime_->transport->peers();
 }

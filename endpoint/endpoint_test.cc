@@ -74,11 +74,13 @@ class EndpointTest : public ::testing::Test {
     network_ = *network;
   }
 
-  // Make starts endpoint `id`; `peers` counts the peers it has seen added.
+  // Make starts endpoint `id`; `peers` counts the peers it has seen added, `removed`
+  // (when given) those it has seen removed.
   std::unique_ptr<Endpoint> Make(uint64_t id, Inbox* peers,
                                  absl::Duration linger = absl::Seconds(2),
-                                 size_t window_frames = 0) {
+                                 size_t window_frames = 0, Inbox* removed = nullptr) {
     EndpointOptions options;
+    if (faults_) options.discovery_options.data_faults = network::FaultOptions{};
     if (window_frames > 0) {
       options.transport.session.window.max_frames = window_frames;
     }
@@ -95,6 +97,12 @@ class EndpointTest : public ::testing::Test {
     options.on_peer_added = [peers](const discovery::Peer& peer) {
       peers->Add(peer.name);
     };
+    if (removed != nullptr) {
+      options.on_peer_removed = [removed](const discovery::Peer& peer,
+                                          discovery::RemovalReason) {
+        removed->Add(peer.name);
+      };
+    }
     absl::StatusOr<std::unique_ptr<Endpoint>> endpoint = Endpoint::Create(options);
     EXPECT_OK(endpoint);
     if (!endpoint.ok()) return nullptr;
@@ -103,6 +111,7 @@ class EndpointTest : public ::testing::Test {
   }
 
   bool simulated_ = true;
+  bool faults_ = false;  // endpoints made with a fault link (no faults yet): SetFaults
   network::testing::SimulatedNetwork simulated_network_{SystemClock(),
                                                         std::random_device()()};
   discovery::testing::LoopbackNetwork network_;
@@ -252,6 +261,36 @@ TEST_F(EndpointTest, WithMaxBlockingPublishWaitsForTheWindowInsteadOfQueueing) {
   EXPECT_THAT(a->Publish("news", "text", absl::Seconds(30), first,
                          {.max_blocking = -absl::Seconds(1)}),
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("max_blocking")));
+}
+
+TEST_F(EndpointTest, APartitionSwitchedOnWhileRunningRemovesPeersAndHealingFindsThem) {
+  faults_ = true;
+  Inbox peers_a, peers_b, removed_a, removed_b, got;
+  std::unique_ptr<Endpoint> a = Make(1, &peers_a, absl::Seconds(2), 0, &removed_a);
+  std::unique_ptr<Endpoint> b = Make(2, &peers_b, absl::Seconds(2), 0, &removed_b);
+  ASSERT_TRUE(a && b);
+  ASSERT_OK(b->Subscribe("news", "text", [&got](const Message& m) {
+    got.Add(std::string(m.payload.begin(), m.payload.end()));
+  }));
+  ASSERT_TRUE(peers_a.WaitFor(1) && peers_b.WaitFor(1));
+  // Cut off: each side removes the other (its rate of 50 ms times 2, and probes).
+  ASSERT_OK(a->SetFaults({.partitioned = true}));
+  ASSERT_TRUE(removed_a.WaitFor(1) && removed_b.WaitFor(1));
+  EXPECT_TRUE(a->peers().empty());
+  // A message published meanwhile, kept in the history, reaches b once healed.
+  const std::vector<uint8_t> text = {'h', 'i'};
+  ASSERT_OK(a->Publish("news", "text", absl::Seconds(30), text, {.history_depth = 1}));
+  ASSERT_OK(a->SetFaults({}));
+  ASSERT_TRUE(peers_a.WaitFor(2) && peers_b.WaitFor(2));
+  ASSERT_TRUE(got.WaitFor(1));
+  EXPECT_EQ(got.payloads().front(), "hi");
+  // An endpoint made without faults has no fault link to switch.
+  faults_ = false;
+  Inbox peers_c;
+  std::unique_ptr<Endpoint> c = Make(3, &peers_c);
+  ASSERT_TRUE(c);
+  EXPECT_THAT(c->SetFaults({.partitioned = true}),
+              StatusIs(absl::StatusCode::kFailedPrecondition));
 }
 
 TEST_F(EndpointTest, StopLingersUntilReliableMessagesAreAcknowledged) {

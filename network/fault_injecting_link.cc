@@ -1,5 +1,6 @@
 #include "glue/network/fault_injecting_link.h"
 
+#include <atomic>
 #include <limits>
 #include <optional>
 #include <queue>
@@ -29,13 +30,19 @@ struct HeldDatagram {
 
 struct FaultState {
   FaultState(std::unique_ptr<DatagramLink> inner_link, const FaultOptions& opts, Clock& c)
-      : inner(std::move(inner_link)), options(opts), clock(c), random(opts.seed) {}
+      : inner(std::move(inner_link)),
+        clock(c),
+        partitioned(opts.partitioned),
+        options(opts),
+        random(opts.seed) {}
 
   const std::unique_ptr<DatagramLink> inner;
-  const FaultOptions options;
   Clock& clock;
+  // options.partitioned, read by every received datagram without the lock.
+  std::atomic<bool> partitioned;
 
   Mutex mu;
+  FaultOptions options ABSL_GUARDED_BY(mu);
   std::unique_ptr<Alarm> alarm ABSL_GUARDED_BY(mu);  // set once, by Create
   std::optional<absl::Time> alarm_at ABSL_GUARDED_BY(mu);
   bool stopped ABSL_GUARDED_BY(mu) = false;
@@ -72,8 +79,9 @@ Decision Decide(FaultState& s, absl::Span<const uint8_t> bytes)
   const FaultOptions& o = s.options;
   ++s.counters.datagrams;
   Decision d;
-  if (drop < o.drop) {
+  if (o.partitioned || drop < o.drop) {
     ++s.counters.dropped;
+    if (o.partitioned) ++s.counters.partitioned_sent;
     d.drop = true;
     return d;
   }
@@ -235,13 +243,29 @@ FaultInjectingLink::FaultInjectingLink(std::shared_ptr<FaultState> state)
 
 FaultInjectingLink::~FaultInjectingLink() { Stop(); }
 
+absl::Status FaultInjectingLink::SetOptions(const FaultOptions& options) {
+  GLUE_RETURN_IF_ERROR(ValidateFaultOptions(options));
+  MutexLock lock(&state_->mu);
+  state_->options = options;
+  state_->partitioned.store(options.partitioned);
+  return absl::OkStatus();
+}
+
 FaultCounters FaultInjectingLink::fault_counters() const {
   MutexLock lock(&state_->mu);
   return state_->counters;
 }
 
 absl::Status FaultInjectingLink::Start(ReceiveHandler handler) {
-  return state_->inner->Start(std::move(handler));
+  return state_->inner->Start(
+      [state = state_.get(), handler = std::move(handler)](const ReceivedDatagram& d) {
+        if (state->partitioned.load(std::memory_order_relaxed)) {
+          MutexLock lock(&state->mu);
+          ++state->counters.partitioned_received;
+          return;
+        }
+        handler(d);
+      });
 }
 
 void FaultInjectingLink::Stop() {

@@ -26,7 +26,10 @@ class RecordingLink final : public DatagramLink {
     std::vector<uint8_t> bytes;
   };
 
-  absl::Status Start(ReceiveHandler) override { return absl::OkStatus(); }
+  absl::Status Start(ReceiveHandler h) override {
+    handler = std::move(h);
+    return absl::OkStatus();
+  }
   void Stop() override { stopped = true; }
   absl::Status Send(const Address& destination,
                     absl::Span<const uint8_t> bytes) override {
@@ -48,6 +51,7 @@ class RecordingLink final : public DatagramLink {
   std::vector<Sent> sent;
   absl::Status refusal;
   bool stopped = false;
+  ReceiveHandler handler;  // what Start was given: a test calls it as the network would
 };
 
 const Address kPeer(boost::asio::ip::make_address("127.0.0.1"), 9);
@@ -220,6 +224,40 @@ TEST_F(FaultInjectingLinkTest, CountsWhatTheInnerLinkRefusesLikeALossyNetwork) {
   recording_->refusal = absl::InvalidArgumentError("wrong family");
   EXPECT_THAT(link->Send(kPeer, Numbered(2)),
               StatusIs(absl::StatusCode::kInvalidArgument));
+}
+
+TEST_F(FaultInjectingLinkTest, APartitionSwitchedOnWhileRunningCutsBothWaysUntilOff) {
+  auto link = Wrap(FaultOptions{});
+  int received = 0;
+  ASSERT_OK(link->Start([&received](const ReceivedDatagram&) { ++received; }));
+  const std::vector<uint8_t> bytes = {1, 2, 3};
+  auto receive = [&] {
+    recording_->handler(ReceivedDatagram{.source = kPeer, .bytes = bytes});
+  };
+  SendNumbered(*link, 10);
+  receive();
+  EXPECT_EQ(recording_->sent.size(), 10u);
+  EXPECT_EQ(received, 1);
+
+  ASSERT_OK(link->SetOptions({.partitioned = true}));
+  SendNumbered(*link, 10);
+  receive();
+  receive();
+  EXPECT_EQ(recording_->sent.size(), 10u) << "nothing sent while partitioned";
+  EXPECT_EQ(received, 1) << "nothing received while partitioned";
+  EXPECT_EQ(link->fault_counters().partitioned_sent, 10u);
+  EXPECT_EQ(link->fault_counters().dropped, 10u);
+  EXPECT_EQ(link->fault_counters().partitioned_received, 2u);
+
+  // Healed, with loss now: some go, and what comes in is handed on again.
+  ASSERT_OK(link->SetOptions({.drop = 0.5}));
+  SendNumbered(*link, 1000);
+  receive();
+  EXPECT_EQ(received, 2);
+  EXPECT_GT(recording_->sent.size(), 10u + 350);
+  EXPECT_LT(recording_->sent.size(), 10u + 650);
+  EXPECT_THAT(link->SetOptions({.drop = 2}),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("drop=2")));
 }
 
 TEST_F(FaultInjectingLinkTest, RejectsOptionsOutOfRangeNamingThem) {

@@ -140,6 +140,14 @@ class Discovery {
   // listener is not called any more. Idempotent.
   void Stop();
 
+  // SetDataFaults changes, while the endpoint runs, the faults it was started with
+  // (Options::data_faults): loss and the rest, or a partition that cuts it off from
+  // the network both ways (FaultOptions::partitioned) and heals when switched off.
+  // After Start, from any thread. Errors: kFailedPrecondition when started without
+  // faults (there is no fault link to change: the fast path has none) or not started;
+  // kInvalidArgument for options out of range, named.
+  absl::Status SetDataFaults(const network::FaultOptions& faults);
+
   // peers returns the current peers, ordered by id.
   std::vector<Peer> peers() const;
 

@@ -31,6 +31,7 @@
 #include "glue/discovery/config.h"
 #include "glue/discovery/discovery.h"
 #include "glue/fragmentation/message_transport.h"
+#include "glue/network/fault_injecting_link.h"
 #include "glue/network/link_factory.h"
 #include "glue/topics/topics.h"
 #include "glue/transport/transport.h"
@@ -155,6 +156,13 @@ class Endpoint {
                        callback(m, value);
                      });
   }
+
+  // SetFaults changes, while the endpoint runs, the faults it was started with
+  // (GLUE_FAULT_*, or EndpointOptions::discovery_options.data_faults): loss and the
+  // rest, or, with `partitioned`, a partition that cuts it off from every peer both
+  // ways until switched off. Errors: kFailedPrecondition for an endpoint started
+  // without faults, or not started; kInvalidArgument for options out of range.
+  absl::Status SetFaults(const network::FaultOptions& faults);
 
   // peers returns the peers known now.
   std::vector<discovery::Peer> peers() const;

@@ -26,7 +26,7 @@ struct FaultState;
 }  // namespace internal
 
 // FaultOptions are the probabilities, each 0..1 and drawn independently for every
-// datagram sent, of what may happen to it.
+// datagram sent, of what may happen to it; and whether the link is cut off.
 struct FaultOptions {
   double drop = 0;       // the datagram is lost
   double duplicate = 0;  // it is sent twice
@@ -39,6 +39,9 @@ struct FaultOptions {
   // At most this many datagrams are held (delayed or reordered) at once; a datagram
   // that would exceed it is sent at once instead and counted as hold_overflow.
   size_t max_held_datagrams = 4096;
+  // Every datagram is lost, sent or received: the endpoint cut off from the network, as
+  // by a partition, until this is switched off again (SetOptions).
+  bool partitioned = false;
 };
 
 // FaultOptionsFromEnvironment reads GLUE_FAULT_LOSS, GLUE_FAULT_DUPLICATE,
@@ -59,12 +62,15 @@ struct FaultCounters {
   uint64_t delayed = 0;
   uint64_t corrupted = 0;
   uint64_t hold_overflow = 0;
-  uint64_t inner_refused = 0;      // the wrapped link refused them (buffer full)
-  uint64_t discarded_at_stop = 0;  // still held when Stop was called
+  uint64_t inner_refused = 0;         // the wrapped link refused them (buffer full)
+  uint64_t discarded_at_stop = 0;     // still held when Stop was called
+  uint64_t partitioned_sent = 0;      // sent while partitioned (also in dropped)
+  uint64_t partitioned_received = 0;  // received while partitioned, not handed on
 };
 
 // FaultInjectingLink is a DatagramLink (same threading contract) whose sends suffer
-// the configured faults; receiving passes through untouched. Like a real network it
+// the configured faults; receiving passes through untouched, unless partitioned. The
+// faults can be changed while the link runs (SetOptions). Like a real network it
 // reports a lost datagram as sent: a fault or a full socket buffer never fails a send
 // (they are counted instead). Send fails only when the wrapped link rejects the
 // datagram as invalid; SendBatch counts such datagrams as inner_refused and goes on.
@@ -84,6 +90,12 @@ class FaultInjectingLink final : public DatagramLink {
   // ValidateFaultOptions checks every probability is in 0..1 and the durations are
   // not negative. Error: kInvalidArgument naming the field and its value.
   static absl::Status ValidateFaultOptions(const FaultOptions& options);
+
+  // SetOptions changes the faults from now on, from any thread, while the link runs:
+  // a partition switched on and off, loss changed. The random sequence goes on from
+  // where it was (options.seed is ignored); datagrams already held keep their time.
+  // Error: kInvalidArgument as ValidateFaultOptions.
+  absl::Status SetOptions(const FaultOptions& options);
 
   // fault_counters returns a snapshot of what the link did. Any thread.
   FaultCounters fault_counters() const;
