@@ -757,29 +757,26 @@ absl::Status Discovery::Start(Listener* listener) {
     return SocketError(kListenAddressVariable, s.config.listen_address, "data",
                        s.config.listen_interface, data_socket.status());
   }
-  if (s.options.data_faults) {
-    GLUE_ASSIGN_OR_RETURN(auto faulty, network::FaultInjectingLink::Create(
-                                           s.strand, *std::move(data_socket),
-                                           *s.options.data_faults, s.clock));
-    s.data_faults = faulty.get();
-    s.data = std::move(faulty);
-  } else {
-    s.data = *std::move(data_socket);
-  }
+  // With faults asked for, each socket is put behind a fault link: sends suffer
+  // them, and a partition (SetDataFaults) cuts both sockets off.
+  auto behind_faults = [&s](std::unique_ptr<network::DatagramLink> socket,
+                            network::FaultInjectingLink** faults)
+      -> absl::StatusOr<std::unique_ptr<network::DatagramLink>> {
+    if (!s.options.data_faults) return socket;
+    GLUE_ASSIGN_OR_RETURN(
+        auto faulty, network::FaultInjectingLink::Create(
+                         s.strand, std::move(socket), *s.options.data_faults, s.clock));
+    *faults = faulty.get();
+    return std::unique_ptr<network::DatagramLink>(std::move(faulty));
+  };
+  GLUE_ASSIGN_OR_RETURN(s.data, behind_faults(*std::move(data_socket), &s.data_faults));
   auto listen_socket = OpenListener(s);
   if (!listen_socket.ok()) {
     return SocketError(kDiscoveryListenAddressVariable, s.config.discovery_listen,
                        "discovery", s.config.listen_interface, listen_socket.status());
   }
-  if (s.options.data_faults) {
-    GLUE_ASSIGN_OR_RETURN(auto faulty, network::FaultInjectingLink::Create(
-                                           s.strand, *std::move(listen_socket),
-                                           *s.options.data_faults, s.clock));
-    s.listen_faults = faulty.get();
-    s.listen = std::move(faulty);
-  } else {
-    s.listen = *std::move(listen_socket);
-  }
+  GLUE_ASSIGN_OR_RETURN(s.listen,
+                        behind_faults(*std::move(listen_socket), &s.listen_faults));
   s.announced = AnnouncedAddress(*s.data, s.config.listen_interface);
 
   GLUE_LOG(
