@@ -7,7 +7,7 @@ include(CMakePackageConfigHelpers)
 
 # From the top of the stack down: the link order of glue.pc.
 set(GLUE_INSTALLED_LAYERS
-    endpoint topics fragmentation transport discovery serialization network base)
+    endpoint model topics fragmentation transport discovery serialization network base)
 set(GLUE_INSTALLED_TARGETS "")
 set(GLUE_PC_LIBS "")
 foreach(layer IN LISTS GLUE_INSTALLED_LAYERS)
