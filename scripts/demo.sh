@@ -57,7 +57,9 @@ run_example() {
   echo "(endpoint4 published for 3 s and said goodbye; killing endpoint3: the others"
   echo " see it expire)"
   { kill -9 "${pids[2]}" && wait "${pids[2]}"; } 2>/dev/null
-  sleep 2.5
+  # Silent for its period (1 s) times the multiplier (2), then probed for one more
+  # period: removed within 3 s of its last word.
+  sleep 3.5
   kill -TERM "${pids[0]}" "${pids[1]}"
   wait "${pids[@]}" 2>/dev/null
   for i in 1 2 3 4; do
