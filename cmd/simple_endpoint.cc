@@ -15,8 +15,14 @@
 // publisher (its id and epoch) apart: `lost` counts the gaps in its sequence after
 // the first message heard of it, `missed_at_start` the messages before that one
 // (cmd/message_tally.h). Logs go to stderr. SIGINT or SIGTERM (or -duration) makes it
-// linger for its reliable messages, say goodbye and exit 0. The flags are in
-// cmd/simple_endpoint_flags.h:
+// linger for its reliable messages, say goodbye and exit 0. SIGUSR1 cuts it off from
+// the network, as a partition would, and the next SIGUSR1 heals it, printing
+//
+//   partitioned
+//   healed
+//
+// (only when started with faults: any GLUE_FAULT_* set, even GLUE_FAULT_LOSS=0). The
+// flags are in cmd/simple_endpoint_flags.h:
 //
 //   simple_endpoint [-sendMessages] [-topicName some_topic] [-payloadSize 65536]
 //                   [-rate 20] [-expiry 1000] [-duration 0]
@@ -24,6 +30,7 @@
 #include <atomic>
 #include <csignal>
 #include <cstdio>
+#include <optional>
 #include <string>
 #include <thread>
 
@@ -45,7 +52,9 @@ void PrintLine(const std::string& line) {
 }
 
 std::atomic<bool> stop_requested{false};
+std::atomic<int> partition_toggles{0};
 extern "C" void OnSignal(int) { stop_requested = true; }
+extern "C" void OnPartitionSignal(int) { partition_toggles.fetch_add(1); }
 
 int Run(int argc, char** argv) {
   const absl::StatusOr<SimpleEndpointFlags> parsed = ParseSimpleEndpointFlags(argc, argv);
@@ -64,6 +73,9 @@ int Run(int argc, char** argv) {
     std::fprintf(stderr, "simple_endpoint: %s\n", options.status().ToString().c_str());
     return 2;
   }
+  // The faults it started with, to return to when a partition heals.
+  const std::optional<network::FaultOptions> faults =
+      options->discovery_options.data_faults;
   options->on_peer_added = [](const discovery::Peer& peer) {
     PrintLine(absl::StrFormat("added name=%s id=%d address=%s\n", peer.name, peer.id,
                               network::FormatAddress(peer.data_address)));
@@ -90,6 +102,7 @@ int Run(int argc, char** argv) {
   }
   std::signal(SIGINT, OnSignal);
   std::signal(SIGTERM, OnSignal);
+  std::signal(SIGUSR1, OnPartitionSignal);
   if (absl::Status started = (*endpoint)->Start(); !started.ok()) {
     std::fprintf(stderr, "simple_endpoint: %s\n", started.ToString().c_str());
     return 1;
@@ -108,11 +121,22 @@ int Run(int argc, char** argv) {
   absl::Time next_publish = start;
   absl::Time next_stats = start + absl::Seconds(1);
   uint64_t published = 0;
+  int partition_toggles_seen = 0;
   auto publisher_line = [&](const char* what) {
     return absl::StrFormat("%s topic=%s published=%d\n", what, flags.topic, published);
   };
   while (!stop_requested && absl::Now() < end) {
     const absl::Time now = absl::Now();
+    if (const int toggles = partition_toggles.load(); toggles != partition_toggles_seen) {
+      partition_toggles_seen = toggles;
+      network::FaultOptions now_faults = faults.value_or(network::FaultOptions());
+      now_faults.partitioned = toggles % 2 == 1;
+      if (absl::Status s = (*endpoint)->SetFaults(now_faults); s.ok()) {
+        PrintLine(now_faults.partitioned ? "partitioned\n" : "healed\n");
+      } else {
+        GLUE_LOG(kWarning, "simple_endpoint: SIGUSR1: %s", s.message());
+      }
+    }
     if (flags.send_messages && now >= next_publish) {
       const absl::Status s = (*endpoint)->Publish(
           flags.topic, kType, expiry, MakePayload(published + 1, flags.payload_size),
