@@ -77,7 +77,6 @@ struct PendingChallenge {
   uint64_t id = 0;
   network::Address to;
   int resends_left = 0;
-  absl::Duration interval;
   absl::Time next;
 };
 
@@ -345,12 +344,20 @@ void RememberChallenge(DiscoveryState& s, uint64_t id, const network::Address& t
   }
   PendingChallenge& p = found->second;
   p.resends_left = kChallengeResends;
-  p.interval = kChallengeResendInterval;
-  p.next = now + p.interval;
+  p.next = now + kChallengeResendInterval;
   if (p.next < s.resend_at) {
     s.resend_at = p.next;
     s.resend_alarm->Set(p.next);
   }
+}
+
+// Challenge queues a challenge to endpoint `id` at `to`, which is not proven yet, and
+// has it sent again until it is echoed.
+void Challenge(DiscoveryState& s, uint64_t id, const network::Address& to, absl::Time now,
+               std::vector<DeferredDatagram>* outgoing)
+    ABSL_EXCLUSIVE_LOCKS_REQUIRED(s.mu) {
+  QueueChallenge(s, id, to, now, &s.challenges_sent, outgoing);
+  RememberChallenge(s, id, to, now);
 }
 
 // OnResend sends again the challenges due that were not echoed yet.
@@ -370,8 +377,9 @@ void OnResend(const std::shared_ptr<DiscoveryState>& state) {
       if (p.next <= now) {
         QueueChallenge(s, p.id, p.to, now, &s.challenges_resent, &outgoing);
         if (--p.resends_left == 0) return true;
-        p.interval *= 2;
-        p.next = now + p.interval;
+        // Each wait twice the one before.
+        p.next = now + kChallengeResendInterval *
+                           (int64_t{1} << (kChallengeResends - p.resends_left));
       }
       s.resend_at = std::min(s.resend_at, p.next);
       return false;
@@ -517,8 +525,7 @@ void Introduce(DiscoveryState& s, const serialization::DecodedDatagram& d,
       continue;
     }
     ++introduced;
-    QueueChallenge(s, other.id, other.data_address, now, &s.challenges_sent, outgoing);
-    RememberChallenge(s, other.id, other.data_address, now);
+    Challenge(s, other.id, other.data_address, now, outgoing);
   }
 }
 
@@ -637,9 +644,7 @@ void OnDatagram(const std::shared_ptr<DiscoveryState>& state,
           // that it need not wait for its next announcement.
           const absl::Time now = s.clock.Now();
           if (s.unknown_senders.Take(s.Cookie(0, datagram.source), now)) {
-            QueueChallenge(s, d.header.endpoint_id, datagram.source, now,
-                           &s.challenges_sent, &outgoing);
-            RememberChallenge(s, d.header.endpoint_id, datagram.source, now);
+            Challenge(s, d.header.endpoint_id, datagram.source, now, &outgoing);
           }
         }
       }
@@ -840,9 +845,9 @@ absl::Status Discovery::SetDataFaults(const network::FaultOptions& faults) {
         "' injects no faults: only an endpoint started with faults (GLUE_FAULT_*, or "
         "Options::data_faults) can change them"));
   }
+  // Start puts both sockets behind faults, or neither.
   GLUE_RETURN_IF_ERROR(s.data_faults->SetOptions(faults));
-  if (s.listen_faults != nullptr)
-    GLUE_RETURN_IF_ERROR(s.listen_faults->SetOptions(faults));
+  GLUE_RETURN_IF_ERROR(s.listen_faults->SetOptions(faults));
   GLUE_LOG(kInfo, "discovery: faults now: loss=%g duplicate=%g reorder=%g corrupt=%g%s",
            faults.drop, faults.duplicate, faults.reorder, faults.corrupt,
            faults.partitioned ? ", partitioned (nothing sent or received)" : "");

@@ -133,19 +133,4 @@ size_t CausalContext::gaps() const {
   return gaps;
 }
 
-bool operator==(const CausalContext& a, const CausalContext& b) {
-  // A writer with nothing seen equals no entry.
-  auto covers = [](const CausalContext& x, const CausalContext& y) {
-    for (const auto& [writer, seen] : x.writers_) {
-      const auto it = y.writers_.find(writer);
-      if (it == y.writers_.end() ? seen.contiguous != 0 || !seen.extra.empty()
-                                 : !(it->second == seen)) {
-        return false;
-      }
-    }
-    return true;
-  };
-  return covers(a, b) && covers(b, a);
-}
-
 }  // namespace glue::model

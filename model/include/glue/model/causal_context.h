@@ -18,6 +18,7 @@
 #include <compare>
 #include <cstddef>
 #include <cstdint>
+#include <utility>
 #include <vector>
 
 #include "absl/container/btree_map.h"
@@ -94,7 +95,9 @@ class CausalContext {
   size_t writers() const { return writers_.size(); }
   size_t gaps() const;
 
-  friend bool operator==(const CausalContext& a, const CausalContext& b);
+  // Equal when they have seen the same dots: a writer holds an entry only once a dot
+  // of it was seen, and its runs are kept in one canonical form.
+  friend bool operator==(const CausalContext&, const CausalContext&) = default;
 
  private:
   // Seen is one writer's: 1..contiguous all seen, and the runs `extra` (first ->
