@@ -87,6 +87,11 @@ bool IsWildcardFilter(absl::string_view filter) {
 }
 
 bool TopicMatches(absl::string_view filter, absl::string_view topic) {
+  // A wildcard is alone in its level: a filter that starts with one has it first.
+  if (!topic.empty() && topic.front() == '$' && !filter.empty() &&
+      (filter.front() == '#' || filter.front() == '+')) {
+    return false;
+  }
   size_t f = 0;  // start of the filter's current level
   size_t t = 0;  // start of the topic's current level
   while (true) {

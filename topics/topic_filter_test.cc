@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/types/span.h"
 #include "glue/base/status_matchers.h"
 
 namespace glue::topics {
@@ -13,13 +14,24 @@ namespace {
 using ::glue::testing::StatusIs;
 using ::testing::HasSubstr;
 
+// MatchCase is whether `filter` matches `topic`.
+struct MatchCase {
+  const char* filter;
+  const char* topic;
+  bool matches;
+};
+
+void ExpectMatches(absl::Span<const MatchCase> cases) {
+  for (const MatchCase& c : cases) {
+    SCOPED_TRACE(std::string(c.filter) + " ~ " + c.topic);
+    ASSERT_OK(ValidateTopicFilter(c.filter));
+    ASSERT_OK(ValidateTopicName(c.topic));
+    EXPECT_EQ(TopicMatches(c.filter, c.topic), c.matches);
+  }
+}
+
 TEST(TopicFilter, MatchesAsMqttDoes) {
-  struct Case {
-    const char* filter;
-    const char* topic;
-    bool matches;
-  };
-  const Case cases[] = {
+  ExpectMatches({
       {"some_topic", "some_topic", true},
       {"some_topic", "some_topic/x", false},
       {"some_topic/x", "some_topic", false},
@@ -46,13 +58,31 @@ TEST(TopicFilter, MatchesAsMqttDoes) {
       {"a//b", "a//b", true},
       {"a//b", "a/b", false},
       {"/a", "a", false},
-  };
-  for (const Case& c : cases) {
-    SCOPED_TRACE(std::string(c.filter) + " ~ " + c.topic);
-    ASSERT_OK(ValidateTopicFilter(c.filter));
-    ASSERT_OK(ValidateTopicName(c.topic));
-    EXPECT_EQ(TopicMatches(c.filter, c.topic), c.matches);
-  }
+  });
+}
+
+TEST(TopicFilter, AWildcardFirstLevelNeverMatchesATopicThatStartsWithDollar) {
+  ExpectMatches({
+      {"#", "$glue/model/a/x", false},
+      {"#", "$", false},
+      {"+", "$", false},
+      {"+", "$glue", false},
+      {"+/x", "$glue/x", false},
+      {"+/#", "$glue/model/a/x", false},
+      {"+/model/a/x", "$glue/model/a/x", false},
+      {"+/+/+/+", "$glue/model/a/x", false},
+      // Named from its first level, a '$' topic matches as any other.
+      {"$glue/#", "$glue/model/a/x", true},
+      {"$glue/#", "$glue", true},
+      {"$glue/+/a/x", "$glue/model/a/x", true},
+      {"$glue/model/a/x", "$glue/model/a/x", true},
+      {"$", "$", true},
+      // Only a '$' that starts the topic sets it apart.
+      {"#", "a/$glue", true},
+      {"a/+", "a/$glue", true},
+      {"+/+", "/$glue", true},
+      {"#", "glue$", true},
+  });
 }
 
 TEST(TopicFilter, AFilterWithoutWildcardsMatchesOnlyItself) {

@@ -2,10 +2,10 @@
 
 #include <cassert>
 #include <cstring>
-#include <limits>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
+#include "glue/base/byte_reader.h"
 #include "glue/base/status_macros.h"
 #include "glue/base/varint.h"
 #include "glue/topics/topic_filter.h"
@@ -21,91 +21,12 @@ absl::Status ReservedFlags(uint8_t flags) {
       absl::StrCat("topic message: flags 0x", absl::Hex(flags), " set reserved bits"));
 }
 
-void PutVarint(uint64_t value, std::vector<uint8_t>* out) {
-  uint8_t bytes[10];
-  out->insert(out->end(), bytes, glue::PutVarint(value, bytes));
-}
-
-void PutString(absl::string_view s, std::vector<uint8_t>* out) {
-  PutVarint(s.size(), out);
-  out->insert(out->end(), s.begin(), s.end());
-}
-
-// Reader walks a message, failing with the name of the field and where it starts.
-class Reader {
- public:
-  explicit Reader(absl::Span<const uint8_t> bytes) : bytes_(bytes) {}
-
-  size_t position() const { return position_; }
-  absl::Span<const uint8_t> rest() const { return bytes_.subspan(position_); }
-
-  absl::StatusOr<uint8_t> Byte(absl::string_view field) {
-    if (position_ == bytes_.size()) return Truncated(field, position_);
-    return bytes_[position_++];
-  }
-
-  // Varint reads a canonical varint of a field of `bits`, at most `max`.
-  absl::StatusOr<uint64_t> Varint(absl::string_view field, int bits = 64,
-                                  uint64_t max = std::numeric_limits<uint64_t>::max()) {
-    const size_t start = position_;
-    uint64_t value = 0;
-    switch (ReadCanonicalVarint(bytes_, bits, &position_, &value)) {
-      case VarintProblem::kNone:
-        if (value > max) {
-          return Invalid(field, start, absl::StrCat(value, " is above ", max));
-        }
-        return value;
-      case VarintProblem::kTruncated:
-        return Truncated(field, start);
-      case VarintProblem::kTooLong:
-      case VarintProblem::kTooWide:
-        return Invalid(field, start, absl::StrCat("beyond ", bits, " bits"));
-      case VarintProblem::kNotShortest:
-        return Invalid(field, start, "longer than its shortest form");
-    }
-    return Invalid(field, start, "unreadable");
-  }
-
-  // View returns a length-prefixed string as a view into the bytes read.
-  absl::StatusOr<absl::string_view> View(absl::string_view field) {
-    const size_t start = position_;
-    GLUE_ASSIGN_OR_RETURN(uint64_t size, Varint(field));
-    if (size > bytes_.size() - position_) {
-      return Invalid(field, start,
-                     absl::StrCat("a string of ", size, " bytes, but ",
-                                  bytes_.size() - position_, " remain"));
-    }
-    absl::string_view s(reinterpret_cast<const char*>(bytes_.data() + position_), size);
-    position_ += size;
-    return s;
-  }
-
-  absl::StatusOr<std::string> String(absl::string_view field) {
-    GLUE_ASSIGN_OR_RETURN(absl::string_view s, View(field));
-    return std::string(s);
-  }
-
- private:
-  static absl::Status Truncated(absl::string_view field, size_t start) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("topic message: ", field, " at byte ", start, " is truncated"));
-  }
-  static absl::Status Invalid(absl::string_view field, size_t start,
-                              absl::string_view why) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("topic message: ", field, " at byte ", start, " is ", why));
-  }
-
-  absl::Span<const uint8_t> bytes_;
-  size_t position_ = 0;
-};
-
 absl::Status Context(absl::Status status, absl::string_view where) {
   return absl::InvalidArgumentError(
       absl::StrCat("topic message: ", where, ": ", status.message()));
 }
 
-absl::StatusOr<Publication> DecodePublication(Reader& reader) {
+absl::StatusOr<Publication> DecodePublication(ByteReader& reader) {
   Publication p;
   GLUE_ASSIGN_OR_RETURN(const uint8_t flags, reader.Byte("flags"));
   if ((flags & ~kHistoryFlag) != 0) return ReservedFlags(flags);
@@ -122,7 +43,7 @@ absl::StatusOr<Publication> DecodePublication(Reader& reader) {
   return p;
 }
 
-absl::StatusOr<Interest> DecodeInterest(Reader& reader, absl::Span<const uint8_t> bytes) {
+absl::StatusOr<Interest> DecodeInterest(ByteReader& reader) {
   Interest interest;
   GLUE_ASSIGN_OR_RETURN(const uint8_t flags, reader.Byte("flags"));
   if ((flags & ~kReplyWantedFlag) != 0) return ReservedFlags(flags);
@@ -150,10 +71,9 @@ absl::StatusOr<Interest> DecodeInterest(Reader& reader, absl::Span<const uint8_t
     }
     interest.entries.push_back(std::move(entry));
   }
-  if (reader.position() != bytes.size()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("topic message: ", bytes.size() - reader.position(),
-                     " bytes after the interest"));
+  if (!reader.done()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "topic message: ", reader.rest().size(), " bytes after the interest"));
   }
   return interest;
 }
@@ -177,11 +97,11 @@ void EncodePublication(const Publication& p, absl::Span<uint8_t> out) {
   uint8_t* at = out.data();
   *at++ = kPublicationKind;
   *at++ = p.history ? kHistoryFlag : 0;
-  at = glue::PutVarint(p.epoch, at);
-  at = glue::PutVarint(p.sequence, at);
-  at = glue::PutVarint(p.time_to_live_ms, at);
+  at = PutVarint(p.epoch, at);
+  at = PutVarint(p.sequence, at);
+  at = PutVarint(p.time_to_live_ms, at);
   for (absl::string_view s : {p.topic, p.type}) {
-    at = glue::PutVarint(s.size(), at);
+    at = PutVarint(s.size(), at);
     if (!s.empty()) std::memcpy(at, s.data(), s.size());
     at += s.size();
   }
@@ -192,24 +112,24 @@ std::vector<uint8_t> EncodeInterest(const Interest& interest) {
   std::vector<uint8_t> out;
   out.push_back(kInterestKind);
   out.push_back(interest.reply_wanted ? kReplyWantedFlag : 0);
-  PutVarint(interest.version, &out);
-  PutVarint(interest.epoch, &out);
-  PutVarint(interest.entries.size(), &out);
+  AppendVarint(interest.version, &out);
+  AppendVarint(interest.epoch, &out);
+  AppendVarint(interest.entries.size(), &out);
   for (const InterestEntry& entry : interest.entries) {
-    PutString(entry.filter, &out);
-    PutString(entry.type, &out);
+    AppendString(entry.filter, &out);
+    AppendString(entry.type, &out);
   }
   return out;
 }
 
 absl::StatusOr<TopicMessage> DecodeTopicMessage(absl::Span<const uint8_t> bytes) {
-  Reader reader(bytes);
+  ByteReader reader(bytes, "topic message");
   GLUE_ASSIGN_OR_RETURN(const uint8_t kind, reader.Byte("kind"));
   switch (kind) {
     case kPublicationKind:
       return DecodePublication(reader);
     case kInterestKind:
-      return DecodeInterest(reader, bytes);
+      return DecodeInterest(reader);
     default:
       return absl::InvalidArgumentError(absl::StrCat(
           "topic message: kind 0x", absl::Hex(kind, absl::kZeroPad2), " is unknown"));

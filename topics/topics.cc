@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <limits>
 #include <utility>
+#include <vector>
 
 #include "absl/container/inlined_vector.h"
 #include "absl/strings/str_cat.h"
@@ -123,6 +124,35 @@ void SendHistory(State& s, uint64_t peer, const Interest& interest)
 
 // The message transport's callbacks; on its strand.
 
+// TellPeerListeners calls `call` with the listener given to Start, then with each
+// added one still there, with no lock held: each is held alive during its call, and
+// released after them all, when its last owner may be gone.
+template <typename Call>
+void TellPeerListeners(State& s, Call call) {
+  if (s.peer_listener) call(*s.peer_listener);
+  std::vector<std::shared_ptr<discovery::PeerListener>> listeners;
+  {
+    MutexLock lock(&s.peer_listeners_mu);
+    std::erase_if(s.added_peer_listeners, [](const AddedPeerListener& added) {
+      return added.listener.expired();
+    });
+    for (const AddedPeerListener& added : s.added_peer_listeners) {
+      if (auto listener = added.listener.lock()) listeners.push_back(std::move(listener));
+    }
+  }
+  for (const std::shared_ptr<discovery::PeerListener>& listener : listeners) {
+    // One removed by a call before this one hears no more.
+    bool added;
+    {
+      MutexLock lock(&s.peer_listeners_mu);
+      added = std::ranges::any_of(
+          s.added_peer_listeners,
+          [&](const AddedPeerListener& a) { return a.address == listener.get(); });
+    }
+    if (added) call(*listener);
+  }
+}
+
 void OnPeerAdded(State& s, const discovery::Peer& peer) {
   {
     MutexLock lock(&s.mu);
@@ -132,7 +162,7 @@ void OnPeerAdded(State& s, const discovery::Peer& peer) {
     // declares our epoch.
     SendInterest(s, peer.id, /*reply_wanted=*/true);
   }
-  if (s.peer_listener) s.peer_listener->OnPeerAdded(peer);
+  TellPeerListeners(s, [&](discovery::PeerListener& l) { l.OnPeerAdded(peer); });
 }
 
 void OnPeerRemoved(State& s, const discovery::Peer& peer,
@@ -141,7 +171,8 @@ void OnPeerRemoved(State& s, const discovery::Peer& peer,
     MutexLock lock(&s.mu);
     s.peers.erase(peer.id);
   }
-  if (s.peer_listener) s.peer_listener->OnPeerRemoved(peer, reason);
+  TellPeerListeners(s,
+                    [&](discovery::PeerListener& l) { l.OnPeerRemoved(peer, reason); });
 }
 
 // OnInterest takes `interest`, which `from` sent in its current session. The first of
@@ -415,6 +446,24 @@ void Topics::Stop() {
   state_->gate.Close();
 }
 
+void Topics::AddPeerListener(std::shared_ptr<discovery::PeerListener> listener) {
+  if (listener == nullptr) return;
+  internal::TopicsState& s = *state_;
+  MutexLock lock(&s.peer_listeners_mu);
+  for (const internal::AddedPeerListener& added : s.added_peer_listeners) {
+    if (added.address == listener.get() && !added.listener.expired()) return;
+  }
+  s.added_peer_listeners.push_back({listener.get(), listener});
+}
+
+void Topics::RemovePeerListener(const discovery::PeerListener* listener) {
+  internal::TopicsState& s = *state_;
+  MutexLock lock(&s.peer_listeners_mu);
+  std::erase_if(s.added_peer_listeners, [&](const internal::AddedPeerListener& added) {
+    return added.address == listener || added.listener.expired();
+  });
+}
+
 absl::Status Topics::Subscribe(absl::string_view filter, absl::string_view type,
                                MessageCallback callback) {
   GLUE_RETURN_IF_ERROR(ValidateTopicFilter(filter));
@@ -514,5 +563,19 @@ TopicsCounters Topics::counters() const {
   c.messages = state_->messages->counters();
   return c;
 }
+
+Clock& Topics::clock() const { return state_->clock; }
+
+boost::asio::any_io_executor Topics::executor() const {
+  return state_->messages->strand();
+}
+
+boost::asio::any_io_executor Topics::slow_executor() const {
+  return state_->slow_executor;
+}
+
+uint64_t Topics::endpoint_id() const { return state_->self_id; }
+
+const std::string& Topics::endpoint_name() const { return state_->self_name; }
 
 }  // namespace glue::topics

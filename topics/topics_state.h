@@ -13,6 +13,7 @@
 #include <optional>
 #include <string>
 #include <utility>
+#include <vector>
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/time/time.h"
@@ -45,6 +46,13 @@ struct PeerState {
   Interest interest;
 };
 
+// AddedPeerListener is a listener given to Topics::AddPeerListener: held weakly, and
+// known by its address, by which RemovePeerListener finds it without locking it.
+struct AddedPeerListener {
+  const discovery::PeerListener* address;
+  std::weak_ptr<discovery::PeerListener> listener;
+};
+
 struct TopicsState final : fragmentation::MessageTransport::Listener {
   TopicsState(fragmentation::MessageTransport& m, const boost::asio::any_io_executor& e,
               TopicsOptions o)
@@ -73,6 +81,11 @@ struct TopicsState final : fragmentation::MessageTransport::Listener {
   HandlerGate gate;  // closed by Stop
   // Set by Start, then only read: who hears of peers (the Endpoint), if anyone.
   discovery::PeerListener* peer_listener = nullptr;
+  // Those who hear of peers after it (the model), until removed or gone (then
+  // forgotten at the next call). Under a lock of their own, taken with no other and
+  // never held during a call, nor while a listener could be destroyed.
+  Mutex peer_listeners_mu;
+  std::vector<AddedPeerListener> added_peer_listeners ABSL_GUARDED_BY(peer_listeners_mu);
   std::weak_ptr<TopicsState> self;  // set once by Create
   uint64_t self_id = 0;
   std::string self_name;

@@ -4,6 +4,7 @@
 #include <boost/asio/post.hpp>
 #include <chrono>
 #include <initializer_list>
+#include <iterator>
 #include <limits>
 #include <memory>
 #include <optional>
@@ -11,6 +12,7 @@
 #include <utility>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "glue/base/mutex.h"
 #include "glue/base/run_until.h"
 #include "glue/base/status_matchers.h"
@@ -110,6 +112,38 @@ struct Node : transport::testing::Observed, discovery::PeerListener {
 
 std::vector<uint8_t> Bytes(const std::string& s) { return {s.begin(), s.end()}; }
 
+// HeardPeers is what a listener added by AddPeerListener heard; shared, so that a
+// test still reads it after dropping the listener.
+struct HeardPeers {
+  mutable Mutex mu;
+  std::vector<std::string> events ABSL_GUARDED_BY(mu);
+
+  std::vector<std::string> Events() const {
+    MutexLock lock(&mu);
+    return events;
+  }
+};
+
+// PeerRecorder records in `heard` the peers added and removed, and whether `node`'s
+// listener given to Start had heard of each first.
+struct PeerRecorder : discovery::PeerListener {
+  explicit PeerRecorder(const Node* node) : node(node) {}
+
+  void OnPeerAdded(const discovery::Peer& peer) override {
+    Record(absl::StrCat("added ", peer.id, node->Sees(peer.id) ? "" : " first"));
+  }
+  void OnPeerRemoved(const discovery::Peer& peer, discovery::RemovalReason) override {
+    Record(absl::StrCat("removed ", peer.id, node->Sees(peer.id) ? " first" : ""));
+  }
+  void Record(std::string event) {
+    MutexLock lock(&heard->mu);
+    heard->events.push_back(std::move(event));
+  }
+
+  const std::shared_ptr<HeardPeers> heard = std::make_shared<HeardPeers>();
+  const Node* const node;
+};
+
 std::vector<std::string> Payloads(const std::vector<Got>& got) {
   std::vector<std::string> payloads;
   for (const Got& g : got) payloads.push_back(g.payload);
@@ -161,6 +195,17 @@ class TopicsTest : public transport::testing::NodeTest<Node> {
       return true;
     };
     return both_ios ? RunBothUntil(done) : RunUntil(io_, done);
+  }
+
+  // Meshed connects each node of `all` to every other, then runs until they
+  // exchanged their interests (Exchanged).
+  bool Meshed(std::initializer_list<Node*> all) {
+    for (auto from = all.begin(); from != all.end(); ++from) {
+      for (auto to = std::next(from); to != all.end(); ++to) {
+        if (!Connect(*from, *to)) return false;
+      }
+    }
+    return Exchanged(all);
   }
 
   // InterestArrived runs until a new interest reached `publisher`: its
@@ -262,8 +307,7 @@ TEST_F(TopicsTest, APublicationGoesOnlyToThePeersThatWantIt) {
   Node* b = Add(2);
   Node* c = Add(3);
   ASSERT_TRUE(a && b && c);
-  ASSERT_TRUE(Connect(a, b) && Connect(a, c) && Connect(b, c));
-  ASSERT_TRUE(Exchanged({a, b, c}));
+  ASSERT_TRUE(Meshed({a, b, c}));
   ASSERT_TRUE(SubscribeSeen(b, a, "some_topic", "some_type", b->Record()));
   for (int i = 0; i < 10; ++i) {
     ASSERT_OK(a->topics->Publish("some_topic", "some_type", absl::Seconds(5),
@@ -397,6 +441,109 @@ TEST_F(TopicsTest, WildcardsMatchLevelsAndTypesMustAgree) {
   EXPECT_EQ(got[0].topic, "sensors/kitchen/temperature");
   EXPECT_EQ(got[1].topic, "sensors/cellar/temperature");
   EXPECT_EQ(a->topics->counters().sent, 2u);  // the others never left a
+}
+
+TEST_F(TopicsTest, AWildcardFirstLevelDoesNotTakeInDollarTopicsHereOrAtPeers) {
+  Node* a = Add(1);
+  Node* b = Add(2);
+  Node* c = Add(3);
+  ASSERT_TRUE(a && b && c);
+  ASSERT_OK(a->topics->Subscribe("#", "text", a->Record()));
+  ASSERT_TRUE(Meshed({a, b, c}));
+  ASSERT_TRUE(SubscribeSeen(b, a, "#", "text", b->Record()));
+  ASSERT_TRUE(SubscribeSeen(c, a, "$glue/#", "text", c->Record()));
+  const absl::Duration expiry = absl::Seconds(5);
+  ASSERT_OK(a->topics->Publish("$glue/x", "text", expiry, Bytes("reserved")));
+  ASSERT_OK(a->topics->Publish("plain", "text", expiry, Bytes("open")));
+  // One message to each peer: "$glue/x" to c alone, "plain" to b alone.
+  EXPECT_EQ(a->topics->counters().sent, 2u);
+  ASSERT_TRUE(RunUntil(io_, [&] {
+    return a->got_count() == 1 && b->got_count() == 1 && c->got_count() == 1;
+  }));
+  // Each subscription's messages come in order: had "$glue/x" been handed to a's
+  // "#", it would have come first.
+  EXPECT_EQ(Payloads(a->Snapshot()), std::vector<std::string>{"open"});
+  EXPECT_EQ(Payloads(b->Snapshot()), std::vector<std::string>{"open"});
+  EXPECT_EQ(Payloads(c->Snapshot()), std::vector<std::string>{"reserved"});
+  EXPECT_EQ(a->topics->counters().delivered_locally, 1u);
+}
+
+TEST_F(TopicsTest, AnAddedPeerListenerHearsPeersComeAndGoUntilRemovedOrDropped) {
+  Node* a = Add(1);
+  Node* b = Add(2);
+  ASSERT_TRUE(a && b);
+  auto kept = std::make_shared<PeerRecorder>(a);
+  auto removed = std::make_shared<PeerRecorder>(a);
+  auto dropped = std::make_shared<PeerRecorder>(a);
+  const std::shared_ptr<HeardPeers> dropped_heard = dropped->heard;
+  for (const auto& listener : {kept, removed, dropped}) {
+    a->topics->AddPeerListener(listener);
+  }
+  a->topics->AddPeerListener(kept);  // again: still heard once
+  ASSERT_TRUE(Connect(a, b));
+  ASSERT_TRUE(RunUntil(io_, [&] {
+    return kept->heard->Events().size() == 1 && removed->heard->Events().size() == 1 &&
+           dropped_heard->Events().size() == 1;
+  }));
+
+  a->topics->RemovePeerListener(removed.get());
+  const std::weak_ptr<PeerRecorder> dropped_gone = dropped;
+  dropped.reset();
+  EXPECT_TRUE(dropped_gone.expired());  // the Topics does not keep it
+  b->Stop();                            // says goodbye
+  ASSERT_TRUE(RunUntil(io_, [&] { return kept->heard->Events().size() == 2; }));
+  EXPECT_EQ(kept->heard->Events(), (std::vector<std::string>{"added 2", "removed 2"}));
+  // Both heard of b's arrival, and nothing since: the removal reached every listener
+  // in the call that reached `kept`.
+  EXPECT_EQ(removed->heard->Events(), std::vector<std::string>{"added 2"});
+  EXPECT_EQ(dropped_heard->Events(), std::vector<std::string>{"added 2"});
+}
+
+// Remover removes `victim` from `topics` when it hears of a peer.
+struct Remover : discovery::PeerListener {
+  Remover(Topics& topics, const discovery::PeerListener* victim)
+      : topics(topics), victim(victim) {}
+  void OnPeerAdded(const discovery::Peer&) override { topics.RemovePeerListener(victim); }
+  void OnPeerRemoved(const discovery::Peer&, discovery::RemovalReason) override {}
+
+  Topics& topics;
+  const discovery::PeerListener* const victim;
+};
+
+TEST_F(TopicsTest, APeerListenerRemovedByAnEarlierOneInTheSameCallHearsNothing) {
+  Node* a = Add(1);
+  Node* b = Add(2);
+  ASSERT_TRUE(a && b);
+  auto victim = std::make_shared<PeerRecorder>(a);
+  auto last = std::make_shared<PeerRecorder>(a);
+  auto remover = std::make_shared<Remover>(*a->topics, victim.get());
+  a->topics->AddPeerListener(remover);
+  a->topics->AddPeerListener(victim);
+  a->topics->AddPeerListener(last);
+  ASSERT_TRUE(Connect(a, b));
+  ASSERT_TRUE(RunUntil(io_, [&] { return !last->heard->Events().empty(); }));
+  EXPECT_EQ(last->heard->Events(), std::vector<std::string>{"added 2"});
+  EXPECT_TRUE(victim->heard->Events().empty());
+}
+
+TEST_F(TopicsTest, TheLayerAboveRunsOnTheStrandAndClockOfTheStackBeneath) {
+  Node* a = Add(1);
+  ASSERT_TRUE(a);
+  EXPECT_EQ(a->topics->endpoint_id(), a->discovery->config().endpoint_id);
+  EXPECT_EQ(a->topics->endpoint_name(), a->discovery->config().endpoint_name);
+  EXPECT_EQ(&a->topics->clock(), &a->messages->clock());
+  EXPECT_EQ(&a->topics->clock(), &clock());
+  // By default, slow callbacks run on the strand's executor.
+  EXPECT_TRUE(a->topics->slow_executor() ==
+              boost::asio::any_io_executor(a->messages->strand().get_inner_executor()));
+  bool on_strand = false;
+  bool ran = false;
+  boost::asio::post(a->topics->executor(), [&] {
+    on_strand = a->messages->strand().running_in_this_thread();
+    ran = true;
+  });
+  ASSERT_TRUE(RunUntil(io_, [&] { return ran; }));
+  EXPECT_TRUE(on_strand);
 }
 
 TEST_F(TopicsTest, ATopicHasOneTypeHere) {

@@ -26,6 +26,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "absl/types/span.h"
+#include "glue/base/clock.h"
 #include "glue/discovery/config.h"
 #include "glue/discovery/discovery.h"
 #include "glue/fragmentation/message_transport.h"
@@ -157,6 +158,19 @@ class Topics {
   // Idempotent. Not from a callback.
   void Stop();
 
+  // AddPeerListener has `listener` hear, on the strand, of every peer added and
+  // removed from now on, after the listener given to Start, until RemovePeerListener
+  // or until the last shared_ptr to it elsewhere is gone: the Topics holds it weakly,
+  // and strongly only during a call, which the listener therefore outlives. For the
+  // layer above (the model), which needs the peers as they come and go. Adding one
+  // already there, or null, changes nothing. Any thread, the listeners' calls
+  // included; no lock of the Topics is held during a call.
+  void AddPeerListener(std::shared_ptr<discovery::PeerListener> listener);
+  // RemovePeerListener ends the calls to `listener`. From a listener's call, on the
+  // strand, no call to it follows; from another thread, one may be running, or about
+  // to, as it returns. Removing one not there changes nothing. Any thread.
+  void RemovePeerListener(const discovery::PeerListener* listener);
+
   // Subscribe calls `callback` with every message published on a topic that `filter`
   // matches (topic_filter.h) with type `type`, from any endpoint of the network this
   // one included, in order and once per publisher and topic. Errors:
@@ -186,6 +200,19 @@ class Topics {
                        const PublishOptions& options = {});
 
   TopicsCounters counters() const;
+
+  // What the layer above runs on, that of the message transport beneath. Any thread.
+  // clock is the clock the stack reads: its time, and its alarms.
+  Clock& clock() const;
+  // executor is the strand the network runs on and the peer listeners are called on:
+  // alarms and handlers posted to it run one at a time with those calls.
+  boost::asio::any_io_executor executor() const;
+  // slow_executor is where the callbacks of slow subscriptions run (Create's).
+  boost::asio::any_io_executor slow_executor() const;
+  // This endpoint's id and name, Create's config's; the name lives as long as the
+  // Topics.
+  uint64_t endpoint_id() const;
+  const std::string& endpoint_name() const;
 
  private:
   friend class TopicsPeer;  // tests' access to the state (topics_test.cc)
