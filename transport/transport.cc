@@ -94,6 +94,23 @@ void PostFlush(const std::shared_ptr<TransportState>& state)
   boost::asio::post(state->strand, [state] { Flush(state); });
 }
 
+// The transport whose handler the calling thread runs, if any: a Send made there is
+// flushed as the handler ends (FinishHandler); one made anywhere else, other handlers
+// posted to the strand by the layers above included, posts a flush of its own.
+thread_local const TransportState* running_handler = nullptr;
+
+class HandlerScope {
+ public:
+  explicit HandlerScope(const TransportState* state)
+      : previous_(std::exchange(running_handler, state)) {}
+  ~HandlerScope() { running_handler = previous_; }
+  HandlerScope(const HandlerScope&) = delete;
+  HandlerScope& operator=(const HandlerScope&) = delete;
+
+ private:
+  const TransportState* previous_;
+};
+
 // ArmAlarm makes the strand wake for the earliest deadline. On the strand only.
 void ArmAlarm(const std::shared_ptr<TransportState>& state, absl::Time now)
     ABSL_EXCLUSIVE_LOCKS_REQUIRED(state->mu) {
@@ -127,8 +144,7 @@ void SendBatch(TransportState& s) ABSL_LOCKS_EXCLUDED(s.send_mu) {
 }
 
 // Transmit packs s.out, what one session's Poll gave, into datagrams and queues them.
-void Transmit(TransportState& s, PeerSession& ps)
-    ABSL_EXCLUSIVE_LOCKS_REQUIRED(s.mu) {
+void Transmit(TransportState& s, PeerSession& ps) ABSL_EXCLUSIVE_LOCKS_REQUIRED(s.mu) {
   if (s.out.data.empty() && !s.out.ack) return;
   MutexLock send_lock(&s.send_mu);
   serialization::Header header = s.header;
@@ -221,6 +237,7 @@ void FinishHandler(const std::shared_ptr<TransportState>& state) {
 }
 
 void Flush(const std::shared_ptr<TransportState>& state) {
+  HandlerScope scope(state.get());
   FlushOnce(state);
   FinishHandler(state);
 }
@@ -235,6 +252,7 @@ void Close(TransportState& s, PeerSession& ps, Reports* reports)
 }
 
 void OnAdded(const std::shared_ptr<TransportState>& state, const Peer& peer) {
+  HandlerScope scope(state.get());
   TransportState& s = *state;
   HandlerGate::Pass pass(&s.gate);
   if (!pass) return;
@@ -262,6 +280,7 @@ void OnAdded(const std::shared_ptr<TransportState>& state, const Peer& peer) {
 
 void OnRemoved(const std::shared_ptr<TransportState>& state, const Peer& peer,
                discovery::RemovalReason reason) {
+  HandlerScope scope(state.get());
   TransportState& s = *state;
   HandlerGate::Pass pass(&s.gate);
   if (!pass) return;
@@ -342,6 +361,7 @@ bool AcceptSession(TransportState& s, PeerSession& ps,
 
 bool OnFrames(const std::shared_ptr<TransportState>& state, const Peer& peer,
               const serialization::DecodedDatagram& datagram) {
+  HandlerScope scope(state.get());
   TransportState& s = *state;
   HandlerGate::Pass pass(&s.gate);
   if (!pass) return false;
@@ -601,7 +621,7 @@ absl::Status Transport::Send(uint64_t peer_id, Payload payload,
   }
   // A frame to send makes the session due now: filed so already, it stays.
   if (ps->scheduled != absl::InfinitePast()) internal::Reschedule(s, *ps);
-  if (s.strand.running_in_this_thread()) {
+  if (internal::running_handler == &s) {
     s.flush_on_exit = true;
   } else {
     internal::PostFlush(state_);

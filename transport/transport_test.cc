@@ -366,6 +366,25 @@ TEST_F(TransportTest, AVanishedPeersQueueDrainsByExpiry) {
   EXPECT_EQ(a->transport->peer_counters(b->id())->bytes_held, 0u);
 }
 
+TEST_F(TransportTest, ASendFromAHandlerOfTheLayerAboveOnTheStrandGoesOutAtOnce) {
+  Node* a = Add(1);
+  Node* b = Add(2, {}, &io_b_);
+  ASSERT_TRUE(a && b);
+  ASSERT_TRUE(Connect(a, b, &io_b_));
+  // Work the layers above post to the strand themselves (a timer of theirs, a batch
+  // they flush): no handler of the transport ends after it to flush what it sent.
+  boost::asio::post(a->transport->strand(), [a, b] {
+    EXPECT_OK(a->transport->Send(b->id(), Payload(7, 100), {.token = 7}));
+  });
+  ASSERT_TRUE(RunUntil(
+      io_,
+      [&] {
+        io_b_.poll();
+        return b->received_count() == 1;
+      },
+      std::chrono::seconds(5)));
+}
+
 TEST_F(TransportTest, ARemovedPeersQueueIsReleased) {
   Node* a = Add(1);
   Node* b = Add(2, {}, &io_b_);
