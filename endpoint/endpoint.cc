@@ -46,6 +46,9 @@ struct Endpoint::Runtime final : discovery::PeerListener {
   Mutex mu;
   bool started ABSL_GUARDED_BY(mu) = false;
   bool stopped ABSL_GUARDED_BY(mu) = false;
+  // The models opened on the endpoint, closed when it stops (the application owns
+  // them); those gone already are pruned as new ones open.
+  std::vector<model::Model::Handle> models ABSL_GUARDED_BY(mu);
 };
 
 namespace {
@@ -170,6 +173,14 @@ void Endpoint::Stop() {
     if (r.stopped) return;
     r.stopped = true;
   }
+  // The models first: their last writes (their ephemeral keys' deletes) go out in
+  // the linger.
+  std::vector<model::Model::Handle> models;
+  {
+    MutexLock lock(&r.mu);
+    models.swap(r.models);
+  }
+  for (const model::Model::Handle& m : models) m.Close();
   // Linger: the threads keep running acknowledgements in meanwhile. Polled, as no
   // callback reports that the last byte was settled.
   Clock& clock = *r.options.clock;
@@ -213,9 +224,35 @@ std::vector<discovery::Peer> Endpoint::peers() const {
   return runtime_->transport->peers();
 }
 
+absl::StatusOr<std::unique_ptr<model::Model>> Endpoint::OpenModel(
+    absl::string_view name, const model::ModelOptions& options) {
+  Runtime& r = *runtime_;
+  {
+    MutexLock lock(&r.mu);
+    if (!r.started || r.stopped) {
+      return absl::FailedPreconditionError(r.stopped ? "endpoint stopped"
+                                                     : "endpoint not started");
+    }
+  }
+  GLUE_ASSIGN_OR_RETURN(std::unique_ptr<model::Model> m,
+                        model::Model::Open(*r.topics, name, options));
+  MutexLock lock(&r.mu);
+  std::erase_if(r.models, [](const model::Model::Handle& h) { return !h.Counters(); });
+  r.models.push_back(m->handle());
+  return m;
+}
+
 EndpointCounters Endpoint::counters() const {
-  return {.topics = runtime_->topics->counters(),
-          .typed_parse_failures = typed_parse_failures_.load(std::memory_order_relaxed)};
+  EndpointCounters c{
+      .topics = runtime_->topics->counters(),
+      .typed_parse_failures = typed_parse_failures_.load(std::memory_order_relaxed)};
+  MutexLock lock(&runtime_->mu);
+  for (const model::Model::Handle& m : runtime_->models) {
+    if (std::optional<model::ModelCounters> counters = m.Counters()) {
+      c.models.emplace_back(m.name(), *counters);
+    }
+  }
+  return c;
 }
 
 const discovery::Config& Endpoint::config() const { return runtime_->options.discovery; }

@@ -7,14 +7,23 @@
 namespace glue::model {
 namespace {
 
-using Run = std::pair<uint64_t, uint64_t>;  // first, last: inclusive
 constexpr uint64_t kMax = std::numeric_limits<uint64_t>::max();
 
 // One past `n`, held at the largest counter rather than wrapping to 0.
 uint64_t After(uint64_t n) { return n == kMax ? kMax : n + 1; }
 
-// Subtract returns the counters of `a` not in `b`; both ordered and disjoint.
-std::vector<Run> Subtract(const std::vector<Run>& a, const std::vector<Run>& b) {
+template <typename Map>
+std::vector<typename Map::key_type> SortedKeys(const Map& map) {
+  std::vector<typename Map::key_type> keys;
+  keys.reserve(map.size());
+  for (const auto& [key, value] : map) keys.push_back(key);
+  std::sort(keys.begin(), keys.end());
+  return keys;
+}
+
+}  // namespace
+
+std::vector<Run> SubtractRuns(const std::vector<Run>& a, const std::vector<Run>& b) {
   std::vector<Run> out;
   size_t j = 0;
   for (Run run : a) {
@@ -33,17 +42,6 @@ std::vector<Run> Subtract(const std::vector<Run>& a, const std::vector<Run>& b) 
   }
   return out;
 }
-
-template <typename Map>
-std::vector<typename Map::key_type> SortedKeys(const Map& map) {
-  std::vector<typename Map::key_type> keys;
-  keys.reserve(map.size());
-  for (const auto& [key, value] : map) keys.push_back(key);
-  std::sort(keys.begin(), keys.end());
-  return keys;
-}
-
-}  // namespace
 
 bool CausalContext::Seen::Contains(uint64_t counter) const {
   if (counter <= contiguous) return true;
@@ -119,13 +117,25 @@ std::vector<DotRange> CausalContext::Missing(const CausalContext& other) const {
     const auto theirs = other.writers_.find(writer);
     const std::vector<Run> ours = writers_.at(writer).Runs();
     const std::vector<Run> lacking =
-        theirs == other.writers_.end() ? ours : Subtract(ours, theirs->second.Runs());
+        theirs == other.writers_.end() ? ours : SubtractRuns(ours, theirs->second.Runs());
     for (const auto& [first, last] : lacking) missing.push_back({writer, first, last});
   }
   return missing;
 }
 
 std::vector<DotRange> CausalContext::Ranges() const { return Missing(CausalContext()); }
+
+std::vector<Run> CausalContext::RunsOf(const Writer& writer) const {
+  const auto it = writers_.find(writer);
+  return it == writers_.end() ? std::vector<Run>() : it->second.Runs();
+}
+
+uint64_t CausalContext::Contiguous(const Writer& writer) const {
+  const auto it = writers_.find(writer);
+  return it == writers_.end() ? 0 : it->second.contiguous;
+}
+
+std::vector<Writer> CausalContext::Writers() const { return SortedKeys(writers_); }
 
 size_t CausalContext::gaps() const {
   size_t gaps = 0;

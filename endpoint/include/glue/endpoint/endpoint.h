@@ -18,6 +18,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -31,6 +32,7 @@
 #include "glue/discovery/config.h"
 #include "glue/discovery/discovery.h"
 #include "glue/fragmentation/message_transport.h"
+#include "glue/model/model.h"
 #include "glue/network/fault_injecting_link.h"
 #include "glue/network/link_factory.h"
 #include "glue/topics/topics.h"
@@ -89,6 +91,8 @@ absl::StatusOr<EndpointOptions> OptionsFromEnvironment(
 struct EndpointCounters {
   topics::TopicsCounters topics;  // with the fragmentation, transport and discovery ones
   uint64_t typed_parse_failures = 0;  // typed subscriptions' payloads that did not parse
+  // The models open on the endpoint, by name.
+  std::vector<std::pair<std::string, model::ModelCounters>> models;
 };
 
 // Endpoint is one participant of the network. Public methods are thread-safe and may
@@ -156,6 +160,13 @@ class Endpoint {
                        callback(m, value);
                      });
   }
+
+  // OpenModel opens the replicated model `name` (model/model.h) over this endpoint:
+  // every endpoint that opens the same name shares it. The endpoint closes it when it
+  // stops (the model then keeps its state for reading, and refuses writes). Errors:
+  // kFailedPrecondition before Start or after Stop; those of model::Model::Open.
+  absl::StatusOr<std::unique_ptr<model::Model>> OpenModel(
+      absl::string_view name, const model::ModelOptions& options = {});
 
   // SetFaults changes, while the endpoint runs, the faults it was started with
   // (GLUE_FAULT_*, or EndpointOptions::discovery_options.data_faults): loss and the

@@ -62,6 +62,12 @@ struct DotRange {
   friend bool operator==(const DotRange&, const DotRange&) = default;
 };
 
+// Run is the counters first..last (inclusive) of one writer.
+using Run = std::pair<uint64_t, uint64_t>;
+
+// SubtractRuns returns the counters of `a` not in `b`, both ordered and disjoint.
+std::vector<Run> SubtractRuns(const std::vector<Run>& a, const std::vector<Run>& b);
+
 // CausalContext is not thread-safe: its owner's lock guards it.
 class CausalContext {
  public:
@@ -88,6 +94,15 @@ class CausalContext {
   // Ranges lists every dot seen, as ranges ordered by writer and counter: the
   // summary's content.
   std::vector<DotRange> Ranges() const;
+
+  // RunsOf lists the runs of `writer`'s dots seen, in order (none: empty).
+  std::vector<Run> RunsOf(const Writer& writer) const;
+
+  // Contiguous is the largest n such that `writer`'s dots 1..n were all seen.
+  uint64_t Contiguous(const Writer& writer) const;
+
+  // Writers lists the writers seen, ordered.
+  std::vector<Writer> Writers() const;
 
   // writers is how many writers it has seen; gaps how many runs of dots it holds
   // beyond its writers' first contiguous runs (seen out of order, waiting for what is

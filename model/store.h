@@ -1,0 +1,220 @@
+// Store: one replica's state of a model, without I/O or locks: the values it holds
+// per key (each a dot and its time), the causal context of every write it has seen,
+// and per writer a digest of the writes it still holds. It takes local writes and
+// peers' deltas, answers a peer's summary with what the peer lacks, and says which
+// changes the application sees. Internal to the model layer; model.cc holds its lock.
+//
+// The state is a map of multi-value registers with a causal context (an optimized
+// observed-remove map after Almeida, Shoker and Baquero): a write replaces the values
+// its writer held for the key; a value whose dot a replica has seen but does not hold
+// was replaced or deleted, and never comes back. Merging is commutative, associative
+// and idempotent, so deltas and answers may arrive in any order, more than once.
+#ifndef GLUE_MODEL_STORE_H_
+#define GLUE_MODEL_STORE_H_
+
+#include <cstddef>
+#include <cstdint>
+#include <deque>
+#include <optional>
+#include <string>
+#include <tuple>
+#include <utility>
+#include <vector>
+
+#include "absl/container/btree_map.h"
+#include "absl/container/flat_hash_map.h"
+#include "absl/container/inlined_vector.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/types/span.h"
+#include "glue/model/causal_context.h"
+#include "glue/model/hybrid_clock.h"
+#include "glue/model/model.h"
+#include "glue/topics/topic_filter.h"
+#include "model/model_message.h"
+
+namespace glue::model::internal {
+
+// StoredVersion is one value held for a key.
+struct StoredVersion {
+  uint32_t writer = 0;  // index into the store's writers
+  bool ephemeral = false;
+  uint64_t counter = 0;
+  HybridTime time;
+  int64_t deadline_ms = 0;  // when it expires, in the store's milliseconds; 0: never
+  Value value;
+};
+
+// WriterState is what a store knows of one writer.
+struct WriterState {
+  Writer writer;
+  std::string name;
+  uint64_t live_count = 0;   // values of it held
+  uint64_t live_digest = 0;  // sum of DotHash over them
+  uint64_t ephemeral_count = 0;
+  bool present = false;  // its ephemeral values are shown
+};
+
+// DotHash is the digest of one dot: the same on every replica.
+uint64_t DotHash(const Writer& writer, uint64_t counter);
+
+// Change is one change of what a key shows.
+struct Change {
+  uint64_t revision = 0;
+  WatchEvent::Kind kind = WatchEvent::Kind::kPut;
+  std::string key;
+  std::optional<StoredVersion> before;
+  std::optional<StoredVersion> after;
+};
+
+// LocalWrite is what a local write replaced, for its delta.
+struct LocalWrite {
+  uint64_t counter = 0;
+  std::vector<Dot> replaced;
+};
+
+// Answer is the state of an answer to a peer's summary, sent in chunks.
+struct Answer {
+  uint64_t request = 0;
+  CausalContext peer_seen;
+  bool versions_done = false;
+  std::optional<std::string> cursor;            // the last key sent
+  std::vector<std::pair<Writer, DotsOf>> dots;  // DotsOf::writer unset
+  size_t dots_next = 0;
+};
+
+struct StoreBounds {
+  size_t max_keys = 0;
+  size_t max_value_bytes = 0;
+  size_t max_bytes = 0;
+};
+
+class Store {
+ public:
+  Store(const Writer& self, std::string self_name, StoreBounds bounds);
+
+  const Writer& self() const { return writers_[0].writer; }
+
+  // Put writes `value` at `key`, replacing every value the key holds. Errors:
+  // kResourceExhausted at a bound (named).
+  absl::StatusOr<LocalWrite> Put(absl::string_view key, Value value, HybridTime time,
+                                 bool ephemeral, int64_t deadline_ms);
+  // Delete removes every value of `key`; nullopt when it holds none.
+  std::optional<LocalWrite> Delete(absl::string_view key);
+
+  // WriterIndex finds or adds `writer`, taking `name` when it has none yet.
+  uint32_t WriterIndex(const Writer& writer, absl::string_view name);
+  const WriterState& writer(uint32_t index) const { return writers_[index]; }
+
+  enum class Applied { kApplied, kKnown, kRefused };
+  // Apply takes a peer's write (writers are this store's indices): it removes the
+  // values it replaced, and holds the value unless its dot was seen already.
+  Applied Apply(uint32_t writer, uint64_t counter, HybridTime time, absl::string_view key,
+                std::optional<absl::string_view> value, bool ephemeral,
+                int64_t deadline_ms, absl::Span<const Dot> replaced);
+  // ApplyDelta applies a peer's delta (Apply and ApplyDots for each of its writes
+  // and dots), counting what became of them.
+  struct DeltaResult {
+    uint64_t applied = 0;
+    uint64_t known = 0;
+    uint64_t refused = 0;
+    uint64_t removed = 0;
+    int64_t earliest_deadline = 0;  // of the values taken (0: none)
+  };
+  DeltaResult ApplyDelta(const Delta& delta, int64_t now_ms);
+
+  // ApplyDots takes what a peer knows of `writer`'s writes: it drops the values it
+  // holds that the peer has seen and no longer holds, and remembers those writes as
+  // seen. Returns how many values it dropped.
+  size_t ApplyDots(uint32_t writer, const std::vector<Run>& seen,
+                   const std::vector<Run>& live);
+
+  // Expire drops the values whose deadline is at or before `now_ms`; returns the next
+  // deadline (0: none).
+  int64_t Expire(int64_t now_ms);
+  // SetPresent shows (or hides) the ephemeral values of the writers of endpoint
+  // `endpoint_id` whose incarnation is `incarnation` (present) or any (absent).
+  void SetPresent(uint64_t endpoint_id, uint64_t incarnation, bool present);
+
+  Summary MakeSummary(uint64_t incarnation, uint64_t request, bool reply_wanted) const;
+  Answer StartAnswer(const Summary& peer, uint64_t request) const;
+  // NextAnswerChunk fills `out` (its writers, versions, dots; the caller sets the rest)
+  // with about `max_bytes` of the answer, views into this store valid until it
+  // changes. Returns true when this chunk is the last.
+  bool NextAnswerChunk(Answer& answer, size_t max_bytes, int64_t now_ms,
+                       Delta* out) const;
+
+  // What the application sees: a key's winner (the largest time, then writer, of its
+  // shown values), all its shown values, or every key a filter matches.
+  const StoredVersion* Winner(absl::string_view key) const;
+  std::vector<StoredVersion> Shown(absl::string_view key) const;
+  template <typename F>  // F(const std::string& key, const StoredVersion& winner, size_t)
+  void ForEachShown(absl::string_view filter, F f) const;
+
+  const CausalContext& seen() const { return seen_; }
+  std::vector<Change> TakeChanges() { return std::exchange(changes_, {}); }
+  bool record_changes = true;
+  uint64_t revision() const { return revision_; }
+  size_t keys() const { return entries_.size(); }
+  size_t bytes() const { return bytes_; }
+  size_t writers() const { return writers_.size(); }
+  uint64_t expired() const { return expired_; }
+
+ private:
+  using Versions = absl::InlinedVector<StoredVersion, 1>;
+
+  bool IsShown(const StoredVersion& v) const {
+    return !v.ephemeral || writers_[v.writer].present;
+  }
+  const StoredVersion* WinnerOf(const Versions& versions) const;
+  // ReplaceAll makes a local write's dot, replacing every value of `key`: it empties
+  // `versions`, saying what they were and what was shown.
+  LocalWrite ReplaceAll(const std::string& key, Versions& versions,
+                        std::optional<StoredVersion>* before);
+  bool Wins(const StoredVersion& a, const StoredVersion& b) const;
+  void Hold(const std::string& key, const StoredVersion& v);
+  void Release(const std::string& key, const StoredVersion& v);
+  // Change records what `key` shows after a change, against `before`.
+  void Record(const std::string& key, const StoredVersion* before, const Versions* after,
+              WatchEvent::Kind gone);
+  absl::Status CheckBounds(bool new_key, size_t adding) const;
+
+  std::deque<WriterState> writers_;  // [0]: this replica's own
+  absl::flat_hash_map<Writer, uint32_t> writer_index_;
+  // The run of each endpoint whose ephemeral values are shown: writers learned of
+  // later take it.
+  absl::flat_hash_map<uint64_t, uint64_t> present_;
+  absl::btree_map<std::string, Versions> entries_;
+  CausalContext seen_;
+  // Values with a deadline: (deadline, writer, counter) -> key. Entries whose value
+  // went first are skipped when due.
+  absl::btree_map<std::tuple<int64_t, uint32_t, uint64_t>, std::string> deadlines_;
+  std::vector<Change> changes_;
+  uint64_t revision_ = 0;
+  size_t bytes_ = 0;
+  uint64_t expired_ = 0;
+  StoreBounds bounds_;
+};
+
+template <typename F>
+void Store::ForEachShown(absl::string_view filter, F f) const {
+  // A filter's levels before its first wildcard are a prefix of every key it matches.
+  const size_t wildcard = filter.find_first_of("+#");
+  const absl::string_view prefix =
+      wildcard == absl::string_view::npos ? filter : filter.substr(0, wildcard);
+  for (auto it = entries_.lower_bound(prefix);
+       it != entries_.end() &&
+       absl::string_view(it->first).substr(0, prefix.size()) == prefix;
+       ++it) {
+    if (!topics::TopicMatches(filter, it->first)) continue;
+    if (const StoredVersion* w = WinnerOf(it->second)) {
+      size_t shown = 0;
+      for (const StoredVersion& v : it->second) shown += IsShown(v) ? 1 : 0;
+      f(it->first, *w, shown - 1);
+    }
+  }
+}
+
+}  // namespace glue::model::internal
+
+#endif  // GLUE_MODEL_STORE_H_
