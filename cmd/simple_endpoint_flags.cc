@@ -8,6 +8,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/string_view.h"
 #include "cmd/message_tally.h"
+#include "glue/model/model.h"
 
 namespace glue {
 
@@ -24,6 +25,13 @@ absl::StatusOr<SimpleEndpointFlags> ParseSimpleEndpointFlags(int argc,
       {"rate", &flags.rate, 1, 100000},
       {"expiry", &flags.expiry_ms, 1, 3600000},
       {"duration", &flags.duration_s, 0, 31536000}};
+  struct Text {
+    const char* name;
+    std::string* target;
+    absl::Status (*check)(absl::string_view);  // null: any value
+  };
+  const Text texts[] = {{"topicName", &flags.topic, nullptr},
+                        {"model", &flags.model, &model::ValidateModelName}};
   for (int i = 1; i < argc; ++i) {
     absl::string_view arg = argv[i];
     if (absl::StartsWith(arg, "--")) arg.remove_prefix(1);
@@ -53,11 +61,15 @@ absl::StatusOr<SimpleEndpointFlags> ParseSimpleEndpointFlags(int argc,
     for (const Number& n : numbers) {
       if (name == n.name) number = &n;
     }
-    if (number == nullptr && name != "topicName") {
+    const Text* text = nullptr;
+    for (const Text& t : texts) {
+      if (name == t.name) text = &t;
+    }
+    if (number == nullptr && text == nullptr) {
       return absl::InvalidArgumentError(absl::StrCat(
           "unknown flag -", name,
           " (the flags: -sendMessages, -topicName, -payloadSize, -rate, -expiry, "
-          "-duration, -help)"));
+          "-duration, -model, -help)"));
     }
     if (!has_value) {
       if (i + 1 == argc) {
@@ -65,8 +77,13 @@ absl::StatusOr<SimpleEndpointFlags> ParseSimpleEndpointFlags(int argc,
       }
       value = argv[++i];
     }
-    if (number == nullptr) {
-      flags.topic = value;
+    if (text != nullptr) {
+      const absl::Status checked = text->check ? text->check(value) : absl::OkStatus();
+      if (!checked.ok()) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("-", text->name, " ", value, ": ", checked.message()));
+      }
+      *text->target = value;
       continue;
     }
     if (!absl::SimpleAtoi(value, number->target) || *number->target < number->min ||
@@ -75,6 +92,9 @@ absl::StatusOr<SimpleEndpointFlags> ParseSimpleEndpointFlags(int argc,
           absl::StrFormat("-%s %s: must be an integer in %" PRIu64 "..%" PRIu64,
                           number->name, value, number->min, number->max));
     }
+  }
+  if (!flags.model.empty() && flags.send_messages) {
+    return absl::InvalidArgumentError("-model and -sendMessages do not go together");
   }
   return flags;
 }

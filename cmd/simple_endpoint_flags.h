@@ -23,11 +23,16 @@ struct SimpleEndpointFlags {
   uint64_t rate = 20;                // -rate, in Hz, 1..100000
   uint64_t expiry_ms = 1000;         // -expiry, in milliseconds, 1..3600000
   uint64_t duration_s = 0;           // -duration, in seconds, 0 (none)..31536000
+  // -model NAME: open the replicated model NAME and take commands on stdin
+  // (cmd/model_console.h) in place of the topic; not with -sendMessages. Empty: none.
+  std::string model;
 };
 
 inline constexpr char kSimpleEndpointUsage[] =
     "usage: simple_endpoint [-sendMessages] [-topicName NAME] [-payloadSize BYTES]\n"
     "                       [-rate HZ] [-expiry MILLISECONDS] [-duration SECONDS]\n"
+    "       simple_endpoint -model NAME [-duration SECONDS]\n"
+    "         (commands on stdin: put KEY VALUE, del KEY, dump, sync)\n"
     "(and the GLUE_* environment variables; see README)\n";
 
 // ParseSimpleEndpointFlags reads argv[1..argc-1]: each flag as -name or --name, its
@@ -37,6 +42,8 @@ inline constexpr char kSimpleEndpointUsage[] =
 //   flag -rate needs a value
 //   -rate fast: must be an integer in 1..100000
 //   -sendMessages=yes: must be true or false
+//   -model a/b: model name 'a/b' may hold only letters, digits, '-', '_' and '.'
+//   -model and -sendMessages do not go together
 //   unexpected argument 'x'
 absl::StatusOr<SimpleEndpointFlags> ParseSimpleEndpointFlags(int argc,
                                                              const char* const* argv);

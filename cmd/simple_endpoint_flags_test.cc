@@ -26,6 +26,7 @@ TEST(ParseSimpleEndpointFlags, NoFlagsGiveTheDefaults) {
   EXPECT_EQ(flags.rate, 20u);
   EXPECT_EQ(flags.expiry_ms, 1000u);
   EXPECT_EQ(flags.duration_s, 0u);
+  EXPECT_EQ(flags.model, "");
 }
 
 TEST(ParseSimpleEndpointFlags, ReadsEveryFlagWithOneOrTwoDashesAndEitherValueForm) {
@@ -40,6 +41,38 @@ TEST(ParseSimpleEndpointFlags, ReadsEveryFlagWithOneOrTwoDashesAndEitherValueFor
   EXPECT_EQ(flags.duration_s, 3u);
   ASSERT_OK_AND_ASSIGN(flags, Parse({"-sendMessages=false"}));
   EXPECT_FALSE(flags.send_messages);
+}
+
+TEST(ParseSimpleEndpointFlags, ModelNamesTheModelInEitherValueForm) {
+  ASSERT_OK_AND_ASSIGN(SimpleEndpointFlags flags, Parse({"-model", "demo"}));
+  EXPECT_EQ(flags.model, "demo");
+  ASSERT_OK_AND_ASSIGN(flags, Parse({"--model=app.config-2_b", "-duration", "3"}));
+  EXPECT_EQ(flags.model, "app.config-2_b");
+  EXPECT_EQ(flags.duration_s, 3u);
+}
+
+TEST(ParseSimpleEndpointFlags, RefusesABadModelNameSayingWhy) {
+  EXPECT_THAT(Parse({"-model", "a/b"}),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       "-model a/b: model name 'a/b' may hold only letters, digits, "
+                       "'-', '_' and '.'"));
+  EXPECT_THAT(Parse({"-model="}),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       "-model : model name '' must have 1 to 64 bytes"));
+  const std::string long_name(65, 'm');
+  EXPECT_THAT(
+      Parse({"-model", long_name.c_str()}),
+      StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("must have 1 to 64 bytes")));
+}
+
+TEST(ParseSimpleEndpointFlags, RefusesAModelWithSendMessagesInEitherOrder) {
+  for (const std::vector<const char*>& args : std::vector<std::vector<const char*>>{
+           {"-model", "demo", "-sendMessages"}, {"-sendMessages", "-model=demo"}}) {
+    SCOPED_TRACE(args.front());
+    EXPECT_THAT(Parse(args), StatusIs(absl::StatusCode::kInvalidArgument,
+                                      "-model and -sendMessages do not go together"));
+  }
+  EXPECT_OK(Parse({"-model", "demo", "-sendMessages=false"}));
 }
 
 TEST(ParseSimpleEndpointFlags, HelpAsksForTheUsage) {
@@ -58,12 +91,13 @@ TEST(ParseSimpleEndpointFlags, AnUnknownFlagIsUnknownWhereverItIsAndListsTheFlag
                 StatusIs(absl::StatusCode::kInvalidArgument,
                          HasSubstr("unknown flag -bogus (the flags: -sendMessages, "
                                    "-topicName, -payloadSize, -rate, -expiry, "
-                                   "-duration, -help)")));
+                                   "-duration, -model, -help)")));
   }
 }
 
 TEST(ParseSimpleEndpointFlags, AKnownFlagWithoutItsValueSaysSo) {
-  for (const char* name : {"topicName", "payloadSize", "rate", "expiry", "duration"}) {
+  for (const char* name :
+       {"topicName", "payloadSize", "rate", "expiry", "duration", "model"}) {
     SCOPED_TRACE(name);
     const std::string flag = std::string("-") + name;
     EXPECT_THAT(Parse({flag.c_str()}), StatusIs(absl::StatusCode::kInvalidArgument,

@@ -6,10 +6,14 @@
 #   2. the unicast rendezvous example: the same through 127.0.0.1:27320;
 #   2b. the multicast example again with 30% of the datagrams lost (and some
 #       duplicated, reordered and corrupted), messages that expire after 5 s;
-#   3. the network and serialization layers exchanging frames over a lossy link.
+#   3. the network and serialization layers exchanging frames over a lossy link;
+#   4. a replicated model shared by three simple_endpoints (-model): one is cut off
+#      by a partition while both sides write, and after the heal the three states are
+#      the same (cmd/simple_endpoint_model_test.sh).
 # Runs inside a private network namespace (scripts/isolated.sh) when allowed; every
 # endpoint is bound to the loopback interface either way, so nothing leaves the
-# machine. Never fails.
+# machine. Exits 1 when the replicas of step 4 do not end in one state; otherwise
+# never fails.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
@@ -90,4 +94,11 @@ echo "   fragments each) through the same faults"
 GLUE_FAULT_LOSS=0.2 GLUE_FAULT_DUPLICATE=0.05 GLUE_FAULT_REORDER=0.1 \
   GLUE_FAULT_CORRUPT=0.01 build/cmd/transport_exchange --messages 100 --size 1048576 \
   2>/dev/null || echo "demo.sh: the large-message exchange reported a problem" >&2
+echo
+echo "== the model layer: three endpoints share the model 'demo' (simple_endpoint -model"
+echo "   demo, commands on stdin); one is cut off by a partition while both sides write"
+if ! cmd/simple_endpoint_model_test.sh "$endpoint"; then
+  echo "demo.sh: FAILED: the three replicas of the model did not end in one state" >&2
+  exit 1
+fi
 exit 0
