@@ -99,6 +99,14 @@ absl::StatusOr<EndpointOptions> OptionsFromEnvironment(const EnvironmentLookup& 
   GLUE_ASSIGN_OR_RETURN(const uint64_t spin_us,
                         GetUint64(env, "GLUE_SPIN_MICROSECONDS", 50, 0, 10000));
   options.spin = absl::Microseconds(spin_us);
+  if (std::optional<std::string> directory = env("GLUE_MODEL_DIRECTORY")) {
+    if (directory->empty()) {
+      return absl::InvalidArgumentError(
+          "GLUE_MODEL_DIRECTORY is set but empty: name a directory, or unset it to keep "
+          "models in memory only");
+    }
+    options.model_directory = *directory;
+  }
   return options;
 }
 
@@ -234,8 +242,11 @@ absl::StatusOr<std::unique_ptr<model::Model>> Endpoint::OpenModel(
                                                      : "endpoint not started");
     }
   }
+  model::ModelOptions with_directory = options;
+  if (with_directory.directory.empty())
+    with_directory.directory = r.options.model_directory;
   GLUE_ASSIGN_OR_RETURN(std::unique_ptr<model::Model> m,
-                        model::Model::Open(*r.topics, name, options));
+                        model::Model::Open(*r.topics, name, with_directory));
   MutexLock lock(&r.mu);
   std::erase_if(r.models, [](const model::Model::Handle& h) { return !h.Counters(); });
   r.models.push_back(m->handle());

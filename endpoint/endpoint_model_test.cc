@@ -1,5 +1,8 @@
 // The model layer through the Endpoint: replicas on the simulated network (and on
 // real loopback sockets), with their own threads.
+#include <filesystem>
+#include <fstream>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -77,22 +80,22 @@ TEST_F(EndpointModelTest, TwoEndpointsShareAModelAndALateJoinerGetsEveryKey) {
   EXPECT_THAT(a->OpenModel("config"), StatusIs(absl::StatusCode::kAlreadyExists));
   EXPECT_THAT(a->OpenModel("bad/name"), StatusIs(absl::StatusCode::kInvalidArgument));
   ASSERT_TRUE(peers_a.WaitFor(1) && peers_b.WaitFor(1));
-  ASSERT_OK(ma_->Put("app/web/port", "8080"));
-  ASSERT_TRUE(Eventually([&] { return mb_->Get("app/web/port").ok(); }));
-  absl::StatusOr<model::Entry> e = mb_->Get("app/web/port");
+  ASSERT_OK((*ma)->Put("app/web/port", "8080"));
+  ASSERT_TRUE(Eventually([&] { return (*mb)->Get("app/web/port").ok(); }));
+  absl::StatusOr<model::Entry> e = (*mb)->Get("app/web/port");
   EXPECT_EQ(*e->value, "8080");
   EXPECT_EQ(e->writer_name, "endpoint-1");
   EXPECT_EQ(e->version.writer.endpoint_id, 1u);
   // Many keys, then a late joiner.
   for (int i = 0; i < 2000; ++i) {
-    ASSERT_OK(mb_->Put(absl::StrCat("k/", i), std::string(100, 'x')));
+    ASSERT_OK((*mb)->Put(absl::StrCat("k/", i), std::string(100, 'x')));
   }
-  ASSERT_OK(ma_->Delete("app/web/port"));
+  ASSERT_OK((*ma)->Delete("app/web/port"));
   std::unique_ptr<Endpoint> c = Make(3, &peers_c);
   ASSERT_TRUE(c);
   auto mc = c->OpenModel("config");
   ASSERT_OK(mc);
-  ASSERT_TRUE(Eventually([&] { return Same({ma_.get(), mb_.get(), mc->get()}); }));
+  ASSERT_TRUE(Eventually([&] { return Same({ma->get(), mb->get(), mc->get()}); }));
   EXPECT_EQ(Contents(**mc).size(), 2000u);
   EXPECT_THAT((*mc)->Get("app/web/port"), StatusIs(absl::StatusCode::kNotFound));
   // Sync answers once every present replica answered.
@@ -211,6 +214,92 @@ TEST_F(EndpointModelTest, AValueWithATimeToLiveExpiresOnEveryReplica) {
   ASSERT_TRUE(
       Eventually([&] { return !ma_->Get("lease").ok() && !mb_->Get("lease").ok(); }));
   EXPECT_EQ(mb_->counters().expired, 1u);
+}
+
+std::string TempDir() {
+  std::string pattern =
+      (std::filesystem::temp_directory_path() / "endpoint_model_XXXXXX").string();
+  EXPECT_NE(::mkdtemp(pattern.data()), nullptr);
+  return pattern;
+}
+
+TEST_F(EndpointModelTest, ARestartedReplicaServesItsStateFromItsFileBeforeAnyPeer) {
+  model_root_ = TempDir();
+  Inbox peers;
+  {
+    std::unique_ptr<Endpoint> a = Make(1, &peers);
+    ASSERT_TRUE(a);
+    absl::StatusOr<std::unique_ptr<model::Model>> m = a->OpenModel("kept");
+    ASSERT_OK(m);
+    for (int i = 0; i < 1000; ++i) ASSERT_OK((*m)->Put(absl::StrCat("k/", i), "v"));
+    ASSERT_OK((*m)->Delete("k/7"));
+    ASSERT_OK((*m)->Put("lease", "short", {.time_to_live = absl::Milliseconds(1)}));
+    ASSERT_OK((*m)->Put("mine", "while I run", {.ephemeral = true}));
+    ASSERT_OK((*m)->Sync(absl::Now() + kWait));  // the pending writes go out first
+    // A second opener of the same file is refused, naming it.
+    EXPECT_THAT(a->OpenModel("kept"),
+                StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("in use")));
+  }
+  std::unique_ptr<Endpoint> again = Make(1, &peers);
+  ASSERT_TRUE(again);
+  absl::StatusOr<std::unique_ptr<model::Model>> m = again->OpenModel("kept");
+  ASSERT_OK(m);
+  // At once: no peer exists to answer.
+  EXPECT_EQ(*(*m)->Get("k/999")->value, "v");
+  EXPECT_THAT((*m)->Get("k/7"), StatusIs(absl::StatusCode::kNotFound));
+  EXPECT_THAT((*m)->Get("lease"), StatusIs(absl::StatusCode::kNotFound));
+  EXPECT_THAT((*m)->Get("mine"), StatusIs(absl::StatusCode::kNotFound));  // went with it
+  EXPECT_EQ((*m)->counters().keys, 999u);
+  EXPECT_GT((*m)->counters().file_records_loaded, 0u);
+}
+
+TEST_F(EndpointModelTest, ADamagedFileIsReportedAndRepairedFromPeers) {
+  model_root_ = TempDir();
+  OpenTwo("m");
+  for (int i = 0; i < 3000; ++i) {
+    ASSERT_OK(ma_->Put(absl::StrCat("k/", i), std::string(50, 'x')));
+  }
+  ASSERT_TRUE(Eventually([&] { return mb_->counters().keys == 3000; }));
+  // a stops; its file is damaged in the middle; it comes back.
+  ma_.reset();
+  a_.reset();
+  const std::string path = model_root_ + "/endpoint-1/m.model";
+  const auto size = std::filesystem::file_size(path);
+  {
+    std::fstream f(path, std::ios::in | std::ios::out | std::ios::binary);
+    f.seekp(static_cast<std::streamoff>(size / 2));
+    f.put('\xff');
+    f.put('\x00');
+  }
+  a_ = Make(1, &peers_a_);
+  ASSERT_TRUE(a_);
+  absl::StatusOr<std::unique_ptr<model::Model>> m = a_->OpenModel("m");
+  ASSERT_OK(m);
+  ma_ = *std::move(m);
+  EXPECT_EQ(ma_->counters().file_damaged, 1u);
+  EXPECT_LT(ma_->counters().keys, 3000u);
+  ASSERT_TRUE(Eventually([&] { return ma_->counters().keys == 3000; }));
+  ASSERT_TRUE(Eventually([&] { return Same({ma_.get(), mb_.get()}); }));
+}
+
+TEST_F(EndpointModelTest, AKeyDeletedWhileAReplicaWasDownStaysDeletedWhenItReturns) {
+  model_root_ = TempDir();
+  OpenTwo("m");
+  for (int i = 0; i < 100; ++i) ASSERT_OK(ma_->Put(absl::StrCat("k/", i), "v"));
+  ASSERT_TRUE(Eventually([&] { return mb_->counters().keys == 100; }));
+  mb_.reset();
+  b_.reset();
+  ASSERT_OK(ma_->Delete("k/5"));
+  ASSERT_OK(ma_->Put("k/6", "changed"));
+  b_ = Make(2, &peers_b_);
+  ASSERT_TRUE(b_);
+  absl::StatusOr<std::unique_ptr<model::Model>> m = b_->OpenModel("m");
+  ASSERT_OK(m);
+  mb_ = *std::move(m);
+  EXPECT_TRUE(mb_->Get("k/5").ok());  // from its file, as it was
+  ASSERT_TRUE(Eventually([&] { return Same({ma_.get(), mb_.get()}); }));
+  EXPECT_THAT(ma_->Get("k/5"), StatusIs(absl::StatusCode::kNotFound));
+  EXPECT_EQ(*mb_->Get("k/6")->value, "changed");
 }
 
 TEST_F(EndpointLoopbackTest, ModelsConvergeOverLoopbackSocketsWithLoss) {

@@ -90,6 +90,7 @@ class EndpointTest : public ::testing::Test {
       options.discovery = network_.MulticastConfig(id, name);
     }
     options.linger = linger;
+    if (!model_root_.empty()) options.model_directory = model_root_ + "/" + name;
     options.on_peer_added = [peers](const discovery::Peer& peer) {
       peers->Add(peer.name);
     };
@@ -107,7 +108,9 @@ class EndpointTest : public ::testing::Test {
   }
 
   bool simulated_ = true;
-  bool faults_ = false;  // endpoints made with a fault link (no faults yet): SetFaults
+  bool faults_ = false;
+  // When set, each endpoint keeps its models in a directory of its own below it.
+  std::string model_root_;  // endpoints made with a fault link (no faults yet): SetFaults
   network::testing::SimulatedNetwork simulated_network_{SystemClock(),
                                                         std::random_device()()};
   discovery::testing::LoopbackNetwork network_;

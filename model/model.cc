@@ -2,6 +2,7 @@
 
 #include <boost/asio/post.hpp>
 #include <deque>
+#include <filesystem>
 #include <utility>
 
 #include "absl/container/flat_hash_map.h"
@@ -13,9 +14,11 @@
 #include "absl/strings/str_join.h"
 #include "glue/base/clock.h"
 #include "glue/base/log.h"
+#include "glue/base/log_limiter.h"
 #include "glue/base/mutex.h"
 #include "glue/base/status_macros.h"
 #include "glue/topics/topic_filter.h"
+#include "model/model_file.h"
 #include "model/model_message.h"
 #include "model/store.h"
 
@@ -66,12 +69,11 @@ struct WatchState {
 // Replica is what this replica knows of a peer that opened the model.
 struct Replica {
   std::string name;
-  uint64_t incarnation = 0;    // 0: no hello yet
-  bool present = false;        // hello heard, and not removed since
-  bool needs_exchange = true;  // (re)added: summaries to exchange at its hello
-  uint64_t outstanding = 0;    // our summary request it has not answered
-  uint64_t answered = 0;       // the latest request it answered
-  uint64_t acked = 0;          // how far it holds our writes
+  uint64_t incarnation = 0;  // 0: no hello yet
+  bool present = false;      // hello heard, and not removed since
+  uint64_t outstanding = 0;  // our summary request it has not answered
+  uint64_t answered = 0;     // the latest request it answered
+  uint64_t acked = 0;        // how far it holds our writes
 };
 
 // PendingWrite is a local write waiting for the next delta.
@@ -116,10 +118,15 @@ struct ModelState final : discovery::PeerListener {
                      discovery::RemovalReason reason) override;
 
   void OnMessage(const topics::Message& m);
+  // Heard notes a message of run `incarnation` of peer `from`: present from then on
+  // (until discovery removes it), its ephemeral values shown.
+  void Heard(uint64_t from, const std::string& from_name, uint64_t incarnation)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu);
   void OnHello(uint64_t from, const std::string& from_name, const Hello& hello)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu);
   void OnSummary(uint64_t from, const Summary& summary) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu);
-  void OnDelta(uint64_t from, const Delta& delta) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu);
+  void OnDelta(uint64_t from, const Delta& delta, absl::Span<const uint8_t> bytes)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu);
   void OnAck(uint64_t from, const Ack& ack) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu);
 
   std::string PeerTopic(uint64_t peer) const { return absl::StrCat(prefix, "to/", peer); }
@@ -145,6 +152,16 @@ struct ModelState final : discovery::PeerListener {
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu);
   void Drain(const std::shared_ptr<WatchState>& watch);
   void CloseLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu);
+  // The file: Load reads it into the store (at Open), Persist appends what changed
+  // the state, Compact rewrites it from the state, SyncFile makes it durable.
+  absl::Status Load() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu);
+  void Persist(absl::Span<const uint8_t> delta) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu);
+  void Compact() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu);
+  void FileError(const absl::Status& status) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu);
+  void OnSyncAlarm();
+  // RetractEphemeral removes, by writes of this replica, the ephemeral values of this
+  // endpoint that `stale` picks.
+  void RetractOwnEphemeral(bool this_run) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu);
 
   topics::Topics* const topics;
   const std::string name;
@@ -159,6 +176,7 @@ struct ModelState final : discovery::PeerListener {
   std::unique_ptr<Alarm> expiry_alarm;
   std::unique_ptr<Alarm> anti_entropy_alarm;
   std::unique_ptr<Alarm> retry_alarm;
+  std::unique_ptr<Alarm> sync_alarm;
 
   mutable Mutex mu;
   bool closed ABSL_GUARDED_BY(mu) = false;
@@ -178,6 +196,9 @@ struct ModelState final : discovery::PeerListener {
   absl::flat_hash_map<uint64_t, std::shared_ptr<WatchState>> watches ABSL_GUARDED_BY(mu);
   uint64_t next_watch ABSL_GUARDED_BY(mu) = 1;
   ModelCounters counters ABSL_GUARDED_BY(mu);
+  std::unique_ptr<ModelFile> file ABSL_GUARDED_BY(mu);
+  bool sync_armed ABSL_GUARDED_BY(mu) = false;
+  LogLimiter file_error_log ABSL_GUARDED_BY(mu);
 };
 
 namespace {
@@ -208,11 +229,11 @@ void State::SendSummary(uint64_t peer, bool reply_wanted) {
 void State::OnPeerAdded(const discovery::Peer& peer) {
   MutexLock lock(&mu);
   if (closed) return;
-  Replica& r = replicas[peer.id];
-  r.needs_exchange = true;
-  r.name = peer.name;
-  // A new hello, kept in history, reaches the peer when its interest does (and the
-  // peers present, which take it as news of nothing).
+  replicas[peer.id].name = peer.name;
+  // A new hello, kept in history, reaches the peer when its interest does: it starts
+  // an exchange of summaries, also when the peer had not removed us (the one we sent
+  // before would be dropped as a duplicate). The peers present take it too, and
+  // exchange summaries, which costs little when nothing differs.
   Send(hello_topic, Hello{writer.incarnation}, 1).IgnoreError();
 }
 
@@ -241,9 +262,11 @@ void State::OnMessage(const topics::Message& m) {
   if (auto* hello = std::get_if<Hello>(&*message)) {
     OnHello(m.publisher_id, m.publisher_name, *hello);
   } else if (auto* summary = std::get_if<Summary>(&*message)) {
+    Heard(m.publisher_id, m.publisher_name, summary->incarnation);
     OnSummary(m.publisher_id, *summary);
   } else if (auto* delta = std::get_if<Delta>(&*message)) {
-    OnDelta(m.publisher_id, *delta);
+    Heard(m.publisher_id, m.publisher_name, delta->incarnation);
+    OnDelta(m.publisher_id, *delta, m.payload);
   } else if (auto* ack = std::get_if<Ack>(&*message)) {
     OnAck(m.publisher_id, *ack);
   }
@@ -251,24 +274,27 @@ void State::OnMessage(const topics::Message& m) {
   mu.NotifyAll();
 }
 
-void State::OnHello(uint64_t from, const std::string& from_name, const Hello& hello) {
+void State::Heard(uint64_t from, const std::string& from_name, uint64_t incarnation) {
   Replica& r = replicas[from];
   r.name = from_name;
-  if (r.incarnation != hello.incarnation) {
+  if (r.incarnation != incarnation) {
     // Another run of the peer: what we knew of the last one's answers is void.
-    r.incarnation = hello.incarnation;
-    r.needs_exchange = true;
+    r.incarnation = incarnation;
     r.outstanding = 0;
     r.acked = 0;
+    r.present = false;
   }
   if (!r.present) {
+    // Discovery holds it (its messages come only then) and it has the model open.
     r.present = true;
-    store.SetPresent(from, hello.incarnation, true);
+    store.SetPresent(from, incarnation, true);
   }
-  if (r.needs_exchange) {
-    r.needs_exchange = false;
-    SendSummary(from, /*reply_wanted=*/true);
-  }
+}
+
+void State::OnHello(uint64_t from, const std::string& from_name, const Hello& hello) {
+  Heard(from, from_name, hello.incarnation);
+  // A hello says its sender opened the model or (re)added a peer, perhaps us.
+  if (replicas[from].outstanding == 0) SendSummary(from, /*reply_wanted=*/true);
 }
 
 void State::OnSummary(uint64_t from, const Summary& summary) {
@@ -279,7 +305,7 @@ void State::OnSummary(uint64_t from, const Summary& summary) {
   if (summary.reply_wanted && r.outstanding == 0) SendSummary(from, false);
 }
 
-void State::OnDelta(uint64_t from, const Delta& delta) {
+void State::OnDelta(uint64_t from, const Delta& delta, absl::Span<const uint8_t> bytes) {
   ++counters.deltas_received;
   for (const WireVersion& v : delta.versions) hybrid.Observe(v.time, clock.Now());
   const Store::DeltaResult result = store.ApplyDelta(delta, Millis(clock.Now()));
@@ -288,6 +314,7 @@ void State::OnDelta(uint64_t from, const Delta& delta) {
   counters.refused_bounds += result.refused;
   counters.removals_learned += result.removed;
   if (result.earliest_deadline != 0) ArmExpiry(result.earliest_deadline);
+  if (result.applied + result.removed > 0 || !delta.dots.empty()) Persist(bytes);
   Replica& r = replicas[from];
   if (delta.answer_to != 0 && delta.last) {
     r.answered = std::max(r.answered, delta.answer_to);
@@ -355,7 +382,9 @@ void State::FlushLocked() {
       delta.versions.push_back(std::move(v));
     }
     ++counters.deltas_sent;
-    if (!Send(all_topic, delta, 0).ok()) refused = true;
+    const std::vector<uint8_t> encoded = EncodeModelMessage(delta);
+    Persist(encoded);
+    if (!SendBytes(all_topic, encoded, 0).ok()) refused = true;
   }
   pending.clear();
   if (refused && !repair_wanted) {
@@ -519,12 +548,126 @@ void State::Drain(const std::shared_ptr<WatchState>& watch) {
 
 void State::CloseLocked() {
   closed = true;
+  sync_alarm->Cancel();
+  file.reset();  // synced, closed and unlocked
   expiry_alarm->Cancel();
   anti_entropy_alarm->Cancel();
   retry_alarm->Cancel();
   answers.clear();
   watches.clear();
   mu.NotifyAll();
+}
+
+absl::Status State::Load() {
+  const std::string path =
+      (std::filesystem::path(options.directory) / (name + ".model")).string();
+  const int64_t now = Millis(clock.Now());
+  ModelFile::LoadReport report;
+  GLUE_ASSIGN_OR_RETURN(
+      file, ModelFile::Open(
+                path,
+                [&](absl::Span<const uint8_t> payload, int64_t written_at)
+                    ABSL_NO_THREAD_SAFETY_ANALYSIS {
+                      absl::StatusOr<ModelMessage> m = DecodeModelMessage(payload);
+                      Delta* delta = m.ok() ? std::get_if<Delta>(&*m) : nullptr;
+                      if (delta == nullptr) return;  // checked, so written by a bug
+                      for (const WireVersion& v : delta->versions) {
+                        hybrid.Observe(v.time, clock.Now());
+                      }
+                      // A time to live counts from when the record was written.
+                      const Store::DeltaResult result =
+                          store.ApplyDelta(*delta, std::min(written_at, now));
+                      if (result.earliest_deadline != 0)
+                        ArmExpiry(result.earliest_deadline);
+                      ++counters.file_records_loaded;
+                    },
+                &report));
+  store.Expire(now);
+  store.TakeChanges();  // what was there before Open is no change
+  if (!report.problem.empty()) {
+    ++counters.file_damaged;
+    GLUE_LOG(
+        kWarning,
+        "model %s: %s: %s; the state read before it (%d records) is kept, peers give "
+        "the rest, and the file is rewritten",
+        name, path, report.problem, report.records);
+    Compact();
+  } else if (report.records > 0) {
+    GLUE_LOG(kInfo, "model %s: %d keys from %s (%d records, %d bytes)", name,
+             store.keys(), path, report.records, report.bytes);
+  }
+  // The ephemeral values of this endpoint's earlier runs went with them.
+  RetractOwnEphemeral(/*this_run=*/false);
+  return absl::OkStatus();
+}
+
+void State::RetractOwnEphemeral(bool this_run) {
+  auto picked = [&](const StoredVersion& v) {
+    const Writer& w = store.writer(v.writer).writer;
+    return v.ephemeral && w.endpoint_id == writer.endpoint_id &&
+           (w.incarnation == writer.incarnation) == this_run;
+  };
+  for (const std::string& key : store.Keys(picked)) {
+    const HybridTime time = hybrid.Tick(clock.Now());
+    if (auto write = store.Retract(key, picked)) {
+      pending.push_back({.key = key,
+                         .counter = write->counter,
+                         .time = time,
+                         .replaced = std::move(write->replaced)});
+    }
+  }
+}
+
+void State::Persist(absl::Span<const uint8_t> delta) {
+  if (file == nullptr) return;
+  if (absl::Status s = file->Append(delta, Millis(clock.Now())); !s.ok()) {
+    FileError(s);
+    return;
+  }
+  ++counters.file_records_appended;
+  // Rewritten when what it holds has grown to twice what the state needs.
+  if (file->bytes() > 2 * file->rewritten_bytes() + (size_t{1} << 20)) Compact();
+  if (!sync_armed) {
+    sync_armed = true;
+    sync_alarm->Set(clock.Now() + options.sync_interval);
+  }
+}
+
+void State::Compact() {
+  if (file == nullptr) return;
+  const int64_t now = Millis(clock.Now());
+  absl::Status s = file->Rewrite([&](const auto& emit) ABSL_NO_THREAD_SAFETY_ANALYSIS {
+    Answer all = store.StartAnswer(Summary{}, 0);
+    for (bool last = false; !last;) {
+      Delta delta{.incarnation = writer.incarnation};
+      last = store.NextAnswerChunk(all, size_t{1} << 20, now, &delta);
+      if (!delta.versions.empty() || !delta.dots.empty()) {
+        emit(EncodeModelMessage(delta), now);
+      }
+    }
+  });
+  if (!s.ok()) {
+    FileError(s);
+    return;
+  }
+  ++counters.file_rewrites;
+}
+
+void State::FileError(const absl::Status& status) {
+  ++counters.file_errors;
+  if (const uint64_t n = file_error_log.Admit(clock.Now())) {
+    GLUE_LOG(
+        kWarning,
+        "model %s: %d error(s) keeping its file, e.g. %s; the model goes on in memory",
+        name, n, status.ToString());
+  }
+}
+
+void State::OnSyncAlarm() {
+  MutexLock lock(&mu);
+  sync_armed = false;
+  if (closed || file == nullptr) return;
+  if (absl::Status s = file->Sync(); !s.ok()) FileError(s);
 }
 
 }  // namespace internal
@@ -538,10 +681,12 @@ absl::StatusOr<std::unique_ptr<Model>> Model::Open(topics::Topics& topics,
   if (options.max_keys == 0 || options.max_value_bytes == 0 || options.max_bytes == 0 ||
       options.max_watch_backlog == 0 || options.message_bytes < 1024 ||
       options.anti_entropy_interval <= absl::ZeroDuration() ||
-      options.max_clock_ahead < absl::ZeroDuration()) {
+      options.max_clock_ahead < absl::ZeroDuration() ||
+      options.sync_interval <= absl::ZeroDuration()) {
     return absl::InvalidArgumentError(
         "model options: bounds and max_watch_backlog must be above 0, message_bytes at "
-        "least 1024, anti_entropy_interval positive, max_clock_ahead not negative");
+        "least 1024, anti_entropy_interval and sync_interval positive, max_clock_ahead "
+        "not negative");
   }
   absl::BitGen random;
   const Writer self{topics.endpoint_id(),
@@ -560,6 +705,13 @@ absl::StatusOr<std::unique_ptr<Model>> Model::Open(topics::Topics& topics,
   state->retry_alarm = clock.CreateAlarm(topics.executor(), [weak] {
     if (auto s = weak.lock()) s->PumpAnswers();
   });
+  state->sync_alarm = clock.CreateAlarm(topics.executor(), [weak] {
+    if (auto s = weak.lock()) s->OnSyncAlarm();
+  });
+  if (!options.directory.empty()) {
+    MutexLock lock(&state->mu);
+    GLUE_RETURN_IF_ERROR(state->Load());
+  }
   auto on_message = [weak](const topics::Message& m) {
     if (auto s = weak.lock()) s->OnMessage(m);
   };
@@ -580,6 +732,7 @@ absl::StatusOr<std::unique_ptr<Model>> Model::Open(topics::Topics& topics,
   {
     MutexLock lock(&state->mu);
     state->Send(state->hello_topic, internal::Hello{self.incarnation}, 1).IgnoreError();
+    state->ScheduleFlush();  // the retractions Load made, if any
     state->anti_entropy_alarm->Set(clock.Now() + options.anti_entropy_interval);
   }
   return std::unique_ptr<Model>(new Model(std::move(state)));
@@ -596,26 +749,9 @@ void CloseModel(ModelState& s) {
   {
     MutexLock lock(&s.mu);
     if (s.closed) return;
-    // This replica's ephemeral values go with it: deleted, so that every replica
+    // This replica's ephemeral values go with it: retracted, so that every replica
     // drops them now rather than when discovery removes this endpoint.
-    std::vector<std::string> keys;
-    s.store.ForEachShown("#", [&](const std::string& key, const StoredVersion&, size_t) {
-      keys.push_back(key);
-    });
-    for (const std::string& key : keys) {
-      bool own_ephemeral = false;
-      for (const StoredVersion& v : s.store.Shown(key)) {
-        own_ephemeral |= v.writer == 0 && v.ephemeral;
-      }
-      if (!own_ephemeral) continue;
-      const HybridTime time = s.hybrid.Tick(s.clock.Now());
-      if (auto write = s.store.Delete(key)) {
-        s.pending.push_back({.key = key,
-                             .counter = write->counter,
-                             .time = time,
-                             .replaced = std::move(write->replaced)});
-      }
-    }
+    s.RetractOwnEphemeral(/*this_run=*/true);
     s.FlushLocked();
     s.Publish();
     s.CloseLocked();

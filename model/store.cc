@@ -187,6 +187,47 @@ LocalWrite Store::ReplaceAll(const std::string& key, Versions& versions,
   return write;
 }
 
+std::optional<LocalWrite> Store::Retract(
+    absl::string_view key, absl::FunctionRef<bool(const StoredVersion&)> which) {
+  auto it = entries_.find(key);
+  if (it == entries_.end()) return std::nullopt;
+  Versions& versions = it->second;
+  if (std::none_of(versions.begin(), versions.end(), which)) return std::nullopt;
+  std::optional<StoredVersion> before;
+  if (const StoredVersion* w = WinnerOf(versions)) before = *w;
+  LocalWrite write;
+  write.counter = seen_.Next(self()).counter;
+  seen_.Add(Dot{self(), write.counter});
+  for (size_t i = 0; i < versions.size();) {
+    if (which(versions[i])) {
+      write.replaced.push_back(
+          Dot{writers_[versions[i].writer].writer, versions[i].counter});
+      Release(it->first, versions[i]);
+      versions.erase(versions.begin() + i);
+    } else {
+      ++i;
+    }
+  }
+  const std::string k = it->first;
+  if (versions.empty()) {
+    bytes_ -= k.size();
+    entries_.erase(it);
+    Record(k, before ? &*before : nullptr, nullptr, WatchEvent::Kind::kDelete);
+  } else {
+    Record(k, before ? &*before : nullptr, &versions, WatchEvent::Kind::kDelete);
+  }
+  return write;
+}
+
+std::vector<std::string> Store::Keys(
+    absl::FunctionRef<bool(const StoredVersion&)> which) const {
+  std::vector<std::string> keys;
+  for (const auto& [key, versions] : entries_) {
+    if (std::any_of(versions.begin(), versions.end(), which)) keys.push_back(key);
+  }
+  return keys;
+}
+
 std::optional<LocalWrite> Store::Delete(absl::string_view key) {
   auto it = entries_.find(key);
   if (it == entries_.end()) return std::nullopt;

@@ -24,6 +24,7 @@
 #include "absl/container/btree_map.h"
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/inlined_vector.h"
+#include "absl/functional/function_ref.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/types/span.h"
@@ -99,6 +100,14 @@ class Store {
   // kResourceExhausted at a bound (named).
   absl::StatusOr<LocalWrite> Put(absl::string_view key, Value value, HybridTime time,
                                  bool ephemeral, int64_t deadline_ms);
+  // Retract removes the values of `key` that `which` picks, by a write of this replica
+  // that replaces them alone; nullopt when none is picked.
+  std::optional<LocalWrite> Retract(absl::string_view key,
+                                    absl::FunctionRef<bool(const StoredVersion&)> which);
+  // Keys lists the keys that hold a value `which` picks.
+  std::vector<std::string> Keys(
+      absl::FunctionRef<bool(const StoredVersion&)> which) const;
+
   // Delete removes every value of `key`; nullopt when it holds none.
   std::optional<LocalWrite> Delete(absl::string_view key);
 

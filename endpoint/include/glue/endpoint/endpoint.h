@@ -67,6 +67,9 @@ struct EndpointOptions {
   // right after it worked, an answer often comes sooner than a sleeping thread wakes. An
   // idle endpoint spends nothing on it. GLUE_SPIN_MICROSECONDS, 0..10000.
   absl::Duration spin = absl::Microseconds(50);
+  // Where OpenModel keeps models across restarts when their options name no directory
+  // (model::ModelOptions::directory). GLUE_MODEL_DIRECTORY; empty: in memory only.
+  std::string model_directory;
   // Peer events, on the endpoint's threads; they may call the endpoint but not Stop.
   std::function<void(const discovery::Peer&)> on_peer_added;
   std::function<void(const discovery::Peer&, discovery::RemovalReason)> on_peer_removed;
@@ -80,10 +83,10 @@ struct EndpointOptions {
 // (discovery/config.h), GLUE_MTU (transport; unset, the listen interface's MTU
 // decides), GLUE_MAX_MESSAGE_BYTES (fragmentation), GLUE_FAULT_*
 // (network/fault_injecting_link.h), GLUE_THREADS,
-// GLUE_LINGER_MILLISECONDS and GLUE_SPIN_MICROSECONDS. It checks GLUE_LOG_LEVEL too
-// (base/log.h), which the logger, being the process's, reads from the process
-// environment itself. Errors name the variable and its value: kInvalidArgument, or
-// kNotFound for an interface or host that does not exist. Any thread.
+// GLUE_LINGER_MILLISECONDS, GLUE_SPIN_MICROSECONDS and GLUE_MODEL_DIRECTORY. It checks
+// GLUE_LOG_LEVEL too (base/log.h), which the logger, being the process's, reads from the
+// process environment itself. Errors name the variable and its value: kInvalidArgument,
+// or kNotFound for an interface or host that does not exist. Any thread.
 absl::StatusOr<EndpointOptions> OptionsFromEnvironment(
     const EnvironmentLookup& env = ProcessEnvironment());
 

@@ -136,6 +136,14 @@ struct ModelOptions {
   absl::Duration max_clock_ahead = absl::Seconds(10);
   // Deltas and answers are sent in messages of about this many bytes.
   size_t message_bytes = 60 * 1024;
+  // Where the replica keeps its state across restarts: the file DIRECTORY/NAME.model,
+  // locked while the model is open (one process at a time). Empty: in memory only.
+  // The Endpoint's default is GLUE_MODEL_DIRECTORY. What changed the state is
+  // appended to the file as its delta is sent or taken (so a process that crashes
+  // loses nothing written before), and synced to the disk within sync_interval (so a
+  // machine that crashes loses at most that much; peers give it back if they have it).
+  std::string directory;
+  absl::Duration sync_interval = absl::Seconds(1);
 };
 
 // ModelCounters count what one model did since it was opened.
@@ -157,6 +165,15 @@ struct ModelCounters {
   uint64_t refused_bounds = 0;    // peers' values not taken at a bound
   uint64_t publish_refused = 0;   // sends the topics layer refused (repaired later)
   uint64_t watch_overflows = 0;
+  // The file (ModelOptions::directory): records read at Open, records appended, whole
+  // rewrites, and errors: a truncated or corrupt file found at Open (what came before
+  // the damage is kept, the rest comes from peers, and the file is rewritten), or a
+  // write that failed (the model goes on in memory; logged once per period).
+  uint64_t file_records_loaded = 0;
+  uint64_t file_records_appended = 0;
+  uint64_t file_rewrites = 0;
+  uint64_t file_damaged = 0;
+  uint64_t file_errors = 0;
   uint64_t keys = 0;   // now
   uint64_t bytes = 0;  // now
   uint64_t writers = 0;
@@ -168,8 +185,11 @@ struct ModelCounters {
 class Model {
  public:
   // Open opens the model `name` over `topics`, which must be started and outlive it.
-  // Errors: kInvalidArgument for a bad name or options; kAlreadyExists when this
-  // endpoint has it open already; those of topics::Topics::Subscribe.
+  // With options.directory, the state kept there is back before Open returns. Errors:
+  // kInvalidArgument for a bad name or options; kAlreadyExists when this endpoint has
+  // it open already; those of topics::Topics::Subscribe; kFailedPrecondition when
+  // another process has the model's file open, kDataLoss when the file is not a model
+  // file, and the system's errors opening it (each naming the file).
   static absl::StatusOr<std::unique_ptr<Model>> Open(topics::Topics& topics,
                                                      absl::string_view name,
                                                      ModelOptions options = {});
