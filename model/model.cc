@@ -129,6 +129,10 @@ struct ModelState final : discovery::PeerListener {
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu);
   void OnAck(uint64_t from, const Ack& ack) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu);
 
+  // WallTime is the physical time hybrid times follow.
+  absl::Time WallTime() const {
+    return options.wall_clock ? options.wall_clock() : clock.Now();
+  }
   std::string PeerTopic(uint64_t peer) const { return absl::StrCat(prefix, "to/", peer); }
   absl::Status Send(const std::string& topic, const ModelMessage& message, size_t history)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu);
@@ -307,7 +311,7 @@ void State::OnSummary(uint64_t from, const Summary& summary) {
 
 void State::OnDelta(uint64_t from, const Delta& delta, absl::Span<const uint8_t> bytes) {
   ++counters.deltas_received;
-  for (const WireVersion& v : delta.versions) hybrid.Observe(v.time, clock.Now());
+  for (const WireVersion& v : delta.versions) hybrid.Observe(v.time, WallTime());
   const Store::DeltaResult result = store.ApplyDelta(delta, Millis(clock.Now()));
   counters.writes_applied += result.applied;
   counters.writes_known += result.known;
@@ -572,7 +576,7 @@ absl::Status State::Load() {
                       Delta* delta = m.ok() ? std::get_if<Delta>(&*m) : nullptr;
                       if (delta == nullptr) return;  // checked, so written by a bug
                       for (const WireVersion& v : delta->versions) {
-                        hybrid.Observe(v.time, clock.Now());
+                        hybrid.Observe(v.time, WallTime());
                       }
                       // A time to live counts from when the record was written.
                       const Store::DeltaResult result =
@@ -608,7 +612,7 @@ void State::RetractOwnEphemeral(bool this_run) {
            (w.incarnation == writer.incarnation) == this_run;
   };
   for (const std::string& key : store.Keys(picked)) {
-    const HybridTime time = hybrid.Tick(clock.Now());
+    const HybridTime time = hybrid.Tick(WallTime());
     if (auto write = store.Retract(key, picked)) {
       pending.push_back({.key = key,
                          .counter = write->counter,
@@ -810,7 +814,7 @@ absl::Status Model::Put(absl::string_view key, absl::string_view value,
   MutexLock lock(&s.mu);
   if (s.closed) return absl::FailedPreconditionError("model closed");
   const absl::Time now = s.clock.Now();
-  const HybridTime time = s.hybrid.Tick(now);
+  const HybridTime time = s.hybrid.Tick(s.WallTime());
   uint64_t ttl_ms = 0;
   int64_t deadline = 0;
   if (options.time_to_live != absl::InfiniteDuration()) {
@@ -860,7 +864,7 @@ absl::Status Model::Delete(absl::string_view key) {
   ModelState& s = *state_;
   MutexLock lock(&s.mu);
   if (s.closed) return absl::FailedPreconditionError("model closed");
-  const HybridTime time = s.hybrid.Tick(s.clock.Now());
+  const HybridTime time = s.hybrid.Tick(s.WallTime());
   std::optional<internal::LocalWrite> write = s.store.Delete(key);
   if (!write) return absl::NotFoundError(absl::StrCat("no key '", key, "'"));
   ++s.counters.deletes;

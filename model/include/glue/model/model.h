@@ -134,6 +134,10 @@ struct ModelOptions {
   absl::Duration anti_entropy_interval = absl::Seconds(5);
   // How far ahead of this host's clock a peer's time may take ours (HybridClock).
   absl::Duration max_clock_ahead = absl::Seconds(10);
+  // The host's clock, which the times of writes follow: by default the topics' clock.
+  // Only the times of writes read it (deadlines keep to the topics' clock): tests give
+  // replicas clocks minutes apart.
+  std::function<absl::Time()> wall_clock;
   // Deltas and answers are sent in messages of about this many bytes.
   size_t message_bytes = 60 * 1024;
   // Where the replica keeps its state across restarts: the file DIRECTORY/NAME.model,
