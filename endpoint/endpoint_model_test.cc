@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "endpoint/endpoint_test.pb.h"
 #include "endpoint/endpoint_test_fixture.h"
 #include "glue/endpoint/endpoint.h"
 #include "gmock/gmock.h"
@@ -104,6 +105,24 @@ TEST_F(EndpointModelTest, TwoEndpointsShareAModelAndALateJoinerGetsEveryKey) {
   auto other = a->OpenModel("other");
   ASSERT_OK(other);
   EXPECT_TRUE(Contents(**other).empty());
+}
+
+TEST_F(EndpointModelTest, TheTypedFormCarriesProtocolBuffersMessages) {
+  OpenTwo("typed");
+  test::Reading reading;
+  reading.set_sensor("kitchen");
+  reading.set_celsius(21.5);
+  ASSERT_OK(ma_->PutMessage("sensors/kitchen", reading));
+  ASSERT_OK(ma_->Put("sensors/garbage", std::string("\xff\xff\xff", 3)));
+  ASSERT_TRUE(Eventually([&] { return mb_->counters().keys == 2; }));
+  absl::StatusOr<test::Reading> got = mb_->GetMessage<test::Reading>("sensors/kitchen");
+  ASSERT_OK(got);
+  EXPECT_EQ(got->sensor(), "kitchen");
+  EXPECT_EQ(got->celsius(), 21.5);
+  EXPECT_THAT(mb_->GetMessage<test::Reading>("sensors/garbage"),
+              StatusIs(absl::StatusCode::kDataLoss, HasSubstr("glue.test.Reading")));
+  EXPECT_THAT(mb_->GetMessage<test::Reading>("sensors/none"),
+              StatusIs(absl::StatusCode::kNotFound));
 }
 
 TEST_F(EndpointModelTest, PutWaitsForReplicasOrSaysHowManyHeldIt) {

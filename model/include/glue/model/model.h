@@ -26,6 +26,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "glue/model/causal_context.h"
@@ -215,6 +216,31 @@ class Model {
   // kFailedPrecondition after Close.
   absl::Status Put(absl::string_view key, absl::string_view value,
                    const PutOptions& options = {});
+
+  // The typed form, for Protocol Buffers messages: the value is the message's
+  // serialization. GetMessage fails with kDataLoss, naming the key and the type, when
+  // the value does not parse as T.
+  template <typename T>
+  absl::Status PutMessage(absl::string_view key, const T& message,
+                          const PutOptions& options = {}) {
+    std::string bytes;
+    if (!message.SerializeToString(&bytes)) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "a ", message.GetTypeName(), " for '", key, "' does not serialize"));
+    }
+    return Put(key, bytes, options);
+  }
+  template <typename T>
+  absl::StatusOr<T> GetMessage(absl::string_view key) const {
+    absl::StatusOr<Entry> entry = Get(key);
+    if (!entry.ok()) return entry.status();
+    T message;
+    if (!message.ParseFromString(*entry->value)) {
+      return absl::DataLossError(
+          absl::StrCat("the value of '", key, "' is not a ", message.GetTypeName()));
+    }
+    return message;
+  }
 
   // Delete removes `key` with every value it holds. kNotFound when it holds none.
   absl::Status Delete(absl::string_view key);
