@@ -49,6 +49,8 @@ struct Endpoint::Runtime final : discovery::PeerListener {
   // The models opened on the endpoint, closed when it stops (the application owns
   // them); those gone already are pruned as new ones open.
   std::vector<model::Model::Handle> models ABSL_GUARDED_BY(mu);
+  // The bound all of them share (EndpointOptions::max_model_bytes).
+  std::shared_ptr<model::ByteBudget> model_budget;
 };
 
 namespace {
@@ -107,6 +109,10 @@ absl::StatusOr<EndpointOptions> OptionsFromEnvironment(const EnvironmentLookup& 
     }
     options.model_directory = *directory;
   }
+  GLUE_ASSIGN_OR_RETURN(const uint64_t model_bytes,
+                        GetUint64(env, "GLUE_MODEL_MAX_BYTES", options.max_model_bytes, 1,
+                                  std::numeric_limits<uint64_t>::max()));
+  options.max_model_bytes = model_bytes;
   return options;
 }
 
@@ -133,6 +139,8 @@ absl::StatusOr<std::unique_ptr<Endpoint>> Endpoint::Create(EndpointOptions optio
   options.discovery_options.datagram_budget = options.transport.max_datagram_bytes;
   auto runtime = std::make_unique<Runtime>();
   runtime->options = std::move(options);
+  runtime->model_budget =
+      std::make_shared<model::ByteBudget>(runtime->options.max_model_bytes);
   Runtime& r = *runtime;
   const EndpointOptions& o = r.options;
   std::optional<boost::asio::any_io_executor> slow;
@@ -242,11 +250,11 @@ absl::StatusOr<std::unique_ptr<model::Model>> Endpoint::OpenModel(
                                                      : "endpoint not started");
     }
   }
-  model::ModelOptions with_directory = options;
-  if (with_directory.directory.empty())
-    with_directory.directory = r.options.model_directory;
+  model::ModelOptions model_options = options;
+  if (model_options.directory.empty())
+    model_options.directory = r.options.model_directory;
   GLUE_ASSIGN_OR_RETURN(std::unique_ptr<model::Model> m,
-                        model::Model::Open(*r.topics, name, with_directory));
+                        model::Model::Open(*r.topics, name, model_options));
   MutexLock lock(&r.mu);
   std::erase_if(r.models, [](const model::Model::Handle& h) { return !h.Counters(); });
   r.models.push_back(m->handle());

@@ -109,7 +109,8 @@ struct ModelState final : discovery::PeerListener {
         store(self, t.endpoint_name(),
               {.max_keys = o.max_keys,
                .max_value_bytes = o.max_value_bytes,
-               .max_bytes = o.max_bytes}),
+               .max_bytes = o.max_bytes,
+               .shared = o.shared_budget.get()}),
         hybrid({.max_ahead = o.max_clock_ahead}) {}
 
   // discovery::PeerListener, on the topics' strand.

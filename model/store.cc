@@ -51,7 +51,7 @@ uint64_t DotHash(const Writer& writer, uint64_t counter) {
 }
 
 Store::Store(const Writer& self, std::string self_name, StoreBounds bounds)
-    : bounds_(bounds) {
+    : bytes_(bounds.shared), bounds_(bounds) {
   WriterIndex(self, self_name);
   writers_[0].present = true;
 }
@@ -91,7 +91,7 @@ void Store::Hold(const std::string& key, const StoredVersion& v) {
   ++w.live_count;
   w.live_digest += DotHash(w.writer, v.counter);
   if (v.ephemeral) ++w.ephemeral_count;
-  bytes_ += v.value->size();
+  AddBytes(v.value->size());
   if (v.deadline_ms != 0)
     deadlines_.emplace(std::tuple(v.deadline_ms, v.writer, v.counter), key);
 }
@@ -101,7 +101,7 @@ void Store::Release(const std::string& key, const StoredVersion& v) {
   --w.live_count;
   w.live_digest -= DotHash(w.writer, v.counter);
   if (v.ephemeral) --w.ephemeral_count;
-  bytes_ -= v.value->size();
+  RemoveBytes(v.value->size());
   if (v.deadline_ms != 0)
     deadlines_.erase(std::tuple(v.deadline_ms, v.writer, v.counter));
   (void)key;
@@ -125,15 +125,23 @@ void Store::Record(const std::string& key, const StoredVersion* before,
   changes_.push_back(std::move(c));
 }
 
+void Store::AddBytes(size_t n) { bytes_.Add(n); }
+void Store::RemoveBytes(size_t n) { bytes_.Remove(n); }
+
 absl::Status Store::CheckBounds(bool new_key, size_t adding) const {
   if (new_key && entries_.size() >= bounds_.max_keys) {
     return absl::ResourceExhaustedError(
         absl::StrCat("the model holds max_keys (", bounds_.max_keys, ") keys"));
   }
-  if (adding > bounds_.max_bytes - std::min(bytes_, bounds_.max_bytes)) {
+  if (adding > bounds_.max_bytes - std::min(bytes(), bounds_.max_bytes)) {
     return absl::ResourceExhaustedError(
-        absl::StrCat("the model holds ", bytes_, " bytes, and ", adding,
+        absl::StrCat("the model holds ", bytes(), " bytes, and ", adding,
                      " more would pass max_bytes (", bounds_.max_bytes, ")"));
+  }
+  if (bounds_.shared != nullptr && !bounds_.shared->Fits(adding)) {
+    return absl::ResourceExhaustedError(absl::StrCat(
+        "the endpoint's models hold ", bounds_.shared->used(), " bytes, and ", adding,
+        " more would pass the endpoint's bound (", bounds_.shared->max(), ")"));
   }
   return absl::OkStatus();
 }
@@ -158,7 +166,7 @@ absl::StatusOr<LocalWrite> Store::Put(absl::string_view key, Value value, Hybrid
   }
   if (it == entries_.end()) {
     it = entries_.try_emplace(std::string(key)).first;
-    bytes_ += key.size();
+    AddBytes(key.size());
   }
   std::optional<StoredVersion> before;
   LocalWrite write = ReplaceAll(it->first, it->second, &before);
@@ -210,7 +218,7 @@ std::optional<LocalWrite> Store::Retract(
   }
   const std::string k = it->first;
   if (versions.empty()) {
-    bytes_ -= k.size();
+    RemoveBytes(k.size());
     entries_.erase(it);
     Record(k, before ? &*before : nullptr, nullptr, WatchEvent::Kind::kDelete);
   } else {
@@ -234,7 +242,7 @@ std::optional<LocalWrite> Store::Delete(absl::string_view key) {
   std::optional<StoredVersion> before;
   LocalWrite write = ReplaceAll(it->first, it->second, &before);
   const std::string k = it->first;
-  bytes_ -= k.size();
+  RemoveBytes(k.size());
   entries_.erase(it);
   Record(k, before ? &*before : nullptr, nullptr, WatchEvent::Kind::kDelete);
   return write;
@@ -276,7 +284,7 @@ Store::Applied Store::Apply(uint32_t writer, uint64_t counter, HybridTime time,
     } else {
       if (new_key) {
         it = entries_.try_emplace(std::string(key)).first;
-        bytes_ += key.size();
+        AddBytes(key.size());
       }
       it->second.push_back(
           StoredVersion{.writer = writer,
@@ -294,7 +302,7 @@ Store::Applied Store::Apply(uint32_t writer, uint64_t counter, HybridTime time,
     const std::string k = it->first;
     const bool empty = it->second.empty();
     if (empty) {
-      bytes_ -= k.size();
+      RemoveBytes(k.size());
       entries_.erase(it);
     }
     Record(k, before ? &*before : nullptr, empty ? nullptr : &entries_.find(k)->second,
@@ -370,7 +378,7 @@ size_t Store::ApplyDots(uint32_t writer, const std::vector<Run>& seen,
       }
       const std::string k = it->first;
       if (versions.empty()) {
-        bytes_ -= k.size();
+        RemoveBytes(k.size());
         it = entries_.erase(it);
         Record(k, before ? &*before : nullptr, nullptr, WatchEvent::Kind::kDelete);
       } else {
@@ -402,7 +410,7 @@ int64_t Store::Expire(int64_t now_ms) {
       break;
     }
     if (versions.empty()) {
-      bytes_ -= key.size();
+      RemoveBytes(key.size());
       entries_.erase(it);
       Record(key, before ? &*before : nullptr, nullptr, WatchEvent::Kind::kExpire);
     } else {

@@ -88,6 +88,7 @@ struct StoreBounds {
   size_t max_keys = 0;
   size_t max_value_bytes = 0;
   size_t max_bytes = 0;
+  ByteBudget* shared = nullptr;  // the endpoint's, over all its models; null: none
 };
 
 class Store {
@@ -165,7 +166,7 @@ class Store {
   bool record_changes = true;
   uint64_t revision() const { return revision_; }
   size_t keys() const { return entries_.size(); }
-  size_t bytes() const { return bytes_; }
+  size_t bytes() const { return bytes_.bytes(); }
   size_t writers() const { return writers_.size(); }
   uint64_t expired() const { return expired_; }
 
@@ -187,6 +188,8 @@ class Store {
   void Record(const std::string& key, const StoredVersion* before, const Versions* after,
               WatchEvent::Kind gone);
   absl::Status CheckBounds(bool new_key, size_t adding) const;
+  void AddBytes(size_t n);
+  void RemoveBytes(size_t n);
 
   std::deque<WriterState> writers_;  // [0]: this replica's own
   absl::flat_hash_map<Writer, uint32_t> writer_index_;
@@ -200,7 +203,43 @@ class Store {
   absl::btree_map<std::tuple<int64_t, uint32_t, uint64_t>, std::string> deadlines_;
   std::vector<Change> changes_;
   uint64_t revision_ = 0;
-  size_t bytes_ = 0;
+  // Charged is the bytes held, charged to the shared budget too while the store
+  // lives (a copy charges its own).
+  class Charged {
+   public:
+    explicit Charged(ByteBudget* budget) : budget_(budget) {}
+    Charged(const Charged& o) : budget_(o.budget_), bytes_(o.bytes_) { Charge(bytes_); }
+    Charged& operator=(const Charged& o) {
+      if (this != &o) {
+        Uncharge(bytes_);
+        budget_ = o.budget_;
+        bytes_ = o.bytes_;
+        Charge(bytes_);
+      }
+      return *this;
+    }
+    ~Charged() { Uncharge(bytes_); }
+    void Add(size_t n) {
+      bytes_ += n;
+      Charge(n);
+    }
+    void Remove(size_t n) {
+      bytes_ -= n;
+      Uncharge(n);
+    }
+    size_t bytes() const { return bytes_; }
+
+   private:
+    void Charge(size_t n) {
+      if (budget_ != nullptr) budget_->Add(n);
+    }
+    void Uncharge(size_t n) {
+      if (budget_ != nullptr) budget_->Remove(n);
+    }
+    ByteBudget* budget_;
+    size_t bytes_ = 0;
+  };
+  Charged bytes_;
   uint64_t expired_ = 0;
   StoreBounds bounds_;
 };

@@ -256,6 +256,25 @@ TEST(StoreTest, BoundsRefuseLocalWritesByName) {
   EXPECT_TRUE(small.Put("a", V("2"), {}, false, 0).ok());  // an existing key
 }
 
+TEST(StoreTest, StoresSharingABudgetAreBoundTogetherAndGiveItBackWhenGone) {
+  ByteBudget budget(100);
+  const StoreBounds bounds{
+      .max_keys = 100, .max_value_bytes = 100, .max_bytes = 100, .shared = &budget};
+  Store a(Writer{1, 1}, "a", bounds);
+  ASSERT_TRUE(a.Put("k", V(std::string(50, 'x')), {}, false, 0).ok());
+  {
+    Store b(Writer{2, 2}, "b", bounds);
+    ASSERT_TRUE(b.Put("k", V(std::string(40, 'x')), {}, false, 0).ok());
+    EXPECT_EQ(budget.used(), 92u);
+    absl::Status s = b.Put("j", V(std::string(10, 'x')), {}, false, 0).status();
+    EXPECT_EQ(s.code(), absl::StatusCode::kResourceExhausted);
+    EXPECT_THAT(std::string(s.message()), ::testing::HasSubstr("endpoint's bound"));
+  }
+  EXPECT_EQ(budget.used(), 51u);
+  ASSERT_TRUE(a.Delete("k"));
+  EXPECT_EQ(budget.used(), 0u);
+}
+
 // The reference: each write records what its replica held for the key when it wrote
 // (computed here from the writes the replica had seen, not from the store), and a
 // replica that has seen a set of writes holds, per key, the puts among them that no

@@ -70,6 +70,9 @@ struct EndpointOptions {
   // Where OpenModel keeps models across restarts when their options name no directory
   // (model::ModelOptions::directory). GLUE_MODEL_DIRECTORY; empty: in memory only.
   std::string model_directory;
+  // Bytes of keys and values all the models opened on the endpoint hold together
+  // (each model has its own ModelOptions::max_bytes too). GLUE_MODEL_MAX_BYTES.
+  size_t max_model_bytes = size_t{1} << 30;
   // Peer events, on the endpoint's threads; they may call the endpoint but not Stop.
   std::function<void(const discovery::Peer&)> on_peer_added;
   std::function<void(const discovery::Peer&, discovery::RemovalReason)> on_peer_removed;
@@ -83,7 +86,8 @@ struct EndpointOptions {
 // (discovery/config.h), GLUE_MTU (transport; unset, the listen interface's MTU
 // decides), GLUE_MAX_MESSAGE_BYTES (fragmentation), GLUE_FAULT_*
 // (network/fault_injecting_link.h), GLUE_THREADS,
-// GLUE_LINGER_MILLISECONDS, GLUE_SPIN_MICROSECONDS and GLUE_MODEL_DIRECTORY. It checks
+// GLUE_LINGER_MILLISECONDS, GLUE_SPIN_MICROSECONDS, GLUE_MODEL_DIRECTORY and
+// GLUE_MODEL_MAX_BYTES. It checks
 // GLUE_LOG_LEVEL too (base/log.h), which the logger, being the process's, reads from the
 // process environment itself. Errors name the variable and its value: kInvalidArgument,
 // or kNotFound for an interface or host that does not exist. Any thread.

@@ -16,6 +16,7 @@
 #ifndef GLUE_MODEL_MODEL_H_
 #define GLUE_MODEL_MODEL_H_
 
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
@@ -103,6 +104,25 @@ struct WatchEvent {
 
 using WatchCallback = std::function<void(const WatchEvent&)>;
 
+// ByteBudget bounds the bytes of keys and values that several models hold together:
+// the Endpoint's over the models opened on it. Thread-safe.
+class ByteBudget {
+ public:
+  explicit ByteBudget(size_t max) : max_(max) {}
+  bool Fits(size_t n) const {
+    const size_t used = used_.load(std::memory_order_relaxed);
+    return used <= max_ && n <= max_ - used;
+  }
+  void Add(size_t n) { used_.fetch_add(n, std::memory_order_relaxed); }
+  void Remove(size_t n) { used_.fetch_sub(n, std::memory_order_relaxed); }
+  size_t used() const { return used_.load(std::memory_order_relaxed); }
+  size_t max() const { return max_; }
+
+ private:
+  std::atomic<size_t> used_{0};
+  const size_t max_;
+};
+
 // PutOptions tune one Put.
 struct PutOptions {
   // Bound the key to this endpoint's liveness: each replica shows it while its
@@ -124,6 +144,11 @@ struct ModelOptions {
   size_t max_value_bytes = size_t{1} << 20;
   // Bytes of keys and values held, siblings and hidden values included.
   size_t max_bytes = size_t{256} << 20;
+  // A bound this model shares with others (the Endpoint's, max_model_bytes); null:
+  // none. At either bound, a Put fails with kResourceExhausted naming it, and a peer's
+  // value is not taken (counted, refused_bounds; its dot not marked seen, so that it
+  // comes again once there is room).
+  std::shared_ptr<ByteBudget> shared_budget;
   // Events queued for one watch and not yet delivered: beyond it the watch ends with
   // a kOverflow event.
   size_t max_watch_backlog = 65536;
