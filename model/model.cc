@@ -141,6 +141,10 @@ struct ModelState final : discovery::PeerListener {
                          size_t history) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu);
   void SendSummary(uint64_t peer, bool reply_wanted) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu);
   void ScheduleFlush() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu);
+  // Queued sees a local write of about `bytes` into `pending`: sent with the next
+  // flush, or at once by the writer's thread when a few messages' worth wait (so that
+  // what waits stays bounded however fast the application writes).
+  void Queued(size_t bytes) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu);
   void Flush();
   void FlushLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu);
   void ScheduleAnswers() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu);
@@ -189,6 +193,7 @@ struct ModelState final : discovery::PeerListener {
   HybridClock hybrid ABSL_GUARDED_BY(mu);
   absl::flat_hash_map<uint64_t, Replica> replicas ABSL_GUARDED_BY(mu);
   std::vector<PendingWrite> pending ABSL_GUARDED_BY(mu);
+  size_t pending_bytes ABSL_GUARDED_BY(mu) = 0;
   bool flush_scheduled ABSL_GUARDED_BY(mu) = false;
   size_t ack_waiters ABSL_GUARDED_BY(mu) = 0;
   absl::flat_hash_map<uint64_t, PendingAnswer> answers ABSL_GUARDED_BY(mu);
@@ -348,6 +353,15 @@ void State::ScheduleFlush() {
   });
 }
 
+void State::Queued(size_t bytes) {
+  pending_bytes += bytes;
+  if (pending_bytes >= 4 * options.message_bytes) {
+    FlushLocked();
+  } else {
+    ScheduleFlush();
+  }
+}
+
 void State::Flush() {
   MutexLock lock(&mu);
   FlushLocked();
@@ -355,6 +369,7 @@ void State::Flush() {
 
 void State::FlushLocked() {
   flush_scheduled = false;
+  pending_bytes = 0;
   if (pending.empty()) return;
   const int64_t now = Millis(clock.Now());
   (void)now;
@@ -837,12 +852,9 @@ absl::Status Model::Put(absl::string_view key, absl::string_view value,
                        .replaced = std::move(write.replaced)});
   if (deadline != 0) s.ArmExpiry(deadline);
   s.Publish();
-  if (options.wait_for_replicas == 0) {
-    s.ScheduleFlush();
-    return absl::OkStatus();
-  }
-  ++s.ack_waiters;
-  s.ScheduleFlush();
+  if (options.wait_for_replicas > 0) ++s.ack_waiters;
+  s.Queued(key.size() + value.size());
+  if (options.wait_for_replicas == 0) return absl::OkStatus();
   auto held = [&s, counter = write.counter]() ABSL_NO_THREAD_SAFETY_ANALYSIS {
     size_t n = 0;
     for (const auto& [id, r] : s.replicas) n += r.present && r.acked >= counter ? 1 : 0;
@@ -874,7 +886,7 @@ absl::Status Model::Delete(absl::string_view key) {
                        .time = time,
                        .replaced = std::move(write->replaced)});
   s.Publish();
-  s.ScheduleFlush();
+  s.Queued(key.size());
   return absl::OkStatus();
 }
 
