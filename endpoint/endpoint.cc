@@ -251,8 +251,11 @@ absl::StatusOr<std::unique_ptr<model::Model>> Endpoint::OpenModel(
     }
   }
   model::ModelOptions model_options = options;
-  if (model_options.directory.empty())
+  if (model_options.directory.empty()) {
     model_options.directory = r.options.model_directory;
+  }
+  if (model_options.shared_budget == nullptr)
+    model_options.shared_budget = r.model_budget;
   GLUE_ASSIGN_OR_RETURN(std::unique_ptr<model::Model> m,
                         model::Model::Open(*r.topics, name, model_options));
   MutexLock lock(&r.mu);

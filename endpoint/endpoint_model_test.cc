@@ -125,6 +125,23 @@ TEST_F(EndpointModelTest, TheTypedFormCarriesProtocolBuffersMessages) {
               StatusIs(absl::StatusCode::kNotFound));
 }
 
+TEST_F(EndpointModelTest, TheModelsOfAnEndpointShareItsBound) {
+  max_model_bytes_ = 1000;
+  Inbox peers;
+  std::unique_ptr<Endpoint> a = Make(1, &peers);
+  ASSERT_TRUE(a);
+  auto one = a->OpenModel("one");
+  auto two = a->OpenModel("two");
+  ASSERT_OK(one);
+  ASSERT_OK(two);
+  ASSERT_OK((*one)->Put("k", std::string(600, 'x')));
+  EXPECT_THAT(
+      (*two)->Put("k", std::string(600, 'x')),
+      StatusIs(absl::StatusCode::kResourceExhausted, HasSubstr("endpoint's bound")));
+  one->reset();  // what it held is given back
+  ASSERT_OK((*two)->Put("k", std::string(600, 'x')));
+}
+
 TEST_F(EndpointModelTest, PutWaitsForReplicasOrSaysHowManyHeldIt) {
   OpenTwo("m");
   ASSERT_OK(ma_->Sync(absl::Now() + kWait));
@@ -201,9 +218,12 @@ TEST_F(EndpointModelTest, AnEphemeralKeyGoesWithItsWriterAndComesBackAfterAParti
   EXPECT_EQ(*mb_->Get("svc/a")->value, "alive");
   EXPECT_THAT(ma_->Get("svc/config"), StatusIs(absl::StatusCode::kNotFound));
   EXPECT_TRUE(ma_->Get("during/b").ok());
-  // Closed (as when its endpoint stops), the writer's ephemeral key goes everywhere.
+  // Closed (as when its endpoint stops), the writer's ephemeral key goes everywhere,
+  // and it is no longer counted as a replica.
   ma_->Close();
   ASSERT_TRUE(Eventually([&] { return !mb_->Get("svc/a").ok(); }));
+  ASSERT_TRUE(Eventually([&] { return mb_->replicas() == 0; }));
+  EXPECT_OK(mb_->Sync(absl::Now() + kWait));
   EXPECT_TRUE(mb_->Get("during/a").ok());
   EXPECT_THAT(ma_->Put("x", "y"), StatusIs(absl::StatusCode::kFailedPrecondition));
 }

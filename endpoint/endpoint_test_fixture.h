@@ -91,6 +91,7 @@ class EndpointTest : public ::testing::Test {
     }
     options.linger = linger;
     if (!model_root_.empty()) options.model_directory = model_root_ + "/" + name;
+    if (max_model_bytes_ != 0) options.max_model_bytes = max_model_bytes_;
     options.on_peer_added = [peers](const discovery::Peer& peer) {
       peers->Add(peer.name);
     };
@@ -110,7 +111,10 @@ class EndpointTest : public ::testing::Test {
   bool simulated_ = true;
   bool faults_ = false;
   // When set, each endpoint keeps its models in a directory of its own below it.
-  std::string model_root_;  // endpoints made with a fault link (no faults yet): SetFaults
+  std::string model_root_;
+  size_t max_model_bytes_ =
+      0;  // when set, the endpoints' bound over all their models  // endpoints made with
+          // a fault link (no faults yet): SetFaults
   network::testing::SimulatedNetwork simulated_network_{SystemClock(),
                                                         std::random_device()()};
   discovery::testing::LoopbackNetwork network_;

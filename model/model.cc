@@ -302,6 +302,15 @@ void State::Heard(uint64_t from, const std::string& from_name, uint64_t incarnat
 }
 
 void State::OnHello(uint64_t from, const std::string& from_name, const Hello& hello) {
+  if (hello.incarnation == 0) {
+    // It closed the model: no longer a replica, until it opens it again.
+    Replica& r = replicas[from];
+    r.present = false;
+    r.outstanding = 0;
+    answers.erase(from);
+    store.SetPresent(from, 0, false);
+    return;
+  }
   Heard(from, from_name, hello.incarnation);
   // A hello says its sender opened the model or (re)added a peer, perhaps us.
   if (replicas[from].outstanding == 0) SendSummary(from, /*reply_wanted=*/true);
@@ -371,8 +380,6 @@ void State::FlushLocked() {
   flush_scheduled = false;
   pending_bytes = 0;
   if (pending.empty()) return;
-  const int64_t now = Millis(clock.Now());
-  (void)now;
   size_t i = 0;
   bool refused = false;
   while (i < pending.size()) {
@@ -773,6 +780,10 @@ void CloseModel(ModelState& s) {
     // drops them now rather than when discovery removes this endpoint.
     s.RetractOwnEphemeral(/*this_run=*/true);
     s.FlushLocked();
+    // Last, after every delta (a message of this run after it would make the peers
+    // count it again); kept in history in place of the last hello, which a late joiner
+    // then takes as nothing.
+    s.Send(s.hello_topic, internal::Hello{0}, 1).IgnoreError();
     s.Publish();
     s.CloseLocked();
   }
@@ -866,7 +877,11 @@ absl::Status Model::Put(absl::string_view key, absl::string_view value,
       [&]() ABSL_NO_THREAD_SAFETY_ANALYSIS { return s.closed || held() >= wanted; },
       options.deadline);
   --s.ack_waiters;
-  if (ok && !s.closed) return absl::OkStatus();
+  if (s.closed) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("model closed while the write of '", key, "' waited for replicas"));
+  }
+  if (ok) return absl::OkStatus();
   return absl::DeadlineExceededError(absl::StrCat("the write of '", key, "' is held by ",
                                                   held(), " other replica(s) of ", wanted,
                                                   " wanted, at the deadline"));
@@ -933,14 +948,14 @@ absl::StatusOr<uint64_t> Model::Watch(absl::string_view filter, WatchCallback ca
   MutexLock lock(&s.mu);
   if (s.closed) return absl::FailedPreconditionError("model closed");
   const uint64_t revision = s.store.revision();
-  if (since > revision) {
+  if (since != kFromNow && since > revision) {
     return absl::InvalidArgumentError(
         absl::StrCat("since ", since, " is beyond the model's revision ", revision));
   }
   auto watch = std::make_shared<internal::WatchState>();
   watch->filter = std::string(filter);
   watch->callback = std::move(callback);
-  if (since != 0 && since < revision) {
+  if (since != kFromNow && since < revision) {
     // The changes after `since` come from the log, which must reach back to it.
     if (s.change_log.empty() || s.change_log.front().revision > since + 1) {
       return absl::OutOfRangeError(absl::StrCat(

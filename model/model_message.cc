@@ -2,6 +2,7 @@
 
 #include <limits>
 
+#include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
 #include "glue/base/byte_reader.h"
 #include "glue/base/status_macros.h"
@@ -178,9 +179,12 @@ absl::StatusOr<Summary> DecodeSummary(ByteReader& r) {
   GLUE_ASSIGN_OR_RETURN(m.request, r.Varint("request"));
   GLUE_ASSIGN_OR_RETURN(const uint64_t n, Count(r, "writer count", 26));
   m.writers.reserve(n);
+  absl::flat_hash_set<Writer> named;
   for (uint64_t i = 0; i < n; ++i) {
     WriterSummary w;
+    const size_t at = r.position();
     GLUE_ASSIGN_OR_RETURN(w.writer, ReadWriter(r));
+    if (!named.insert(w.writer).second) return r.Invalid("writer", at, "named twice");
     GLUE_ASSIGN_OR_RETURN(w.seen, ReadRuns(r, "seen runs"));
     GLUE_ASSIGN_OR_RETURN(w.live_count, r.Varint("live count"));
     GLUE_ASSIGN_OR_RETURN(w.live_digest, r.Fixed64("live digest"));
@@ -199,9 +203,12 @@ absl::StatusOr<Delta> DecodeDelta(ByteReader& r) {
   GLUE_ASSIGN_OR_RETURN(m.answer_to, r.Varint("answer_to"));
   GLUE_ASSIGN_OR_RETURN(const uint64_t writers, Count(r, "writer count", 17));
   m.writers.reserve(writers);
+  absl::flat_hash_set<Writer> named;
   for (uint64_t i = 0; i < writers; ++i) {
     WireWriter w;
+    const size_t at = r.position();
     GLUE_ASSIGN_OR_RETURN(w.writer, ReadWriter(r));
+    if (!named.insert(w.writer).second) return r.Invalid("writer", at, "named twice");
     GLUE_ASSIGN_OR_RETURN(w.name, r.String("writer name"));
     m.writers.push_back(std::move(w));
   }
@@ -266,7 +273,11 @@ absl::StatusOr<Delta> DecodeDelta(ByteReader& r) {
     DotsOf d;
     GLUE_ASSIGN_OR_RETURN(d.writer, writer_index("dots writer"));
     GLUE_ASSIGN_OR_RETURN(d.seen, ReadRuns(r, "seen runs"));
+    const size_t live_at = r.position();
     GLUE_ASSIGN_OR_RETURN(d.live, ReadRuns(r, "live runs"));
+    if (!SubtractRuns(d.live, d.seen).empty()) {
+      return r.Invalid("live runs", live_at, "not within the seen runs");
+    }
     m.dots.push_back(std::move(d));
   }
   return m;

@@ -34,10 +34,10 @@ inline constexpr uint8_t kDeltaKind = 0x42;
 inline constexpr uint8_t kAckKind = 0x43;
 
 // Bounds a decoder holds a message to.
-inline constexpr uint64_t kMaxWriters = 1 << 20;
 inline constexpr uint64_t kMaxTimeToLiveMs = uint64_t{1} << 42;  // 139 years
 
-// Hello says that run `incarnation` of its sender opened the model.
+// Hello says that run `incarnation` of its sender opened the model, or, with
+// incarnation 0, that its sender closed it.
 struct Hello {
   uint64_t incarnation = 0;
 };
@@ -122,8 +122,8 @@ size_t VersionWireBytes(const WireVersion& version);
 // DecodeModelMessage reads one message; a delta's keys and values view `bytes`.
 // Errors, kInvalidArgument naming the field and where: an unknown kind, reserved
 // flags, truncated or non-canonical varints, a writer index out of range, a counter
-// of 0, runs out of order, an invalid key, a time to live above kMaxTimeToLiveMs, and
-// bytes left over.
+// of 0, runs out of order, live runs outside the seen runs, a writer named twice, an
+// invalid key, a time to live above kMaxTimeToLiveMs, and bytes left over.
 absl::StatusOr<ModelMessage> DecodeModelMessage(absl::Span<const uint8_t> bytes);
 
 }  // namespace glue::model::internal

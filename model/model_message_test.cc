@@ -122,6 +122,15 @@ TEST(ModelMessageTest, BadMessagesFailWithWhatIsWrong) {
   runs.writers = {{{1, 1}, ""}};
   runs.dots.push_back(DotsOf{.writer = 0, .seen = {{5, 6}, {6, 9}}});
   EXPECT_THAT(error(EncodeModelMessage(runs)), HasSubstr("out of order"));
+  // Live runs beyond the seen ones.
+  Delta live{.incarnation = 1};
+  live.writers = {{{1, 1}, ""}};
+  live.dots.push_back(DotsOf{.writer = 0, .seen = {{5, 6}}, .live = {{6, 7}}});
+  EXPECT_THAT(error(EncodeModelMessage(live)), HasSubstr("not within the seen runs"));
+  // A writer named twice.
+  Delta twice{.incarnation = 1};
+  twice.writers = {{{1, 1}, "a"}, {{1, 1}, "b"}};
+  EXPECT_THAT(error(EncodeModelMessage(twice)), HasSubstr("named twice"));
   // A bad key.
   Delta key{.incarnation = 1};
   key.writers = {{{1, 1}, ""}};

@@ -96,7 +96,7 @@ void Store::Hold(const std::string& key, const StoredVersion& v) {
     deadlines_.emplace(std::tuple(v.deadline_ms, v.writer, v.counter), key);
 }
 
-void Store::Release(const std::string& key, const StoredVersion& v) {
+void Store::Release(const StoredVersion& v) {
   WriterState& w = writers_[v.writer];
   --w.live_count;
   w.live_digest -= DotHash(w.writer, v.counter);
@@ -104,7 +104,6 @@ void Store::Release(const std::string& key, const StoredVersion& v) {
   RemoveBytes(v.value->size());
   if (v.deadline_ms != 0)
     deadlines_.erase(std::tuple(v.deadline_ms, v.writer, v.counter));
-  (void)key;
 }
 
 void Store::Record(const std::string& key, const StoredVersion* before,
@@ -169,7 +168,7 @@ absl::StatusOr<LocalWrite> Store::Put(absl::string_view key, Value value, Hybrid
     AddBytes(key.size());
   }
   std::optional<StoredVersion> before;
-  LocalWrite write = ReplaceAll(it->first, it->second, &before);
+  LocalWrite write = ReplaceAll(it->second, &before);
   it->second.push_back(StoredVersion{.writer = 0,
                                      .ephemeral = ephemeral,
                                      .counter = write.counter,
@@ -181,15 +180,14 @@ absl::StatusOr<LocalWrite> Store::Put(absl::string_view key, Value value, Hybrid
   return write;
 }
 
-LocalWrite Store::ReplaceAll(const std::string& key, Versions& versions,
-                             std::optional<StoredVersion>* before) {
+LocalWrite Store::ReplaceAll(Versions& versions, std::optional<StoredVersion>* before) {
   LocalWrite write;
   write.counter = seen_.Next(self()).counter;
   seen_.Add(Dot{self(), write.counter});
   if (const StoredVersion* w = WinnerOf(versions)) *before = *w;
   for (const StoredVersion& v : versions) {
     write.replaced.push_back(Dot{writers_[v.writer].writer, v.counter});
-    Release(key, v);
+    Release(v);
   }
   versions.clear();
   return write;
@@ -210,7 +208,7 @@ std::optional<LocalWrite> Store::Retract(
     if (which(versions[i])) {
       write.replaced.push_back(
           Dot{writers_[versions[i].writer].writer, versions[i].counter});
-      Release(it->first, versions[i]);
+      Release(versions[i]);
       versions.erase(versions.begin() + i);
     } else {
       ++i;
@@ -240,7 +238,7 @@ std::optional<LocalWrite> Store::Delete(absl::string_view key) {
   auto it = entries_.find(key);
   if (it == entries_.end()) return std::nullopt;
   std::optional<StoredVersion> before;
-  LocalWrite write = ReplaceAll(it->first, it->second, &before);
+  LocalWrite write = ReplaceAll(it->second, &before);
   const std::string k = it->first;
   RemoveBytes(k.size());
   entries_.erase(it);
@@ -266,7 +264,7 @@ Store::Applied Store::Apply(uint32_t writer, uint64_t counter, HybridTime time,
     for (size_t i = 0; i < versions.size();) {
       const Dot held{writers_[versions[i].writer].writer, versions[i].counter};
       if (std::find(replaced.begin(), replaced.end(), held) != replaced.end()) {
-        Release(it->first, versions[i]);
+        Release(versions[i]);
         versions.erase(versions.begin() + i);
         changed = true;
       } else {
@@ -364,7 +362,7 @@ size_t Store::ApplyDots(uint32_t writer, const std::vector<Run>& seen,
       if (const StoredVersion* win = WinnerOf(versions)) before = *win;
       for (size_t i = 0; i < versions.size();) {
         if (versions[i].writer == writer && is_dead(versions[i].counter)) {
-          Release(it->first, versions[i]);
+          Release(versions[i]);
           versions.erase(versions.begin() + i);
           changed = true;
           ++dropped;
@@ -404,7 +402,7 @@ int64_t Store::Expire(int64_t now_ms) {
     for (size_t i = 0; i < versions.size(); ++i) {
       if (versions[i].writer != writer || versions[i].counter != counter) continue;
       versions[i].deadline_ms = 0;  // its entry in deadlines_ is gone already
-      Release(key, versions[i]);
+      Release(versions[i]);
       versions.erase(versions.begin() + i);
       ++expired_;
       break;
@@ -506,9 +504,8 @@ Answer Store::StartAnswer(const Summary& peer, uint64_t request) const {
     std::vector<Run> held = ToRuns(live[writer_index_.at(writer)]);
     // In pieces of about kDotsRunsPerPiece runs, each its own range of counters.
     size_t i = 0;
-    while (i < runs.size() || (i == 0 && runs.empty())) {
+    while (i < runs.size()) {
       const size_t end = std::min(runs.size(), i + kDotsRunsPerPiece);
-      if (runs.empty()) break;
       const uint64_t first = runs[i].first;
       const uint64_t last = runs[end - 1].second;
       DotsOf d;

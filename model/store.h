@@ -177,13 +177,12 @@ class Store {
     return !v.ephemeral || writers_[v.writer].present;
   }
   const StoredVersion* WinnerOf(const Versions& versions) const;
-  // ReplaceAll makes a local write's dot, replacing every value of `key`: it empties
+  // ReplaceAll makes a local write's dot, replacing every value of a key: it empties
   // `versions`, saying what they were and what was shown.
-  LocalWrite ReplaceAll(const std::string& key, Versions& versions,
-                        std::optional<StoredVersion>* before);
+  LocalWrite ReplaceAll(Versions& versions, std::optional<StoredVersion>* before);
   bool Wins(const StoredVersion& a, const StoredVersion& b) const;
   void Hold(const std::string& key, const StoredVersion& v);
-  void Release(const std::string& key, const StoredVersion& v);
+  void Release(const StoredVersion& v);
   // Change records what `key` shows after a change, against `before`.
   void Record(const std::string& key, const StoredVersion* before, const Versions* after,
               WatchEvent::Kind gone);

@@ -27,9 +27,9 @@
 
 namespace glue::model {
 
-// Writer is one run of one endpoint: its id and a random incarnation drawn when the
-// process starts, so that a restarted writer without persistence never reuses the
-// counters of its earlier life.
+// Writer is one run of one endpoint's replica of a model: its id and a random
+// incarnation drawn each time the model is opened, so that a restarted writer never
+// reuses the counters of its earlier life.
 struct Writer {
   uint64_t endpoint_id = 0;
   uint64_t incarnation = 0;

@@ -8,7 +8,7 @@
 //   auto model = Model::Open(topics, "config", ModelOptions());
 //   (*model)->Put("app/web/port", "8080");
 //   absl::StatusOr<Entry> entry = (*model)->Get("app/web/port");
-//   (*model)->Watch("app/#", [](const WatchEvent& e) { ... }, /*since=*/0);
+//   (*model)->Watch("app/#", [](const WatchEvent& e) { ... });  // from now
 //
 // What it promises (README "The model"): eventual convergence; a writer's own writes
 // applied everywhere in the order it made them; causally later writes win; no
@@ -190,7 +190,6 @@ struct ModelCounters {
   uint64_t answer_versions_sent = 0;
   uint64_t removals_learned = 0;  // values learned dead from a peer's summary answer
   uint64_t expired = 0;           // values whose time to live ran out here
-  uint64_t hidden = 0;            // ephemeral values hidden: writer removed
   uint64_t malformed = 0;         // model messages that did not decode
   uint64_t refused_bounds = 0;    // peers' values not taken at a bound
   uint64_t publish_refused = 0;   // sends the topics layer refused (repaired later)
@@ -228,8 +227,9 @@ class Model {
   Model(const Model&) = delete;
   Model& operator=(const Model&) = delete;
 
-  // Close removes this replica's ephemeral keys, sends what is pending and stops
-  // taking part. Idempotent. Not from a watch callback.
+  // Close removes the ephemeral values this replica wrote in this run, sends what is
+  // pending, tells the peers it left (they stop counting it as a replica) and stops
+  // taking part; the state stays readable. Idempotent. Not from a watch callback.
   void Close();
 
   const std::string& name() const;
@@ -237,8 +237,10 @@ class Model {
 
   // Put writes `value` at `key` (a topic name: topic_filter.h). Errors:
   // kInvalidArgument for a bad key or options; kResourceExhausted at max_keys,
-  // max_value_bytes or max_bytes (named); kDeadlineExceeded (see PutOptions);
-  // kFailedPrecondition after Close.
+  // max_value_bytes, max_bytes or the shared budget (named); kDeadlineExceeded (see
+  // PutOptions); kFailedPrecondition after Close (also while waiting for replicas).
+  // With wait_for_replicas, it blocks the calling thread: not from a watch callback
+  // or anything else on the endpoint's threads, whose work the wait depends on.
   absl::Status Put(absl::string_view key, absl::string_view value,
                    const PutOptions& options = {});
 
@@ -267,7 +269,8 @@ class Model {
     return message;
   }
 
-  // Delete removes `key` with every value it holds. kNotFound when it holds none.
+  // Delete removes `key` with every value it holds, shown or hidden (an ephemeral
+  // value whose writer is away). kNotFound when it holds none.
   absl::Status Delete(absl::string_view key);
 
   // Get returns the value shown for `key`; kNotFound when none.
@@ -280,18 +283,24 @@ class Model {
   // bad filter.
   absl::StatusOr<ModelSnapshot> Snapshot(absl::string_view filter) const;
 
-  // Watch calls `callback` with every change, after revision `since`, of a key that
-  // `filter` matches, in order, once each. `since` 0: from now. Returns the watch's
-  // id for Unwatch. Errors: kInvalidArgument for a bad filter; kOutOfRange when
-  // changes after `since` are no longer remembered (max_change_log).
+  // Watch calls `callback` with every change of a key that `filter` matches after
+  // revision `since` (a Snapshot's, say; kFromNow: from now on), in order, once each.
+  // A change is one of the value shown: a sibling that comes or goes while the same
+  // value wins makes none. Returns the watch's id for Unwatch. Errors:
+  // kInvalidArgument for a bad filter or a `since` beyond revision(); kOutOfRange when
+  // changes after `since` are no longer remembered (max_change_log);
+  // kFailedPrecondition after Close.
+  static constexpr uint64_t kFromNow = ~uint64_t{0};
   absl::StatusOr<uint64_t> Watch(absl::string_view filter, WatchCallback callback,
-                                 uint64_t since = 0);
+                                 uint64_t since = kFromNow);
   // Unwatch ends a watch; its callback may still run for events queued before.
   void Unwatch(uint64_t watch);
 
   // Sync waits until this replica has sent its summary to every peer present that
   // opened the model and received what it lacked. kDeadlineExceeded at `deadline`,
-  // naming the peers that did not answer.
+  // naming the peers that did not answer; kFailedPrecondition after Close. It blocks
+  // the calling thread: not from a watch callback or anything else on the endpoint's
+  // threads.
   absl::Status Sync(absl::Time deadline);
 
   // Handle lets the Endpoint close the models opened on it when it stops, and report
