@@ -18,6 +18,8 @@ export GLUE_LISTEN_INTERFACE=lo GLUE_NETWORK_ID=7304 GLUE_DISCOVERY_RATE_MILLISE
 export GLUE_DISCOVERY_TARGET_ADDRESS=239.255.73.4:27396
 export GLUE_DISCOVERY_LISTEN_ADDRESS=239.255.73.4:27396
 export GLUE_FAULT_LOSS=0  # faults, none: so that SIGUSR1 partitions
+# In memory: a directory from the environment would have the three share one file.
+unset GLUE_MODEL_DIRECTORY
 names=(endpoint1 endpoint2 endpoint3)
 inputs=()  # the write end of each endpoint's stdin
 for i in 0 1 2; do
