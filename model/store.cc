@@ -167,8 +167,8 @@ absl::StatusOr<LocalWrite> Store::Put(absl::string_view key, Value value, Hybrid
     it = entries_.try_emplace(std::string(key)).first;
     AddBytes(key.size());
   }
-  std::optional<StoredVersion> before;
-  LocalWrite write = ReplaceAll(it->second, &before);
+  const std::optional<StoredVersion> before = ShownOf(it->second);
+  LocalWrite write = Replace(it->second, [](const StoredVersion&) { return true; });
   it->second.push_back(StoredVersion{.writer = 0,
                                      .ephemeral = ephemeral,
                                      .counter = write.counter,
@@ -176,52 +176,66 @@ absl::StatusOr<LocalWrite> Store::Put(absl::string_view key, Value value, Hybrid
                                      .deadline_ms = deadline_ms,
                                      .value = std::move(value)});
   Hold(it->first, it->second.back());
-  Record(it->first, before ? &*before : nullptr, &it->second, WatchEvent::Kind::kDelete);
+  Settle(it, before, WatchEvent::Kind::kDelete);
   return write;
 }
 
-LocalWrite Store::ReplaceAll(Versions& versions, std::optional<StoredVersion>* before) {
+std::optional<StoredVersion> Store::ShownOf(const Versions& versions) const {
+  const StoredVersion* shown = WinnerOf(versions);
+  return shown == nullptr ? std::nullopt : std::optional(*shown);
+}
+
+size_t Store::RemoveIf(Versions& versions,
+                       absl::FunctionRef<bool(const StoredVersion&)> which) {
+  size_t removed = 0;
+  for (size_t i = 0; i < versions.size();) {
+    if (which(versions[i])) {
+      Release(versions[i]);
+      versions.erase(versions.begin() + i);
+      ++removed;
+    } else {
+      ++i;
+    }
+  }
+  return removed;
+}
+
+LocalWrite Store::Replace(Versions& versions,
+                          absl::FunctionRef<bool(const StoredVersion&)> which) {
   LocalWrite write;
   write.counter = seen_.Next(self()).counter;
   seen_.Add(Dot{self(), write.counter});
-  if (const StoredVersion* w = WinnerOf(versions)) *before = *w;
-  for (const StoredVersion& v : versions) {
+  RemoveIf(versions, [&](const StoredVersion& v) {
+    if (!which(v)) return false;
     write.replaced.push_back(Dot{writers_[v.writer].writer, v.counter});
-    Release(v);
-  }
-  versions.clear();
+    return true;
+  });
   return write;
+}
+
+Store::Entries::iterator Store::Settle(Entries::iterator it,
+                                       const std::optional<StoredVersion>& before,
+                                       WatchEvent::Kind gone) {
+  const StoredVersion* was = before ? &*before : nullptr;
+  if (!it->second.empty()) {
+    Record(it->first, was, &it->second, gone);
+    return std::next(it);
+  }
+  const std::string key = it->first;
+  RemoveBytes(key.size());
+  it = entries_.erase(it);
+  Record(key, was, nullptr, gone);
+  return it;
 }
 
 std::optional<LocalWrite> Store::Retract(
     absl::string_view key, absl::FunctionRef<bool(const StoredVersion&)> which) {
   auto it = entries_.find(key);
   if (it == entries_.end()) return std::nullopt;
-  Versions& versions = it->second;
-  if (std::none_of(versions.begin(), versions.end(), which)) return std::nullopt;
-  std::optional<StoredVersion> before;
-  if (const StoredVersion* w = WinnerOf(versions)) before = *w;
-  LocalWrite write;
-  write.counter = seen_.Next(self()).counter;
-  seen_.Add(Dot{self(), write.counter});
-  for (size_t i = 0; i < versions.size();) {
-    if (which(versions[i])) {
-      write.replaced.push_back(
-          Dot{writers_[versions[i].writer].writer, versions[i].counter});
-      Release(versions[i]);
-      versions.erase(versions.begin() + i);
-    } else {
-      ++i;
-    }
-  }
-  const std::string k = it->first;
-  if (versions.empty()) {
-    RemoveBytes(k.size());
-    entries_.erase(it);
-    Record(k, before ? &*before : nullptr, nullptr, WatchEvent::Kind::kDelete);
-  } else {
-    Record(k, before ? &*before : nullptr, &versions, WatchEvent::Kind::kDelete);
-  }
+  if (std::none_of(it->second.begin(), it->second.end(), which)) return std::nullopt;
+  const std::optional<StoredVersion> before = ShownOf(it->second);
+  LocalWrite write = Replace(it->second, which);
+  Settle(it, before, WatchEvent::Kind::kDelete);
   return write;
 }
 
@@ -235,15 +249,7 @@ std::vector<std::string> Store::Keys(
 }
 
 std::optional<LocalWrite> Store::Delete(absl::string_view key) {
-  auto it = entries_.find(key);
-  if (it == entries_.end()) return std::nullopt;
-  std::optional<StoredVersion> before;
-  LocalWrite write = ReplaceAll(it->second, &before);
-  const std::string k = it->first;
-  RemoveBytes(k.size());
-  entries_.erase(it);
-  Record(k, before ? &*before : nullptr, nullptr, WatchEvent::Kind::kDelete);
-  return write;
+  return Retract(key, [](const StoredVersion&) { return true; });
 }
 
 Store::Applied Store::Apply(uint32_t writer, uint64_t counter, HybridTime time,
@@ -254,23 +260,15 @@ Store::Applied Store::Apply(uint32_t writer, uint64_t counter, HybridTime time,
   const bool known = seen_.Contains(dot);
   auto it = entries_.find(key);
   std::optional<StoredVersion> before;
-  if (it != entries_.end()) {
-    if (const StoredVersion* w = WinnerOf(it->second)) before = *w;
-  }
   // The values it replaced go, if held.
   bool changed = false;
-  if (it != entries_.end() && !replaced.empty()) {
-    Versions& versions = it->second;
-    for (size_t i = 0; i < versions.size();) {
-      const Dot held{writers_[versions[i].writer].writer, versions[i].counter};
-      if (std::find(replaced.begin(), replaced.end(), held) != replaced.end()) {
-        Release(versions[i]);
-        versions.erase(versions.begin() + i);
-        changed = true;
-      } else {
-        ++i;
-      }
-    }
+  if (it != entries_.end()) {
+    before = ShownOf(it->second);
+    changed =
+        RemoveIf(it->second, [&](const StoredVersion& v) {
+          return std::find(replaced.begin(), replaced.end(),
+                           Dot{writers_[v.writer].writer, v.counter}) != replaced.end();
+        }) > 0;
   }
   for (const Dot& d : replaced) seen_.Add(d);
   Applied applied = known ? Applied::kKnown : Applied::kApplied;
@@ -296,16 +294,7 @@ Store::Applied Store::Apply(uint32_t writer, uint64_t counter, HybridTime time,
     }
   }
   if (applied != Applied::kRefused) seen_.Add(dot);
-  if (changed) {
-    const std::string k = it->first;
-    const bool empty = it->second.empty();
-    if (empty) {
-      RemoveBytes(k.size());
-      entries_.erase(it);
-    }
-    Record(k, before ? &*before : nullptr, empty ? nullptr : &entries_.find(k)->second,
-           WatchEvent::Kind::kDelete);
-  }
+  if (changed) Settle(it, before, WatchEvent::Kind::kDelete);
   return applied;
 }
 
@@ -356,33 +345,12 @@ size_t Store::ApplyDots(uint32_t writer, const std::vector<Run>& seen,
       return it != dead.begin() && std::prev(it)->second >= c;
     };
     for (auto it = entries_.begin(); it != entries_.end();) {
-      Versions& versions = it->second;
-      bool changed = false;
-      std::optional<StoredVersion> before;
-      if (const StoredVersion* win = WinnerOf(versions)) before = *win;
-      for (size_t i = 0; i < versions.size();) {
-        if (versions[i].writer == writer && is_dead(versions[i].counter)) {
-          Release(versions[i]);
-          versions.erase(versions.begin() + i);
-          changed = true;
-          ++dropped;
-        } else {
-          ++i;
-        }
-      }
-      if (!changed) {
-        ++it;
-        continue;
-      }
-      const std::string k = it->first;
-      if (versions.empty()) {
-        RemoveBytes(k.size());
-        it = entries_.erase(it);
-        Record(k, before ? &*before : nullptr, nullptr, WatchEvent::Kind::kDelete);
-      } else {
-        Record(k, before ? &*before : nullptr, &versions, WatchEvent::Kind::kDelete);
-        ++it;
-      }
+      const std::optional<StoredVersion> before = ShownOf(it->second);
+      const size_t removed = RemoveIf(it->second, [&](const StoredVersion& v) {
+        return v.writer == writer && is_dead(v.counter);
+      });
+      dropped += removed;
+      it = removed == 0 ? std::next(it) : Settle(it, before, WatchEvent::Kind::kDelete);
     }
   }
   for (const auto& [first, last] : dead) seen_.AddRange({w, first, last});
@@ -396,24 +364,15 @@ int64_t Store::Expire(int64_t now_ms) {
     deadlines_.erase(deadlines_.begin());
     auto it = entries_.find(key);
     if (it == entries_.end()) continue;
-    Versions& versions = it->second;
-    std::optional<StoredVersion> before;
-    if (const StoredVersion* win = WinnerOf(versions)) before = *win;
-    for (size_t i = 0; i < versions.size(); ++i) {
-      if (versions[i].writer != writer || versions[i].counter != counter) continue;
-      versions[i].deadline_ms = 0;  // its entry in deadlines_ is gone already
-      Release(versions[i]);
-      versions.erase(versions.begin() + i);
-      ++expired_;
-      break;
+    const std::optional<StoredVersion> before = ShownOf(it->second);
+    for (StoredVersion& v : it->second) {
+      // Its entry in deadlines_ is gone already.
+      if (v.writer == writer && v.counter == counter) v.deadline_ms = 0;
     }
-    if (versions.empty()) {
-      RemoveBytes(key.size());
-      entries_.erase(it);
-      Record(key, before ? &*before : nullptr, nullptr, WatchEvent::Kind::kExpire);
-    } else {
-      Record(key, before ? &*before : nullptr, &versions, WatchEvent::Kind::kExpire);
-    }
+    expired_ += RemoveIf(it->second, [&](const StoredVersion& v) {
+      return v.writer == writer && v.counter == counter;
+    });
+    Settle(it, before, WatchEvent::Kind::kExpire);
   }
   return deadlines_.empty() ? 0 : std::get<0>(deadlines_.begin()->first);
 }
@@ -438,8 +397,7 @@ void Store::SetPresent(uint64_t endpoint_id, uint64_t incarnation, bool present)
     for (const auto& [key, versions] : entries_) {
       for (const StoredVersion& v : versions) {
         if (v.writer == i && v.ephemeral) {
-          const StoredVersion* win = WinnerOf(versions);
-          before.emplace_back(key, win ? std::optional(*win) : std::nullopt);
+          before.emplace_back(key, ShownOf(versions));
           break;
         }
       }

@@ -177,9 +177,20 @@ class Store {
     return !v.ephemeral || writers_[v.writer].present;
   }
   const StoredVersion* WinnerOf(const Versions& versions) const;
-  // ReplaceAll makes a local write's dot, replacing every value of a key: it empties
-  // `versions`, saying what they were and what was shown.
-  LocalWrite ReplaceAll(Versions& versions, std::optional<StoredVersion>* before);
+  using Entries = absl::btree_map<std::string, Versions>;
+  // ShownOf is a copy of the value `versions` show, if any: what a change compares to.
+  std::optional<StoredVersion> ShownOf(const Versions& versions) const;
+  // RemoveIf releases and removes the values `which` picks; returns how many.
+  size_t RemoveIf(Versions& versions,
+                  absl::FunctionRef<bool(const StoredVersion&)> which);
+  // Replace makes a local write's dot, replacing the values of a key `which` picks.
+  LocalWrite Replace(Versions& versions,
+                     absl::FunctionRef<bool(const StoredVersion&)> which);
+  // Settle records what the entry at `it` shows after a change, against `before`, and
+  // erases it when it holds nothing; returns the entry after it.
+  Entries::iterator Settle(Entries::iterator it,
+                           const std::optional<StoredVersion>& before,
+                           WatchEvent::Kind gone);
   bool Wins(const StoredVersion& a, const StoredVersion& b) const;
   void Hold(const std::string& key, const StoredVersion& v);
   void Release(const StoredVersion& v);
@@ -195,7 +206,7 @@ class Store {
   // The run of each endpoint whose ephemeral values are shown: writers learned of
   // later take it.
   absl::flat_hash_map<uint64_t, uint64_t> present_;
-  absl::btree_map<std::string, Versions> entries_;
+  Entries entries_;
   CausalContext seen_;
   // Values with a deadline: (deadline, writer, counter) -> key. Entries whose value
   // went first are skipped when due.
