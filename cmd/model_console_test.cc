@@ -16,7 +16,7 @@ using ::testing::HasSubstr;
 model::Entry EntryOf(const std::string& key, const std::string& value,
                      const std::string& writer, size_t siblings = 0) {
   return model::Entry{.key = key,
-                      .value = std::make_shared<const std::string>(value),
+                      .value = model::Value(value),
                       .writer_name = writer,
                       .siblings = siblings};
 }

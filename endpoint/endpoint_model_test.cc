@@ -167,7 +167,8 @@ TEST_F(EndpointModelTest, WatchAfterSnapshotMissesNothingAndRepeatsNothing) {
   absl::StatusOr<model::ModelSnapshot> snapshot = ma_->Snapshot("n/#");
   ASSERT_OK(snapshot);
   std::map<std::string, std::string> view;
-  for (const model::Entry& e : snapshot->entries) view[e.key] = *e.value;
+  for (const model::Entry& e : snapshot->entries)
+    view[e.key] = std::string(e.value.view());
   Mutex mu;
   uint64_t last_revision = snapshot->revision;
   bool in_order = true;
@@ -178,7 +179,7 @@ TEST_F(EndpointModelTest, WatchAfterSnapshotMissesNothingAndRepeatsNothing) {
         in_order &= e.revision > last_revision;
         last_revision = e.revision;
         if (e.new_entry) {
-          view[e.key] = *e.new_entry->value;
+          view[e.key] = std::string(e.new_entry->value.view());
         } else {
           view.erase(e.key);
         }
@@ -190,7 +191,8 @@ TEST_F(EndpointModelTest, WatchAfterSnapshotMissesNothingAndRepeatsNothing) {
     MutexLock lock(&mu);
     std::map<std::string, std::string> now;
     const absl::StatusOr<model::ModelSnapshot> current = ma_->Snapshot("n/#");
-    for (const model::Entry& e : current->entries) now[e.key] = *e.value;
+    for (const model::Entry& e : current->entries)
+      now[e.key] = std::string(e.value.view());
     return now == view && now.size() == 50 && now["n/49"] == "499";
   }));
   MutexLock lock(&mu);

@@ -79,7 +79,7 @@ struct Replica {
 // PendingWrite is a local write waiting for the next delta.
 struct PendingWrite {
   std::string key;
-  Value value;  // null: a delete
+  std::optional<Value> value;  // nullopt: a delete
   uint64_t counter = 0;
   HybridTime time;
   bool ephemeral = false;
@@ -154,7 +154,7 @@ struct ModelState final : discovery::PeerListener {
   void OnAntiEntropyAlarm();
   // Publish hands the store's changes to the change log and the watches.
   void Publish() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu);
-  Entry ToEntry(const std::string& key, const StoredVersion& v) const
+  Entry ToEntry(absl::string_view key, const StoredVersion& v) const
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu);
   WatchEvent ToEvent(const Change& c) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu);
   void Enqueue(const std::shared_ptr<WatchState>& watch, WatchEvent event)
@@ -503,9 +503,9 @@ void State::OnAntiEntropyAlarm() {
   anti_entropy_alarm->Set(clock.Now() + options.anti_entropy_interval);
 }
 
-Entry State::ToEntry(const std::string& key, const StoredVersion& v) const {
+Entry State::ToEntry(absl::string_view key, const StoredVersion& v) const {
   const WriterState& w = store.writer(v.writer);
-  Entry e{.key = key,
+  Entry e{.key = std::string(key),
           .value = v.value,
           .version = {.writer = w.writer, .counter = v.counter, .time = v.time},
           .writer_name = w.name,
@@ -715,6 +715,11 @@ absl::StatusOr<std::unique_ptr<Model>> Model::Open(topics::Topics& topics,
         "least 1024, anti_entropy_interval and sync_interval positive, max_clock_ahead "
         "not negative");
   }
+  if (options.max_value_bytes > Value::kMaxBytes) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("model options: max_value_bytes ", options.max_value_bytes,
+                     " is larger than a value can be (", Value::kMaxBytes, ")"));
+  }
   absl::BitGen random;
   const Writer self{topics.endpoint_id(),
                     absl::Uniform(absl::IntervalClosed, random, uint64_t{1},
@@ -850,7 +855,7 @@ absl::Status Model::Put(absl::string_view key, absl::string_view value,
                             static_cast<int64_t>(internal::kMaxTimeToLiveMs)));
     deadline = internal::Millis(now) + static_cast<int64_t>(ttl_ms);
   }
-  Value shared = std::make_shared<const std::string>(value);
+  Value shared(value);
   GLUE_ASSIGN_OR_RETURN(internal::LocalWrite write,
                         s.store.Put(key, shared, time, options.ephemeral, deadline));
   ++s.counters.puts;
@@ -933,7 +938,7 @@ absl::StatusOr<ModelSnapshot> Model::Snapshot(absl::string_view filter) const {
   MutexLock lock(&s.mu);
   ModelSnapshot snapshot{.revision = s.store.revision()};
   s.store.ForEachShown(filter,
-                       [&](const std::string& key, const internal::StoredVersion& v,
+                       [&](absl::string_view key, const internal::StoredVersion& v,
                            size_t siblings) ABSL_NO_THREAD_SAFETY_ANALYSIS {
                          snapshot.entries.push_back(s.ToEntry(key, v));
                          snapshot.entries.back().siblings = siblings;

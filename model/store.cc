@@ -1,6 +1,8 @@
 #include "model/store.h"
 
 #include <algorithm>
+#include <cstring>
+#include <new>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -46,6 +48,22 @@ constexpr size_t kDotsRunsPerPiece = 2048;
 
 }  // namespace
 
+KeyEntryPtr::KeyEntryPtr(absl::string_view key) {
+  void* block = ::operator new(sizeof(KeyEntry) + key.size());
+  e_ = new (block) KeyEntry(static_cast<uint32_t>(key.size()));
+  std::memcpy(reinterpret_cast<char*>(e_ + 1), key.data(), key.size());
+}
+
+KeyEntryPtr::KeyEntryPtr(const KeyEntryPtr& other) : KeyEntryPtr(other->key()) {
+  e_->versions = other->versions;
+}
+
+KeyEntryPtr::~KeyEntryPtr() {
+  if (e_ == nullptr) return;
+  e_->~KeyEntry();
+  ::operator delete(e_);
+}
+
 uint64_t DotHash(const Writer& writer, uint64_t counter) {
   return Mix(Mix(Mix(writer.endpoint_id) ^ writer.incarnation) ^ counter);
 }
@@ -86,14 +104,14 @@ const StoredVersion* Store::WinnerOf(const Versions& versions) const {
   return winner;
 }
 
-void Store::Hold(const std::string& key, const StoredVersion& v) {
+void Store::Hold(absl::string_view key, const StoredVersion& v) {
   WriterState& w = writers_[v.writer];
   ++w.live_count;
   w.live_digest += DotHash(w.writer, v.counter);
   if (v.ephemeral) ++w.ephemeral_count;
-  AddBytes(v.value->size());
+  AddBytes(v.value.size());
   if (v.deadline_ms != 0)
-    deadlines_.emplace(std::tuple(v.deadline_ms, v.writer, v.counter), key);
+    deadlines_.emplace(std::tuple(v.deadline_ms, v.writer, v.counter), std::string(key));
 }
 
 void Store::Release(const StoredVersion& v) {
@@ -101,12 +119,12 @@ void Store::Release(const StoredVersion& v) {
   --w.live_count;
   w.live_digest -= DotHash(w.writer, v.counter);
   if (v.ephemeral) --w.ephemeral_count;
-  RemoveBytes(v.value->size());
+  RemoveBytes(v.value.size());
   if (v.deadline_ms != 0)
     deadlines_.erase(std::tuple(v.deadline_ms, v.writer, v.counter));
 }
 
-void Store::Record(const std::string& key, const StoredVersion* before,
+void Store::Record(absl::string_view key, const StoredVersion* before,
                    const Versions* after, WatchEvent::Kind gone) {
   const StoredVersion* now = after == nullptr ? nullptr : WinnerOf(*after);
   if (before == nullptr && now == nullptr) return;
@@ -118,7 +136,7 @@ void Store::Record(const std::string& key, const StoredVersion* before,
   if (!record_changes) return;
   Change c{.revision = revision_,
            .kind = now != nullptr ? WatchEvent::Kind::kPut : gone,
-           .key = key};
+           .key = std::string(key)};
   if (before != nullptr) c.before = *before;
   if (now != nullptr) c.after = *now;
   changes_.push_back(std::move(c));
@@ -147,35 +165,36 @@ absl::Status Store::CheckBounds(bool new_key, size_t adding) const {
 
 absl::StatusOr<LocalWrite> Store::Put(absl::string_view key, Value value, HybridTime time,
                                       bool ephemeral, int64_t deadline_ms) {
-  if (value->size() > bounds_.max_value_bytes) {
+  if (value.size() > bounds_.max_value_bytes) {
     return absl::ResourceExhaustedError(
-        absl::StrCat("a value of ", value->size(), " bytes for '", key,
+        absl::StrCat("a value of ", value.size(), " bytes for '", key,
                      "' is larger than max_value_bytes (", bounds_.max_value_bytes, ")"));
   }
   auto it = entries_.find(key);
   size_t freed = 0;
   if (it != entries_.end()) {
-    for (const StoredVersion& v : it->second) freed += v.value->size();
+    for (const StoredVersion& v : (*it)->versions) freed += v.value.size();
   }
-  const size_t adding = key.size() + value->size();
+  const size_t adding = key.size() + value.size();
   if (absl::Status s =
           CheckBounds(it == entries_.end(), adding > freed ? adding - freed : 0);
       !s.ok()) {
     return s;
   }
   if (it == entries_.end()) {
-    it = entries_.try_emplace(std::string(key)).first;
+    it = entries_.insert(KeyEntryPtr(key)).first;
     AddBytes(key.size());
   }
-  const std::optional<StoredVersion> before = ShownOf(it->second);
-  LocalWrite write = Replace(it->second, [](const StoredVersion&) { return true; });
-  it->second.push_back(StoredVersion{.writer = 0,
-                                     .ephemeral = ephemeral,
-                                     .counter = write.counter,
-                                     .time = time,
-                                     .deadline_ms = deadline_ms,
-                                     .value = std::move(value)});
-  Hold(it->first, it->second.back());
+  Versions& versions = (*it)->versions;
+  const std::optional<StoredVersion> before = ShownOf(versions);
+  LocalWrite write = Replace(versions, [](const StoredVersion&) { return true; });
+  versions.push_back(StoredVersion{.writer = 0,
+                                   .ephemeral = ephemeral,
+                                   .counter = write.counter,
+                                   .time = time,
+                                   .deadline_ms = deadline_ms,
+                                   .value = std::move(value)});
+  Hold(key, versions.back());
   Settle(it, before, WatchEvent::Kind::kDelete);
   return write;
 }
@@ -217,24 +236,23 @@ Store::Entries::iterator Store::Settle(Entries::iterator it,
                                        const std::optional<StoredVersion>& before,
                                        WatchEvent::Kind gone) {
   const StoredVersion* was = before ? &*before : nullptr;
-  if (!it->second.empty()) {
-    Record(it->first, was, &it->second, gone);
+  if (!(*it)->versions.empty()) {
+    Record((*it)->key(), was, &(*it)->versions, gone);
     return std::next(it);
   }
-  const std::string key = it->first;
-  RemoveBytes(key.size());
-  it = entries_.erase(it);
-  Record(key, was, nullptr, gone);
-  return it;
+  Record((*it)->key(), was, nullptr, gone);
+  RemoveBytes((*it)->key().size());
+  return entries_.erase(it);
 }
 
 std::optional<LocalWrite> Store::Retract(
     absl::string_view key, absl::FunctionRef<bool(const StoredVersion&)> which) {
   auto it = entries_.find(key);
   if (it == entries_.end()) return std::nullopt;
-  if (std::none_of(it->second.begin(), it->second.end(), which)) return std::nullopt;
-  const std::optional<StoredVersion> before = ShownOf(it->second);
-  LocalWrite write = Replace(it->second, which);
+  Versions& versions = (*it)->versions;
+  if (std::none_of(versions.begin(), versions.end(), which)) return std::nullopt;
+  const std::optional<StoredVersion> before = ShownOf(versions);
+  LocalWrite write = Replace(versions, which);
   Settle(it, before, WatchEvent::Kind::kDelete);
   return write;
 }
@@ -242,8 +260,10 @@ std::optional<LocalWrite> Store::Retract(
 std::vector<std::string> Store::Keys(
     absl::FunctionRef<bool(const StoredVersion&)> which) const {
   std::vector<std::string> keys;
-  for (const auto& [key, versions] : entries_) {
-    if (std::any_of(versions.begin(), versions.end(), which)) keys.push_back(key);
+  for (const KeyEntryPtr& e : entries_) {
+    if (std::any_of(e->versions.begin(), e->versions.end(), which)) {
+      keys.emplace_back(e->key());
+    }
   }
   return keys;
 }
@@ -263,9 +283,9 @@ Store::Applied Store::Apply(uint32_t writer, uint64_t counter, HybridTime time,
   // The values it replaced go, if held.
   bool changed = false;
   if (it != entries_.end()) {
-    before = ShownOf(it->second);
+    before = ShownOf((*it)->versions);
     changed =
-        RemoveIf(it->second, [&](const StoredVersion& v) {
+        RemoveIf((*it)->versions, [&](const StoredVersion& v) {
           return std::find(replaced.begin(), replaced.end(),
                            Dot{writers_[v.writer].writer, v.counter}) != replaced.end();
         }) > 0;
@@ -279,17 +299,16 @@ Store::Applied Store::Apply(uint32_t writer, uint64_t counter, HybridTime time,
       applied = Applied::kRefused;  // not seen: a later answer may bring it
     } else {
       if (new_key) {
-        it = entries_.try_emplace(std::string(key)).first;
+        it = entries_.insert(KeyEntryPtr(key)).first;
         AddBytes(key.size());
       }
-      it->second.push_back(
-          StoredVersion{.writer = writer,
-                        .ephemeral = ephemeral,
-                        .counter = counter,
-                        .time = time,
-                        .deadline_ms = deadline_ms,
-                        .value = std::make_shared<const std::string>(*value)});
-      Hold(it->first, it->second.back());
+      (*it)->versions.push_back(StoredVersion{.writer = writer,
+                                              .ephemeral = ephemeral,
+                                              .counter = counter,
+                                              .time = time,
+                                              .deadline_ms = deadline_ms,
+                                              .value = Value(*value)});
+      Hold(key, (*it)->versions.back());
       changed = true;
     }
   }
@@ -345,8 +364,8 @@ size_t Store::ApplyDots(uint32_t writer, const std::vector<Run>& seen,
       return it != dead.begin() && std::prev(it)->second >= c;
     };
     for (auto it = entries_.begin(); it != entries_.end();) {
-      const std::optional<StoredVersion> before = ShownOf(it->second);
-      const size_t removed = RemoveIf(it->second, [&](const StoredVersion& v) {
+      const std::optional<StoredVersion> before = ShownOf((*it)->versions);
+      const size_t removed = RemoveIf((*it)->versions, [&](const StoredVersion& v) {
         return v.writer == writer && is_dead(v.counter);
       });
       dropped += removed;
@@ -364,12 +383,13 @@ int64_t Store::Expire(int64_t now_ms) {
     deadlines_.erase(deadlines_.begin());
     auto it = entries_.find(key);
     if (it == entries_.end()) continue;
-    const std::optional<StoredVersion> before = ShownOf(it->second);
-    for (StoredVersion& v : it->second) {
+    Versions& versions = (*it)->versions;
+    const std::optional<StoredVersion> before = ShownOf(versions);
+    for (StoredVersion& v : versions) {
       // Its entry in deadlines_ is gone already.
       if (v.writer == writer && v.counter == counter) v.deadline_ms = 0;
     }
-    expired_ += RemoveIf(it->second, [&](const StoredVersion& v) {
+    expired_ += RemoveIf(versions, [&](const StoredVersion& v) {
       return v.writer == writer && v.counter == counter;
     });
     Settle(it, before, WatchEvent::Kind::kExpire);
@@ -393,19 +413,18 @@ void Store::SetPresent(uint64_t endpoint_id, uint64_t incarnation, bool present)
       continue;
     }
     // Every key holding one of its ephemeral values may change what it shows.
-    std::vector<std::pair<std::string, std::optional<StoredVersion>>> before;
-    for (const auto& [key, versions] : entries_) {
-      for (const StoredVersion& v : versions) {
+    std::vector<std::pair<const KeyEntry*, std::optional<StoredVersion>>> before;
+    for (const KeyEntryPtr& e : entries_) {
+      for (const StoredVersion& v : e->versions) {
         if (v.writer == i && v.ephemeral) {
-          before.emplace_back(key, ShownOf(versions));
+          before.emplace_back(e.get(), ShownOf(e->versions));
           break;
         }
       }
     }
     w.present = shown;
-    for (const auto& [key, b] : before) {
-      const Versions& versions = entries_.find(key)->second;
-      Record(key, b ? &*b : nullptr, &versions, WatchEvent::Kind::kExpire);
+    for (const auto& [e, b] : before) {
+      Record(e->key(), b ? &*b : nullptr, &e->versions, WatchEvent::Kind::kExpire);
     }
   }
 }
@@ -451,8 +470,8 @@ Answer Store::StartAnswer(const Summary& peer, uint64_t request) const {
   }
   a.versions_done = seen_.Missing(a.peer_seen).empty();
   if (!differing.empty()) {
-    for (const auto& [key, versions] : entries_) {
-      for (const StoredVersion& v : versions) {
+    for (const KeyEntryPtr& e : entries_) {
+      for (const StoredVersion& v : e->versions) {
         auto it = live.find(v.writer);
         if (it != live.end()) it->second.push_back(v.counter);
       }
@@ -500,8 +519,9 @@ bool Store::NextAnswerChunk(Answer& a, size_t max_bytes, int64_t now_ms,
   };
   if (!a.versions_done) {
     auto it = a.cursor ? entries_.upper_bound(*a.cursor) : entries_.begin();
+    const KeyEntry* last = nullptr;
     for (; it != entries_.end() && bytes < max_bytes; ++it) {
-      for (const StoredVersion& v : it->second) {
+      for (const StoredVersion& v : (*it)->versions) {
         if (a.peer_seen.Contains(Dot{writers_[v.writer].writer, v.counter})) continue;
         WireVersion wire{.writer = writer_in_message(v.writer),
                          .counter = v.counter,
@@ -511,13 +531,14 @@ bool Store::NextAnswerChunk(Answer& a, size_t max_bytes, int64_t now_ms,
                                                 ? 0
                                                 : static_cast<uint64_t>(std::max<int64_t>(
                                                       1, v.deadline_ms - now_ms)),
-                         .key = it->first,
+                         .key = (*it)->key(),
                          .value = absl::string_view(*v.value)};
         bytes += VersionWireBytes(wire);
         out->versions.push_back(std::move(wire));
       }
-      a.cursor = it->first;
+      last = it->get();
     }
+    if (last != nullptr) a.cursor = std::string(last->key());
     if (it == entries_.end()) a.versions_done = true;
   }
   while (a.versions_done && a.dots_next < a.dots.size() && bytes < max_bytes) {
@@ -532,14 +553,14 @@ bool Store::NextAnswerChunk(Answer& a, size_t max_bytes, int64_t now_ms,
 
 const StoredVersion* Store::Winner(absl::string_view key) const {
   auto it = entries_.find(key);
-  return it == entries_.end() ? nullptr : WinnerOf(it->second);
+  return it == entries_.end() ? nullptr : WinnerOf((*it)->versions);
 }
 
 std::vector<StoredVersion> Store::Shown(absl::string_view key) const {
   std::vector<StoredVersion> shown;
   auto it = entries_.find(key);
   if (it == entries_.end()) return shown;
-  for (const StoredVersion& v : it->second) {
+  for (const StoredVersion& v : (*it)->versions) {
     if (IsShown(v)) shown.push_back(v);
   }
   std::sort(

@@ -15,6 +15,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <deque>
+#include <memory>
 #include <optional>
 #include <string>
 #include <tuple>
@@ -22,6 +23,7 @@
 #include <vector>
 
 #include "absl/container/btree_map.h"
+#include "absl/container/btree_set.h"
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/inlined_vector.h"
 #include "absl/functional/function_ref.h"
@@ -91,6 +93,61 @@ struct StoreBounds {
   ByteBudget* shared = nullptr;  // the endpoint's, over all its models; null: none
 };
 
+// Versions are the values a key holds: one, unless writes were concurrent.
+using Versions = absl::InlinedVector<StoredVersion, 1>;
+
+// KeyEntry is a key and the values it holds, in one allocation: the key's bytes
+// follow it. The store's ordered set holds pointers to them, so that a key costs the
+// entry, its share of an 8-byte slot in the b-tree, and its values.
+class KeyEntry {
+ public:
+  absl::string_view key() const {
+    return absl::string_view(reinterpret_cast<const char*>(this + 1), key_bytes_);
+  }
+  Versions versions;
+
+ private:
+  friend class KeyEntryPtr;
+  explicit KeyEntry(uint32_t key_bytes) : key_bytes_(key_bytes) {}
+  uint32_t key_bytes_;
+};
+
+// KeyEntryPtr owns a KeyEntry; a copy copies the entry (a copied store owns its own).
+class KeyEntryPtr {
+ public:
+  explicit KeyEntryPtr(absl::string_view key);
+  KeyEntryPtr(const KeyEntryPtr& other);
+  KeyEntryPtr(KeyEntryPtr&& other) noexcept : e_(std::exchange(other.e_, nullptr)) {}
+  KeyEntryPtr& operator=(const KeyEntryPtr& other) {
+    KeyEntryPtr copy(other);
+    std::swap(e_, copy.e_);
+    return *this;
+  }
+  KeyEntryPtr& operator=(KeyEntryPtr&& other) noexcept {
+    std::swap(e_, other.e_);
+    return *this;
+  }
+  ~KeyEntryPtr();
+
+  KeyEntry* get() const { return e_; }
+  KeyEntry* operator->() const { return e_; }
+  KeyEntry& operator*() const { return *e_; }
+
+ private:
+  KeyEntry* e_;
+};
+
+// KeyOrder orders entries by key, and finds them by a key alone.
+struct KeyOrder {
+  using is_transparent = void;
+  static absl::string_view KeyOf(const KeyEntryPtr& e) { return e->key(); }
+  static absl::string_view KeyOf(absl::string_view key) { return key; }
+  template <typename A, typename B>
+  bool operator()(const A& a, const B& b) const {
+    return KeyOf(a) < KeyOf(b);
+  }
+};
+
 class Store {
  public:
   Store(const Writer& self, std::string self_name, StoreBounds bounds);
@@ -158,7 +215,7 @@ class Store {
   // shown values), all its shown values, or every key a filter matches.
   const StoredVersion* Winner(absl::string_view key) const;
   std::vector<StoredVersion> Shown(absl::string_view key) const;
-  template <typename F>  // F(const std::string& key, const StoredVersion& winner, size_t)
+  template <typename F>  // F(absl::string_view key, const StoredVersion& winner, size_t)
   void ForEachShown(absl::string_view filter, F f) const;
 
   const CausalContext& seen() const { return seen_; }
@@ -171,13 +228,11 @@ class Store {
   uint64_t expired() const { return expired_; }
 
  private:
-  using Versions = absl::InlinedVector<StoredVersion, 1>;
-
   bool IsShown(const StoredVersion& v) const {
     return !v.ephemeral || writers_[v.writer].present;
   }
   const StoredVersion* WinnerOf(const Versions& versions) const;
-  using Entries = absl::btree_map<std::string, Versions>;
+  using Entries = absl::btree_set<KeyEntryPtr, KeyOrder>;
   // ShownOf is a copy of the value `versions` show, if any: what a change compares to.
   std::optional<StoredVersion> ShownOf(const Versions& versions) const;
   // RemoveIf releases and removes the values `which` picks; returns how many.
@@ -192,10 +247,10 @@ class Store {
                            const std::optional<StoredVersion>& before,
                            WatchEvent::Kind gone);
   bool Wins(const StoredVersion& a, const StoredVersion& b) const;
-  void Hold(const std::string& key, const StoredVersion& v);
+  void Hold(absl::string_view key, const StoredVersion& v);
   void Release(const StoredVersion& v);
   // Change records what `key` shows after a change, against `before`.
-  void Record(const std::string& key, const StoredVersion* before, const Versions* after,
+  void Record(absl::string_view key, const StoredVersion* before, const Versions* after,
               WatchEvent::Kind gone);
   absl::Status CheckBounds(bool new_key, size_t adding) const;
   void AddBytes(size_t n);
@@ -261,14 +316,13 @@ void Store::ForEachShown(absl::string_view filter, F f) const {
   const absl::string_view prefix =
       wildcard == absl::string_view::npos ? filter : filter.substr(0, wildcard);
   for (auto it = entries_.lower_bound(prefix);
-       it != entries_.end() &&
-       absl::string_view(it->first).substr(0, prefix.size()) == prefix;
-       ++it) {
-    if (!topics::TopicMatches(filter, it->first)) continue;
-    if (const StoredVersion* w = WinnerOf(it->second)) {
+       it != entries_.end() && (*it)->key().substr(0, prefix.size()) == prefix; ++it) {
+    const KeyEntry& e = **it;
+    if (!topics::TopicMatches(filter, e.key())) continue;
+    if (const StoredVersion* w = WinnerOf(e.versions)) {
       size_t shown = 0;
-      for (const StoredVersion& v : it->second) shown += IsShown(v) ? 1 : 0;
-      f(it->first, *w, shown - 1);
+      for (const StoredVersion& v : e.versions) shown += IsShown(v) ? 1 : 0;
+      f(e.key(), *w, shown - 1);
     }
   }
 }

@@ -18,7 +18,7 @@ using ::testing::IsEmpty;
 constexpr StoreBounds kBounds{
     .max_keys = 1 << 20, .max_value_bytes = 1 << 20, .max_bytes = size_t{1} << 30};
 
-Value V(absl::string_view s) { return std::make_shared<const std::string>(s); }
+Value V(absl::string_view s) { return Value(s); }
 
 // Replica is a store with what the model around it would add: a clock, the delta of
 // each local write, and the exchange of summaries, all through the wire encoding.
@@ -26,7 +26,7 @@ struct Replica {
   Replica(uint64_t id, uint64_t incarnation)
       : store(Writer{id, incarnation}, absl::StrCat("r", id), kBounds) {}
 
-  std::vector<uint8_t> DeltaOf(absl::string_view key, const Value& value,
+  std::vector<uint8_t> DeltaOf(absl::string_view key, const std::optional<Value>& value,
                                const LocalWrite& w, HybridTime time) const {
     Delta d{.incarnation = store.self().incarnation};
     d.writers.push_back({store.self(), "me"});
@@ -54,7 +54,7 @@ struct Replica {
     const HybridTime t = clock.Tick(absl::FromUnixMillis(now));
     std::optional<LocalWrite> w = store.Delete(key);
     if (!w) return std::nullopt;
-    return DeltaOf(key, nullptr, *w, t);
+    return DeltaOf(key, std::nullopt, *w, t);
   }
 
   void Receive(const std::vector<uint8_t>& bytes, int64_t now) {

@@ -20,6 +20,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <limits>
 #include <memory>
 #include <optional>
 #include <string>
@@ -32,6 +33,7 @@
 #include "absl/time/time.h"
 #include "glue/model/causal_context.h"
 #include "glue/model/hybrid_clock.h"
+#include "glue/model/value.h"
 #include "glue/topics/topics.h"
 
 namespace glue::model {
@@ -49,9 +51,6 @@ inline constexpr char kModelTopicPrefix[] = "$glue/model/";
 inline constexpr size_t kMaxModelNameBytes = 64;
 absl::Status ValidateModelName(absl::string_view name);
 
-// Value is the bytes of one write, shared by whoever holds it (entries, events).
-using Value = std::shared_ptr<const std::string>;
-
 // Version says which write an entry holds: its writer (the endpoint and its run), the
 // writer's counter for it (1, 2, ... in the run), and the writer's hybrid time when it
 // wrote.
@@ -66,7 +65,7 @@ struct Version {
 // Entry is the value a replica holds for a key, and where it came from.
 struct Entry {
   std::string key;
-  Value value;  // never null
+  Value value;
   Version version;
   std::string writer_name;  // the writing endpoint's name
   bool ephemeral = false;   // bound to its writer's liveness
@@ -262,7 +261,9 @@ class Model {
     absl::StatusOr<Entry> entry = Get(key);
     if (!entry.ok()) return entry.status();
     T message;
-    if (!message.ParseFromString(*entry->value)) {
+    if (entry->value.size() > static_cast<size_t>(std::numeric_limits<int>::max()) ||
+        !message.ParseFromArray(entry->value.data(),
+                                static_cast<int>(entry->value.size()))) {
       return absl::DataLossError(
           absl::StrCat("the value of '", key, "' is not a ", message.GetTypeName()));
     }
