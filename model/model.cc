@@ -84,7 +84,7 @@ struct PendingWrite {
   HybridTime time;
   bool ephemeral = false;
   uint64_t time_to_live_ms = 0;
-  std::vector<Dot> replaced;
+  absl::InlinedVector<Dot, 1> replaced;
 };
 
 // PendingAnswer is an answer to a peer's summary, going out in chunks.
@@ -110,7 +110,8 @@ struct ModelState final : discovery::PeerListener {
               {.max_keys = o.max_keys,
                .max_value_bytes = o.max_value_bytes,
                .max_bytes = o.max_bytes,
-               .shared = o.shared_budget.get()}),
+               .shared = o.shared_budget.get()},
+              o.max_change_log),
         hybrid({.max_ahead = o.max_clock_ahead}) {}
 
   // discovery::PeerListener, on the topics' strand.
@@ -202,7 +203,6 @@ struct ModelState final : discovery::PeerListener {
   int64_t expiry_armed ABSL_GUARDED_BY(mu) = 0;
   bool repair_wanted ABSL_GUARDED_BY(mu) = false;
   size_t anti_entropy_turn ABSL_GUARDED_BY(mu) = 0;
-  std::deque<Change> change_log ABSL_GUARDED_BY(mu);
   absl::flat_hash_map<uint64_t, std::shared_ptr<WatchState>> watches ABSL_GUARDED_BY(mu);
   uint64_t next_watch ABSL_GUARDED_BY(mu) = 1;
   ModelCounters counters ABSL_GUARDED_BY(mu);
@@ -525,15 +525,16 @@ WatchEvent State::ToEvent(const Change& c) const {
 }
 
 void State::Publish() {
-  std::vector<Change> changes = store.TakeChanges();
-  if (changes.empty()) return;
-  for (Change& c : changes) {
-    for (const auto& [id, watch] : watches) {
-      if (topics::TopicMatches(watch->filter, c.key)) Enqueue(watch, ToEvent(c));
+  const internal::ChangeLog& log = store.changes();
+  if (!watches.empty()) {
+    for (size_t i = log.IndexAfter(log.published()); i < log.size(); ++i) {
+      const Change& c = log[i];
+      for (const auto& [id, watch] : watches) {
+        if (topics::TopicMatches(watch->filter, c.key)) Enqueue(watch, ToEvent(c));
+      }
     }
-    change_log.push_back(std::move(c));
-    if (change_log.size() > options.max_change_log) change_log.pop_front();
   }
+  store.Published();
 }
 
 void State::Enqueue(const std::shared_ptr<WatchState>& watch, WatchEvent event) {
@@ -610,7 +611,7 @@ absl::Status State::Load() {
                     },
                 &report));
   store.Expire(now);
-  store.TakeChanges();  // what was there before Open is no change
+  store.ForgetChanges();  // what was there before Open is no change
   if (!report.problem.empty()) {
     ++counters.file_damaged;
     GLUE_LOG(
@@ -962,15 +963,15 @@ absl::StatusOr<uint64_t> Model::Watch(absl::string_view filter, WatchCallback ca
   watch->callback = std::move(callback);
   if (since != kFromNow && since < revision) {
     // The changes after `since` come from the log, which must reach back to it.
-    if (s.change_log.empty() || s.change_log.front().revision > since + 1) {
+    const internal::ChangeLog& log = s.store.changes();
+    if (log.empty() || log[0].revision > since + 1) {
       return absl::OutOfRangeError(absl::StrCat(
           "changes after revision ", since, " are no longer remembered (max_change_log ",
           s.options.max_change_log, "): take a new snapshot"));
     }
-    for (const internal::Change& c : s.change_log) {
-      if (c.revision > since && topics::TopicMatches(watch->filter, c.key)) {
-        s.Enqueue(watch, s.ToEvent(c));
-      }
+    for (size_t i = log.IndexAfter(since); i < log.size(); ++i) {
+      if (topics::TopicMatches(watch->filter, log[i].key))
+        s.Enqueue(watch, s.ToEvent(log[i]));
     }
   }
   const uint64_t id = s.next_watch++;

@@ -17,6 +17,7 @@
 #include <variant>
 #include <vector>
 
+#include "absl/container/inlined_vector.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/types/span.h"
@@ -87,7 +88,7 @@ struct WireVersion {
   std::optional<absl::string_view> value;
   // The writes of the key it replaces, (writer index, counter): those its writer held
   // for the key when it wrote. Empty in an answer (the answer's dots say it).
-  std::vector<std::pair<uint32_t, uint64_t>> replaced;
+  absl::InlinedVector<std::pair<uint32_t, uint64_t>, 1> replaced;
 };
 
 // DotsOf says, of one writer, which writes the sender has seen (`seen`), and which of

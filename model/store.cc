@@ -64,12 +64,74 @@ KeyEntryPtr::~KeyEntryPtr() {
   ::operator delete(e_);
 }
 
+Change& ChangeLog::Add(uint64_t revision) {
+  if (size_ == ring_.size()) {
+    if (size_ > 0 && size_ >= keep_ && (*this)[0].revision <= published_) {
+      Drop();
+    } else {
+      Grow();
+    }
+  }
+  Change& c = ring_[(head_ + size_++) % ring_.size()];
+  c.revision = revision;
+  return c;
+}
+
+void ChangeLog::Published() {
+  if (size_ == 0) return;
+  published_ = (*this)[size_ - 1].revision;
+  while (size_ > keep_) Drop();
+  // A log grown by a large batch goes back to what it keeps (its values released).
+  if (ring_.size() > 64 && size_ < ring_.size() / 4 && ring_.size() > 2 * keep_) {
+    std::vector<Change> smaller;
+    smaller.reserve(std::max<size_t>(64, 2 * size_));
+    for (size_t i = 0; i < size_; ++i) {
+      smaller.push_back(std::move(ring_[(head_ + i) % ring_.size()]));
+    }
+    smaller.resize(smaller.capacity());
+    ring_ = std::move(smaller);
+    head_ = 0;
+  }
+}
+
+void ChangeLog::Clear() {
+  if (size_ > 0) published_ = (*this)[size_ - 1].revision;
+  while (size_ > 0) Drop();
+}
+
+size_t ChangeLog::IndexAfter(uint64_t revision) const {
+  if (size_ == 0) return 0;
+  const uint64_t first = (*this)[0].revision;
+  if (revision < first) return 0;
+  return std::min<uint64_t>(size_, revision - first + 1);
+}
+
+void ChangeLog::Grow() {
+  std::vector<Change> bigger;
+  bigger.reserve(std::max<size_t>(16, 2 * ring_.size()));
+  for (size_t i = 0; i < size_; ++i) {
+    bigger.push_back(std::move(ring_[(head_ + i) % ring_.size()]));
+  }
+  bigger.resize(bigger.capacity());
+  ring_ = std::move(bigger);
+  head_ = 0;
+}
+
+void ChangeLog::Drop() {
+  Change& c = ring_[head_];
+  c.before.reset();  // its values go now, not when the slot is reused
+  c.after.reset();
+  head_ = (head_ + 1) % ring_.size();
+  --size_;
+}
+
 uint64_t DotHash(const Writer& writer, uint64_t counter) {
   return Mix(Mix(Mix(writer.endpoint_id) ^ writer.incarnation) ^ counter);
 }
 
-Store::Store(const Writer& self, std::string self_name, StoreBounds bounds)
-    : bytes_(bounds.shared), bounds_(bounds) {
+Store::Store(const Writer& self, std::string self_name, StoreBounds bounds,
+             size_t keep_changes)
+    : changes_(keep_changes), bytes_(bounds.shared), bounds_(bounds) {
   WriterIndex(self, self_name);
   writers_[0].present = true;
 }
@@ -132,14 +194,19 @@ void Store::Record(absl::string_view key, const StoredVersion* before,
       before->counter == now->counter) {
     return;
   }
-  ++revision_;
-  if (!record_changes) return;
-  Change c{.revision = revision_,
-           .kind = now != nullptr ? WatchEvent::Kind::kPut : gone,
-           .key = std::string(key)};
-  if (before != nullptr) c.before = *before;
-  if (now != nullptr) c.after = *now;
-  changes_.push_back(std::move(c));
+  Change& c = changes_.Add(++revision_);
+  c.kind = now != nullptr ? WatchEvent::Kind::kPut : gone;
+  c.key.assign(key.data(), key.size());
+  if (before != nullptr) {
+    c.before = *before;
+  } else {
+    c.before.reset();
+  }
+  if (now != nullptr) {
+    c.after = *now;
+  } else {
+    c.after.reset();
+  }
 }
 
 void Store::AddBytes(size_t n) { bytes_.Add(n); }

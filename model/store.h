@@ -70,10 +70,46 @@ struct Change {
   std::optional<StoredVersion> after;
 };
 
+// ChangeLog holds the latest changes in order, for watches: every change not yet
+// published to them, and after that the latest `keep` (for a Watch since an earlier
+// revision). Its slots are reused, a key's bytes and all, so that a change costs no
+// allocation once the log has grown; it grows past `keep` only while more changes
+// than that wait to be published (one large delta), and shrinks back after.
+class ChangeLog {
+ public:
+  explicit ChangeLog(size_t keep) : keep_(keep) {}
+
+  // Add returns a slot for the change of `revision`, one more than the last's.
+  Change& Add(uint64_t revision);
+  // Published says that every change so far reached the watches; the log keeps the
+  // latest `keep` of them.
+  void Published();
+  // Clear forgets every change, published or not.
+  void Clear();
+
+  size_t size() const { return size_; }
+  bool empty() const { return size_ == 0; }
+  // The i-th change, oldest first: revisions are consecutive.
+  const Change& operator[](size_t i) const { return ring_[(head_ + i) % ring_.size()]; }
+  // The first change after `revision` (size() when none is).
+  size_t IndexAfter(uint64_t revision) const;
+  uint64_t published() const { return published_; }
+
+ private:
+  void Grow();
+  void Drop();  // the oldest
+
+  size_t keep_;
+  std::vector<Change> ring_;
+  size_t head_ = 0;
+  size_t size_ = 0;
+  uint64_t published_ = 0;  // the last change's revision that watches saw
+};
+
 // LocalWrite is what a local write replaced, for its delta.
 struct LocalWrite {
   uint64_t counter = 0;
-  std::vector<Dot> replaced;
+  absl::InlinedVector<Dot, 1> replaced;
 };
 
 // Answer is the state of an answer to a peer's summary, sent in chunks.
@@ -150,7 +186,8 @@ struct KeyOrder {
 
 class Store {
  public:
-  Store(const Writer& self, std::string self_name, StoreBounds bounds);
+  Store(const Writer& self, std::string self_name, StoreBounds bounds,
+        size_t keep_changes = 4096);
 
   const Writer& self() const { return writers_[0].writer; }
 
@@ -219,8 +256,10 @@ class Store {
   void ForEachShown(absl::string_view filter, F f) const;
 
   const CausalContext& seen() const { return seen_; }
-  std::vector<Change> TakeChanges() { return std::exchange(changes_, {}); }
-  bool record_changes = true;
+  // The changes, oldest first: those not yet Published() and the latest kept.
+  const ChangeLog& changes() const { return changes_; }
+  void Published() { changes_.Published(); }
+  void ForgetChanges() { changes_.Clear(); }
   uint64_t revision() const { return revision_; }
   size_t keys() const { return entries_.size(); }
   size_t bytes() const { return bytes_.bytes(); }
@@ -266,7 +305,7 @@ class Store {
   // Values with a deadline: (deadline, writer, counter) -> key. Entries whose value
   // went first are skipped when due.
   absl::btree_map<std::tuple<int64_t, uint32_t, uint64_t>, std::string> deadlines_;
-  std::vector<Change> changes_;
+  ChangeLog changes_;
   uint64_t revision_ = 0;
   // Charged is the bytes held, charged to the shared budget too while the store
   // lives (a copy charges its own).
