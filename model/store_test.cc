@@ -412,5 +412,79 @@ TEST(StoreTest, RandomHistoriesConvergeToTheReference) {
   }
 }
 
+// Revisions of the log's changes, oldest first.
+std::vector<uint64_t> RevisionsOf(const ChangeLog& log) {
+  std::vector<uint64_t> out;
+  for (size_t i = 0; i < log.size(); ++i) out.push_back(log[i].revision);
+  return out;
+}
+
+TEST(ChangeLogTest, KeepsTheLatestOncePublished) {
+  ChangeLog log(3);
+  for (uint64_t r = 1; r <= 5; ++r) log.Add(r).key = absl::StrCat("k", r);
+  EXPECT_EQ(RevisionsOf(log), (std::vector<uint64_t>{1, 2, 3, 4, 5}));  // unpublished
+  log.Published();
+  EXPECT_EQ(log.published(), 5u);
+  EXPECT_EQ(RevisionsOf(log), (std::vector<uint64_t>{3, 4, 5}));
+  EXPECT_EQ(log[0].key, "k3");
+  for (uint64_t r = 6; r <= 7; ++r) log.Add(r);
+  log.Published();
+  EXPECT_EQ(RevisionsOf(log), (std::vector<uint64_t>{5, 6, 7}));
+  EXPECT_EQ(log.IndexAfter(4), 0u);
+  EXPECT_EQ(log.IndexAfter(5), 1u);
+  EXPECT_EQ(log.IndexAfter(7), 3u);
+}
+
+// A batch larger than what the log keeps reaches the watches whole: nothing
+// unpublished is overwritten; the log then goes back to its size.
+TEST(ChangeLogTest, GrowsForAnUnpublishedBatchAndReleasesItAfter) {
+  ChangeLog log(4);
+  const Value value("v");
+  for (uint64_t r = 1; r <= 1000; ++r) {
+    Change& c = log.Add(r);
+    c.after = StoredVersion{.counter = r, .value = value};
+  }
+  ASSERT_EQ(log.size(), 1000u);
+  for (size_t i = 0; i < log.size(); ++i) EXPECT_EQ(log[i].revision, i + 1);
+  log.Published();
+  EXPECT_EQ(RevisionsOf(log), (std::vector<uint64_t>{997, 998, 999, 1000}));
+  for (uint64_t r = 1001; r <= 1010; ++r) log.Add(r);  // slots reused after shrinking
+  log.Published();
+  EXPECT_EQ(RevisionsOf(log), (std::vector<uint64_t>{1007, 1008, 1009, 1010}));
+}
+
+TEST(ChangeLogTest, ClearForgetsEverything) {
+  ChangeLog log(8);
+  for (uint64_t r = 1; r <= 3; ++r) log.Add(r);
+  log.Clear();
+  EXPECT_TRUE(log.empty());
+  EXPECT_EQ(log.published(), 3u);
+  log.Add(4);
+  EXPECT_EQ(RevisionsOf(log), (std::vector<uint64_t>{4}));
+}
+
+// A store's watches see every change of a delta larger than the log keeps.
+TEST(StoreTest, ADeltaOfMoreChangesThanTheLogKeepsIsRecordedWhole) {
+  Store store(Writer{1, 1}, "s", kBounds, /*keep_changes=*/16);
+  Delta d{.incarnation = 2};
+  d.writers.push_back({Writer{2, 2}, "peer"});
+  std::vector<std::string> keys;
+  for (uint64_t i = 1; i <= 100; ++i) keys.push_back(absl::StrCat("k/", i));
+  for (uint64_t i = 1; i <= 100; ++i) {
+    d.versions.push_back(WireVersion{.writer = 0,
+                                     .counter = i,
+                                     .time = HybridTime::Of(1000, 0),
+                                     .key = keys[i - 1],
+                                     .value = "v"});
+  }
+  store.ApplyDelta(d, 1000);
+  ASSERT_EQ(store.changes().size(), 100u);
+  EXPECT_EQ(store.changes()[0].key, "k/1");
+  EXPECT_EQ(store.changes()[99].key, "k/100");
+  store.Published();
+  EXPECT_EQ(store.changes().size(), 16u);
+  EXPECT_EQ(store.changes()[0].revision, 85u);
+}
+
 }  // namespace
 }  // namespace glue::model::internal
