@@ -67,8 +67,9 @@ int main() {
       "app/#",
       [me](const glue::model::WatchEvent& event) {
         // On the endpoint's threads; one watch's calls come in order, never overlapping.
-        Print(absl::StrCat(me, ": ", KindName(event.kind), " ", event.key,
-                           event.new_entry ? " = " + *event.new_entry->value : ""));
+        Print(absl::StrCat(
+            me, ": ", KindName(event.kind), " ", event.key,
+            event.new_entry ? absl::StrCat(" = ", *event.new_entry->value) : ""));
       },
       snapshot->revision);
   if (!watch.ok()) return 1;
