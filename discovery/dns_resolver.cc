@@ -551,4 +551,48 @@ absl::StatusOr<DnsAnswer> ResolvePeers(const DnsQuery& query) {
   return std::move(builder).Finish(/*from_srv=*/false, /*truncated=*/false);
 }
 
+absl::StatusOr<std::optional<DnsConfig>> DnsConfigFromEnvironment(
+    const EnvironmentLookup& env) {
+  GLUE_ASSIGN_OR_RETURN(std::optional<std::string> name,
+                        GetOptionalString(env, kDnsNameVariable));
+  if (!name.has_value()) {
+    for (absl::string_view variable :
+         {kDnsServerVariable, kDnsPortVariable, kDnsIntervalVariable}) {
+      if (std::optional<std::string> value = env(variable); value.has_value()) {
+        return VariableError(variable, *value, absl::StatusCode::kInvalidArgument,
+                             absl::StrCat("set, but ", kDnsNameVariable,
+                                          " is unset, so no DNS lookup would use it"));
+      }
+    }
+    return std::optional<DnsConfig>();
+  }
+
+  DnsConfig config;
+  if (absl::Status valid = ValidateDnsName(*name); !valid.ok()) {
+    return VariableError(kDnsNameVariable, *name, valid.code(), valid.message());
+  }
+  config.name = *std::move(name);
+
+  GLUE_ASSIGN_OR_RETURN(config.server, GetOptionalString(env, kDnsServerVariable));
+  if (config.server.has_value()) {
+    if (absl::StatusOr<network::Address> parsed = ParseDnsServer(*config.server);
+        !parsed.ok()) {
+      return VariableError(kDnsServerVariable, *config.server, parsed.status().code(),
+                           parsed.status().message());
+    }
+  }
+
+  if (env(kDnsPortVariable).has_value()) {
+    GLUE_ASSIGN_OR_RETURN(uint64_t port, GetUint64(env, kDnsPortVariable, 0, 1, 65535));
+    config.port = static_cast<uint16_t>(port);
+  }
+
+  GLUE_ASSIGN_OR_RETURN(
+      uint64_t interval,
+      GetUint64(env, kDnsIntervalVariable, kDefaultDnsIntervalMilliseconds,
+                kMinDnsIntervalMilliseconds, kMaxDnsIntervalMilliseconds));
+  config.interval = absl::Milliseconds(interval);
+  return std::optional<DnsConfig>(std::move(config));
+}
+
 }  // namespace glue::discovery

@@ -3,7 +3,8 @@
 // from SRV records on its command line, and forwarding nothing (--no-resolv, no
 // upstream server). It needs dnsmasq and a network namespace with nothing but loopback
 // (scripts/isolated.sh), so that no query can leave the machine; without them it skips,
-// or fails when CI is set. The checks of the query need neither.
+// or fails when CI is set. The parsers of the query and of the environment need
+// neither.
 #include "glue/discovery/dns_resolver.h"
 
 #include <fcntl.h>
@@ -25,6 +26,7 @@
 #include <thread>
 #include <vector>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
@@ -581,6 +583,75 @@ TEST(ParseDnsServer, RefusesWhatIsNotTheAddressOfOneServer) {
     EXPECT_THAT(ParseDnsServer(text),
                 StatusIs(absl::StatusCode::kInvalidArgument,
                          StartsWith(absl::StrCat("DNS server '", text, "': "))));
+  }
+}
+
+TEST(DnsConfigFromEnvironment, WithoutANameThereIsNoDnsProvider) {
+  ASSERT_OK_AND_ASSIGN(std::optional<DnsConfig> config,
+                       DnsConfigFromEnvironment(MapEnvironment({})));
+  EXPECT_FALSE(config.has_value());
+}
+
+TEST(DnsConfigFromEnvironment, ANameAloneTakesTheDefaults) {
+  ASSERT_OK_AND_ASSIGN(std::optional<DnsConfig> config,
+                       DnsConfigFromEnvironment(
+                           MapEnvironment({{"GLUE_DISCOVERY_DNS_NAME", "glue.test"}})));
+  ASSERT_TRUE(config.has_value());
+  EXPECT_EQ(config->name, "glue.test");
+  EXPECT_EQ(config->server, std::nullopt);
+  EXPECT_EQ(config->port, std::nullopt);
+  EXPECT_EQ(config->interval, absl::Seconds(10));
+}
+
+TEST(DnsConfigFromEnvironment, ReadsEveryVariable) {
+  ASSERT_OK_AND_ASSIGN(std::optional<DnsConfig> config,
+                       DnsConfigFromEnvironment(MapEnvironment({
+                           {"GLUE_DISCOVERY_DNS_NAME", "glue.default.svc.cluster.local"},
+                           {"GLUE_DISCOVERY_DNS_SERVER", "10.96.0.10:53"},
+                           {"GLUE_DISCOVERY_DNS_PORT", "27321"},
+                           {"GLUE_DISCOVERY_DNS_INTERVAL_MILLISECONDS", "2500"},
+                       })));
+  ASSERT_TRUE(config.has_value());
+  EXPECT_EQ(config->name, "glue.default.svc.cluster.local");
+  EXPECT_EQ(config->server, "10.96.0.10:53");
+  EXPECT_EQ(config->port, 27321);
+  EXPECT_EQ(config->interval, absl::Milliseconds(2500));
+}
+
+TEST(DnsConfigFromEnvironment, RefusesMalformedValuesNamingTheVariable) {
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {"GLUE_DISCOVERY_DNS_NAME", ""},
+      {"GLUE_DISCOVERY_DNS_NAME", "a..b"},
+      {"GLUE_DISCOVERY_DNS_NAME", " glue.test"},
+      {"GLUE_DISCOVERY_DNS_SERVER", "dns.example"},
+      {"GLUE_DISCOVERY_DNS_SERVER", "127.0.0.1:0"},
+      {"GLUE_DISCOVERY_DNS_PORT", "0"},
+      {"GLUE_DISCOVERY_DNS_PORT", "65536"},
+      {"GLUE_DISCOVERY_DNS_PORT", "http"},
+      {"GLUE_DISCOVERY_DNS_INTERVAL_MILLISECONDS", "99"},
+      {"GLUE_DISCOVERY_DNS_INTERVAL_MILLISECONDS", "3600001"},
+      {"GLUE_DISCOVERY_DNS_INTERVAL_MILLISECONDS", "10s"},
+  };
+  for (const auto& [variable, value] : cases) {
+    SCOPED_TRACE(absl::StrCat(variable, "='", value, "'"));
+    absl::flat_hash_map<std::string, std::string> values = {
+        {"GLUE_DISCOVERY_DNS_NAME", "glue.test"}};
+    values[variable] = value;
+    EXPECT_THAT(DnsConfigFromEnvironment(MapEnvironment(values)),
+                StatusIs(absl::StatusCode::kInvalidArgument,
+                         StartsWith(absl::StrCat(variable, "='", value, "': "))));
+  }
+}
+
+TEST(DnsConfigFromEnvironment, RefusesAVariableSetWithoutAName) {
+  for (const std::string variable :
+       {"GLUE_DISCOVERY_DNS_SERVER", "GLUE_DISCOVERY_DNS_PORT",
+        "GLUE_DISCOVERY_DNS_INTERVAL_MILLISECONDS"}) {
+    SCOPED_TRACE(variable);
+    EXPECT_THAT(DnsConfigFromEnvironment(MapEnvironment({{variable, "53"}})),
+                StatusIs(absl::StatusCode::kInvalidArgument,
+                         AllOf(StartsWith(absl::StrCat(variable, "='53': ")),
+                               HasSubstr("GLUE_DISCOVERY_DNS_NAME is unset"))));
   }
 }
 

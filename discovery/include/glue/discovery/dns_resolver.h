@@ -1,14 +1,19 @@
 // Finding peers through DNS: a blocking lookup of the addresses behind a name (its SRV
-// records, or else its A and AAAA records). Part of the discovery layer, for its DNS
-// provider; it sends DNS queries with c-ares and never touches the network layer's
-// sockets.
+// records, or else its A and AAAA records), and the GLUE_DISCOVERY_DNS_* variables that
+// configure it. Part of the discovery layer, for its DNS provider; it sends DNS
+// queries with c-ares and never touches the network layer's sockets.
 //
-//   // On a thread of its own, every so often:
-//   absl::StatusOr<DnsAnswer> answer = ResolvePeers({
-//       .name = "glue.default.svc.cluster.local",
-//       .default_port = own_listen_port,
-//   });
-//   // kUnavailable: keep the peers of the last answer and try again.
+//   GLUE_ASSIGN_OR_RETURN(std::optional<DnsConfig> config,
+//                         DnsConfigFromEnvironment(ProcessEnvironment()));
+//   if (config.has_value()) {
+//     // On a thread of its own, every config->interval:
+//     absl::StatusOr<DnsAnswer> answer = ResolvePeers({
+//         .name = config->name,
+//         .server = config->server,
+//         .default_port = config->port.value_or(own_listen_port),
+//     });
+//     // kUnavailable: keep the peers of the last answer and try again.
+//   }
 #ifndef GLUE_DISCOVERY_DNS_RESOLVER_H_
 #define GLUE_DISCOVERY_DNS_RESOLVER_H_
 
@@ -22,9 +27,17 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
+#include "glue/base/environment.h"
 #include "glue/network/address.h"
 
 namespace glue::discovery {
+
+// The variables DnsConfigFromEnvironment reads. Error messages name them.
+inline constexpr absl::string_view kDnsNameVariable = "GLUE_DISCOVERY_DNS_NAME";
+inline constexpr absl::string_view kDnsServerVariable = "GLUE_DISCOVERY_DNS_SERVER";
+inline constexpr absl::string_view kDnsPortVariable = "GLUE_DISCOVERY_DNS_PORT";
+inline constexpr absl::string_view kDnsIntervalVariable =
+    "GLUE_DISCOVERY_DNS_INTERVAL_MILLISECONDS";
 
 // kDnsSrvPrefix is put before a name to find its SRV records: a Kubernetes service
 // gets them for a port named "glue" of protocol UDP.
@@ -43,6 +56,15 @@ inline constexpr size_t kMaxDnsAddresses = 1024;
 // queries each, all under way at once). Beyond it the first kMaxDnsSrvTargets names in
 // sorted order are looked up and the answer says it was truncated.
 inline constexpr size_t kMaxDnsSrvTargets = 256;
+
+// kDefaultDnsIntervalMilliseconds is how often the DNS provider looks again when
+// GLUE_DISCOVERY_DNS_INTERVAL_MILLISECONDS is unset.
+inline constexpr uint64_t kDefaultDnsIntervalMilliseconds = 10'000;
+// The bounds of GLUE_DISCOVERY_DNS_INTERVAL_MILLISECONDS. The floor keeps a fleet of
+// endpoints from flooding its DNS server (each endpoint asks at most ten times a
+// second); the ceiling is an hour.
+inline constexpr uint64_t kMinDnsIntervalMilliseconds = 100;
+inline constexpr uint64_t kMaxDnsIntervalMilliseconds = 3'600'000;
 
 // DnsQuery is what ResolvePeers looks up. A plain value.
 struct DnsQuery {
@@ -122,6 +144,36 @@ absl::Status ValidateDnsName(absl::string_view name);
 // ParseDnsServer parses DnsQuery::server's text (`IP` or `IP:PORT`) without a lookup.
 // Error: kInvalidArgument quoting the text. Thread-safe; pure.
 absl::StatusOr<network::Address> ParseDnsServer(absl::string_view text);
+
+// DnsConfig is how the DNS provider is configured. A plain value; each field names
+// its variable.
+struct DnsConfig {
+  // GLUE_DISCOVERY_DNS_NAME: the name to look up (DnsQuery::name's rules).
+  std::string name;
+
+  // GLUE_DISCOVERY_DNS_SERVER: the server to ask (DnsQuery::server's rules).
+  // std::nullopt when unset: the system's resolver configuration.
+  std::optional<std::string> server;
+
+  // GLUE_DISCOVERY_DNS_PORT, 1..65535: the port of peers found by A and AAAA records.
+  // std::nullopt when unset: the caller uses its own listen port, as peers of one
+  // deployment usually listen on the same one.
+  std::optional<uint16_t> port;
+
+  // GLUE_DISCOVERY_DNS_INTERVAL_MILLISECONDS, kMinDnsIntervalMilliseconds..
+  // kMaxDnsIntervalMilliseconds: how often to look again.
+  absl::Duration interval = absl::Milliseconds(kDefaultDnsIntervalMilliseconds);
+};
+
+// DnsConfigFromEnvironment reads the variables above. Returns std::nullopt when
+// GLUE_DISCOVERY_DNS_NAME is unset (no DNS provider). A set variable must be
+// well-formed (see EnvironmentLookup's readers: no empty value, no surrounding
+// whitespace); one of the others set while GLUE_DISCOVERY_DNS_NAME is unset is an
+// error too, as it would do nothing. Nothing is looked up.
+// Error: kInvalidArgument, its message starting with `NAME='value': `.
+// Thread-safe when `env` is.
+absl::StatusOr<std::optional<DnsConfig>> DnsConfigFromEnvironment(
+    const EnvironmentLookup& env);
 
 }  // namespace glue::discovery
 
