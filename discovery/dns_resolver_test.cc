@@ -424,6 +424,28 @@ TEST_F(DnsResolverTest, SeesSrvRecordsChangeAfterARestart) {
   EXPECT_FALSE(third.from_srv);
 }
 
+TEST_F(DnsResolverTest, CallsOnSeveralThreadsAtOnceEachGetTheirAnswer) {
+  WriteHosts("192.0.2.1 peers.test\n192.0.2.11 a.test\n");
+  StartDnsmasq({"_glue._udp.srv.test,a.test,7001"});
+  constexpr int kThreads = 8;
+  std::vector<absl::StatusOr<DnsAnswer>> answers(kThreads);
+  {
+    std::vector<std::thread> threads;
+    for (int i = 0; i < kThreads; ++i) {
+      threads.emplace_back([this, i, &answers] {
+        answers[i] = ResolvePeers(Query(i % 2 == 0 ? "peers.test" : "srv.test"));
+      });
+    }
+    for (std::thread& thread : threads) thread.join();
+  }
+  for (int i = 0; i < kThreads; ++i) {
+    SCOPED_TRACE(i);
+    ASSERT_OK(answers[i]);
+    EXPECT_THAT(answers[i]->addresses, ElementsAre(i % 2 == 0 ? Addr("192.0.2.1:7000")
+                                                              : Addr("192.0.2.11:7001")));
+  }
+}
+
 TEST_F(DnsResolverTest, BeyondTheBoundKeepsTheFirstAddressesInOrder) {
   // More A records than kMaxDnsAddresses: too many for UDP, so c-ares asks again
   // over TCP.
