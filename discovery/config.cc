@@ -158,6 +158,19 @@ absl::Status CheckProviders(const Config& config) {
                                     kDiscoveryTargetAddressVariable,
                                     " names (IP:PORT, not a group)"));
       }
+    } else if (name == kPeersFileProvider) {
+      if (config.peers.path.empty()) {
+        return Invalid(
+            kDiscoveryProvidersVariable, list,
+            absl::StrCat("peers reads a peers file, but neither ", kPeersPathVariable,
+                         " nor ", kGoPeersPathVariable, " names one"));
+      }
+    } else if (name == kDnsProvider) {
+      if (!config.dns.has_value()) {
+        return Invalid(
+            kDiscoveryProvidersVariable, list,
+            absl::StrCat("dns looks a name up, but ", kDnsNameVariable, " is not set"));
+      }
     } else if (name == kNoProvider) {
       if (config.providers.size() > 1) {
         return Invalid(kDiscoveryProvidersVariable, list,
@@ -167,7 +180,8 @@ absl::Status CheckProviders(const Config& config) {
       return Invalid(
           kDiscoveryProvidersVariable, list,
           absl::StrCat("unknown provider '", name, "': expected ", kMulticastProvider,
-                       ", ", kRendezvousProvider, " or ", kNoProvider));
+                       ", ", kRendezvousProvider, ", ", kPeersFileProvider, ", ",
+                       kDnsProvider, " or ", kNoProvider));
     }
   }
   return absl::OkStatus();
@@ -301,6 +315,9 @@ absl::StatusOr<Config> ConfigFromEnvironment(const EnvironmentLookup& env) {
     }
   }
 
+  GLUE_ASSIGN_OR_RETURN(config.peers, ResolvePeersPath(env));
+  GLUE_ASSIGN_OR_RETURN(config.dns, DnsConfigFromEnvironment(env));
+
   // Last, because it asks the system; malformed text is reported without that.
   GLUE_RETURN_IF_ERROR(ReadListenInterface(env, &config));
 
@@ -339,17 +356,30 @@ absl::Status ValidateConfig(const Config& config) {
                    absl::StrCat("expected an integer in 1..", kMaxRateTimeoutMultiplier));
   }
   GLUE_RETURN_IF_ERROR(CheckProviders(config));
+  if (config.dns.has_value() && !config.dns->port.has_value() &&
+      config.listen_address.port() == 0) {
+    return Invalid(
+        kDnsNameVariable, config.dns->name,
+        absl::StrCat("the peers it lists are reached at a port, which neither ",
+                     kDnsPortVariable, " nor ", kListenAddressVariable,
+                     " (a free port when unset) names: set one of them, the "
+                     "same on every endpoint"));
+  }
   return CheckAgreement(config);
 }
 
 std::vector<std::string> ProvidersInUse(const Config& config) {
   if (config.providers.size() == 1 && config.providers[0] == kNoProvider) return {};
   if (!config.providers.empty()) return config.providers;
-  if (!config.discovery_target.has_value()) return {};
-  if (config.discovery_target->address().is_multicast()) {
-    return {std::string(kMulticastProvider)};
+  std::vector<std::string> providers;
+  if (config.discovery_target.has_value()) {
+    providers.emplace_back(config.discovery_target->address().is_multicast()
+                               ? kMulticastProvider
+                               : kRendezvousProvider);
   }
-  return {std::string(kRendezvousProvider)};
+  if (!config.peers.path.empty()) providers.emplace_back(kPeersFileProvider);
+  if (config.dns.has_value()) providers.emplace_back(kDnsProvider);
+  return providers;
 }
 
 }  // namespace glue::discovery

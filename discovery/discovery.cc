@@ -9,6 +9,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "discovery/builtin_providers.h"
 #include "glue/base/environment.h"
 #include "glue/base/handler_gate.h"
 #include "glue/base/log.h"
@@ -917,8 +918,12 @@ absl::StatusOr<std::unique_ptr<Discovery>> Discovery::Create(
   }
   std::vector<ProviderSlot> providers;
   for (const std::string& name : ProvidersInUse(config)) {
-    // ValidateConfig checked that the target suits the name.
-    providers.push_back({.name = name, .addresses = {*config.discovery_target}});
+    if (name == kMulticastProvider || name == kRendezvousProvider) {
+      // ValidateConfig checked that the target suits the name.
+      providers.push_back({.name = name, .addresses = {*config.discovery_target}});
+    } else {
+      providers.push_back({.name = name});  // an object, made once the state is
+    }
   }
   for (const std::shared_ptr<Provider>& provider : options.providers) {
     if (provider == nullptr) return absl::InvalidArgumentError("a provider is null");
@@ -948,6 +953,27 @@ absl::StatusOr<std::unique_ptr<Discovery>> Discovery::Create(
       if (state->providers[i].name == kMulticastProvider) state->multicast_bit = 1u << i;
       if (state->providers[i].name == kRendezvousProvider) {
         state->rendezvous_bit = 1u << i;
+      }
+    }
+    for (ProviderSlot& slot : state->providers) {
+      if (slot.name == kPeersFileProvider) {
+        slot.provider = internal::MakePeersFileProvider(
+            config,
+            [weak] {
+              std::vector<PeersFileEntry> seen;
+              auto state = weak.lock();
+              if (!state) return seen;
+              MutexLock lock(&state->mu);
+              seen.push_back(
+                  {.address = state->announced, .name = state->config.endpoint_name});
+              for (const Peer& peer : state->table.Peers()) {
+                seen.push_back({.address = peer.data_address, .name = peer.name});
+              }
+              return seen;
+            },
+            clock);
+      } else if (slot.name == kDnsProvider) {
+        slot.provider = internal::MakeDnsProvider(config, clock);
       }
     }
     state->RebuildTargets();

@@ -277,6 +277,7 @@ TEST_F(PollingProviderTest, PollsEachIntervalGivesChangesOnlyAndKeepsAddressesOn
   ASSERT_OK(provider->Start([&](std::vector<network::Address> a) {
     MutexLock lock(&mu);
     updates.push_back(std::move(a));
+    mu.NotifyAll();
   }));
   auto await_polls = [&](int n) {
     MutexLock lock(&mu);
@@ -298,6 +299,12 @@ TEST_F(PollingProviderTest, PollsEachIntervalGivesChangesOnlyAndKeepsAddressesOn
   }
   clock_.AdvanceBy(absl::Seconds(1));
   ASSERT_TRUE(await_polls(4));
+  {
+    MutexLock lock(&mu);
+    ASSERT_TRUE(mu.AwaitUntil(
+        [&]() ABSL_NO_THREAD_SAFETY_ANALYSIS { return updates.size() == 2; },
+        absl::Now() + absl::Seconds(10)));
+  }
   provider->Stop();
   EXPECT_EQ(provider->counters().failures, 1u);
   EXPECT_EQ(provider->counters().updates, 2u);

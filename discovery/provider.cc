@@ -57,7 +57,8 @@ class PollingProvider final : public Provider {
       next_ = clock_.Now() + interval_;
     }
     absl::StatusOr<std::vector<network::Address>> first = poll_();
-    if (!first.ok() && fail_at_start_) {
+    // A server that does not answer may yet: that is retried, not fatal.
+    if (!first.ok() && fail_at_start_ && !absl::IsUnavailable(first.status())) {
       MutexLock lock(&mu_);
       stopping_ = true;
       return first.status();

@@ -23,6 +23,8 @@
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "glue/base/environment.h"
+#include "glue/discovery/dns_resolver.h"
+#include "glue/discovery/peers_file.h"
 #include "glue/network/address.h"
 
 namespace glue::discovery {
@@ -120,10 +122,17 @@ struct Config {
 
   // The built-in providers in use, by name (GLUE_DISCOVERY_PROVIDERS, comma-separated):
   // "multicast" (announcing to discovery_target, a group), "rendezvous" (to
-  // discovery_target, an endpoint's address), or "none" alone. Empty: the default,
-  // ProvidersInUse.
+  // discovery_target, an endpoint's address), "peers" (the peers file), "dns" (the
+  // DNS name's records), or "none" alone. Empty: the default, ProvidersInUse.
   // Providers given in code (Discovery::Options::providers) run besides these.
   std::vector<std::string> providers;
+
+  // The peers file (GLUE_PEERS_PATH, PEERS_PATH, GLUE_PEERS_WRITE); path empty: none.
+  PeersPath peers;
+
+  // The DNS name whose records list peers (GLUE_DISCOVERY_DNS_*); unset: none. Its
+  // port, unset, is that of listen_address, which must then name one.
+  std::optional<DnsConfig> dns;
 
   absl::Duration peer_timeout() const { return rate * rate_timeout_multiplier; }
 };
@@ -153,7 +162,8 @@ absl::Status ValidateConfig(const Config& config);
 
 // ProvidersInUse is config.providers, or when it is empty the default: "multicast"
 // when discovery_target is a group, "rendezvous" when it is an address, none when it
-// is unset (this endpoint is a rendezvous).
+// is unset (this endpoint is a rendezvous); then "peers" when a peers file is named
+// and "dns" when a DNS name is set.
 std::vector<std::string> ProvidersInUse(const Config& config);
 
 }  // namespace glue::discovery

@@ -84,7 +84,8 @@ class Provider {
 using PollFunction = std::function<absl::StatusOr<std::vector<network::Address>>()>;
 
 // MakePollingProvider calls `poll` on a thread of its own: once in Start (whose error
-// fails Start when `fail_at_start`), then every `interval` (read from `clock`), and
+// fails Start when `fail_at_start`, unless it is kUnavailable: a server that may yet
+// answer), then every `interval` (read from `clock`, keeping the cadence), and
 // gives discovery the set whenever it differs from the last. Errors of later polls are
 // logged (a line per interval at most) and counted.
 std::unique_ptr<Provider> MakePollingProvider(std::string name, absl::Duration interval,
