@@ -1,5 +1,6 @@
 #include "glue/discovery/config.h"
 
+#include <algorithm>
 #include <limits>
 #include <utility>
 
@@ -9,7 +10,11 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
 #include "glue/base/status_macros.h"
+#include "glue/discovery/provider.h"
 #include "glue/network/interfaces.h"
 #include "glue/serialization/codec.h"
 
@@ -115,6 +120,68 @@ absl::Status CheckAgreement(const Config& config) {
                      absl::StrCat("multicast is sent on an interface, but "
                                   "listen_interface (",
                                   kListenInterfaceVariable, ") is empty"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+// CheckProviders checks the providers named: built-in ones, each once, each with what
+// it needs.
+absl::Status CheckProviders(const Config& config) {
+  const std::string list = absl::StrJoin(config.providers, ",");
+  for (size_t i = 0; i < config.providers.size(); ++i) {
+    const std::string& name = config.providers[i];
+    if (std::find(config.providers.begin(), config.providers.begin() + i, name) !=
+        config.providers.begin() + i) {
+      return Invalid(kDiscoveryProvidersVariable, list,
+                     absl::StrCat("'", name, "' is named twice"));
+    }
+    const bool group = config.discovery_target.has_value() &&
+                       config.discovery_target->address().is_multicast();
+    if (name == kMulticastProvider) {
+      if (!group) {
+        return Invalid(
+            kDiscoveryProvidersVariable, list,
+            absl::StrCat(
+                "multicast announces to a group, but ", kDiscoveryTargetAddressVariable,
+                " is ",
+                config.discovery_target
+                    ? absl::StrCat("'", network::FormatAddress(*config.discovery_target),
+                                   "', not a group")
+                    : std::string("0 (this endpoint is a rendezvous)")));
+      }
+    } else if (name == kRendezvousProvider) {
+      if (!config.discovery_target.has_value() || group) {
+        return Invalid(kDiscoveryProvidersVariable, list,
+                       absl::StrCat("rendezvous announces to a rendezvous's address, "
+                                    "which ",
+                                    kDiscoveryTargetAddressVariable,
+                                    " names (IP:PORT, not a group)"));
+      }
+    } else if (name == kPeersFileProvider) {
+      if (config.peers.path.empty()) {
+        return Invalid(
+            kDiscoveryProvidersVariable, list,
+            absl::StrCat("peers reads a peers file, but neither ", kPeersPathVariable,
+                         " nor ", kGoPeersPathVariable, " names one"));
+      }
+    } else if (name == kDnsProvider) {
+      if (!config.dns.has_value()) {
+        return Invalid(
+            kDiscoveryProvidersVariable, list,
+            absl::StrCat("dns looks a name up, but ", kDnsNameVariable, " is not set"));
+      }
+    } else if (name == kNoProvider) {
+      if (config.providers.size() > 1) {
+        return Invalid(kDiscoveryProvidersVariable, list,
+                       "'none' (no built-in provider) names no other");
+      }
+    } else {
+      return Invalid(
+          kDiscoveryProvidersVariable, list,
+          absl::StrCat("unknown provider '", name, "': expected ", kMulticastProvider,
+                       ", ", kRendezvousProvider, ", ", kPeersFileProvider, ", ",
+                       kDnsProvider, " or ", kNoProvider));
     }
   }
   return absl::OkStatus();
@@ -235,6 +302,22 @@ absl::StatusOr<Config> ConfigFromEnvironment(const EnvironmentLookup& env) {
                                   kMaxRateTimeoutMultiplier));
   config.rate_timeout_multiplier = static_cast<uint32_t>(multiplier);
 
+  GLUE_ASSIGN_OR_RETURN(std::optional<std::string> providers,
+                        GetOptionalString(env, kDiscoveryProvidersVariable));
+  if (providers.has_value()) {
+    for (absl::string_view name : absl::StrSplit(*providers, ',')) {
+      name = absl::StripAsciiWhitespace(name);
+      if (name.empty()) {
+        return Invalid(kDiscoveryProvidersVariable, *providers,
+                       "expected a comma-separated list of providers, none empty");
+      }
+      config.providers.emplace_back(name);
+    }
+  }
+
+  GLUE_ASSIGN_OR_RETURN(config.peers, ResolvePeersPath(env));
+  GLUE_ASSIGN_OR_RETURN(config.dns, DnsConfigFromEnvironment(env));
+
   // Last, because it asks the system; malformed text is reported without that.
   GLUE_RETURN_IF_ERROR(ReadListenInterface(env, &config));
 
@@ -272,7 +355,31 @@ absl::Status ValidateConfig(const Config& config) {
                    absl::StrCat(config.rate_timeout_multiplier),
                    absl::StrCat("expected an integer in 1..", kMaxRateTimeoutMultiplier));
   }
+  GLUE_RETURN_IF_ERROR(CheckProviders(config));
+  if (config.dns.has_value() && !config.dns->port.has_value() &&
+      config.listen_address.port() == 0) {
+    return Invalid(
+        kDnsNameVariable, config.dns->name,
+        absl::StrCat("the peers it lists are reached at a port, which neither ",
+                     kDnsPortVariable, " nor ", kListenAddressVariable,
+                     " (a free port when unset) names: set one of them, the "
+                     "same on every endpoint"));
+  }
   return CheckAgreement(config);
+}
+
+std::vector<std::string> ProvidersInUse(const Config& config) {
+  if (config.providers.size() == 1 && config.providers[0] == kNoProvider) return {};
+  if (!config.providers.empty()) return config.providers;
+  std::vector<std::string> providers;
+  if (config.discovery_target.has_value()) {
+    providers.emplace_back(config.discovery_target->address().is_multicast()
+                               ? kMulticastProvider
+                               : kRendezvousProvider);
+  }
+  if (!config.peers.path.empty()) providers.emplace_back(kPeersFileProvider);
+  if (config.dns.has_value()) providers.emplace_back(kDnsProvider);
+  return providers;
 }
 
 }  // namespace glue::discovery

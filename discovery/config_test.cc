@@ -352,5 +352,53 @@ TEST(Config, PeerTimeoutIsTheRateTimesTheMultiplier) {
   EXPECT_EQ(config.peer_timeout(), absl::Milliseconds(900));
 }
 
+TEST(ConfigFromEnvironment, TheDefaultProvidersFollowTheTarget) {
+  ASSERT_OK_AND_ASSIGN(Config multicast, ConfigFromEnvironment(MapEnvironment({})));
+  EXPECT_TRUE(multicast.providers.empty());
+  EXPECT_EQ(ProvidersInUse(multicast), std::vector<std::string>{"multicast"});
+  ASSERT_OK_AND_ASSIGN(Config client,
+                       ConfigFromEnvironment(MapEnvironment(
+                           {{"GLUE_DISCOVERY_TARGET_ADDRESS", "127.0.0.1:27320"}})));
+  EXPECT_EQ(ProvidersInUse(client), std::vector<std::string>{"rendezvous"});
+  ASSERT_OK_AND_ASSIGN(
+      Config rendezvous,
+      ConfigFromEnvironment(MapEnvironment({{"GLUE_DISCOVERY_TARGET_ADDRESS", "0"}})));
+  EXPECT_TRUE(ProvidersInUse(rendezvous).empty());
+}
+
+TEST(ConfigFromEnvironment, ProvidersAreAListOfBuiltInNames) {
+  ASSERT_OK_AND_ASSIGN(
+      Config none,
+      ConfigFromEnvironment(MapEnvironment({{"GLUE_DISCOVERY_PROVIDERS", "none"}})));
+  EXPECT_TRUE(ProvidersInUse(none).empty());
+  ASSERT_OK_AND_ASSIGN(
+      Config multicast,
+      ConfigFromEnvironment(MapEnvironment({{"GLUE_DISCOVERY_PROVIDERS", "multicast"}})));
+  EXPECT_EQ(ProvidersInUse(multicast), std::vector<std::string>{"multicast"});
+}
+
+TEST(ConfigFromEnvironment, BadProvidersAreNamed) {
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {"multicast,,", "none empty"},
+      {"multicast,multicast", "'multicast' is named twice"},
+      {"carrier-pigeon", "unknown provider 'carrier-pigeon'"},
+      {"none,multicast", "names no other"},
+      {"rendezvous", "names (IP:PORT, not a group)"},
+  };
+  for (const auto& [value, error] : cases) {
+    EXPECT_THAT(
+        ConfigFromEnvironment(MapEnvironment({{"GLUE_DISCOVERY_PROVIDERS", value}})),
+        StatusIs(absl::StatusCode::kInvalidArgument,
+                 AllOf(HasSubstr(absl::StrCat("GLUE_DISCOVERY_PROVIDERS='", value, "'")),
+                       HasSubstr(error))))
+        << value;
+  }
+  EXPECT_THAT(
+      ConfigFromEnvironment(MapEnvironment({{"GLUE_DISCOVERY_PROVIDERS", "multicast"},
+                                            {"GLUE_DISCOVERY_TARGET_ADDRESS", "0"}})),
+      StatusIs(absl::StatusCode::kInvalidArgument,
+               HasSubstr("this endpoint is a rendezvous")));
+}
+
 }  // namespace
 }  // namespace glue::discovery

@@ -1,11 +1,15 @@
 #include "glue/discovery/discovery.h"
 
+#include <algorithm>
 #include <atomic>
 #include <boost/asio/post.hpp>
+#include <map>
 #include <string>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "discovery/builtin_providers.h"
 #include "glue/base/environment.h"
 #include "glue/base/handler_gate.h"
 #include "glue/base/log.h"
@@ -70,6 +74,19 @@ class AddressPacer {
   const absl::Duration interval_;
   absl::flat_hash_map<uint64_t, absl::Time> last_;
 };
+
+// ProviderSlot is a provider in use and the addresses it gave, the bit of the
+// provider in the masks of DiscoveryState::targets and heard_via being 1 << its index.
+struct ProviderSlot {
+  std::string name;
+  std::shared_ptr<Provider> provider;  // null: a fixed address (multicast, rendezvous)
+  std::vector<network::Address> addresses;
+};
+
+// After this many announcements to the group without hearing one of them back, the
+// group is taken to be unreachable (a firewall that drops multicast), and a warning
+// says what to set instead.
+constexpr uint64_t kMulticastLoopbackChecks = 5;
 
 // PendingChallenge is a challenge sent to an endpoint not yet proven, to send again
 // until it is echoed.
@@ -139,6 +156,18 @@ struct DiscoveryState : std::enable_shared_from_this<DiscoveryState> {
   // The sources of frames from endpoints we do not know.
   AddressPacer unknown_senders ABSL_GUARDED_BY(mu) =
       AddressPacer(kUnknownFramesChallengeInterval);
+  // The providers in use, at most kMaxProviders (their bits fit a uint32_t), and the
+  // addresses they gave, merged: address -> the providers that gave it.
+  std::vector<ProviderSlot> providers ABSL_GUARDED_BY(mu);
+  std::map<network::Address, uint32_t> targets ABSL_GUARDED_BY(mu);
+  // The providers that told of each peer otherwise than by its address: multicast
+  // (its announcements reach the group), a rendezvous (its answers list it).
+  absl::flat_hash_map<uint64_t, uint32_t> heard_via ABSL_GUARDED_BY(mu);
+  uint32_t multicast_bit ABSL_GUARDED_BY(mu) = 0;   // 0: not in use
+  uint32_t rendezvous_bit ABSL_GUARDED_BY(mu) = 0;  // 0: not in use
+  size_t direct_next ABSL_GUARDED_BY(mu) = 0;       // where the next period's turn begins
+  uint64_t group_announcements ABSL_GUARDED_BY(mu) = 0;
+  bool multicast_warned ABSL_GUARDED_BY(mu) = false;
   // One line per period per reason of refusal.
   LogLimiter other_version_log ABSL_GUARDED_BY(mu);
   LogLimiter clash_log ABSL_GUARDED_BY(mu);
@@ -148,6 +177,8 @@ struct DiscoveryState : std::enable_shared_from_this<DiscoveryState> {
   // compute, so that an echo is checked without remembering whom we challenged.
   const SipHashKey cookie_key;
 
+  std::atomic<uint64_t> direct_announcements_sent{0}, direct_announcements_deferred{0},
+      provider_addresses_dropped{0}, own_multicast_heard{0};
   std::atomic<uint64_t> announcements_sent{0}, answers_sent{0}, goodbyes_sent{0},
       send_failures{0}, datagrams_received{0}, corrupt{0}, malformed{0}, other_version{0},
       frames_from_unknown{0}, challenges_sent{0}, echoes_sent{0}, probes_sent{0},
@@ -175,8 +206,32 @@ struct DiscoveryState : std::enable_shared_from_this<DiscoveryState> {
   }
 
   bool rendezvous() const { return !config.discovery_target.has_value(); }
-  bool target_is_multicast() const {
-    return config.discovery_target && config.discovery_target->address().is_multicast();
+
+  // SourcesOf is the mask of the providers that know `peer`.
+  uint32_t SourcesOf(const Peer& peer) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
+    uint32_t mask = 0;
+    if (auto it = heard_via.find(peer.id); it != heard_via.end()) mask |= it->second;
+    if (auto it = targets.find(peer.data_address); it != targets.end()) {
+      mask |= it->second;
+    }
+    return mask;
+  }
+  std::vector<std::string> NamesOf(uint32_t mask) const
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
+    std::vector<std::string> names;
+    for (size_t i = 0; i < providers.size(); ++i) {
+      if (mask & (uint32_t{1} << i)) names.push_back(providers[i].name);
+    }
+    return names;
+  }
+  // RebuildTargets merges the providers' addresses.
+  void RebuildTargets() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
+    targets.clear();
+    for (size_t i = 0; i < providers.size(); ++i) {
+      for (const network::Address& a : providers[i].addresses) {
+        targets[a] |= uint32_t{1} << i;
+      }
+    }
   }
   serialization::Header Header() const {
     serialization::Header header;
@@ -196,7 +251,9 @@ using internal::kChallengeResendInterval;
 using internal::kChallengeResends;
 using internal::kMaxIntroductionsPerAnnouncement;
 using internal::kMaxPendingChallenges;
+using internal::kMulticastLoopbackChecks;
 using internal::PendingChallenge;
+using internal::ProviderSlot;
 using Events = std::vector<PeerEvent>;
 
 // A datagram to send once the lock is released.
@@ -315,15 +372,17 @@ std::vector<uint8_t> EncodeGoodbye(const DiscoveryState& s) {
 }
 
 // Send sends what is outgoing and counts what went and what failed; `failure`, when
-// given, receives the error of the last datagram that failed (OK when none did).
+// given, receives the error of the last datagram that failed (OK when none did), and
+// `failed_to` its destination.
 void Send(DiscoveryState& s, const std::vector<DeferredDatagram>& outgoing,
-          absl::Status* failure = nullptr) {
+          absl::Status* failure = nullptr, network::Address* failed_to = nullptr) {
   for (const DeferredDatagram& o : outgoing) {
     if (absl::Status sent = s.data->Send(o.to, o.bytes); sent.ok()) {
       o.counter->fetch_add(1, std::memory_order_relaxed);
     } else {
       s.send_failures.fetch_add(1, std::memory_order_relaxed);
       if (failure != nullptr) *failure = std::move(sent);
+      if (failed_to != nullptr) *failed_to = o.to;
     }
   }
 }
@@ -441,6 +500,52 @@ void ArmExpiry(const std::shared_ptr<DiscoveryState>& state) {
 void ArmAnnounce(const std::shared_ptr<DiscoveryState>& state)
     ABSL_EXCLUSIVE_LOCKS_REQUIRED(state->mu);
 
+// QueueDirect queues this period's announcements to the peers that a provider other
+// than multicast told us of and that no provider's address reaches already: at most
+// Options::max_direct_peers of them, taking turns when there are more.
+void QueueDirect(DiscoveryState& s, const std::vector<uint8_t>& announcement,
+                 std::vector<DeferredDatagram>* outgoing)
+    ABSL_EXCLUSIVE_LOCKS_REQUIRED(s.mu) {
+  std::vector<network::Address> direct;
+  for (const Peer& peer : s.table.Peers()) {
+    if ((s.SourcesOf(peer) & ~s.multicast_bit) == 0) continue;
+    if (s.targets.contains(peer.data_address)) continue;
+    direct.push_back(peer.data_address);
+  }
+  // Forget what was heard of peers that are gone.
+  absl::erase_if(s.heard_via,
+                 [&](const auto& entry) { return s.table.Find(entry.first) == nullptr; });
+  const size_t n = std::min(direct.size(), s.options.max_direct_peers);
+  if (direct.size() > n) {
+    s.direct_announcements_deferred.fetch_add(direct.size() - n,
+                                              std::memory_order_relaxed);
+  }
+  for (size_t i = 0; i < n; ++i) {
+    outgoing->push_back({direct[(s.direct_next + i) % direct.size()], announcement,
+                         &s.direct_announcements_sent});
+  }
+  s.direct_next = direct.empty() ? 0 : (s.direct_next + n) % direct.size();
+}
+
+// CheckMulticast warns, once, when none of our announcements to the group came back
+// to us: multicast is dropped between our socket and the group, most often by a
+// firewall, and no peer on another host will hear us that way.
+void CheckMulticast(DiscoveryState& s) ABSL_EXCLUSIVE_LOCKS_REQUIRED(s.mu) {
+  if (s.multicast_bit == 0 || s.multicast_warned) return;
+  if (++s.group_announcements <= kMulticastLoopbackChecks) return;
+  if (s.own_multicast_heard.load(std::memory_order_relaxed) > 0) return;
+  s.multicast_warned = true;
+  GLUE_LOG(kWarning,
+           "discovery: none of our %d announcements to the group %s on interface %s came "
+           "back to us: multicast is dropped here (a firewall, or an interface without "
+           "it), so endpoints on other hosts will not find this one by multicast. Name "
+           "where peers are instead: %s=peers with GLUE_PEERS_PATH (a peers file), "
+           "%s=dns with GLUE_DISCOVERY_DNS_NAME, or %s set to a rendezvous",
+           kMulticastLoopbackChecks, network::FormatAddress(*s.config.discovery_target),
+           s.config.listen_interface, kDiscoveryProvidersVariable,
+           kDiscoveryProvidersVariable, kDiscoveryTargetAddressVariable);
+}
+
 void OnAnnounce(const std::shared_ptr<DiscoveryState>& state) {
   DiscoveryState& s = *state;
   HandlerGate::Pass pass(&s.gate);
@@ -448,25 +553,98 @@ void OnAnnounce(const std::shared_ptr<DiscoveryState>& state) {
   std::vector<DeferredDatagram> outgoing;
   {
     MutexLock lock(&s.mu);
-    for (auto& bytes : EncodeAnnouncements(s, {}, s.clock.Now(), s.config.rate)) {
-      outgoing.push_back(
-          {*s.config.discovery_target, std::move(bytes), &s.announcements_sent});
+    std::vector<std::vector<uint8_t>> announcements =
+        EncodeAnnouncements(s, {}, s.clock.Now(), s.config.rate);
+    if (!announcements.empty()) {
+      for (const auto& [address, mask] : s.targets) {
+        outgoing.push_back({address, announcements.front(), &s.announcements_sent});
+      }
+      QueueDirect(s, announcements.front(), &outgoing);
     }
+    CheckMulticast(s);
     ArmAnnounce(state);
   }
   absl::Status failure;
-  Send(s, outgoing, &failure);
+  network::Address failed_to;
+  Send(s, outgoing, &failure, &failed_to);
   // A target no route reaches (a typo, a network that is down) finds no peer; say so,
-  // but not at every announcement.
+  // but not at every announcement, naming where the address came from.
   if (!failure.ok()) {
     if (const uint64_t n = s.target_failures_log.Admit(s.clock.Now())) {
+      std::string where;
+      {
+        MutexLock lock(&s.mu);
+        auto it = s.targets.find(failed_to);
+        const uint32_t mask = it == s.targets.end() ? 0 : it->second;
+        if (mask & (s.multicast_bit | s.rendezvous_bit)) {
+          where = absl::StrCat(kDiscoveryTargetAddressVariable, "='",
+                               network::FormatAddress(failed_to), "'");
+        } else {
+          where = absl::StrCat(
+              network::FormatAddress(failed_to), " (",
+              mask == 0 ? std::string("a peer")
+                        : absl::StrCat("provider ", absl::StrJoin(s.NamesOf(mask), ", ")),
+              ")");
+        }
+      }
       GLUE_LOG(kWarning,
-               "discovery: cannot send announcements to %s='%s' (%d failed since the "
-               "last such line): %s",
-               kDiscoveryTargetAddressVariable,
-               network::FormatAddress(*s.config.discovery_target), n, failure.message());
+               "discovery: cannot send announcements to %s (%d failed since the last "
+               "such line): %s",
+               where, n, failure.message());
     }
   }
+}
+
+// OnProviderUpdate takes a provider's new set of addresses, and announces at once to
+// those that are new, so that an endpoint a provider just named joins without waiting
+// for the period.
+void OnProviderUpdate(const std::shared_ptr<DiscoveryState>& state, size_t index,
+                      std::vector<network::Address> addresses) {
+  DiscoveryState& s = *state;
+  HandlerGate::Pass pass(&s.gate);
+  if (!pass) return;
+  std::vector<DeferredDatagram> outgoing;
+  {
+    MutexLock lock(&s.mu);
+    ProviderSlot& slot = s.providers[index];
+    // Ours, and those of the other family, are left out (the data socket sends only
+    // to its own family).
+    const size_t given = addresses.size();
+    std::erase_if(addresses, [&](const network::Address& a) {
+      return a == s.announced || a == s.config.listen_address ||
+             a.protocol() != s.announced.protocol() || a.address().is_unspecified() ||
+             a.port() == 0;
+    });
+    if (addresses.size() > kMaxProviderAddresses) addresses.resize(kMaxProviderAddresses);
+    s.provider_addresses_dropped.fetch_add(given - addresses.size(),
+                                           std::memory_order_relaxed);
+    std::vector<std::string> shown;
+    for (size_t i = 0; i < addresses.size() && i < 8; ++i) {
+      shown.push_back(network::FormatAddress(addresses[i]));
+    }
+    GLUE_LOG(kInfo, "discovery: provider %s: %d address(es)%s%s%s", slot.name,
+             addresses.size(), addresses.empty() ? "" : ": ", absl::StrJoin(shown, ", "),
+             addresses.size() > shown.size() ? ", ..." : "");
+    if (given > addresses.size()) {
+      GLUE_LOG(kInfo,
+               "discovery: provider %s: %d address(es) left out (ours, of another "
+               "family than %s, or over %d)",
+               slot.name, given - addresses.size(), network::FormatAddress(s.announced),
+               kMaxProviderAddresses);
+    }
+    const std::map<network::Address, uint32_t> before = s.targets;
+    slot.addresses = std::move(addresses);
+    s.RebuildTargets();
+    std::vector<std::vector<uint8_t>> announcements =
+        EncodeAnnouncements(s, {}, s.clock.Now(), s.config.rate);
+    if (!announcements.empty()) {
+      for (const auto& [address, mask] : s.targets) {
+        if (before.contains(address)) continue;
+        outgoing.push_back({address, announcements.front(), &s.announcements_sent});
+      }
+    }
+  }
+  Send(s, outgoing);
 }
 
 void ArmAnnounce(const std::shared_ptr<DiscoveryState>& state) {
@@ -518,9 +696,16 @@ void Introduce(DiscoveryState& s, const serialization::DecodedDatagram& d,
                        DataAddressOf(record.data_address, datagram.source),
                        absl::Milliseconds(record.rate_milliseconds)};
     const absl::Time heard = now - absl::Milliseconds(record.age_milliseconds);
-    if (s.table.OnPeerRecord(other, heard) != Verdict::kUnverified) continue;
-    if (introduced == kMaxIntroductionsPerAnnouncement ||
-        !s.introduced.Take(s.Cookie(0, other.data_address), now)) {
+    if (s.table.OnPeerRecord(other, heard) != Verdict::kUnverified) {
+      // Listed by a rendezvous: announced to directly, so that we keep each other
+      // when the rendezvous is gone.
+      if (s.rendezvous_bit != 0) s.heard_via[other.id] |= s.rendezvous_bit;
+      continue;
+    }
+    // An address a provider gave us is ours to challenge, whoever lists it.
+    const bool configured = s.targets.contains(other.data_address);
+    if (!configured && (introduced == kMaxIntroductionsPerAnnouncement ||
+                        !s.introduced.Take(s.Cookie(0, other.data_address), now))) {
       s.introductions_deferred.fetch_add(1, std::memory_order_relaxed);
       continue;
     }
@@ -530,10 +715,14 @@ void Introduce(DiscoveryState& s, const serialization::DecodedDatagram& d,
 }
 
 void OnAnnouncement(const std::shared_ptr<DiscoveryState>& state,
-                    const network::ReceivedDatagram& datagram) {
+                    const network::ReceivedDatagram& datagram, bool from_group) {
   DiscoveryState& s = *state;
   const serialization::DecodedDatagram& d = s.decoded;
   const absl::Time now = s.clock.Now();
+  if (from_group && d.header.endpoint_id == s.config.endpoint_id &&
+      d.header.endpoint_name == s.config.endpoint_name) {
+    s.own_multicast_heard.fetch_add(1, std::memory_order_relaxed);
+  }
   const Sender sender{d.header.network_id, d.header.endpoint_id, d.header.endpoint_name,
                       DataAddressOf(d.announcement.data_address, datagram.source),
                       absl::Milliseconds(d.announcement.rate_milliseconds)};
@@ -558,6 +747,13 @@ void OnAnnouncement(const std::shared_ptr<DiscoveryState>& state,
     LogClash(s, sender, verdict, now);
     const bool known = verdict == Verdict::kAdded || verdict == Verdict::kRefreshed ||
                        verdict == Verdict::kReplaced;
+    if (known && from_group && s.multicast_bit != 0) {
+      s.heard_via[sender.id] |= s.multicast_bit;
+    }
+    // A rendezvous answers with the others it knows: known by that provider too.
+    if (known && s.rendezvous_bit != 0 && !d.announcement.known_peers.empty()) {
+      s.heard_via[sender.id] |= s.rendezvous_bit;
+    }
     // What we send back, in one datagram: the echo of the sender's challenge (one
     // datagram for one received), and ours when it is not yet proven.
     const uint64_t challenge = verdict == Verdict::kUnverified ? cookie : 0;
@@ -587,7 +783,7 @@ void OnAnnouncement(const std::shared_ptr<DiscoveryState>& state,
 }
 
 void OnDatagram(const std::shared_ptr<DiscoveryState>& state,
-                const network::ReceivedDatagram& datagram) {
+                const network::ReceivedDatagram& datagram, bool from_group) {
   DiscoveryState& s = *state;
   HandlerGate::Pass pass(&s.gate);
   if (!pass) return;
@@ -615,7 +811,7 @@ void OnDatagram(const std::shared_ptr<DiscoveryState>& state,
   const serialization::DecodedDatagram& d = s.decoded;
   switch (d.kind) {
     case serialization::DecodedDatagram::Kind::kAnnouncement:
-      OnAnnouncement(state, datagram);
+      OnAnnouncement(state, datagram, from_group);
       return;
     case serialization::DecodedDatagram::Kind::kGoodbye: {
       // Anyone can send a goodbye under a peer's name: the peer is probed, and
@@ -643,7 +839,8 @@ void OnDatagram(const std::shared_ptr<DiscoveryState>& state,
           // from, at most once per kUnknownFramesChallengeInterval per address, so
           // that it need not wait for its next announcement.
           const absl::Time now = s.clock.Now();
-          if (s.unknown_senders.Take(s.Cookie(0, datagram.source), now)) {
+          if (s.targets.contains(datagram.source) ||
+              s.unknown_senders.Take(s.Cookie(0, datagram.source), now)) {
             Challenge(s, d.header.endpoint_id, datagram.source, now, &outgoing);
           }
         }
@@ -719,11 +916,67 @@ absl::StatusOr<std::unique_ptr<Discovery>> Discovery::Create(
     return absl::InvalidArgumentError(absl::StrCat(
         "datagram_budget ", options.datagram_budget, " is outside 512..65507"));
   }
+  std::vector<ProviderSlot> providers;
+  for (const std::string& name : ProvidersInUse(config)) {
+    if (name == kMulticastProvider || name == kRendezvousProvider) {
+      // ValidateConfig checked that the target suits the name.
+      providers.push_back({.name = name, .addresses = {*config.discovery_target}});
+    } else {
+      providers.push_back({.name = name});  // an object, made once the state is
+    }
+  }
+  for (const std::shared_ptr<Provider>& provider : options.providers) {
+    if (provider == nullptr) return absl::InvalidArgumentError("a provider is null");
+    GLUE_RETURN_IF_ERROR(ValidateProviderName(provider->name()));
+    for (const ProviderSlot& slot : providers) {
+      if (slot.name == provider->name()) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("provider name '", provider->name(), "' is used twice"));
+      }
+    }
+    providers.push_back({.name = provider->name(), .provider = provider});
+  }
+  if (providers.size() > kMaxProviders) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        providers.size(), " providers: at most ", kMaxProviders, " run at once"));
+  }
+  if (options.max_direct_peers == 0) {
+    return absl::InvalidArgumentError("max_direct_peers is 0: expected at least 1");
+  }
   auto state = std::make_shared<DiscoveryState>(std::move(strand), config,
                                                 std::move(options), clock, links);
   {
     const std::weak_ptr<DiscoveryState> weak = state;
     MutexLock lock(&state->mu);
+    state->providers = std::move(providers);
+    for (size_t i = 0; i < state->providers.size(); ++i) {
+      if (state->providers[i].name == kMulticastProvider) state->multicast_bit = 1u << i;
+      if (state->providers[i].name == kRendezvousProvider) {
+        state->rendezvous_bit = 1u << i;
+      }
+    }
+    for (ProviderSlot& slot : state->providers) {
+      if (slot.name == kPeersFileProvider) {
+        slot.provider = internal::MakePeersFileProvider(
+            config,
+            [weak] {
+              std::vector<PeersFileEntry> seen;
+              auto state = weak.lock();
+              if (!state) return seen;
+              MutexLock lock(&state->mu);
+              seen.push_back(
+                  {.address = state->announced, .name = state->config.endpoint_name});
+              for (const Peer& peer : state->table.Peers()) {
+                seen.push_back({.address = peer.data_address, .name = peer.name});
+              }
+              return seen;
+            },
+            clock);
+      } else if (slot.name == kDnsProvider) {
+        slot.provider = internal::MakeDnsProvider(config, clock);
+      }
+    }
+    state->RebuildTargets();
     state->announce_alarm = clock.CreateAlarm(state->strand, [weak] {
       if (auto state = weak.lock()) OnAnnounce(state);
     });
@@ -775,32 +1028,87 @@ absl::Status Discovery::Start(Listener* listener) {
     return std::unique_ptr<network::DatagramLink>(std::move(faulty));
   };
   GLUE_ASSIGN_OR_RETURN(s.data, behind_faults(*std::move(data_socket), &s.data_faults));
-  auto listen_socket = OpenListener(s);
-  if (!listen_socket.ok()) {
-    return SocketError(kDiscoveryListenAddressVariable, s.config.discovery_listen,
-                       "discovery", s.config.listen_interface, listen_socket.status());
+  bool group_or_rendezvous;
+  std::vector<std::pair<size_t, std::shared_ptr<Provider>>> objects;
+  {
+    MutexLock lock(&s.mu);
+    group_or_rendezvous = s.rendezvous() || s.multicast_bit != 0 || s.rendezvous_bit != 0;
+    for (size_t i = 0; i < s.providers.size(); ++i) {
+      if (s.providers[i].provider) objects.emplace_back(i, s.providers[i].provider);
+    }
   }
-  GLUE_ASSIGN_OR_RETURN(s.listen,
-                        behind_faults(*std::move(listen_socket), &s.listen_faults));
+  // The discovery socket hears the group, or a rendezvous's clients; with neither in
+  // use (GLUE_DISCOVERY_PROVIDERS=peers) nothing is joined, and announcements reach
+  // the data socket.
+  if (group_or_rendezvous) {
+    auto listen_socket = OpenListener(s);
+    if (!listen_socket.ok()) {
+      return SocketError(kDiscoveryListenAddressVariable, s.config.discovery_listen,
+                         "discovery", s.config.listen_interface, listen_socket.status());
+    }
+    GLUE_ASSIGN_OR_RETURN(s.listen,
+                          behind_faults(*std::move(listen_socket), &s.listen_faults));
+  }
   s.announced = AnnouncedAddress(*s.data, s.config.listen_interface);
 
-  GLUE_LOG(
-      kInfo, "discovery: interface %s (%s); '%s' id %d, data at %s; %s",
-      s.config.listen_interface, s.config.listen_interface_origin, s.config.endpoint_name,
-      s.config.endpoint_id, network::FormatAddress(s.announced),
-      s.rendezvous() ? absl::StrCat("rendezvous, listening on ",
-                                    network::FormatAddress(s.config.discovery_listen))
-                     : absl::StrCat("announcing to ",
-                                    network::FormatAddress(*s.config.discovery_target),
-                                    " every ", absl::FormatDuration(s.config.rate)));
+  GLUE_LOG(kInfo, "discovery: interface %s (%s); '%s' id %d, data at %s, every %s%s",
+           s.config.listen_interface, s.config.listen_interface_origin,
+           s.config.endpoint_name, s.config.endpoint_id,
+           network::FormatAddress(s.announced), absl::FormatDuration(s.config.rate),
+           s.rendezvous()
+               ? absl::StrCat("; rendezvous, listening on ",
+                              network::FormatAddress(s.config.discovery_listen))
+               : "");
+  {
+    MutexLock lock(&s.mu);
+    for (const ProviderSlot& slot : s.providers) {
+      if (slot.name == kMulticastProvider) {
+        GLUE_LOG(kInfo, "discovery: provider multicast: announcing to the group %s",
+                 network::FormatAddress(slot.addresses.front()));
+      } else if (slot.name == kRendezvousProvider) {
+        GLUE_LOG(kInfo, "discovery: provider rendezvous: announcing to %s",
+                 network::FormatAddress(slot.addresses.front()));
+      } else {
+        GLUE_LOG(kInfo, "discovery: provider %s: starting", slot.name);
+      }
+    }
+    if (s.providers.empty()) {
+      GLUE_LOG(kInfo, "discovery: no provider: this endpoint only answers");
+    }
+  }
 
   std::weak_ptr<DiscoveryState> weak = state_;
-  auto handler = [weak](const network::ReceivedDatagram& d) {
-    if (auto state = weak.lock()) OnDatagram(state, d);
-  };
-  GLUE_RETURN_IF_ERROR(s.data->Start(handler));
-  GLUE_RETURN_IF_ERROR(s.listen->Start(handler));
-  if (!s.rendezvous()) {
+  GLUE_RETURN_IF_ERROR(s.data->Start([weak](const network::ReceivedDatagram& d) {
+    if (auto state = weak.lock()) OnDatagram(state, d, /*from_group=*/false);
+  }));
+  if (s.listen) {
+    const bool group = s.config.discovery_listen.address().is_multicast();
+    GLUE_RETURN_IF_ERROR(
+        s.listen->Start([weak, group](const network::ReceivedDatagram& d) {
+          if (auto state = weak.lock()) OnDatagram(state, d, group);
+        }));
+  }
+  for (size_t i = 0; i < objects.size(); ++i) {
+    const auto& [index, provider] = objects[i];
+    Provider::Update update = [weak, index = index,
+                               strand = s.strand](std::vector<network::Address> a) {
+      boost::asio::post(strand, [weak, index, a = std::move(a)]() mutable {
+        if (auto state = weak.lock()) OnProviderUpdate(state, index, std::move(a));
+      });
+    };
+    if (absl::Status started = provider->Start(std::move(update)); !started.ok()) {
+      for (size_t j = 0; j < i; ++j) objects[j].second->Stop();
+      return absl::Status(
+          started.code(),
+          absl::StrCat("discovery provider ", provider->name(), ": ", started.message()));
+    }
+  }
+  bool announcing;
+  {
+    MutexLock lock(&s.mu);
+    announcing = !s.providers.empty();
+  }
+  if (announcing) {
     // The first announcement goes at once, so a new endpoint is seen at once.
     boost::asio::post(s.strand, [state = state_] { OnAnnounce(state); });
   }
@@ -812,7 +1120,9 @@ void Discovery::Stop() {
   if (s.gate.closed()) return;
   s.gate.Close();
   std::vector<Peer> peers;
-  bool started;
+  std::vector<network::Address> targets;
+  std::vector<std::shared_ptr<Provider>> objects;
+  bool started, multicast_only;
   {
     MutexLock lock(&s.mu);
     started = s.started;
@@ -820,15 +1130,25 @@ void Discovery::Stop() {
     s.expiry_alarm->Cancel();
     s.resend_alarm->Cancel();
     peers = s.table.Peers();
+    for (const auto& [address, mask] : s.targets) targets.push_back(address);
+    for (const ProviderSlot& slot : s.providers) {
+      if (slot.provider) objects.push_back(slot.provider);
+    }
+    multicast_only = !s.rendezvous() && s.providers.size() == 1 && s.multicast_bit != 0;
   }
+  for (const std::shared_ptr<Provider>& provider : objects) provider->Stop();
   if (!started || s.data == nullptr) return;
   const std::vector<uint8_t> goodbye = EncodeGoodbye(s);
   std::vector<DeferredDatagram> outgoing;
-  if (s.config.discovery_target) {
-    outgoing.push_back({*s.config.discovery_target, goodbye, &s.goodbyes_sent});
+  for (const network::Address& target : targets) {
+    outgoing.push_back({target, goodbye, &s.goodbyes_sent});
   }
-  if (!s.target_is_multicast()) {
+  // The group reaches every peer; otherwise each hears it by unicast.
+  if (!multicast_only) {
     for (const Peer& peer : peers) {
+      if (std::find(targets.begin(), targets.end(), peer.data_address) != targets.end()) {
+        continue;
+      }
       outgoing.push_back({peer.data_address, goodbye, &s.goodbyes_sent});
     }
   }
@@ -847,7 +1167,8 @@ absl::Status Discovery::SetDataFaults(const network::FaultOptions& faults) {
   }
   // Start puts both sockets behind faults, or neither.
   GLUE_RETURN_IF_ERROR(s.data_faults->SetOptions(faults));
-  GLUE_RETURN_IF_ERROR(s.listen_faults->SetOptions(faults));
+  if (s.listen_faults != nullptr)
+    GLUE_RETURN_IF_ERROR(s.listen_faults->SetOptions(faults));
   GLUE_LOG(kInfo, "discovery: faults now: loss=%g duplicate=%g reorder=%g corrupt=%g%s",
            faults.drop, faults.duplicate, faults.reorder, faults.corrupt,
            faults.partitioned ? ", partitioned (nothing sent or received)" : "");
@@ -856,7 +1177,9 @@ absl::Status Discovery::SetDataFaults(const network::FaultOptions& faults) {
 
 std::vector<Peer> Discovery::peers() const {
   MutexLock lock(&state_->mu);
-  return state_->table.Peers();
+  std::vector<Peer> peers = state_->table.Peers();
+  for (Peer& peer : peers) peer.providers = state_->NamesOf(state_->SourcesOf(peer));
+  return peers;
 }
 
 std::optional<Peer> Discovery::Find(uint64_t id) const {
@@ -905,6 +1228,10 @@ DiscoveryCounters Discovery::counters() const {
     c.peers = s.table.counters();
   }
   c.announcements_sent = get(s.announcements_sent);
+  c.direct_announcements_sent = get(s.direct_announcements_sent);
+  c.direct_announcements_deferred = get(s.direct_announcements_deferred);
+  c.provider_addresses_dropped = get(s.provider_addresses_dropped);
+  c.own_multicast_heard = get(s.own_multicast_heard);
   c.answers_sent = get(s.answers_sent);
   c.goodbyes_sent = get(s.goodbyes_sent);
   c.send_failures = get(s.send_failures);

@@ -1,7 +1,10 @@
 #include "glue/discovery/discovery.h"
 
+#include <stdlib.h>
+
 #include <boost/asio/io_context.hpp>
 #include <cstdio>
+#include <filesystem>
 #include <map>
 #include <string>
 #include <vector>
@@ -12,6 +15,7 @@
 #include "glue/base/status_matchers.h"
 #include "glue/discovery/function_listener.h"
 #include "glue/discovery/loopback_network.h"
+#include "glue/discovery/peers_file.h"
 #include "glue/network/interfaces.h"
 #include "glue/network/udp_socket.h"
 
@@ -624,6 +628,70 @@ TEST_F(DiscoveryTest, RefusesAnInvalidConfiguration) {
   Config config = MulticastConfig(0, "a");  // id 0 is not an id
   EXPECT_THAT(Discovery::Create(boost::asio::make_strand(io_), config, {}),
               StatusIs(absl::StatusCode::kInvalidArgument));
+}
+
+// FreePort is a UDP port of 127.0.0.1 that nothing was bound to a moment ago (the
+// test's namespace holds nothing else).
+uint16_t FreePort(boost::asio::io_context& io) {
+  network::UdpSocketOptions options;
+  options.bind_address = Address(boost::asio::ip::make_address("127.0.0.1"), 0);
+  auto socket = network::UdpSocket::Open(io.get_executor(), options);
+  EXPECT_OK(socket);
+  return socket.ok() ? (*socket)->local_address().port() : 0;
+}
+
+TEST_F(DiscoveryTest,
+       WithMulticastOffEndpointsFindEachOtherThroughAPeersFileAndItsChanges) {
+  std::string dir =
+      (std::filesystem::path(::testing::TempDir()) / "discovery_peers_XXXXXX").string();
+  ASSERT_NE(::mkdtemp(dir.data()), nullptr);
+  const std::string path = dir + "/peers.json";
+  std::vector<PeersFileEntry> entries;
+  std::vector<Config> configs;
+  for (uint64_t i = 1; i <= 4; ++i) {
+    Config config = MulticastConfig(i, absl::StrCat("p", i));
+    config.listen_address =
+        Address(boost::asio::ip::make_address("127.0.0.1"), FreePort(io_));
+    config.providers = {"peers"};
+    config.peers = {.path = path,
+                    .variable = "GLUE_PEERS_PATH",
+                    .value = path,
+                    .origin = "GLUE_PEERS_PATH"};
+    configs.push_back(config);
+    entries.push_back({.address = config.listen_address, .name = config.endpoint_name});
+  }
+  // The file lists the first three; the fourth is added while they run.
+  ASSERT_OK(
+      WritePeersFile(path, absl::MakeConstSpan(entries).subspan(0, 3), absl::Now()));
+  for (int i = 0; i < 3; ++i) Add(configs[i]);
+  ASSERT_TRUE(RunUntil(io_, [&] { return AllSeeAllOthers(); }));
+  for (const auto& endpoint : endpoints_) {
+    for (const Peer& peer : endpoint->peers()) {
+      EXPECT_EQ(peer.providers, std::vector<std::string>{"peers"}) << peer.name;
+    }
+    // No discovery socket: nothing joined, nothing sent to a group.
+    EXPECT_EQ(endpoint->counters().discovery_link.datagrams_received, 0u);
+  }
+  ASSERT_OK(WritePeersFile(path, entries, absl::Now()));
+  Add(configs[3]);
+  // The file is read again within a second; the fourth is announced to at once.
+  ASSERT_TRUE(RunUntil(
+      io_, [&] { return AllSeeAllOthers(); }, std::chrono::seconds(10)));
+
+  // A file that is not there fails Start, naming the variable and the file.
+  Config missing = configs[0];
+  missing.listen_address = Address(boost::asio::ip::make_address("127.0.0.1"), 0);
+  missing.endpoint_id = 9;
+  missing.endpoint_name = "missing";
+  missing.peers.path = missing.peers.value = dir + "/none.json";
+  auto discovery = Discovery::Create(boost::asio::make_strand(io_), missing, {});
+  ASSERT_OK(discovery);
+  EXPECT_THAT((*discovery)->Start(nullptr),
+              StatusIs(absl::StatusCode::kNotFound,
+                       AllOf(HasSubstr("GLUE_PEERS_PATH='"), HasSubstr("none.json"))));
+  (*discovery)->Stop();
+  for (auto& endpoint : endpoints_) endpoint->Stop();
+  std::filesystem::remove_all(dir);
 }
 
 }  // namespace

@@ -13,6 +13,11 @@ packages=(
   libabsl-dev
   libgtest-dev libgmock-dev
   libbenchmark-dev
+  # c-ares: the DNS resolver behind discovery's DNS provider (SRV, A and AAAA
+  # records, each lookup bounded in time). dnsmasq-base: the bare dnsmasq program,
+  # which the DNS tests run as a server on loopback; the `dnsmasq` package would also
+  # install and start a system-wide DNS service.
+  libc-ares-dev dnsmasq-base
   iproute2 util-linux
 )
 # The sanitizer and fuzzer builds use clang's runtime only when asked for.

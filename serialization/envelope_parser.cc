@@ -10,6 +10,7 @@
 #include "absl/base/attributes.h"
 #include "absl/base/optimization.h"
 #include "absl/strings/str_format.h"
+#include "glue/base/utf8.h"
 #include "serialization/wire_format.h"
 #include "serialization/wire_schema.h"
 
@@ -131,7 +132,7 @@ class Parser {
           message, tag.field, at, bytes.size(), limits_.max_name_bytes)));
     }
     *name = std::string_view(reinterpret_cast<const char*>(bytes.data()), bytes.size());
-    if (ABSL_PREDICT_FALSE(!wire_format::IsValidUtf8(*name))) {
+    if (ABSL_PREDICT_FALSE(!IsValidUtf8(*name))) {
       return Fail(absl::InvalidArgumentError(
           absl::StrFormat("%s endpoint_name (field %d) at offset %d is not valid UTF-8",
                           message, tag.field, at)));

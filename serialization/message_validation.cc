@@ -5,6 +5,7 @@
 #include "absl/base/attributes.h"
 #include "absl/strings/str_format.h"
 #include "glue/base/status_macros.h"
+#include "glue/base/utf8.h"
 #include "glue/network/address.h"
 #include "serialization/wire_format.h"
 
@@ -30,7 +31,7 @@ absl::Status ValidateName(std::string_view name, size_t max_bytes) {
                         "(CodecLimits::max_name_bytes)",
                         name.size(), max_bytes));
   }
-  if (!wire_format::IsValidUtf8(name)) {
+  if (!IsValidUtf8(name)) {
     return absl::InvalidArgumentError("endpoint_name is not valid UTF-8");
   }
   return absl::OkStatus();

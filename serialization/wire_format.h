@@ -1,8 +1,9 @@
 // Primitives of the Protocol Buffers wire format (tags, fixed-width integers,
-// length-delimited fields, UTF-8 checks; the varints are glue/base/varint.h's) and the
-// checksum trailer that ends every glue datagram, written by hand so that the codec
-// reads datagrams in place. Internal to the serialization layer; the codec
-// (datagram_encoder.cc, datagram_decoder.cc, envelope_parser.cc) builds on it.
+// length-delimited fields; the varints are glue/base/varint.h's, the UTF-8 checks
+// glue/base/utf8.h's) and the checksum trailer that ends every glue datagram, written
+// by hand so that the codec reads datagrams in place. Internal to the serialization
+// layer; the codec (datagram_encoder.cc, datagram_decoder.cc, envelope_parser.cc)
+// builds on it.
 //
 //   WireReader reader(bytes);
 //   while (!reader.AtEnd()) {
@@ -17,7 +18,6 @@
 #include <cstdint>
 #include <cstring>
 #include <string>
-#include <string_view>
 
 #include "absl/base/attributes.h"
 #include "absl/base/optimization.h"
@@ -206,10 +206,6 @@ class WireReader {
   uint64_t error_value_ = 0;
   size_t error_remaining_ = 0;
 };
-
-// IsValidUtf8 reports whether `text` is well-formed UTF-8 (RFC 3629): no overlong
-// forms, no surrogates, nothing above U+10FFFF. The empty string is valid.
-bool IsValidUtf8(std::string_view text);
 
 }  // namespace glue::serialization::wire_format
 

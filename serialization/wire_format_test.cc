@@ -5,7 +5,6 @@
 #include <string>
 #include <vector>
 
-#include "absl/strings/escaping.h"
 #include "absl/strings/str_format.h"
 #include "glue/base/byte_vectors.h"
 #include "glue/base/varint.h"
@@ -306,38 +305,6 @@ TEST(WireReader, ReportsOffsetsFromTheOrigin) {
   EXPECT_FALSE(nested.ReadVarint(&value));
   EXPECT_EQ(nested.error_offset(), 3u);
   EXPECT_EQ(nested.ErrorText(), "value at offset 3 is truncated (1 bytes left)");
-}
-
-TEST(IsValidUtf8, AcceptsWellFormedText) {
-  for (const char* text :
-       {"", "glue", "caf\xc3\xa9", "\xe2\x82\xac", "\xef\xbf\xbf", "\xf0\x9f\x98\x80",
-        "\xf4\x8f\xbf\xbf", "eight by\xc3\xa9tes and more ascii after it"}) {
-    SCOPED_TRACE(text);
-    EXPECT_TRUE(IsValidUtf8(text));
-  }
-}
-
-TEST(IsValidUtf8, RejectsMalformedText) {
-  for (const char* text : {
-           "\x80",              // continuation byte first
-           "\xc0\x80",          // overlong NUL
-           "\xc1\xbf",          // overlong
-           "\xe0\x80\x80",      // overlong
-           "\xe0\x9f\xbf",      // overlong
-           "\xed\xa0\x80",      // surrogate
-           "\xed\xbf\xbf",      // surrogate
-           "\xf0\x80\x80\x80",  // overlong
-           "\xf4\x90\x80\x80",  // above U+10FFFF
-           "\xf5\x80\x80\x80",  // above U+10FFFF
-           "\xff",              // never valid
-           "\xe2\x82",          // truncated
-           "abcdefg\xe2\x82",   // truncated after the ASCII fast path
-           "\xc3\x28",          // bad continuation
-           "\xe2\x28\xa1",      // bad continuation
-       }) {
-    SCOPED_TRACE(absl::CHexEscape(text));
-    EXPECT_FALSE(IsValidUtf8(text));
-  }
 }
 
 }  // namespace

@@ -5,6 +5,7 @@
 //   EXPECT_THAT(ParseAddress("x"), StatusIs(absl::StatusCode::kInvalidArgument,
 //                                           HasSubstr("'x'")));
 //   ASSERT_OK_AND_ASSIGN(auto address, ParseAddress("127.0.0.1:5"));
+//   EXPECT_THAT(ParseAddress("127.0.0.1:5"), IsOkAndHolds(Property(&Address::port, 5)));
 #ifndef GLUE_BASE_STATUS_MATCHERS_H_
 #define GLUE_BASE_STATUS_MATCHERS_H_
 
@@ -46,6 +47,15 @@ MATCHER(IsOk, "is OK") {
   const absl::Status& status = GetStatus(arg);
   *result_listener << "whose status is " << status;
   return status.ok();
+}
+
+// IsOkAndHolds matches an OK StatusOr whose value matches `value_matcher`.
+MATCHER_P(IsOkAndHolds, value_matcher, "is OK and holds a value that matches") {
+  if (!arg.ok()) {
+    *result_listener << "whose status is " << arg.status();
+    return false;
+  }
+  return ::testing::ExplainMatchResult(value_matcher, *arg, result_listener);
 }
 
 }  // namespace glue::testing

@@ -16,12 +16,15 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "glue/base/environment.h"
+#include "glue/discovery/dns_resolver.h"
+#include "glue/discovery/peers_file.h"
 #include "glue/network/address.h"
 
 namespace glue::discovery {
@@ -44,6 +47,9 @@ inline constexpr absl::string_view kDiscoveryRateTimeoutMultiplierVariable =
 
 // kDefaultDiscoveryAddress is where announcements go and are heard by default: a group
 // of the IPv4 organization-local multicast scope (RFC 2365).
+inline constexpr absl::string_view kDiscoveryProvidersVariable =
+    "GLUE_DISCOVERY_PROVIDERS";
+
 inline constexpr absl::string_view kDefaultDiscoveryAddress = "239.192.137.1:27320";
 
 // DefaultDiscoveryAddress returns kDefaultDiscoveryAddress as an address.
@@ -114,6 +120,20 @@ struct Config {
   // silent for peer_timeout() is removed.
   uint32_t rate_timeout_multiplier = 2;
 
+  // The built-in providers in use, by name (GLUE_DISCOVERY_PROVIDERS, comma-separated):
+  // "multicast" (announcing to discovery_target, a group), "rendezvous" (to
+  // discovery_target, an endpoint's address), "peers" (the peers file), "dns" (the
+  // DNS name's records), or "none" alone. Empty: the default, ProvidersInUse.
+  // Providers given in code (Discovery::Options::providers) run besides these.
+  std::vector<std::string> providers;
+
+  // The peers file (GLUE_PEERS_PATH, PEERS_PATH, GLUE_PEERS_WRITE); path empty: none.
+  PeersPath peers;
+
+  // The DNS name whose records list peers (GLUE_DISCOVERY_DNS_*); unset: none. Its
+  // port, unset, is that of listen_address, which must then name one.
+  std::optional<DnsConfig> dns;
+
   absl::Duration peer_timeout() const { return rate * rate_timeout_multiplier; }
 };
 
@@ -139,6 +159,12 @@ absl::StatusOr<Config> ConfigFromEnvironment(
 // finds out. Messages name the variable that corresponds to the field.
 // Error: kInvalidArgument. Thread-safe; pure.
 absl::Status ValidateConfig(const Config& config);
+
+// ProvidersInUse is config.providers, or when it is empty the default: "multicast"
+// when discovery_target is a group, "rendezvous" when it is an address, none when it
+// is unset (this endpoint is a rendezvous); then "peers" when a peers file is named
+// and "dns" when a DNS name is set.
+std::vector<std::string> ProvidersInUse(const Config& config);
 
 }  // namespace glue::discovery
 

@@ -24,6 +24,7 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <string>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -31,6 +32,7 @@
 #include "glue/base/clock.h"
 #include "glue/discovery/config.h"
 #include "glue/discovery/peer_table.h"
+#include "glue/discovery/provider.h"
 #include "glue/network/fault_injecting_link.h"
 #include "glue/network/link.h"
 #include "glue/network/link_factory.h"
@@ -44,8 +46,19 @@ struct DiscoveryState;
 // DiscoveryCounters is a snapshot of what discovery did.
 struct DiscoveryCounters {
   PeerTableCounters peers;
-  uint64_t announcements_sent = 0;  // periodic, to the target
-  uint64_t answers_sent = 0;        // unicast: rendezvous answers
+  uint64_t announcements_sent = 0;  // periodic, to the providers' addresses
+  // Periodic, by unicast to peers that a provider other than multicast told us of, so
+  // that they keep each other when that provider (a rendezvous) is gone.
+  uint64_t direct_announcements_sent = 0;
+  // Peers not announced to directly in a period, over Options::max_direct_peers.
+  uint64_t direct_announcements_deferred = 0;
+  // Addresses of providers left out: over kMaxProviderAddresses in one provider, of
+  // another family than ours, or our own.
+  uint64_t provider_addresses_dropped = 0;
+  // Our own multicast announcements heard back (IP_MULTICAST_LOOP): none after several
+  // sent says that something (a firewall) drops multicast.
+  uint64_t own_multicast_heard = 0;
+  uint64_t answers_sent = 0;  // unicast: rendezvous answers
   uint64_t goodbyes_sent = 0;
   uint64_t send_failures = 0;
   uint64_t datagrams_received = 0;
@@ -108,6 +121,15 @@ class Discovery {
     // reads it (the kernel caps it at net.core.rmem_max; 0 keeps its default). The
     // default matches the transport's send window, so that one peer's burst fits.
     int data_receive_buffer_bytes = 4 << 20;
+    // Providers of the application's own, run besides the built-in ones that the
+    // configuration names (Config::providers); each name once. Discovery starts and
+    // stops them.
+    std::vector<std::shared_ptr<Provider>> providers;
+    // The most peers announced to directly in one period (see
+    // DiscoveryCounters::direct_announcements_sent): with more, each period takes the
+    // next ones in turn. Each costs one announcement (about 60 bytes plus the name)
+    // per period.
+    size_t max_direct_peers = 256;
   };
 
   // Create checks the configuration; nothing is opened until Start. Every deadline
@@ -148,7 +170,8 @@ class Discovery {
   // kInvalidArgument for options out of range, named.
   absl::Status SetDataFaults(const network::FaultOptions& faults);
 
-  // peers returns the current peers, ordered by id.
+  // peers returns the current peers, ordered by id, each with the providers that know
+  // it (Peer::providers).
   std::vector<Peer> peers() const;
 
   // Find returns the peer `id`, if known.

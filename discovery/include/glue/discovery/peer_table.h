@@ -44,6 +44,10 @@ struct Peer {
   absl::Duration rate;     // its own announcement period
   absl::Time last_heard;   // when it, or a rendezvous on its behalf, last vouched for it
   absl::Time last_proven;  // when it last proved it is alive at its address
+  // The providers that know it (Discovery::peers() says; empty elsewhere): those
+  // whose addresses hold its data address, "multicast" when its announcements reach
+  // our group, "rendezvous" when a rendezvous lists it or it answers as one.
+  std::vector<std::string> providers;
 
   friend bool operator==(const Peer&, const Peer&) = default;
 };
