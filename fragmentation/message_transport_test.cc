@@ -12,12 +12,14 @@
 #include "glue/base/crc32c.h"
 #include "glue/base/mutex.h"
 #include "glue/base/run_until.h"
+#include "glue/base/sanitized.h"
 #include "glue/base/status_matchers.h"
 #include "glue/transport/node_test.h"
 
 namespace glue::fragmentation {
 namespace {
 
+using ::glue::testing::kSanitized;
 using ::glue::testing::RunUntil;
 using ::glue::testing::StatusIs;
 using ::testing::AllOf;
@@ -26,11 +28,6 @@ using transport::SendOutcome;
 
 constexpr auto kLongRun = std::chrono::seconds(120);
 
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
-constexpr bool kSanitized = true;
-#else
-constexpr bool kSanitized = false;
-#endif
 constexpr uint32_t kCorrupt = UINT32_MAX;
 
 // Message carries `index` and then bytes derived from it, so that the receiver can

@@ -12,6 +12,7 @@
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_format.h"
+#include "glue/base/sanitized.h"
 #include "glue/base/status_matchers.h"
 #include "glue/base/varint.h"
 #include "glue/serialization/codec.h"
@@ -30,7 +31,8 @@ using testing::Reseal;
 using testing::TestSeed;
 using testing::ToProto;
 
-constexpr int kIterations = 500000;
+// Under a sanitizer a tenth as many (the fuzz target, GLUE_FUZZ, goes on for longer).
+constexpr int kIterations = ::glue::testing::kSanitized ? 50000 : 500000;
 constexpr int kCorpusSize = 256;
 
 // LengthPrefix is where a length-delimited field's length is, and how many bytes it
