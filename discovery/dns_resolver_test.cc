@@ -7,21 +7,11 @@
 // neither.
 #include "glue/discovery/dns_resolver.h"
 
-#include <fcntl.h>
-#include <signal.h>
-#include <spawn.h>
-#include <sys/wait.h>
-#include <unistd.h>
-
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/udp.hpp>
 #include <chrono>
-#include <cstdlib>
-#include <cstring>
-#include <filesystem>
-#include <fstream>
 #include <functional>
-#include <sstream>
+#include <memory>
 #include <string>
 #include <thread>
 #include <vector>
@@ -29,12 +19,10 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_split.h"
 #include "glue/base/skip.h"
 #include "glue/base/status_matchers.h"
-#include "glue/network/interfaces.h"
-
-extern char** environ;
+#include "glue/discovery/dnsmasq.h"
+#include "glue/discovery/loopback_network.h"
 
 namespace glue::discovery {
 namespace {
@@ -57,130 +45,44 @@ network::Address Addr(absl::string_view text) {
   return address.value_or(network::Address());
 }
 
-// FindDnsmasq returns the path of dnsmasq, or "" when it is not installed. It lives
-// in /usr/sbin, which a user's PATH may lack.
-std::string FindDnsmasq() {
-  std::vector<std::string> directories = {"/usr/sbin", "/sbin", "/usr/local/sbin"};
-  if (const char* path = std::getenv("PATH"); path != nullptr) {
-    for (absl::string_view directory : absl::StrSplit(path, ':', absl::SkipEmpty())) {
-      directories.insert(directories.begin(), std::string(directory));
-    }
-  }
-  for (const std::string& directory : directories) {
-    const std::string candidate = absl::StrCat(directory, "/dnsmasq");
-    if (::access(candidate.c_str(), X_OK) == 0) return candidate;
-  }
-  return "";
-}
-
-// WhyNotOnlyLoopback says why this network namespace is not one where nothing can leave
-// the machine, or returns "" when it is.
-std::string WhyNotOnlyLoopback() {
-  absl::StatusOr<std::vector<network::Interface>> interfaces = network::ListInterfaces();
-  if (!interfaces.ok())
-    return absl::StrCat("listing interfaces: ", interfaces.status().ToString());
-  bool loopback_up = false;
-  for (const network::Interface& interface : *interfaces) {
-    if (!interface.loopback) {
-      return absl::StrCat("this network namespace has the interface '", interface.name,
-                          "' besides loopback; run the test inside scripts/isolated.sh, "
-                          "so that no DNS query can leave the machine");
-    }
-    loopback_up = loopback_up || interface.up;
-  }
-  if (!loopback_up) return "loopback is down in this network namespace";
-  return "";
-}
-
 // A UDP port of 127.0.0.1 that was free a moment ago.
 uint16_t FreePort() {
   boost::asio::io_context io;
-  boost::asio::ip::udp::socket socket(
-      io, boost::asio::ip::udp::endpoint(boost::asio::ip::make_address("127.0.0.1"), 0));
-  return socket.local_endpoint().port();
-}
-
-std::string ReadFile(const std::filesystem::path& path) {
-  std::ifstream in(path);
-  std::stringstream text;
-  text << in.rdbuf();
-  return text.str();
+  return testing::LoopbackNetwork::FreePort(io);
 }
 
 class DnsResolverTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    if (std::string why = WhyNotOnlyLoopback(); !why.empty()) GLUE_SKIP_UNLESS_CI(why);
-    program_ = FindDnsmasq();
-    if (program_.empty()) {
-      GLUE_SKIP_UNLESS_CI(
-          "dnsmasq is not installed (Debian: dnsmasq-base; scripts/setup.sh installs "
-          "it)");
+    if (std::string why = testing::WhyNotOnlyLoopback(); !why.empty()) {
+      GLUE_SKIP_UNLESS_CI(why);
     }
-    std::string dir = (std::filesystem::temp_directory_path() / "glue-dns-XXXXXX");
-    ASSERT_NE(::mkdtemp(dir.data()), nullptr);
-    dir_ = dir;
-  }
-
-  void TearDown() override {
-    StopDnsmasq();
-    if (!dir_.empty()) {
-      std::error_code ignored;
-      std::filesystem::remove_all(dir_, ignored);
+    absl::StatusOr<std::unique_ptr<testing::Dnsmasq>> dnsmasq =
+        testing::Dnsmasq::Create();
+    if (absl::IsFailedPrecondition(dnsmasq.status())) {
+      GLUE_SKIP_UNLESS_CI(dnsmasq.status().message());
     }
+    ASSERT_OK(dnsmasq);
+    dnsmasq_ = *std::move(dnsmasq);
   }
 
   // WriteHosts replaces the hosts file dnsmasq answers A and AAAA queries from with
-  // `lines` (`ADDRESS NAME...`), and the name the readiness probe asks for. Written
-  // aside and renamed, so that dnsmasq never reads half of it.
-  void WriteHosts(absl::string_view lines) {
-    const std::filesystem::path next = dir_ / "hosts.next";
-    std::ofstream(next) << "192.0.2.250 ready.test\n" << lines;
-    std::filesystem::rename(next, dir_ / "hosts");
-  }
+  // `lines` (`ADDRESS NAME...`).
+  void WriteHosts(absl::string_view lines) { ASSERT_OK(dnsmasq_->WriteHosts(lines)); }
 
-  // StartDnsmasq starts dnsmasq with the hosts file and `srv_records`, each the value
-  // of a --srv-host option (`_glue._udp.NAME,TARGET,PORT`), on the port of the last
-  // run, or a free one the first time; and waits until it answers.
+  // StartDnsmasq starts dnsmasq on 127.0.0.1 with the hosts file and `srv_records`,
+  // each the value of a --srv-host option (`_glue._udp.NAME,TARGET,PORT`), on the
+  // port of the last run, or a free one the first time; and waits until it answers.
   void StartDnsmasq(const std::vector<std::string>& srv_records) {
-    if (!std::filesystem::exists(dir_ / "hosts")) WriteHosts("");
-    // Another test may take the free port first: then dnsmasq exits, and another
-    // port is tried; a port kept for a restart is not changed.
-    const bool keep_port = port_ != 0;
-    for (int attempt = 0; attempt < 5; ++attempt) {
-      if (!keep_port) port_ = FreePort();
-      Spawn(srv_records);
-      if (HasFailure()) return;
-      const Readiness ready = WaitUntilReady();
-      if (ready == Readiness::kReady) return;
-      if (ready == Readiness::kTimedOut || keep_port) break;
-    }
-    FAIL() << "dnsmasq on port " << port_ << " did not start; its log:\n"
-           << ReadFile(dir_ / "dnsmasq.log");
+    ASSERT_OK(dnsmasq_->Start("127.0.0.1", 0, srv_records));
   }
 
   // ReloadHosts has dnsmasq read the hosts file again (SIGHUP).
-  void ReloadHosts() { ASSERT_EQ(::kill(pid_, SIGHUP), 0); }
+  void ReloadHosts() { ASSERT_OK(dnsmasq_->Reload()); }
 
-  // StopDnsmasq ends dnsmasq and reaps it: SIGTERM, then SIGKILL if it is still there
-  // after a few seconds.
-  void StopDnsmasq() {
-    if (pid_ <= 0) return;
-    ::kill(pid_, SIGTERM);
-    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
-    int status = 0;
-    while (::waitpid(pid_, &status, WNOHANG) == 0) {
-      if (std::chrono::steady_clock::now() >= deadline) {
-        ::kill(pid_, SIGKILL);
-        ::waitpid(pid_, &status, 0);
-        break;
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds(5));
-    }
-    pid_ = -1;
-  }
+  void StopDnsmasq() { dnsmasq_->Stop(); }
 
-  std::string server() const { return absl::StrCat("127.0.0.1:", port_); }
+  std::string server() const { return dnsmasq_->server(); }
 
   DnsQuery Query(std::string name) const {
     return DnsQuery{.name = std::move(name),
@@ -224,66 +126,7 @@ class DnsResolverTest : public ::testing::Test {
   }
 
  private:
-  enum class Readiness { kReady, kExited, kTimedOut };
-
-  void Spawn(const std::vector<std::string>& srv_records) {
-    std::vector<std::string> args = {
-        program_,
-        "--no-daemon",  // in the foreground, as this user, with no pid file
-        "--conf-file=/dev/null",
-        "--no-resolv",  // no upstream server: nothing is forwarded
-        "--no-hosts",
-        absl::StrCat("--addn-hosts=", (dir_ / "hosts").string()),
-        "--local=/test/",  // names of `test` it does not know are NXDOMAIN
-        "--local-ttl=60",
-        "--listen-address=127.0.0.1",
-        "--bind-interfaces",
-        absl::StrCat("--port=", port_),
-        "--pid-file=",
-        "--log-facility=-",
-    };
-    for (const std::string& record : srv_records) {
-      args.push_back(absl::StrCat("--srv-host=", record));
-    }
-    std::vector<char*> argv;
-    for (std::string& arg : args) argv.push_back(arg.data());
-    argv.push_back(nullptr);
-
-    const std::string log = (dir_ / "dnsmasq.log").string();
-    posix_spawn_file_actions_t actions;
-    posix_spawn_file_actions_init(&actions);
-    posix_spawn_file_actions_addopen(&actions, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
-    posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, log.c_str(),
-                                     O_WRONLY | O_CREAT | O_APPEND, 0644);
-    posix_spawn_file_actions_adddup2(&actions, STDOUT_FILENO, STDERR_FILENO);
-    const int error =
-        ::posix_spawn(&pid_, program_.c_str(), &actions, nullptr, argv.data(), environ);
-    posix_spawn_file_actions_destroy(&actions);
-    ASSERT_EQ(error, 0) << "posix_spawn " << program_ << ": " << std::strerror(error);
-  }
-
-  // WaitUntilReady asks dnsmasq for ready.test until it answers, it exits (reaped
-  // here), or kReadyWithin passes.
-  Readiness WaitUntilReady() {
-    const auto deadline = std::chrono::steady_clock::now() + kReadyWithin;
-    while (std::chrono::steady_clock::now() < deadline) {
-      int status = 0;
-      if (::waitpid(pid_, &status, WNOHANG) == pid_) {
-        pid_ = -1;
-        return Readiness::kExited;
-      }
-      DnsQuery probe = Query("ready.test");
-      probe.timeout = absl::Milliseconds(200);
-      if (ResolvePeers(probe).ok()) return Readiness::kReady;
-      std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    }
-    return Readiness::kTimedOut;
-  }
-
-  std::string program_;
-  std::filesystem::path dir_;
-  uint16_t port_ = 0;
-  pid_t pid_ = -1;
+  std::unique_ptr<testing::Dnsmasq> dnsmasq_;
 };
 
 TEST_F(DnsResolverTest, WithoutSrvRecordsGivesTheAAndAaaaRecordsWithTheDefaultPort) {
