@@ -13,6 +13,7 @@
 #include "glue/base/run_until.h"
 #include "glue/base/skip.h"
 #include "glue/base/status_matchers.h"
+#include "glue/discovery/dnsmasq.h"
 #include "glue/discovery/function_listener.h"
 #include "glue/discovery/loopback_network.h"
 #include "glue/discovery/peers_file.h"
@@ -56,7 +57,7 @@ class DiscoveryTest : public ::testing::Test {
   }
 
   // Starts an endpoint whose events go to seen_[name].
-  Discovery* Add(const Config& config) {
+  Discovery* Add(const Config& config, Discovery::Options options = {}) {
     Seen* seen = &seen_[config.endpoint_name];
     testing::FunctionListener& callbacks = Listener();
     callbacks.on_added = [seen](const Peer& p) { seen->peers[p.name] = p; };
@@ -64,7 +65,8 @@ class DiscoveryTest : public ::testing::Test {
       seen->peers.erase(p.name);
       seen->removed.emplace_back(p.name, why);
     };
-    auto discovery = Discovery::Create(boost::asio::make_strand(io_), config, {});
+    auto discovery =
+        Discovery::Create(boost::asio::make_strand(io_), config, std::move(options));
     EXPECT_OK(discovery);
     if (!discovery.ok()) return nullptr;
     EXPECT_OK((*discovery)->Start(&callbacks));
@@ -503,6 +505,101 @@ TEST_F(DiscoveryTest, EndpointsFindEachOtherThroughARendezvous) {
            seen_["rendezvous"].peers.count("client13") == 0;
   }));
   EXPECT_EQ(seen_["client11"].removed.back().second, RemovalReason::kGoodbye);
+}
+
+// KnowEachOtherThroughDns says whether each of `endpoints` has exactly the others as
+// peers, each known through the DNS provider alone.
+bool KnowEachOtherThroughDns(const std::vector<Discovery*>& endpoints) {
+  for (const Discovery* endpoint : endpoints) {
+    const std::vector<Peer> peers = endpoint->peers();
+    if (peers.size() != endpoints.size() - 1) return false;
+    for (const Peer& peer : peers) {
+      if (peer.providers != std::vector<std::string>{std::string(kDnsProvider)}) {
+        return false;
+      }
+    }
+  }
+  return true;
+}
+
+TEST_F(DiscoveryTest, WithMulticastOffEndpointsFollowTheDnsRecordsOfTheirName) {
+  if (std::string why = testing::WhyNotOnlyLoopback(); !why.empty()) {
+    GLUE_SKIP_UNLESS_CI(why);
+  }
+  absl::StatusOr<std::unique_ptr<testing::Dnsmasq>> dnsmasq = testing::Dnsmasq::Create();
+  if (absl::IsFailedPrecondition(dnsmasq.status())) {
+    GLUE_SKIP_UNLESS_CI(dnsmasq.status().message());
+  }
+  ASSERT_OK(dnsmasq);
+  testing::Dnsmasq& dns = **dnsmasq;
+  // Endpoint i takes data at 127.0.0.(11+i), all on one port, as the A records of
+  // peers.test, which carry no port, say.
+  auto address = [](int i) { return absl::StrCat("127.0.0.", 11 + i); };
+  auto hosts = [&](const std::vector<int>& listed) {
+    std::string lines;
+    for (int i : listed) absl::StrAppend(&lines, address(i), " peers.test\n");
+    return lines;
+  };
+  ASSERT_OK(dns.WriteHosts(hosts({0, 1, 2})));
+  ASSERT_OK(dns.Start("127.0.0.1", 0, {}));
+  auto config = [&](int i) {
+    Config config = MulticastConfig(11 + i, absl::StrCat("e", i));
+    config.rate = absl::Milliseconds(100);
+    config.providers = {std::string(kDnsProvider)};
+    config.listen_address = Address(boost::asio::ip::make_address(address(i)), port_);
+    config.dns = DnsConfig{.name = "peers.test",
+                           .server = dns.server(),
+                           .port = port_,
+                           .interval = absl::Milliseconds(200)};
+    return config;
+  };
+  // Endpoint 1 can be cut off from the network later, as if it died.
+  Discovery::Options mortal;
+  mortal.data_faults = network::FaultOptions{};
+  std::vector<Discovery*> endpoints = {Add(config(0)), Add(config(1), mortal),
+                                       Add(config(2))};
+  ASSERT_TRUE(RunUntil(
+      io_, [&] { return KnowEachOtherThroughDns(endpoints); }, std::chrono::seconds(5)));
+
+  // A fourth address in the records: the others come to know it through DNS.
+  ASSERT_OK(dns.WriteHosts(hosts({0, 1, 2, 3})));
+  ASSERT_OK(dns.Reload());
+  endpoints.push_back(Add(config(3)));
+  ASSERT_TRUE(RunUntil(
+      io_, [&] { return KnowEachOtherThroughDns(endpoints); }, std::chrono::seconds(5)));
+
+  // Endpoint 1's record goes; once the others' DNS provider no longer lists it, it
+  // dies without a goodbye, and expires from them.
+  ASSERT_OK(dns.WriteHosts(hosts({0, 2, 3})));
+  ASSERT_OK(dns.Reload());
+  Discovery* dead = endpoints[1];
+  endpoints.erase(endpoints.begin() + 1);
+  ASSERT_TRUE(RunUntil(
+      io_,
+      [&] {
+        for (const Discovery* endpoint : endpoints) {
+          const std::optional<Peer> peer = endpoint->Find(dead->config().endpoint_id);
+          if (peer.has_value() && !peer->providers.empty()) return false;
+        }
+        return true;
+      },
+      std::chrono::seconds(5)));
+  ASSERT_OK(dead->SetDataFaults({.partitioned = true}));
+  ASSERT_TRUE(RunUntil(
+      io_, [&] { return KnowEachOtherThroughDns(endpoints); }, std::chrono::seconds(5)));
+  for (const Discovery* endpoint : endpoints) {
+    const Seen& seen = seen_[endpoint->config().endpoint_name];
+    ASSERT_FALSE(seen.removed.empty()) << endpoint->config().endpoint_name;
+    EXPECT_EQ(seen.removed.back(),
+              std::make_pair(std::string("e1"), RemovalReason::kExpired))
+        << endpoint->config().endpoint_name;
+  }
+  // Neither the records nor the peer table name it any more: nothing is sent to it,
+  // neither announcements nor probes, over several periods.
+  const uint64_t received = dead->counters().data_link.datagrams_received;
+  RunFor(io_, std::chrono::seconds(1));
+  EXPECT_EQ(dead->counters().data_link.datagrams_received, received);
+  EXPECT_TRUE(KnowEachOtherThroughDns(endpoints));
 }
 
 TEST_F(DiscoveryTest, AClientStartedBeforeItsRendezvousJoinsLongBeforeAPeriod) {
