@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Times discovery with the real program, cmd/simple_endpoint, on loopback:
 #
-#   bench/discovery_timing.sh [BUILD_DIR]     # BUILD_DIR defaults to build
+#   bench/discovery_timing.sh [--providers] [--no-time-limits] [BUILD_DIR]
+#                                                 # BUILD_DIR defaults to build
 #
 # For multicast discovery (4 endpoints, every setting at its default) and for the
 # rendezvous example of the Go reference implementation of glue (one endpoint with
@@ -9,18 +10,45 @@
 # 127.0.0.1:27320) it measures, from the time stamps of the endpoints' stdout lines:
 #   join     from the start of the last endpoint to each endpoint's `added` line for
 #            its third peer (max; must be <= 200 ms);
+#   join after start-up, the same from the last endpoint's log line saying that its
+#            discovery starts (`discovery: interface ...`): without the time it takes
+#            to start a process, which a busy machine stretches (no limit);
 #   expire   from `kill -9` of one endpoint to each other's `removed ... reason=expired`
 #            line for it (max; must be <= rate x multiplier + rate = 3 s);
 #   goodbye  from SIGTERM to another to each other's `removed ... reason=goodbye` (max).
+# Then the same three with multicast off, for each provider that finds peers without
+# it: `peers` (a peers file listing the four data addresses, GLUE_DISCOVERY_PROVIDERS=
+# peers) and `dns` (SRV records of a dnsmasq the script starts on 127.0.0.1,
+# GLUE_DISCOVERY_PROVIDERS=dns; skipped, with a message, when dnsmasq is not
+# installed, and a failure then when CI is set). And `rendezvous-killed`: four endpoints
+# join through a rendezvous, which is then killed (-9); the three others must expire it
+# and keep each other (no `removed` line for one another) until 3 periods after that.
 # Then it runs 50 multicast endpoints and reports the bytes per second each sends.
 # Prints one summary line per measure; exits non-zero when a check fails.
 #
+# --providers runs only the measures with multicast off (peers, dns, rendezvous-killed;
+# about 15 s); they take a network id and ports of their own (GLUE_NETWORK_ID=7310,
+# ports 27411-27430), so that they can share a namespace with other tests.
+# --no-time-limits marks a figure over its limit SLOW without failing: only what did
+# not happen at all fails. The e2e test discovery_providers_with_multicast_off runs
+# both, since on a loaded machine starting a process alone can take 200 ms.
+#
 # It runs in a network namespace of its own with only loopback (re-executing itself
 # under scripts/isolated.sh, which needs root, when it is not in one already), so that
-# nothing it sends can leave the machine. Takes about 10 s.
+# nothing it sends can leave the machine. Takes about 40 s.
 # shellcheck disable=SC2317  # functions run through trap and wait_until
 set -euo pipefail
 
+args=("$@")
+providers_only=0 time_limits=1
+while [[ ${1:-} == --* ]]; do
+  case $1 in
+    --providers) providers_only=1 ;;
+    --no-time-limits) time_limits=0 ;;
+    *) echo "discovery_timing: unknown flag $1" >&2; exit 2 ;;
+  esac
+  shift
+done
 build=${1:-build}
 endpoint=$(realpath -e "$build/cmd/simple_endpoint") || {
   echo "discovery_timing: no $build/cmd/simple_endpoint; build it first" >&2
@@ -33,7 +61,7 @@ build=$(realpath "$build")
 # make one).
 if [[ $(ip -o link show | awk -F': ' '{print $2}') != lo ||
       $(ip route show 224.0.0.0/4) != *"dev lo"* ]]; then
-  exec "$(dirname "$0")/../scripts/isolated.sh" bash "$0" "$build"
+  exec "$(dirname "$0")/../scripts/isolated.sh" bash "$0" "${args[@]}"
 fi
 
 # The endpoints take every default, whatever this shell's environment says.
@@ -43,9 +71,12 @@ readonly join_limit_ms=200 expire_limit_ms=$((rate_ms * multiplier + rate_ms))
 
 logs=$(mktemp -d)
 declare -A endpoint_pid  # of the endpoints running, by name
+dnsmasq_pid=
 cleanup() {
   local pid
-  for pid in "${endpoint_pid[@]}"; do kill -KILL "$pid" 2>/dev/null || true; done
+  for pid in "${endpoint_pid[@]}" $dnsmasq_pid; do
+    kill -KILL "$pid" 2>/dev/null || true
+  done
   wait 2>/dev/null || true
   rm -rf "$logs"
 }
@@ -67,14 +98,14 @@ stamp() {
   done
 }
 
-# start NAME [VAR=VALUE...]: starts an endpoint called NAME, its stdout time-stamped
-# into $logs/NAME.out; sets started_us and endpoint_pid[NAME].
+# start NAME [VAR=VALUE...]: starts an endpoint called NAME, its stdout and stderr
+# time-stamped into $logs/NAME.out and .err; sets started_us and endpoint_pid[NAME].
 start() {
   local name=$1
   shift
   started_us=$(now_us)
   env GLUE_ENDPOINT_NAME="$name" "$@" "$endpoint" \
-    > >(stamp >"$logs/$name.out") 2>"$logs/$name.err" &
+    > >(stamp >"$logs/$name.out") 2> >(stamp >"$logs/$name.err") &
   endpoint_pid[$name]=$!
 }
 
@@ -145,30 +176,65 @@ max_removal_us() {
 
 failed=0
 
-# measure MODE ENV_OF_FIRST ENV_OF_OTHERS: the three figures for four endpoints
-# MODE-1..MODE-4, the first started with ENV_OF_FIRST, the others with ENV_OF_OTHERS.
-measure() {
-  local mode=$1 first_env=$2 others_env=$3
-  local names=("$mode-1" "$mode-2" "$mode-3" "$mode-4")
-  local name verdict=OK join_max=0 expire_max goodbye_max at t
-  # shellcheck disable=SC2086  # the env words split on purpose
-  start "${names[0]}" $first_env
-  for name in "${names[@]:1}"; do
-    # shellcheck disable=SC2086
-    start "$name" $others_env
-  done
-  local last_start=$started_us
+# slow: marks the verdict of the measure running SLOW, unless it failed already.
+slow() { [[ $verdict == FAIL ]] || verdict=SLOW; }
 
+# judge: sets failed when the verdict of the measure running fails it.
+judge() {
+  [[ $verdict == OK || ($verdict == SLOW && $time_limits == 0) ]] || failed=1
+}
+
+# start_four MODE ENV_1 ENV_2 ENV_3 ENV_4: starts four endpoints MODE-1..MODE-4, each
+# with its ENV (words VAR=VALUE, split on spaces); sets names to theirs, and
+# last_start to when the last one started.
+start_four() {
+  local mode=$1 i
+  shift
+  names=("$mode-1" "$mode-2" "$mode-3" "$mode-4")
+  for i in 0 1 2 3; do
+    # shellcheck disable=SC2086  # the env words split on purpose
+    start "${names[i]}" ${1:-}
+    shift
+  done
+  last_start=$started_us
+}
+
+# join_max_us: "JOIN AFTER_START_UP", the longest times from last_start, and from the
+# last endpoint's discovery starting, to an endpoint of names printing its third
+# `added` line; fails, saying so, when one did not within 5 s.
+join_max_us() {
+  local name at up max=0 max_up=0
   if ! wait_until 5000 all_added 3 "${names[@]}"; then
-    echo "$mode: not every endpoint found the three others within 5 s" >&2
-    failed=1
-    return
+    echo "${names[0]%-1}: not every endpoint found the three others within 5 s" >&2
+    return 1
+  fi
+  up=$(awk '$4 == "discovery:" && $5 == "interface" { print $1; exit }' \
+    "$logs/${names[3]}.err")
+  if [[ -z $up ]]; then
+    echo "${names[3]} logged no 'discovery: interface' line" >&2
+    return 1
   fi
   for name in "${names[@]}"; do
     at=$(awk '$2 == "added" && ++n == 3 { print $1; exit }' "$logs/$name.out")
-    if ((at - last_start > join_max)); then join_max=$((at - last_start)); fi
+    if ((at - last_start > max)); then max=$((at - last_start)); fi
+    if ((at - up > max_up)); then max_up=$((at - up)); fi
   done
-  ((join_max <= join_limit_ms * 1000)) || verdict=FAIL
+  echo "$max $max_up"
+}
+
+# measure MODE ENV_1 ENV_2 ENV_3 ENV_4: the three figures for four endpoints
+# MODE-1..MODE-4, started with ENV_1..ENV_4.
+measure() {
+  local mode=$1 names last_start
+  local verdict=OK join join_max join_up expire_max goodbye_max t
+  start_four "$@"
+  if ! join=$(join_max_us); then
+    failed=1
+    stop KILL "${names[@]}"
+    return
+  fi
+  read -r join_max join_up <<<"$join"
+  ((join_max <= join_limit_ms * 1000)) || slow
 
   # The second endpoint dies without a word: the others must notice its silence.
   t=$(now_us)
@@ -176,7 +242,7 @@ measure() {
   local watchers=("${names[0]}" "${names[2]}" "${names[3]}")
   if wait_until $((expire_limit_ms + 2000)) all_removed "${names[1]}" "${watchers[@]}" &&
      expire_max=$(max_removal_us "$t" expired "${names[1]}" "${watchers[@]}"); then
-    ((expire_max <= expire_limit_ms * 1000)) || verdict=FAIL
+    ((expire_max <= expire_limit_ms * 1000)) || slow
     expire_max=$(ms "$expire_max")
   else
     expire_max=none verdict=FAIL
@@ -194,10 +260,84 @@ measure() {
   fi
 
   stop TERM "${names[0]}" "${names[3]}"
-  echo "$mode: join_max_ms=$(ms "$join_max") expire_max_ms=$expire_max" \
+  echo "$mode: join_max_ms=$(ms "$join_max")" \
+       "join_after_start_up_max_ms=$(ms "$join_up") expire_max_ms=$expire_max" \
        "goodbye_max_ms=$goodbye_max $verdict" \
        "(limits: join <= $join_limit_ms, expire <= $expire_limit_ms)"
-  [[ $verdict == OK ]] || failed=1
+  judge
+}
+
+# rendezvous_killed ENV_OF_RENDEZVOUS ENV_OF_CLIENTS: four endpoints join through a
+# rendezvous, which is then killed (-9); the three clients must expire it and keep
+# each other meanwhile and for 3 periods after the last of them removed it.
+rendezvous_killed() {
+  local names last_start verdict=OK join join_max join_up expire_max t gone kept
+  local client other
+  start_four rendezvous-killed "$1" "$2" "$2" "$2"
+  if ! join=$(join_max_us); then
+    failed=1
+    stop KILL "${names[@]}"
+    return
+  fi
+  read -r join_max join_up <<<"$join"
+  ((join_max <= join_limit_ms * 1000)) || slow
+  local clients=("${names[@]:1}")
+  t=$(now_us)
+  stop KILL "${names[0]}"
+  gone=$t
+  if wait_until $((expire_limit_ms + 2000)) all_removed "${names[0]}" "${clients[@]}" &&
+     expire_max=$(max_removal_us "$t" expired "${names[0]}" "${clients[@]}"); then
+    ((expire_max <= expire_limit_ms * 1000)) || slow
+    gone=$((t + expire_max))
+    expire_max=$(ms "$expire_max")
+  else
+    expire_max=none verdict=FAIL
+  fi
+  sleep "$(awk -v left=$((gone + 3 * rate_ms * 1000 - $(now_us))) \
+    'BEGIN { print (left > 0 ? left / 1e6 : 0) }')"
+  kept=$(($(now_us) - t))
+  for client in "${clients[@]}"; do
+    for other in "${clients[@]}"; do
+      if [[ $client != "$other" && -n $(removal "$client" "$other") ]]; then
+        echo "  $client removed $other ($(removal "$client" "$other")) after the" \
+             "rendezvous died" >&2
+        verdict=FAIL
+      fi
+    done
+  done
+  stop TERM "${clients[@]}"
+  echo "rendezvous-killed: join_max_ms=$(ms "$join_max")" \
+       "join_after_start_up_max_ms=$(ms "$join_up")" \
+       "rendezvous_expire_max_ms=$expire_max clients_kept_ms=$(ms "$kept") $verdict" \
+       "(limits: join <= $join_limit_ms, expire <= $expire_limit_ms, the three clients" \
+       "remove none of each other until >= $((3 * rate_ms)) after it expired)"
+  judge
+}
+
+# find_dnsmasq: the path of dnsmasq (in /usr/sbin, which PATH may lack), or nothing.
+find_dnsmasq() {
+  PATH=$PATH:/usr/sbin:/sbin:/usr/local/sbin command -v dnsmasq || true
+}
+
+# start_dnsmasq PORT RECORD...: starts dnsmasq on 127.0.0.1:PORT answering for the
+# domain `test` only, from a hosts file naming glue-host.test 127.0.0.1 and the SRV
+# records RECORD... (--srv-host values); waits until it listens.
+start_dnsmasq() {
+  local port=$1 record srv=()
+  shift
+  for record; do srv+=("--srv-host=$record"); done
+  echo "127.0.0.1 glue-host.test" >"$logs/hosts"
+  "$dnsmasq" --no-daemon --conf-file=/dev/null --no-resolv --no-hosts \
+    --addn-hosts="$logs/hosts" --local=/test/ --listen-address=127.0.0.1 \
+    --bind-interfaces --port="$port" --pid-file= --log-facility=- "${srv[@]}" \
+    >"$logs/dnsmasq.log" 2>&1 &
+  dnsmasq_pid=$!
+  listening() { [[ -n $(ss -Hlun "sport = :$port") ]]; }
+  if ! wait_until 5000 listening; then
+    echo "dns: dnsmasq did not listen on 127.0.0.1:$port within 5 s:" >&2
+    cat "$logs/dnsmasq.log" >&2
+    return 1
+  fi
 }
 
 # bandwidth COUNT SECONDS: the bytes per second each of COUNT multicast endpoints sends,
@@ -232,8 +372,46 @@ bandwidth() {
   }'
 }
 
-measure multicast "" ""
-measure rendezvous "GLUE_DISCOVERY_TARGET_ADDRESS=0" \
-  "GLUE_DISCOVERY_TARGET_ADDRESS=127.0.0.1:27320"
-bandwidth 50 5
+if ((!providers_only)); then
+  measure multicast "" "" "" ""
+  rendezvous_client=GLUE_DISCOVERY_TARGET_ADDRESS=127.0.0.1:27320
+  measure rendezvous GLUE_DISCOVERY_TARGET_ADDRESS=0 "$rendezvous_client" \
+    "$rendezvous_client" "$rendezvous_client"
+fi
+
+# With multicast off, on a network id and ports of their own.
+readonly own=GLUE_NETWORK_ID=7310
+for i in 1 2 3 4; do echo "127.0.0.1:$((27410 + i))"; done >"$logs/peers.txt"
+env=()
+for i in 1 2 3 4; do
+  env+=("$own GLUE_DISCOVERY_PROVIDERS=peers GLUE_PEERS_PATH=$logs/peers.txt
+         GLUE_LISTEN_ADDRESS=127.0.0.1:$((27410 + i))")
+done
+measure peers "${env[@]}"
+
+dnsmasq=$(find_dnsmasq)
+if [[ -z $dnsmasq ]]; then
+  echo "dns: skipped: dnsmasq is not installed (Debian: dnsmasq-base;" \
+       "scripts/setup.sh installs it)"
+  [[ -z ${CI:-} ]] || failed=1
+else
+  records=() env=()
+  for i in 1 2 3 4; do
+    records+=("_glue._udp.peers.test,glue-host.test,$((27420 + i))")
+    env+=("$own GLUE_DISCOVERY_PROVIDERS=dns GLUE_DISCOVERY_DNS_NAME=peers.test
+           GLUE_DISCOVERY_DNS_SERVER=127.0.0.1:27420
+           GLUE_LISTEN_ADDRESS=127.0.0.1:$((27420 + i))")
+  done
+  if start_dnsmasq 27420 "${records[@]}"; then
+    measure dns "${env[@]}"
+  else
+    failed=1
+  fi
+fi
+
+rendezvous_client="$own GLUE_DISCOVERY_TARGET_ADDRESS=127.0.0.1:27430"
+rendezvous_killed "$own GLUE_DISCOVERY_TARGET_ADDRESS=0
+                   GLUE_DISCOVERY_LISTEN_ADDRESS=127.0.0.1:27430" "$rendezvous_client"
+
+((providers_only)) || bandwidth 50 5
 exit "$failed"

@@ -29,8 +29,10 @@ using ::glue::testing::StatusIs;
 using network::testing::SimulatedNetwork;
 using ::testing::ContainsRegex;
 using ::testing::HasSubstr;
+using ::testing::IsEmpty;
 using testing::SimulatedHostAddress;
 using testing::SimulatedHostConfig;
+using ::testing::StartsWith;
 
 // UnroutedLinks opens links on `host` that fail every send to `unrouted` as a socket
 // does when no route reaches the destination.
@@ -81,6 +83,26 @@ class UnroutedLinks final : public network::LinkFactory {
   const network::Address unrouted_;
 };
 
+// WithoutMulticastLoopback opens links on `host` whose datagrams to a group do not
+// come back to the host's own links, as with IP_MULTICAST_LOOP off: what a firewall
+// that drops multicast looks like from the endpoint.
+class WithoutMulticastLoopback final : public network::LinkFactory {
+ public:
+  explicit WithoutMulticastLoopback(network::LinkFactory& host) : host_(host) {}
+
+  absl::StatusOr<std::unique_ptr<network::DatagramLink>> Open(
+      const boost::asio::any_io_executor& executor,
+      const network::UdpSocketOptions& options,
+      absl::Span<const boost::asio::ip::address> groups) override {
+    network::UdpSocketOptions without = options;
+    without.multicast_loopback = false;
+    return host_.Open(executor, without, groups);
+  }
+
+ private:
+  network::LinkFactory& host_;
+};
+
 class DiscoverySimulatedTest : public ::testing::Test {
  protected:
   struct Node {
@@ -90,7 +112,10 @@ class DiscoverySimulatedTest : public ::testing::Test {
     std::unique_ptr<Discovery> discovery;
   };
 
-  Node* Add(int host, const std::string& name, Discovery::Options options = {}) {
+  // Add starts an endpoint on `host`, opening its links there, or through `links`
+  // (which must outlive it) when given.
+  Node* Add(int host, const std::string& name, Discovery::Options options = {},
+            network::LinkFactory* links = nullptr) {
     auto node = std::make_unique<Node>();
     Node* n = node.get();
     n->listener.on_added = [n](const Peer& p) { n->peers.insert(p.name); };
@@ -99,9 +124,9 @@ class DiscoverySimulatedTest : public ::testing::Test {
       n->removed.emplace_back(p.name, why);
     };
     const Config config = SimulatedHostConfig(host, 100 + host, name);
-    auto discovery =
-        Discovery::Create(boost::asio::make_strand(io_), config, std::move(options),
-                          clock_, network_.Host(SimulatedHostAddress(host)));
+    auto discovery = Discovery::Create(
+        boost::asio::make_strand(io_), config, std::move(options), clock_,
+        links != nullptr ? *links : network_.Host(SimulatedHostAddress(host)));
     EXPECT_OK(discovery);
     if (!discovery.ok()) return nullptr;
     n->discovery = *std::move(discovery);
@@ -247,6 +272,45 @@ TEST_F(DiscoverySimulatedTest,
   EXPECT_THAT(warnings[0], HasSubstr("(1 failed"));
   EXPECT_THAT(warnings[0], HasSubstr("no route to 127.0.1.9:27320"));
   EXPECT_THAT(warnings[1], ContainsRegex("\\([1-9][0-9]+ failed"));
+}
+
+// LinesWith returns the lines of `log` that hold `text`.
+std::vector<std::string> LinesWith(const std::string& log, absl::string_view text) {
+  std::vector<std::string> lines;
+  for (absl::string_view line : absl::StrSplit(log, '\n')) {
+    if (absl::StrContains(line, text)) lines.emplace_back(line);
+  }
+  return lines;
+}
+
+TEST_F(DiscoverySimulatedTest,
+       AnEndpointThatNeverHearsItsOwnMulticastWarnsOnceSayingWhatToSetInstead) {
+  // b hears its own announcements to the group: it says nothing.
+  ::testing::internal::CaptureStderr();
+  Node* b = Add(2, "b");
+  RunSimulatedFor(io_, clock_, absl::Seconds(1));  // some 20 announcements
+  std::string log = ::testing::internal::GetCapturedStderr();
+  EXPECT_GT(b->discovery->counters().own_multicast_heard, 0u);
+  EXPECT_THAT(LinesWith(log, "came back"), IsEmpty()) << log;
+
+  // a's never come back to it: one warning, however long it goes on announcing.
+  WithoutMulticastLoopback links(network_.Host(SimulatedHostAddress(1)));
+  ::testing::internal::CaptureStderr();
+  Node* a = Add(1, "a", {}, &links);
+  RunSimulatedFor(io_, clock_, absl::Seconds(10));  // some 200 announcements
+  log = ::testing::internal::GetCapturedStderr();
+  a->discovery->Stop();  // before `links` goes
+  EXPECT_EQ(a->discovery->counters().own_multicast_heard, 0u);
+  EXPECT_GT(a->discovery->counters().announcements_sent, 100u);
+  const std::vector<std::string> warnings = LinesWith(log, "came back");
+  ASSERT_EQ(warnings.size(), 1u) << log;
+  EXPECT_THAT(warnings[0], StartsWith("W "));
+  EXPECT_THAT(warnings[0],
+              HasSubstr("none of our 5 announcements to the group 239.255.42.1:27320"));
+  EXPECT_THAT(warnings[0],
+              HasSubstr("GLUE_DISCOVERY_PROVIDERS=peers with GLUE_PEERS_PATH"));
+  EXPECT_THAT(warnings[0], HasSubstr("GLUE_DISCOVERY_PROVIDERS=dns"));
+  EXPECT_THAT(warnings[0], HasSubstr("GLUE_DISCOVERY_TARGET_ADDRESS"));
 }
 
 TEST_F(DiscoverySimulatedTest, APeerTooLargeToListIsWarnedOfNowAndThenNotPerAnswer) {

@@ -2,9 +2,11 @@
 
 #include <stdlib.h>
 
+#include <algorithm>
 #include <boost/asio/io_context.hpp>
 #include <cstdio>
 #include <filesystem>
+#include <fstream>
 #include <map>
 #include <string>
 #include <vector>
@@ -739,6 +741,22 @@ uint16_t FreePort(boost::asio::io_context& io) {
   return socket.ok() ? (*socket)->local_address().port() : 0;
 }
 
+// WithPeersFile is `config` with multicast off, finding peers through the peers file
+// at `path` (kept current when `write`), and taking data at a free port of 127.0.0.1,
+// which such a file can list.
+Config WithPeersFile(Config config, boost::asio::io_context& io, const std::string& path,
+                     bool write = false) {
+  config.listen_address =
+      Address(boost::asio::ip::make_address("127.0.0.1"), FreePort(io));
+  config.providers = {"peers"};
+  config.peers = {.path = path,
+                  .variable = "GLUE_PEERS_PATH",
+                  .value = path,
+                  .origin = "GLUE_PEERS_PATH",
+                  .write = write};
+  return config;
+}
+
 TEST_F(DiscoveryTest,
        WithMulticastOffEndpointsFindEachOtherThroughAPeersFileAndItsChanges) {
   std::string dir =
@@ -748,14 +766,8 @@ TEST_F(DiscoveryTest,
   std::vector<PeersFileEntry> entries;
   std::vector<Config> configs;
   for (uint64_t i = 1; i <= 4; ++i) {
-    Config config = MulticastConfig(i, absl::StrCat("p", i));
-    config.listen_address =
-        Address(boost::asio::ip::make_address("127.0.0.1"), FreePort(io_));
-    config.providers = {"peers"};
-    config.peers = {.path = path,
-                    .variable = "GLUE_PEERS_PATH",
-                    .value = path,
-                    .origin = "GLUE_PEERS_PATH"};
+    const Config config =
+        WithPeersFile(MulticastConfig(i, absl::StrCat("p", i)), io_, path);
     configs.push_back(config);
     entries.push_back({.address = config.listen_address, .name = config.endpoint_name});
   }
@@ -789,6 +801,63 @@ TEST_F(DiscoveryTest,
               StatusIs(absl::StatusCode::kNotFound,
                        AllOf(HasSubstr("GLUE_PEERS_PATH='"), HasSubstr("none.json"))));
   (*discovery)->Stop();
+  for (auto& endpoint : endpoints_) endpoint->Stop();
+  std::filesystem::remove_all(dir);
+}
+
+// A peers file kept current (GLUE_PEERS_WRITE=1): rewritten, as the JSON form, to list
+// the endpoint itself and the peers it sees, whoever told it of them, and without a
+// peer that left; every read of it meanwhile finds a whole file.
+TEST_F(DiscoveryTest, APeersFileKeptCurrentListsThePeersSeenAndDropsOneThatLeft) {
+  std::string dir =
+      (std::filesystem::path(::testing::TempDir()) / "discovery_write_XXXXXX").string();
+  ASSERT_NE(::mkdtemp(dir.data()), nullptr);
+  const std::string kept = dir + "/kept.txt";    // a's, written by a
+  const std::string seeds = dir + "/seeds.txt";  // b's and c's, read only
+  std::vector<Config> configs;
+  for (uint64_t i = 1; i <= 3; ++i) {
+    configs.push_back(WithPeersFile(MulticastConfig(i, absl::StrCat("w", i)), io_,
+                                    i == 1 ? kept : seeds, /*write=*/i == 1));
+  }
+  // a's file lists b alone, in the plain form; c finds a through its own file.
+  std::ofstream(kept) << network::FormatAddress(configs[1].listen_address) << "\n";
+  std::ofstream(seeds) << network::FormatAddress(configs[0].listen_address) << "\n";
+  Discovery* a = Add(configs[0]);
+  Discovery* b = Add(configs[1]);
+  Discovery* c = Add(configs[2]);
+  ASSERT_NE(c, nullptr);
+
+  // Reads the file at every turn of the loop while the endpoints run, until it lists
+  // `want` (name, address), counting the reads that fail.
+  int reads = 0;
+  int failed_reads = 0;
+  std::string first_failure;
+  std::vector<std::pair<std::string, Address>> listed;
+  auto lists = [&](std::vector<std::pair<std::string, Address>> want) {
+    std::sort(want.begin(), want.end(),
+              [](const auto& x, const auto& y) { return x.second < y.second; });
+    return RunUntil(
+        io_,
+        [&] {
+          ++reads;
+          absl::StatusOr<std::vector<PeersFileEntry>> entries = ReadPeersFile(kept);
+          if (!entries.ok()) {
+            if (failed_reads++ == 0) first_failure = entries.status().ToString();
+            return false;
+          }
+          listed.clear();
+          for (const PeersFileEntry& e : *entries) listed.emplace_back(e.name, e.address);
+          return listed == want;
+        },
+        std::chrono::seconds(10));
+  };
+  const std::pair<std::string, Address> in_a{"w1", a->config().listen_address},
+      in_b{"w2", b->config().listen_address}, in_c{"w3", c->config().listen_address};
+  EXPECT_TRUE(lists({in_a, in_b, in_c})) << ::testing::PrintToString(listed);
+  c->Stop();
+  EXPECT_TRUE(lists({in_a, in_b})) << ::testing::PrintToString(listed);
+  EXPECT_EQ(failed_reads, 0) << "of " << reads << " reads; the first: " << first_failure;
+  EXPECT_GT(reads, 10);
   for (auto& endpoint : endpoints_) endpoint->Stop();
   std::filesystem::remove_all(dir);
 }
