@@ -576,6 +576,9 @@ void State::Drain(const std::shared_ptr<WatchState>& watch) {
 
 void State::CloseLocked() {
   closed = true;
+  // What it holds counts no more against the endpoint's bound, though handlers still
+  // queued may keep the state alive a while.
+  store.LeaveSharedBudget();
   sync_alarm->Cancel();
   file.reset();  // synced, closed and unlocked
   expiry_alarm->Cancel();

@@ -263,6 +263,10 @@ class Store {
   uint64_t revision() const { return revision_; }
   size_t keys() const { return entries_.size(); }
   size_t bytes() const { return bytes_.bytes(); }
+  // LeaveSharedBudget gives what the store holds back to the shared budget
+  // (StoreBounds::shared) at once, and charges it no more: for a closed model, whose
+  // state may outlive it a while in handlers still queued.
+  void LeaveSharedBudget() { bytes_.Detach(); }
   size_t writers() const { return writers_.size(); }
   uint64_t expired() const { return expired_; }
 
@@ -332,6 +336,11 @@ class Store {
       Uncharge(n);
     }
     size_t bytes() const { return bytes_; }
+    // Detach gives the bytes back to the shared budget, and charges it no more.
+    void Detach() {
+      Uncharge(bytes_);
+      budget_ = nullptr;
+    }
 
    private:
     void Charge(size_t n) {

@@ -281,6 +281,20 @@ TEST(StoreTest, StoresSharingABudgetAreBoundTogetherAndGiveItBackWhenGone) {
   EXPECT_EQ(budget.used(), 0u);
 }
 
+TEST(StoreTest, AStoreThatLeavesItsSharedBudgetGivesItsBytesBackAtOnce) {
+  ByteBudget budget(100);
+  const StoreBounds bounds{
+      .max_keys = 100, .max_value_bytes = 100, .max_bytes = 100, .shared = &budget};
+  Store a(Writer{1, 1}, "a", bounds);
+  ASSERT_TRUE(a.Put("k", V(std::string(50, 'x')), {}, false, 0).ok());
+  EXPECT_EQ(budget.used(), 51u);
+  a.LeaveSharedBudget();  // as a model does when it is closed
+  EXPECT_EQ(budget.used(), 0u);
+  EXPECT_EQ(a.bytes(), 51u);  // still its own
+  ASSERT_TRUE(a.Delete("k"));
+  EXPECT_EQ(budget.used(), 0u);  // given back once, not twice
+}
+
 // The reference: each write records what its replica held for the key when it wrote
 // (computed here from the writes the replica had seen, not from the store), and a
 // replica that has seen a set of writes holds, per key, the puts among them that no
