@@ -29,10 +29,10 @@ using ::testing::HasSubstr;
 using testing::SimulatedHostAddress;
 using testing::SimulatedHostConfig;
 
-constexpr uint16_t kDataPort = 7000;
+constexpr uint16_t kProviderDataPort = 7000;
 
-network::Address DataAddress(int host) {
-  return network::Address(SimulatedHostAddress(host), kDataPort);
+network::Address ProviderDataAddress(int host) {
+  return network::Address(SimulatedHostAddress(host), kProviderDataPort);
 }
 
 // PushProvider gives the addresses its test sets, when it sets them.
@@ -67,7 +67,7 @@ class DiscoveryProviderTest : public ::testing::Test {
     std::unique_ptr<Discovery> discovery;
   };
 
-  // Add starts an endpoint on `host`, taking data at DataAddress(host).
+  // Add starts an endpoint on `host`, taking data at ProviderDataAddress(host).
   Node* Add(int host, Config config, Discovery::Options options = {}) {
     auto node = std::make_unique<Node>();
     Node* n = node.get();
@@ -88,7 +88,7 @@ class DiscoveryProviderTest : public ::testing::Test {
 
   static Config HostConfig(int host, absl::Duration rate = absl::Milliseconds(50)) {
     Config config = SimulatedHostConfig(host, 100 + host, absl::StrCat("e", host), rate);
-    config.listen_address = DataAddress(host);
+    config.listen_address = ProviderDataAddress(host);
     return config;
   }
 
@@ -105,7 +105,7 @@ class DiscoveryProviderTest : public ::testing::Test {
 TEST_F(DiscoveryProviderTest,
        WithMulticastOffFourEndpointsFindEachOtherThroughAProvider) {
   std::vector<network::Address> all;
-  for (int host = 1; host <= 4; ++host) all.push_back(DataAddress(host));
+  for (int host = 1; host <= 4; ++host) all.push_back(ProviderDataAddress(host));
   std::vector<Node*> nodes;
   for (int host = 1; host <= 4; ++host) {
     Config config = HostConfig(host);
@@ -145,7 +145,7 @@ TEST_F(DiscoveryProviderTest, AnAddressAProviderAddsJoinsWithoutWaitingForThePer
   Node* b = Add(2, b_config);
   RunSimulatedFor(io_, clock_, absl::Seconds(1));
   EXPECT_TRUE(a->peers.empty());
-  provider->Set({DataAddress(2)});
+  provider->Set({ProviderDataAddress(2)});
   ASSERT_TRUE(RunSimulatedUntil(
       io_, clock_, [&] { return a->peers.size() == 1 && b->peers.size() == 1; },
       absl::Milliseconds(100)));
@@ -191,7 +191,7 @@ TEST_F(DiscoveryProviderTest, ClientsOfARendezvousKeepEachOtherWhenItIsGone) {
 
 TEST_F(DiscoveryProviderTest, DirectAnnouncementsTakeTurnsOverTheirBound) {
   std::vector<network::Address> all;
-  for (int host = 1; host <= 4; ++host) all.push_back(DataAddress(host));
+  for (int host = 1; host <= 4; ++host) all.push_back(ProviderDataAddress(host));
   // Three peers known by a rendezvous-like provider would each be announced to; a
   // bound of one takes them in turn.
   const network::Address rendezvous_address(SimulatedHostAddress(1), 27320);
@@ -263,7 +263,7 @@ TEST_F(PollingProviderTest, PollsEachIntervalGivesChangesOnlyAndKeepsAddressesOn
   Mutex mu;
   int polls = 0;
   absl::StatusOr<std::vector<network::Address>> next =
-      std::vector<network::Address>{DataAddress(1)};
+      std::vector<network::Address>{ProviderDataAddress(1)};
   std::vector<std::vector<network::Address>> updates;
   auto provider = MakePollingProvider(
       "p", absl::Seconds(1),
@@ -295,7 +295,8 @@ TEST_F(PollingProviderTest, PollsEachIntervalGivesChangesOnlyAndKeepsAddressesOn
   ASSERT_TRUE(await_polls(3));
   {
     MutexLock lock(&mu);
-    next = std::vector<network::Address>{DataAddress(2), DataAddress(1), DataAddress(2)};
+    next = std::vector<network::Address>{ProviderDataAddress(2), ProviderDataAddress(1),
+                                         ProviderDataAddress(2)};
   }
   clock_.AdvanceBy(absl::Seconds(1));
   ASSERT_TRUE(await_polls(4));
@@ -310,8 +311,9 @@ TEST_F(PollingProviderTest, PollsEachIntervalGivesChangesOnlyAndKeepsAddressesOn
   EXPECT_EQ(provider->counters().updates, 2u);
   MutexLock lock(&mu);
   ASSERT_EQ(updates.size(), 2u);
-  EXPECT_THAT(updates[0], ElementsAre(DataAddress(1)));
-  EXPECT_THAT(updates[1], ElementsAre(DataAddress(1), DataAddress(2)));  // sorted, once
+  EXPECT_THAT(updates[0], ElementsAre(ProviderDataAddress(1)));
+  EXPECT_THAT(updates[1], ElementsAre(ProviderDataAddress(1),
+                                      ProviderDataAddress(2)));  // sorted, once
 }
 
 }  // namespace

@@ -4,8 +4,9 @@
 # temporary prefix and builds and runs examples/ against it (scripts/check_install.sh).
 #
 #   scripts/test.sh              # build/ (RelWithDebInfo), all tests
-#   scripts/test.sh --sanitize   # also build-asan/ (ASan+UBSan) and build-tsan/ (TSan),
-#                                # without the end-to-end tests (label e2e)
+#   scripts/test.sh --sanitize   # also build-asan/ (ASan+UBSan) without the end-to-end
+#                                # tests (label e2e), and build-tsan/ (TSan) with the
+#                                # tests of code on several threads (label threads)
 #
 # The tests run inside a private network namespace (loopback only, multicast routed to
 # it) whenever this user may create one, so that nothing they send can leave the
@@ -18,7 +19,7 @@ sanitize=0
 for arg in "$@"; do
   case "$arg" in
     --sanitize) sanitize=1 ;;
-    -h|--help) sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "test.sh: unknown argument '$arg' (try --help)" >&2; exit 2 ;;
   esac
 done
@@ -47,16 +48,22 @@ report_skipped() {
   fi
 }
 
-# build_and_test DIR [CMAKE ARGS...]; ctest runs behind the words in run_prefix, with
-# the arguments in ctest_args.
+# build_and_test DIR [CMAKE ARGS...]; it builds the targets in build_targets (all when
+# empty), and ctest runs behind the words in run_prefix, with the arguments in
+# ctest_args.
 run_prefix=()
 ctest_args=()
+build_targets=()
 build_and_test() {
   local dir=$1 status=0
   shift
   echo "== $dir: configure and build" >&2
   cmake -S . -B "$dir" -G Ninja "$@" >/dev/null
-  cmake --build "$dir"
+  if ((${#build_targets[@]} > 0)); then
+    cmake --build "$dir" --target "${build_targets[@]}"
+  else
+    cmake --build "$dir"
+  fi
   echo "== $dir: test" >&2
   "${isolated[@]}" "${run_prefix[@]}" ctest --test-dir "$dir" --output-on-failure \
     -j "$(nproc)" --timeout 600 "${ctest_args[@]}" |
@@ -83,7 +90,11 @@ if ((sanitize)); then
     run_prefix=(setarch "$(uname -m)" -R)
   fi
   # -O1 (which TSan's authors advise as the least for bearable speed) compiles in half
-  # the time of -O2 with TSan's instrumentation.
+  # the time of -O2 with TSan's instrumentation. Only the test programs whose code runs
+  # on several threads (label threads: glue_test(... THREADS)) are built and run: in
+  # the others everything runs on the test's one thread, and TSan has nothing to find.
+  ctest_args=(-L threads)
+  build_targets=(glue_threaded_tests)
   build_and_test build-tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DGLUE_SANITIZE=thread \
     -DGLUE_BUILD_BENCHMARKS=OFF "-DCMAKE_CXX_FLAGS_RELWITHDEBINFO=-O1 -g1 -DNDEBUG"
 fi

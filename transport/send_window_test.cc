@@ -12,11 +12,11 @@ using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using ::testing::IsEmpty;
 
-const absl::Time kStart = absl::FromUnixSeconds(1000);
+const absl::Time kWindowStart = absl::FromUnixSeconds(1000);
 const absl::Duration kRto = absl::Milliseconds(10);
-const absl::Time kFarFuture = kStart + absl::Hours(1);
+const absl::Time kWindowFarFuture = kWindowStart + absl::Hours(1);
 
-std::vector<uint8_t> Bytes(size_t n) { return std::vector<uint8_t>(n, 0x5a); }
+std::vector<uint8_t> WindowPayload(size_t n) { return std::vector<uint8_t>(n, 0x5a); }
 
 std::vector<uint64_t> Sequences(const std::vector<const PendingFrame*>& frames) {
   std::vector<uint64_t> sequences;
@@ -25,9 +25,9 @@ std::vector<uint64_t> Sequences(const std::vector<const PendingFrame*>& frames) 
 }
 
 // A window with frames 1..n queued, tokens 101..100+n.
-void Fill(SendWindow& window, int n, absl::Time expiry = kFarFuture) {
+void Fill(SendWindow& window, int n, absl::Time expiry = kWindowFarFuture) {
   for (int i = 1; i <= n; ++i) {
-    ASSERT_OK(window.Add(Bytes(10), 0, expiry, 100 + static_cast<uint64_t>(i)));
+    ASSERT_OK(window.Add(WindowPayload(10), 0, expiry, 100 + static_cast<uint64_t>(i)));
   }
 }
 
@@ -35,12 +35,12 @@ TEST(SendWindow, SendsEachFrameOnceUntilItsTimeoutPasses) {
   SendWindow window;
   Fill(window, 3);
   std::vector<const PendingFrame*> due;
-  window.CollectDue(kStart, kRto, &due);
+  window.CollectDue(kWindowStart, kRto, &due);
   EXPECT_THAT(Sequences(due), ElementsAre(1, 2, 3));
   due.clear();
-  window.CollectDue(kStart + kRto - absl::Nanoseconds(1), kRto, &due);
+  window.CollectDue(kWindowStart + kRto - absl::Nanoseconds(1), kRto, &due);
   EXPECT_THAT(due, IsEmpty());
-  window.CollectDue(kStart + kRto, kRto, &due);
+  window.CollectDue(kWindowStart + kRto, kRto, &due);
   EXPECT_THAT(Sequences(due), ElementsAre(1, 2, 3));
   EXPECT_EQ(due[0]->transmissions, 2u);
   EXPECT_EQ(window.counters().sent, 3u);
@@ -54,20 +54,20 @@ TEST(SendWindow, ABurstWaitingBehindItselfIsNotResent) {
   SendWindow window;
   Fill(window, 2);
   std::vector<const PendingFrame*> due;
-  window.CollectDue(kStart, kRto, &due);
+  window.CollectDue(kWindowStart, kRto, &due);
   Fill(window, 1);
-  window.CollectDue(kStart + kRto / 2, kRto, &due);
-  EXPECT_EQ(window.NextDeadline(kRto), kStart + kRto / 2 + kRto);
+  window.CollectDue(kWindowStart + kRto / 2, kRto, &due);
+  EXPECT_EQ(window.NextDeadline(kRto), kWindowStart + kRto / 2 + kRto);
   due.clear();
-  window.CollectDue(kStart + kRto, kRto, &due);
+  window.CollectDue(kWindowStart + kRto, kRto, &due);
   EXPECT_THAT(due, IsEmpty());
-  window.OnAck({.cumulative = 1}, kStart + kRto + kRto / 4);
-  EXPECT_EQ(window.NextDeadline(kRto), kStart + 2 * kRto + kRto / 4);
-  window.CollectDue(kStart + 2 * kRto, kRto, &due);
+  window.OnAck({.cumulative = 1}, kWindowStart + kRto + kRto / 4);
+  EXPECT_EQ(window.NextDeadline(kRto), kWindowStart + 2 * kRto + kRto / 4);
+  window.CollectDue(kWindowStart + 2 * kRto, kRto, &due);
   EXPECT_THAT(due, IsEmpty());
   EXPECT_EQ(window.counters().resent, 0u);
   // Silence for rto: what is still outstanding goes again.
-  window.CollectDue(kStart + 2 * kRto + kRto / 4, kRto, &due);
+  window.CollectDue(kWindowStart + 2 * kRto + kRto / 4, kRto, &due);
   EXPECT_THAT(Sequences(due), ElementsAre(2, 3));
 }
 
@@ -76,22 +76,23 @@ TEST(SendWindow, AnOrderedFrameAcknowledgedAboveAGapHoldsItsRoom) {
   // as the window: they count until the cumulative acknowledgement passes them.
   SendWindow window({.max_bytes = 30});
   for (uint64_t token = 1; token <= 3; ++token) {
-    ASSERT_OK(window.Add(Bytes(10), kFlagReliable | kFlagOrdered, kFarFuture, token));
+    ASSERT_OK(window.Add(WindowPayload(10), kFlagReliable | kFlagOrdered,
+                         kWindowFarFuture, token));
   }
   std::vector<const PendingFrame*> due;
-  window.CollectDue(kStart, kRto, &due);
-  window.OnAck({.cumulative = 0, .ranges = {{.first = 2, .last = 3}}}, kStart);
+  window.CollectDue(kWindowStart, kRto, &due);
+  window.OnAck({.cumulative = 0, .ranges = {{.first = 2, .last = 3}}}, kWindowStart);
   EXPECT_EQ(window.size(), 1u);
   EXPECT_EQ(window.bytes(), 30u);
   EXPECT_FALSE(window.HasRoom(1));
-  window.OnAck({.cumulative = 3}, kStart);
+  window.OnAck({.cumulative = 3}, kWindowStart);
   EXPECT_EQ(window.bytes(), 0u);
   EXPECT_TRUE(window.HasRoom(30));
   // Unordered frames are handed up at once: an ack above a gap frees their room.
-  ASSERT_OK(window.Add(Bytes(10), kFlagReliable, kFarFuture, 4));
-  ASSERT_OK(window.Add(Bytes(10), kFlagReliable, kFarFuture, 5));
-  window.CollectDue(kStart, kRto, &due);
-  window.OnAck({.cumulative = 3, .ranges = {{.first = 5, .last = 5}}}, kStart);
+  ASSERT_OK(window.Add(WindowPayload(10), kFlagReliable, kWindowFarFuture, 4));
+  ASSERT_OK(window.Add(WindowPayload(10), kFlagReliable, kWindowFarFuture, 5));
+  window.CollectDue(kWindowStart, kRto, &due);
+  window.OnAck({.cumulative = 3, .ranges = {{.first = 5, .last = 5}}}, kWindowStart);
   EXPECT_EQ(window.bytes(), 10u);
 }
 
@@ -99,17 +100,17 @@ TEST(SendWindow, CumulativeAndRangeAcksRemoveFramesAndReportTheirTokens) {
   SendWindow window;
   Fill(window, 5);
   std::vector<const PendingFrame*> due;
-  window.CollectDue(kStart, kRto, &due);
+  window.CollectDue(kWindowStart, kRto, &due);
   const AckRange ranges[] = {{4, 4}};
   const AckOutcome outcome = window.OnAck(AckFrame{.cumulative = 2, .ranges = ranges},
-                                          kStart + absl::Microseconds(300));
+                                          kWindowStart + absl::Microseconds(300));
   EXPECT_THAT(outcome.acknowledged, ElementsAre(101, 102, 104));
   EXPECT_EQ(outcome.rtt_sample, absl::Microseconds(300));
   EXPECT_EQ(window.size(), 2u);
   EXPECT_EQ(window.bytes(), 20u);
   // A second copy of the same acknowledgement changes nothing.
   const AckOutcome again =
-      window.OnAck(AckFrame{.cumulative = 2, .ranges = ranges}, kStart);
+      window.OnAck(AckFrame{.cumulative = 2, .ranges = ranges}, kWindowStart);
   EXPECT_THAT(again.acknowledged, IsEmpty());
   EXPECT_EQ(window.counters().acknowledged, 3u);
 }
@@ -118,9 +119,10 @@ TEST(SendWindow, TakesRttSamplesOnlyFromFramesSentOnce) {
   SendWindow window;
   Fill(window, 1);
   std::vector<const PendingFrame*> due;
-  window.CollectDue(kStart, kRto, &due);
-  window.CollectDue(kStart + kRto, kRto, &due);  // resent: its ack is ambiguous
-  const AckOutcome outcome = window.OnAck(AckFrame{.cumulative = 1}, kStart + 2 * kRto);
+  window.CollectDue(kWindowStart, kRto, &due);
+  window.CollectDue(kWindowStart + kRto, kRto, &due);  // resent: its ack is ambiguous
+  const AckOutcome outcome =
+      window.OnAck(AckFrame{.cumulative = 1}, kWindowStart + 2 * kRto);
   EXPECT_THAT(outcome.acknowledged, ElementsAre(101));
   EXPECT_EQ(outcome.rtt_sample, std::nullopt);
 }
@@ -129,33 +131,35 @@ TEST(SendWindow, FastRetransmitsAFrameOnceLaterOnesAreAcknowledged) {
   SendWindow window;  // threshold 3
   Fill(window, 5);
   std::vector<const PendingFrame*> due;
-  window.CollectDue(kStart, kRto, &due);
+  window.CollectDue(kWindowStart, kRto, &due);
   // 5 arrived, 1 and 2 are three or more below it: lost. 3 and 4 are not yet.
   const AckRange five[] = {{5, 5}};
   const AckOutcome outcome =
-      window.OnAck(AckFrame{.cumulative = 0, .ranges = five}, kStart);
+      window.OnAck(AckFrame{.cumulative = 0, .ranges = five}, kWindowStart);
   EXPECT_EQ(outcome.marked_lost, 2u);
   due.clear();
-  window.CollectDue(kStart + absl::Microseconds(10), kRto, &due);  // long before the RTO
+  window.CollectDue(kWindowStart + absl::Microseconds(10), kRto,
+                    &due);  // long before the RTO
   EXPECT_THAT(Sequences(due), ElementsAre(1, 2));
   EXPECT_EQ(window.counters().fast_retransmits, 2u);
   // The same evidence does not mark the resent frames again.
-  EXPECT_EQ(window.OnAck(AckFrame{.cumulative = 0, .ranges = five}, kStart).marked_lost,
-            0u);
+  EXPECT_EQ(
+      window.OnAck(AckFrame{.cumulative = 0, .ranges = five}, kWindowStart).marked_lost,
+      0u);
 }
 
 TEST(SendWindow, ExpiredFramesAreReportedAndNeverResent) {
   SendWindow window;
-  Fill(window, 2, kStart + 5 * kRto);
-  ASSERT_OK(window.Add(Bytes(10), 0, kFarFuture, 103));
+  Fill(window, 2, kWindowStart + 5 * kRto);
+  ASSERT_OK(window.Add(WindowPayload(10), 0, kWindowFarFuture, 103));
   std::vector<const PendingFrame*> due;
-  window.CollectDue(kStart, kRto, &due);
+  window.CollectDue(kWindowStart, kRto, &due);
   std::vector<uint64_t> expired;
-  EXPECT_EQ(window.Expire(kStart + 5 * kRto - absl::Nanoseconds(1), &expired), 0u);
-  EXPECT_EQ(window.Expire(kStart + 5 * kRto, &expired), 2u);
+  EXPECT_EQ(window.Expire(kWindowStart + 5 * kRto - absl::Nanoseconds(1), &expired), 0u);
+  EXPECT_EQ(window.Expire(kWindowStart + 5 * kRto, &expired), 2u);
   EXPECT_THAT(expired, ElementsAre(101, 102));
   due.clear();
-  window.CollectDue(kStart + 6 * kRto, kRto, &due);
+  window.CollectDue(kWindowStart + 6 * kRto, kRto, &due);
   EXPECT_THAT(Sequences(due), ElementsAre(3));
   EXPECT_EQ(window.counters().expired, 2u);
 }
@@ -166,17 +170,18 @@ TEST(SendWindow, FramesExpireInTheOrderOfTheirExpiriesWhateverTheOrderAdded) {
                                      7 * kRto,       3 * kRto, absl::Hours(1)};
   uint64_t token = 100;
   for (absl::Duration expiry : expiries) {
-    ASSERT_OK(window.Add(Bytes(10), 0, kStart + expiry, ++token));
+    ASSERT_OK(window.Add(WindowPayload(10), 0, kWindowStart + expiry, ++token));
   }
   std::vector<const PendingFrame*> due;
-  window.CollectDue(kStart, kRto, &due);
-  window.OnAck(AckFrame{.cumulative = 0, .ranges = {{.first = 3, .last = 3}}}, kStart);
-  EXPECT_EQ(window.NextDeadline(absl::Hours(2)), kStart + 2 * kRto);
+  window.CollectDue(kWindowStart, kRto, &due);
+  window.OnAck(AckFrame{.cumulative = 0, .ranges = {{.first = 3, .last = 3}}},
+               kWindowStart);
+  EXPECT_EQ(window.NextDeadline(absl::Hours(2)), kWindowStart + 2 * kRto);
   std::vector<uint64_t> expired;
-  EXPECT_EQ(window.Expire(kStart + 5 * kRto, &expired), 3u);
+  EXPECT_EQ(window.Expire(kWindowStart + 5 * kRto, &expired), 3u);
   EXPECT_THAT(expired, ElementsAre(104, 106, 102));  // 103 was acknowledged
-  EXPECT_EQ(window.NextDeadline(absl::Hours(2)), kStart + 7 * kRto);
-  EXPECT_EQ(window.Expire(kStart + 10 * kRto, &expired), 1u);
+  EXPECT_EQ(window.NextDeadline(absl::Hours(2)), kWindowStart + 7 * kRto);
+  EXPECT_EQ(window.Expire(kWindowStart + 10 * kRto, &expired), 1u);
   EXPECT_EQ(expired.back(), 105u);
   EXPECT_EQ(window.size(), 2u);
   EXPECT_EQ(window.lowest_held(), 1u);
@@ -188,15 +193,16 @@ TEST(SendWindow, AFrameAcknowledgedAboveALostOneKeepsItsPlaceInTheSpan) {
   SendWindow window({.max_frames = 3});
   Fill(window, 3);
   std::vector<const PendingFrame*> due;
-  window.CollectDue(kStart, kRto, &due);
-  window.OnAck(AckFrame{.cumulative = 0, .ranges = {{.first = 2, .last = 3}}}, kStart);
+  window.CollectDue(kWindowStart, kRto, &due);
+  window.OnAck(AckFrame{.cumulative = 0, .ranges = {{.first = 2, .last = 3}}},
+               kWindowStart);
   EXPECT_EQ(window.size(), 1u);
   EXPECT_EQ(window.bytes(), 10u);
-  EXPECT_THAT(window.Add(Bytes(1), 0, kFarFuture, 104),
+  EXPECT_THAT(window.Add(WindowPayload(1), 0, kWindowFarFuture, 104),
               StatusIs(absl::StatusCode::kResourceExhausted, HasSubstr("3 frames")));
-  window.OnAck(AckFrame{.cumulative = 3}, kStart);
+  window.OnAck(AckFrame{.cumulative = 3}, kWindowStart);
   EXPECT_EQ(window.lowest_held(), 4u);
-  EXPECT_OK(window.Add(Bytes(1), 0, kFarFuture, 104));
+  EXPECT_OK(window.Add(WindowPayload(1), 0, kWindowFarFuture, 104));
 }
 
 TEST(SendWindow, KeepsEveryFrameAcrossTheRingGrowingAndWrapping) {
@@ -207,17 +213,18 @@ TEST(SendWindow, KeepsEveryFrameAcrossTheRingGrowingAndWrapping) {
   std::vector<const PendingFrame*> due;
   uint64_t added = 0;
   for (int round = 0; round < 50; ++round) {
-    while (window.HasRoom(10)) ASSERT_OK(window.Add(Bytes(10), 0, kFarFuture, ++added));
+    while (window.HasRoom(10))
+      ASSERT_OK(window.Add(WindowPayload(10), 0, kWindowFarFuture, ++added));
     due.clear();
-    window.CollectDue(kStart, kRto, &due);
+    window.CollectDue(kWindowStart, kRto, &due);
     // Every other frame of the newest half, then everything to a point behind it.
     const uint64_t low = window.lowest_held(), high = window.next_sequence() - 1;
     std::vector<serialization::AckRange> ranges;
     for (uint64_t s = high; s > (low + high) / 2; s -= 2) ranges.push_back({s, s});
-    AckOutcome outcome = window.OnAck(AckFrame{.ranges = ranges}, kStart);
+    AckOutcome outcome = window.OnAck(AckFrame{.ranges = ranges}, kWindowStart);
     acknowledged.insert(acknowledged.end(), outcome.acknowledged.begin(),
                         outcome.acknowledged.end());
-    outcome = window.OnAck(AckFrame{.cumulative = (low + high) / 2}, kStart);
+    outcome = window.OnAck(AckFrame{.cumulative = (low + high) / 2}, kWindowStart);
     acknowledged.insert(acknowledged.end(), outcome.acknowledged.begin(),
                         outcome.acknowledged.end());
   }
@@ -232,41 +239,41 @@ TEST(SendWindow, KeepsEveryFrameAcrossTheRingGrowingAndWrapping) {
 
 TEST(SendWindow, AFrameNotSentBeforeItsExpiryIsNeverSent) {
   SendWindow window;
-  ASSERT_OK(window.Add(Bytes(10), 0, kStart, 101));
+  ASSERT_OK(window.Add(WindowPayload(10), 0, kWindowStart, 101));
   std::vector<const PendingFrame*> due;
-  window.CollectDue(kStart, kRto, &due);
+  window.CollectDue(kWindowStart, kRto, &due);
   EXPECT_THAT(due, IsEmpty());
 }
 
 TEST(SendWindow, RefusesBeyondItsBoundsWithoutAddingAnything) {
   SendWindow window({.max_bytes = 25, .max_frames = 2});
-  ASSERT_OK(window.Add(Bytes(10), 0, kFarFuture, 1));
-  EXPECT_THAT(window.Add(Bytes(20), 0, kFarFuture, 2),
+  ASSERT_OK(window.Add(WindowPayload(10), 0, kWindowFarFuture, 1));
+  EXPECT_THAT(window.Add(WindowPayload(20), 0, kWindowFarFuture, 2),
               StatusIs(absl::StatusCode::kResourceExhausted, HasSubstr("25 bytes")));
-  ASSERT_OK(window.Add(Bytes(10), 0, kFarFuture, 3));
-  EXPECT_THAT(window.Add(Bytes(1), 0, kFarFuture, 4),
+  ASSERT_OK(window.Add(WindowPayload(10), 0, kWindowFarFuture, 3));
+  EXPECT_THAT(window.Add(WindowPayload(1), 0, kWindowFarFuture, 4),
               StatusIs(absl::StatusCode::kResourceExhausted, HasSubstr("2 frames")));
-  EXPECT_THAT(window.Add(Bytes(26), 0, kFarFuture, 5),
+  EXPECT_THAT(window.Add(WindowPayload(26), 0, kWindowFarFuture, 5),
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("26 bytes")));
   EXPECT_EQ(window.size(), 2u);
   EXPECT_EQ(window.bytes(), 20u);
   EXPECT_EQ(window.counters().refused, 2u);
   // Room again once acknowledged.
   std::vector<const PendingFrame*> due;
-  window.CollectDue(kStart, kRto, &due);
-  window.OnAck(AckFrame{.cumulative = 1}, kStart);
-  EXPECT_OK(window.Add(Bytes(10), 0, kFarFuture, 6));
+  window.CollectDue(kWindowStart, kRto, &due);
+  window.OnAck(AckFrame{.cumulative = 1}, kWindowStart);
+  EXPECT_OK(window.Add(WindowPayload(10), 0, kWindowFarFuture, 6));
 }
 
 TEST(SendWindow, CountsAndIgnoresAcknowledgementsOfUnsentSequenceNumbers) {
   SendWindow window;
   Fill(window, 3);
   std::vector<const PendingFrame*> due;
-  window.CollectDue(kStart, kRto, &due);
-  ASSERT_OK(window.Add(Bytes(10), 0, kFarFuture, 104));  // queued, not sent
+  window.CollectDue(kWindowStart, kRto, &due);
+  ASSERT_OK(window.Add(WindowPayload(10), 0, kWindowFarFuture, 104));  // queued, not sent
   const AckRange bogus[] = {{4, 4}, {50, 60}};
   const AckOutcome outcome =
-      window.OnAck(AckFrame{.cumulative = 10, .ranges = bogus}, kStart);
+      window.OnAck(AckFrame{.cumulative = 10, .ranges = bogus}, kWindowStart);
   EXPECT_THAT(outcome.acknowledged, ElementsAre(101, 102, 103));
   EXPECT_EQ(outcome.unknown, 6u + 1u + 1u + 11u);  // 5..10, 4 (unsent) twice, 50..60
   EXPECT_EQ(window.size(), 1u);
@@ -287,12 +294,13 @@ TEST(SendWindow, ClearReleasesEverythingForAPeerThatIsGone) {
 TEST(SendWindow, NextDeadlineIsTheEarliestSendResendOrExpiry) {
   SendWindow window;
   EXPECT_EQ(window.NextDeadline(kRto), std::nullopt);
-  Fill(window, 1, kStart + 3 * kRto);
+  Fill(window, 1, kWindowStart + 3 * kRto);
   EXPECT_EQ(window.NextDeadline(kRto), absl::InfinitePast());  // never sent: now
   std::vector<const PendingFrame*> due;
-  window.CollectDue(kStart, kRto, &due);
-  EXPECT_EQ(window.NextDeadline(kRto), kStart + kRto);
-  EXPECT_EQ(window.NextDeadline(5 * kRto), kStart + 3 * kRto);  // expiry comes first
+  window.CollectDue(kWindowStart, kRto, &due);
+  EXPECT_EQ(window.NextDeadline(kRto), kWindowStart + kRto);
+  EXPECT_EQ(window.NextDeadline(5 * kRto),
+            kWindowStart + 3 * kRto);  // expiry comes first
 }
 
 TEST(SendWindow, ValidateNamesTheBadOption) {

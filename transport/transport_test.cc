@@ -36,8 +36,8 @@ std::vector<uint8_t> Payload(uint32_t index, size_t size) {
   return payload;
 }
 
-// IndexOf returns the index a Payload carries, or nullopt when its bytes are wrong.
-std::optional<uint32_t> IndexOf(const std::vector<uint8_t>& payload) {
+// PayloadIndex returns the index a Payload carries, or nullopt when its bytes are wrong.
+std::optional<uint32_t> PayloadIndex(const std::vector<uint8_t>& payload) {
   uint32_t index = 0;
   if (payload.size() < sizeof(index)) return std::nullopt;
   std::memcpy(&index, payload.data(), sizeof(index));
@@ -255,7 +255,7 @@ TEST_F(TransportTest, ReliableMessagesArriveExactlyOnceThroughAFaultyNetwork) {
     ASSERT_EQ(b->received.size(), kMessages);
     std::vector<bool> seen(kMessages);
     for (uint32_t position = 0; position < kMessages; ++position) {
-      const std::optional<uint32_t> index = IndexOf(b->received[position].payload);
+      const std::optional<uint32_t> index = PayloadIndex(b->received[position].payload);
       ASSERT_TRUE(index.has_value()) << "corrupt payload at position " << position;
       ASSERT_LT(*index, kMessages);
       ASSERT_FALSE(seen[*index]) << "message " << *index << " delivered twice";
@@ -319,7 +319,7 @@ TEST_F(TransportTest, BestEffortLossesAreCountedAndNothingArrivesTwice) {
   std::set<uint32_t> indices;
   uint32_t highest = 0;
   for (const Delivery& delivery : b->received) {
-    const std::optional<uint32_t> index = IndexOf(delivery.payload);
+    const std::optional<uint32_t> index = PayloadIndex(delivery.payload);
     ASSERT_TRUE(index.has_value());
     ASSERT_TRUE(indices.insert(*index).second) << "message " << *index << " twice";
     highest = std::max(highest, *index);
@@ -444,7 +444,7 @@ TEST_F(TransportTest, APeerRemovedOnOneSideOnlyRestartsTheSessionOnBoth) {
   EXPECT_GT(a->received[1].peer_session, a->received[0].peer_session);
   ASSERT_EQ(b->received.size(), 20u);
   for (uint32_t i = 0; i < 20; ++i) {
-    EXPECT_EQ(IndexOf(b->received[i].payload), i);
+    EXPECT_EQ(PayloadIndex(b->received[i].payload), i);
     EXPECT_EQ(a->done[i], SendOutcome::kAcknowledged);
   }
   EXPECT_EQ(b->transport->counters().session_restarts, 0u);
@@ -716,13 +716,14 @@ TEST_F(TransportTest, OrderedMessagesBehindExpiredOnesAreNotHeldBack) {
       io_, [&] { return a->done_count() == kMessages; }, kLongRun));
   ASSERT_TRUE(RunUntil(io_, [&] {
     MutexLock lock(&b->mu);
-    return !b->received.empty() && IndexOf(b->received.back().payload) == kMessages - 1;
+    return !b->received.empty() &&
+           PayloadIndex(b->received.back().payload) == kMessages - 1;
   }));
   MutexLock lock(&b->mu);
   std::optional<uint32_t> previous;
   std::set<uint32_t> indices;
   for (const Delivery& delivery : b->received) {
-    const std::optional<uint32_t> index = IndexOf(delivery.payload);
+    const std::optional<uint32_t> index = PayloadIndex(delivery.payload);
     ASSERT_TRUE(index.has_value());
     if (previous) {
       ASSERT_GT(*index, *previous);
