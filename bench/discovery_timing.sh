@@ -222,31 +222,49 @@ join_max_us() {
   echo "$max $max_up"
 }
 
+# joined: waits until the four endpoints of names have found each other, setting
+# join_max and join_up (join_max_us's two figures; a join over the limit makes the
+# caller's verdict SLOW); when they do not, kills them, fails the script and returns 1.
+joined() {
+  local join
+  if ! join=$(join_max_us); then
+    failed=1
+    stop KILL "${names[@]}"
+    return 1
+  fi
+  read -r join_max join_up <<<"$join"
+  ((join_max <= join_limit_ms * 1000)) || slow
+}
+
+# expire_after_kill GONE WATCHER...: kills GONE (-9) and waits until every WATCHER
+# printed `removed ... reason=expired` for it. Sets killed_at (the kill, in
+# microseconds), expire_us (the longest wait; 0 when one never came) and expire_max (it
+# in ms, or `none`, which fails the caller's verdict; over the limit, SLOW).
+expire_after_kill() {
+  local gone=$1
+  shift
+  killed_at=$(now_us)
+  stop KILL "$gone"
+  if wait_until $((expire_limit_ms + 2000)) all_removed "$gone" "$@" &&
+     expire_us=$(max_removal_us "$killed_at" expired "$gone" "$@"); then
+    ((expire_us <= expire_limit_ms * 1000)) || slow
+    expire_max=$(ms "$expire_us")
+  else
+    expire_us=0 expire_max=none verdict=FAIL
+  fi
+}
+
 # measure MODE ENV_1 ENV_2 ENV_3 ENV_4: the three figures for four endpoints
 # MODE-1..MODE-4, started with ENV_1..ENV_4.
 measure() {
   local mode=$1 names last_start
-  local verdict=OK join join_max join_up expire_max goodbye_max t
+  local verdict=OK join_max join_up killed_at expire_us expire_max goodbye_max t
   start_four "$@"
-  if ! join=$(join_max_us); then
-    failed=1
-    stop KILL "${names[@]}"
-    return
-  fi
-  read -r join_max join_up <<<"$join"
-  ((join_max <= join_limit_ms * 1000)) || slow
+  joined || return 0  # failed already set; the measures after it still run
 
   # The second endpoint dies without a word: the others must notice its silence.
-  t=$(now_us)
-  stop KILL "${names[1]}"
   local watchers=("${names[0]}" "${names[2]}" "${names[3]}")
-  if wait_until $((expire_limit_ms + 2000)) all_removed "${names[1]}" "${watchers[@]}" &&
-     expire_max=$(max_removal_us "$t" expired "${names[1]}" "${watchers[@]}"); then
-    ((expire_max <= expire_limit_ms * 1000)) || slow
-    expire_max=$(ms "$expire_max")
-  else
-    expire_max=none verdict=FAIL
-  fi
+  expire_after_kill "${names[1]}" "${watchers[@]}"
 
   # The third leaves politely: the two left hear its goodbye.
   t=$(now_us)
@@ -271,31 +289,17 @@ measure() {
 # rendezvous, which is then killed (-9); the three clients must expire it and keep
 # each other meanwhile and for 3 periods after the last of them removed it.
 rendezvous_killed() {
-  local names last_start verdict=OK join join_max join_up expire_max t gone kept
-  local client other
+  local names last_start verdict=OK join_max join_up killed_at expire_us expire_max
+  local kept client other
   start_four rendezvous-killed "$1" "$2" "$2" "$2"
-  if ! join=$(join_max_us); then
-    failed=1
-    stop KILL "${names[@]}"
-    return
-  fi
-  read -r join_max join_up <<<"$join"
-  ((join_max <= join_limit_ms * 1000)) || slow
+  joined || return 0  # failed already set; the measures after it still run
   local clients=("${names[@]:1}")
-  t=$(now_us)
-  stop KILL "${names[0]}"
-  gone=$t
-  if wait_until $((expire_limit_ms + 2000)) all_removed "${names[0]}" "${clients[@]}" &&
-     expire_max=$(max_removal_us "$t" expired "${names[0]}" "${clients[@]}"); then
-    ((expire_max <= expire_limit_ms * 1000)) || slow
-    gone=$((t + expire_max))
-    expire_max=$(ms "$expire_max")
-  else
-    expire_max=none verdict=FAIL
-  fi
+  expire_after_kill "${names[0]}" "${clients[@]}"
+  # From when the last client removed it (or from the kill, when one never did).
+  local gone=$((killed_at + expire_us))
   sleep "$(awk -v left=$((gone + 3 * rate_ms * 1000 - $(now_us))) \
     'BEGIN { print (left > 0 ? left / 1e6 : 0) }')"
-  kept=$(($(now_us) - t))
+  kept=$(($(now_us) - killed_at))
   for client in "${clients[@]}"; do
     for other in "${clients[@]}"; do
       if [[ $client != "$other" && -n $(removal "$client" "$other") ]]; then
