@@ -18,6 +18,9 @@ packages=(
   # which the DNS tests run as a server on loopback; the `dnsmasq` package would also
   # install and start a system-wide DNS service.
   libc-ares-dev dnsmasq-base
+  # libsodium: the AEAD cipher (XChaCha20-Poly1305) that seals datagrams when a
+  # keyring is set (glue_security).
+  libsodium-dev
   iproute2 util-linux
 )
 # The sanitizer and fuzzer builds use clang's runtime only when asked for.
