@@ -1,0 +1,171 @@
+#include "glue/security/sealer.h"
+
+#include <sodium.h>
+
+#include <array>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+
+#include "absl/status/status.h"
+#include "absl/strings/str_format.h"
+
+namespace glue::security {
+namespace {
+
+constexpr size_t kMaxHeaderBytes = SealedHeaderBytes(kMaxKeyIdLength);
+constexpr size_t kNetworkIdBytes = 8;
+
+void PutFixed64(uint64_t value, uint8_t* out) {
+  for (int i = 0; i < 8; ++i) out[i] = static_cast<uint8_t>(value >> (8 * i));
+}
+
+uint64_t GetFixed64(const uint8_t* in) {
+  uint64_t value = 0;
+  for (int i = 0; i < 8; ++i) value |= static_cast<uint64_t>(in[i]) << (8 * i);
+  return value;
+}
+
+// AssociatedData holds a header followed by the network id: what the tag covers
+// besides the ciphertext. On the stack; the header is at most kMaxHeaderBytes.
+class AssociatedData {
+ public:
+  AssociatedData(absl::Span<const uint8_t> header, uint64_t network_id)
+      : size_(header.size() + kNetworkIdBytes) {
+    std::memcpy(bytes_.data(), header.data(), header.size());
+    PutFixed64(network_id, bytes_.data() + header.size());
+  }
+  const uint8_t* data() const { return bytes_.data(); }
+  unsigned long long size() const { return size_; }
+
+ private:
+  std::array<uint8_t, kMaxHeaderBytes + kNetworkIdBytes> bytes_;
+  size_t size_;
+};
+
+// The Sealer and Opener constructors need libsodium initialised; sodium_init is
+// idempotent and thread-safe, and fails only when the system has no random source.
+void InitSodium() {
+  if (sodium_init() < 0) {
+    std::fputs("glue: libsodium failed to initialise\n", stderr);
+    std::abort();
+  }
+}
+
+}  // namespace
+
+uint64_t RandomIncarnation() {
+  InitSodium();
+  uint64_t incarnation = 0;
+  while (incarnation == 0) randombytes_buf(&incarnation, sizeof incarnation);
+  return incarnation;
+}
+
+Sealer::Sealer(const Keyring* keyring, uint64_t network_id, uint64_t incarnation)
+    : keyring_(keyring), network_id_(network_id), incarnation_(incarnation) {
+  InitSodium();
+}
+
+size_t Sealer::overhead() const {
+  return SealOverhead(keyring_->sending_key().id.size());
+}
+
+size_t Sealer::header_bytes() const {
+  return SealedHeaderBytes(keyring_->sending_key().id.size());
+}
+
+absl::StatusOr<size_t> Sealer::Seal(absl::Span<const uint8_t> payload,
+                                    absl::Span<uint8_t> out) {
+  const Key& key = keyring_->sending_key();
+  const size_t header_size = header_bytes();
+  const size_t sealed_size = payload.size() + overhead();
+  if (out.size() < sealed_size) {
+    return absl::ResourceExhaustedError(
+        absl::StrFormat("sealing %d bytes needs %d bytes of room, not %d", payload.size(),
+                        sealed_size, out.size()));
+  }
+  if (next_sequence_ == 0) {
+    return absl::ResourceExhaustedError(
+        "the sealing sequence is spent; start a new incarnation");
+  }
+  uint8_t* p = out.data();
+  p[0] = kSealedMagic;
+  p[1] = kSealedVersion;
+  p[2] = static_cast<uint8_t>(key.id.size());
+  std::memcpy(p + 3, key.id.data(), key.id.size());
+  p += 3 + key.id.size();
+  PutFixed64(incarnation_, p);
+  PutFixed64(next_sequence_, p + 8);
+  uint8_t* nonce = p + 16;
+  randombytes_buf(nonce, kNonceBytes);
+  const AssociatedData ad(out.first(header_size), network_id_);
+  unsigned long long ciphertext_size = 0;
+  crypto_aead_xchacha20poly1305_ietf_encrypt(out.data() + header_size, &ciphertext_size,
+                                             payload.data(), payload.size(), ad.data(),
+                                             ad.size(), nullptr, nonce, key.bytes.data());
+  ++next_sequence_;
+  return header_size + ciphertext_size;
+}
+
+absl::string_view OpenOutcomeName(OpenOutcome outcome) {
+  switch (outcome) {
+    case OpenOutcome::kOk:
+      return "ok";
+    case OpenOutcome::kNotSealed:
+      return "not sealed";
+    case OpenOutcome::kUnsupportedVersion:
+      return "unsupported version";
+    case OpenOutcome::kTruncated:
+      return "truncated";
+    case OpenOutcome::kUnknownKeyId:
+      return "unknown key id";
+    case OpenOutcome::kTagMismatch:
+      return "tag mismatch";
+  }
+  return "?";
+}
+
+OpenOutcome ReadSealedDatagram(absl::Span<const uint8_t> datagram, SealedDatagram* out) {
+  if (datagram.empty() || datagram[0] != kSealedMagic) return OpenOutcome::kNotSealed;
+  if (datagram.size() < 2) return OpenOutcome::kTruncated;
+  if (datagram[1] != kSealedVersion) return OpenOutcome::kUnsupportedVersion;
+  if (datagram.size() < 3) return OpenOutcome::kTruncated;
+  const size_t id_size = datagram[2];
+  if (id_size == 0 || id_size > kMaxKeyIdLength ||
+      datagram.size() < SealOverhead(id_size)) {
+    return OpenOutcome::kTruncated;
+  }
+  const uint8_t* p = datagram.data() + 3;
+  out->key_id = absl::string_view(reinterpret_cast<const char*>(p), id_size);
+  p += id_size;
+  out->incarnation = GetFixed64(p);
+  out->sequence = GetFixed64(p + 8);
+  const size_t header_size = SealedHeaderBytes(id_size);
+  out->header = datagram.first(header_size);
+  out->ciphertext = datagram.subspan(header_size);
+  return OpenOutcome::kOk;
+}
+
+Opener::Opener(const Keyring* keyring, uint64_t network_id)
+    : keyring_(keyring), network_id_(network_id) {
+  InitSodium();
+}
+
+OpenOutcome Opener::Open(const SealedDatagram& sealed, absl::Span<uint8_t> out,
+                         size_t* payload_bytes) const {
+  const Key* key = keyring_->Find(sealed.key_id);
+  if (key == nullptr) return OpenOutcome::kUnknownKeyId;
+  if (out.size() < sealed.payload_bytes()) return OpenOutcome::kTruncated;
+  const uint8_t* nonce = sealed.header.data() + sealed.header.size() - kNonceBytes;
+  const AssociatedData ad(sealed.header, network_id_);
+  unsigned long long size = 0;
+  if (crypto_aead_xchacha20poly1305_ietf_decrypt(
+          out.data(), &size, nullptr, sealed.ciphertext.data(), sealed.ciphertext.size(),
+          ad.data(), ad.size(), nonce, key->bytes.data()) != 0) {
+    return OpenOutcome::kTagMismatch;
+  }
+  *payload_bytes = size;
+  return OpenOutcome::kOk;
+}
+
+}  // namespace glue::security
