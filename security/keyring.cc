@@ -186,7 +186,7 @@ absl::StatusOr<Keyring> ReadKeyringFile(const std::string& path) {
   absl::StatusOr<Keyring> keyring =
       ParseKeyring(absl::string_view(text.data(), size), path);
   Zero(&text);
-  if (keyring.ok() && (info.st_mode & (S_IRWXG | S_IRWXO)) != 0) {
+  if (keyring.ok() && (info.st_mode & (S_IRGRP | S_IWGRP | S_IROTH | S_IWOTH)) != 0) {
     keyring->warning_ = absl::StrFormat(
         "keyring %s: mode %04o lets its group or others read or change the keys; "
         "chmod 600 it",

@@ -144,6 +144,13 @@ TEST_F(KeyringFileTest, WarnsWhenGroupOrOthersMayReadIt) {
               HasSubstr(absl::StrCat("keyring ", Path(), ": mode 0644")));
 }
 
+TEST_F(KeyringFileTest, DoesNotWarnAboutExecuteBitsAlone) {
+  Write(absl::StrCat("k ", KeyText('f'), "\n"), 0711);
+  absl::StatusOr<Keyring> keyring = ReadKeyringFile(Path());
+  ASSERT_THAT(keyring, IsOk());
+  EXPECT_EQ(keyring->warning(), "");
+}
+
 TEST_F(KeyringFileTest, ErrorsNameThePathAndLine) {
   Write(absl::StrCat("k ", KeyText('f'), "\nk ", KeyText('g'), "\n"), 0600);
   EXPECT_THAT(
