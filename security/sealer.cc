@@ -61,8 +61,12 @@ uint64_t RandomIncarnation() {
   return incarnation;
 }
 
-Sealer::Sealer(const Keyring* keyring, uint64_t network_id, uint64_t incarnation)
-    : keyring_(keyring), network_id_(network_id), incarnation_(incarnation) {
+Sealer::Sealer(const Keyring* keyring, uint64_t network_id, uint64_t incarnation,
+               uint64_t next_sequence)
+    : keyring_(keyring),
+      network_id_(network_id),
+      incarnation_(incarnation),
+      next_sequence_(next_sequence) {
   InitSodium();
 }
 

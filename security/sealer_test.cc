@@ -107,6 +107,21 @@ TEST(Sealer, WritesTheDocumentedHeader) {
             std::vector<uint8_t>(second.begin() + 22, second.end()));
 }
 
+TEST(Sealer, TakingOverAnIncarnationGoesOnFromItsNextSequence) {
+  const Keyring old_keyring = MakeKeyring({"old"});
+  const Keyring new_keyring = MakeKeyring({"new", "old"});
+  Sealer before(&old_keyring, kNetworkId, kIncarnation);
+  Seal(before, Payload(4));
+  Seal(before, Payload(4));
+  Sealer after(&new_keyring, kNetworkId, kIncarnation, before.next_sequence());
+  SealedDatagram sealed;
+  const std::vector<uint8_t> datagram = Seal(after, Payload(4));
+  ASSERT_EQ(ReadSealedDatagram(datagram, &sealed), OpenOutcome::kOk);
+  EXPECT_EQ(sealed.key_id, "new");
+  EXPECT_EQ(sealed.incarnation, kIncarnation);
+  EXPECT_EQ(sealed.sequence, 3u);
+}
+
 TEST(Sealer, SealsInPlace) {
   const Keyring keyring = MakeKeyring({"k1"});
   Sealer sealer(&keyring, kNetworkId, kIncarnation);

@@ -78,7 +78,11 @@ class Sealer {
  public:
   // `keyring` must outlive the Sealer. `incarnation` identifies this sender's run to
   // receivers' replay windows: a fresh RandomIncarnation() each start.
-  Sealer(const Keyring* keyring, uint64_t network_id, uint64_t incarnation);
+  // `next_sequence` is 1 for a new incarnation; a Sealer that takes over from another
+  // of the same incarnation (under a new keyring, at a rotation) goes on from that
+  // one's next_sequence(), so that receivers' windows see no sequence twice.
+  Sealer(const Keyring* keyring, uint64_t network_id, uint64_t incarnation,
+         uint64_t next_sequence = 1);
   Sealer(const Sealer&) = delete;
   Sealer& operator=(const Sealer&) = delete;
 
@@ -105,7 +109,7 @@ class Sealer {
   const Keyring* const keyring_;
   const uint64_t network_id_;
   const uint64_t incarnation_;
-  uint64_t next_sequence_ = 1;
+  uint64_t next_sequence_;
 };
 
 // OpenOutcome is what reading or opening a datagram came to; every value but kOk is a
