@@ -8,6 +8,7 @@
 #include "glue/base/status_matchers.h"
 #include "glue/security/keyring.h"
 #include "glue/security/replay_window.h"
+#include "glue/security/test_keyring.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
@@ -20,19 +21,6 @@ using ::testing::ElementsAreArray;
 
 constexpr uint64_t kNetworkId = 7;
 constexpr uint64_t kIncarnation = 0x0123456789abcdef;
-
-// MakeKeyring returns a keyring of `ids`, in order; the key of each id is 32 copies
-// of its first character, so that equal first characters make equal keys.
-Keyring MakeKeyring(std::initializer_list<std::string> ids) {
-  std::string text;
-  for (const std::string& id : ids) {
-    absl::StrAppend(&text, id, " ", absl::Base64Escape(std::string(kKeyBytes, id[0])),
-                    "\n");
-  }
-  absl::StatusOr<Keyring> keyring = ParseKeyring(text, "test");
-  EXPECT_THAT(keyring, IsOk());
-  return std::move(*keyring);
-}
 
 std::vector<uint8_t> Payload(size_t size) {
   std::vector<uint8_t> payload(size);
@@ -67,7 +55,7 @@ OpenOutcome Open(const Opener& opener, const std::vector<uint8_t>& datagram,
 }
 
 TEST(Sealer, RoundTripsPayloadsOfEverySize) {
-  const Keyring keyring = MakeKeyring({"k1"});
+  const Keyring keyring = TestKeyring({"k1"});
   Sealer sealer(&keyring, kNetworkId, kIncarnation);
   Opener opener(&keyring, kNetworkId);
   for (size_t size : {0, 1, 15, 16, 17, 64, 1024, 65000}) {
@@ -80,7 +68,7 @@ TEST(Sealer, RoundTripsPayloadsOfEverySize) {
 }
 
 TEST(Sealer, WritesTheDocumentedHeader) {
-  const Keyring keyring = MakeKeyring({"abc"});
+  const Keyring keyring = TestKeyring({"abc"});
   Sealer sealer(&keyring, kNetworkId, kIncarnation);
   EXPECT_EQ(sealer.overhead(), 62u);
   EXPECT_EQ(sealer.header_bytes(), 46u);
@@ -108,8 +96,8 @@ TEST(Sealer, WritesTheDocumentedHeader) {
 }
 
 TEST(Sealer, TakingOverAnIncarnationGoesOnFromItsNextSequence) {
-  const Keyring old_keyring = MakeKeyring({"old"});
-  const Keyring new_keyring = MakeKeyring({"new", "old"});
+  const Keyring old_keyring = TestKeyring({"old"});
+  const Keyring new_keyring = TestKeyring({"new", "old"});
   Sealer before(&old_keyring, kNetworkId, kIncarnation);
   Seal(before, Payload(4));
   Seal(before, Payload(4));
@@ -123,7 +111,7 @@ TEST(Sealer, TakingOverAnIncarnationGoesOnFromItsNextSequence) {
 }
 
 TEST(Sealer, SealsInPlace) {
-  const Keyring keyring = MakeKeyring({"k1"});
+  const Keyring keyring = TestKeyring({"k1"});
   Sealer sealer(&keyring, kNetworkId, kIncarnation);
   const std::vector<uint8_t> payload = Payload(100);
   std::vector<uint8_t> buffer(payload.size() + sealer.overhead());
@@ -148,7 +136,7 @@ TEST(Sealer, SealsInPlace) {
 }
 
 TEST(Sealer, RefusesAnOutputBufferTooShort) {
-  const Keyring keyring = MakeKeyring({"k1"});
+  const Keyring keyring = TestKeyring({"k1"});
   Sealer sealer(&keyring, kNetworkId, kIncarnation);
   std::vector<uint8_t> out(10 + sealer.overhead() - 1);
   EXPECT_THAT(sealer.Seal(Payload(10), absl::MakeSpan(out)),
@@ -157,7 +145,7 @@ TEST(Sealer, RefusesAnOutputBufferTooShort) {
 }
 
 TEST(Opener, RefusesEveryTamperedByte) {
-  const Keyring keyring = MakeKeyring({"k1"});
+  const Keyring keyring = TestKeyring({"k1"});
   Sealer sealer(&keyring, kNetworkId, kIncarnation);
   Opener opener(&keyring, kNetworkId);
   const std::vector<uint8_t> datagram = Seal(sealer, Payload(40));
@@ -176,7 +164,7 @@ TEST(Opener, RefusesEveryTamperedByte) {
 }
 
 TEST(Opener, RefusesTruncatedAndExtendedDatagrams) {
-  const Keyring keyring = MakeKeyring({"k1"});
+  const Keyring keyring = TestKeyring({"k1"});
   Sealer sealer(&keyring, kNetworkId, kIncarnation);
   Opener opener(&keyring, kNetworkId);
   const std::vector<uint8_t> datagram = Seal(sealer, Payload(20));
@@ -214,8 +202,8 @@ TEST(Opener, ReadsTheFormOfAHeaderBeforeAnyKey) {
 }
 
 TEST(Opener, RefusesAnUnknownKeyId) {
-  const Keyring sender_keys = MakeKeyring({"new"});
-  const Keyring receiver_keys = MakeKeyring({"old"});
+  const Keyring sender_keys = TestKeyring({"new"});
+  const Keyring receiver_keys = TestKeyring({"old"});
   Sealer sealer(&sender_keys, kNetworkId, kIncarnation);
   Opener opener(&receiver_keys, kNetworkId);
   EXPECT_EQ(Open(opener, Seal(sealer, Payload(8))), OpenOutcome::kUnknownKeyId);
@@ -223,7 +211,7 @@ TEST(Opener, RefusesAnUnknownKeyId) {
 
 TEST(Opener, RefusesAnotherKeyUnderTheSameId) {
   // An id is a name, not a proof: the same id with other key bytes fails the tag.
-  const Keyring sender_keys = MakeKeyring({"k1"});
+  const Keyring sender_keys = TestKeyring({"k1"});
   absl::StatusOr<Keyring> receiver_keys = ParseKeyring(
       absl::StrCat("k1 ", absl::Base64Escape(std::string(kKeyBytes, 'z'))), "other");
   ASSERT_THAT(receiver_keys, IsOk());
@@ -233,29 +221,29 @@ TEST(Opener, RefusesAnotherKeyUnderTheSameId) {
 }
 
 TEST(Opener, RefusesAnotherNetworkId) {
-  const Keyring keyring = MakeKeyring({"k1"});
+  const Keyring keyring = TestKeyring({"k1"});
   Sealer sealer(&keyring, kNetworkId, kIncarnation);
   Opener opener(&keyring, kNetworkId + 1);
   EXPECT_EQ(Open(opener, Seal(sealer, Payload(8))), OpenOutcome::kTagMismatch);
 }
 
 TEST(Opener, AcceptsEveryKeyOfItsKeyringDuringARotation) {
-  const Keyring old_sender = MakeKeyring({"old"});
-  const Keyring new_sender = MakeKeyring({"new", "old"});
-  const Keyring receiver = MakeKeyring({"old", "new"});
+  const Keyring old_sender = TestKeyring({"old"});
+  const Keyring new_sender = TestKeyring({"new", "old"});
+  const Keyring receiver = TestKeyring({"old", "new"});
   Sealer old_sealer(&old_sender, kNetworkId, 1);
   Sealer new_sealer(&new_sender, kNetworkId, 2);
   Opener opener(&receiver, kNetworkId);
   EXPECT_EQ(Open(opener, Seal(old_sealer, Payload(8))), OpenOutcome::kOk);
   EXPECT_EQ(Open(opener, Seal(new_sealer, Payload(8))), OpenOutcome::kOk);
-  const Keyring rotated = MakeKeyring({"new"});
+  const Keyring rotated = TestKeyring({"new"});
   Opener rotated_opener(&rotated, kNetworkId);
   EXPECT_EQ(Open(rotated_opener, Seal(old_sealer, Payload(8))),
             OpenOutcome::kUnknownKeyId);
 }
 
 TEST(Opener, RefusesAnOutputBufferTooShort) {
-  const Keyring keyring = MakeKeyring({"k1"});
+  const Keyring keyring = TestKeyring({"k1"});
   Sealer sealer(&keyring, kNetworkId, kIncarnation);
   Opener opener(&keyring, kNetworkId);
   const std::vector<uint8_t> datagram = Seal(sealer, Payload(8));
@@ -267,7 +255,7 @@ TEST(Opener, RefusesAnOutputBufferTooShort) {
 }
 
 TEST(Opener, WithAReplayWindowRefusesReplaysAndAdvancesOnlyOnAVerifiedTag) {
-  const Keyring keyring = MakeKeyring({"k1"});
+  const Keyring keyring = TestKeyring({"k1"});
   Sealer sealer(&keyring, kNetworkId, kIncarnation);
   Opener opener(&keyring, kNetworkId);
   ReplayWindow window;
