@@ -1,5 +1,6 @@
 #include "glue/security/sealing_link.h"
 
+#include <algorithm>
 #include <memory>
 #include <string>
 #include <vector>
@@ -23,6 +24,7 @@ using network::DatagramLink;
 using network::OutgoingDatagram;
 using network::ReceivedDatagram;
 using ::testing::ElementsAre;
+using ::testing::HasSubstr;
 
 constexpr uint64_t kNetwork = 11;
 
@@ -170,6 +172,23 @@ TEST_F(SealingLinkTest, RefusesUnsealedDatagramsAndCountsThem) {
   EXPECT_TRUE(b->received.empty());
   EXPECT_EQ(b->link->sealing_counters().not_sealed, 1u);
   EXPECT_EQ(b->link->sealing_counters().refused(), 1u);
+}
+
+TEST_F(SealingLinkTest, LogsRefusalsOncePerPeriodWithTheNumberRefused) {
+  auto b = MakePeer(2, Options(SharedKeyring({"k"})));
+  const WireDatagram plain{Address(), b->link->local_address(), {'p'}};
+  ::testing::internal::CaptureStderr();
+  for (int i = 0; i < 100; ++i) b->wire->Deliver(plain);
+  const std::string flood = ::testing::internal::GetCapturedStderr();
+  EXPECT_EQ(std::count(flood.begin(), flood.end(), '\n'), 1) << flood;
+  EXPECT_THAT(flood, HasSubstr("refused 1 datagram(s) (not sealed)"));
+  clock_.AdvanceBy(absl::Seconds(10));
+  ::testing::internal::CaptureStderr();
+  b->wire->Deliver(plain);
+  const std::string later = ::testing::internal::GetCapturedStderr();
+  EXPECT_EQ(std::count(later.begin(), later.end(), '\n'), 1) << later;
+  EXPECT_THAT(later, HasSubstr("refused 100 datagram(s) (not sealed)"));
+  EXPECT_EQ(b->link->sealing_counters().not_sealed, 101u);
 }
 
 TEST_F(SealingLinkTest, AcceptsUnsealedDatagramsWhenToldToForMigration) {
