@@ -3,9 +3,11 @@
 #include <algorithm>
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "glue/base/mutex.h"
 #include "glue/base/simulated_clock.h"
 #include "glue/base/status_matchers.h"
 #include "glue/security/keyring.h"
@@ -35,8 +37,8 @@ struct WireDatagram {
   std::vector<uint8_t> bytes;
 };
 
-// MemoryLink is a DatagramLink with no network: it records what it sends, and a test
-// hands it datagrams with Deliver, on the test's thread.
+// MemoryLink is a DatagramLink with no network: it records what it sends (from any
+// thread), and a test hands it datagrams with Deliver, on the test's thread.
 class MemoryLink final : public DatagramLink {
  public:
   explicit MemoryLink(Address self) : self_(self) {}
@@ -44,8 +46,14 @@ class MemoryLink final : public DatagramLink {
   void Deliver(const WireDatagram& d) {
     if (handler_) handler_(ReceivedDatagram{d.source, d.destination, d.bytes});
   }
-  const std::vector<WireDatagram>& sent() const { return sent_; }
-  void ClearSent() { sent_.clear(); }
+  std::vector<WireDatagram> sent() const {
+    MutexLock lock(&mu_);
+    return sent_;
+  }
+  void ClearSent() {
+    MutexLock lock(&mu_);
+    sent_.clear();
+  }
 
   absl::Status Start(ReceiveHandler handler) override {
     handler_ = std::move(handler);
@@ -54,6 +62,7 @@ class MemoryLink final : public DatagramLink {
   void Stop() override { handler_ = nullptr; }
   absl::Status Send(const Address& destination,
                     absl::Span<const uint8_t> bytes) override {
+    MutexLock lock(&mu_);
     sent_.push_back({self_, destination, {bytes.begin(), bytes.end()}});
     ++counters_.datagrams_sent;
     return absl::OkStatus();
@@ -64,13 +73,17 @@ class MemoryLink final : public DatagramLink {
     return datagrams.size();
   }
   Address local_address() const override { return self_; }
-  network::LinkCounters counters() const override { return counters_; }
+  network::LinkCounters counters() const override {
+    MutexLock lock(&mu_);
+    return counters_;
+  }
 
  private:
   const Address self_;
   ReceiveHandler handler_;
-  std::vector<WireDatagram> sent_;
-  network::LinkCounters counters_;
+  mutable Mutex mu_;
+  std::vector<WireDatagram> sent_ ABSL_GUARDED_BY(mu_);
+  network::LinkCounters counters_ ABSL_GUARDED_BY(mu_);
 };
 
 // SharedKeyring is TestKeyring(ids), to share with a SealingLink.
@@ -138,7 +151,7 @@ TEST_F(SealingLinkTest, ExchangesSealedDatagramsBothWays) {
   EXPECT_EQ(a->link->overhead(), 62u);
   Send(*a, *b, "hello");
   ASSERT_EQ(a->wire->sent().size(), 1u);
-  const std::vector<uint8_t>& on_wire = a->wire->sent()[0].bytes;
+  const std::vector<uint8_t> on_wire = a->wire->sent()[0].bytes;
   EXPECT_EQ(on_wire.size(), 5u + 62u);
   EXPECT_EQ(on_wire[0], kSealedMagic);
   EXPECT_EQ(std::string(on_wire.begin(), on_wire.end()).find("hello"), std::string::npos);
@@ -212,9 +225,9 @@ TEST_F(SealingLinkTest, SendsUnsealedWhenToldToAndStillOpensSealedDatagrams) {
   auto b = MakePeer(2, Options(SharedKeyring({"k"})));
   EXPECT_EQ(a->link->overhead(), 0u);
   Send(*a, *b, "plain");
-  ASSERT_EQ(a->wire->sent().size(), 1u);
-  EXPECT_EQ(std::string(a->wire->sent()[0].bytes.begin(), a->wire->sent()[0].bytes.end()),
-            "plain");
+  const std::vector<WireDatagram> sent = a->wire->sent();
+  ASSERT_EQ(sent.size(), 1u);
+  EXPECT_EQ(std::string(sent[0].bytes.begin(), sent[0].bytes.end()), "plain");
   EXPECT_EQ(a->link->sealing_counters().sent_unsealed, 1u);
   Send(*b, *a, "sealed");
   Carry(*b, *a);
@@ -324,6 +337,31 @@ TEST_F(SealingLinkTest, RotatesKeysWithoutLosingADatagram) {
   EXPECT_EQ(b->link->sealing_counters().refused(), 0u);
   // One incarnation throughout: the sequence went on across the swaps.
   EXPECT_EQ(b->link->sealing_counters().windows, 1u);
+}
+
+TEST_F(SealingLinkTest, SealsFromSeveralThreadsWhileTheKeyringIsSwapped) {
+  auto a = MakePeer(1, Options(SharedKeyring({"old", "new"})));
+  auto b = MakePeer(2, Options(SharedKeyring({"old", "new"})));
+  constexpr int kThreads = 4;
+  constexpr int kEach = 200;
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < kEach; ++i) Send(*a, *b, absl::StrCat(t, ".", i));
+    });
+  }
+  threads.emplace_back([&] {
+    for (int i = 0; i < 100; ++i) {
+      EXPECT_THAT(a->link->SetKeyring(i % 2 == 0 ? SharedKeyring({"new", "old"})
+                                                 : SharedKeyring({"old", "new"})),
+                  IsOk());
+    }
+  });
+  for (std::thread& thread : threads) thread.join();
+  Carry(*a, *b);
+  EXPECT_EQ(b->received.size(), size_t{kThreads * kEach});
+  EXPECT_EQ(b->link->sealing_counters().refused(), 0u);
+  EXPECT_EQ(a->link->sealing_counters().sealed, uint64_t{kThreads * kEach});
 }
 
 TEST_F(SealingLinkTest, EvictsTheLeastRecentlyVerifiedSenderAtTheBound) {
