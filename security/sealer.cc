@@ -79,7 +79,7 @@ size_t Sealer::header_bytes() const {
 }
 
 absl::StatusOr<size_t> Sealer::Seal(absl::Span<const uint8_t> payload,
-                                    absl::Span<uint8_t> out) {
+                                    absl::Span<uint8_t> out, SealedKind kind) {
   const Key& key = keyring_->sending_key();
   const size_t header_size = header_bytes();
   const size_t sealed_size = payload.size() + overhead();
@@ -95,9 +95,10 @@ absl::StatusOr<size_t> Sealer::Seal(absl::Span<const uint8_t> payload,
   uint8_t* p = out.data();
   p[0] = kSealedMagic;
   p[1] = kSealedVersion;
-  p[2] = static_cast<uint8_t>(key.id.size());
-  std::memcpy(p + 3, key.id.data(), key.id.size());
-  p += 3 + key.id.size();
+  p[2] = static_cast<uint8_t>(kind);
+  p[3] = static_cast<uint8_t>(key.id.size());
+  std::memcpy(p + 4, key.id.data(), key.id.size());
+  p += 4 + key.id.size();
   PutFixed64(incarnation_, p);
   PutFixed64(next_sequence_, p + 8);
   uint8_t* nonce = p + 16;
@@ -134,12 +135,17 @@ OpenOutcome ReadSealedDatagram(absl::Span<const uint8_t> datagram, SealedDatagra
   if (datagram.size() < 2) return OpenOutcome::kTruncated;
   if (datagram[1] != kSealedVersion) return OpenOutcome::kUnsupportedVersion;
   if (datagram.size() < 3) return OpenOutcome::kTruncated;
-  const size_t id_size = datagram[2];
+  if (datagram[2] > static_cast<uint8_t>(SealedKind::kResponse)) {
+    return OpenOutcome::kUnsupportedVersion;
+  }
+  if (datagram.size() < 4) return OpenOutcome::kTruncated;
+  const size_t id_size = datagram[3];
   if (id_size == 0 || id_size > kMaxKeyIdLength ||
       datagram.size() < SealOverhead(id_size)) {
     return OpenOutcome::kTruncated;
   }
-  const uint8_t* p = datagram.data() + 3;
+  out->kind = static_cast<SealedKind>(datagram[2]);
+  const uint8_t* p = datagram.data() + 4;
   out->key_id = absl::string_view(reinterpret_cast<const char*>(p), id_size);
   p += id_size;
   out->incarnation = GetFixed64(p);

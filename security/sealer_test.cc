@@ -70,17 +70,17 @@ TEST(Sealer, RoundTripsPayloadsOfEverySize) {
 TEST(Sealer, WritesTheDocumentedHeader) {
   const Keyring keyring = TestKeyring({"abc"});
   Sealer sealer(&keyring, kNetworkId, kIncarnation);
-  EXPECT_EQ(sealer.overhead(), 62u);
-  EXPECT_EQ(sealer.header_bytes(), 46u);
+  EXPECT_EQ(sealer.overhead(), 63u);
+  EXPECT_EQ(sealer.header_bytes(), 47u);
   const std::vector<uint8_t> first = Seal(sealer, Payload(10));
   const std::vector<uint8_t> second = Seal(sealer, Payload(10));
-  ASSERT_EQ(first.size(), 72u);
+  ASSERT_EQ(first.size(), 73u);
   const std::vector<uint8_t> expected_start = {
-      0xa7, 1,    3,    'a', 'b', 'c', 0xef, 0xcd, 0xab, 0x89, 0x67,
-      0x45, 0x23, 0x01, 1,   0,   0,   0,    0,    0,    0,    0};
-  EXPECT_THAT(std::vector<uint8_t>(first.begin(), first.begin() + 22),
+      0xa7, 1,    0,    3,    'a', 'b', 'c', 0xef, 0xcd, 0xab, 0x89, 0x67,
+      0x45, 0x23, 0x01, 1,    0,   0,   0,   0,    0,    0,    0};
+  EXPECT_THAT(std::vector<uint8_t>(first.begin(), first.begin() + 23),
               ElementsAreArray(expected_start));
-  EXPECT_EQ(second[14], 2);
+  EXPECT_EQ(second[15], 2);
   EXPECT_EQ(sealer.next_sequence(), 3u);
 
   SealedDatagram sealed;
@@ -88,11 +88,12 @@ TEST(Sealer, WritesTheDocumentedHeader) {
   EXPECT_EQ(sealed.key_id, "abc");
   EXPECT_EQ(sealed.incarnation, kIncarnation);
   EXPECT_EQ(sealed.sequence, 2u);
-  EXPECT_EQ(sealed.header.size(), 46u);
+  EXPECT_EQ(sealed.kind, SealedKind::kData);
+  EXPECT_EQ(sealed.header.size(), 47u);
   EXPECT_EQ(sealed.payload_bytes(), 10u);
   // Random nonces: the same payload never seals to the same bytes.
-  EXPECT_NE(std::vector<uint8_t>(first.begin() + 22, first.end()),
-            std::vector<uint8_t>(second.begin() + 22, second.end()));
+  EXPECT_NE(std::vector<uint8_t>(first.begin() + 23, first.end()),
+            std::vector<uint8_t>(second.begin() + 23, second.end()));
 }
 
 TEST(Sealer, TakingOverAnIncarnationGoesOnFromItsNextSequence) {
@@ -156,7 +157,7 @@ TEST(Opener, RefusesEveryTamperedByte) {
       const OpenOutcome outcome = Open(opener, tampered);
       EXPECT_NE(outcome, OpenOutcome::kOk) << "byte " << i << " flip " << int{flip};
       // Past the key id, only the tag can tell.
-      if (i >= 5) {
+      if (i >= 6) {
         EXPECT_EQ(outcome, OpenOutcome::kTagMismatch) << "byte " << i;
       }
     }
@@ -197,8 +198,29 @@ TEST(Opener, ReadsTheFormOfAHeaderBeforeAnyKey) {
   bad_id_length[0] = kSealedMagic;
   bad_id_length[1] = kSealedVersion;
   EXPECT_EQ(ReadSealedDatagram(bad_id_length, &sealed), OpenOutcome::kTruncated);
-  bad_id_length[2] = kMaxKeyIdLength + 1;
+  bad_id_length[3] = kMaxKeyIdLength + 1;
   EXPECT_EQ(ReadSealedDatagram(bad_id_length, &sealed), OpenOutcome::kTruncated);
+  std::vector<uint8_t> unknown_kind(100, 1);
+  unknown_kind[0] = kSealedMagic;
+  unknown_kind[1] = kSealedVersion;
+  unknown_kind[2] = static_cast<uint8_t>(SealedKind::kResponse) + 1;
+  EXPECT_EQ(ReadSealedDatagram(unknown_kind, &sealed), OpenOutcome::kUnsupportedVersion);
+}
+
+TEST(Sealer, TheKindIsInTheClearHeaderAndAuthenticated) {
+  const Keyring keys = TestKeyring({"key"});
+  Sealer sealer(&keys, kNetworkId, kIncarnation);
+  const std::vector<uint8_t> payload = Payload(24);
+  std::vector<uint8_t> out(payload.size() + sealer.overhead());
+  ASSERT_OK_AND_ASSIGN(const size_t n, sealer.Seal(payload, absl::MakeSpan(out),
+                                                   SealedKind::kChallenge));
+  ASSERT_EQ(n, out.size());
+  SealedDatagram sealed;
+  ASSERT_EQ(ReadSealedDatagram(out, &sealed), OpenOutcome::kOk);
+  EXPECT_EQ(sealed.kind, SealedKind::kChallenge);
+  // A challenge passed off as data fails the tag.
+  out[2] = static_cast<uint8_t>(SealedKind::kData);
+  EXPECT_EQ(Open(Opener(&keys, kNetworkId), out), OpenOutcome::kTagMismatch);
 }
 
 TEST(Opener, RefusesAnUnknownKeyId) {

@@ -148,11 +148,11 @@ class SealingLinkTest : public ::testing::Test {
 TEST_F(SealingLinkTest, ExchangesSealedDatagramsBothWays) {
   auto a = MakePeer(1, Options(SharedKeyring({"abc"})));
   auto b = MakePeer(2, Options(SharedKeyring({"abc"})));
-  EXPECT_EQ(a->link->overhead(), 62u);
+  EXPECT_EQ(a->link->overhead(), 63u);
   Send(*a, *b, "hello");
   ASSERT_EQ(a->wire->sent().size(), 1u);
   const std::vector<uint8_t> on_wire = a->wire->sent()[0].bytes;
-  EXPECT_EQ(on_wire.size(), 5u + 62u);
+  EXPECT_EQ(on_wire.size(), 5u + 63u);
   EXPECT_EQ(on_wire[0], kSealedMagic);
   EXPECT_EQ(std::string(on_wire.begin(), on_wire.end()).find("hello"), std::string::npos);
   Carry(*a, *b);
@@ -259,7 +259,7 @@ TEST_F(SealingLinkTest, RefusesADatagramSealedUnderAnotherKeyOfTheSameId) {
   Send(*forger, *b, "x");
   ASSERT_EQ(forger->wire->sent().size(), 1u);
   WireDatagram forged = forger->wire->sent()[0];
-  forged.bytes[3] = 'k';  // "zey" becomes "key": the id b knows, the wrong key
+  forged.bytes[4] = 'k';  // "zey" becomes "key": the id b knows, the wrong key
   b->wire->Deliver(forged);
   EXPECT_TRUE(b->received.empty());
   EXPECT_EQ(b->link->sealing_counters().tag_mismatch, 1u);

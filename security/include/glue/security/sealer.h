@@ -19,17 +19,18 @@
 //   offset        bytes  field
 //   0             1      magic 0xA7
 //   1             1      format version, 1
-//   2             1      L, the length of the key id (1..32)
-//   3             L      key id, the keyring's ID text
-//   3+L           8      sender incarnation (random, chosen at the sender's start)
-//   11+L          8      sequence (1, 2, ... per incarnation; never 0)
-//   19+L          24     nonce (random)
-//   43+L          n      ciphertext of the n payload bytes
-//   43+L+n        16     Poly1305 tag
+//   2             1      kind: 0 data, 1 challenge, 2 response (sealing_link.h)
+//   3             1      L, the length of the key id (1..32)
+//   4             L      key id, the keyring's ID text
+//   4+L           8      sender incarnation (random, chosen at the sender's start)
+//   12+L          8      sequence (1, 2, ... per incarnation; never 0)
+//   20+L          24     nonce (random)
+//   44+L          n      ciphertext of the n payload bytes
+//   44+L+n        16     Poly1305 tag
 //
-// The associated data is the clear header (bytes 0 to 43+L) followed by the network id
+// The associated data is the clear header (bytes 0 to 44+L) followed by the network id
 // as 8 little-endian bytes, which is not sent: a datagram of another network fails
-// like a forged one. Bytes added per datagram: 59 + L (62 with a 3-character id).
+// like a forged one. Bytes added per datagram: 60 + L (63 with a 3-character id).
 //
 // Why these choices: the magic byte's low three bits are protobuf wire type 7, which
 // no protobuf message (an unsealed datagram) can start with, so sealed and unsealed
@@ -60,8 +61,16 @@ inline constexpr size_t kTagBytes = 16;
 // SealedHeaderBytes returns the length of the clear header for a key id of
 // `key_id_length` characters.
 constexpr size_t SealedHeaderBytes(size_t key_id_length) {
-  return 3 + key_id_length + 8 + 8 + kNonceBytes;
+  return 4 + key_id_length + 8 + 8 + kNonceBytes;
 }
+
+// SealedKind says what a sealed datagram carries: a datagram of the layers above, or
+// one of the two halves of a freshness challenge (sealing_link.h).
+enum class SealedKind : uint8_t {
+  kData = 0,
+  kChallenge = 1,
+  kResponse = 2,
+};
 // SealOverhead returns the bytes sealing adds to a datagram under a key id of
 // `key_id_length` characters: the header and the tag.
 constexpr size_t SealOverhead(size_t key_id_length) {
@@ -99,7 +108,8 @@ class Sealer {
   // starting exactly at out.data() + header_bytes(). Errors: kResourceExhausted when
   // `out` is too short, or when the sequence would wrap (after 2^64 - 1 datagrams, a
   // new incarnation must start); nothing is written then.
-  absl::StatusOr<size_t> Seal(absl::Span<const uint8_t> payload, absl::Span<uint8_t> out);
+  absl::StatusOr<size_t> Seal(absl::Span<const uint8_t> payload, absl::Span<uint8_t> out,
+                              SealedKind kind = SealedKind::kData);
 
   uint64_t incarnation() const { return incarnation_; }
   // next_sequence returns the sequence the next Seal uses.
@@ -118,8 +128,8 @@ enum class OpenOutcome : uint8_t {
   kOk,
   // The first byte is not kSealedMagic: an unsealed datagram (or noise).
   kNotSealed,
-  // The magic is right but the format version is not one this build reads: a peer of
-  // another version.
+  // The magic is right but the format version is not one this build reads (a peer of
+  // another version), or the kind is not one it knows.
   kUnsupportedVersion,
   // Shorter than its header and tag, or a key id length of 0 or above kMaxKeyIdLength.
   kTruncated,
@@ -139,6 +149,7 @@ absl::string_view OpenOutcomeName(OpenOutcome outcome);
 // SealedDatagram is a sealed datagram's clear header, read but not yet authenticated,
 // and views into the datagram, which must outlive it.
 struct SealedDatagram {
+  SealedKind kind = SealedKind::kData;
   absl::string_view key_id;
   uint64_t incarnation = 0;
   uint64_t sequence = 0;

@@ -111,7 +111,7 @@ class SealingLink final : public network::DatagramLink {
   absl::Status SetKeyring(std::shared_ptr<const Keyring> keyring);
 
   // overhead returns the bytes sealing adds to each datagram under the current sending
-  // key: SealOverhead of its id's length, 59 plus that length (0 with send_unsealed).
+  // key: SealOverhead of its id's length, 60 plus that length (0 with send_unsealed).
   size_t overhead() const;
 
   // incarnation returns this link's sender incarnation.
