@@ -99,6 +99,17 @@ struct SealingState {
   std::vector<uint8_t> plaintext;
 
   void Receive(const network::ReceivedDatagram& datagram);
+  // Seals from now on under `next`'s first key, the same incarnation going on.
+  void SetKeyring(std::shared_ptr<const Keyring> next) ABSL_LOCKS_EXCLUDED(mu) {
+    MutexLock lock(&mu);
+    sealer = std::make_unique<Sealer>(next.get(), options.network_id,
+                                      sealer->incarnation(), sealer->next_sequence());
+    keyring = std::move(next);
+  }
+  SealingCounters Counters() const ABSL_LOCKS_EXCLUDED(mu) {
+    MutexLock lock(&mu);
+    return counters;
+  }
   void Refuse(Refusal refusal, const network::Address& source)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu);
   // Seals `bytes` into `*out`; kInvalidArgument when it would not fit UDP.
@@ -196,6 +207,12 @@ absl::Status SealingState::Seal(const network::Address& destination,
   return absl::OkStatus();
 }
 
+void SetKeyringOf(SealingState& state, std::shared_ptr<const Keyring> keyring) {
+  state.SetKeyring(std::move(keyring));
+}
+
+SealingCounters CountersOf(const SealingState& state) { return state.Counters(); }
+
 }  // namespace internal
 
 absl::StatusOr<std::unique_ptr<SealingLink>> SealingLink::Create(
@@ -206,23 +223,17 @@ absl::StatusOr<std::unique_ptr<SealingLink>> SealingLink::Create(
     return absl::InvalidArgumentError("max_senders is 0: no sender could be accepted");
   }
   return std::unique_ptr<SealingLink>(new SealingLink(
-      std::make_unique<internal::SealingState>(std::move(inner), options, clock)));
+      std::make_shared<internal::SealingState>(std::move(inner), options, clock)));
 }
 
-SealingLink::SealingLink(std::unique_ptr<internal::SealingState> state)
+SealingLink::SealingLink(std::shared_ptr<internal::SealingState> state)
     : state_(std::move(state)) {}
 
 SealingLink::~SealingLink() { Stop(); }
 
 absl::Status SealingLink::SetKeyring(std::shared_ptr<const Keyring> keyring) {
   if (keyring == nullptr) return absl::InvalidArgumentError("no keyring");
-  internal::SealingState& s = *state_;
-  MutexLock lock(&s.mu);
-  auto sealer =
-      std::make_unique<Sealer>(keyring.get(), s.options.network_id,
-                               s.sealer->incarnation(), s.sealer->next_sequence());
-  s.sealer = std::move(sealer);
-  s.keyring = std::move(keyring);
+  state_->SetKeyring(std::move(keyring));
   return absl::OkStatus();
 }
 
@@ -237,10 +248,7 @@ uint64_t SealingLink::incarnation() const {
   return state_->sealer->incarnation();
 }
 
-SealingCounters SealingLink::sealing_counters() const {
-  MutexLock lock(&state_->mu);
-  return state_->counters;
-}
+SealingCounters SealingLink::sealing_counters() const { return state_->Counters(); }
 
 absl::Status SealingLink::Start(ReceiveHandler handler) {
   internal::SealingState* s = state_.get();

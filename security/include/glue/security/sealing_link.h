@@ -31,6 +31,7 @@
 #include "glue/security/keyring.h"
 
 namespace glue::security {
+class SealingLinks;
 namespace internal {
 struct SealingState;
 }  // namespace internal
@@ -83,6 +84,13 @@ struct SealingCounters {
   }
 };
 
+namespace internal {
+// For SealingLinks, which holds the states of the links it opened: a link's
+// SetKeyring and sealing_counters, on its state.
+void SetKeyringOf(SealingState& state, std::shared_ptr<const Keyring> keyring);
+SealingCounters CountersOf(const SealingState& state);
+}  // namespace internal
+
 // SealingLink is a DatagramLink with the same threading contract: Send, SendBatch,
 // SetKeyring and the accessors from any thread; the receive handler on the inner
 // link's executor, never concurrently with itself. Sends are sealed one at a time
@@ -134,9 +142,11 @@ class SealingLink final : public network::DatagramLink {
   network::LinkCounters counters() const override;  // the inner link's
 
  private:
-  explicit SealingLink(std::unique_ptr<internal::SealingState> state);
+  friend class SealingLinks;  // which keeps every link's state to swap its keyring
+  explicit SealingLink(std::shared_ptr<internal::SealingState> state);
 
-  std::unique_ptr<internal::SealingState> state_;
+  // Shared with the SealingLinks that opened the link, which holds it weakly.
+  const std::shared_ptr<internal::SealingState> state_;
 };
 
 }  // namespace glue::security
