@@ -1,13 +1,14 @@
 # What `cmake --install` puts under the prefix: each layer's public headers
 # (include/glue/<layer>/), its static library, a CMake package (find_package(glue)
-# gives glue::base, glue::network, ... glue::endpoint) and a pkg-config file, glue.pc.
+# gives glue::base, glue::network, glue::security, ... glue::endpoint) and a pkg-config file, glue.pc.
 # Test and benchmark support (the *_testing libraries, glue_wire_proto) stays in the
 # build tree.
 include(CMakePackageConfigHelpers)
 
 # From the top of the stack down: the link order of glue.pc.
 set(GLUE_INSTALLED_LAYERS
-    endpoint model topics fragmentation transport discovery serialization network base)
+    endpoint model topics fragmentation transport discovery serialization security network
+    base)
 set(GLUE_INSTALLED_TARGETS "")
 set(GLUE_PC_LIBS "")
 foreach(layer IN LISTS GLUE_INSTALLED_LAYERS)

@@ -38,6 +38,8 @@ struct Endpoint::Runtime final : discovery::PeerListener {
   boost::asio::io_context slow_io;
   std::optional<WorkGuard> work;
   std::optional<WorkGuard> slow_work;
+  // With a keyring: the factory of discovery's links, which seals beneath it.
+  std::unique_ptr<security::SealingLinks> sealing;
   std::unique_ptr<discovery::Discovery> discovery;
   std::unique_ptr<transport::Transport> transport;
   std::unique_ptr<fragmentation::MessageTransport> messages;
@@ -113,6 +115,7 @@ absl::StatusOr<EndpointOptions> OptionsFromEnvironment(const EnvironmentLookup& 
                         GetUint64(env, "GLUE_MODEL_MAX_BYTES", options.max_model_bytes, 1,
                                   std::numeric_limits<uint64_t>::max()));
   options.max_model_bytes = model_bytes;
+  GLUE_ASSIGN_OR_RETURN(options.security, security::SecurityOptionsFromEnvironment(env));
   return options;
 }
 
@@ -135,6 +138,17 @@ absl::StatusOr<std::unique_ptr<Endpoint>> Endpoint::Create(EndpointOptions optio
     return absl::InvalidArgumentError("EndpointOptions: no clock or no links");
   }
   GLUE_RETURN_IF_ERROR(discovery::ValidateConfig(options.discovery));
+  if (options.security.enabled()) {
+    // Sealed, a datagram grows: the layers above leave room for it.
+    const size_t room = security::SealingLinks::max_overhead();
+    if (options.transport.max_datagram_bytes < transport::kMinDatagramBytes + room) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "datagrams of ", options.transport.max_datagram_bytes,
+          " bytes leave no room for sealing: with a keyring they must be at least ",
+          transport::kMinDatagramBytes + room, " (", room, " for the seal)"));
+    }
+    options.transport.max_datagram_bytes -= room;
+  }
   // Announcements go in datagrams of the transport's size: one MTU for the stack.
   options.discovery_options.datagram_budget = options.transport.max_datagram_bytes;
   auto runtime = std::make_unique<Runtime>();
@@ -145,10 +159,17 @@ absl::StatusOr<std::unique_ptr<Endpoint>> Endpoint::Create(EndpointOptions optio
   const EndpointOptions& o = r.options;
   std::optional<boost::asio::any_io_executor> slow;
   if (o.threads > 1) slow = r.slow_io.get_executor();
+  network::LinkFactory* links = o.links;
+  if (o.security.enabled()) {
+    GLUE_ASSIGN_OR_RETURN(r.sealing,
+                          security::SealingLinks::Create(*o.links, o.security,
+                                                         o.discovery.network_id, *o.clock));
+    links = r.sealing.get();
+  }
   GLUE_ASSIGN_OR_RETURN(
       r.discovery,
       discovery::Discovery::Create(boost::asio::make_strand(r.io.get_executor()),
-                                   o.discovery, o.discovery_options, *o.clock, *o.links));
+                                   o.discovery, o.discovery_options, *o.clock, *links));
   GLUE_ASSIGN_OR_RETURN(r.transport,
                         transport::Transport::Create(*r.discovery, o.transport));
   GLUE_ASSIGN_OR_RETURN(
@@ -268,6 +289,7 @@ EndpointCounters Endpoint::counters() const {
   EndpointCounters c{
       .topics = runtime_->topics->counters(),
       .typed_parse_failures = typed_parse_failures_.load(std::memory_order_relaxed)};
+  if (runtime_->sealing != nullptr) c.sealing = runtime_->sealing->counters();
   MutexLock lock(&runtime_->mu);
   for (const model::Model::Handle& m : runtime_->models) {
     if (std::optional<model::ModelCounters> counters = m.Counters()) {

@@ -35,6 +35,7 @@
 #include "glue/model/model.h"
 #include "glue/network/fault_injecting_link.h"
 #include "glue/network/link_factory.h"
+#include "glue/security/sealing_links.h"
 #include "glue/topics/topics.h"
 #include "glue/transport/transport.h"
 
@@ -76,6 +77,11 @@ struct EndpointOptions {
   // Peer events, on the endpoint's threads; they may call the endpoint but not Stop.
   std::function<void(const discovery::Peer&)> on_peer_added;
   std::function<void(const discovery::Peer&, discovery::RemovalReason)> on_peer_removed;
+  // A shared keyring: when security.keyring_file is set, every datagram is sealed and
+  // only datagrams sealed under a key of the file are taken (security/sealing_links.h),
+  // and the transport's datagrams are kept SealingLinks::max_overhead() bytes shorter.
+  // GLUE_KEYRING_FILE, GLUE_KEYRING_ACCEPT_UNSEALED, GLUE_KEYRING_SEND_UNSEALED.
+  security::SecurityOptions security;
   // The source of time of every layer, and where the sockets come from: the system's
   // unless a test gives a simulated clock and network. Both must outlive the Endpoint.
   Clock* clock = &SystemClock();
@@ -86,8 +92,8 @@ struct EndpointOptions {
 // (discovery/config.h), GLUE_MTU (transport; unset, the listen interface's MTU
 // decides), GLUE_MAX_MESSAGE_BYTES (fragmentation), GLUE_FAULT_*
 // (network/fault_injecting_link.h), GLUE_THREADS,
-// GLUE_LINGER_MILLISECONDS, GLUE_SPIN_MICROSECONDS, GLUE_MODEL_DIRECTORY and
-// GLUE_MODEL_MAX_BYTES. It checks
+// GLUE_LINGER_MILLISECONDS, GLUE_SPIN_MICROSECONDS, GLUE_MODEL_DIRECTORY,
+// GLUE_MODEL_MAX_BYTES and GLUE_KEYRING_* (security/sealing_links.h). It checks
 // GLUE_LOG_LEVEL too (base/log.h), which the logger, being the process's, reads from the
 // process environment itself. Errors name the variable and its value: kInvalidArgument,
 // or kNotFound for an interface or host that does not exist. Any thread.
@@ -98,6 +104,9 @@ absl::StatusOr<EndpointOptions> OptionsFromEnvironment(
 struct EndpointCounters {
   topics::TopicsCounters topics;  // with the fragmentation, transport and discovery ones
   uint64_t typed_parse_failures = 0;  // typed subscriptions' payloads that did not parse
+  // Sealing, with a keyring (all 0 without): every link's counters summed, and the
+  // keyring file's rereads.
+  security::SealingLinks::Counters sealing;
   // The models open on the endpoint, by name.
   std::vector<std::pair<std::string, model::ModelCounters>> models;
 };
