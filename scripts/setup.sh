@@ -21,6 +21,8 @@ packages=(
   # libsodium: the AEAD cipher (XChaCha20-Poly1305) that seals datagrams when a
   # keyring is set (glue_security).
   libsodium-dev
+  # OpenSSL: only bench/security_bench uses it, to compare its ciphers with libsodium's.
+  libssl-dev
   iproute2 util-linux
 )
 # The sanitizer and fuzzer builds use clang's runtime only when asked for.
