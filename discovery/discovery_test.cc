@@ -332,11 +332,11 @@ TEST_F(DiscoveryTest, AFloodOfClashingAnnouncementsLogsALinePerPeriodNotPerDatag
   EXPECT_EQ(seen_["a"].peers["b"].id, b->config().endpoint_id);
 }
 
-TEST_F(DiscoveryTest, AnEndpointOfProtocolOneIsRefusedWithOneLogLinePerPeriod) {
+TEST_F(DiscoveryTest, AnEndpointOfThePreviousProtocolIsRefusedWithOneLogLinePerPeriod) {
   Discovery* a = Add(MulticastConfig(11, "a"));
-  // What a 1.0 endpoint sends: its announcements, well formed but of major version 1.
+  // What a 2.0 endpoint sends: its announcements, well formed but of major version 2.
   std::unique_ptr<Ghost> old = MakeGhost(98, "old");
-  old->header.protocol_major = 1;
+  old->header.protocol_major = 2;
   ::testing::internal::CaptureStderr();
   for (int i = 0; i < 100; ++i) {
     ASSERT_OK(old->socket->Send(network_.group_address(), old->Announcement()));
@@ -344,13 +344,13 @@ TEST_F(DiscoveryTest, AnEndpointOfProtocolOneIsRefusedWithOneLogLinePerPeriod) {
   ASSERT_TRUE(RunUntil(io_, [&] { return a->counters().other_version >= 100; }));
   const std::string log = ::testing::internal::GetCapturedStderr();
   size_t lines = 0;
-  for (size_t at = log.find("protocol major version 1 is not supported");
+  for (size_t at = log.find("protocol major version 2 is not supported");
        at != std::string::npos;
-       at = log.find("protocol major version 1 is not supported", at + 1)) {
+       at = log.find("protocol major version 2 is not supported", at + 1)) {
     ++lines;
   }
   EXPECT_EQ(lines, 1u) << log;
-  EXPECT_NE(log.find("this endpoint speaks 2.0"), std::string::npos) << log;
+  EXPECT_NE(log.find("this endpoint speaks 3.0"), std::string::npos) << log;
   EXPECT_TRUE(seen_["a"].peers.empty());
   EXPECT_EQ(old->received, 0) << "nothing is sent to an endpoint we cannot talk to";
 }

@@ -46,7 +46,7 @@ Header ExampleHeader() {
       .network_id = 1, .endpoint_id = 0x0123456789abcdef, .endpoint_name = "alpha"};
 }
 const std::string kExampleHeader =
-    "\x08\x02"                              // protocol_major 2
+    "\x08\x03"                              // protocol_major 3
     "\x18\x01"                              // network_id 1
     "\x21\xef\xcd\xab\x89\x67\x45\x23\x01"  // endpoint_id
     "\x2a\x05"
@@ -281,7 +281,7 @@ TEST(DatagramEncoder, WritesTheAnnouncementExampleOfTheProtocolDocument) {
       "\x0a\x04\xc0\x00\x02\x14"  //     ip 192.0.2.20
       "\x10\xc0\xb8\x02"          //     port 40000
       "\x10\xe8\x07"              //   rate_milliseconds 1000
-      "\x3d\x67\xe7\x4a\xa6"sv;   // checksum 0xa64ae767
+      "\x3d\xdb\x5c\x86\x95"sv;   // checksum 0x95865cdb
   const std::string expected = kExampleHeader + std::string(kBody);
   ASSERT_EQ(expected.size(), 42u);
   EXPECT_EQ(absl::BytesToHexString(AsString(bytes)), absl::BytesToHexString(expected));
@@ -323,7 +323,7 @@ TEST(DatagramEncoder, WritesTheKnownPeersExampleOfTheProtocolDocument) {
       "\x10\xc1\xb8\x02"          //       port 40001
       "\x20\xe8\x07"              //     rate_milliseconds 1000
       "\x28\xfa\x01"              //     age_milliseconds 250
-      "\x3d\x30\xa8\x68\x11"sv;   // checksum 0x1168a830
+      "\x3d\x79\x4e\x1c\x0b"sv;   // checksum 0x0b1c4e79
   const std::string expected = kExampleHeader + std::string(kBody);
   ASSERT_EQ(expected.size(), 77u);
   EXPECT_EQ(absl::BytesToHexString(AsString(bytes)), absl::BytesToHexString(expected));
@@ -355,7 +355,7 @@ TEST(DatagramEncoder, WritesTheFramesExampleOfTheProtocolDocument) {
       "\x12\x04"                 //     ranges, 4 bytes
       "\x08\x07"                 //       first 7
       "\x10\x09"                 //       last 9
-      "\x3d\x57\x75\xde\xf1"sv;  // checksum 0xf1de7557
+      "\x3d\xc6\x5e\x85\x63"sv;  // checksum 0x63855ec6
   const std::string expected = kExampleHeader + std::string(kBody);
   ASSERT_EQ(expected.size(), 49u);
   EXPECT_EQ(absl::BytesToHexString(AsString(bytes)), absl::BytesToHexString(expected));
@@ -372,7 +372,7 @@ TEST(DatagramEncoder, WritesTheGoodbyeExampleOfTheProtocolDocument) {
   using std::string_view_literals::operator""sv;
   constexpr std::string_view kBody =
       "\x4a\x00"                 // goodbye, 0 bytes
-      "\x3d\x7a\xe5\xd0\xee"sv;  // checksum 0xeed0e57a
+      "\x3d\x97\x98\xda\xe3"sv;  // checksum 0xe3da9897
   const std::string expected = kExampleHeader + std::string(kBody);
   ASSERT_EQ(expected.size(), 27u);
   EXPECT_EQ(absl::BytesToHexString(AsString(bytes)), absl::BytesToHexString(expected));

@@ -157,13 +157,13 @@ TEST(DatagramDecoder, TakesTheLastValueOfARepeatedScalar) {
 }
 
 TEST(DatagramDecoder, AcceptsNonMinimalVarints) {
-  // protocol_major 2 as a three-byte varint, under a three-byte tag.
+  // protocol_major 3 as a three-byte varint, under a three-byte tag.
   const std::string bytes =
-      Sealed(std::string("\x88\x80\x00\x82\x80\x00", 6) + Fixed64Field(4, 42) +
+      Sealed(std::string("\x88\x80\x00\x83\x80\x00", 6) + Fixed64Field(4, 42) +
              BytesField(5, "a") + GoodbyeField());
   DecodedDatagram decoded;
   ASSERT_OK(DatagramDecoder().Decode(AsSpan(bytes), &decoded));
-  EXPECT_EQ(decoded.header.protocol_major, 2u);
+  EXPECT_EQ(decoded.header.protocol_major, 3u);
   ExpectReferenceAgrees(AsSpan(bytes), decoded);
 }
 
@@ -311,11 +311,11 @@ TEST(DatagramDecoder, RejectsEveryDocumentedError) {
       {"protocol_major 0",
        VarintField(1, 0) + Fixed64Field(4, 42) + BytesField(5, "a") + GoodbyeField(),
        kInvalid, "no protocol_major"},
-      {"another major version",
-       VarintField(1, 1) + Fixed64Field(4, 42) + BytesField(5, "a") + GoodbyeField(),
-       absl::StatusCode::kUnimplemented, "major version 1 is not supported"},
-      {"another major version, then garbage", VarintField(1, 3) + "\xff\xff",
-       absl::StatusCode::kUnimplemented, "this endpoint speaks 2.0"},
+      {"the previous major version",
+       VarintField(1, 2) + Fixed64Field(4, 42) + BytesField(5, "a") + GoodbyeField(),
+       absl::StatusCode::kUnimplemented, "major version 2 is not supported"},
+      {"a later major version, then garbage", VarintField(1, 4) + "\xff\xff",
+       absl::StatusCode::kUnimplemented, "this endpoint speaks 3.0"},
       {"endpoint_id missing",
        VarintField(1, kProtocolMajor) + BytesField(5, "a") + GoodbyeField(), kInvalid,
        "no endpoint_id"},

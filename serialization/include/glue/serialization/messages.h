@@ -20,7 +20,7 @@ namespace glue::serialization {
 // kProtocolMajor is the major version this code speaks; datagrams of another major
 // version are rejected. kProtocolMinor is the minor version it writes; newer minor
 // versions only add fields, which this code skips.
-inline constexpr uint32_t kProtocolMajor = 2;
+inline constexpr uint32_t kProtocolMajor = 3;
 inline constexpr uint32_t kProtocolMinor = 0;
 
 // Header is what every datagram says about its sender.

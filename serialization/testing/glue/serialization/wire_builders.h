@@ -32,7 +32,8 @@ std::string BytesField(uint32_t field, std::string_view content);
 // Unknown fields of every wire type the decoder skips, numbered from `first`.
 std::string UnknownFields(uint32_t first);
 
-// A valid header: protocol_major 1, endpoint_id 42, endpoint_name "a" (14 bytes).
+// A valid header: protocol_major kProtocolMajor, endpoint_id 42, endpoint_name "a"
+// (14 bytes).
 extern const std::string kHeader;
 // 127.0.0.1, as the 4 bytes of SocketAddress.ip.
 extern const std::string kIpv4;
