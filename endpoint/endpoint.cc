@@ -161,9 +161,9 @@ absl::StatusOr<std::unique_ptr<Endpoint>> Endpoint::Create(EndpointOptions optio
   if (o.threads > 1) slow = r.slow_io.get_executor();
   network::LinkFactory* links = o.links;
   if (o.security.enabled()) {
-    GLUE_ASSIGN_OR_RETURN(r.sealing,
-                          security::SealingLinks::Create(*o.links, o.security,
-                                                         o.discovery.network_id, *o.clock));
+    GLUE_ASSIGN_OR_RETURN(
+        r.sealing, security::SealingLinks::Create(*o.links, o.security,
+                                                  o.discovery.network_id, *o.clock));
     links = r.sealing.get();
   }
   GLUE_ASSIGN_OR_RETURN(

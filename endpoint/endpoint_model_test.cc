@@ -18,17 +18,6 @@ namespace {
 using ::glue::testing::StatusIs;
 using ::testing::HasSubstr;
 
-// Eventually waits for `condition` to hold, up to kWait.
-template <typename F>
-bool Eventually(F condition) {
-  const absl::Time give_up = absl::Now() + kWait;
-  while (!condition()) {
-    if (absl::Now() > give_up) return false;
-    std::this_thread::sleep_for(std::chrono::milliseconds(2));
-  }
-  return true;
-}
-
 // Contents lists a model's entries as key=value.
 std::vector<std::string> Contents(const model::Model& m) {
   std::vector<std::string> out;

@@ -4,6 +4,8 @@
 #define GLUE_ENDPOINT_ENDPOINT_TEST_FIXTURE_H_
 
 #include <boost/asio/io_context.hpp>
+#include <chrono>
+#include <functional>
 #include <memory>
 #include <random>
 #include <string>
@@ -23,6 +25,18 @@ namespace glue {
 
 constexpr absl::Duration kWait = absl::Seconds(30);
 constexpr absl::Duration kRetry = absl::Milliseconds(100);
+
+// Eventually waits for `condition` to hold, up to kWait, looking every 2 ms: for what
+// no callback tells (a counter).
+template <typename F>
+bool Eventually(F condition) {
+  const absl::Time give_up = absl::Now() + kWait;
+  while (!condition()) {
+    if (absl::Now() > give_up) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  }
+  return true;
+}
 
 // Inbox collects what a subscription received; the test thread waits on it.
 class Inbox {
@@ -104,6 +118,7 @@ class EndpointTest : public ::testing::Test {
         removed->Add(peer.name);
       };
     }
+    if (customize_) customize_(id, options);
     absl::StatusOr<std::unique_ptr<Endpoint>> endpoint = Endpoint::Create(options);
     EXPECT_OK(endpoint);
     if (!endpoint.ok()) return nullptr;
@@ -111,6 +126,8 @@ class EndpointTest : public ::testing::Test {
     return *std::move(endpoint);
   }
 
+  // When set, changes the options of each endpoint Make makes, by its id.
+  std::function<void(uint64_t id, EndpointOptions& options)> customize_;
   bool simulated_ = true;
   bool faults_ = false;
   // When set, each endpoint keeps its models in a directory of its own below it.

@@ -76,8 +76,8 @@ TEST(Sealer, WritesTheDocumentedHeader) {
   const std::vector<uint8_t> second = Seal(sealer, Payload(10));
   ASSERT_EQ(first.size(), 73u);
   const std::vector<uint8_t> expected_start = {
-      0xa7, 1,    0,    3,    'a', 'b', 'c', 0xef, 0xcd, 0xab, 0x89, 0x67,
-      0x45, 0x23, 0x01, 1,    0,   0,   0,   0,    0,    0,    0};
+      0xa7, 1,    0,    3, 'a', 'b', 'c', 0xef, 0xcd, 0xab, 0x89, 0x67,
+      0x45, 0x23, 0x01, 1, 0,   0,   0,   0,    0,    0,    0};
   EXPECT_THAT(std::vector<uint8_t>(first.begin(), first.begin() + 23),
               ElementsAreArray(expected_start));
   EXPECT_EQ(second[15], 2);
@@ -212,8 +212,8 @@ TEST(Sealer, TheKindIsInTheClearHeaderAndAuthenticated) {
   Sealer sealer(&keys, kNetworkId, kIncarnation);
   const std::vector<uint8_t> payload = Payload(24);
   std::vector<uint8_t> out(payload.size() + sealer.overhead());
-  ASSERT_OK_AND_ASSIGN(const size_t n, sealer.Seal(payload, absl::MakeSpan(out),
-                                                   SealedKind::kChallenge));
+  ASSERT_OK_AND_ASSIGN(const size_t n,
+                       sealer.Seal(payload, absl::MakeSpan(out), SealedKind::kChallenge));
   ASSERT_EQ(n, out.size());
   SealedDatagram sealed;
   ASSERT_EQ(ReadSealedDatagram(out, &sealed), OpenOutcome::kOk);

@@ -73,12 +73,13 @@ absl::StatusOr<SecurityOptions> SecurityOptionsFromEnvironment(
   if (file.has_value()) options.keyring_file = std::move(*file);
   GLUE_ASSIGN_OR_RETURN(options.accept_unsealed, GetFlag(env, kAcceptUnsealedVariable));
   GLUE_ASSIGN_OR_RETURN(options.send_unsealed, GetFlag(env, kSendUnsealedVariable));
-  for (const auto& [set, name] : {std::pair{options.accept_unsealed, kAcceptUnsealedVariable},
-                                  std::pair{options.send_unsealed, kSendUnsealedVariable}}) {
+  for (const auto& [set, name] :
+       {std::pair{options.accept_unsealed, kAcceptUnsealedVariable},
+        std::pair{options.send_unsealed, kSendUnsealedVariable}}) {
     if (set && !options.enabled()) {
-      return VariableError(name, "1", absl::StatusCode::kInvalidArgument,
-                           absl::StrCat("migration needs a keyring: set ",
-                                        kKeyringFileVariable, " too"));
+      return VariableError(
+          name, "1", absl::StatusCode::kInvalidArgument,
+          absl::StrCat("migration needs a keyring: set ", kKeyringFileVariable, " too"));
     }
   }
   return options;
@@ -165,7 +166,8 @@ SealingLinks::~SealingLinks() {
 }
 
 absl::StatusOr<std::unique_ptr<network::DatagramLink>> SealingLinks::Open(
-    const boost::asio::any_io_executor& executor, const network::UdpSocketOptions& options,
+    const boost::asio::any_io_executor& executor,
+    const network::UdpSocketOptions& options,
     absl::Span<const boost::asio::ip::address> groups) {
   State& s = *state_;
   GLUE_ASSIGN_OR_RETURN(std::unique_ptr<network::DatagramLink> inner,

@@ -38,7 +38,8 @@ namespace glue::security {
 
 // The variables SecurityOptionsFromEnvironment reads.
 inline constexpr absl::string_view kKeyringFileVariable = "GLUE_KEYRING_FILE";
-inline constexpr absl::string_view kAcceptUnsealedVariable = "GLUE_KEYRING_ACCEPT_UNSEALED";
+inline constexpr absl::string_view kAcceptUnsealedVariable =
+    "GLUE_KEYRING_ACCEPT_UNSEALED";
 inline constexpr absl::string_view kSendUnsealedVariable = "GLUE_KEYRING_SEND_UNSEALED";
 
 // SecurityOptions say whether and how an endpoint seals its datagrams.
@@ -62,7 +63,8 @@ struct SecurityOptions {
 // and GLUE_KEYRING_SEND_UNSEALED (0 or 1). Errors, kInvalidArgument naming the
 // variable: a value that does not parse, an empty file name, or either migration
 // variable set to 1 without a keyring file. The file is not read here.
-absl::StatusOr<SecurityOptions> SecurityOptionsFromEnvironment(const EnvironmentLookup& env);
+absl::StatusOr<SecurityOptions> SecurityOptionsFromEnvironment(
+    const EnvironmentLookup& env);
 
 // SealingLinks is a LinkFactory (any thread may call Open) and owns the thread that
 // watches the keyring file. It must outlive the links it opens.
