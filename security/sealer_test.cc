@@ -91,9 +91,15 @@ TEST(Sealer, WritesTheDocumentedHeader) {
   EXPECT_EQ(sealed.kind, SealedKind::kData);
   EXPECT_EQ(sealed.header.size(), 47u);
   EXPECT_EQ(sealed.payload_bytes(), 10u);
-  // Random nonces: the same payload never seals to the same bytes.
+  // The nonce never repeats: the same payload never seals to the same bytes, neither
+  // in one Sealer nor in another of the same incarnation at the same sequence (a
+  // sender restarted with the same random numbers would be one).
   EXPECT_NE(std::vector<uint8_t>(first.begin() + 23, first.end()),
             std::vector<uint8_t>(second.begin() + 23, second.end()));
+  Sealer twin(&keyring, kNetworkId, kIncarnation);
+  const std::vector<uint8_t> twin_first = Seal(twin, Payload(10));
+  EXPECT_NE(std::vector<uint8_t>(first.begin() + 23, first.begin() + 47),
+            std::vector<uint8_t>(twin_first.begin() + 23, twin_first.begin() + 47));
 }
 
 TEST(Sealer, TakingOverAnIncarnationGoesOnFromItsNextSequence) {

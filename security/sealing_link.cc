@@ -65,6 +65,28 @@ struct SenderWindow {
   std::list<uint64_t>::iterator recency;
 };
 
+// SendBuffers hold a thread's sealed datagrams between sends, so that sending
+// allocates only while they grow: one buffer per datagram of the largest batch yet.
+// Beyond kMaxSendBufferBytes kept, they are freed after the send.
+constexpr size_t kMaxSendBufferBytes = size_t{1} << 20;
+
+struct SendBuffers {
+  std::vector<std::vector<uint8_t>> sealed;
+  std::vector<network::OutgoingDatagram> outgoing;
+
+  void Trim() {
+    outgoing.clear();
+    size_t kept = 0;
+    for (const std::vector<uint8_t>& buffer : sealed) kept += buffer.capacity();
+    if (kept > kMaxSendBufferBytes) {
+      sealed.clear();
+      sealed.shrink_to_fit();
+    }
+  }
+};
+
+thread_local SendBuffers t_send_buffers;
+
 }  // namespace
 
 namespace internal {
@@ -275,20 +297,29 @@ absl::StatusOr<size_t> SealingLink::SendBatch(
     }
     return sent;
   }
-  std::vector<std::vector<uint8_t>> sealed(datagrams.size());
-  std::vector<network::OutgoingDatagram> outgoing;
-  outgoing.reserve(datagrams.size());
+  // The thread's buffers, taken for the call (so that a send from within the inner
+  // link would find empty ones rather than these) and given back after.
+  SendBuffers buffers = std::move(t_send_buffers);
+  if (buffers.sealed.size() < datagrams.size()) buffers.sealed.resize(datagrams.size());
+  buffers.outgoing.clear();
   absl::Status refused;
   {
     MutexLock lock(&s.mu);
     for (size_t i = 0; i < datagrams.size(); ++i) {
-      refused = s.Seal(datagrams[i].destination, datagrams[i].bytes, &sealed[i]);
+      refused = s.Seal(datagrams[i].destination, datagrams[i].bytes, &buffers.sealed[i]);
       if (!refused.ok()) break;
-      outgoing.push_back({datagrams[i].destination, sealed[i]});
+      buffers.outgoing.push_back({datagrams[i].destination, buffers.sealed[i]});
     }
   }
-  if (outgoing.empty()) return refused;
-  return s.inner->SendBatch(outgoing);
+  absl::StatusOr<size_t> sent = size_t{0};
+  if (!buffers.outgoing.empty()) {
+    sent = s.inner->SendBatch(buffers.outgoing);
+  } else if (!refused.ok()) {
+    sent = refused;
+  }
+  buffers.Trim();
+  t_send_buffers = std::move(buffers);
+  return sent;
 }
 
 network::Address SealingLink::local_address() const {

@@ -173,9 +173,13 @@ TEST_F(SealingLinkTest, SendBatchSealsEveryDatagram) {
   const std::string one = "one", two = "two";
   const OutgoingDatagram batch[] = {{b->link->local_address(), AsBytes(one)},
                                     {b->link->local_address(), AsBytes(two)}};
-  EXPECT_THAT(a->link->SendBatch(batch), IsOk());
+  EXPECT_THAT(a->link->SendBatch(batch), ::glue::testing::IsOkAndHolds(2u));
+  // A smaller batch after a larger one (the thread's buffers are reused), and none.
+  EXPECT_THAT(a->link->SendBatch(absl::MakeConstSpan(batch).first(1)),
+              ::glue::testing::IsOkAndHolds(1u));
+  EXPECT_THAT(a->link->SendBatch({}), ::glue::testing::IsOkAndHolds(0u));
   Carry(*a, *b);
-  EXPECT_THAT(b->received, ElementsAre("one", "two"));
+  EXPECT_THAT(b->received, ElementsAre("one", "two", "one"));
 }
 
 TEST_F(SealingLinkTest, RefusesUnsealedDatagramsAndCountsThem) {

@@ -24,7 +24,7 @@
 //   4             L      key id, the keyring's ID text
 //   4+L           8      sender incarnation (random, chosen at the sender's start)
 //   12+L          8      sequence (1, 2, ... per incarnation; never 0)
-//   20+L          24     nonce (random)
+//   20+L          24     nonce (16 random bytes per Sealer, then the sequence)
 //   44+L          n      ciphertext of the n payload bytes
 //   44+L+n        16     Poly1305 tag
 //
@@ -36,13 +36,16 @@
 // no protobuf message (an unsealed datagram) can start with, so sealed and unsealed
 // datagrams tell apart by their first byte. The key id travels as its text, not a
 // hash: ids are short, a receiver finds the key with no hash table, and a refusal can
-// name the id it did not know. The nonce is random and 24 bytes long, so no two
-// senders under one key need to coordinate: the chance of a repeat stays negligible
-// beyond 2^64 datagrams. The incarnation and sequence are for the receiver's replay
-// window (replay_window.h); they are authenticated but not secret.
+// name the id it did not know. The nonce is 24 bytes long: a prefix of 16 random bytes
+// drawn when a Sealer is made, then the datagram's sequence, so no two senders under
+// one key need to coordinate (two Sealers share a prefix with a chance of 2^-128 per
+// pair) and no datagram draws random bytes from the system. Receivers take the nonce
+// as it comes and do not rely on its structure. The incarnation and sequence are for the
+// receiver's replay window (replay_window.h); they are authenticated but not secret.
 #ifndef GLUE_SECURITY_SEALER_H_
 #define GLUE_SECURITY_SEALER_H_
 
+#include <array>
 #include <cstddef>
 #include <cstdint>
 
@@ -120,6 +123,7 @@ class Sealer {
   const uint64_t network_id_;
   const uint64_t incarnation_;
   uint64_t next_sequence_;
+  std::array<uint8_t, kNonceBytes - 8> nonce_prefix_;
 };
 
 // OpenOutcome is what reading or opening a datagram came to; every value but kOk is a
