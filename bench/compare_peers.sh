@@ -6,7 +6,9 @@
 #
 #   bench/compare_peers.sh [BUILD_DIR]     # BUILD_DIR defaults to build-release
 #
-# GLUE_COMPARE_SECONDS sets each run's length (default 5). Needs glue_perf built:
+# GLUE_COMPARE_SECONDS sets each run's length (default 5). GLUE_COMPARE_KEYRING=1
+# compares glue with a keyring (every datagram sealed, docs/PROTOCOL.md section 12)
+# against glue without one, instead of against ddsperf. Needs glue_perf built:
 #   cmake -S . -B build-release -G Ninja -DCMAKE_BUILD_TYPE=Release -DGLUE_BUILD_TESTS=OFF
 #   cmake --build build-release --target glue_perf
 set -uo pipefail
@@ -14,11 +16,15 @@ source "$(dirname "$0")/perf_setup.sh"
 perf_setup compare_peers.sh "$0" "$@"
 export CYCLONEDDS_URI='<General><Interfaces><NetworkInterface name="lo" multicast="true"/></Interfaces></General>'
 seconds=${GLUE_COMPARE_SECONDS:-5}
+keyring=${GLUE_COMPARE_KEYRING:-0}
 have_dds=0
 command -v ddsperf >/dev/null && have_dds=1
-((have_dds)) || echo "compare_peers.sh: ddsperf not installed (apt-get install cyclonedds-tools): glue alone" >&2
+((have_dds || keyring)) || echo "compare_peers.sh: ddsperf not installed (apt-get install cyclonedds-tools): glue alone" >&2
 out=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null; rm -rf "$out"' EXIT
+if ((keyring)); then
+  (umask 077 && scripts/make_key.sh bench >"$out/keyring")
+fi
 
 # ratio A B: A/B with two decimals, or "-" when B is missing or 0.
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b == "" || b == 0) print "-"; else printf "%.2f", a / b }'; }
@@ -42,6 +48,31 @@ dds_rate() {
     sed -n 's/.* rate \([0-9.]*\) kS\/s \([0-9.]*\) Mb\/s.*/\1 \2/p' |
     awk '{ printf "%.0f %s\n", $1 * 1000, $2 }'
 }
+
+# sealed CMD...: CMD with the keyring set.
+sealed() { GLUE_KEYRING_FILE="$out/keyring" "$@"; }
+
+if ((keyring)); then
+  for size in 64 1024 65536 1048576; do
+    read -r g_rate g_mbps g_lost <<<"$(glue_rate "$size")"
+    read -r s_rate s_mbps s_lost <<<"$(sealed glue_rate "$size")"
+    echo "size=$size glue_msgs_per_s=${g_rate:-?} sealed_msgs_per_s=${s_rate:-?}" \
+         "ratio=$(ratio "${s_rate:-0}" "$g_rate") glue_mbps=${g_mbps:-?}" \
+         "sealed_mbps=${s_mbps:-?} glue_lost=${g_lost:-?} sealed_lost=${s_lost:-?}"
+  done
+  # ping_p50 [sealed]: the 64-byte round trip's median, in microseconds.
+  ping_p50() {
+    "$@" "$perf" pong --duration $((seconds + 2)) >/dev/null 2>&1 &
+    sleep 0.3
+    "$@" "$perf" ping --size 64 --duration "$seconds" 2>/dev/null | sed -n 's/.*p50=\([0-9.]*\).*/\1/p'
+    wait
+  }
+  g_p50=$(ping_p50)
+  s_p50=$(ping_p50 sealed)
+  echo "ping size=64 glue_p50_us=${g_p50:-?} sealed_p50_us=${s_p50:-?}" \
+       "added_us=$(awk -v a="${s_p50:-0}" -v b="${g_p50:-0}" 'BEGIN { printf "%.1f", a - b }')"
+  exit 0
+fi
 
 for size in 64 1024 65536 1048576; do
   read -r g_rate g_mbps g_lost <<<"$(glue_rate "$size")"
