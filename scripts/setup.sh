@@ -21,7 +21,7 @@ packages=(
   # libsodium: the AEAD cipher (XChaCha20-Poly1305) that seals datagrams when a
   # keyring is set (glue_security).
   libsodium-dev
-  # OpenSSL: only bench/security_bench uses it, to compare its ciphers with libsodium's.
+  # OpenSSL 3's libcrypto: the bulk of that cipher's work (ChaCha20-Poly1305).
   libssl-dev
   iproute2 util-linux
 )

@@ -1,5 +1,7 @@
 #include "glue/security/sealer.h"
 
+#include <sodium.h>
+
 #include <string>
 #include <vector>
 
@@ -100,6 +102,48 @@ TEST(Sealer, WritesTheDocumentedHeader) {
   const std::vector<uint8_t> twin_first = Seal(twin, Payload(10));
   EXPECT_NE(std::vector<uint8_t>(first.begin() + 23, first.begin() + 47),
             std::vector<uint8_t>(twin_first.begin() + 23, twin_first.begin() + 47));
+}
+
+// The cipher is libsodium's crypto_aead_xchacha20poly1305_ietf to the bit, whichever
+// library does the work: libsodium opens what a Sealer seals, and an Opener what
+// libsodium seals, at sizes around the cipher's 64-byte blocks.
+TEST(Sealer, IsLibsodiumsXChaCha20Poly1305BothWays) {
+  const Keyring keyring = TestKeyring({"k1"});
+  const Key& key = keyring.sending_key();
+  Sealer sealer(&keyring, kNetworkId, kIncarnation);
+  Opener opener(&keyring, kNetworkId);
+  for (size_t size : {0, 1, 63, 64, 65, 1000, 16384}) {
+    SCOPED_TRACE(size);
+    const std::vector<uint8_t> payload = Payload(size);
+    const std::vector<uint8_t> datagram = Seal(sealer, payload);
+    SealedDatagram sealed;
+    ASSERT_EQ(ReadSealedDatagram(datagram, &sealed), OpenOutcome::kOk);
+    std::vector<uint8_t> ad(sealed.header.begin(), sealed.header.end());
+    for (int i = 0; i < 8; ++i) ad.push_back(static_cast<uint8_t>(kNetworkId >> (8 * i)));
+    const uint8_t* nonce = sealed.header.data() + sealed.header.size() - kNonceBytes;
+    std::vector<uint8_t> opened(size);
+    unsigned long long opened_size = 0;
+    ASSERT_EQ(
+        crypto_aead_xchacha20poly1305_ietf_decrypt(
+            opened.data(), &opened_size, nullptr, sealed.ciphertext.data(),
+            sealed.ciphertext.size(), ad.data(), ad.size(), nonce, key.bytes.data()),
+        0);
+    EXPECT_EQ(opened, payload);
+
+    // libsodium seals the same header and payload under a nonce of its own choosing.
+    std::vector<uint8_t> theirs(sealed.header.begin(), sealed.header.end());
+    randombytes_buf(theirs.data() + theirs.size() - kNonceBytes, kNonceBytes);
+    for (size_t i = 0; i < sealed.header.size(); ++i) ad[i] = theirs[i];
+    theirs.resize(sealed.header.size() + size + kTagBytes);
+    unsigned long long sealed_size = 0;
+    crypto_aead_xchacha20poly1305_ietf_encrypt(
+        theirs.data() + sealed.header.size(), &sealed_size, payload.data(), size,
+        ad.data(), ad.size(), nullptr, theirs.data() + sealed.header.size() - kNonceBytes,
+        key.bytes.data());
+    std::vector<uint8_t> ours;
+    EXPECT_EQ(Open(opener, theirs, &ours), OpenOutcome::kOk);
+    EXPECT_EQ(ours, payload);
+  }
 }
 
 TEST(Sealer, TakingOverAnIncarnationGoesOnFromItsNextSequence) {

@@ -48,6 +48,7 @@
 #include <array>
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
@@ -55,6 +56,9 @@
 #include "glue/security/keyring.h"
 
 namespace glue::security {
+namespace internal {
+struct SealContext;  // the cipher's context, OpenSSL's
+}  // namespace internal
 
 inline constexpr uint8_t kSealedMagic = 0xA7;
 inline constexpr uint8_t kSealedVersion = 1;
@@ -95,6 +99,7 @@ class Sealer {
   // one's next_sequence(), so that receivers' windows see no sequence twice.
   Sealer(const Keyring* keyring, uint64_t network_id, uint64_t incarnation,
          uint64_t next_sequence = 1);
+  ~Sealer();  // zeroes the subkey
   Sealer(const Sealer&) = delete;
   Sealer& operator=(const Sealer&) = delete;
 
@@ -124,6 +129,9 @@ class Sealer {
   const uint64_t incarnation_;
   uint64_t next_sequence_;
   std::array<uint8_t, kNonceBytes - 8> nonce_prefix_;
+  // HChaCha20 of the sending key and nonce_prefix_: every datagram's ChaCha20 key.
+  std::array<uint8_t, kKeyBytes> subkey_;
+  std::unique_ptr<internal::SealContext> context_;
 };
 
 // OpenOutcome is what reading or opening a datagram came to; every value but kOk is a
