@@ -107,7 +107,43 @@ TEST_F(EndpointSecurityTest, OnlyEndpointsWithTheKeySeeEachOtherAndTheirMessages
   EXPECT_GT(sealing.links.sealed, 0u);
   EXPECT_GT(sealing.links.opened, 0u);
   EXPECT_EQ(sealing.links.tag_mismatch + sealing.links.unknown_key_id, 0u);
+  // a took b's datagrams once b had answered a's challenge.
+  EXPECT_GE(sealing.links.challenges_sent, 1u);
+  EXPECT_GE(sealing.links.senders_verified, 1u);
+  EXPECT_GE(sealing.links.responses_sent, 1u);
   EXPECT_EQ(c->counters().sealing.links.sealed, 0u);
+}
+
+class EndpointSecurityLoopbackTest : public EndpointSecurityTest {
+ protected:
+  EndpointSecurityLoopbackTest() { simulated_ = false; }
+};
+
+// On real sockets, three endpoints of one host share the multicast port: each one's
+// challenges go from its own unicast port, so the answers reach the endpoint that
+// asked, and all three find each other and exchange messages.
+TEST_F(EndpointSecurityLoopbackTest,
+       EndpointsSharingAHostAndItsMulticastPortFindEachOther) {
+  Inbox peers[3], got;
+  std::vector<std::unique_ptr<Endpoint>> endpoints;
+  for (uint64_t id = 1; id <= 3; ++id) {
+    WriteKeyring(id, KeyLine("site", 's'));
+    endpoints.push_back(Make(id, &peers[id - 1]));
+    ASSERT_TRUE(endpoints.back());
+  }
+  for (Inbox& inbox : peers) ASSERT_TRUE(inbox.WaitFor(2));
+  ASSERT_OK(endpoints[2]->Subscribe("news", "text", [&got](const Message& m) {
+    got.Add(std::string(m.payload.begin(), m.payload.end()));
+  }));
+  const std::vector<uint8_t> text = {'h', 'i'};
+  while (!got.WaitFor(1, kRetry)) {
+    ASSERT_OK(endpoints[0]->Publish("news", "text", absl::Seconds(30), text));
+  }
+  for (const auto& endpoint : endpoints) {
+    const security::SealingCounters c = endpoint->counters().sealing.links;
+    EXPECT_GE(c.senders_verified, 2u);
+    EXPECT_EQ(c.tag_mismatch + c.unknown_key_id + c.not_sealed, 0u);
+  }
 }
 
 // What an outsider sends in the name of a live peer: a goodbye unsealed, and the same

@@ -131,11 +131,20 @@ class SealingLinkTest : public ::testing::Test {
     return options;
   }
 
-  // Carry delivers everything `from` sent (and has not carried yet) to `to`.
-  static void Carry(Peer& from, Peer& to) {
+  // CarryOnce delivers everything `from` sent (and has not carried yet) to `to`.
+  static void CarryOnce(Peer& from, Peer& to) {
     const std::vector<WireDatagram> sent = from.wire->sent();
     from.wire->ClearSent();
     for (const WireDatagram& d : sent) to.wire->Deliver(d);
+  }
+  // Carry is CarryOnce, then carries what each sends the other in answer (challenges
+  // and responses) until neither sends more.
+  static void Carry(Peer& from, Peer& to) {
+    CarryOnce(from, to);
+    while (!to.wire->sent().empty() || !from.wire->sent().empty()) {
+      CarryOnce(to, from);
+      CarryOnce(from, to);
+    }
   }
 
   static void Send(Peer& from, const Peer& to, absl::string_view text) {
@@ -164,7 +173,9 @@ TEST_F(SealingLinkTest, ExchangesSealedDatagramsBothWays) {
   EXPECT_EQ(a->link->sealing_counters().sealed, 1u);
   EXPECT_EQ(a->link->sealing_counters().opened, 1u);
   EXPECT_EQ(b->link->sealing_counters().windows, 1u);
-  EXPECT_EQ(a->link->counters().datagrams_sent, 1u);  // the inner link's
+  // The inner link's: "hello", then the response to b's challenge, and a's own
+  // challenge to b's "world".
+  EXPECT_EQ(a->link->counters().datagrams_sent, 3u);
 }
 
 TEST_F(SealingLinkTest, SendBatchSealsEveryDatagram) {
@@ -295,7 +306,9 @@ TEST_F(SealingLinkTest, RefusesADatagramOlderThanTheWindow) {
   auto b = MakePeer(2, Options(SharedKeyring({"k"})));
   for (uint64_t i = 0; i <= kReplayWindowSize; ++i) Send(*a, *b, "x");
   const std::vector<WireDatagram> sent = a->wire->sent();
+  a->wire->ClearSent();
   b->wire->Deliver(sent.back());
+  Carry(*b, *a);  // b's challenge and a's response
   b->wire->Deliver(sent.front());
   EXPECT_EQ(b->received.size(), 1u);
   EXPECT_EQ(b->link->sealing_counters().too_old, 1u);
@@ -362,10 +375,139 @@ TEST_F(SealingLinkTest, SealsFromSeveralThreadsWhileTheKeyringIsSwapped) {
     }
   });
   for (std::thread& thread : threads) thread.join();
-  Carry(*a, *b);
+  // The first kMaxHeldPerSender wait for a's answer to b's challenge, then go up; the
+  // rest go up as they come.
+  std::vector<WireDatagram> sent = a->wire->sent();
+  a->wire->ClearSent();
+  ASSERT_GT(sent.size(), kMaxHeldPerSender);
+  for (size_t i = 0; i < kMaxHeldPerSender; ++i) b->wire->Deliver(sent[i]);
+  Carry(*b, *a);
+  for (size_t i = kMaxHeldPerSender; i < sent.size(); ++i) b->wire->Deliver(sent[i]);
   EXPECT_EQ(b->received.size(), size_t{kThreads * kEach});
   EXPECT_EQ(b->link->sealing_counters().refused(), 0u);
   EXPECT_EQ(a->link->sealing_counters().sealed, uint64_t{kThreads * kEach});
+}
+
+// The first datagram of a sender incarnation the receiver has no window for is held,
+// and goes up once the sender answers the receiver's challenge.
+TEST_F(SealingLinkTest, ANewSendersDatagramsWaitForTheAnswerToAChallenge) {
+  auto a = MakePeer(1, Options(SharedKeyring({"k"})));
+  auto b = MakePeer(2, Options(SharedKeyring({"k"})));
+  Send(*a, *b, "first");
+  Send(*a, *b, "second");
+  CarryOnce(*a, *b);
+  EXPECT_TRUE(b->received.empty());
+  // One challenge for both, to where they came from.
+  const std::vector<WireDatagram> challenges = b->wire->sent();
+  ASSERT_EQ(challenges.size(), 1u);
+  EXPECT_EQ(challenges[0].destination, a->link->local_address());
+  EXPECT_EQ(b->link->sealing_counters().held, 2u);
+  EXPECT_EQ(b->link->sealing_counters().pending, 1u);
+  CarryOnce(*b, *a);  // a answers
+  EXPECT_TRUE(a->received.empty()) << "a challenge is not handed up";
+  CarryOnce(*a, *b);
+  EXPECT_THAT(b->received, ElementsAre("first", "second"));
+  const SealingCounters at_b = b->link->sealing_counters();
+  EXPECT_EQ(at_b.challenges_sent, 1u);
+  EXPECT_EQ(at_b.senders_verified, 1u);
+  EXPECT_EQ(at_b.pending, 0u);
+  EXPECT_EQ(a->link->sealing_counters().responses_sent, 1u);
+  // From now on a's datagrams go up at once.
+  Send(*a, *b, "third");
+  CarryOnce(*a, *b);
+  EXPECT_THAT(b->received, ElementsAre("first", "second", "third"));
+  EXPECT_TRUE(b->wire->sent().empty());
+}
+
+// A receiver restarted (a new link, no windows) cannot be fed a datagram captured
+// before its restart: the sender's answer puts the window past it.
+TEST_F(SealingLinkTest, ADatagramCapturedBeforeARestartIsNotTakenAfterIt) {
+  auto a = MakePeer(1, Options(SharedKeyring({"k"})));
+  auto b = MakePeer(2, Options(SharedKeyring({"k"})));
+  Send(*a, *b, "old");
+  const WireDatagram captured = a->wire->sent()[0];
+  Carry(*a, *b);
+  ASSERT_THAT(b->received, ElementsAre("old"));
+  // a goes on sending (to b and others) past the window's span; b restarts.
+  for (uint64_t i = 0; i < kReplayWindowSize; ++i) Send(*a, *b, "later");
+  a->wire->ClearSent();
+  b = MakePeer(2, Options(SharedKeyring({"k"})));
+  b->wire->Deliver(captured);
+  Carry(*b, *a);
+  EXPECT_TRUE(b->received.empty());
+  EXPECT_EQ(b->link->sealing_counters().too_old, 1u);
+  EXPECT_EQ(b->link->sealing_counters().senders_verified, 1u);
+  // a's next datagram is fresh.
+  Send(*a, *b, "new");
+  CarryOnce(*a, *b);
+  EXPECT_THAT(b->received, ElementsAre("new"));
+}
+
+// A datagram of an incarnation that no longer runs is never taken: nobody answers
+// the challenge (it is sent again while such datagrams come), and after
+// kChallengeTimeout the held datagrams are dropped.
+TEST_F(SealingLinkTest, ADatagramOfAnIncarnationNoLongerRunningIsNeverTaken) {
+  auto a = MakePeer(1, Options(SharedKeyring({"k"})));
+  auto b = MakePeer(2, Options(SharedKeyring({"k"})));
+  Send(*a, *b, "from a dead run");
+  const WireDatagram captured = a->wire->sent()[0];
+  a = MakePeer(1, Options(SharedKeyring({"k"})));  // a restarted: a new incarnation
+  b->wire->Deliver(captured);
+  Carry(*b, *a);  // a's new incarnation does not answer for the old one
+  EXPECT_EQ(a->link->sealing_counters().responses_sent, 0u);
+  clock_.AdvanceBy(kChallengeResendInterval);
+  b->wire->Deliver(captured);  // a replay: held again? No: challenged again
+  EXPECT_EQ(b->link->sealing_counters().challenges_sent, 2u);
+  clock_.AdvanceBy(kChallengeTimeout);
+  // The next datagram of anyone makes b give up on the old incarnation.
+  Send(*a, *b, "from the new run");
+  Carry(*a, *b);
+  EXPECT_THAT(b->received, ElementsAre("from the new run"));
+  const SealingCounters at_b = b->link->sealing_counters();
+  EXPECT_EQ(at_b.unanswered, 1u);
+  EXPECT_EQ(at_b.held_dropped, 2u);
+  EXPECT_EQ(at_b.pending, 0u);
+}
+
+// Held datagrams are bounded per incarnation: those beyond are dropped and counted.
+TEST_F(SealingLinkTest, HoldsAtMostTheBoundPerSenderAwaitingAnAnswer) {
+  auto a = MakePeer(1, Options(SharedKeyring({"k"})));
+  auto b = MakePeer(2, Options(SharedKeyring({"k"})));
+  for (size_t i = 0; i < kMaxHeldPerSender + 5; ++i) Send(*a, *b, absl::StrCat(i));
+  CarryOnce(*a, *b);
+  EXPECT_EQ(b->link->sealing_counters().held, kMaxHeldPerSender);
+  EXPECT_EQ(b->link->sealing_counters().held_dropped, 5u);
+  Carry(*b, *a);
+  EXPECT_EQ(b->received.size(), kMaxHeldPerSender);
+  EXPECT_EQ(b->received.back(), absl::StrCat(kMaxHeldPerSender - 1));
+}
+
+// Challenges and responses are sealed too: an outsider can neither ask for nor give
+// an answer, and a response that matches no challenge verifies nobody.
+TEST_F(SealingLinkTest, AForgedOrReplayedResponseVerifiesNobody) {
+  auto a = MakePeer(1, Options(SharedKeyring({"k"})));
+  auto b = MakePeer(2, Options(SharedKeyring({"k"})));
+  Send(*a, *b, "one");
+  CarryOnce(*a, *b);
+  CarryOnce(*b, *a);
+  const WireDatagram response = a->wire->sent()[0];
+  a->wire->ClearSent();
+  WireDatagram tampered = response;
+  tampered.bytes.back() ^= 1;
+  b->wire->Deliver(tampered);
+  EXPECT_TRUE(b->received.empty());
+  EXPECT_EQ(b->link->sealing_counters().tag_mismatch, 1u);
+  b->wire->Deliver(response);
+  EXPECT_THAT(b->received, ElementsAre("one"));
+  // The same response again, for a second challenge of a's (after b restarted), is
+  // stale: its nonce is the first challenge's.
+  b = MakePeer(2, Options(SharedKeyring({"k"})));
+  Send(*a, *b, "two");
+  CarryOnce(*a, *b);
+  b->wire->ClearSent();  // the challenge is lost
+  b->wire->Deliver(response);
+  EXPECT_TRUE(b->received.empty());
+  EXPECT_EQ(b->link->sealing_counters().senders_verified, 0u);
 }
 
 TEST_F(SealingLinkTest, EvictsTheLeastRecentlyVerifiedSenderAtTheBound) {

@@ -56,6 +56,13 @@ void Add(const SealingCounters& from, SealingCounters* to) {
   to->too_old += from.too_old;
   to->windows += from.windows;
   to->windows_evicted += from.windows_evicted;
+  to->challenges_sent += from.challenges_sent;
+  to->responses_sent += from.responses_sent;
+  to->senders_verified += from.senders_verified;
+  to->held += from.held;
+  to->held_dropped += from.held_dropped;
+  to->unanswered += from.unanswered;
+  to->pending += from.pending;
 }
 
 absl::StatusOr<bool> GetFlag(const EnvironmentLookup& env, absl::string_view name) {
@@ -87,12 +94,18 @@ absl::StatusOr<SecurityOptions> SecurityOptionsFromEnvironment(
 
 struct SealingLinks::State {
   State(network::LinkFactory& i, const SecurityOptions& o, uint64_t n, Clock& c)
-      : inner(i), options(o), network_id(n), clock(c) {}
+      : inner(i),
+        options(o),
+        network_id(n),
+        clock(c),
+        freshness(internal::MakeFreshness(o.max_senders, c)) {}
 
   network::LinkFactory& inner;
   const SecurityOptions options;
   const uint64_t network_id;
   Clock& clock;
+  // The links' replay windows and challenges, shared.
+  const std::shared_ptr<internal::Freshness> freshness;
 
   mutable Mutex mu;
   std::shared_ptr<const Keyring> keyring ABSL_GUARDED_BY(mu);
@@ -100,6 +113,8 @@ struct SealingLinks::State {
   uint64_t rereads ABSL_GUARDED_BY(mu) = 0;
   uint64_t reread_failures ABSL_GUARDED_BY(mu) = 0;
   bool stopping ABSL_GUARDED_BY(mu) = false;
+  // Whether a link sends the challenges: the first opened without a group.
+  bool have_challenger ABSL_GUARDED_BY(mu) = false;
   // The watcher's own.
   FileSignature signature;
   std::thread watcher;
@@ -180,8 +195,13 @@ absl::StatusOr<std::unique_ptr<network::DatagramLink>> SealingLinks::Open(
   // Made and registered under the lock, so that no reread falls in between.
   MutexLock lock(&s.mu);
   sealing.keyring = s.keyring;
+  // Challenges go from a link of the endpoint's own address, not from one bound to a
+  // multicast port that other endpoints share, so that the responses come back to it.
+  const bool challenger = groups.empty() && !s.have_challenger;
   GLUE_ASSIGN_OR_RETURN(std::unique_ptr<SealingLink> link,
-                        SealingLink::Create(std::move(inner), sealing, s.clock));
+                        SealingLink::CreateShared(std::move(inner), sealing, s.clock,
+                                                  s.freshness, executor, challenger));
+  s.have_challenger = s.have_challenger || challenger;
   std::erase_if(s.links, [](const auto& weak) { return weak.expired(); });
   s.links.push_back(link->state_);
   return link;
@@ -221,6 +241,7 @@ SealingLinks::Counters SealingLinks::counters() const {
   Counters counters;
   counters.rereads = state_->rereads;
   counters.reread_failures = state_->reread_failures;
+  counters.links = internal::CountersOf(*state_->freshness);
   for (const std::weak_ptr<internal::SealingState>& weak : state_->links) {
     if (std::shared_ptr<internal::SealingState> link = weak.lock()) {
       Add(internal::CountersOf(*link), &counters.links);

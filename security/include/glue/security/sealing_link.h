@@ -9,22 +9,33 @@
 //   GLUE_ASSIGN_OR_RETURN(auto link, SealingLink::Create(std::move(socket), options));
 //   link->SetKeyring(reread);  // a rotation: any thread, while traffic flows
 //
-// What it does not do yet: a receiver that has no replay window for a sender
-// incarnation (a new peer, or any peer after the receiver's own restart) accepts that
-// incarnation's first datagrams on the strength of the tag alone. So a datagram
-// captured before a receiver restarted can be replayed into it once, as long as the
-// sender incarnation it names is not in the receiver's windows. Closing that gap needs
-// a freshness challenge answered by the sender before its traffic beyond discovery's
-// first exchange is accepted; that exchange belongs to a later change of this link.
+// Freshness. A receiver accepts a sender incarnation's datagrams only once that
+// incarnation has shown it is running now: the first verified datagram of an
+// incarnation the receiver has no replay window for (a new peer, or every peer after
+// the receiver's own restart) is held, and a challenge (a random nonce, sealed) goes to
+// its source. The sender answers with a response, sealed, carrying the nonce; its
+// sequence is the sender's current one, at which the receiver starts the window. The
+// held datagrams then go up if the window takes them (within kReplayWindowSize
+// sequences below the response's, each once). So a datagram captured before the
+// receiver restarted cannot be replayed into it, and one of an incarnation no longer
+// running is never accepted. The cost: one round trip before the first datagram of
+// each new sender goes up. Bounds: kMaxHeldPerSender datagrams held per incarnation,
+// kMaxHeldBytes in all, kMaxPendingSenders incarnations awaiting an answer (the oldest
+// is dropped for a new one); unanswered for kChallengeTimeout, an incarnation's held
+// datagrams are dropped. Each is counted; the layers above send again what they need.
+// Challenges and responses skip the replay window: a replayed challenge draws a
+// response that matches no nonce, and a replayed response matches none.
 #ifndef GLUE_SECURITY_SEALING_LINK_H_
 #define GLUE_SECURITY_SEALING_LINK_H_
 
+#include <boost/asio/any_io_executor.hpp>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/time/time.h"
 #include "absl/types/span.h"
 #include "glue/base/clock.h"
 #include "glue/network/link.h"
@@ -34,7 +45,17 @@ namespace glue::security {
 class SealingLinks;
 namespace internal {
 struct SealingState;
+struct Freshness;
 }  // namespace internal
+
+// The bounds of freshness challenges (see above).
+inline constexpr size_t kMaxHeldPerSender = 64;
+inline constexpr size_t kMaxHeldBytes = size_t{4} << 20;
+inline constexpr size_t kMaxPendingSenders = 256;
+inline constexpr absl::Duration kChallengeTimeout = absl::Seconds(2);
+// A challenge is sent again, at most this often, while datagrams of its incarnation
+// keep coming unanswered.
+inline constexpr absl::Duration kChallengeResendInterval = absl::Milliseconds(250);
 
 // SealingOptions say how a SealingLink seals and what it accepts.
 struct SealingOptions {
@@ -77,6 +98,17 @@ struct SealingCounters {
   // Replay windows kept now, and those evicted at max_senders.
   uint64_t windows = 0;
   uint64_t windows_evicted = 0;
+  // Freshness: challenges sent (again, too), responses sent to others' challenges,
+  // sender incarnations that answered, datagrams held for an answer, held datagrams
+  // dropped at a bound or unanswered, incarnations given up unanswered (or pushed out
+  // at kMaxPendingSenders), and those awaiting an answer now.
+  uint64_t challenges_sent = 0;
+  uint64_t responses_sent = 0;
+  uint64_t senders_verified = 0;
+  uint64_t held = 0;
+  uint64_t held_dropped = 0;
+  uint64_t unanswered = 0;
+  uint64_t pending = 0;
 
   uint64_t refused() const {
     return not_sealed + unsupported_version + truncated + unknown_key_id + tag_mismatch +
@@ -88,7 +120,11 @@ namespace internal {
 // For SealingLinks, which holds the states of the links it opened: a link's
 // SetKeyring and sealing_counters, on its state.
 void SetKeyringOf(SealingState& state, std::shared_ptr<const Keyring> keyring);
+// The counters of sending (sealed, sent_unsealed, too_large) of one link, and those of
+// receiving, which the links of one SealingLinks share.
 SealingCounters CountersOf(const SealingState& state);
+SealingCounters CountersOf(const Freshness& freshness);
+std::shared_ptr<Freshness> MakeFreshness(size_t max_senders, Clock& clock);
 }  // namespace internal
 
 // SealingLink is a DatagramLink with the same threading contract: Send, SendBatch,
@@ -144,6 +180,17 @@ class SealingLink final : public network::DatagramLink {
  private:
   friend class SealingLinks;  // which keeps every link's state to swap its keyring
   explicit SealingLink(std::shared_ptr<internal::SealingState> state);
+
+  // For SealingLinks: a link whose replay windows and challenges are shared with the
+  // other links of one endpoint (`freshness`), so that a datagram is fresh once
+  // whichever of them it reaches. Its receive handler runs on `executor` (datagrams
+  // held for a challenge answered on another link are posted there). `challenger`:
+  // challenges of all the links go from this one, whose address is the endpoint's own
+  // (not a multicast port that other endpoints share), so the responses come to it.
+  static absl::StatusOr<std::unique_ptr<SealingLink>> CreateShared(
+      std::unique_ptr<network::DatagramLink> inner, const SealingOptions& options,
+      Clock& clock, std::shared_ptr<internal::Freshness> freshness,
+      const boost::asio::any_io_executor& executor, bool challenger);
 
   // Shared with the SealingLinks that opened the link, which holds it weakly.
   const std::shared_ptr<internal::SealingState> state_;
