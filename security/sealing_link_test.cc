@@ -12,6 +12,7 @@
 #include "glue/base/status_matchers.h"
 #include "glue/security/keyring.h"
 #include "glue/security/sealer.h"
+#include "glue/security/memory_link.h"
 #include "glue/security/test_keyring.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -28,63 +29,10 @@ using network::ReceivedDatagram;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 
+using testing::MemoryLink;
+using testing::WireDatagram;
+
 constexpr uint64_t kNetwork = 11;
-
-// WireDatagram is one datagram a MemoryLink sent, as it went out.
-struct WireDatagram {
-  Address source;
-  Address destination;
-  std::vector<uint8_t> bytes;
-};
-
-// MemoryLink is a DatagramLink with no network: it records what it sends (from any
-// thread), and a test hands it datagrams with Deliver, on the test's thread.
-class MemoryLink final : public DatagramLink {
- public:
-  explicit MemoryLink(Address self) : self_(self) {}
-
-  void Deliver(const WireDatagram& d) {
-    if (handler_) handler_(ReceivedDatagram{d.source, d.destination, d.bytes});
-  }
-  std::vector<WireDatagram> sent() const {
-    MutexLock lock(&mu_);
-    return sent_;
-  }
-  void ClearSent() {
-    MutexLock lock(&mu_);
-    sent_.clear();
-  }
-
-  absl::Status Start(ReceiveHandler handler) override {
-    handler_ = std::move(handler);
-    return absl::OkStatus();
-  }
-  void Stop() override { handler_ = nullptr; }
-  absl::Status Send(const Address& destination,
-                    absl::Span<const uint8_t> bytes) override {
-    MutexLock lock(&mu_);
-    sent_.push_back({self_, destination, {bytes.begin(), bytes.end()}});
-    ++counters_.datagrams_sent;
-    return absl::OkStatus();
-  }
-  absl::StatusOr<size_t> SendBatch(
-      absl::Span<const OutgoingDatagram> datagrams) override {
-    for (const OutgoingDatagram& d : datagrams) (void)Send(d.destination, d.bytes);
-    return datagrams.size();
-  }
-  Address local_address() const override { return self_; }
-  network::LinkCounters counters() const override {
-    MutexLock lock(&mu_);
-    return counters_;
-  }
-
- private:
-  const Address self_;
-  ReceiveHandler handler_;
-  mutable Mutex mu_;
-  std::vector<WireDatagram> sent_ ABSL_GUARDED_BY(mu_);
-  network::LinkCounters counters_ ABSL_GUARDED_BY(mu_);
-};
 
 // SharedKeyring is TestKeyring(ids), to share with a SealingLink.
 std::shared_ptr<const Keyring> SharedKeyring(std::initializer_list<std::string> ids) {
