@@ -6,6 +6,8 @@
 #   2. the unicast rendezvous example: the same through 127.0.0.1:27320;
 #   2b. the multicast example again with 30% of the datagrams lost (and some
 #       duplicated, reordered and corrupted), messages that expire after 5 s;
+#   2c. the multicast example again, the four sealing every datagram under a shared
+#       keyring, while a fifth subscriber without it receives nothing and sees nobody;
 #   3. the network and serialization layers exchanging frames over a lossy link;
 #   4. a replicated model shared by three simple_endpoints (-model): one is cut off
 #      by a partition while both sides write, and after the heal the three states are
@@ -79,6 +81,19 @@ run_example "multicast again, every endpoint losing 30% of the datagrams it send
    duplicated, 5% reordered, 1% corrupted); messages expire after 5 s" \
   "GLUE_FAULT_LOSS=0.3 GLUE_FAULT_DUPLICATE=0.02 GLUE_FAULT_REORDER=0.05
    GLUE_FAULT_CORRUPT=0.01" "" "" -expiry 5000
+(umask 077; scripts/make_key.sh demo >"$out/keyring")
+GLUE_ENDPOINT_NAME=outsider "$endpoint" >"$out/outsider" 2>"$out/outsider.log" &
+outsider=$!
+run_example "multicast again, the four endpoints sealing every datagram under a shared
+   keyring (GLUE_KEYRING_FILE); meanwhile an outsider without it subscribes to the
+   same topic" "GLUE_KEYRING_FILE=$out/keyring" "" ""
+kill -TERM "$outsider"
+wait "$outsider" 2>/dev/null
+echo "outsider (no keyring): received" \
+  "$(sed -n 's/^final .* received=\([0-9]*\) .*/\1/p' "$out/outsider") message(s)," \
+  "added $(grep -c '^added ' "$out/outsider") peer(s)"
+grep -E 'security: (every datagram sealed|refused .*\(not sealed\))' "$out/1.log" |
+  sed 's/^/endpoint1 log: /'
 echo
 echo "== the network and serialization layers: frames over a link that loses 10%"
 build/cmd/loopback_exchange "$@" || echo "demo.sh: the exchange reported a problem" >&2
