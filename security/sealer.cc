@@ -57,9 +57,14 @@ void InitSodium() {
 // (draft-irtf-cfrg-xchacha-03): HChaCha20 of the key and the nonce's first 16 bytes
 // gives a subkey, under which ChaCha20-Poly1305 (RFC 8439) runs with the 12-byte nonce
 // 0 0 0 0 followed by the nonce's last 8 bytes. libsodium derives the subkey; OpenSSL
-// does the bulk work, two to three times as fast on CPUs with AVX-512 (BENCHMARKS.md,
-// "Sealing"). The bytes are libsodium's to the bit (sealer_test checks it both ways).
+// does the bulk work from kOpenSslFromBytes, two to three times as fast as libsodium on
+// CPUs with AVX-512 (BENCHMARKS.md, "Sealing"). The bytes are libsodium's to the bit
+// (sealer_test checks it both ways).
 constexpr size_t kSubkeyNoncePart = 16;
+// Below this many payload bytes libsodium's ChaCha20-Poly1305 does the work too: it
+// needs no context set up, which for small datagrams costs more than the cipher
+// (BENCHMARKS.md, "Sealing").
+constexpr size_t kOpenSslFromBytes = 512;
 constexpr size_t kIetfNonceBytes = 12;
 
 std::array<uint8_t, kIetfNonceBytes> IetfNonce(const uint8_t* nonce) {
@@ -193,8 +198,14 @@ absl::StatusOr<size_t> Sealer::Seal(absl::Span<const uint8_t> payload,
   PutFixed64(next_sequence_, nonce + nonce_prefix_.size());
   const AssociatedData ad(out.first(header_size), network_id_);
   uint8_t* ciphertext = out.data() + header_size;
-  if (!context_->encrypt.Run(subkey_, IetfNonce(nonce).data(), ad, payload.data(),
-                             payload.size(), ciphertext, ciphertext + payload.size())) {
+  const std::array<uint8_t, kIetfNonceBytes> iv = IetfNonce(nonce);
+  if (payload.size() < kOpenSslFromBytes) {
+    crypto_aead_chacha20poly1305_ietf_encrypt_detached(
+        ciphertext, ciphertext + payload.size(), nullptr, payload.data(), payload.size(),
+        ad.data(), ad.size(), nullptr, iv.data(), subkey_.data());
+  } else if (!context_->encrypt.Run(subkey_, iv.data(), ad, payload.data(),
+                                    payload.size(), ciphertext,
+                                    ciphertext + payload.size())) {
     return absl::InternalError("OpenSSL's ChaCha20-Poly1305 failed to seal");
   }
   ++next_sequence_;
@@ -264,9 +275,14 @@ OpenOutcome Opener::Open(const SealedDatagram& sealed, absl::Span<uint8_t> out,
   std::array<uint8_t, kTagBytes> tag;
   const size_t size = sealed.payload_bytes();
   std::memcpy(tag.data(), sealed.ciphertext.data() + size, kTagBytes);
+  const std::array<uint8_t, kIetfNonceBytes> iv = IetfNonce(nonce);
   const bool verified =
-      ThreadDecryptContext().Run(subkey, IetfNonce(nonce).data(), ad,
-                                 sealed.ciphertext.data(), size, out.data(), tag.data());
+      size < kOpenSslFromBytes
+          ? crypto_aead_chacha20poly1305_ietf_decrypt_detached(
+                out.data(), nullptr, sealed.ciphertext.data(), size, tag.data(),
+                ad.data(), ad.size(), iv.data(), subkey.data()) == 0
+          : ThreadDecryptContext().Run(subkey, iv.data(), ad, sealed.ciphertext.data(),
+                                       size, out.data(), tag.data());
   sodium_memzero(subkey.data(), subkey.size());
   if (!verified) {
     // Nothing of a forgery's plaintext is left for a caller to misuse.

@@ -106,13 +106,14 @@ TEST(Sealer, WritesTheDocumentedHeader) {
 
 // The cipher is libsodium's crypto_aead_xchacha20poly1305_ietf to the bit, whichever
 // library does the work: libsodium opens what a Sealer seals, and an Opener what
-// libsodium seals, at sizes around the cipher's 64-byte blocks.
+// libsodium seals, at sizes around the cipher's 64-byte blocks and where the work
+// moves from libsodium to OpenSSL (512 bytes).
 TEST(Sealer, IsLibsodiumsXChaCha20Poly1305BothWays) {
   const Keyring keyring = TestKeyring({"k1"});
   const Key& key = keyring.sending_key();
   Sealer sealer(&keyring, kNetworkId, kIncarnation);
   Opener opener(&keyring, kNetworkId);
-  for (size_t size : {0, 1, 63, 64, 65, 1000, 16384}) {
+  for (size_t size : {0, 1, 63, 64, 65, 511, 512, 513, 1000, 16384}) {
     SCOPED_TRACE(size);
     const std::vector<uint8_t> payload = Payload(size);
     const std::vector<uint8_t> datagram = Seal(sealer, payload);
