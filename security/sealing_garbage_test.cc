@@ -80,7 +80,7 @@ TEST_F(SealingGarbageTest, RandomBytesAreRefusedAndCounted) {
     if (!bytes.empty() && i % 4 != 0) bytes[0] = kSealedMagic;
     if (bytes.size() > 1 && i % 2 == 0) bytes[1] = kSealedVersion;
     if (bytes.size() > 2 && i % 8 == 2) bytes[2] = static_cast<uint8_t>(i % 3);
-    if (bytes.size() > 4 && i % 8 == 2) {
+    if (bytes.size() > 5 && i % 8 == 2) {
       bytes[3] = 2;
       bytes[4] = 'k';
       bytes[5] = static_cast<uint8_t>('1' + i % 2);
