@@ -1,6 +1,7 @@
-// Sealed datagrams: XChaCha20-Poly1305 (libsodium) over a datagram's bytes, with a
-// clear header authenticated alongside. In glue_security, beneath discovery: a
-// datagram is sealed just before it is sent and opened just after it is received.
+// Sealed datagrams: XChaCha20-Poly1305 (libsodium's bytes; the bulk work by OpenSSL 3
+// from 512 bytes) over a datagram's bytes, with a clear header authenticated alongside.
+// In glue_security, beneath discovery: a datagram is sealed just before it is sent and
+// opened just after it is received.
 //
 //   Sealer sealer(&keyring, network_id, RandomIncarnation());
 //   std::vector<uint8_t> out(payload.size() + sealer.overhead());

@@ -74,8 +74,9 @@ struct SealingOptions {
   // At most this many sender incarnations keep a replay window (128 bytes each, plus
   // the map's own). At the bound, a new incarnation whose datagram verifies evicts the
   // incarnation whose last datagram verified longest ago (counted as
-  // windows_evicted); if that sender is still alive, its next datagram starts a new
-  // window, so until then its older datagrams could be replayed once. Only a verified
+  // windows_evicted); if that sender is still alive, its next datagram is challenged
+  // again and its new window starts at the response's sequence, so its datagrams
+  // within kReplayWindowSize below that could be replayed once. Only a verified
   // datagram makes or refreshes a window: forgeries cannot evict anyone.
   size_t max_senders = 4096;
 };
