@@ -1,5 +1,6 @@
 #include "glue/endpoint/endpoint.h"
 
+#include <algorithm>
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <chrono>
@@ -283,6 +284,18 @@ absl::StatusOr<std::unique_ptr<model::Model>> Endpoint::OpenModel(
   std::erase_if(r.models, [](const model::Model::Handle& h) { return !h.Counters(); });
   r.models.push_back(m->handle());
   return m;
+}
+
+std::vector<discovery::Peer> Endpoint::Subscribers(absl::string_view topic,
+                                                   absl::string_view type) const {
+  const std::vector<uint64_t> ids = runtime_->topics->Subscribers(topic, type);
+  std::vector<discovery::Peer> subscribers;
+  for (discovery::Peer& peer : peers()) {
+    if (std::find(ids.begin(), ids.end(), peer.id) != ids.end()) {
+      subscribers.push_back(std::move(peer));
+    }
+  }
+  return subscribers;
 }
 
 EndpointCounters Endpoint::counters() const {

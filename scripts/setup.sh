@@ -23,6 +23,8 @@ packages=(
   libsodium-dev
   # OpenSSL 3's libcrypto: the bulk of that cipher's work (ChaCha20-Poly1305).
   libssl-dev
+  # CLI11: the glue command's parser of subcommands and flags (header-only).
+  libcli11-dev
   iproute2 util-linux
 )
 # The sanitizer and fuzzer builds use clang's runtime only when asked for.

@@ -554,6 +554,17 @@ absl::Status Topics::Publish(absl::string_view topic, absl::string_view type,
   return result;
 }
 
+std::vector<uint64_t> Topics::Subscribers(absl::string_view topic,
+                                          absl::string_view type) const {
+  internal::TopicsState& s = *state_;
+  MutexLock lock(&s.mu);
+  std::vector<uint64_t> ids;
+  for (const auto& [peer, peer_state] : s.peers) {
+    if (internal::Wants(peer_state.interest, topic, type)) ids.push_back(peer);
+  }
+  return ids;
+}
+
 TopicsCounters Topics::counters() const {
   TopicsCounters c;
   {

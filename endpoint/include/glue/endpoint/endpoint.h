@@ -193,6 +193,10 @@ class Endpoint {
 
   // peers returns the peers known now.
   std::vector<discovery::Peer> peers() const;
+  // Subscribers returns the peers that want messages of `topic` and `type` now (their
+  // latest interest matches): those a Publish would send to.
+  std::vector<discovery::Peer> Subscribers(absl::string_view topic,
+                                           absl::string_view type) const;
   EndpointCounters counters() const;
   const discovery::Config& config() const;
 

@@ -201,6 +201,11 @@ class Topics {
 
   TopicsCounters counters() const;
 
+  // Subscribers returns the ids of the peers whose latest interest wants messages of
+  // `topic` and `type` (local subscriptions aside), in no order: those a Publish now
+  // would send to. Any thread.
+  std::vector<uint64_t> Subscribers(absl::string_view topic, absl::string_view type) const;
+
   // What the layer above runs on, that of the message transport beneath. Any thread.
   // clock is the clock the stack reads: its time, and its alarms.
   Clock& clock() const;

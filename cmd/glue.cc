@@ -1,0 +1,577 @@
+// glue: publish, subscribe and watch peers from a shell, on the Endpoint API and the
+// GLUE_* variables like any application.
+//
+//   glue sub -t 'sensors/#' -v            # in one shell
+//   glue pub -t sensors/a -m hello        # in another: the first prints "sensors/a
+//   hello" seq 1000 | glue pub -t n -l           # one message a line glue peers --watch
+//   # endpoints joining and leaving glue keygen site-2026 >> keyring      # a key line
+//   for GLUE_KEYRING_FILE
+//
+// Exit status: 0 done; 1 a mistake of use (with the usage); 2 a configuration error (the
+// variable named); 3 pub found no subscriber within --wait-subscribers; 4 pub's
+// messages were not all acknowledged; 27 sub heard nothing for -W seconds (as
+// mosquitto_sub).
+#include <signal.h>
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <algorithm>
+#include <atomic>
+#include <cctype>
+#include <cstdio>
+#include <fstream>
+#include <iostream>
+#include <iterator>
+#include <memory>
+#include <optional>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/strings/escaping.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
+#include "glue/base/mutex.h"
+#include "glue/endpoint/endpoint.h"
+#include "glue/security/keyring.h"
+
+namespace glue::cmd {
+namespace {
+
+constexpr int kUsageError = 1;
+constexpr int kConfigurationError = 2;
+constexpr int kNoSubscriber = 3;
+constexpr int kNotAcknowledged = 4;
+constexpr int kTimedOut = 27;  // mosquitto_sub's status for -W
+// The type of messages when --type is not given, on both sides.
+constexpr char kDefaultType[] = "text";
+
+// Stopper is set by SIGINT or SIGTERM, or by the program itself, and awaited with a
+// deadline. The signals are blocked in every thread (the endpoint's included, made
+// after Arm) and taken by a thread of its own.
+class Stopper {
+ public:
+  void Arm() {
+    sigset_t signals;
+    sigemptyset(&signals);
+    sigaddset(&signals, SIGINT);
+    sigaddset(&signals, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+    waiter_ = std::thread([this, signals] {
+      const timespec tick{0, 100 * 1000 * 1000};
+      while (!stopped()) {
+        if (sigtimedwait(&signals, nullptr, &tick) > 0) Stop();
+      }
+    });
+  }
+  ~Stopper() {
+    Stop();
+    if (waiter_.joinable()) waiter_.join();
+  }
+  void Stop() {
+    MutexLock lock(&mu_);
+    stopped_ = true;
+    mu_.NotifyAll();
+  }
+  bool stopped() const {
+    MutexLock lock(&mu_);
+    return stopped_;
+  }
+  // Wakes the waiter (Await) without stopping.
+  void Poke() {
+    MutexLock lock(&mu_);
+    ++pokes_;
+    mu_.NotifyAll();
+  }
+  // Await waits until stopped, poked since `*seen`, or `deadline`; true when stopped.
+  bool Await(absl::Time deadline, uint64_t* seen) {
+    MutexLock lock(&mu_);
+    mu_.AwaitUntil(
+        [&]() ABSL_NO_THREAD_SAFETY_ANALYSIS { return stopped_ || pokes_ != *seen; },
+        deadline);
+    *seen = pokes_;
+    return stopped_;
+  }
+
+ private:
+  mutable Mutex mu_;
+  bool stopped_ ABSL_GUARDED_BY(mu_) = false;
+  uint64_t pokes_ ABSL_GUARDED_BY(mu_) = 0;
+  std::thread waiter_;
+};
+
+// Printable returns `bytes` as text when they are printable UTF-8 without control
+// characters (tabs aside), and otherwise escaped as C does ("\x01"), so that nothing a
+// publisher sends reaches a terminal raw.
+std::string Printable(absl::Span<const uint8_t> bytes) {
+  const std::string text(bytes.begin(), bytes.end());
+  for (unsigned char c : text) {
+    if ((c < 0x20 && c != '\t') || c == 0x7f) return absl::CHexEscape(text);
+  }
+  return text;
+}
+
+std::string JsonString(absl::string_view text) {
+  std::string out = "\"";
+  for (unsigned char c : text) {
+    switch (c) {
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      default:
+        if (c < 0x20 || c == 0x7f) {
+          absl::StrAppendFormat(&out, "\\u%04x", c);
+        } else {
+          out += static_cast<char>(c);
+        }
+    }
+  }
+  return out + "\"";
+}
+
+absl::StatusOr<std::unique_ptr<Endpoint>> MakeEndpoint(EndpointOptions options = {},
+                                                       bool from_environment = true) {
+  if (from_environment) {
+    absl::StatusOr<EndpointOptions> read = OptionsFromEnvironment();
+    if (!read.ok()) return read.status();
+    read->on_peer_added = std::move(options.on_peer_added);
+    read->on_peer_removed = std::move(options.on_peer_removed);
+    options = *std::move(read);
+  }
+  return Endpoint::Create(std::move(options));
+}
+
+int ConfigurationError(absl::string_view command, const absl::Status& status) {
+  std::fprintf(stderr, "glue %s: %s\n", std::string(command).c_str(),
+               std::string(status.message()).c_str());
+  return kConfigurationError;
+}
+
+// --- keygen ---
+
+int Keygen(const std::string& id) {
+  const bool id_ok = !id.empty() && id.size() <= security::kMaxKeyIdLength &&
+                     std::all_of(id.begin(), id.end(), [](unsigned char c) {
+                       return std::isalnum(c) || c == '-' || c == '_';
+                     });
+  if (!id_ok) {
+    std::fprintf(stderr,
+                 "glue keygen: ID '%s' must be 1 to %zu letters, digits, '-' or '_'\n",
+                 id.c_str(), security::kMaxKeyIdLength);
+    return kUsageError;
+  }
+  std::ifstream random("/dev/urandom", std::ios::binary);
+  std::string key(security::kKeyBytes, '\0');
+  if (!random.read(key.data(), static_cast<std::streamsize>(key.size()))) {
+    std::fprintf(stderr, "glue keygen: cannot read /dev/urandom\n");
+    return kConfigurationError;
+  }
+  const std::string line = absl::StrCat(id, " ", absl::Base64Escape(key));
+  // The line must read back as a keyring: that checks the id by the keyring's rules.
+  if (absl::StatusOr<security::Keyring> keyring =
+          security::ParseKeyring(line, "glue keygen");
+      !keyring.ok()) {
+    std::fprintf(stderr, "glue keygen: %s\n",
+                 std::string(keyring.status().message()).c_str());
+    return kUsageError;
+  }
+  std::printf("%s\n", line.c_str());
+  return 0;
+}
+
+// --- pub ---
+
+struct PubFlags {
+  std::string topic;
+  std::string type = kDefaultType;
+  std::optional<std::string> message;
+  std::optional<std::string> file;
+  bool lines = false;
+  bool stdin_whole = false;
+  bool empty = false;
+  double expiry_ms = 60000;
+  bool best_effort = false;
+  size_t history = 1;
+  size_t repeat = 1;
+  double repeat_delay = 0;
+  double wait_subscribers = 2;
+};
+
+int Pub(const PubFlags& f) {
+  const int sources =
+      f.message.has_value() + f.file.has_value() + f.lines + f.stdin_whole + f.empty;
+  if (sources != 1) {
+    std::fprintf(stderr,
+                 "glue pub: give exactly one of -m TEXT, -f FILE, -l, -s or -n\n");
+    return kUsageError;
+  }
+  std::vector<std::string> payloads;
+  if (f.message) payloads.push_back(*f.message);
+  if (f.empty) payloads.emplace_back();
+  if (f.file) {
+    std::ifstream in(*f.file, std::ios::binary);
+    if (!in) {
+      std::fprintf(stderr, "glue pub: cannot read %s\n", f.file->c_str());
+      return kUsageError;
+    }
+    payloads.emplace_back(std::istreambuf_iterator<char>(in),
+                          std::istreambuf_iterator<char>());
+  }
+  if (f.stdin_whole) {
+    payloads.emplace_back(std::istreambuf_iterator<char>(std::cin),
+                          std::istreambuf_iterator<char>());
+  }
+  Stopper stopper;
+  stopper.Arm();
+  absl::StatusOr<std::unique_ptr<Endpoint>> endpoint = MakeEndpoint();
+  if (!endpoint.ok()) return ConfigurationError("pub", endpoint.status());
+  Endpoint& e = **endpoint;
+  if (absl::Status started = e.Start(); !started.ok()) {
+    return ConfigurationError("pub", started);
+  }
+  // A subscriber first: a message published before anyone wants it goes nowhere
+  // (beyond the history a late subscriber gets).
+  const absl::Time give_up = absl::Now() + absl::Seconds(f.wait_subscribers);
+  std::vector<discovery::Peer> subscribers = e.Subscribers(f.topic, f.type);
+  uint64_t seen = 0;
+  while (subscribers.empty() && absl::Now() < give_up) {
+    if (stopper.Await(std::min(give_up, absl::Now() + absl::Milliseconds(10)), &seen))
+      break;
+    subscribers = e.Subscribers(f.topic, f.type);
+  }
+  if (subscribers.empty()) {
+    std::fprintf(stderr, "glue pub: no subscriber of %s (type %s) appeared within %gs\n",
+                 f.topic.c_str(), f.type.c_str(), f.wait_subscribers);
+    return kNoSubscriber;
+  }
+  const PublishOptions options{.reliable = !f.best_effort,
+                               .history_depth = f.history,
+                               .max_blocking = absl::Seconds(30)};
+  const absl::Duration expiry = absl::Milliseconds(f.expiry_ms);
+  auto publish = [&](const std::string& payload) {
+    return e.Publish(f.topic, f.type, expiry,
+                     absl::MakeConstSpan(reinterpret_cast<const uint8_t*>(payload.data()),
+                                         payload.size()),
+                     options);
+  };
+  for (size_t round = 0; round < f.repeat && !stopper.stopped(); ++round) {
+    if (round > 0 && f.repeat_delay > 0) {
+      stopper.Await(absl::Now() + absl::Seconds(f.repeat_delay), &seen);
+    }
+    if (f.lines) {
+      std::string line;
+      while (!stopper.stopped() && std::getline(std::cin, line)) {
+        if (absl::Status s = publish(line); !s.ok()) {
+          std::fprintf(stderr, "glue pub: %s\n", s.ToString().c_str());
+          return kNotAcknowledged;
+        }
+      }
+      continue;
+    }
+    for (const std::string& payload : payloads) {
+      if (absl::Status s = publish(payload); !s.ok()) {
+        std::fprintf(stderr, "glue pub: %s\n", s.ToString().c_str());
+        return kNotAcknowledged;
+      }
+    }
+  }
+  // Stop lingers until what was sent is acknowledged or the linger ends.
+  e.Stop();
+  const size_t unacknowledged =
+      e.counters().topics.messages.transport.bytes_unacknowledged;
+  if (!f.best_effort && unacknowledged > 0) {
+    std::vector<std::string> names;
+    for (const discovery::Peer& p : subscribers) names.push_back(p.name);
+    std::fprintf(stderr,
+                 "glue pub: %zu byte(s) not acknowledged within the linger "
+                 "(GLUE_LINGER_MILLISECONDS) by the subscribers known: %s\n",
+                 unacknowledged, absl::StrJoin(names, ", ").c_str());
+    return kNotAcknowledged;
+  }
+  return 0;
+}
+
+// --- sub ---
+
+struct SubFlags {
+  std::vector<std::string> filters;
+  std::string type = kDefaultType;
+  bool verbose = false;
+  size_t count = 0;    // 0: no end
+  double idle_s = 0;   // 0: no end
+  std::string format;  // -F
+  bool json = false;
+};
+
+// Formatted applies -F's format: %t topic, %p payload, %l payload length, %P publisher
+// name, %T receive time (RFC 3339), %h history (1 or 0), %y type, %% a percent sign.
+std::string Formatted(const std::string& format, const Message& m, absl::Time received) {
+  std::string out;
+  for (size_t i = 0; i < format.size(); ++i) {
+    if (format[i] != '%' || i + 1 == format.size()) {
+      out += format[i];
+      continue;
+    }
+    switch (format[++i]) {
+      case 't':
+        out += m.topic;
+        break;
+      case 'p':
+        out += Printable(m.payload);
+        break;
+      case 'l':
+        absl::StrAppend(&out, m.payload.size());
+        break;
+      case 'P':
+        out += m.publisher_name;
+        break;
+      case 'T':
+        out += absl::FormatTime(absl::RFC3339_full, received, absl::UTCTimeZone());
+        break;
+      case 'h':
+        out += m.history ? "1" : "0";
+        break;
+      case 'y':
+        out += m.type;
+        break;
+      case '%':
+        out += '%';
+        break;
+      default:
+        out += '%';
+        out += format[i];
+    }
+  }
+  return out;
+}
+
+int Sub(const SubFlags& f) {
+  Stopper stopper;
+  stopper.Arm();
+  absl::StatusOr<std::unique_ptr<Endpoint>> endpoint = MakeEndpoint();
+  if (!endpoint.ok()) return ConfigurationError("sub", endpoint.status());
+  Endpoint& e = **endpoint;
+  std::atomic<size_t> received = 0;
+  Mutex out_mu;
+  auto on_message = [&](const Message& m) {
+    const absl::Time now = absl::Now();
+    std::string line;
+    if (f.json) {
+      line = absl::StrCat(
+          "{\"topic\":", JsonString(m.topic), ",\"type\":", JsonString(m.type),
+          ",\"publisher\":", JsonString(m.publisher_name),
+          ",\"history\":", m.history ? "true" : "false", ",\"received\":",
+          JsonString(absl::FormatTime(absl::RFC3339_full, now, absl::UTCTimeZone())),
+          ",\"payload\":", JsonString(std::string(m.payload.begin(), m.payload.end())),
+          "}");
+    } else if (!f.format.empty()) {
+      line = Formatted(f.format, m, now);
+    } else if (f.verbose) {
+      line = absl::StrCat(m.topic, " ", Printable(m.payload));
+    } else {
+      line = Printable(m.payload);
+    }
+    {
+      MutexLock lock(&out_mu);
+      if (f.count > 0 && received.load() >= f.count) return;
+      std::fwrite(line.data(), 1, line.size(), stdout);
+      std::fputc('\n', stdout);
+      std::fflush(stdout);
+      ++received;
+    }
+    stopper.Poke();
+  };
+  for (const std::string& filter : f.filters) {
+    if (absl::Status s = e.Subscribe(filter, f.type, on_message); !s.ok()) {
+      std::fprintf(stderr, "glue sub: -t %s: %s\n", filter.c_str(),
+                   std::string(s.message()).c_str());
+      return kUsageError;
+    }
+  }
+  if (absl::Status started = e.Start(); !started.ok()) {
+    return ConfigurationError("sub", started);
+  }
+  uint64_t seen = 0;
+  size_t last = 0;
+  absl::Time idle_until = absl::Now() + absl::Seconds(f.idle_s);
+  for (;;) {
+    const absl::Time deadline = f.idle_s > 0 ? idle_until : absl::InfiniteFuture();
+    if (stopper.Await(deadline, &seen)) break;
+    if (f.count > 0 && received.load() >= f.count) break;
+    if (received.load() != last) {
+      last = received.load();
+      idle_until = absl::Now() + absl::Seconds(f.idle_s);
+    } else if (f.idle_s > 0 && absl::Now() >= idle_until) {
+      e.Stop();
+      std::fprintf(stderr, "glue sub: no message for %gs\n", f.idle_s);
+      return kTimedOut;
+    }
+  }
+  e.Stop();
+  return 0;
+}
+
+// --- peers ---
+
+int Peers(bool watch, bool json, double wait_s) {
+  Stopper stopper;
+  stopper.Arm();
+  Mutex out_mu;
+  auto print_event = [&](const char* what, const discovery::Peer& p, const char* reason) {
+    MutexLock lock(&out_mu);
+    if (json) {
+      std::printf("{\"event\":\"%s\",\"name\":%s,\"id\":%llu,\"address\":%s%s}\n", what,
+                  JsonString(p.name).c_str(), static_cast<unsigned long long>(p.id),
+                  JsonString(network::FormatAddress(p.data_address)).c_str(),
+                  reason != nullptr
+                      ? absl::StrCat(",\"reason\":", JsonString(reason)).c_str()
+                      : "");
+    } else {
+      std::printf("%s %s id=%llu address=%s%s\n", what, p.name.c_str(),
+                  static_cast<unsigned long long>(p.id),
+                  network::FormatAddress(p.data_address).c_str(),
+                  reason != nullptr ? absl::StrCat(" reason=", reason).c_str() : "");
+    }
+    std::fflush(stdout);
+  };
+  EndpointOptions options;
+  if (watch) {
+    options.on_peer_added = [&](const discovery::Peer& p) {
+      print_event("added", p, nullptr);
+    };
+    options.on_peer_removed = [&](const discovery::Peer& p, discovery::RemovalReason r) {
+      print_event("removed", p, std::string(discovery::RemovalReasonName(r)).c_str());
+    };
+  }
+  absl::StatusOr<std::unique_ptr<Endpoint>> endpoint = MakeEndpoint(std::move(options));
+  if (!endpoint.ok()) return ConfigurationError("peers", endpoint.status());
+  Endpoint& e = **endpoint;
+  if (absl::Status started = e.Start(); !started.ok()) {
+    return ConfigurationError("peers", started);
+  }
+  uint64_t seen = 0;
+  if (watch) {
+    while (!stopper.Await(absl::InfiniteFuture(), &seen)) {
+    }
+    e.Stop();
+    return 0;
+  }
+  // The peers known after a period of announcements.
+  stopper.Await(absl::Now() + absl::Seconds(wait_s), &seen);
+  std::vector<discovery::Peer> peers = e.peers();
+  std::sort(peers.begin(), peers.end(),
+            [](const auto& a, const auto& b) { return a.name < b.name; });
+  for (const discovery::Peer& p : peers) {
+    if (json) {
+      std::printf("{\"name\":%s,\"id\":%llu,\"address\":%s,\"providers\":%s}\n",
+                  JsonString(p.name).c_str(), static_cast<unsigned long long>(p.id),
+                  JsonString(network::FormatAddress(p.data_address)).c_str(),
+                  JsonString(absl::StrJoin(p.providers, ",")).c_str());
+    } else {
+      std::printf("%-24s id=%-20llu %-22s %s\n", p.name.c_str(),
+                  static_cast<unsigned long long>(p.id),
+                  network::FormatAddress(p.data_address).c_str(),
+                  absl::StrJoin(p.providers, ",").c_str());
+    }
+  }
+  e.Stop();
+  return 0;
+}
+
+int Main(int argc, char** argv) {
+  CLI::App app{
+      "glue: publish, subscribe and watch peers from a shell (brokerless, on "
+      "the GLUE_* variables)",
+      "glue"};
+  app.require_subcommand(1);
+  app.footer(
+      "Examples:\n"
+      "  glue sub -t 'sensors/#' -v\n"
+      "  glue pub -t sensors/a -m hello\n"
+      "  seq 1000 | glue pub -t n -l\n"
+      "  glue peers --watch\n"
+      "  glue keygen site-2026 >> keyring\n"
+      "Exit status: 0 done, 1 a mistake of use, 2 a configuration error, 3 no "
+      "subscriber (pub), 4 not acknowledged (pub), 27 nothing for -W seconds (sub).");
+
+  PubFlags pub;
+  CLI::App* pub_cmd = app.add_subcommand("pub", "publish one message or several");
+  pub_cmd->add_option("-t,--topic", pub.topic, "the topic")->required();
+  pub_cmd->add_option("--type", pub.type, "the type (default text)");
+  pub_cmd->add_option("-m,--message", pub.message, "the message's text");
+  pub_cmd->add_option("-f,--file", pub.file, "a file as one message");
+  pub_cmd->add_flag("-l,--lines", pub.lines, "one message a line of standard input");
+  pub_cmd->add_flag("-s,--stdin", pub.stdin_whole,
+                    "all of standard input as one message");
+  pub_cmd->add_flag("-n,--null", pub.empty, "an empty message");
+  pub_cmd->add_option("--expiry", pub.expiry_ms, "milliseconds the message lives")
+      ->check(CLI::Range(1.0, 86400000.0));
+  pub_cmd->add_flag("--best-effort", pub.best_effort, "send once, unacknowledged");
+  pub_cmd->add_option("--history", pub.history, "messages kept for late subscribers")
+      ->check(CLI::Range(0, 1024));
+  pub_cmd->add_option("--repeat", pub.repeat, "send the message(s) N times")
+      ->check(CLI::Range(1, 1000000));
+  pub_cmd->add_option("--repeat-delay", pub.repeat_delay, "seconds between repeats")
+      ->check(CLI::Range(0.0, 3600.0));
+  pub_cmd
+      ->add_option("--wait-subscribers", pub.wait_subscribers,
+                   "seconds to wait for a subscriber (default 2)")
+      ->check(CLI::Range(0.0, 3600.0));
+  pub_cmd->footer("Example: glue pub -t sensors/a -m hello");
+
+  SubFlags sub;
+  CLI::App* sub_cmd = app.add_subcommand("sub", "print the messages of topics");
+  sub_cmd->add_option("-t,--topic", sub.filters, "a topic filter (+ and # wildcards)")
+      ->required();
+  sub_cmd->add_option("--type", sub.type, "the type (default text)");
+  sub_cmd->add_flag("-v,--verbose", sub.verbose, "print the topic before the payload");
+  sub_cmd->add_option("-C,--count", sub.count, "exit after COUNT messages");
+  sub_cmd
+      ->add_option("-W,--timeout", sub.idle_s,
+                   "exit with 27 after SECONDS without a message")
+      ->check(CLI::Range(0.0, 86400.0));
+  sub_cmd->add_option("-F,--format", sub.format,
+                      "%t topic, %p payload, %l length, %P publisher, %T time, %h "
+                      "history, %y type");
+  sub_cmd->add_flag("--json", sub.json, "one JSON object a message");
+  sub_cmd->footer("Example: glue sub -t 'sensors/#' -v");
+
+  bool watch = false, json = false;
+  double wait_s = 1.5;
+  CLI::App* peers_cmd = app.add_subcommand("peers", "the endpoints this one finds");
+  peers_cmd->add_flag("--watch", watch, "print peers joining and leaving until Ctrl-C");
+  peers_cmd->add_flag("--json", json, "one JSON object a line");
+  peers_cmd
+      ->add_option("--wait", wait_s, "seconds to listen before listing (default 1.5)")
+      ->check(CLI::Range(0.0, 3600.0));
+
+  std::string key_id;
+  CLI::App* keygen_cmd =
+      app.add_subcommand("keygen", "a new key line for a keyring file");
+  keygen_cmd->add_option("ID", key_id, "the key's id: letters, digits, - and _")
+      ->required();
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& error) {
+    const int code = app.exit(error);
+    return code == 0 ? 0 : kUsageError;
+  }
+  if (*pub_cmd) return Pub(pub);
+  if (*sub_cmd) return Sub(sub);
+  if (*peers_cmd) return Peers(watch, json, wait_s);
+  if (*keygen_cmd) return Keygen(key_id);
+  return kUsageError;
+}
+
+}  // namespace
+}  // namespace glue::cmd
+
+int main(int argc, char** argv) { return glue::cmd::Main(argc, argv); }
