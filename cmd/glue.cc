@@ -47,7 +47,7 @@ constexpr int kConfigurationError = 2;
 constexpr int kNoSubscriber = 3;
 constexpr int kNotAcknowledged = 4;
 constexpr int kTimedOut = 27;  // mosquitto_sub's status for -W
-// The type of messages when --type is not given, on both sides.
+// The type of what pub sends when --type is not given; sub takes any type unless told.
 constexpr char kDefaultType[] = "text";
 
 // Stopper is set by SIGINT or SIGTERM, or by the program itself, and awaited with a
@@ -302,7 +302,7 @@ int Pub(const PubFlags& f) {
 
 struct SubFlags {
   std::vector<std::string> filters;
-  std::string type = kDefaultType;
+  std::string type{topics::kAnyType};
   bool verbose = false;
   size_t count = 0;    // 0: no end
   double idle_s = 0;   // 0: no end
@@ -530,7 +530,7 @@ int Main(int argc, char** argv) {
   CLI::App* sub_cmd = app.add_subcommand("sub", "print the messages of topics");
   sub_cmd->add_option("-t,--topic", sub.filters, "a topic filter (+ and # wildcards)")
       ->required();
-  sub_cmd->add_option("--type", sub.type, "the type (default text)");
+  sub_cmd->add_option("--type", sub.type, "only messages of this type (default: any)");
   sub_cmd->add_flag("-v,--verbose", sub.verbose, "print the topic before the payload");
   sub_cmd->add_option("-C,--count", sub.count, "exit after COUNT messages");
   sub_cmd

@@ -44,6 +44,18 @@ printf 'a\001z' | "$glue" pub -t bin -s --wait-subscribers 10
 wait $sub
 check "a binary payload is escaped" 'a\x01z' "$(cat "$out/binary")"
 
+# Without --type, sub takes every type; with it, only that one.
+"$glue" sub -t 'typed/#' -C 2 -W 20 -F '%t %y %p' >"$out/any" &
+sub=$!
+"$glue" sub -t 'typed/#' --type t.B -C 1 -W 20 -F '%t %y %p' >"$out/one" &
+one=$!
+"$glue" pub -t typed/a --type t.A -m 1 --wait-subscribers 10
+"$glue" pub -t typed/b --type t.B -m 2 --wait-subscribers 10
+wait $sub $one
+check "sub without --type takes every type" "typed/a t.A 1
+typed/b t.B 2" "$(cat "$out/any")"
+check "sub --type takes that type only" "typed/b t.B 2" "$(cat "$out/one")"
+
 "$glue" pub -t nobody -m x --wait-subscribers 0.3 2>"$out/err"
 check "pub with no subscriber exits 3" 3 $?
 "$glue" sub -t quiet -W 0.5 2>"$out/err"

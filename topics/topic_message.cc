@@ -52,8 +52,9 @@ absl::StatusOr<Interest> DecodeInterest(ByteReader& reader) {
   GLUE_ASSIGN_OR_RETURN(interest.epoch, reader.Varint("epoch"));
   GLUE_ASSIGN_OR_RETURN(const uint64_t count,
                         reader.Varint("count", 64, kMaxInterestEntries));
-  // Each entry takes at least four bytes: no count promises more than remain.
-  if (count > reader.rest().size() / 4) {
+  // Each entry takes at least three bytes (a filter of one byte, a type of any type:
+  // empty): no count promises more than remain.
+  if (count > reader.rest().size() / 3) {
     return absl::InvalidArgumentError(absl::StrCat("topic message: count ", count,
                                                    " of interest entries in ",
                                                    reader.rest().size(), " bytes"));
@@ -66,7 +67,10 @@ absl::StatusOr<Interest> DecodeInterest(ByteReader& reader) {
       return Context(s, absl::StrCat("entry ", i));
     }
     GLUE_ASSIGN_OR_RETURN(entry.type, reader.String("type"));
-    if (absl::Status s = ValidateTypeName(entry.type); !s.ok()) {
+    // Empty: a subscription of any type (kAnyType).
+    if (absl::Status s =
+            entry.type.empty() ? absl::OkStatus() : ValidateTypeName(entry.type);
+        !s.ok()) {
       return Context(s, absl::StrCat("entry ", i));
     }
     interest.entries.push_back(std::move(entry));

@@ -82,7 +82,9 @@ TEST(TopicMessage, InterestsRoundTrip) {
       .version = 7,
       .epoch = 1'700'000'000'000'000,
       .reply_wanted = true,
-      .entries = {{"#", "any"}, {"sensors/+/temperature", "t.Celsius"}}};
+      // The last of any type (kAnyType): an empty type.
+      .entries = {
+          {"#", "any"}, {"sensors/+/temperature", "t.Celsius"}, {"s/#", ""}, {"n", ""}}};
   absl::StatusOr<TopicMessage> decoded = DecodeTopicMessage(EncodeInterest(interest));
   ASSERT_OK(decoded);
   const Interest& i = std::get<Interest>(*decoded);

@@ -51,7 +51,9 @@ Interest CurrentInterest(const State& s) ABSL_EXCLUSIVE_LOCKS_REQUIRED(s.mu) {
 
 bool Wants(const Interest& interest, absl::string_view topic, absl::string_view type) {
   for (const InterestEntry& entry : interest.entries) {
-    if (entry.type == type && TopicMatches(entry.filter, topic)) return true;
+    if ((entry.type.empty() || entry.type == type) && TopicMatches(entry.filter, topic)) {
+      return true;
+    }
   }
   return false;
 }
@@ -84,7 +86,7 @@ size_t DeliverLocally(const std::shared_ptr<State>& state, absl::string_view top
   std::shared_ptr<const PendingMessage> message;
   size_t wanted = 0;
   for (const auto& [filter, sub] : state->subscriptions) {
-    if (sub->type == type && TopicMatches(sub->filter, topic)) {
+    if ((sub->type.empty() || sub->type == type) && TopicMatches(sub->filter, topic)) {
       if (message == nullptr) message = make();
       Post(state, sub, message, inline_calls);
       ++wanted;
@@ -467,7 +469,7 @@ void Topics::RemovePeerListener(const discovery::PeerListener* listener) {
 absl::Status Topics::Subscribe(absl::string_view filter, absl::string_view type,
                                MessageCallback callback) {
   GLUE_RETURN_IF_ERROR(ValidateTopicFilter(filter));
-  GLUE_RETURN_IF_ERROR(ValidateTypeName(type));
+  if (type != kAnyType) GLUE_RETURN_IF_ERROR(ValidateTypeName(type));
   internal::TopicsState& s = *state_;
   MutexLock lock(&s.mu);
   if (s.stopped) return absl::FailedPreconditionError("topics stopped");
@@ -478,7 +480,8 @@ absl::Status Topics::Subscribe(absl::string_view filter, absl::string_view type,
     return absl::ResourceExhaustedError(absl::StrCat(
         "max_subscriptions = ", s.options.max_subscriptions, " subscriptions held"));
   }
-  if (!IsWildcardFilter(filter)) {
+  // A subscription of any type does not fix its topic's type.
+  if (type != kAnyType && !IsWildcardFilter(filter)) {
     const absl::string_view in_use = internal::TypeInUse(s, filter);
     if (!in_use.empty() && in_use != type)
       return internal::TypeConflict(filter, type, in_use);

@@ -75,6 +75,7 @@ struct Got {
   uint64_t sequence;
   bool history;
   std::string payload;
+  std::string type;
 };
 
 // Node is one Topics under test, over the rest of its stack, and what its
@@ -105,7 +106,7 @@ struct Node : transport::testing::Observed, discovery::PeerListener {
     return [this](const Message& m) {
       MutexLock lock(&mu);
       got.push_back({m.topic, m.publisher_id, m.publisher_epoch, m.sequence, m.history,
-                     std::string(m.payload.begin(), m.payload.end())});
+                     std::string(m.payload.begin(), m.payload.end()), m.type});
     };
   }
 };
@@ -441,6 +442,41 @@ TEST_F(TopicsTest, WildcardsMatchLevelsAndTypesMustAgree) {
   EXPECT_EQ(got[0].topic, "sensors/kitchen/temperature");
   EXPECT_EQ(got[1].topic, "sensors/cellar/temperature");
   EXPECT_EQ(a->topics->counters().sent, 2u);  // the others never left a
+}
+
+// A subscription of any type (kAnyType) takes every type, from peers and from its own
+// endpoint, and fixes no topic's type: its endpoint may still publish one.
+TEST_F(TopicsTest, ASubscriptionOfAnyTypeTakesEveryTypeHereAndFromPeers) {
+  Node* a = Add(1);
+  Node* b = Add(2);
+  ASSERT_TRUE(a && b);
+  ASSERT_TRUE(Connect(a, b));
+  ASSERT_TRUE(Exchanged({a, b}));
+  ASSERT_TRUE(SubscribeSeen(b, a, "sensors/#", kAnyType, b->Record()));
+  EXPECT_EQ(a->topics->Subscribers("sensors/x", "t.Celsius").size(), 1u);
+  EXPECT_EQ(a->topics->Subscribers("other", "t.Celsius").size(), 0u);
+  ASSERT_TRUE(SubscribeSeen(b, a, "m", kAnyType, b->Record()));
+  EXPECT_EQ(a->topics->Subscribers("m", "text").size(), 1u);
+  // Subscribed before the peers meet: the first interest carries it, its one entry in
+  // three bytes (a one-byte filter, an empty type).
+  Node* c = Add(3);
+  ASSERT_TRUE(c);
+  ASSERT_OK(c->topics->Subscribe("k", kAnyType, c->Record()));
+  ASSERT_TRUE(Connect(a, c));
+  ASSERT_TRUE(Exchanged({a, c}));
+  ASSERT_TRUE(
+      RunUntil(io_, [&] { return !a->topics->Subscribers("k", "text").empty(); }));
+  const absl::Duration expiry = absl::Seconds(5);
+  ASSERT_OK(a->topics->Publish("sensors/a", "t.Celsius", expiry, Bytes("1")));
+  ASSERT_OK(a->topics->Publish("sensors/b", "t.Kelvin", expiry, Bytes("2")));
+  ASSERT_OK(b->topics->Publish("sensors/c", "text", expiry, Bytes("3")));  // local
+  ASSERT_OK(a->topics->Publish("other", "text", expiry, Bytes("4")));
+  ASSERT_TRUE(RunUntil(io_, [&] { return b->got_count() == 3; }));
+  std::vector<std::string> seen;
+  for (const Got& got : b->Snapshot()) seen.push_back(got.topic + " " + got.type);
+  EXPECT_THAT(seen, ::testing::UnorderedElementsAre(
+                        "sensors/a t.Celsius", "sensors/b t.Kelvin", "sensors/c text"));
+  EXPECT_EQ(a->topics->counters().sent, 2u);  // "other" never left a
 }
 
 TEST_F(TopicsTest, AWildcardFirstLevelDoesNotTakeInDollarTopicsHereOrAtPeers) {

@@ -56,6 +56,11 @@ struct Message {
 
 using MessageCallback = std::function<void(const Message&)>;
 
+// kAnyType, as Subscribe's type, takes messages of every type (Message::type says
+// which); it does not fix the type of the topic it names. On the wire, an interest
+// entry of an empty type (docs/PROTOCOL.md, "interest").
+inline constexpr absl::string_view kAnyType = "";
+
 // PublishOptions tune one Publish.
 struct PublishOptions {
   // Reliable: acknowledged and resent until its expiry, in order per publisher and
@@ -172,8 +177,9 @@ class Topics {
   void RemovePeerListener(const discovery::PeerListener* listener);
 
   // Subscribe calls `callback` with every message published on a topic that `filter`
-  // matches (topic_filter.h) with type `type`, from any endpoint of the network this
-  // one included, in order and once per publisher and topic. Errors:
+  // matches (topic_filter.h) with type `type` (any type with kAnyType), from any
+  // endpoint of the network this one included, in order and once per publisher and
+  // topic. Errors:
   // kInvalidArgument for an invalid filter or type, or a type other than the one
   // this endpoint already uses on that topic (both named); kAlreadyExists when
   // `filter` is subscribed already; kResourceExhausted at max_subscriptions;
@@ -204,7 +210,8 @@ class Topics {
   // Subscribers returns the ids of the peers whose latest interest wants messages of
   // `topic` and `type` (local subscriptions aside), in no order: those a Publish now
   // would send to. Any thread.
-  std::vector<uint64_t> Subscribers(absl::string_view topic, absl::string_view type) const;
+  std::vector<uint64_t> Subscribers(absl::string_view topic,
+                                    absl::string_view type) const;
 
   // What the layer above runs on, that of the message transport beneath. Any thread.
   // clock is the clock the stack reads: its time, and its alarms.
