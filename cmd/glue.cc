@@ -8,9 +8,10 @@
 //   for GLUE_KEYRING_FILE
 //
 // Exit status: 0 done; 1 a mistake of use (with the usage); 2 a configuration error (the
-// variable named); 3 pub found no subscriber within --wait-subscribers; 4 pub's
-// messages were not all acknowledged; 27 sub heard nothing for -W seconds (as
-// mosquitto_sub).
+// variable named); 3 pub found no subscriber within --wait-subscribers (model put and
+// del: no other replica within --timeout); 4 pub's messages were not all acknowledged
+// (model: the change was not held in time, or get found no such key); 27 sub heard
+// nothing for -W seconds (as mosquitto_sub).
 #include <signal.h>
 #include <unistd.h>
 
@@ -37,6 +38,7 @@
 #include "absl/time/time.h"
 #include "glue/base/mutex.h"
 #include "glue/endpoint/endpoint.h"
+#include "glue/model/model.h"
 #include "glue/security/keyring.h"
 
 namespace glue::cmd {
@@ -485,6 +487,157 @@ int Peers(bool watch, bool json, double wait_s) {
   return 0;
 }
 
+// --- model ---
+
+struct ModelFlags {
+  std::string name;
+  std::string action;  // get, put, del, ls, watch
+  std::vector<std::string> args;
+  double ttl_s = 0;  // 0: forever
+  bool hold = false;
+  double timeout_s = 5;  // for a replica to hold the change, or to sync
+};
+
+std::string PrintableText(absl::string_view text) {
+  return Printable(
+      absl::MakeConstSpan(reinterpret_cast<const uint8_t*>(text.data()), text.size()));
+}
+
+int Model(const ModelFlags& f) {
+  const size_t want = f.action == "put"                        ? 2
+                      : f.action == "get" || f.action == "del" ? 1
+                                                               : 0;
+  const bool optional_filter = f.action == "ls" || f.action == "watch";
+  if (f.action != "get" && f.action != "put" && f.action != "del" && !optional_filter) {
+    std::fprintf(stderr, "glue model: '%s' is not one of get, put, del, ls, watch\n",
+                 f.action.c_str());
+    return kUsageError;
+  }
+  if (optional_filter ? f.args.size() > 1 : f.args.size() != want) {
+    std::fprintf(stderr, "glue model %s: %s\n", f.action.c_str(),
+                 f.action == "put" ? "takes KEY VALUE"
+                 : optional_filter ? "takes at most a FILTER"
+                                   : "takes KEY");
+    return kUsageError;
+  }
+  if ((f.hold || f.ttl_s > 0) && f.action != "put") {
+    std::fprintf(stderr, "glue model %s: --hold and --ttl are for put\n",
+                 f.action.c_str());
+    return kUsageError;
+  }
+  if (absl::Status valid = model::ValidateModelName(f.name); !valid.ok()) {
+    std::fprintf(stderr, "glue model: %s\n", std::string(valid.message()).c_str());
+    return kUsageError;
+  }
+  Stopper stopper;
+  stopper.Arm();
+  absl::StatusOr<std::unique_ptr<Endpoint>> endpoint = MakeEndpoint();
+  if (!endpoint.ok()) return ConfigurationError("model", endpoint.status());
+  Endpoint& e = **endpoint;
+  if (absl::Status started = e.Start(); !started.ok()) {
+    return ConfigurationError("model", started);
+  }
+  absl::StatusOr<std::unique_ptr<model::Model>> opened = e.OpenModel(f.name);
+  if (!opened.ok()) return ConfigurationError("model", opened.status());
+  model::Model& m = **opened;
+  const absl::Time deadline = absl::Now() + absl::Seconds(f.timeout_s);
+  uint64_t seen = 0;
+  // Another replica first: this one starts empty.
+  auto await_replica = [&] {
+    while (m.replicas() == 0 && absl::Now() < deadline) {
+      if (stopper.Await(std::min(deadline, absl::Now() + absl::Milliseconds(10)),
+                        &seen)) {
+        return false;
+      }
+    }
+    return m.replicas() > 0;
+  };
+  auto fail = [&](const absl::Status& status) {
+    std::fprintf(stderr, "glue model %s: %s\n", f.action.c_str(),
+                 std::string(status.message()).c_str());
+    e.Stop();
+    return kNotAcknowledged;
+  };
+  const std::string filter = f.args.empty() ? "#" : f.args[0];
+  if (f.action == "watch") {
+    Mutex out_mu;
+    absl::StatusOr<uint64_t> watch = m.Watch(filter, [&](const model::WatchEvent& event) {
+      MutexLock lock(&out_mu);
+      switch (event.kind) {
+        case model::WatchEvent::Kind::kPut:
+          std::printf("put %s %s\n", event.key.c_str(),
+                      PrintableText(event.new_entry->value.view()).c_str());
+          break;
+        case model::WatchEvent::Kind::kDelete:
+          std::printf("del %s\n", event.key.c_str());
+          break;
+        case model::WatchEvent::Kind::kExpire:
+          std::printf("expire %s\n", event.key.c_str());
+          break;
+        case model::WatchEvent::Kind::kOverflow:
+          std::printf("overflow\n");
+          break;
+      }
+      std::fflush(stdout);
+    });
+    if (!watch.ok()) return fail(watch.status());
+    while (!stopper.Await(absl::InfiniteFuture(), &seen)) {
+    }
+    e.Stop();
+    return 0;
+  }
+  if (f.action == "get" || f.action == "ls") {
+    // What the peers present hold, before answering.
+    if (await_replica()) {
+      if (absl::Status synced = m.Sync(deadline); !synced.ok()) return fail(synced);
+    }
+    if (f.action == "get") {
+      absl::StatusOr<model::Entry> entry = m.Get(f.args[0]);
+      e.Stop();
+      if (!entry.ok()) {
+        std::fprintf(stderr, "glue model get: %s\n",
+                     std::string(entry.status().message()).c_str());
+        return kNotAcknowledged;
+      }
+      std::printf("%s\n", PrintableText(entry->value.view()).c_str());
+      return 0;
+    }
+    absl::StatusOr<model::ModelSnapshot> snapshot = m.Snapshot(filter);
+    if (!snapshot.ok()) return fail(snapshot.status());
+    for (const model::Entry& entry : snapshot->entries) {
+      std::printf("%s %s\n", entry.key.c_str(),
+                  PrintableText(entry.value.view()).c_str());
+    }
+    e.Stop();
+    return 0;
+  }
+  // put and del: done when another replica holds the change.
+  if (!await_replica()) {
+    std::fprintf(stderr, "glue model %s: no other replica of %s within %gs\n",
+                 f.action.c_str(), f.name.c_str(), f.timeout_s);
+    e.Stop();
+    return kNoSubscriber;
+  }
+  if (f.action == "del") {
+    if (absl::Status synced = m.Sync(deadline); !synced.ok()) return fail(synced);
+    if (absl::Status deleted = m.Delete(f.args[0]); !deleted.ok()) return fail(deleted);
+    if (absl::Status synced = m.Sync(deadline); !synced.ok()) return fail(synced);
+    e.Stop();
+    return 0;
+  }
+  model::PutOptions options{
+      .ephemeral = f.hold, .wait_for_replicas = 1, .deadline = deadline};
+  if (f.ttl_s > 0) options.time_to_live = absl::Seconds(f.ttl_s);
+  if (absl::Status put = m.Put(f.args[0], f.args[1], options); !put.ok())
+    return fail(put);
+  if (f.hold) {
+    while (!stopper.Await(absl::InfiniteFuture(), &seen)) {
+    }
+  }
+  e.Stop();
+  return 0;
+}
+
 int Main(int argc, char** argv) {
   CLI::App app{
       "glue: publish, subscribe and watch peers from a shell (brokerless, on "
@@ -498,8 +651,10 @@ int Main(int argc, char** argv) {
       "  seq 1000 | glue pub -t n -l\n"
       "  glue peers --watch\n"
       "  glue keygen site-2026 >> keyring\n"
+      "  glue model cfg put a 1\n"
       "Exit status: 0 done, 1 a mistake of use, 2 a configuration error, 3 no "
-      "subscriber (pub), 4 not acknowledged (pub), 27 nothing for -W seconds (sub).");
+      "subscriber (pub) or replica (model put, del), 4 not acknowledged (pub, model) or "
+      "no such key (model get), 27 nothing for -W seconds (sub).");
 
   PubFlags pub;
   CLI::App* pub_cmd = app.add_subcommand("pub", "publish one message or several");
@@ -558,6 +713,27 @@ int Main(int argc, char** argv) {
   keygen_cmd->add_option("ID", key_id, "the key's id: letters, digits, - and _")
       ->required();
 
+  ModelFlags model_flags;
+  CLI::App* model_cmd = app.add_subcommand(
+      "model",
+      "read, write and watch a replicated model: NAME get KEY | put KEY VALUE | "
+      "del KEY | ls [FILTER] | watch [FILTER]");
+  model_cmd->add_option("NAME", model_flags.name, "the model's name")->required();
+  model_cmd->add_option("ACTION", model_flags.action, "get, put, del, ls or watch")
+      ->required();
+  model_cmd->add_option("ARGS", model_flags.args, "KEY [VALUE] or FILTER");
+  model_cmd->add_option("--ttl", model_flags.ttl_s, "put: seconds the value lives")
+      ->check(CLI::Range(0.001, 31536000.0));
+  model_cmd->add_flag("--hold", model_flags.hold,
+                      "put: keep running; the key goes when this exits");
+  model_cmd
+      ->add_option("--timeout", model_flags.timeout_s,
+                   "seconds to wait for another replica (default 5)")
+      ->check(CLI::Range(0.0, 3600.0));
+  model_cmd->footer(
+      "Examples:\n  glue model cfg watch\n  glue model cfg put a 1\n  glue model cfg get "
+      "a");
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& error) {
@@ -568,6 +744,7 @@ int Main(int argc, char** argv) {
   if (*sub_cmd) return Sub(sub);
   if (*peers_cmd) return Peers(watch, json, wait_s);
   if (*keygen_cmd) return Keygen(key_id);
+  if (*model_cmd) return Model(model_flags);
   return kUsageError;
 }
 

@@ -56,6 +56,26 @@ check "sub without --type takes every type" "typed/a t.A 1
 typed/b t.B 2" "$(cat "$out/any")"
 check "sub --type takes that type only" "typed/b t.B 2" "$(cat "$out/one")"
 
+# A model: a watcher holds it as a third endpoint; put, then get, ls and del.
+"$glue" model cfg watch >"$out/watch" &
+watch=$!
+"$glue" model cfg put a 1 --timeout 10
+check "model put exits 0" 0 $?
+check "model get prints the value" 1 "$("$glue" model cfg get a --timeout 10)"
+check "model ls lists the key" "a 1" "$("$glue" model cfg ls --timeout 10)"
+"$glue" model cfg del a --timeout 10
+check "model del exits 0" 0 $?
+"$glue" model cfg get a --timeout 10 2>"$out/err"
+check "model get of a key deleted exits 4" 4 $?
+kill $watch
+wait $watch
+check "model watch printed the put and the delete" "put a 1
+del a" "$(cat "$out/watch")"
+"$glue" model lonely put a 1 --timeout 0.3 2>"$out/err"
+check "model put with no other replica exits 3" 3 $?
+"$glue" model cfg bogus 2>"$out/err"
+check "model with an unknown action exits 1" 1 $?
+
 "$glue" pub -t nobody -m x --wait-subscribers 0.3 2>"$out/err"
 check "pub with no subscriber exits 3" 3 $?
 "$glue" sub -t quiet -W 0.5 2>"$out/err"
