@@ -17,7 +17,18 @@ void AppendString(absl::string_view s, std::vector<uint8_t>* out) {
 }
 
 void AppendFixed64(uint64_t value, std::vector<uint8_t>* out) {
-  for (int i = 0; i < 8; ++i) out->push_back(static_cast<uint8_t>(value >> (8 * i)));
+  out->resize(out->size() + 8);
+  PutFixed64(value, out->data() + out->size() - 8);
+}
+
+void PutFixed64(uint64_t value, uint8_t* out) {
+  for (int i = 0; i < 8; ++i) out[i] = static_cast<uint8_t>(value >> (8 * i));
+}
+
+uint64_t LoadFixed64(const uint8_t* in) {
+  uint64_t value = 0;
+  for (int i = 0; i < 8; ++i) value |= uint64_t{in[i]} << (8 * i);
+  return value;
 }
 
 ByteReader::ByteReader(absl::Span<const uint8_t> bytes, absl::string_view what)
@@ -69,10 +80,7 @@ absl::StatusOr<std::string> ByteReader::String(absl::string_view field) {
 
 absl::StatusOr<uint64_t> ByteReader::Fixed64(absl::string_view field) {
   if (rest().size() < 8) return Truncated(field, position_);
-  uint64_t value = 0;
-  for (int i = 0; i < 8; ++i) {
-    value |= uint64_t{bytes_[position_ + i]} << (8 * i);
-  }
+  const uint64_t value = LoadFixed64(bytes_.data() + position_);
   position_ += 8;
   return value;
 }

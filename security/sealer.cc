@@ -10,22 +10,13 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/str_format.h"
+#include "glue/base/byte_reader.h"
 
 namespace glue::security {
 namespace {
 
 constexpr size_t kMaxHeaderBytes = SealedHeaderBytes(kMaxKeyIdLength);
 constexpr size_t kNetworkIdBytes = 8;
-
-void PutFixed64(uint64_t value, uint8_t* out) {
-  for (int i = 0; i < 8; ++i) out[i] = static_cast<uint8_t>(value >> (8 * i));
-}
-
-uint64_t GetFixed64(const uint8_t* in) {
-  uint64_t value = 0;
-  for (int i = 0; i < 8; ++i) value |= static_cast<uint64_t>(in[i]) << (8 * i);
-  return value;
-}
 
 // AssociatedData holds a header followed by the network id: what the tag covers
 // besides the ciphertext. On the stack; the header is at most kMaxHeaderBytes.
@@ -44,13 +35,18 @@ class AssociatedData {
   size_t size_;
 };
 
-// The Sealer and Opener constructors need libsodium initialised; sodium_init is
-// idempotent and thread-safe, and fails only when the system has no random source.
+// The Sealer and Opener constructors need libsodium initialised. sodium_init fails only
+// when the system has no random source; it runs once, as it takes a lock each call and
+// an Opener is made per datagram received.
 void InitSodium() {
-  if (sodium_init() < 0) {
-    std::fputs("glue: libsodium failed to initialise\n", stderr);
-    std::abort();
-  }
+  static const bool initialised = [] {
+    if (sodium_init() < 0) {
+      std::fputs("glue: libsodium failed to initialise\n", stderr);
+      std::abort();
+    }
+    return true;
+  }();
+  (void)initialised;
 }
 
 // XChaCha20-Poly1305 as libsodium's crypto_aead_xchacha20poly1305_ietf defines it
@@ -248,8 +244,8 @@ OpenOutcome ReadSealedDatagram(absl::Span<const uint8_t> datagram, SealedDatagra
   const uint8_t* p = datagram.data() + 4;
   out->key_id = absl::string_view(reinterpret_cast<const char*>(p), id_size);
   p += id_size;
-  out->incarnation = GetFixed64(p);
-  out->sequence = GetFixed64(p + 8);
+  out->incarnation = LoadFixed64(p);
+  out->sequence = LoadFixed64(p + 8);
   const size_t header_size = SealedHeaderBytes(id_size);
   out->header = datagram.first(header_size);
   out->ciphertext = datagram.subspan(header_size);

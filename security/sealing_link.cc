@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "absl/strings/str_format.h"
+#include "glue/base/byte_reader.h"
 #include "glue/base/log.h"
 #include "glue/base/log_limiter.h"
 #include "glue/base/mutex.h"
@@ -69,16 +70,6 @@ Refusal FromOutcome(OpenOutcome outcome) {
 
 // A challenge's nonce, random: what the response must carry back.
 constexpr size_t kChallengeNonceBytes = 16;
-
-void PutFixed64(uint64_t value, uint8_t* out) {
-  for (int i = 0; i < 8; ++i) out[i] = static_cast<uint8_t>(value >> (8 * i));
-}
-
-uint64_t GetFixed64(const uint8_t* in) {
-  uint64_t value = 0;
-  for (int i = 0; i < 8; ++i) value |= static_cast<uint64_t>(in[i]) << (8 * i);
-  return value;
-}
 
 // The replay window of one sender incarnation, and its place in the recency order.
 struct SenderWindow {
@@ -405,7 +396,7 @@ void SealingState::OnChallenge(const SealedDatagram& sealed,
   }
   // Only the incarnation challenged answers: another link, or an earlier run at the
   // same address, stays silent.
-  if (GetFixed64(payload.data()) != Incarnation()) return;
+  if (LoadFixed64(payload.data()) != Incarnation()) return;
   std::array<uint8_t, 8 + kChallengeNonceBytes> body;
   PutFixed64(sealed.incarnation, body.data());
   std::memcpy(body.data() + 8, payload.data() + 8, kChallengeNonceBytes);
@@ -418,7 +409,7 @@ void SealingState::OnChallenge(const SealedDatagram& sealed,
 void SealingState::OnResponse(const SealedDatagram& sealed,
                               absl::Span<const uint8_t> payload) {
   if (payload.size() != 8 + kChallengeNonceBytes) return;
-  if (GetFixed64(payload.data()) != Incarnation()) return;  // not our challenge
+  if (LoadFixed64(payload.data()) != Incarnation()) return;  // not our challenge
   Freshness& f = *freshness;
   std::vector<Held> release;
   {

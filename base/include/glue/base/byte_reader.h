@@ -34,6 +34,11 @@ void AppendString(absl::string_view s, std::vector<uint8_t>* out);
 // AppendFixed64 appends `value` to `*out` as 8 bytes, least significant first.
 void AppendFixed64(uint64_t value, std::vector<uint8_t>* out);
 
+// PutFixed64 writes `value` to out[0..8) and LoadFixed64 reads it back, least
+// significant byte first: for callers that fill or read a buffer in place.
+void PutFixed64(uint64_t value, uint8_t* out);
+uint64_t LoadFixed64(const uint8_t* in);
+
 // ByteReader reads the fields of one message in order, from the start of `bytes`. Each
 // read names its field; an error is kInvalidArgument with the message
 // "<what>: <field> at byte <start> is <why>", where `start` is where the field began.
