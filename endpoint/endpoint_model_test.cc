@@ -144,6 +144,22 @@ TEST_F(EndpointModelTest, PutWaitsForReplicasOrSaysHowManyHeldIt) {
                             HasSubstr("held by 1 other replica(s) of 2")));
 }
 
+TEST_F(EndpointModelTest, DeleteWaitsForReplicasOrSaysHowManyHeldIt) {
+  OpenTwo("m");
+  ASSERT_OK(ma_->Sync(absl::Now() + kWait));
+  ASSERT_OK(
+      ma_->Put("k", "v", {.wait_for_replicas = 1, .deadline = absl::Now() + kWait}));
+  ASSERT_OK(ma_->Delete("k", {.wait_for_replicas = 1, .deadline = absl::Now() + kWait}));
+  EXPECT_THAT(mb_->Get("k"), StatusIs(absl::StatusCode::kNotFound));  // gone there too
+  ASSERT_OK(
+      ma_->Put("j", "v", {.wait_for_replicas = 1, .deadline = absl::Now() + kWait}));
+  EXPECT_THAT(ma_->Delete("j", {.wait_for_replicas = 2,
+                                .deadline = absl::Now() + absl::Milliseconds(300)}),
+              StatusIs(absl::StatusCode::kDeadlineExceeded,
+                       HasSubstr("delete of 'j' is held by 1 other replica(s) of 2")));
+  EXPECT_THAT(ma_->Get("j"), StatusIs(absl::StatusCode::kNotFound));  // stands anyway
+}
+
 TEST_F(EndpointModelTest, WatchAfterSnapshotMissesNothingAndRepeatsNothing) {
   OpenTwo("m");
   // b writes all along; a takes a snapshot in the middle, and watches from it.

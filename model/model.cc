@@ -802,6 +802,32 @@ void CloseModel(ModelState& s) {
   }
 }
 
+// AwaitReplicas waits, with s.mu held and released while waiting, until `wanted`
+// other replicas present hold our write numbered `counter`, or the model closes, or
+// the deadline passes. `what` and `key` name the write in the errors.
+absl::Status AwaitReplicas(ModelState& s, absl::string_view what, absl::string_view key,
+                           uint64_t counter, size_t wanted, absl::Time deadline)
+    ABSL_EXCLUSIVE_LOCKS_REQUIRED(s.mu) {
+  auto held = [&s, counter]() ABSL_NO_THREAD_SAFETY_ANALYSIS {
+    size_t n = 0;
+    for (const auto& [id, r] : s.replicas) n += r.present && r.acked >= counter ? 1 : 0;
+    return n;
+  };
+  const bool ok = s.clock.AwaitUntil(
+      &s.mu,
+      [&]() ABSL_NO_THREAD_SAFETY_ANALYSIS { return s.closed || held() >= wanted; },
+      deadline);
+  --s.ack_waiters;
+  if (s.closed) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "model closed while the ", what, " of '", key, "' waited for replicas"));
+  }
+  if (ok) return absl::OkStatus();
+  return absl::DeadlineExceededError(
+      absl::StrCat("the ", what, " of '", key, "' is held by ", held(),
+                   " other replica(s) of ", wanted, " wanted", ", at the deadline"));
+}
+
 ModelCounters CountersOf(ModelState& s) {
   MutexLock lock(&s.mu);
   ModelCounters c = s.counters;
@@ -871,32 +897,15 @@ absl::Status Model::Put(absl::string_view key, absl::string_view value,
                        .time_to_live_ms = ttl_ms,
                        .replaced = std::move(write.replaced)});
   if (deadline != 0) s.ArmExpiry(deadline);
-  s.Publish();
   if (options.wait_for_replicas > 0) ++s.ack_waiters;
+  s.Publish();
   s.Queued(key.size() + value.size());
   if (options.wait_for_replicas == 0) return absl::OkStatus();
-  auto held = [&s, counter = write.counter]() ABSL_NO_THREAD_SAFETY_ANALYSIS {
-    size_t n = 0;
-    for (const auto& [id, r] : s.replicas) n += r.present && r.acked >= counter ? 1 : 0;
-    return n;
-  };
-  const size_t wanted = options.wait_for_replicas;
-  const bool ok = s.clock.AwaitUntil(
-      &s.mu,
-      [&]() ABSL_NO_THREAD_SAFETY_ANALYSIS { return s.closed || held() >= wanted; },
-      options.deadline);
-  --s.ack_waiters;
-  if (s.closed) {
-    return absl::FailedPreconditionError(
-        absl::StrCat("model closed while the write of '", key, "' waited for replicas"));
-  }
-  if (ok) return absl::OkStatus();
-  return absl::DeadlineExceededError(absl::StrCat("the write of '", key, "' is held by ",
-                                                  held(), " other replica(s) of ", wanted,
-                                                  " wanted, at the deadline"));
+  return internal::AwaitReplicas(s, "write", key, write.counter,
+                                 options.wait_for_replicas, options.deadline);
 }
 
-absl::Status Model::Delete(absl::string_view key) {
+absl::Status Model::Delete(absl::string_view key, const DeleteOptions& options) {
   GLUE_RETURN_IF_ERROR(topics::ValidateTopicName(key));
   ModelState& s = *state_;
   MutexLock lock(&s.mu);
@@ -905,13 +914,17 @@ absl::Status Model::Delete(absl::string_view key) {
   std::optional<internal::LocalWrite> write = s.store.Delete(key);
   if (!write) return absl::NotFoundError(absl::StrCat("no key '", key, "'"));
   ++s.counters.deletes;
+  const uint64_t counter = write->counter;
   s.pending.push_back({.key = std::string(key),
-                       .counter = write->counter,
+                       .counter = counter,
                        .time = time,
                        .replaced = std::move(write->replaced)});
+  if (options.wait_for_replicas > 0) ++s.ack_waiters;
   s.Publish();
   s.Queued(key.size());
-  return absl::OkStatus();
+  if (options.wait_for_replicas == 0) return absl::OkStatus();
+  return internal::AwaitReplicas(s, "delete", key, counter, options.wait_for_replicas,
+                                 options.deadline);
 }
 
 absl::StatusOr<Entry> Model::Get(absl::string_view key) const {

@@ -137,6 +137,14 @@ struct PutOptions {
   absl::Time deadline = absl::InfiniteFuture();
 };
 
+// DeleteOptions tune one Delete.
+struct DeleteOptions {
+  // As PutOptions: wait until at least this many other replicas hold the delete, or
+  // fail with kDeadlineExceeded at `deadline` (the delete stands either way).
+  size_t wait_for_replicas = 0;
+  absl::Time deadline = absl::InfiniteFuture();
+};
+
 // ModelOptions bound a model and set its pace.
 struct ModelOptions {
   size_t max_keys = 1'000'000;
@@ -271,8 +279,9 @@ class Model {
   }
 
   // Delete removes `key` with every value it holds, shown or hidden (an ephemeral
-  // value whose writer is away). kNotFound when it holds none.
-  absl::Status Delete(absl::string_view key);
+  // value whose writer is away). kNotFound when it holds none; with
+  // wait_for_replicas, the errors of Put's wait and its blocking.
+  absl::Status Delete(absl::string_view key, const DeleteOptions& options = {});
 
   // Get returns the value shown for `key`; kNotFound when none.
   absl::StatusOr<Entry> Get(absl::string_view key) const;
