@@ -31,6 +31,21 @@ struct Endpoint::Runtime final : discovery::PeerListener {
     if (options.on_peer_removed) options.on_peer_removed(peer, reason);
   }
 
+  // Settle waits up to `timeout` for the fragmentation layer's queues to empty and
+  // every reliable byte sent to be settled: true when they did. Polled, as no callback
+  // reports that the last byte was settled.
+  bool Settle(absl::Duration timeout) {
+    const absl::Time give_up = options.clock->Now() + timeout;
+    for (;;) {
+      if (messages->counters().bytes_queued == 0 &&
+          transport->counters().bytes_unacknowledged == 0) {
+        return true;
+      }
+      if (options.clock->Now() >= give_up) return false;
+      std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    }
+  }
+
   EndpointOptions options;
   // The network, and the callbacks of quick subscriptions: one thread.
   boost::asio::io_context io;
@@ -204,6 +219,15 @@ absl::Status Endpoint::Start() {
   return absl::OkStatus();
 }
 
+bool Endpoint::Flush(absl::Duration timeout) {
+  Runtime& r = *runtime_;
+  {
+    MutexLock lock(&r.mu);
+    if (!r.started || r.stopped) return false;
+  }
+  return r.Settle(timeout);
+}
+
 void Endpoint::Stop() {
   Runtime& r = *runtime_;
   {
@@ -219,17 +243,8 @@ void Endpoint::Stop() {
     models.swap(r.models);
   }
   for (const model::Model::Handle& m : models) m.Close();
-  // Linger: the threads keep running acknowledgements in meanwhile. Polled, as no
-  // callback reports that the last byte was settled.
-  Clock& clock = *r.options.clock;
-  const absl::Time give_up = clock.Now() + r.options.linger;
-  while (!r.threads.empty() && clock.Now() < give_up) {
-    if (r.messages->counters().bytes_queued == 0 &&
-        r.transport->counters().bytes_unacknowledged == 0) {
-      break;
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(2));
-  }
+  // Linger: the threads keep running acknowledgements in meanwhile.
+  if (!r.threads.empty()) r.Settle(r.options.linger);
   r.topics->Stop();  // says goodbye; no callback of the stack runs after it
   r.work.reset();
   r.slow_work.reset();
@@ -261,6 +276,12 @@ absl::Status Endpoint::SetFaults(const network::FaultOptions& faults) {
 std::vector<discovery::Peer> Endpoint::peers() const {
   return runtime_->transport->peers();
 }
+
+std::optional<transport::PeerCounters> Endpoint::peer_counters(uint64_t peer_id) const {
+  return runtime_->transport->peer_counters(peer_id);
+}
+
+absl::Duration Endpoint::linger() const { return runtime_->options.linger; }
 
 absl::StatusOr<std::unique_ptr<model::Model>> Endpoint::OpenModel(
     absl::string_view name, const model::ModelOptions& options) {

@@ -224,6 +224,44 @@ TEST_F(EndpointTest, StopLingersUntilReliableMessagesAreAcknowledged) {
   EXPECT_EQ(a->counters().topics.messages.transport.bytes_unacknowledged, 0u);
 }
 
+TEST_F(EndpointTest, FlushSaysWhetherAllWasAcknowledgedAndPeerCountersSayByWhom) {
+  faults_ = true;
+  Inbox peers_a, peers_b, got;
+  std::unique_ptr<Endpoint> b = Make(2, &peers_b);
+  ASSERT_TRUE(b);
+  ASSERT_OK(b->Subscribe("news", "text", [&got](const Message& m) {
+    got.Add(std::string(m.payload.begin(), m.payload.end()));
+  }));
+  std::unique_ptr<Endpoint> a = Make(1, &peers_a);
+  ASSERT_TRUE(a);
+  ASSERT_TRUE(Eventually([&] { return !a->Subscribers("news", "text").empty(); }));
+  const std::vector<uint8_t> text = {'h', 'i'};
+  ASSERT_OK(a->Publish("news", "text", absl::Seconds(30), text));
+  EXPECT_TRUE(a->Flush(kWait));
+  ASSERT_TRUE(got.WaitFor(1));
+  std::optional<transport::PeerCounters> to_b = a->peer_counters(2);
+  ASSERT_TRUE(to_b.has_value());
+  EXPECT_EQ(to_b->peer_name, "endpoint-2");
+  EXPECT_GE(to_b->session.data_sent, 1u);
+  EXPECT_GT(to_b->session.smoothed_rtt, absl::ZeroDuration());
+  EXPECT_FALSE(a->peer_counters(99).has_value());
+  // b's acknowledgements now take 40 ms to come back (its announcements too, which
+  // keeps it well within its expiry): a flush shorter than that fails, and the
+  // counters show what b has not acknowledged yet.
+  ASSERT_OK(b->SetFaults({.delay = 1, .delay_duration = absl::Milliseconds(40)}));
+  ASSERT_OK(a->Publish("news", "text", absl::Seconds(30), text));
+  EXPECT_FALSE(a->Flush(absl::Milliseconds(5)));
+  EXPECT_GT(a->peer_counters(2)->bytes_unacknowledged, 0u);
+  const absl::Time flushing = absl::Now();
+  EXPECT_TRUE(a->Flush(kWait));
+  EXPECT_GE(absl::Now() - flushing, absl::Milliseconds(20));  // it waited for b
+  EXPECT_TRUE(a->peer_counters(2).has_value());               // b was not removed
+  EXPECT_TRUE(got.WaitFor(2));
+  a->Stop();
+  EXPECT_FALSE(a->Flush(absl::Milliseconds(1)));  // not running
+  EXPECT_FALSE(a->peer_counters(2).has_value());
+}
+
 TEST(EndpointOptions, WithoutGlueMtuDatagramsFitTheInterface) {
   absl::StatusOr<EndpointOptions> options =
       OptionsFromEnvironment(MapEnvironment({{"GLUE_LISTEN_INTERFACE", "lo"}}));

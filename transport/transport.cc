@@ -664,7 +664,8 @@ std::optional<PeerCounters> Transport::peer_counters(uint64_t peer_id) const {
   return PeerCounters{.peer_id = peer_id,
                       .peer_name = ps.peer.name,
                       .session = ps.session->counters(),
-                      .bytes_held = ps.session->bytes_held()};
+                      .bytes_held = ps.session->bytes_held(),
+                      .bytes_unacknowledged = ps.session->unacknowledged_bytes()};
 }
 
 TransportCounters Transport::counters() const {

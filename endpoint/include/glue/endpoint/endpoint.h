@@ -138,6 +138,13 @@ class Endpoint {
   // any more. Idempotent. Not from a callback.
   void Stop();
 
+  // Flush waits up to `timeout` for every reliable message published to be sent and
+  // acknowledged, or expired, by the peers it went to: true when nothing is left
+  // unsettled. Stop flushes for the linger; Flush says, before Stop, whether that
+  // would be enough, and peer_counters then names the peers that did not acknowledge.
+  // Not from a callback; false when the endpoint is not running.
+  bool Flush(absl::Duration timeout);
+
   // Publish, Subscribe and Unsubscribe: see topics::Topics.
   absl::Status Publish(absl::string_view topic, absl::string_view type,
                        absl::Duration expiry, absl::Span<const uint8_t> payload,
@@ -193,12 +200,19 @@ class Endpoint {
 
   // peers returns the peers known now.
   std::vector<discovery::Peer> peers() const;
+  // peer_counters returns this endpoint's session with `peer_id` as its transport
+  // counts it: frames each way, the smoothed round trip, the reliable bytes not yet
+  // acknowledged. nullopt when there is no session with it (not a peer, or not
+  // running).
+  std::optional<transport::PeerCounters> peer_counters(uint64_t peer_id) const;
   // Subscribers returns the peers that want messages of `topic` and `type` now (their
   // latest interest matches): those a Publish would send to.
   std::vector<discovery::Peer> Subscribers(absl::string_view topic,
                                            absl::string_view type) const;
   EndpointCounters counters() const;
   const discovery::Config& config() const;
+  // linger is how long Stop waits for acknowledgements (GLUE_LINGER_MILLISECONDS).
+  absl::Duration linger() const;
 
  private:
   struct Runtime;

@@ -107,6 +107,9 @@ struct PeerCounters {
   std::string peer_name;
   SessionCounters session;
   size_t bytes_held = 0;  // payload bytes its session holds (see Session::bytes_held)
+  // Reliable payload bytes sent or queued to it and not yet acknowledged, expired or
+  // released.
+  size_t bytes_unacknowledged = 0;
 };
 
 // TransportCounters add up every session, those of removed peers included.
