@@ -1,11 +1,14 @@
 // glue: publish, subscribe and watch peers from a shell, on the Endpoint API and the
 // GLUE_* variables like any application.
 //
-//   glue sub -t 'sensors/#' -v            # in one shell
-//   glue pub -t sensors/a -m hello        # in another: the first prints "sensors/a
-//   hello" seq 1000 | glue pub -t n -l           # one message a line glue peers --watch
-//   # endpoints joining and leaving glue keygen site-2026 >> keyring      # a key line
-//   for GLUE_KEYRING_FILE
+// clang-format off
+//   glue sub -t 'sensors/#' -v              # in one shell
+//   glue pub -t sensors/a -m hello          # in another: the first prints "sensors/a hello"
+//   seq 1000 | glue pub -t n -l             # one message a line
+//   glue peers --watch                      # endpoints joining and leaving
+//   glue model cfg put a 1                  # a key of the replicated model "cfg"
+//   glue keygen site-2026 >> keyring        # a key line for GLUE_KEYRING_FILE
+// clang-format on
 //
 // Exit status: 0 done; 1 a mistake of use (with the usage); 2 a configuration error (the
 // variable named); 3 pub found no subscriber within --wait-subscribers (model put and
@@ -28,6 +31,7 @@
 #include <sstream>
 #include <string>
 #include <thread>
+#include <tuple>
 #include <vector>
 
 #include "absl/strings/escaping.h"
@@ -284,20 +288,30 @@ int Pub(const PubFlags& f) {
       }
     }
   }
-  // Stop lingers until what was sent is acknowledged or the linger ends.
-  e.Stop();
+  // Done when what was sent is acknowledged, or the linger ends: then the subscribers
+  // still owing acknowledgements are named.
+  if (f.best_effort || e.Flush(e.linger())) {
+    e.Stop();
+    return 0;
+  }
+  std::vector<std::string> owing;
+  for (const discovery::Peer& p : subscribers) {
+    std::optional<transport::PeerCounters> c = e.peer_counters(p.id);
+    if (c.has_value() && c->bytes_unacknowledged > 0) {
+      owing.push_back(absl::StrCat(p.name, " (", network::FormatAddress(p.data_address),
+                                   ", ", c->bytes_unacknowledged, " bytes)"));
+    }
+  }
   const size_t unacknowledged =
       e.counters().topics.messages.transport.bytes_unacknowledged;
-  if (!f.best_effort && unacknowledged > 0) {
-    std::vector<std::string> names;
-    for (const discovery::Peer& p : subscribers) names.push_back(p.name);
-    std::fprintf(stderr,
-                 "glue pub: %zu byte(s) not acknowledged within the linger "
-                 "(GLUE_LINGER_MILLISECONDS) by the subscribers known: %s\n",
-                 unacknowledged, absl::StrJoin(names, ", ").c_str());
-    return kNotAcknowledged;
-  }
-  return 0;
+  const size_t queued = e.counters().topics.messages.bytes_queued;
+  e.Stop();
+  std::fprintf(stderr,
+               "glue pub: not all acknowledged within the linger of %s "
+               "(GLUE_LINGER_MILLISECONDS): %zu byte(s) unacknowledged, %zu queued%s%s\n",
+               absl::FormatDuration(e.linger()).c_str(), unacknowledged, queued,
+               owing.empty() ? "" : "; owed by ", absl::StrJoin(owing, ", ").c_str());
+  return kNotAcknowledged;
 }
 
 // --- sub ---
@@ -422,25 +436,99 @@ int Sub(const SubFlags& f) {
 
 // --- peers ---
 
+// PeerRow is what `glue peers` shows of one peer: discovery's view, and this
+// endpoint's session with it.
+struct PeerRow {
+  discovery::Peer peer;
+  std::optional<transport::PeerCounters> session;
+};
+
+std::vector<PeerRow> PeerRows(const Endpoint& e) {
+  std::vector<PeerRow> rows;
+  for (discovery::Peer& p : e.peers()) {
+    std::optional<transport::PeerCounters> c = e.peer_counters(p.id);
+    rows.push_back({std::move(p), std::move(c)});
+  }
+  std::sort(rows.begin(), rows.end(), [](const PeerRow& a, const PeerRow& b) {
+    return std::tie(a.peer.name, a.peer.id) < std::tie(b.peer.name, b.peer.id);
+  });
+  return rows;
+}
+
+// Ago says how long before `now` `then` was, to the tenth of a second.
+std::string Ago(absl::Time then, absl::Time now) {
+  return absl::StrFormat(
+      "%.1fs", absl::ToDoubleSeconds(std::max(now - then, absl::ZeroDuration())));
+}
+
+std::string Rtt(const PeerRow& row) {
+  if (!row.session || row.session->session.smoothed_rtt == absl::ZeroDuration()) {
+    return "-";
+  }
+  return absl::StrFormat("%.2fms",
+                         absl::ToDoubleMilliseconds(row.session->session.smoothed_rtt));
+}
+
+std::string PeerJson(const PeerRow& row, absl::Time now) {
+  const discovery::Peer& p = row.peer;
+  const uint64_t in = row.session ? row.session->session.delivered : 0;
+  const uint64_t out = row.session ? row.session->session.data_sent : 0;
+  const int64_t rtt_us =
+      row.session ? absl::ToInt64Microseconds(row.session->session.smoothed_rtt) : 0;
+  return absl::StrCat(
+      "{\"name\":", JsonString(p.name), ",\"id\":\"", p.id, "\"",
+      ",\"address\":", JsonString(network::FormatAddress(p.data_address)),
+      ",\"providers\":", JsonString(absl::StrJoin(p.providers, ",")),
+      ",\"last_heard_ms_ago\":",
+      absl::ToInt64Milliseconds(std::max(now - p.last_heard, absl::ZeroDuration())),
+      ",\"rtt_us\":", rtt_us, ",\"frames_in\":", in, ",\"frames_out\":", out, "}");
+}
+
+std::string PeerTable(const std::vector<PeerRow>& rows, absl::Time now) {
+  std::string out =
+      absl::StrFormat("%-24s %-20s %-22s %-10s %7s %9s %9s %9s\n", "NAME", "ID",
+                      "ADDRESS", "FOUND-BY", "HEARD", "RTT", "FRAMES-IN", "OUT");
+  for (const PeerRow& row : rows) {
+    const discovery::Peer& p = row.peer;
+    absl::StrAppendFormat(&out, "%-24s %-20d %-22s %-10s %7s %9s %9d %9d\n", p.name, p.id,
+                          network::FormatAddress(p.data_address),
+                          p.providers.empty() ? "-" : absl::StrJoin(p.providers, ","),
+                          Ago(p.last_heard, now), Rtt(row),
+                          row.session ? row.session->session.delivered : 0,
+                          row.session ? row.session->session.data_sent : 0);
+  }
+  return out;
+}
+
 int Peers(bool watch, bool json, double wait_s) {
   Stopper stopper;
   stopper.Arm();
+  // On a terminal, --watch redraws the table in place (and the last events under it);
+  // elsewhere it prints one line an event.
+  const bool redraw = watch && !json && isatty(STDOUT_FILENO) == 1;
+  constexpr size_t kEventsShown = 8;
   Mutex out_mu;
+  std::vector<std::string> events;  // the last kEventsShown, when redrawing
   auto print_event = [&](const char* what, const discovery::Peer& p, const char* reason) {
-    MutexLock lock(&out_mu);
+    std::string line;
     if (json) {
-      std::printf("{\"event\":\"%s\",\"name\":%s,\"id\":%llu,\"address\":%s%s}\n", what,
-                  JsonString(p.name).c_str(), static_cast<unsigned long long>(p.id),
-                  JsonString(network::FormatAddress(p.data_address)).c_str(),
-                  reason != nullptr
-                      ? absl::StrCat(",\"reason\":", JsonString(reason)).c_str()
-                      : "");
+      line = absl::StrCat(
+          "{\"event\":\"", what, "\",\"name\":", JsonString(p.name), ",\"id\":\"", p.id,
+          "\"", ",\"address\":", JsonString(network::FormatAddress(p.data_address)),
+          reason != nullptr ? absl::StrCat(",\"reason\":", JsonString(reason)) : "", "}");
     } else {
-      std::printf("%s %s id=%llu address=%s%s\n", what, p.name.c_str(),
-                  static_cast<unsigned long long>(p.id),
-                  network::FormatAddress(p.data_address).c_str(),
-                  reason != nullptr ? absl::StrCat(" reason=", reason).c_str() : "");
+      line = absl::StrCat(what, " ", p.name, " id=", p.id,
+                          " address=", network::FormatAddress(p.data_address),
+                          reason != nullptr ? absl::StrCat(" reason=", reason) : "");
     }
+    MutexLock lock(&out_mu);
+    if (redraw) {
+      events.push_back(absl::StrCat(
+          absl::FormatTime("%H:%M:%S ", absl::Now(), absl::LocalTimeZone()), line));
+      if (events.size() > kEventsShown) events.erase(events.begin());
+      return;
+    }
+    std::printf("%s\n", line.c_str());
     std::fflush(stdout);
   };
   EndpointOptions options;
@@ -459,6 +547,27 @@ int Peers(bool watch, bool json, double wait_s) {
     return ConfigurationError("peers", started);
   }
   uint64_t seen = 0;
+  if (redraw) {
+    do {
+      const absl::Time now = absl::Now();
+      const std::vector<PeerRow> rows = PeerRows(e);
+      std::string screen =
+          absl::StrCat("\x1b[H\x1b[2J", "glue peers: ", rows.size(), " known to ",
+                       e.config().endpoint_name, " at ",
+                       absl::FormatTime("%H:%M:%S", now, absl::LocalTimeZone()),
+                       " (Ctrl-C to quit)\n\n", PeerTable(rows, now));
+      {
+        MutexLock lock(&out_mu);
+        if (!events.empty()) {
+          absl::StrAppend(&screen, "\n", absl::StrJoin(events, "\n"), "\n");
+        }
+      }
+      std::fwrite(screen.data(), 1, screen.size(), stdout);
+      std::fflush(stdout);
+    } while (!stopper.Await(absl::Now() + absl::Seconds(1), &seen));
+    e.Stop();
+    return 0;
+  }
   if (watch) {
     while (!stopper.Await(absl::InfiniteFuture(), &seen)) {
     }
@@ -467,23 +576,14 @@ int Peers(bool watch, bool json, double wait_s) {
   }
   // The peers known after a period of announcements.
   stopper.Await(absl::Now() + absl::Seconds(wait_s), &seen);
-  std::vector<discovery::Peer> peers = e.peers();
-  std::sort(peers.begin(), peers.end(),
-            [](const auto& a, const auto& b) { return a.name < b.name; });
-  for (const discovery::Peer& p : peers) {
-    if (json) {
-      std::printf("{\"name\":%s,\"id\":%llu,\"address\":%s,\"providers\":%s}\n",
-                  JsonString(p.name).c_str(), static_cast<unsigned long long>(p.id),
-                  JsonString(network::FormatAddress(p.data_address)).c_str(),
-                  JsonString(absl::StrJoin(p.providers, ",")).c_str());
-    } else {
-      std::printf("%-24s id=%-20llu %-22s %s\n", p.name.c_str(),
-                  static_cast<unsigned long long>(p.id),
-                  network::FormatAddress(p.data_address).c_str(),
-                  absl::StrJoin(p.providers, ",").c_str());
-    }
-  }
+  const absl::Time now = absl::Now();
+  const std::vector<PeerRow> rows = PeerRows(e);
   e.Stop();
+  if (json) {
+    for (const PeerRow& row : rows) std::printf("%s\n", PeerJson(row, now).c_str());
+  } else {
+    std::printf("%s", PeerTable(rows, now).c_str());
+  }
   return 0;
 }
 
@@ -619,9 +719,13 @@ int Model(const ModelFlags& f) {
     return kNoSubscriber;
   }
   if (f.action == "del") {
+    // What the others hold first: the key may be there only.
     if (absl::Status synced = m.Sync(deadline); !synced.ok()) return fail(synced);
-    if (absl::Status deleted = m.Delete(f.args[0]); !deleted.ok()) return fail(deleted);
-    if (absl::Status synced = m.Sync(deadline); !synced.ok()) return fail(synced);
+    if (absl::Status deleted =
+            m.Delete(f.args[0], {.wait_for_replicas = 1, .deadline = deadline});
+        !deleted.ok()) {
+      return fail(deleted);
+    }
     e.Stop();
     return 0;
   }
@@ -700,18 +804,25 @@ int Main(int argc, char** argv) {
 
   bool watch = false, json = false;
   double wait_s = 1.5;
-  CLI::App* peers_cmd = app.add_subcommand("peers", "the endpoints this one finds");
-  peers_cmd->add_flag("--watch", watch, "print peers joining and leaving until Ctrl-C");
+  CLI::App* peers_cmd = app.add_subcommand(
+      "peers",
+      "the endpoints this one finds: name, id, address, how found, last heard, round "
+      "trip, frames in and out");
+  peers_cmd->add_flag("--watch", watch,
+                      "print peers joining and leaving until Ctrl-C (on a terminal: the "
+                      "table, redrawn each second)");
   peers_cmd->add_flag("--json", json, "one JSON object a line");
   peers_cmd
       ->add_option("--wait", wait_s, "seconds to listen before listing (default 1.5)")
       ->check(CLI::Range(0.0, 3600.0));
+  peers_cmd->footer("Examples:\n  glue peers\n  glue peers --watch\n  glue peers --json");
 
   std::string key_id;
   CLI::App* keygen_cmd =
       app.add_subcommand("keygen", "a new key line for a keyring file");
   keygen_cmd->add_option("ID", key_id, "the key's id: letters, digits, - and _")
       ->required();
+  keygen_cmd->footer("Example: glue keygen site-2026 >> keyring   # GLUE_KEYRING_FILE");
 
   ModelFlags model_flags;
   CLI::App* model_cmd = app.add_subcommand(

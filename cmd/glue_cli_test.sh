@@ -13,6 +13,14 @@ export GLUE_DISCOVERY_LISTEN_ADDRESS=239.255.42.99:27399 GLUE_NETWORK_ID=4199
 out=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null; rm -rf "$out"' EXIT
 failures=0
+# await FILE PATTERN SECONDS: until a line of FILE matches PATTERN, or the seconds pass.
+await() {
+  local until=$((SECONDS + $3))
+  until grep -q -- "$2" "$1" 2>/dev/null; do
+    ((SECONDS < until)) || return 1
+    sleep 0.05
+  done
+}
 check() {  # check WHAT EXPECTED ACTUAL
   if [[ "$2" == "$3" ]]; then
     echo "ok: $1"
@@ -73,8 +81,63 @@ check "model watch printed the put and the delete" "put a 1
 del a" "$(cat "$out/watch")"
 "$glue" model lonely put a 1 --timeout 0.3 2>"$out/err"
 check "model put with no other replica exits 3" 3 $?
+"$glue" model lonely del a --timeout 0.3 2>"$out/err"
+check "model del with no other replica exits 3" 3 $?
 "$glue" model cfg bogus 2>"$out/err"
 check "model with an unknown action exits 1" 1 $?
+
+# Peers: --watch prints each joining and leaving (not a terminal here); the list
+# shows one row a peer, with its address, how it was found, when it was last heard,
+# the round trip and the frames each way.
+"$glue" peers --watch >"$out/watch-peers" &
+watcher=$!
+await "$out/watch-peers" "^added " 10  # it runs: what it prints now is what comes
+GLUE_ENDPOINT_NAME=visitor "$glue" sub -t visiting -W 20 &
+visitor=$!
+await "$out/watch-peers" "^added visitor id=" 10
+check "peers --watch prints a peer joining" 0 $?
+"$glue" peers --wait 1 >"$out/peers"
+check "peers exits 0" 0 $?
+check "peers lists the visitor with its columns" 1 \
+  "$(grep -cE '^visitor +[0-9]+ +127\.0\.0\.1:[0-9]+ +multicast +[0-9.]+s +[0-9.]+ms +[0-9]+ +[0-9]+$' "$out/peers")"
+"$glue" peers --wait 1 --json >"$out/peers-json"
+check "peers --json gives the round trip and frames" 1 \
+  "$(grep -cE '^\{"name":"visitor","id":"[0-9]+",.*"rtt_us":[1-9][0-9]*,"frames_in":[0-9]+,"frames_out":[0-9]+\}$' "$out/peers-json")"
+kill -INT $visitor
+wait $visitor
+await "$out/watch-peers" "^removed visitor id=.* reason=goodbye" 10
+check "peers --watch prints a peer leaving, and why" 0 $?
+kill -INT $watcher
+wait $watcher
+check "peers --watch exits 0 on Ctrl-C" 0 $?
+# On a terminal it redraws the table in place instead.
+if command -v script >/dev/null; then
+  GLUE_ENDPOINT_NAME=onscreen "$glue" sub -t screen -W 20 &
+  onscreen=$!
+  script -qfc "$glue peers --watch" /dev/null >"$out/tty" &
+  tty=$!
+  await "$out/tty" "^onscreen " 10
+  check "peers --watch on a terminal redraws a table" 0 $?
+  grep -q $'\e\\[H\e\\[2Jglue peers:' "$out/tty"
+  check "... from the top of a cleared screen" 0 $?
+  kill -INT $onscreen
+  pkill -INT -f "^$glue peers --watch"
+  wait $tty $onscreen
+elif [[ -n "${CI:-}" ]]; then
+  check "script(1), from util-linux, is installed" yes no
+else
+  echo "skipped: peers --watch on a terminal (script(1) of util-linux is missing)"
+fi
+
+# A subscriber whose acknowledgements come back later than pub lingers: exit 4, and
+# the subscriber is named.
+GLUE_FAULT_DELAY_MILLISECONDS=1500 GLUE_ENDPOINT_NAME=slow "$glue" sub -t slow -C 1 -W 20 \
+  >/dev/null 2>&1 &
+slow=$!
+GLUE_LINGER_MILLISECONDS=200 "$glue" pub -t slow -m x --wait-subscribers 10 2>"$out/err"
+check "pub not acknowledged within the linger exits 4" 4 $?
+check "... naming the subscriber that owes it" 1 "$(grep -c 'owed by slow (127.0.0.1:' "$out/err")"
+wait $slow
 
 "$glue" pub -t nobody -m x --wait-subscribers 0.3 2>"$out/err"
 check "pub with no subscriber exits 3" 3 $?
@@ -96,6 +159,25 @@ check "keygen prints ID BASE64 of 32 bytes" 32 \
   "$(cut -d' ' -f2 <<<"$line" | base64 -d | wc -c)"
 "$glue" --help >/dev/null
 check "--help exits 0" 0 $?
+
+# Completion for bash: the subcommands, the flags of each, the model's actions; and
+# every flag a subcommand's --help lists is in it.
+completion="$(dirname "$0")/glue-completion.bash"
+complete_words() {  # complete_words WORD...: what completing the last word offers
+  bash -c 'source "$1"; shift; COMP_WORDS=("$@"); COMP_CWORD=$(($# - 1)); _glue
+           printf "%s\n" "${COMPREPLY[@]}"' _ "$completion" "$@" | sort | tr '\n' ' '
+}
+check "completion of the subcommand" "peers pub " "$(complete_words glue p)"
+check "completion of a flag" "--wait-subscribers " "$(complete_words glue pub --wai)"
+check "completion of sub's flags" "--count " "$(complete_words glue sub --co)"
+check "completion of the model's actions" "del " "$(complete_words glue model cfg d)"
+for command in pub sub peers model keygen; do
+  for flag in $("$glue" "$command" --help | grep -oE '(^| |,)--?[A-Za-z][-A-Za-z]*' |
+                tr -d ' ,' | sort -u); do
+    grep -qE -- "(^|[ \"])$flag( |\"|$)" "$completion" ||
+      check "completion has $command $flag" present missing
+  done
+done
 
 ((failures == 0)) || { echo "$failures check(s) failed"; exit 1; }
 echo "all checks passed"

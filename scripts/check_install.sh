@@ -21,6 +21,11 @@ prefix=$tmp/prefix
 echo "== install $build into a temporary prefix" >&2
 cmake --install "$build" --prefix "$prefix" >/dev/null
 
+echo "== the glue command and its completion for bash" >&2
+"$prefix/bin/glue" --help >/dev/null
+bash -c 'source "$1" && complete -p glue' _ \
+  "$prefix/share/bash-completion/completions/glue" >/dev/null
+
 echo "== examples/: configure and build against it (find_package)" >&2
 cmake -S examples -B "$tmp/examples" -G Ninja -DCMAKE_BUILD_TYPE=Release \
   -DCMAKE_PREFIX_PATH="$prefix" >/dev/null
