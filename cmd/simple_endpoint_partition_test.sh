@@ -21,10 +21,11 @@ GLUE_ENDPOINT_NAME=three "$endpoint" >"$dir/three" 2>"$dir/three.log" &
 pids+=($!)
 
 # wait_for FILE COUNT PATTERN: until FILE has COUNT lines matching PATTERN, for at most
-# 20 s.
+# 20 s. The file may not be there yet: the shell of a background job opens its
+# redirection after `&` has returned.
 wait_for() {
-  local deadline=$((SECONDS + 20))
-  while (($(grep -c -- "$3" "$1") < $2)); do
+  local deadline=$((SECONDS + 20)) n
+  while n=$(grep -c -- "$3" "$1" 2>/dev/null); ((${n:-0} < $2)); do
     if ((SECONDS >= deadline)); then
       echo "no $2 line(s) matching '$3' in $1 within 20 s:"
       cat "$1" "$1.log"
