@@ -52,6 +52,13 @@ printf 'a\001z' | "$glue" pub -t bin -s --wait-subscribers 10
 wait $sub
 check "a binary payload is escaped" 'a\x01z' "$(cat "$out/binary")"
 
+"$glue" sub -t 'json/#' -C 1 -W 20 --json >"$out/json" &
+sub=$!
+printf 'say "hi"\n' | "$glue" pub -t json/a -s --wait-subscribers 10
+wait $sub
+check "sub --json prints one object a message" 1 \
+  "$(grep -cE '^\{"topic":"json/a","type":"text","publisher":"[^"]+","history":false,"received":"[^"]+","payload":"say \\"hi\\"\\u000a"\}$' "$out/json")"
+
 # Without --type, sub takes every type; with it, only that one.
 "$glue" sub -t 'typed/#' -C 2 -W 20 -F '%t %y %p' >"$out/any" &
 sub=$!
@@ -145,6 +152,10 @@ check "pub with no subscriber exits 3" 3 $?
 check "sub -W with nothing exits 27" 27 $?
 "$glue" pub -t x 2>"$out/err"
 check "pub without a message exits 1" 1 $?
+"$glue" pub -t x -f "$out/no-such-file" 2>"$out/err"
+check "pub -f of a file that is not there exits 1" 1 $?
+"$glue" sub -t 'a/#/b' 2>"$out/err"
+check "sub of an invalid filter exits 1" 1 $?
 "$glue" pub -m x 2>"$out/err"
 check "pub without -t exits 1" 1 $?
 "$glue" 2>"$out/err"
