@@ -1,12 +1,12 @@
 # bash completion for the glue command. CLI11 (2.1) generates none; this one names
-# the subcommands, their flags and the model actions. glue_cli_test.sh checks that every
-# flag `glue SUBCOMMAND --help` lists is here.
+# the subcommands, their flags and the actions of model and features.
+# glue_cli_test.sh checks that every flag `glue SUBCOMMAND --help` lists is here.
 #
 #   source cmd/glue-completion.bash     # or copy it to /etc/bash_completion.d/glue
 _glue() {
   local cur=${COMP_WORDS[COMP_CWORD]} sub=${COMP_WORDS[1]:-} words
   if ((COMP_CWORD == 1)); then
-    mapfile -t COMPREPLY < <(compgen -W "pub sub peers model keygen -h --help" -- "$cur")
+    mapfile -t COMPREPLY < <(compgen -W "pub sub peers model features keygen -h --help" -- "$cur")
     return
   fi
   case "$sub" in
@@ -17,6 +17,18 @@ _glue() {
       # -f takes a file name.
       if [[ ${COMP_WORDS[COMP_CWORD - 1]} == -f || ${COMP_WORDS[COMP_CWORD - 1]} == --file ]]; then
         mapfile -t COMPREPLY < <(compgen -f -- "$cur")
+        return
+      fi
+      ;;
+    features)
+      if ((COMP_CWORD == 2)); then
+        mapfile -t COMPREPLY < <(compgen -W "serve set unset ls monitor" -- "$cur")
+        return
+      fi
+      words="--config-dir --state-dir --timeout -h --help"
+      # The directories take directory names.
+      if [[ ${COMP_WORDS[COMP_CWORD - 1]} == --*-dir ]]; then
+        mapfile -t COMPREPLY < <(compgen -d -- "$cur")
         return
       fi
       ;;

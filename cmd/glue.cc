@@ -40,6 +40,8 @@
 #include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "cmd/glue_command.h"
+#include "cmd/glue_features.h"
 #include "glue/base/mutex.h"
 #include "glue/endpoint/endpoint.h"
 #include "glue/model/model.h"
@@ -48,117 +50,8 @@
 namespace glue::cmd {
 namespace {
 
-constexpr int kUsageError = 1;
-constexpr int kConfigurationError = 2;
-constexpr int kNoSubscriber = 3;
-constexpr int kNotAcknowledged = 4;
-constexpr int kTimedOut = 27;  // mosquitto_sub's status for -W
 // The type of what pub sends when --type is not given; sub takes any type unless told.
 constexpr char kDefaultType[] = "text";
-
-// Stopper is set by SIGINT or SIGTERM, or by the program itself, and awaited with a
-// deadline. The signals are blocked in every thread (the endpoint's included, made
-// after Arm) and taken by a thread of its own.
-class Stopper {
- public:
-  void Arm() {
-    sigset_t signals;
-    sigemptyset(&signals);
-    sigaddset(&signals, SIGINT);
-    sigaddset(&signals, SIGTERM);
-    pthread_sigmask(SIG_BLOCK, &signals, nullptr);
-    waiter_ = std::thread([this, signals] {
-      const timespec tick{0, 100 * 1000 * 1000};
-      while (!stopped()) {
-        if (sigtimedwait(&signals, nullptr, &tick) > 0) Stop();
-      }
-    });
-  }
-  ~Stopper() {
-    Stop();
-    if (waiter_.joinable()) waiter_.join();
-  }
-  void Stop() {
-    MutexLock lock(&mu_);
-    stopped_ = true;
-    mu_.NotifyAll();
-  }
-  bool stopped() const {
-    MutexLock lock(&mu_);
-    return stopped_;
-  }
-  // Wakes the waiter (Await) without stopping.
-  void Poke() {
-    MutexLock lock(&mu_);
-    ++pokes_;
-    mu_.NotifyAll();
-  }
-  // Await waits until stopped, poked since `*seen`, or `deadline`; true when stopped.
-  bool Await(absl::Time deadline, uint64_t* seen) {
-    MutexLock lock(&mu_);
-    mu_.AwaitUntil(
-        [&]() ABSL_NO_THREAD_SAFETY_ANALYSIS { return stopped_ || pokes_ != *seen; },
-        deadline);
-    *seen = pokes_;
-    return stopped_;
-  }
-
- private:
-  mutable Mutex mu_;
-  bool stopped_ ABSL_GUARDED_BY(mu_) = false;
-  uint64_t pokes_ ABSL_GUARDED_BY(mu_) = 0;
-  std::thread waiter_;
-};
-
-// Printable returns `bytes` as text when they are printable UTF-8 without control
-// characters (tabs aside), and otherwise escaped as C does ("\x01"), so that nothing a
-// publisher sends reaches a terminal raw.
-std::string Printable(absl::Span<const uint8_t> bytes) {
-  const std::string text(bytes.begin(), bytes.end());
-  for (unsigned char c : text) {
-    if ((c < 0x20 && c != '\t') || c == 0x7f) return absl::CHexEscape(text);
-  }
-  return text;
-}
-
-std::string JsonString(absl::string_view text) {
-  std::string out = "\"";
-  for (unsigned char c : text) {
-    switch (c) {
-      case '"':
-        out += "\\\"";
-        break;
-      case '\\':
-        out += "\\\\";
-        break;
-      default:
-        if (c < 0x20 || c == 0x7f) {
-          absl::StrAppendFormat(&out, "\\u%04x", c);
-        } else {
-          out += static_cast<char>(c);
-        }
-    }
-  }
-  return out + "\"";
-}
-
-absl::StatusOr<std::unique_ptr<Endpoint>> MakeEndpoint(EndpointOptions options = {},
-                                                       bool from_environment = true) {
-  if (from_environment) {
-    absl::StatusOr<EndpointOptions> read = OptionsFromEnvironment();
-    if (!read.ok()) return read.status();
-    read->on_peer_added = std::move(options.on_peer_added);
-    read->on_peer_removed = std::move(options.on_peer_removed);
-    options = *std::move(read);
-  }
-  return Endpoint::Create(std::move(options));
-}
-
-int ConfigurationError(absl::string_view command, const absl::Status& status) {
-  std::fprintf(stderr, "glue %s: %s\n", std::string(command).c_str(),
-               std::string(status.message()).c_str());
-  return kConfigurationError;
-}
 
 // --- keygen ---
 
@@ -598,11 +491,6 @@ struct ModelFlags {
   double timeout_s = 5;  // for a replica to hold the change, or to sync
 };
 
-std::string PrintableText(absl::string_view text) {
-  return Printable(
-      absl::MakeConstSpan(reinterpret_cast<const uint8_t*>(text.data()), text.size()));
-}
-
 int Model(const ModelFlags& f) {
   const size_t want = f.action == "put"                        ? 2
                       : f.action == "get" || f.action == "del" ? 1
@@ -845,6 +733,9 @@ int Main(int argc, char** argv) {
       "Examples:\n  glue model cfg watch\n  glue model cfg put a 1\n  glue model cfg get "
       "a");
 
+  FeaturesFlags features;
+  CLI::App* features_cmd = AddFeaturesCommand(app, &features);
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& error) {
@@ -856,6 +747,7 @@ int Main(int argc, char** argv) {
   if (*peers_cmd) return Peers(watch, json, wait_s);
   if (*keygen_cmd) return Keygen(key_id);
   if (*model_cmd) return Model(model_flags);
+  if (*features_cmd) return RunFeatures(features);
   return kUsageError;
 }
 

@@ -6,13 +6,13 @@
 #   cmd/glue_cli_test.sh build/cmd/glue
 set -uo pipefail
 glue=$1
+source "$(dirname "$0")/check.sh"
 export GLUE_LISTEN_INTERFACE=lo GLUE_LOG_LEVEL=warning
 # A group and network id of its own, apart from other tests running at once.
 export GLUE_DISCOVERY_TARGET_ADDRESS=239.255.42.99:27399
 export GLUE_DISCOVERY_LISTEN_ADDRESS=239.255.42.99:27399 GLUE_NETWORK_ID=4199
 out=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null; rm -rf "$out"' EXIT
-failures=0
 # await FILE PATTERN SECONDS: until a line of FILE matches PATTERN, or the seconds pass.
 await() {
   local until=$((SECONDS + $3))
@@ -20,14 +20,6 @@ await() {
     ((SECONDS < until)) || return 1
     sleep 0.05
   done
-}
-check() {  # check WHAT EXPECTED ACTUAL
-  if [[ "$2" == "$3" ]]; then
-    echo "ok: $1"
-  else
-    echo "FAILED: $1: expected '$2', got '$3'"
-    failures=$((failures + 1))
-  fi
 }
 
 "$glue" sub -t 'sensors/#' -v -C 1 -W 20 >"$out/hello" &
@@ -182,7 +174,8 @@ check "completion of the subcommand" "peers pub " "$(complete_words glue p)"
 check "completion of a flag" "--wait-subscribers " "$(complete_words glue pub --wai)"
 check "completion of sub's flags" "--count " "$(complete_words glue sub --co)"
 check "completion of the model's actions" "del " "$(complete_words glue model cfg d)"
-for command in pub sub peers model keygen; do
+check "completion of the features' actions" "serve set " "$(complete_words glue features s)"
+for command in pub sub peers model features keygen; do
   for flag in $("$glue" "$command" --help | grep -oE '(^| |,)--?[A-Za-z][-A-Za-z]*' |
                 tr -d ' ,' | sort -u); do
     grep -qE -- "(^|[ \"])$flag( |\"|$)" "$completion" ||
@@ -190,5 +183,4 @@ for command in pub sub peers model keygen; do
   done
 done
 
-((failures == 0)) || { echo "$failures check(s) failed"; exit 1; }
-echo "all checks passed"
+finish

@@ -25,6 +25,9 @@ packages=(
   libssl-dev
   # CLI11: the glue command's parser of subcommands and flags (header-only).
   libcli11-dev
+  # nlohmann/json (header-only): JSON for the coordination services (features,
+  # registry). curl and inotify-tools: their end-to-end tests act as users do.
+  nlohmann-json3-dev curl inotify-tools
   iproute2 util-linux
 )
 # The sanitizer and fuzzer builds use clang's runtime only when asked for.
