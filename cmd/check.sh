@@ -1,5 +1,6 @@
 # Sourced by the end-to-end tests of the glue command: check() counts what failed,
-# finish() says how it went and exits with it.
+# await() waits for a condition with a deadline, finish() says how it went and exits
+# with it.
 failures=0
 check() {  # check WHAT EXPECTED ACTUAL
   if [[ "$2" == "$3" ]]; then
@@ -12,4 +13,13 @@ check() {  # check WHAT EXPECTED ACTUAL
 finish() {
   ((failures == 0)) || { echo "$failures check(s) failed"; exit 1; }
   echo "all checks passed"
+}
+# await SECONDS COMMAND...: until COMMAND succeeds, or the seconds (one decimal:
+# 1.0, 10.0) pass.
+await() {
+  local until=$(($(date +%s%N) + ${1/./} * 100000000)) && shift
+  until "$@"; do
+    (($(date +%s%N) < until)) || return 1
+    sleep 0.02
+  done
 }

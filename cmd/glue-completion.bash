@@ -1,12 +1,12 @@
 # bash completion for the glue command. CLI11 (2.1) generates none; this one names
-# the subcommands, their flags and the actions of model and features.
+# the subcommands, their flags and the actions of model, features and registry.
 # glue_cli_test.sh checks that every flag `glue SUBCOMMAND --help` lists is here.
 #
 #   source cmd/glue-completion.bash     # or copy it to /etc/bash_completion.d/glue
 _glue() {
   local cur=${COMP_WORDS[COMP_CWORD]} sub=${COMP_WORDS[1]:-} words
   if ((COMP_CWORD == 1)); then
-    mapfile -t COMPREPLY < <(compgen -W "pub sub peers model features keygen -h --help" -- "$cur")
+    mapfile -t COMPREPLY < <(compgen -W "pub sub peers model features registry keygen -h --help" -- "$cur")
     return
   fi
   case "$sub" in
@@ -31,6 +31,13 @@ _glue() {
         mapfile -t COMPREPLY < <(compgen -d -- "$cur")
         return
       fi
+      ;;
+    registry)
+      if ((COMP_CWORD == 2)); then
+        mapfile -t COMPREPLY < <(compgen -W "serve" -- "$cur")
+        return
+      fi
+      words="--http --public-url --read-timeout --max-connections --max-body-bytes -h --help"
       ;;
     sub) words="-t --topic --type -v --verbose -C --count -W --timeout -F --format --json
                 -h --help" ;;

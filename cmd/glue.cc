@@ -42,6 +42,7 @@
 #include "absl/time/time.h"
 #include "cmd/glue_command.h"
 #include "cmd/glue_features.h"
+#include "cmd/glue_registry.h"
 #include "glue/base/mutex.h"
 #include "glue/endpoint/endpoint.h"
 #include "glue/model/model.h"
@@ -735,6 +736,8 @@ int Main(int argc, char** argv) {
 
   FeaturesFlags features;
   CLI::App* features_cmd = AddFeaturesCommand(app, &features);
+  RegistryFlags registry;
+  CLI::App* registry_cmd = AddRegistryCommand(app, &registry);
 
   try {
     app.parse(argc, argv);
@@ -748,6 +751,7 @@ int Main(int argc, char** argv) {
   if (*keygen_cmd) return Keygen(key_id);
   if (*model_cmd) return Model(model_flags);
   if (*features_cmd) return RunFeatures(features);
+  if (*registry_cmd) return RunRegistry(registry);
   return kUsageError;
 }
 

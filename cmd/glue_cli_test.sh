@@ -13,8 +13,9 @@ export GLUE_DISCOVERY_TARGET_ADDRESS=239.255.42.99:27399
 export GLUE_DISCOVERY_LISTEN_ADDRESS=239.255.42.99:27399 GLUE_NETWORK_ID=4199
 out=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null; rm -rf "$out"' EXIT
-# await FILE PATTERN SECONDS: until a line of FILE matches PATTERN, or the seconds pass.
-await() {
+# await_line FILE PATTERN SECONDS: until a line of FILE matches PATTERN, or the
+# seconds pass.
+await_line() {
   local until=$((SECONDS + $3))
   until grep -q -- "$2" "$1" 2>/dev/null; do
     ((SECONDS < until)) || return 1
@@ -90,10 +91,10 @@ check "model with an unknown action exits 1" 1 $?
 # the round trip and the frames each way.
 "$glue" peers --watch >"$out/watch-peers" &
 watcher=$!
-await "$out/watch-peers" "^added " 10  # it runs: what it prints now is what comes
+await_line "$out/watch-peers" "^added " 10  # it runs: what it prints now is what comes
 GLUE_ENDPOINT_NAME=visitor "$glue" sub -t visiting -W 20 &
 visitor=$!
-await "$out/watch-peers" "^added visitor id=" 10
+await_line "$out/watch-peers" "^added visitor id=" 10
 check "peers --watch prints a peer joining" 0 $?
 "$glue" peers --wait 1 >"$out/peers"
 check "peers exits 0" 0 $?
@@ -104,7 +105,7 @@ check "peers --json gives the round trip and frames" 1 \
   "$(grep -cE '^\{"name":"visitor","id":"[0-9]+",.*"rtt_us":[1-9][0-9]*,"frames_in":[0-9]+,"frames_out":[0-9]+\}$' "$out/peers-json")"
 kill -INT $visitor
 wait $visitor
-await "$out/watch-peers" "^removed visitor id=.* reason=goodbye" 10
+await_line "$out/watch-peers" "^removed visitor id=.* reason=goodbye" 10
 check "peers --watch prints a peer leaving, and why" 0 $?
 kill -INT $watcher
 wait $watcher
@@ -115,7 +116,7 @@ if command -v script >/dev/null; then
   onscreen=$!
   script -qfc "$glue peers --watch" /dev/null >"$out/tty" &
   tty=$!
-  await "$out/tty" "^onscreen " 10
+  await_line "$out/tty" "^onscreen " 10
   check "peers --watch on a terminal redraws a table" 0 $?
   grep -q $'\e\\[H\e\\[2Jglue peers:' "$out/tty"
   check "... from the top of a cleared screen" 0 $?
@@ -175,9 +176,10 @@ check "completion of a flag" "--wait-subscribers " "$(complete_words glue pub --
 check "completion of sub's flags" "--count " "$(complete_words glue sub --co)"
 check "completion of the model's actions" "del " "$(complete_words glue model cfg d)"
 check "completion of the features' actions" "serve set " "$(complete_words glue features s)"
-for command in pub sub peers model features keygen; do
-  for flag in $("$glue" "$command" --help | grep -oE '(^| |,)--?[A-Za-z][-A-Za-z]*' |
-                tr -d ' ,' | sort -u); do
+for command in pub sub peers model features registry keygen; do
+  # The options' lines of the help (not the examples under them): "  -t,--topic ...".
+  for flag in $("$glue" "$command" --help | grep -E '^ +-' |
+                grep -oE '^ +-[-A-Za-z,]*' | tr ',' '\n' | tr -d ' ' | sort -u); do
     grep -qE -- "(^|[ \"])$flag( |\"|$)" "$completion" ||
       check "completion has $command $flag" present missing
   done

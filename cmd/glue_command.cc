@@ -52,6 +52,23 @@ int ConfigurationError(absl::string_view command, const absl::Status& status) {
   return kConfigurationError;
 }
 
+void ServeUntilStopped(Stopper& stopper, Endpoint& endpoint, absl::string_view command) {
+  uint64_t seen = 0, toggles = 0;
+  bool partitioned = false;
+  while (!stopper.Await(absl::InfiniteFuture(), &seen)) {
+    for (const uint64_t usr1 = stopper.usr1(); toggles < usr1; ++toggles) {
+      if (absl::Status s = endpoint.SetFaults({.partitioned = !partitioned}); !s.ok()) {
+        std::fprintf(stderr, "glue %s: SIGUSR1: %s\n", std::string(command).c_str(),
+                     std::string(s.message()).c_str());
+        continue;
+      }
+      partitioned = !partitioned;
+      std::printf("%s\n", partitioned ? "partitioned" : "healed");
+      std::fflush(stdout);
+    }
+  }
+}
+
 std::string PrintableText(absl::string_view text) {
   return Printable(
       absl::MakeConstSpan(reinterpret_cast<const uint8_t*>(text.data()), text.size()));

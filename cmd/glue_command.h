@@ -36,11 +36,20 @@ class Stopper {
     sigemptyset(&signals);
     sigaddset(&signals, SIGINT);
     sigaddset(&signals, SIGTERM);
+    sigaddset(&signals, SIGUSR1);
     pthread_sigmask(SIG_BLOCK, &signals, nullptr);
     waiter_ = std::thread([this, signals] {
       const timespec tick{0, 100 * 1000 * 1000};
       while (!stopped()) {
-        if (sigtimedwait(&signals, nullptr, &tick) > 0) Stop();
+        const int signal = sigtimedwait(&signals, nullptr, &tick);
+        if (signal == SIGUSR1) {
+          MutexLock lock(&mu_);
+          ++usr1_;
+          ++pokes_;
+          mu_.NotifyAll();
+        } else if (signal > 0) {
+          Stop();
+        }
       }
     });
   }
@@ -63,6 +72,11 @@ class Stopper {
     ++pokes_;
     mu_.NotifyAll();
   }
+  // usr1 counts the SIGUSR1 received (each also pokes).
+  uint64_t usr1() const {
+    MutexLock lock(&mu_);
+    return usr1_;
+  }
   // Await waits until stopped, poked since `*seen`, or `deadline`; true when stopped.
   bool Await(absl::Time deadline, uint64_t* seen) {
     MutexLock lock(&mu_);
@@ -77,6 +91,7 @@ class Stopper {
   mutable Mutex mu_;
   bool stopped_ ABSL_GUARDED_BY(mu_) = false;
   uint64_t pokes_ ABSL_GUARDED_BY(mu_) = 0;
+  uint64_t usr1_ ABSL_GUARDED_BY(mu_) = 0;
   std::thread waiter_;
 };
 
@@ -92,6 +107,12 @@ std::string JsonString(absl::string_view text);
 // MakeEndpoint makes an endpoint from the GLUE_* variables, with the peer callbacks of
 // `options`.
 absl::StatusOr<std::unique_ptr<Endpoint>> MakeEndpoint(EndpointOptions options = {});
+
+// ServeUntilStopped waits for Ctrl-C (or SIGTERM). Each SIGUSR1 cuts the endpoint off
+// from the network, as a partition would, or heals it, printing "partitioned" or
+// "healed": for an endpoint started with faults (GLUE_FAULT_*; GLUE_FAULT_LOSS=0 is
+// enough), otherwise it says why not.
+void ServeUntilStopped(Stopper& stopper, Endpoint& endpoint, absl::string_view command);
 
 // ConfigurationError prints "glue COMMAND: message" and returns kConfigurationError.
 int ConfigurationError(absl::string_view command, const absl::Status& status);

@@ -79,9 +79,7 @@ int Serve(const FeaturesFlags& f) {
   }
   GLUE_LOG(kInfo, "features: %s serves %s; the network's features in %s/features", host,
            f.config_dir, f.state_dir);
-  uint64_t seen = 0;
-  while (!stopper.Await(absl::InfiniteFuture(), &seen)) {
-  }
+  ServeUntilStopped(stopper, e, "features");
   directory->reset();
   e.Stop();  // closes the model: this host's features leave every tree
   return 0;

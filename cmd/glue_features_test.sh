@@ -15,15 +15,6 @@ export GLUE_DISCOVERY_LISTEN_ADDRESS=239.255.42.98:27398 GLUE_NETWORK_ID=4198
 export GLUE_DISCOVERY_RATE_MILLISECONDS=200
 d=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null; wait; rm -rf "$d"' EXIT
-# await SECONDS COMMAND...: until COMMAND succeeds, or the seconds (with one decimal:
-# 1.0, 10.0) pass.
-await() {
-  local until=$(($(date +%s%N) + ${1/./} * 100000000)) && shift
-  until "$@"; do
-    (($(date +%s%N) < until)) || return 1
-    sleep 0.02
-  done
-}
 # holds FILE CONTENT: FILE holds exactly CONTENT (with the newline set adds).
 holds() { [[ -f $1 && "$(cat "$1")" == "$2" ]]; }
 gone() { [[ ! -e $1 ]]; }

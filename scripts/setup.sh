@@ -26,8 +26,9 @@ packages=(
   # CLI11: the glue command's parser of subcommands and flags (header-only).
   libcli11-dev
   # nlohmann/json (header-only): JSON for the coordination services (features,
-  # registry). curl and inotify-tools: their end-to-end tests act as users do.
-  nlohmann-json3-dev curl inotify-tools
+  # registry). curl, inotify-tools and python3 (a webhook receiver): their end-to-end
+  # tests act as users do.
+  nlohmann-json3-dev curl inotify-tools python3
   iproute2 util-linux
 )
 # The sanitizer and fuzzer builds use clang's runtime only when asked for.
