@@ -6,7 +6,7 @@
 _glue() {
   local cur=${COMP_WORDS[COMP_CWORD]} sub=${COMP_WORDS[1]:-} words
   if ((COMP_CWORD == 1)); then
-    mapfile -t COMPREPLY < <(compgen -W "pub sub peers model features registry keygen -h --help" -- "$cur")
+    mapfile -t COMPREPLY < <(compgen -W "pub sub peers model features registry bridge keygen -h --help" -- "$cur")
     return
   fi
   case "$sub" in
@@ -38,6 +38,12 @@ _glue() {
         return
       fi
       words="--http --public-url --read-timeout --max-connections --max-body-bytes -h --help"
+      ;;
+    bridge)
+      words="--broker --client-id --username --password-file --out --in --both --qos
+             --retain -h --help"
+      [[ ${COMP_WORDS[COMP_CWORD - 1]} == --password-file ]] &&
+        { mapfile -t COMPREPLY < <(compgen -f -- "$cur"); return; }
       ;;
     sub) words="-t --topic --type -v --verbose -C --count -W --timeout -F --format --json
                 -h --help" ;;

@@ -40,6 +40,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "cmd/glue_bridge.h"
 #include "cmd/glue_command.h"
 #include "cmd/glue_features.h"
 #include "cmd/glue_registry.h"
@@ -738,6 +739,8 @@ int Main(int argc, char** argv) {
   CLI::App* features_cmd = AddFeaturesCommand(app, &features);
   RegistryFlags registry;
   CLI::App* registry_cmd = AddRegistryCommand(app, &registry);
+  BridgeFlags bridge;
+  CLI::App* bridge_cmd = AddBridgeCommand(app, &bridge);
 
   try {
     app.parse(argc, argv);
@@ -752,6 +755,7 @@ int Main(int argc, char** argv) {
   if (*model_cmd) return Model(model_flags);
   if (*features_cmd) return RunFeatures(features);
   if (*registry_cmd) return RunRegistry(registry);
+  if (*bridge_cmd) return RunBridge(bridge);
   return kUsageError;
 }
 

@@ -176,7 +176,7 @@ check "completion of a flag" "--wait-subscribers " "$(complete_words glue pub --
 check "completion of sub's flags" "--count " "$(complete_words glue sub --co)"
 check "completion of the model's actions" "del " "$(complete_words glue model cfg d)"
 check "completion of the features' actions" "serve set " "$(complete_words glue features s)"
-for command in pub sub peers model features registry keygen; do
+for command in pub sub peers model features registry bridge keygen; do
   # The options' lines of the help (not the examples under them): "  -t,--topic ...".
   for flag in $("$glue" "$command" --help | grep -E '^ +-' |
                 grep -oE '^ +-[-A-Za-z,]*' | tr ',' '\n' | tr -d ' ' | sort -u); do

@@ -8,13 +8,7 @@ set -uo pipefail
 glue=$1
 here=$(dirname "$0")
 source "$here/check.sh"
-for tool in curl python3; do
-  if ! command -v $tool >/dev/null; then
-    [[ -n "${CI:-}" ]] && { echo "FAILED: $tool is not installed (scripts/setup.sh)"; exit 1; }
-    echo "skipped: the registry's end-to-end test needs $tool (scripts/setup.sh)"
-    exit 0
-  fi
-done
+require "the registry's end-to-end test" curl python3
 export GLUE_LISTEN_INTERFACE=lo GLUE_LOG_LEVEL=warning
 # A group and network id of its own; started with faults (none) so that SIGUSR1 can
 # partition an endpoint; a peer cut off is missed within half a second.

@@ -29,6 +29,11 @@ packages=(
   # registry). curl, inotify-tools and python3 (a webhook receiver): their end-to-end
   # tests act as users do.
   nlohmann-json3-dev curl inotify-tools python3
+  # libmosquitto: the MQTT 5 client of the bridge (glue_bridge). mosquitto and
+  # mosquitto-clients: the broker its end-to-end test starts on loopback, and
+  # mosquitto_pub/mosquitto_sub. Debian's mosquitto package also enables a system-wide
+  # broker on localhost:1883, which nothing here uses.
+  libmosquitto-dev mosquitto mosquitto-clients
   iproute2 util-linux
 )
 # The sanitizer and fuzzer builds use clang's runtime only when asked for.

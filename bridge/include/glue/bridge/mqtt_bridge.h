@@ -1,0 +1,116 @@
+// MqttBridge: an endpoint's topics to and from an MQTT broker (MQTT 5, libmosquitto),
+// for users who outgrow one segment. Mappings mean what the lines of Mosquitto's own
+// bridge mean:
+//
+//   out FILTER [REMOTE_PREFIX]: glue messages whose topic FILTER matches go to the
+//       broker as REMOTE_PREFIX + topic;
+//   in FILTER [LOCAL_PREFIX]:   MQTT messages whose topic FILTER matches are published
+//       on glue as LOCAL_PREFIX + topic.
+//
+// Reliable glue messages go at the mapping's QoS (1: at least once; the broker may
+// deliver one twice, which glue's exactly-once does not undo), best-effort ones at QoS
+// 0; MQTT messages come in reliable at QoS 1, best-effort at QoS 0. The payload is
+// carried unchanged; the glue type travels as the MQTT 5 user property "glue-type"
+// (and back; "mqtt" when an MQTT message has none). With `retain`, what goes out is
+// retained by the broker, and what comes in retained is kept as the topic's history
+// (depth 1) for late glue subscribers.
+//
+// No loops: a message the bridge published on glue is not sent out again (its
+// publisher is the bridge), and the bridge subscribes with MQTT 5's no-local option,
+// so the broker does not send it back what it published.
+//
+// While the broker is away, messages for it wait in a bounded buffer
+// (max_buffered_messages, max_buffered_bytes); beyond it the oldest are dropped,
+// counted and logged once a period. The client reconnects with backoff (1 s doubling
+// to 30 s) and sends what waited.
+#ifndef GLUE_BRIDGE_MQTT_BRIDGE_H_
+#define GLUE_BRIDGE_MQTT_BRIDGE_H_
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/time/time.h"
+#include "glue/endpoint/endpoint.h"
+
+namespace glue::bridge {
+
+struct Mapping {
+  enum class Direction { kOut, kIn };
+  Direction direction = Direction::kOut;
+  std::string filter;  // an MQTT filter (+ and #), on the side the messages come from
+  std::string prefix;  // put before the topic on the other side
+  int qos = 1;         // 0 or 1
+};
+
+// ParseMapping parses "FILTER" or "FILTER=PREFIX" for `direction`. kInvalidArgument
+// for an empty or bad filter.
+absl::StatusOr<Mapping> ParseMapping(Mapping::Direction direction, absl::string_view text,
+                                     int qos);
+
+// BrokerUrl is mqtt://HOST:PORT (mqtts:// is not served yet).
+struct BrokerUrl {
+  std::string host;
+  int port = 1883;
+};
+absl::StatusOr<BrokerUrl> ParseBrokerUrl(absl::string_view url);
+
+struct BridgeOptions {
+  std::string broker;     // mqtt://HOST:PORT
+  std::string client_id;  // empty: glue-bridge- and the endpoint's name
+  std::string username;
+  std::string password;
+  std::vector<Mapping> mappings;
+  bool retain = false;
+  absl::Duration connect_timeout = absl::Seconds(5);
+  absl::Duration keepalive = absl::Seconds(30);
+  // Glue messages that come in from MQTT without an expiry live this long.
+  absl::Duration default_expiry = absl::Minutes(1);
+  size_t max_buffered_messages = 100'000;
+  size_t max_buffered_bytes = 64 << 20;
+};
+
+struct BridgeCounters {
+  uint64_t out = 0;        // glue messages handed to the broker
+  uint64_t in = 0;         // MQTT messages published on glue
+  uint64_t in_failed = 0;  // ... that glue refused (logged)
+  uint64_t buffered = 0;   // glue messages that waited for the broker
+  uint64_t dropped = 0;    // ... dropped at the buffer's bound
+  uint64_t looped = 0;     // glue messages the bridge itself published: not sent
+  uint64_t connects = 0;   // connections made (the first and each reconnection)
+  uint64_t disconnects = 0;
+  size_t waiting = 0;  // now, in the buffer
+};
+
+class MqttBridge {
+ public:
+  // Start connects to the broker (waiting up to connect_timeout for its answer),
+  // subscribes, and bridges from then on, on libmosquitto's thread and the endpoint's.
+  // `endpoint` must be started and outlive the bridge. Errors: kInvalidArgument for a
+  // bad URL or mapping; kUnavailable when the broker cannot be reached;
+  // kPermissionDenied when it refuses the credentials; kDeadlineExceeded when it does
+  // not answer.
+  static absl::StatusOr<std::unique_ptr<MqttBridge>> Start(Endpoint& endpoint,
+                                                           BridgeOptions options);
+  ~MqttBridge();  // disconnects; what waited for the broker is dropped, counted
+  MqttBridge(const MqttBridge&) = delete;
+  MqttBridge& operator=(const MqttBridge&) = delete;
+
+  BridgeCounters counters() const;
+  bool connected() const;
+
+  struct State;
+
+ private:
+  explicit MqttBridge(std::shared_ptr<State> state);
+  std::shared_ptr<State> state_;
+};
+
+}  // namespace glue::bridge
+
+#endif  // GLUE_BRIDGE_MQTT_BRIDGE_H_

@@ -1,0 +1,404 @@
+#include "glue/bridge/mqtt_bridge.h"
+
+#include <mosquitto.h>
+#include <mqtt_protocol.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <deque>
+#include <mutex>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/strings/match.h"
+#include "absl/strings/strip.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "glue/base/log.h"
+#include "glue/base/log_limiter.h"
+#include "glue/base/mutex.h"
+#include "glue/base/status_macros.h"
+#include "glue/topics/topic_filter.h"
+
+namespace glue::bridge {
+
+namespace {
+
+constexpr char kTypeProperty[] = "glue-type";
+constexpr char kDefaultInType[] = "mqtt";
+
+// OutMessage is a glue message for the broker.
+struct OutMessage {
+  std::string topic;
+  std::string type;
+  std::string payload;
+  int qos = 0;
+};
+
+std::once_flag library_once;
+
+}  // namespace
+
+absl::StatusOr<Mapping> ParseMapping(Mapping::Direction direction, absl::string_view text,
+                                     int qos) {
+  Mapping m{.direction = direction, .qos = qos};
+  const size_t eq = text.find('=');
+  m.filter = std::string(text.substr(0, eq));
+  if (eq != absl::string_view::npos) m.prefix = std::string(text.substr(eq + 1));
+  if (qos != 0 && qos != 1) {
+    return absl::InvalidArgumentError(absl::StrCat("qos ", qos, ": 0 or 1"));
+  }
+  if (m.filter.empty()) {
+    return absl::InvalidArgumentError(absl::StrCat("mapping '", text, "' has no filter"));
+  }
+  if (absl::Status valid = topics::ValidateTopicFilter(m.filter); !valid.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("mapping '", text, "': ", valid.message()));
+  }
+  if (absl::StrContains(m.prefix, "+") || absl::StrContains(m.prefix, "#")) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("mapping '", text, "': a prefix holds no wildcard"));
+  }
+  return m;
+}
+
+absl::StatusOr<BrokerUrl> ParseBrokerUrl(absl::string_view url) {
+  absl::string_view rest = url;
+  if (absl::ConsumePrefix(&rest, "mqtts://")) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "broker '", url, "': mqtts:// (TLS) is not served yet; use mqtt://"));
+  }
+  if (!absl::ConsumePrefix(&rest, "mqtt://")) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("broker '", url, "' must be mqtt://HOST:PORT"));
+  }
+  absl::ConsumeSuffix(&rest, "/");
+  BrokerUrl b;
+  const size_t colon = rest.rfind(':');
+  b.host = std::string(rest.substr(0, colon));
+  if (colon != absl::string_view::npos &&
+      (!absl::SimpleAtoi(rest.substr(colon + 1), &b.port) || b.port < 1 ||
+       b.port > 65535)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("broker '", url, "': the port must be 1 to 65535"));
+  }
+  if (b.host.empty()) {
+    return absl::InvalidArgumentError(absl::StrCat("broker '", url, "' names no host"));
+  }
+  return b;
+}
+
+struct MqttBridge::State {
+  State(Endpoint& e, BridgeOptions o) : endpoint(e), options(std::move(o)) {}
+
+  void OnConnect(mosquitto* mosq, int rc);
+  void OnDisconnect(int rc);
+  void OnMessage(const mosquitto_message& message, const mosquitto_property* props);
+  void OnGlue(const Mapping& mapping, const Message& message);
+  // Publish sends `m` to the broker; false when it is not connected.
+  bool Publish(const OutMessage& m);
+  void Flush();
+
+  Endpoint& endpoint;
+  const BridgeOptions options;
+  // Held while the client is used from the endpoint's threads, and while it is
+  // destroyed: a glue callback may still run as the bridge goes.
+  Mutex client_mu;
+  mosquitto* client ABSL_GUARDED_BY(client_mu) = nullptr;
+
+  mutable Mutex mu;
+  bool connected ABSL_GUARDED_BY(mu) = false;
+  int connect_result ABSL_GUARDED_BY(mu) = -1;  // the first CONNACK's, -1 before it
+  std::deque<OutMessage> waiting ABSL_GUARDED_BY(mu);
+  size_t waiting_bytes ABSL_GUARDED_BY(mu) = 0;
+  BridgeCounters counters ABSL_GUARDED_BY(mu);
+  LogLimiter drop_log ABSL_GUARDED_BY(mu){absl::Seconds(10)};
+};
+
+void MqttBridge::State::OnConnect(mosquitto* mosq, int rc) {
+  {
+    MutexLock lock(&mu);
+    if (connect_result < 0) connect_result = rc;
+    mu.NotifyAll();
+    if (rc != 0) return;
+    connected = true;
+    ++counters.connects;
+  }
+  GLUE_LOG(kInfo, "bridge: connected to %s", options.broker);
+  for (const Mapping& m : options.mappings) {
+    if (m.direction != Mapping::Direction::kIn) continue;
+    // No local: the broker does not send back what this client published.
+    const int sub = mosquitto_subscribe_v5(mosq, nullptr, m.filter.c_str(), m.qos,
+                                           MQTT_SUB_OPT_NO_LOCAL, nullptr);
+    if (sub != MOSQ_ERR_SUCCESS) {
+      GLUE_LOG(kWarning, "bridge: cannot subscribe to %s: %s", m.filter,
+               mosquitto_strerror(sub));
+    }
+  }
+  Flush();
+}
+
+void MqttBridge::State::OnDisconnect(int rc) {
+  MutexLock lock(&mu);
+  if (connected) ++counters.disconnects;
+  connected = false;
+  if (rc != 0)
+    GLUE_LOG(kWarning, "bridge: lost %s: %s", options.broker, mosquitto_strerror(rc));
+}
+
+bool MqttBridge::State::Publish(const OutMessage& m) {
+  MutexLock lock(&client_mu);
+  if (client == nullptr) return false;
+  mosquitto_property* props = nullptr;
+  mosquitto_property_add_string_pair(&props, MQTT_PROP_USER_PROPERTY, kTypeProperty,
+                                     m.type.c_str());
+  const int rc = mosquitto_publish_v5(client, nullptr, m.topic.c_str(),
+                                      static_cast<int>(m.payload.size()),
+                                      m.payload.data(), m.qos, options.retain, props);
+  mosquitto_property_free_all(&props);
+  return rc == MOSQ_ERR_SUCCESS;
+}
+
+void MqttBridge::State::Flush() {
+  for (;;) {
+    OutMessage m;
+    {
+      MutexLock lock(&mu);
+      if (!connected || waiting.empty()) return;
+      m = std::move(waiting.front());
+      waiting.pop_front();
+      waiting_bytes -= m.payload.size();
+      counters.waiting = waiting.size();
+    }
+    if (!Publish(m)) {
+      MutexLock lock(&mu);
+      waiting_bytes += m.payload.size();
+      waiting.push_front(std::move(m));
+      counters.waiting = waiting.size();
+      return;
+    }
+    MutexLock lock(&mu);
+    ++counters.out;
+  }
+}
+
+void MqttBridge::State::OnGlue(const Mapping& mapping, const Message& message) {
+  if (message.publisher_id == endpoint.config().endpoint_id) {
+    MutexLock lock(&mu);
+    ++counters.looped;  // brought in from MQTT by this bridge
+    return;
+  }
+  OutMessage m{.topic = mapping.prefix + message.topic,
+               .type = message.type,
+               .payload = std::string(message.payload.begin(), message.payload.end()),
+               .qos = mapping.qos};
+  // Through the buffer always, so that what waited goes first.
+  bool flush = false;
+  {
+    MutexLock lock(&mu);
+    waiting_bytes += m.payload.size();
+    waiting.push_back(std::move(m));
+    if (!connected) ++counters.buffered;
+    uint64_t dropped = 0;
+    while (waiting.size() > options.max_buffered_messages ||
+           waiting_bytes > options.max_buffered_bytes) {
+      waiting_bytes -= waiting.front().payload.size();
+      waiting.pop_front();
+      ++dropped;
+    }
+    counters.dropped += dropped;
+    counters.waiting = waiting.size();
+    if (dropped > 0) {
+      if (const uint64_t n = drop_log.Admit(absl::Now())) {
+        GLUE_LOG(kWarning,
+                 "bridge: message(s) for %s dropped (%d times since the last line): the "
+                 "buffer of %d messages / %d bytes was full",
+                 options.broker, n, options.max_buffered_messages,
+                 options.max_buffered_bytes);
+      }
+    }
+    flush = connected;
+  }
+  if (flush) Flush();
+}
+
+void MqttBridge::State::OnMessage(const mosquitto_message& message,
+                                  const mosquitto_property* props) {
+  std::string type = kDefaultInType;
+  char* name = nullptr;
+  char* value = nullptr;
+  for (const mosquitto_property* p = mosquitto_property_read_string_pair(
+           props, MQTT_PROP_USER_PROPERTY, &name, &value, false);
+       p != nullptr; p = mosquitto_property_read_string_pair(p, MQTT_PROP_USER_PROPERTY,
+                                                             &name, &value, true)) {
+    if (std::string(name) == kTypeProperty) type = value;
+    free(name);
+    free(value);
+    name = value = nullptr;
+  }
+  absl::Duration expiry = options.default_expiry;
+  uint32_t seconds = 0;
+  if (mosquitto_property_read_int32(props, MQTT_PROP_MESSAGE_EXPIRY_INTERVAL, &seconds,
+                                    false) != nullptr &&
+      seconds > 0) {
+    expiry = absl::Seconds(seconds);
+  }
+  for (const Mapping& m : options.mappings) {
+    bool matches = false;
+    if (m.direction != Mapping::Direction::kIn ||
+        mosquitto_topic_matches_sub(m.filter.c_str(), message.topic, &matches) !=
+            MOSQ_ERR_SUCCESS ||
+        !matches) {
+      continue;
+    }
+    const std::string topic = m.prefix + message.topic;
+    const absl::Status published = endpoint.Publish(
+        topic, type, expiry,
+        absl::MakeConstSpan(static_cast<const uint8_t*>(message.payload),
+                            static_cast<size_t>(message.payloadlen)),
+        {.reliable = message.qos > 0,
+         .history_depth = options.retain && message.retain ? size_t{1} : size_t{0}});
+    MutexLock lock(&mu);
+    if (published.ok()) {
+      ++counters.in;
+    } else {
+      ++counters.in_failed;
+      GLUE_LOG(kWarning, "bridge: %s from the broker not published on glue: %s", topic,
+               published.message());
+    }
+    return;  // the first mapping that matches
+  }
+}
+
+MqttBridge::MqttBridge(std::shared_ptr<State> state) : state_(std::move(state)) {}
+
+absl::StatusOr<std::unique_ptr<MqttBridge>> MqttBridge::Start(Endpoint& endpoint,
+                                                              BridgeOptions options) {
+  GLUE_ASSIGN_OR_RETURN(const BrokerUrl url, ParseBrokerUrl(options.broker));
+  if (options.mappings.empty()) {
+    return absl::InvalidArgumentError("the bridge has no mapping: --out or --in");
+  }
+  std::call_once(library_once, [] { mosquitto_lib_init(); });
+  if (options.client_id.empty()) {
+    options.client_id = "glue-bridge-" + endpoint.config().endpoint_name;
+  }
+  auto state = std::make_shared<State>(endpoint, std::move(options));
+  State& s = *state;
+  // Set up here, before any other thread can see it; s.client once it runs.
+  mosquitto* client =
+      mosquitto_new(s.options.client_id.c_str(), /*clean_session=*/true, &s);
+  if (client == nullptr) return absl::ResourceExhaustedError("mosquitto_new failed");
+  auto fail = [&](absl::Status status) {
+    mosquitto_loop_stop(client, true);
+    mosquitto_destroy(client);
+    return status;
+  };
+  mosquitto_int_option(client, MOSQ_OPT_PROTOCOL_VERSION, MQTT_PROTOCOL_V5);
+  mosquitto_connect_v5_callback_set(
+      client, [](mosquitto* mosq, void* self, int rc, int, const mosquitto_property*) {
+        static_cast<State*>(self)->OnConnect(mosq, rc);
+      });
+  mosquitto_disconnect_v5_callback_set(
+      client, [](mosquitto*, void* self, int rc, const mosquitto_property*) {
+        static_cast<State*>(self)->OnDisconnect(rc);
+      });
+  mosquitto_message_v5_callback_set(
+      client, [](mosquitto*, void* self, const mosquitto_message* message,
+                 const mosquitto_property* props) {
+        static_cast<State*>(self)->OnMessage(*message, props);
+      });
+  mosquitto_reconnect_delay_set(client, 1, 30, true);
+  if (!s.options.username.empty()) {
+    mosquitto_username_pw_set(
+        client, s.options.username.c_str(),
+        s.options.password.empty() ? nullptr : s.options.password.c_str());
+  }
+  const int keepalive =
+      static_cast<int>(std::max<int64_t>(5, absl::ToInt64Seconds(s.options.keepalive)));
+  if (const int rc = mosquitto_connect_bind_v5(client, url.host.c_str(), url.port,
+                                               keepalive, nullptr, nullptr);
+      rc != MOSQ_ERR_SUCCESS) {
+    const std::string why =
+        rc == MOSQ_ERR_ERRNO ? std::string(std::strerror(errno)) : mosquitto_strerror(rc);
+    return fail(absl::UnavailableError(
+        absl::StrCat("cannot reach the broker ", s.options.broker, ": ", why)));
+  }
+  if (mosquitto_loop_start(client) != MOSQ_ERR_SUCCESS) {
+    return fail(absl::InternalError("mosquitto_loop_start failed"));
+  }
+  int result = -1;
+  {
+    MutexLock lock(&s.mu);
+    s.mu.AwaitUntil([&]()
+                        ABSL_NO_THREAD_SAFETY_ANALYSIS { return s.connect_result >= 0; },
+                    absl::Now() + s.options.connect_timeout);
+    result = s.connect_result;
+  }
+  if (result < 0) {
+    return fail(absl::DeadlineExceededError(
+        absl::StrCat("the broker ", s.options.broker, " did not answer within ",
+                     absl::FormatDuration(s.options.connect_timeout))));
+  }
+  if (result != 0) {
+    const std::string why = mosquitto_reason_string(result);
+    const bool credentials = result == MQTT_RC_NOT_AUTHORIZED ||
+                             result == MQTT_RC_BAD_USERNAME_OR_PASSWORD || result == 4 ||
+                             result == 5;  // MQTT 3's codes
+    return fail(credentials ? absl::PermissionDeniedError(absl::StrCat(
+                                  "the broker ", s.options.broker, " refused: ", why))
+                            : absl::UnavailableError(absl::StrCat(
+                                  "the broker ", s.options.broker, " refused: ", why)));
+  }
+  {
+    MutexLock lock(&s.client_mu);
+    s.client = client;
+  }
+  for (const Mapping& m : s.options.mappings) {
+    if (m.direction != Mapping::Direction::kOut) continue;
+    const Mapping mapping = m;
+    if (absl::Status sub = endpoint.Subscribe(m.filter, topics::kAnyType,
+                                              [state, mapping](const Message& message) {
+                                                state->OnGlue(mapping, message);
+                                              });
+        !sub.ok()) {
+      MutexLock lock(&s.client_mu);
+      s.client = nullptr;
+      return fail(sub);
+    }
+  }
+  return std::unique_ptr<MqttBridge>(new MqttBridge(std::move(state)));
+}
+
+MqttBridge::~MqttBridge() {
+  State& s = *state_;
+  for (const Mapping& m : s.options.mappings) {
+    if (m.direction == Mapping::Direction::kOut) {
+      s.endpoint.Unsubscribe(m.filter).IgnoreError();
+    }
+  }
+  mosquitto* client = nullptr;
+  {
+    MutexLock lock(&s.client_mu);
+    std::swap(client, s.client);
+  }
+  mosquitto_disconnect_v5(client, MQTT_RC_NORMAL_DISCONNECTION, nullptr);
+  mosquitto_loop_stop(client, false);
+  mosquitto_destroy(client);
+  MutexLock lock(&s.mu);
+  s.counters.dropped += s.waiting.size();
+}
+
+BridgeCounters MqttBridge::counters() const {
+  MutexLock lock(&state_->mu);
+  return state_->counters;
+}
+
+bool MqttBridge::connected() const {
+  MutexLock lock(&state_->mu);
+  return state_->connected;
+}
+
+}  // namespace glue::bridge

@@ -1,0 +1,162 @@
+#!/usr/bin/env bash
+# The MQTT bridge as users run it, against a real Mosquitto that the test starts on
+# loopback (ctest runs it in a private network namespace when scripts/test.sh can make
+# one), with Mosquitto's own clients on the MQTT side.
+#
+#   cmd/glue_bridge_test.sh build/cmd/glue
+set -uo pipefail
+glue=$1
+source "$(dirname "$0")/check.sh"
+require "the bridge's end-to-end test" mosquitto mosquitto_pub mosquitto_sub mosquitto_passwd
+export GLUE_LISTEN_INTERFACE=lo GLUE_LOG_LEVEL=warning
+export GLUE_DISCOVERY_TARGET_ADDRESS=239.255.42.96:27396
+export GLUE_DISCOVERY_LISTEN_ADDRESS=239.255.42.96:27396 GLUE_NETWORK_ID=4196
+d=$(mktemp -d)
+trap 'kill $(jobs -p) 2>/dev/null; wait; rm -rf "$d"' EXIT
+port=18830
+broker() {  # broker CONF-LINES...: a Mosquitto on 127.0.0.1:$port, in the background
+  # As this user: Mosquitto started as root would become user mosquitto, who cannot
+  # read the test's private directory.
+  printf '%s\n' "listener $port 127.0.0.1" "user $(id -un)" "$@" >"$d/mosquitto.conf"
+  mosquitto -c "$d/mosquitto.conf" >>"$d/mosquitto.log" 2>&1 &
+  broker_pid=$!
+  await 5.0 mosquitto_pub -p $port -t probe -n 2>/dev/null
+}
+broker "allow_anonymous true"
+check "Mosquitto runs" 0 $?
+
+"$glue" bridge --broker mqtt://127.0.0.1:$port --out 'a/#' --in 'b/#' >"$d/bridge.out" \
+  2>"$d/bridge.err" &
+bridge=$!
+await 5.0 grep -q '^glue bridge: bridging' "$d/bridge.out"
+check "the bridge connects" 0 $?
+
+# glue -> MQTT: what glue publishes under a/ reaches an MQTT subscriber.
+mosquitto_sub -p $port -t 'a/#' -v -C 1 -W 20 >"$d/mqtt-got" &
+sub=$!
+# Until mosquitto_sub has subscribed: a message that came before would go to nobody.
+pub_until() {
+  "$glue" pub -t a/x -m hi --wait-subscribers 10 || return 1
+  await 0.5 test -s "$d/mqtt-got"
+}
+await 20.0 pub_until
+check "glue pub, bridged, exits 0" 0 $?
+wait $sub
+check "mosquitto_sub sees a/x hi" "a/x hi" "$(cat "$d/mqtt-got")"
+
+# MQTT -> glue: what is published to the broker under b/ reaches a glue subscriber.
+"$glue" sub -t 'b/#' -v -C 1 -W 20 >"$d/glue-got" &
+sub=$!
+# Until the subscriber's interest has reached the bridge: a message that came before
+# would go to no glue subscriber.
+sent_until() {
+  mosquitto_pub -p $port -t b/y -m yo -q 1
+  [[ -s "$d/glue-got" ]]
+}
+await 10.0 sent_until
+wait $sub
+check "glue sub sees b/y yo" "b/y yo" "$(cat "$d/glue-got")"
+
+# No loop: b/ is bridged in; with --out 'b/#' too, what came in is not sent back.
+kill -INT $bridge
+wait $bridge
+"$glue" bridge --broker mqtt://127.0.0.1:$port --both 'c/#' >"$d/bridge2.out" \
+  2>"$d/bridge2.err" &
+bridge=$!
+await 5.0 grep -q '^glue bridge: bridging' "$d/bridge2.out"
+mosquitto_sub -p $port -t 'c/#' -v -W 3 >"$d/loop" 2>/dev/null &
+sub=$!
+"$glue" sub -t 'c/#' -v -C 1 -W 20 >"$d/glue-c" &
+gsub=$!
+sent=0
+c_sent_until() {
+  mosquitto_pub -p $port -t c/z -m once -q 1
+  sent=$((sent + 1))
+  [[ -s "$d/glue-c" ]]
+}
+await 10.0 c_sent_until
+wait $gsub
+wait $sub  # -W 3: it ends 3 s after it started
+check "a message bridged in is not sent back out: the broker carried only what mosquitto_pub sent" \
+  "$sent" "$(grep -c '^c/z once$' "$d/loop")"
+kill -INT $bridge
+wait $bridge
+
+# --retain: a retained MQTT message becomes the topic's history for a late glue
+# subscriber; a glue message goes out retained for a late MQTT subscriber. The glue
+# type travels as the user property glue-type, both ways.
+mosquitto_pub -p $port -t ret/x -m kept -r -q 1 -V mqttv5 -D publish user-property glue-type t.Kept
+"$glue" bridge --broker mqtt://127.0.0.1:$port --retain --in 'ret/#' --out 'gret/#' \
+  >"$d/bridge5.out" 2>"$d/bridge5.err" &
+bridge=$!
+await 5.0 grep -q '^glue bridge: bridging' "$d/bridge5.out"
+"$glue" sub -t 'ret/#' -C 1 -W 20 -F '%t %p %y' >"$d/first-glue"
+check "a retained MQTT message comes in, with its type" "ret/x kept t.Kept" \
+  "$(cat "$d/first-glue")"
+"$glue" sub -t 'ret/#' -C 1 -W 20 -F '%t %p %y history=%h' >"$d/late-glue"
+check "... and reaches a later glue subscriber from the topic's history" \
+  "ret/x kept t.Kept history=1" "$(cat "$d/late-glue")"
+"$glue" pub -t gret/y -m stays --type t.Stays --wait-subscribers 10
+await 5.0 test "$(mosquitto_sub -p $port -t 'gret/#' -C 1 -W 1 -F '%t %p' 2>/dev/null)" = "gret/y stays"
+check "a glue message goes out retained for a late MQTT subscriber" 0 $?
+kill -INT $bridge
+wait $bridge
+
+# The broker goes away: what glue publishes meanwhile waits in the bridge (QoS 1), and
+# reaches a subscriber once the broker is back. The subscriber's session is persistent
+# and the broker keeps it across its restart.
+kill $broker_pid
+wait $broker_pid 2>/dev/null
+broker "allow_anonymous true" "persistence true" "persistence_location $d/"
+"$glue" bridge --broker mqtt://127.0.0.1:$port --out 'r/#' >"$d/bridge4.out" \
+  2>"$d/bridge4.err" &
+bridge=$!
+await 5.0 grep -q '^glue bridge: bridging' "$d/bridge4.out"
+mosquitto_sub -p $port -t 'r/#' -q 1 -c -i glue-test-r -v -C 3 -W 60 >"$d/restart" &
+sub=$!
+await 5.0 grep -q 'as glue-test-r' "$d/mosquitto.log"
+kill $broker_pid  # saves the subscriber's session
+wait $broker_pid 2>/dev/null
+for n in 1 2 3; do "$glue" pub -t r/$n -m "while away $n" --wait-subscribers 10; done
+broker "allow_anonymous true" "persistence true" "persistence_location $d/"
+wait $sub
+check "QoS 1 messages published while the broker was away arrive after it is back" \
+  "r/1 while away 1
+r/2 while away 2
+r/3 while away 3" "$(cat "$d/restart")"
+kill -INT $bridge
+wait $bridge
+
+# Errors.
+"$glue" bridge --broker http://127.0.0.1:$port --out 'a/#' 2>"$d/err"
+check "a bad URL exits 1" 1 $?
+check "... saying so" 1 "$(grep -c 'must be mqtt://HOST:PORT' "$d/err")"
+"$glue" bridge --broker mqtt://127.0.0.1:$port --out 'a/#/x' 2>"$d/err"
+check "a bad filter exits 1" 1 $?
+"$glue" bridge --broker mqtt://127.0.0.1:$port 2>"$d/err"
+check "no mapping exits 1" 1 $?
+"$glue" bridge --broker mqtt://127.0.0.1:1 --out 'a/#' 2>"$d/err"
+check "an unreachable broker exits 2" 2 $?
+check "... saying why" 1 "$(grep -c 'cannot reach the broker mqtt://127.0.0.1:1: Connection refused' "$d/err")"
+# A broker that wants a password.
+kill $broker_pid
+wait $broker_pid 2>/dev/null
+mosquitto_passwd -c -b "$d/passwords" glue right 2>/dev/null
+broker "allow_anonymous false" "password_file $d/passwords"
+mosquitto_pub -p $port -t x -m y -u glue -P right
+check "the broker takes the right password" 0 $?
+echo wrong >"$d/wrong"
+"$glue" bridge --broker mqtt://127.0.0.1:$port --username glue --password-file "$d/wrong" \
+  --out 'a/#' 2>"$d/err"
+check "refused credentials exit 2" 2 $?
+check "... saying so" 1 "$(grep -c 'refused' "$d/err")"
+echo right >"$d/right"
+"$glue" bridge --broker mqtt://127.0.0.1:$port --username glue --password-file "$d/right" \
+  --out 'a/#' >"$d/bridge3.out" 2>&1 &
+bridge=$!
+await 5.0 grep -q '^glue bridge: bridging' "$d/bridge3.out"
+check "the right credentials connect" 0 $?
+kill -INT $bridge
+wait $bridge
+((failures == 0)) || cat "$d/mosquitto.log"
+finish
