@@ -8,19 +8,23 @@
 #include <cstdlib>
 #include <cstring>
 #include <deque>
+#include <map>
 #include <mutex>
+#include <set>
 #include <string>
 #include <utility>
 #include <vector>
 
 #include "absl/strings/match.h"
-#include "absl/strings/strip.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
 #include "glue/base/log.h"
 #include "glue/base/log_limiter.h"
 #include "glue/base/mutex.h"
 #include "glue/base/status_macros.h"
+#include "glue/model/model.h"
 #include "glue/topics/topic_filter.h"
 
 namespace glue::bridge {
@@ -28,6 +32,12 @@ namespace glue::bridge {
 namespace {
 
 constexpr char kTypeProperty[] = "glue-type";
+// Set on what a bridge sends to the broker: the glue network it came from, so that
+// another bridge of that network does not bring it back in.
+constexpr char kNetworkProperty[] = "glue-network";
+// The model the bridges of a segment share: who is alive, and which mappings each
+// serves (m/MAPPING/ENDPOINT_ID, ephemeral).
+constexpr char kBridgeModel[] = "glue-bridges";
 constexpr char kDefaultInType[] = "mqtt";
 
 // OutMessage is a glue message for the broker.
@@ -39,6 +49,24 @@ struct OutMessage {
 };
 
 std::once_flag library_once;
+
+// Fnv1a is a hash every bridge computes alike: the mappings' names and the rendezvous.
+uint64_t Fnv1a(absl::string_view text) {
+  uint64_t h = 14695981039346656037ull;
+  for (unsigned char c : text) {
+    h ^= c;
+    h *= 1099511628211ull;
+  }
+  return h;
+}
+
+// MappingId names a mapping alike in every bridge that has it.
+std::string MappingId(const Mapping& m) {
+  return absl::StrCat(absl::Hex(
+      Fnv1a(absl::StrCat(m.direction == Mapping::Direction::kOut ? "out " : "in ",
+                         m.filter, " ", m.prefix)),
+      absl::kZeroPad16));
+}
 
 }  // namespace
 
@@ -95,6 +123,11 @@ struct MqttBridge::State {
   State(Endpoint& e, BridgeOptions o) : endpoint(e), options(std::move(o)) {}
 
   void OnConnect(mosquitto* mosq, int rc);
+  // Chosen says whether this bridge serves `mapping` now: of the live bridges that have
+  // it, the one a hash of the bridge and the mapping ranks first.
+  bool Chosen(const Mapping& mapping) ABSL_LOCKS_EXCLUDED(mu);
+  // Members reads the bridges alive from the model.
+  void ReadMembers() ABSL_LOCKS_EXCLUDED(mu);
   void OnDisconnect(int rc);
   void OnMessage(const mosquitto_message& message, const mosquitto_property* props);
   void OnGlue(const Mapping& mapping, const Message& message);
@@ -109,7 +142,14 @@ struct MqttBridge::State {
   Mutex client_mu;
   mosquitto* client ABSL_GUARDED_BY(client_mu) = nullptr;
 
+  std::unique_ptr<model::Model> bridges;  // kBridgeModel
+  std::string network;                    // this network's id, in decimal
+  uint64_t self = 0;                      // this endpoint's id
+
   mutable Mutex mu;
+  // The live bridges' endpoint ids, and by mapping id those that serve it.
+  std::set<uint64_t> members ABSL_GUARDED_BY(mu);
+  std::map<std::string, std::vector<uint64_t>> serving ABSL_GUARDED_BY(mu);
   bool connected ABSL_GUARDED_BY(mu) = false;
   int connect_result ABSL_GUARDED_BY(mu) = -1;  // the first CONNACK's, -1 before it
   std::deque<OutMessage> waiting ABSL_GUARDED_BY(mu);
@@ -141,6 +181,40 @@ void MqttBridge::State::OnConnect(mosquitto* mosq, int rc) {
   Flush();
 }
 
+void MqttBridge::State::ReadMembers() {
+  absl::StatusOr<model::ModelSnapshot> snapshot = bridges->Snapshot("m/+/+");
+  if (!snapshot.ok()) return;
+  std::set<uint64_t> alive;
+  std::map<std::string, std::vector<uint64_t>> by_mapping;
+  for (const model::Entry& e : snapshot->entries) {
+    const std::vector<std::string> parts = absl::StrSplit(e.key, '/');
+    uint64_t id = 0;
+    if (parts.size() != 3 || !absl::SimpleAtoi(parts[2], &id)) continue;
+    alive.insert(id);
+    by_mapping[parts[1]].push_back(id);
+  }
+  MutexLock lock(&mu);
+  members = std::move(alive);
+  serving = std::move(by_mapping);
+}
+
+bool MqttBridge::State::Chosen(const Mapping& mapping) {
+  const std::string id = MappingId(mapping);
+  MutexLock lock(&mu);
+  auto it = serving.find(id);
+  if (it == serving.end()) return true;  // not known yet: this one serves it
+  uint64_t chosen = self;
+  uint64_t best = Fnv1a(absl::StrCat(self, "|", id));
+  for (uint64_t member : it->second) {
+    const uint64_t score = Fnv1a(absl::StrCat(member, "|", id));
+    if (score > best || (score == best && member < chosen)) {
+      chosen = member;
+      best = score;
+    }
+  }
+  return chosen == self;
+}
+
 void MqttBridge::State::OnDisconnect(int rc) {
   MutexLock lock(&mu);
   if (connected) ++counters.disconnects;
@@ -155,6 +229,8 @@ bool MqttBridge::State::Publish(const OutMessage& m) {
   mosquitto_property* props = nullptr;
   mosquitto_property_add_string_pair(&props, MQTT_PROP_USER_PROPERTY, kTypeProperty,
                                      m.type.c_str());
+  mosquitto_property_add_string_pair(&props, MQTT_PROP_USER_PROPERTY, kNetworkProperty,
+                                     network.c_str());
   const int rc = mosquitto_publish_v5(client, nullptr, m.topic.c_str(),
                                       static_cast<int>(m.payload.size()),
                                       m.payload.data(), m.qos, options.retain, props);
@@ -186,9 +262,17 @@ void MqttBridge::State::Flush() {
 }
 
 void MqttBridge::State::OnGlue(const Mapping& mapping, const Message& message) {
-  if (message.publisher_id == endpoint.config().endpoint_id) {
+  {
     MutexLock lock(&mu);
-    ++counters.looped;  // brought in from MQTT by this bridge
+    // Brought in from MQTT by this bridge or another: not sent back.
+    if (message.publisher_id == self || members.count(message.publisher_id) > 0) {
+      ++counters.looped;
+      return;
+    }
+  }
+  if (!Chosen(mapping)) {
+    MutexLock lock(&mu);
+    ++counters.not_ours;
     return;
   }
   OutMessage m{.topic = mapping.prefix + message.topic,
@@ -228,6 +312,7 @@ void MqttBridge::State::OnGlue(const Mapping& mapping, const Message& message) {
 void MqttBridge::State::OnMessage(const mosquitto_message& message,
                                   const mosquitto_property* props) {
   std::string type = kDefaultInType;
+  bool from_here = false;  // sent to the broker by a bridge of this network
   char* name = nullptr;
   char* value = nullptr;
   for (const mosquitto_property* p = mosquitto_property_read_string_pair(
@@ -235,9 +320,15 @@ void MqttBridge::State::OnMessage(const mosquitto_message& message,
        p != nullptr; p = mosquitto_property_read_string_pair(p, MQTT_PROP_USER_PROPERTY,
                                                              &name, &value, true)) {
     if (std::string(name) == kTypeProperty) type = value;
+    if (std::string(name) == kNetworkProperty && network == value) from_here = true;
     free(name);
     free(value);
     name = value = nullptr;
+  }
+  if (from_here) {
+    MutexLock lock(&mu);
+    ++counters.looped;
+    return;
   }
   absl::Duration expiry = options.default_expiry;
   uint32_t seconds = 0;
@@ -253,6 +344,11 @@ void MqttBridge::State::OnMessage(const mosquitto_message& message,
             MOSQ_ERR_SUCCESS ||
         !matches) {
       continue;
+    }
+    if (!Chosen(m)) {
+      MutexLock lock(&mu);
+      ++counters.not_ours;
+      return;
     }
     const std::string topic = m.prefix + message.topic;
     const absl::Status published = endpoint.Publish(
@@ -287,6 +383,27 @@ absl::StatusOr<std::unique_ptr<MqttBridge>> MqttBridge::Start(Endpoint& endpoint
   }
   auto state = std::make_shared<State>(endpoint, std::move(options));
   State& s = *state;
+  s.self = endpoint.config().endpoint_id;
+  s.network = absl::StrCat(endpoint.config().network_id);
+  // The bridges of the segment, and the mappings each serves.
+  GLUE_ASSIGN_OR_RETURN(s.bridges, endpoint.OpenModel(kBridgeModel));
+  for (const Mapping& m : s.options.mappings) {
+    GLUE_RETURN_IF_ERROR(s.bridges->Put(absl::StrCat("m/", MappingId(m), "/", s.self),
+                                        endpoint.config().endpoint_name,
+                                        {.ephemeral = true}));
+  }
+  GLUE_RETURN_IF_ERROR(
+      s.bridges
+          ->Watch("m/+/+",
+                  [weak = std::weak_ptr<State>(state)](const model::WatchEvent&) {
+                    if (auto st = weak.lock()) st->ReadMembers();
+                  })
+          .status());
+  // What the others hold, before deciding which mappings are this one's.
+  if (s.bridges->replicas() > 0) {
+    s.bridges->Sync(absl::Now() + s.options.connect_timeout).IgnoreError();
+  }
+  s.ReadMembers();
   // Set up here, before any other thread can see it; s.client once it runs.
   mosquitto* client =
       mosquitto_new(s.options.client_id.c_str(), /*clean_session=*/true, &s);

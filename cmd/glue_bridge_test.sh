@@ -64,8 +64,13 @@ wait $bridge
   2>"$d/bridge2.err" &
 bridge=$!
 await 5.0 grep -q '^glue bridge: bridging' "$d/bridge2.out"
-mosquitto_sub -p $port -t 'c/#' -v -W 3 >"$d/loop" 2>/dev/null &
+mosquitto_sub -p $port -t 'c/#' -v >"$d/loop" 2>/dev/null &
 sub=$!
+probe_c() {
+  mosquitto_pub -p $port -t c/probe -m p
+  await 0.5 grep -q '^c/probe' "$d/loop"
+}
+await 5.0 probe_c  # mosquitto_sub has subscribed
 "$glue" sub -t 'c/#' -v -C 1 -W 20 >"$d/glue-c" &
 gsub=$!
 sent=0
@@ -76,12 +81,54 @@ c_sent_until() {
 }
 await 10.0 c_sent_until
 wait $gsub
-wait $sub  # -W 3: it ends 3 s after it started
+# An end marker, straight to the broker: an echo of c/z would have come before it.
+mosquitto_pub -p $port -t c/end -m end
+await 5.0 grep -q '^c/end' "$d/loop"
+kill $sub
 check "a message bridged in is not sent back out: the broker carried only what mosquitto_pub sent" \
   "$sent" "$(grep -c '^c/z once$' "$d/loop")"
 kill -INT $bridge
 wait $bridge
 
+# Two bridges on one segment, with the same mappings, for availability: each message
+# is bridged once, one way or the other, and none comes back.
+pair=()
+for name in br1 br2; do
+  GLUE_ENDPOINT_NAME=$name "$glue" bridge --broker mqtt://127.0.0.1:$port --out 'two/#' \
+    --in 'back/#' >"$d/$name.out" 2>"$d/$name.err" &
+  pair+=($!)
+done
+await 5.0 grep -q '^glue bridge: bridging' "$d/br1.out" &&
+  await 5.0 grep -q '^glue bridge: bridging' "$d/br2.out"
+check "two bridges connect" 0 $?
+# Each knows both bridges' two mappings: four keys of the model they share.
+four() { [[ $("$glue" model glue-bridges ls --timeout 2 2>/dev/null | wc -l) == 4 ]]; }
+await 10.0 four
+check "the bridges know each other" 0 $?
+mosquitto_sub -p $port -t 'two/#' -v >"$d/two" 2>/dev/null &
+sub=$!
+probe_out() {
+  "$glue" pub -t two/probe -m p --wait-subscribers 10 >/dev/null
+  await 0.5 grep -q '^two/probe' "$d/two"
+}
+await 10.0 probe_out
+"$glue" pub -t two/x -m once --wait-subscribers 10
+"$glue" pub -t two/end -m end --wait-subscribers 10  # after two/x, in order
+await 5.0 grep -q '^two/end' "$d/two"
+kill $sub
+check "glue -> MQTT through two bridges: once" 1 "$(grep -c '^two/x once$' "$d/two")"
+"$glue" sub -t 'back/#' -v -W 3 >"$d/back" 2>/dev/null &
+gsub=$!
+probe_in() {
+  mosquitto_pub -p $port -t back/probe -m p -q 1
+  await 0.5 grep -q '^back/probe' "$d/back"
+}
+await 10.0 probe_in
+mosquitto_pub -p $port -t back/y -m once -q 1
+wait $gsub  # -W 3: 3 s after the last message
+check "MQTT -> glue through two bridges: once" 1 "$(grep -c '^back/y once$' "$d/back")"
+kill -INT "${pair[@]}"
+wait "${pair[@]}"
 # --retain: a retained MQTT message becomes the topic's history for a late glue
 # subscriber; a glue message goes out retained for a late MQTT subscriber. The glue
 # type travels as the user property glue-type, both ways.

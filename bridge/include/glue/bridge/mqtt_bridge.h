@@ -15,9 +15,15 @@
 // retained by the broker, and what comes in retained is kept as the topic's history
 // (depth 1) for late glue subscribers.
 //
-// No loops: a message the bridge published on glue is not sent out again (its
-// publisher is the bridge), and the bridge subscribes with MQTT 5's no-local option,
-// so the broker does not send it back what it published.
+// No loops, no duplicates from several bridges: a message a bridge published on glue is
+// not sent out again by any bridge of the segment (its publisher is a bridge); what a
+// bridge sends to the broker carries the user property "glue-network", and no bridge
+// of that network brings it back in (nor does the broker return it to its sender: the
+// bridge subscribes with MQTT 5's no-local option). With several bridges on a segment,
+// each mapping is served by one: of the live bridges that have it (the model
+// "glue-bridges" lists them, ephemeral keys), the one a hash of the bridge and the
+// mapping ranks first (rendezvous hashing). During a partition of the segment each side
+// may choose its own, and a message be bridged twice.
 //
 // While the broker is away, messages for it wait in a bounded buffer
 // (max_buffered_messages, max_buffered_bytes); beyond it the oldest are dropped,
@@ -81,8 +87,11 @@ struct BridgeCounters {
   uint64_t in_failed = 0;  // ... that glue refused (logged)
   uint64_t buffered = 0;   // glue messages that waited for the broker
   uint64_t dropped = 0;    // ... dropped at the buffer's bound
-  uint64_t looped = 0;     // glue messages the bridge itself published: not sent
-  uint64_t connects = 0;   // connections made (the first and each reconnection)
+  // Messages a bridge of this network brought from the other side: not sent back.
+  uint64_t looped = 0;
+  // Messages of a mapping that another live bridge serves: left to it.
+  uint64_t not_ours = 0;
+  uint64_t connects = 0;  // connections made (the first and each reconnection)
   uint64_t disconnects = 0;
   size_t waiting = 0;  // now, in the buffer
 };
