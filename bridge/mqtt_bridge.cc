@@ -46,6 +46,7 @@ struct OutMessage {
   std::string type;
   std::string payload;
   int qos = 0;
+  absl::Time expires = absl::InfiniteFuture();  // the glue message's
 };
 
 std::once_flag library_once;
@@ -231,6 +232,20 @@ bool MqttBridge::State::Publish(const OutMessage& m) {
                                      m.type.c_str());
   mosquitto_property_add_string_pair(&props, MQTT_PROP_USER_PROPERTY, kNetworkProperty,
                                      network.c_str());
+  // The glue expiry, as the time it has left (what it waited in the buffer counts).
+  if (m.expires != absl::InfiniteFuture()) {
+    const int64_t left =
+        absl::ToInt64Seconds(absl::Ceil(m.expires - absl::Now(), absl::Seconds(1)));
+    if (left <= 0) {
+      mosquitto_property_free_all(&props);
+      MutexLock count(&mu);
+      ++counters.expired;
+      return true;  // done with: gone stale while the broker was away
+    }
+    mosquitto_property_add_int32(
+        &props, MQTT_PROP_MESSAGE_EXPIRY_INTERVAL,
+        static_cast<uint32_t>(std::min<int64_t>(left, UINT32_MAX)));
+  }
   const int rc = mosquitto_publish_v5(client, nullptr, m.topic.c_str(),
                                       static_cast<int>(m.payload.size()),
                                       m.payload.data(), m.qos, options.retain, props);
@@ -278,7 +293,8 @@ void MqttBridge::State::OnGlue(const Mapping& mapping, const Message& message) {
   OutMessage m{.topic = mapping.prefix + message.topic,
                .type = message.type,
                .payload = std::string(message.payload.begin(), message.payload.end()),
-               .qos = mapping.qos};
+               .qos = mapping.qos,
+               .expires = message.expires};
   // Through the buffer always, so that what waited goes first.
   bool flush = false;
   {

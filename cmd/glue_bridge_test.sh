@@ -44,6 +44,20 @@ check "glue pub, bridged, exits 0" 0 $?
 wait $sub
 check "mosquitto_sub sees a/x hi" "a/x hi" "$(cat "$d/mqtt-got")"
 
+# The glue type and expiry go out as MQTT 5 properties.
+mosquitto_sub -p $port -V mqttv5 -t a/e -C 1 -W 20 -F '%t %p %E %P' >"$d/props" 2>/dev/null &
+sub=$!
+props_until() {
+  "$glue" pub -t a/e -m exp --type t.E --expiry 30000 --wait-subscribers 10 || return 1
+  await 0.5 test -s "$d/props"
+}
+await 20.0 props_until
+wait $sub
+check "the expiry goes out as the message expiry interval" 1 \
+  "$(grep -cE '^a/e exp (29|30) ' "$d/props")"
+check "the type goes out as the user property glue-type" 1 \
+  "$(grep -c 'glue-type:t.E' "$d/props")"
+
 # MQTT -> glue: what is published to the broker under b/ reaches a glue subscriber.
 "$glue" sub -t 'b/#' -v -C 1 -W 20 >"$d/glue-got" &
 sub=$!

@@ -285,6 +285,7 @@ void OnMessage(const std::shared_ptr<State>& state, const discovery::Peer& from,
       if (p.time_to_live_ms > 0) {
         pending->deadline = s.Now() + absl::Milliseconds(p.time_to_live_ms);
       }
+      pending->message.expires = pending->deadline;
       return pending;
     };
     if (DeliverLocally(state, p.topic, p.type, make, &inline_calls) == 0) {
@@ -369,6 +370,7 @@ absl::Status PublishLocked(const std::shared_ptr<State>& state, Publication& p,
                                .payload = kept_payload};
     pending->owner = bytes.owner;
     pending->deadline = deadline;
+    pending->message.expires = deadline;
     return pending;
   });
   return status;

@@ -76,6 +76,7 @@ struct Got {
   bool history;
   std::string payload;
   std::string type;
+  absl::Time expires;
 };
 
 // Node is one Topics under test, over the rest of its stack, and what its
@@ -106,7 +107,7 @@ struct Node : transport::testing::Observed, discovery::PeerListener {
     return [this](const Message& m) {
       MutexLock lock(&mu);
       got.push_back({m.topic, m.publisher_id, m.publisher_epoch, m.sequence, m.history,
-                     std::string(m.payload.begin(), m.payload.end()), m.type});
+                     std::string(m.payload.begin(), m.payload.end()), m.type, m.expires});
     };
   }
 };
@@ -632,6 +633,21 @@ TEST_F(TopicsTest, ALateSubscriberGetsTheHistoryOnceThenWhatFollows) {
   // Each interest b sent after subscribing (its reply to a's, and the second
   // subscription's) brought the history again.
   EXPECT_GE(b->topics->counters().duplicates, 2u);
+}
+
+TEST_F(TopicsTest, AMessageSaysWhenItExpires) {
+  Node* a = Add(1);
+  Node* b = Add(2);
+  ASSERT_TRUE(a && b);
+  ASSERT_TRUE(Connect(a, b));
+  ASSERT_TRUE(SubscribeSeen(b, a, "news", "text", b->Record()));
+  const absl::Time published = Now();
+  ASSERT_OK(a->topics->Publish("news", "text", absl::Seconds(30), Bytes("n")));
+  ASSERT_TRUE(RunUntil(io_, [&] { return b->got_count() == 1; }));
+  // Its time to live counts from its arrival, a little after it was published.
+  const absl::Time expires = b->Snapshot()[0].expires;
+  EXPECT_GE(expires, published + absl::Seconds(30));
+  EXPECT_LE(expires, Now() + absl::Seconds(30));
 }
 
 TEST_F(TopicsTest, AnExpiredMessageIsNotSentFromHistory) {

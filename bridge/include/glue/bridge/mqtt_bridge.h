@@ -9,7 +9,9 @@
 //
 // Reliable glue messages go at the mapping's QoS (1: at least once; the broker may
 // deliver one twice, which glue's exactly-once does not undo), best-effort ones at QoS
-// 0; MQTT messages come in reliable at QoS 1, best-effort at QoS 0. The payload is
+// 0; MQTT messages come in reliable at QoS 1, best-effort at QoS 0. A glue message's
+// expiry goes out as the MQTT 5 message expiry interval (the whole seconds it has
+// left), and an MQTT message's comes in as the glue expiry. The payload is
 // carried unchanged; the glue type travels as the MQTT 5 user property "glue-type"
 // (and back; "mqtt" when an MQTT message has none). With `retain`, what goes out is
 // retained by the broker, and what comes in retained is kept as the topic's history
@@ -87,6 +89,7 @@ struct BridgeCounters {
   uint64_t in_failed = 0;  // ... that glue refused (logged)
   uint64_t buffered = 0;   // glue messages that waited for the broker
   uint64_t dropped = 0;    // ... dropped at the buffer's bound
+  uint64_t expired = 0;    // ... whose glue expiry passed before the broker was back
   // Messages a bridge of this network brought from the other side: not sent back.
   uint64_t looped = 0;
   // Messages of a mapping that another live bridge serves: left to it.

@@ -52,6 +52,9 @@ struct Message {
   bool history = false;  // from the publisher's history: it was published before
                          // this subscriber appeared
   absl::Span<const uint8_t> payload;
+  // When it expires, on this endpoint's clock: its time to live counted from its
+  // arrival (from its publication, for a local one). InfiniteFuture when it has none.
+  absl::Time expires = absl::InfiniteFuture();
 };
 
 using MessageCallback = std::function<void(const Message&)>;
