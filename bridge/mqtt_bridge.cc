@@ -15,6 +15,7 @@
 #include <utility>
 #include <vector>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -65,8 +66,29 @@ uint64_t Fnv1a(absl::string_view text) {
 std::string MappingId(const Mapping& m) {
   return absl::StrCat(absl::Hex(
       Fnv1a(absl::StrCat(m.direction == Mapping::Direction::kOut ? "out " : "in ",
-                         m.filter, " ", m.prefix)),
+                         m.pattern, " ", m.local_prefix, " ", m.remote_prefix)),
       absl::kZeroPad16));
+}
+
+}  // namespace
+
+namespace {
+
+absl::Status CheckMapping(const Mapping& m) {
+  if (m.qos != 0 && m.qos != 1) {
+    return absl::InvalidArgumentError(absl::StrCat("qos ", m.qos, ": 0 or 1"));
+  }
+  if (m.pattern.empty()) return absl::InvalidArgumentError("no topic pattern");
+  if (absl::Status valid = topics::ValidateTopicFilter(m.local_filter()); !valid.ok()) {
+    return valid;
+  }
+  for (const std::string* prefix : {&m.local_prefix, &m.remote_prefix}) {
+    if (absl::StrContains(*prefix, "+") || absl::StrContains(*prefix, "#")) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("prefix '", *prefix, "' holds a wildcard"));
+    }
+  }
+  return absl::OkStatus();
 }
 
 }  // namespace
@@ -75,23 +97,62 @@ absl::StatusOr<Mapping> ParseMapping(Mapping::Direction direction, absl::string_
                                      int qos) {
   Mapping m{.direction = direction, .qos = qos};
   const size_t eq = text.find('=');
-  m.filter = std::string(text.substr(0, eq));
-  if (eq != absl::string_view::npos) m.prefix = std::string(text.substr(eq + 1));
-  if (qos != 0 && qos != 1) {
-    return absl::InvalidArgumentError(absl::StrCat("qos ", qos, ": 0 or 1"));
+  m.pattern = std::string(text.substr(0, eq));
+  if (eq != absl::string_view::npos) {
+    (direction == Mapping::Direction::kOut ? m.remote_prefix : m.local_prefix) =
+        std::string(text.substr(eq + 1));
   }
-  if (m.filter.empty()) {
-    return absl::InvalidArgumentError(absl::StrCat("mapping '", text, "' has no filter"));
-  }
-  if (absl::Status valid = topics::ValidateTopicFilter(m.filter); !valid.ok()) {
+  if (absl::Status valid = CheckMapping(m); !valid.ok()) {
     return absl::InvalidArgumentError(
         absl::StrCat("mapping '", text, "': ", valid.message()));
   }
-  if (absl::StrContains(m.prefix, "+") || absl::StrContains(m.prefix, "#")) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("mapping '", text, "': a prefix holds no wildcard"));
-  }
   return m;
+}
+
+absl::StatusOr<std::vector<Mapping>> ParseBridgeConfig(absl::string_view text,
+                                                       absl::string_view name) {
+  std::vector<Mapping> mappings;
+  int number = 0;
+  for (absl::string_view line : absl::StrSplit(text, '\n')) {
+    ++number;
+    line = absl::StripAsciiWhitespace(line);
+    if (line.empty() || line.front() == '#') continue;
+    std::vector<std::string> words =
+        absl::StrSplit(line, absl::ByAnyChar(" \t"), absl::SkipEmpty());
+    for (std::string& w : words) {
+      if (w == "\"\"") w.clear();
+    }
+    auto error = [&](absl::string_view why) {
+      return absl::InvalidArgumentError(absl::StrCat(name, ":", number, ": ", why));
+    };
+    if (words[0] != "topic") return error(absl::StrCat("'", words[0], "' is not topic"));
+    if (words.size() < 2 || words.size() == 5 || words.size() > 6) {
+      return error(
+          "expected: topic PATTERN [out|in|both [QOS [LOCAL_PREFIX REMOTE_PREFIX]]]");
+    }
+    Mapping m{.pattern = words[1]};
+    const std::string direction = words.size() > 2 ? words[2] : "both";
+    if (words.size() > 3 && (!absl::SimpleAtoi(words[3], &m.qos))) {
+      return error(absl::StrCat("qos '", words[3], "' is not a number"));
+    }
+    if (words.size() == 6) {
+      m.local_prefix = words[4];
+      m.remote_prefix = words[5];
+    }
+    if (absl::Status valid = CheckMapping(m); !valid.ok()) return error(valid.message());
+    if (direction != "out" && direction != "in" && direction != "both") {
+      return error(absl::StrCat("'", direction, "' is not out, in or both"));
+    }
+    if (direction != "in") {
+      m.direction = Mapping::Direction::kOut;
+      mappings.push_back(m);
+    }
+    if (direction != "out") {
+      m.direction = Mapping::Direction::kIn;
+      mappings.push_back(m);
+    }
+  }
+  return mappings;
 }
 
 absl::StatusOr<BrokerUrl> ParseBrokerUrl(absl::string_view url) {
@@ -172,10 +233,10 @@ void MqttBridge::State::OnConnect(mosquitto* mosq, int rc) {
   for (const Mapping& m : options.mappings) {
     if (m.direction != Mapping::Direction::kIn) continue;
     // No local: the broker does not send back what this client published.
-    const int sub = mosquitto_subscribe_v5(mosq, nullptr, m.filter.c_str(), m.qos,
-                                           MQTT_SUB_OPT_NO_LOCAL, nullptr);
+    const int sub = mosquitto_subscribe_v5(mosq, nullptr, m.remote_filter().c_str(),
+                                           m.qos, MQTT_SUB_OPT_NO_LOCAL, nullptr);
     if (sub != MOSQ_ERR_SUCCESS) {
-      GLUE_LOG(kWarning, "bridge: cannot subscribe to %s: %s", m.filter,
+      GLUE_LOG(kWarning, "bridge: cannot subscribe to %s: %s", m.remote_filter(),
                mosquitto_strerror(sub));
     }
   }
@@ -290,7 +351,9 @@ void MqttBridge::State::OnGlue(const Mapping& mapping, const Message& message) {
     ++counters.not_ours;
     return;
   }
-  OutMessage m{.topic = mapping.prefix + message.topic,
+  OutMessage m{.topic = mapping.remote_prefix +
+                        message.topic.substr(
+                            std::min(mapping.local_prefix.size(), message.topic.size())),
                .type = message.type,
                .payload = std::string(message.payload.begin(), message.payload.end()),
                .qos = mapping.qos,
@@ -356,7 +419,7 @@ void MqttBridge::State::OnMessage(const mosquitto_message& message,
   for (const Mapping& m : options.mappings) {
     bool matches = false;
     if (m.direction != Mapping::Direction::kIn ||
-        mosquitto_topic_matches_sub(m.filter.c_str(), message.topic, &matches) !=
+        mosquitto_topic_matches_sub(m.remote_filter().c_str(), message.topic, &matches) !=
             MOSQ_ERR_SUCCESS ||
         !matches) {
       continue;
@@ -366,7 +429,10 @@ void MqttBridge::State::OnMessage(const mosquitto_message& message,
       ++counters.not_ours;
       return;
     }
-    const std::string topic = m.prefix + message.topic;
+    const std::string topic =
+        m.local_prefix +
+        std::string(message.topic)
+            .substr(std::min(m.remote_prefix.size(), std::strlen(message.topic)));
     const absl::Status published = endpoint.Publish(
         topic, type, expiry,
         absl::MakeConstSpan(static_cast<const uint8_t*>(message.payload),
@@ -492,7 +558,7 @@ absl::StatusOr<std::unique_ptr<MqttBridge>> MqttBridge::Start(Endpoint& endpoint
   for (const Mapping& m : s.options.mappings) {
     if (m.direction != Mapping::Direction::kOut) continue;
     const Mapping mapping = m;
-    if (absl::Status sub = endpoint.Subscribe(m.filter, topics::kAnyType,
+    if (absl::Status sub = endpoint.Subscribe(m.local_filter(), topics::kAnyType,
                                               [state, mapping](const Message& message) {
                                                 state->OnGlue(mapping, message);
                                               });
@@ -509,7 +575,7 @@ MqttBridge::~MqttBridge() {
   State& s = *state_;
   for (const Mapping& m : s.options.mappings) {
     if (m.direction == Mapping::Direction::kOut) {
-      s.endpoint.Unsubscribe(m.filter).IgnoreError();
+      s.endpoint.Unsubscribe(m.local_filter()).IgnoreError();
     }
   }
   mosquitto* client = nullptr;

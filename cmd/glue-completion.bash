@@ -40,9 +40,10 @@ _glue() {
       words="--http --public-url --read-timeout --max-connections --max-body-bytes -h --help"
       ;;
     bridge)
-      words="--broker --client-id --username --password-file --out --in --both --qos
-             --retain -h --help"
-      [[ ${COMP_WORDS[COMP_CWORD - 1]} == --password-file ]] &&
+      words="--broker --client-id --username --password-file --out --in --both --config
+             --qos --retain -h --help"
+      [[ ${COMP_WORDS[COMP_CWORD - 1]} == --password-file ||
+         ${COMP_WORDS[COMP_CWORD - 1]} == --config ]] &&
         { mapfile -t COMPREPLY < <(compgen -f -- "$cur"); return; }
       ;;
     sub) words="-t --topic --type -v --verbose -C --count -W --timeout -F --format --json

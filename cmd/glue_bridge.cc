@@ -28,7 +28,11 @@ CLI::App* AddBridgeCommand(CLI::App& app, BridgeFlags* f) {
   cmd->add_option("--in", f->in,
                   "FILTER[=LOCAL_PREFIX]: broker topics FILTER matches come to glue");
   cmd->add_option("--both", f->both, "FILTER: both ways");
-  cmd->add_option("--qos", f->qos, "0 or 1, for every mapping (default 1)")
+  cmd->add_option("--config", f->config,
+                  "a file of mappings, one a line as Mosquitto's bridge has them: topic "
+                  "PATTERN [out|in|both [QOS [LOCAL_PREFIX REMOTE_PREFIX]]]");
+  cmd->add_option("--qos", f->qos,
+                  "0 or 1, for the mappings of --out, --in and --both (default 1)")
       ->check(CLI::Range(0, 1));
   cmd->add_flag("--retain", f->retain,
                 "retained messages <-> a topic's history of depth 1, both ways");
@@ -36,7 +40,10 @@ CLI::App* AddBridgeCommand(CLI::App& app, BridgeFlags* f) {
       "Examples:\n"
       "  glue bridge --broker mqtt://127.0.0.1:1883 --out 'a/#' --in 'b/#'\n"
       "  glue bridge --broker mqtt://broker:1883 --out 'sensors/#=site1/' --in "
-      "'site1/cmd/#'");
+      "'site1/cmd/#'\n"
+      "  glue bridge --broker mqtt://broker:1883 --config bridge.conf   # topic a/# out "
+      "1 "
+      "\"\" site1/");
   return cmd;
 }
 
@@ -75,6 +82,23 @@ int RunBridge(const BridgeFlags& f) {
         !add(bridge::Mapping::Direction::kIn, m)) {
       return kUsageError;
     }
+  }
+  if (!f.config.empty()) {
+    std::ifstream in(f.config);
+    if (!in) {
+      std::fprintf(stderr, "glue bridge: cannot read --config %s\n", f.config.c_str());
+      return kUsageError;
+    }
+    const std::string text((std::istreambuf_iterator<char>(in)),
+                           std::istreambuf_iterator<char>());
+    absl::StatusOr<std::vector<bridge::Mapping>> read =
+        bridge::ParseBridgeConfig(text, f.config);
+    if (!read.ok()) {
+      std::fprintf(stderr, "glue bridge: %s\n",
+                   std::string(read.status().message()).c_str());
+      return kUsageError;
+    }
+    options.mappings.insert(options.mappings.end(), read->begin(), read->end());
   }
   if (absl::StatusOr<bridge::BrokerUrl> url = bridge::ParseBrokerUrl(f.broker);
       !url.ok()) {

@@ -16,6 +16,7 @@ struct BridgeFlags {
   std::string username;
   std::string password_file;
   std::vector<std::string> out, in, both;
+  std::string config;  // a file of Mosquitto-style topic lines
   int qos = 1;
   bool retain = false;
 };

@@ -143,6 +143,41 @@ wait $gsub  # -W 3: 3 s after the last message
 check "MQTT -> glue through two bridges: once" 1 "$(grep -c '^back/y once$' "$d/back")"
 kill -INT "${pair[@]}"
 wait "${pair[@]}"
+# A configuration file of Mosquitto-style lines: prefixes on both sides, a QoS each.
+cat >"$d/bridge.conf" <<'CONF'
+# glue loc/x/... goes out as rem/x/...; mq/y/... comes in as gl/y/...
+topic x/# out 1 loc/ rem/
+topic y/# in 0 gl/ mq/
+CONF
+"$glue" bridge --broker mqtt://127.0.0.1:$port --config "$d/bridge.conf" \
+  >"$d/bridge6.out" 2>"$d/bridge6.err" &
+bridge=$!
+await 5.0 grep -q '^glue bridge: bridging' "$d/bridge6.out"
+mosquitto_sub -p $port -t 'rem/#' -v -C 1 -W 20 >"$d/conf-out" 2>/dev/null &
+sub=$!
+conf_out() {
+  "$glue" pub -t loc/x/1 -m one --wait-subscribers 10 || return 1
+  await 0.5 test -s "$d/conf-out"
+}
+await 20.0 conf_out
+wait $sub
+check "--config: out with both prefixes" "rem/x/1 one" "$(cat "$d/conf-out")"
+"$glue" sub -t 'gl/#' -v -C 1 -W 20 >"$d/conf-in" &
+sub=$!
+conf_in() {
+  mosquitto_pub -p $port -t mq/y/2 -m two
+  await 0.5 test -s "$d/conf-in"
+}
+await 10.0 conf_in
+wait $sub
+check "--config: in with both prefixes" "gl/y/2 two" "$(cat "$d/conf-in")"
+kill -INT $bridge
+wait $bridge
+echo "topic a/# sideways" >"$d/bad.conf"
+"$glue" bridge --broker mqtt://127.0.0.1:$port --config "$d/bad.conf" 2>"$d/err"
+check "a bad configuration line exits 1" 1 $?
+check "... naming the file and line" 1 "$(grep -c "bad.conf:1: 'sideways' is not out, in or both" "$d/err")"
+
 # --retain: a retained MQTT message becomes the topic's history for a late glue
 # subscriber; a glue message goes out retained for a late MQTT subscriber. The glue
 # type travels as the user property glue-type, both ways.

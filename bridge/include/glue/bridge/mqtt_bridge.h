@@ -48,18 +48,35 @@
 
 namespace glue::bridge {
 
+// Mapping is one line of Mosquitto's bridge configuration,
+// `topic PATTERN out|in QOS LOCAL_PREFIX REMOTE_PREFIX`: the messages of topic
+// LOCAL_PREFIX + X on glue and REMOTE_PREFIX + X on the broker, for the X that PATTERN
+// matches, go the mapping's way.
 struct Mapping {
   enum class Direction { kOut, kIn };
   Direction direction = Direction::kOut;
-  std::string filter;  // an MQTT filter (+ and #), on the side the messages come from
-  std::string prefix;  // put before the topic on the other side
-  int qos = 1;         // 0 or 1
+  std::string pattern;        // an MQTT filter (+ and #)
+  std::string local_prefix;   // on glue
+  std::string remote_prefix;  // on the broker
+  int qos = 1;                // 0 or 1
+
+  std::string local_filter() const { return local_prefix + pattern; }
+  std::string remote_filter() const { return remote_prefix + pattern; }
 };
 
-// ParseMapping parses "FILTER" or "FILTER=PREFIX" for `direction`. kInvalidArgument
-// for an empty or bad filter.
+// ParseMapping parses the command line's "FILTER" or "FILTER=PREFIX": for kOut the
+// prefix is the remote one (glue topic T goes out as PREFIX + T), for kIn the local
+// one. kInvalidArgument for an empty or bad filter, a prefix with a wildcard, or a qos
+// other than 0 and 1.
 absl::StatusOr<Mapping> ParseMapping(Mapping::Direction direction, absl::string_view text,
                                      int qos);
+
+// ParseBridgeConfig reads mappings in the form of Mosquitto's bridge lines, one a
+// line: `topic PATTERN [out|in|both [QOS [LOCAL_PREFIX REMOTE_PREFIX]]]` (default both
+// and QOS 1; "" is an empty prefix), with blank lines and # comments. `both` makes two
+// mappings. kInvalidArgument naming `name`:LINE for a line that does not read.
+absl::StatusOr<std::vector<Mapping>> ParseBridgeConfig(absl::string_view text,
+                                                       absl::string_view name);
 
 // BrokerUrl is mqtt://HOST:PORT (mqtts:// is not served yet).
 struct BrokerUrl {
