@@ -157,16 +157,15 @@ absl::StatusOr<std::vector<Mapping>> ParseBridgeConfig(absl::string_view text,
 
 absl::StatusOr<BrokerUrl> ParseBrokerUrl(absl::string_view url) {
   absl::string_view rest = url;
+  BrokerUrl b;
   if (absl::ConsumePrefix(&rest, "mqtts://")) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "broker '", url, "': mqtts:// (TLS) is not served yet; use mqtt://"));
-  }
-  if (!absl::ConsumePrefix(&rest, "mqtt://")) {
+    b.tls = true;
+    b.port = 8883;
+  } else if (!absl::ConsumePrefix(&rest, "mqtt://")) {
     return absl::InvalidArgumentError(
-        absl::StrCat("broker '", url, "' must be mqtt://HOST:PORT"));
+        absl::StrCat("broker '", url, "' must be mqtt://HOST:PORT or mqtts://HOST:PORT"));
   }
   absl::ConsumeSuffix(&rest, "/");
-  BrokerUrl b;
   const size_t colon = rest.rfind(':');
   b.host = std::string(rest.substr(0, colon));
   if (colon != absl::string_view::npos &&
@@ -214,6 +213,10 @@ struct MqttBridge::State {
   std::map<std::string, std::vector<uint64_t>> serving ABSL_GUARDED_BY(mu);
   bool connected ABSL_GUARDED_BY(mu) = false;
   int connect_result ABSL_GUARDED_BY(mu) = -1;  // the first CONNACK's, -1 before it
+  // Why the connection was lost before the first CONNACK (a TLS handshake that
+  // failed, say); 0 when it was not.
+  int failed_before_connack ABSL_GUARDED_BY(mu) = 0;
+  std::string last_error ABSL_GUARDED_BY(mu);  // libmosquitto's last error line
   std::deque<OutMessage> waiting ABSL_GUARDED_BY(mu);
   size_t waiting_bytes ABSL_GUARDED_BY(mu) = 0;
   BridgeCounters counters ABSL_GUARDED_BY(mu);
@@ -279,6 +282,11 @@ bool MqttBridge::State::Chosen(const Mapping& mapping) {
 
 void MqttBridge::State::OnDisconnect(int rc) {
   MutexLock lock(&mu);
+  if (connect_result < 0 && failed_before_connack == 0) {
+    failed_before_connack = rc == 0 ? MOSQ_ERR_CONN_LOST : rc;
+    mu.NotifyAll();
+    return;
+  }
   if (connected) ++counters.disconnects;
   connected = false;
   if (rc != 0)
@@ -509,7 +517,42 @@ absl::StatusOr<std::unique_ptr<MqttBridge>> MqttBridge::Start(Endpoint& endpoint
                  const mosquitto_property* props) {
         static_cast<State*>(self)->OnMessage(*message, props);
       });
+  // libmosquitto says why a TLS handshake failed only in its log; before the first
+  // CONNACK that ends the wait, with the reason.
+  mosquitto_log_callback_set(
+      client, [](mosquitto*, void* self, int level, const char* text) {
+        if ((level & MOSQ_LOG_ERR) == 0 || text == nullptr) return;
+        State& st = *static_cast<State*>(self);
+        MutexLock lock(&st.mu);
+        st.last_error = text;
+        if (st.connect_result < 0 && st.failed_before_connack == 0 &&
+            absl::StartsWith(text, "OpenSSL Error")) {
+          st.failed_before_connack = MOSQ_ERR_TLS;
+          st.mu.NotifyAll();
+        }
+      });
   mosquitto_reconnect_delay_set(client, 1, 30, true);
+  if (url.tls) {
+    // The broker's certificate is verified against the CA file, and its name against
+    // the URL's host; with a client certificate, ours goes with it.
+    if (s.options.cafile.empty()) {
+      return fail(absl::InvalidArgumentError("mqtts:// needs --cafile"));
+    }
+    if (s.options.certfile.empty() != s.options.keyfile.empty()) {
+      return fail(absl::InvalidArgumentError("--cert and --key go together"));
+    }
+    const int rc = mosquitto_tls_set(
+        client, s.options.cafile.c_str(), nullptr,
+        s.options.certfile.empty() ? nullptr : s.options.certfile.c_str(),
+        s.options.keyfile.empty() ? nullptr : s.options.keyfile.c_str(), nullptr);
+    if (rc != MOSQ_ERR_SUCCESS) {
+      return fail(absl::InvalidArgumentError(
+          absl::StrCat("the TLS files (--cafile ", s.options.cafile,
+                       s.options.certfile.empty() ? "" : ", --cert ", s.options.certfile,
+                       s.options.keyfile.empty() ? "" : ", --key ", s.options.keyfile,
+                       ") do not read: ", mosquitto_strerror(rc))));
+    }
+  }
   if (!s.options.username.empty()) {
     mosquitto_username_pw_set(
         client, s.options.username.c_str(),
@@ -520,8 +563,13 @@ absl::StatusOr<std::unique_ptr<MqttBridge>> MqttBridge::Start(Endpoint& endpoint
   if (const int rc = mosquitto_connect_bind_v5(client, url.host.c_str(), url.port,
                                                keepalive, nullptr, nullptr);
       rc != MOSQ_ERR_SUCCESS) {
-    const std::string why =
+    std::string why =
         rc == MOSQ_ERR_ERRNO ? std::string(std::strerror(errno)) : mosquitto_strerror(rc);
+    if (rc == MOSQ_ERR_TLS) {
+      why +=
+          " (the broker's certificate did not verify against --cafile, or its name is "
+          "not the URL's host)";
+    }
     return fail(absl::UnavailableError(
         absl::StrCat("cannot reach the broker ", s.options.broker, ": ", why)));
   }
@@ -529,12 +577,30 @@ absl::StatusOr<std::unique_ptr<MqttBridge>> MqttBridge::Start(Endpoint& endpoint
     return fail(absl::InternalError("mosquitto_loop_start failed"));
   }
   int result = -1;
+  int failure = 0;
   {
     MutexLock lock(&s.mu);
-    s.mu.AwaitUntil([&]()
-                        ABSL_NO_THREAD_SAFETY_ANALYSIS { return s.connect_result >= 0; },
-                    absl::Now() + s.options.connect_timeout);
+    s.mu.AwaitUntil(
+        [&]() ABSL_NO_THREAD_SAFETY_ANALYSIS {
+          return s.connect_result >= 0 || s.failed_before_connack != 0;
+        },
+        absl::Now() + s.options.connect_timeout);
     result = s.connect_result;
+    failure = s.failed_before_connack;
+  }
+  if (result < 0 && failure != 0) {
+    std::string why = mosquitto_strerror(failure);
+    {
+      MutexLock lock(&s.mu);
+      if (!s.last_error.empty()) absl::StrAppend(&why, ": ", s.last_error);
+    }
+    if (failure == MOSQ_ERR_TLS) {
+      why +=
+          " (the broker's certificate did not verify against --cafile, or its name is "
+          "not the URL's host)";
+    }
+    return fail(absl::UnavailableError(
+        absl::StrCat("cannot connect to the broker ", s.options.broker, ": ", why)));
   }
   if (result < 0) {
     return fail(absl::DeadlineExceededError(

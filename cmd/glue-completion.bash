@@ -41,9 +41,10 @@ _glue() {
       ;;
     bridge)
       words="--broker --client-id --username --password-file --out --in --both --config
-             --qos --retain -h --help"
+             --qos --retain --cafile --cert --key -h --help"
       [[ ${COMP_WORDS[COMP_CWORD - 1]} == --password-file ||
-         ${COMP_WORDS[COMP_CWORD - 1]} == --config ]] &&
+         ${COMP_WORDS[COMP_CWORD - 1]} == --config || ${COMP_WORDS[COMP_CWORD - 1]} == --cafile ||
+         ${COMP_WORDS[COMP_CWORD - 1]} == --cert || ${COMP_WORDS[COMP_CWORD - 1]} == --key ]] &&
         { mapfile -t COMPREPLY < <(compgen -f -- "$cur"); return; }
       ;;
     sub) words="-t --topic --type -v --verbose -C --count -W --timeout -F --format --json

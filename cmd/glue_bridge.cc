@@ -17,7 +17,12 @@ namespace glue::cmd {
 CLI::App* AddBridgeCommand(CLI::App& app, BridgeFlags* f) {
   CLI::App* cmd = app.add_subcommand(
       "bridge", "this segment's topics to and from an MQTT broker (MQTT 5)");
-  cmd->add_option("--broker", f->broker, "mqtt://HOST:PORT")->required();
+  cmd->add_option("--broker", f->broker, "mqtt://HOST:PORT, or mqtts://HOST:PORT (TLS)")
+      ->required();
+  cmd->add_option("--cafile", f->cafile,
+                  "mqtts: the CA certificate that verifies the broker");
+  cmd->add_option("--cert", f->cert, "mqtts: a client certificate, for brokers that ask");
+  cmd->add_option("--key", f->key, "mqtts: the client certificate's key");
   cmd->add_option("--client-id", f->client_id,
                   "the MQTT client id (default glue-bridge-ENDPOINT_NAME)");
   cmd->add_option("--username", f->username, "for the broker");
@@ -51,6 +56,9 @@ int RunBridge(const BridgeFlags& f) {
   bridge::BridgeOptions options{.broker = f.broker,
                                 .client_id = f.client_id,
                                 .username = f.username,
+                                .cafile = f.cafile,
+                                .certfile = f.cert,
+                                .keyfile = f.key,
                                 .retain = f.retain};
   if (!f.password_file.empty()) {
     std::ifstream in(f.password_file);
@@ -100,10 +108,18 @@ int RunBridge(const BridgeFlags& f) {
     }
     options.mappings.insert(options.mappings.end(), read->begin(), read->end());
   }
-  if (absl::StatusOr<bridge::BrokerUrl> url = bridge::ParseBrokerUrl(f.broker);
-      !url.ok()) {
+  absl::StatusOr<bridge::BrokerUrl> url = bridge::ParseBrokerUrl(f.broker);
+  if (!url.ok()) {
     std::fprintf(stderr, "glue bridge: %s\n",
                  std::string(url.status().message()).c_str());
+    return kUsageError;
+  }
+  if (url->tls && f.cafile.empty()) {
+    std::fprintf(stderr, "glue bridge: mqtts:// needs --cafile\n");
+    return kUsageError;
+  }
+  if (f.cert.empty() != f.key.empty()) {
+    std::fprintf(stderr, "glue bridge: --cert and --key go together\n");
     return kUsageError;
   }
   if (options.mappings.empty()) {

@@ -15,6 +15,7 @@ struct BridgeFlags {
   std::string client_id;
   std::string username;
   std::string password_file;
+  std::string cafile, cert, key;
   std::vector<std::string> out, in, both;
   std::string config;  // a file of Mosquitto-style topic lines
   int qos = 1;

@@ -7,7 +7,8 @@
 set -uo pipefail
 glue=$1
 source "$(dirname "$0")/check.sh"
-require "the bridge's end-to-end test" mosquitto mosquitto_pub mosquitto_sub mosquitto_passwd
+require "the bridge's end-to-end test" mosquitto mosquitto_pub mosquitto_sub mosquitto_passwd \
+  openssl
 export GLUE_LISTEN_INTERFACE=lo GLUE_LOG_LEVEL=warning
 export GLUE_DISCOVERY_TARGET_ADDRESS=239.255.42.96:27396
 export GLUE_DISCOVERY_LISTEN_ADDRESS=239.255.42.96:27396 GLUE_NETWORK_ID=4196
@@ -222,6 +223,50 @@ r/2 while away 2
 r/3 while away 3" "$(cat "$d/restart")"
 kill -INT $bridge
 wait $bridge
+
+# mqtts://: a broker with a certificate from a CA of the test's own; the bridge checks
+# it against --cafile, and refuses one from another CA.
+tls_port=18831
+for ca in ca other; do
+  openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj "/CN=glue test $ca" \
+    -keyout "$d/$ca.key" -out "$d/$ca.crt" 2>/dev/null
+done
+openssl req -newkey rsa:2048 -nodes -subj /CN=127.0.0.1 -keyout "$d/server.key" \
+  -out "$d/server.csr" 2>/dev/null
+printf 'subjectAltName=IP:127.0.0.1\n' >"$d/san"
+openssl x509 -req -in "$d/server.csr" -CA "$d/ca.crt" -CAkey "$d/ca.key" \
+  -CAcreateserial -days 1 -extfile "$d/san" -out "$d/server.crt" 2>/dev/null
+printf '%s\n' "listener $tls_port 127.0.0.1" "user $(id -un)" "allow_anonymous true" \
+  "cafile $d/ca.crt" "certfile $d/server.crt" "keyfile $d/server.key" >"$d/tls.conf"
+mosquitto -c "$d/tls.conf" >>"$d/mosquitto-tls.log" 2>&1 &
+tls_broker=$!
+await 5.0 mosquitto_pub -p $tls_port --cafile "$d/ca.crt" -h 127.0.0.1 -t probe -n 2>/dev/null
+check "a TLS broker runs" 0 $?
+"$glue" bridge --broker mqtts://127.0.0.1:$tls_port --cafile "$d/ca.crt" --out 's/#' \
+  >"$d/bridge7.out" 2>"$d/bridge7.err" &
+bridge=$!
+await 5.0 grep -q '^glue bridge: bridging' "$d/bridge7.out"
+check "the bridge connects over TLS" 0 $?
+mosquitto_sub -p $tls_port --cafile "$d/ca.crt" -h 127.0.0.1 -t 's/#' -v -C 1 -W 20 \
+  >"$d/tls-got" 2>/dev/null &
+sub=$!
+tls_until() {
+  "$glue" pub -t s/x -m secret --wait-subscribers 10 || return 1
+  await 0.5 test -s "$d/tls-got"
+}
+await 20.0 tls_until
+wait $sub
+check "over TLS, glue -> MQTT" "s/x secret" "$(cat "$d/tls-got")"
+kill -INT $bridge
+wait $bridge
+"$glue" bridge --broker mqtts://127.0.0.1:$tls_port --cafile "$d/other.crt" --out 's/#' \
+  2>"$d/err"
+check "a certificate from another CA exits 2" 2 $?
+check "... saying so" 1 "$(grep -c 'certificate verify failed' "$d/err")"
+"$glue" bridge --broker mqtts://127.0.0.1:$tls_port --out 's/#' 2>"$d/err"
+check "mqtts:// without --cafile exits 1" 1 $?
+kill $tls_broker
+wait $tls_broker 2>/dev/null
 
 # Errors.
 "$glue" bridge --broker http://127.0.0.1:$port --out 'a/#' 2>"$d/err"

@@ -34,6 +34,8 @@ packages=(
   # mosquitto_pub/mosquitto_sub. Debian's mosquitto package also enables a system-wide
   # broker on localhost:1883, which nothing here uses.
   libmosquitto-dev mosquitto mosquitto-clients
+  # openssl: the certificates of the bridge's TLS test.
+  openssl
   iproute2 util-linux
 )
 # The sanitizer and fuzzer builds use clang's runtime only when asked for.

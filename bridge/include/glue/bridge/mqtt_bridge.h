@@ -78,10 +78,11 @@ absl::StatusOr<Mapping> ParseMapping(Mapping::Direction direction, absl::string_
 absl::StatusOr<std::vector<Mapping>> ParseBridgeConfig(absl::string_view text,
                                                        absl::string_view name);
 
-// BrokerUrl is mqtt://HOST:PORT (mqtts:// is not served yet).
+// BrokerUrl is mqtt://HOST[:PORT] (1883), or mqtts://HOST[:PORT] (8883) over TLS.
 struct BrokerUrl {
   std::string host;
   int port = 1883;
+  bool tls = false;
 };
 absl::StatusOr<BrokerUrl> ParseBrokerUrl(absl::string_view url);
 
@@ -90,6 +91,11 @@ struct BridgeOptions {
   std::string client_id;  // empty: glue-bridge- and the endpoint's name
   std::string username;
   std::string password;
+  // mqtts://: the CA certificate(s) that verify the broker (required), and a client
+  // certificate and key, for brokers that ask for one.
+  std::string cafile;
+  std::string certfile;
+  std::string keyfile;
   std::vector<Mapping> mappings;
   bool retain = false;
   absl::Duration connect_timeout = absl::Seconds(5);
