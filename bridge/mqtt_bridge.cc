@@ -21,6 +21,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
+#include "glue/base/fnv1a.h"
 #include "glue/base/log.h"
 #include "glue/base/log_limiter.h"
 #include "glue/base/mutex.h"
@@ -52,21 +53,11 @@ struct OutMessage {
 
 std::once_flag library_once;
 
-// Fnv1a is a hash every bridge computes alike: the mappings' names and the rendezvous.
-uint64_t Fnv1a(absl::string_view text) {
-  uint64_t h = 14695981039346656037ull;
-  for (unsigned char c : text) {
-    h ^= c;
-    h *= 1099511628211ull;
-  }
-  return h;
-}
-
 // MappingId names a mapping alike in every bridge that has it.
 std::string MappingId(const Mapping& m) {
   return absl::StrCat(absl::Hex(
-      Fnv1a(absl::StrCat(m.direction == Mapping::Direction::kOut ? "out " : "in ",
-                         m.pattern, " ", m.local_prefix, " ", m.remote_prefix)),
+      Fnv1a64(absl::StrCat(m.direction == Mapping::Direction::kOut ? "out " : "in ",
+                           m.pattern, " ", m.local_prefix, " ", m.remote_prefix)),
       absl::kZeroPad16));
 }
 
@@ -269,9 +260,9 @@ bool MqttBridge::State::Chosen(const Mapping& mapping) {
   auto it = serving.find(id);
   if (it == serving.end()) return true;  // not known yet: this one serves it
   uint64_t chosen = self;
-  uint64_t best = Fnv1a(absl::StrCat(self, "|", id));
+  uint64_t best = Fnv1a64(absl::StrCat(self, "|", id));
   for (uint64_t member : it->second) {
-    const uint64_t score = Fnv1a(absl::StrCat(member, "|", id));
+    const uint64_t score = Fnv1a64(absl::StrCat(member, "|", id));
     if (score > best || (score == best && member < chosen)) {
       chosen = member;
       best = score;
@@ -565,6 +556,10 @@ absl::StatusOr<std::unique_ptr<MqttBridge>> MqttBridge::Start(Endpoint& endpoint
       rc != MOSQ_ERR_SUCCESS) {
     std::string why =
         rc == MOSQ_ERR_ERRNO ? std::string(std::strerror(errno)) : mosquitto_strerror(rc);
+    if (rc == MOSQ_ERR_TLS) {
+      MutexLock lock(&s.mu);  // OpenSSL's reason, from libmosquitto's log
+      if (!s.last_error.empty()) absl::StrAppend(&why, ": ", s.last_error);
+    }
     if (rc == MOSQ_ERR_TLS) {
       why +=
           " (the broker's certificate did not verify against --cafile, or its name is "

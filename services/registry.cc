@@ -29,6 +29,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
+#include "glue/base/fnv1a.h"
 #include "glue/base/log.h"
 #include "glue/base/mutex.h"
 #include "glue/base/status_macros.h"
@@ -89,17 +90,6 @@ absl::StatusOr<Url> ParseHttpUrl(absl::string_view text) {
         "endpoint 'http://", text, "' needs a host and a port of 1 to 65535"));
   }
   return url;
-}
-
-// Fnv1a is a hash every registry endpoint computes alike (absl::Hash is seeded per
-// process): the rendezvous of webhooks and members.
-uint64_t Fnv1a(absl::string_view text) {
-  uint64_t h = 14695981039346656037ull;
-  for (unsigned char c : text) {
-    h ^= c;
-    h *= 1099511628211ull;
-  }
-  return h;
 }
 
 std::string VersionOf(const char* event, const model::Version& v) {
@@ -935,7 +925,7 @@ void Registry::State::Deliver() {
           std::string chosen;
           uint64_t best = 0;
           for (const std::string& m : alive) {
-            const uint64_t score = Fnv1a(absl::StrCat(m, "|", hook.key));
+            const uint64_t score = Fnv1a64(absl::StrCat(m, "|", hook.key));
             if (chosen.empty() || score > best || (score == best && m < chosen)) {
               chosen = m;
               best = score;
