@@ -175,14 +175,16 @@ struct MqttBridge::State {
   State(Endpoint& e, BridgeOptions o) : endpoint(e), options(std::move(o)) {}
 
   void OnConnect(mosquitto* mosq, int rc);
-  // Chosen says whether this bridge serves `mapping` now: of the live bridges that have
-  // it, the one a hash of the bridge and the mapping ranks first.
-  bool Chosen(const Mapping& mapping) ABSL_LOCKS_EXCLUDED(mu);
-  // Members reads the bridges alive from the model.
+  // Chosen says whether this bridge serves options.mappings[i] now (ReadMembers
+  // decides it, off the path of the messages).
+  bool Chosen(size_t i) ABSL_LOCKS_EXCLUDED(mu);
+  // ReadMembers reads the bridges alive from the model, and for each mapping whether
+  // this one serves it: of the live bridges that have it, the one a hash of the bridge
+  // and the mapping ranks first.
   void ReadMembers() ABSL_LOCKS_EXCLUDED(mu);
   void OnDisconnect(int rc);
   void OnMessage(const mosquitto_message& message, const mosquitto_property* props);
-  void OnGlue(const Mapping& mapping, const Message& message);
+  void OnGlue(size_t i, const Message& message);  // for options.mappings[i]
   // Publish sends `m` to the broker; false when it is not connected.
   bool Publish(const OutMessage& m);
   void Flush();
@@ -200,8 +202,10 @@ struct MqttBridge::State {
 
   mutable Mutex mu;
   // The live bridges' endpoint ids, and by mapping id those that serve it.
+  std::vector<std::string> mapping_ids;  // MappingId of each of options.mappings
   std::set<uint64_t> members ABSL_GUARDED_BY(mu);
-  std::map<std::string, std::vector<uint64_t>> serving ABSL_GUARDED_BY(mu);
+  // Whether this bridge serves each of options.mappings: all, until ReadMembers says.
+  std::vector<bool> ours ABSL_GUARDED_BY(mu);
   bool connected ABSL_GUARDED_BY(mu) = false;
   int connect_result ABSL_GUARDED_BY(mu) = -1;  // the first CONNACK's, -1 before it
   // Why the connection was lost before the first CONNACK (a TLS handshake that
@@ -249,26 +253,29 @@ void MqttBridge::State::ReadMembers() {
     alive.insert(id);
     by_mapping[parts[1]].push_back(id);
   }
+  std::vector<bool> mine(mapping_ids.size(), true);  // a mapping no one lists yet: ours
+  for (size_t i = 0; i < mapping_ids.size(); ++i) {
+    auto it = by_mapping.find(mapping_ids[i]);
+    if (it == by_mapping.end()) continue;
+    uint64_t chosen = self;
+    uint64_t best = Fnv1a64(absl::StrCat(self, "|", mapping_ids[i]));
+    for (uint64_t member : it->second) {
+      const uint64_t score = Fnv1a64(absl::StrCat(member, "|", mapping_ids[i]));
+      if (score > best || (score == best && member < chosen)) {
+        chosen = member;
+        best = score;
+      }
+    }
+    mine[i] = chosen == self;
+  }
   MutexLock lock(&mu);
   members = std::move(alive);
-  serving = std::move(by_mapping);
+  ours = std::move(mine);
 }
 
-bool MqttBridge::State::Chosen(const Mapping& mapping) {
-  const std::string id = MappingId(mapping);
+bool MqttBridge::State::Chosen(size_t i) {
   MutexLock lock(&mu);
-  auto it = serving.find(id);
-  if (it == serving.end()) return true;  // not known yet: this one serves it
-  uint64_t chosen = self;
-  uint64_t best = Fnv1a64(absl::StrCat(self, "|", id));
-  for (uint64_t member : it->second) {
-    const uint64_t score = Fnv1a64(absl::StrCat(member, "|", id));
-    if (score > best || (score == best && member < chosen)) {
-      chosen = member;
-      best = score;
-    }
-  }
-  return chosen == self;
+  return i >= ours.size() || ours[i];
 }
 
 void MqttBridge::State::OnDisconnect(int rc) {
@@ -336,7 +343,8 @@ void MqttBridge::State::Flush() {
   }
 }
 
-void MqttBridge::State::OnGlue(const Mapping& mapping, const Message& message) {
+void MqttBridge::State::OnGlue(size_t i, const Message& message) {
+  const Mapping& mapping = options.mappings[i];
   {
     MutexLock lock(&mu);
     // Brought in from MQTT by this bridge or another: not sent back.
@@ -345,7 +353,7 @@ void MqttBridge::State::OnGlue(const Mapping& mapping, const Message& message) {
       return;
     }
   }
-  if (!Chosen(mapping)) {
+  if (!Chosen(i)) {
     MutexLock lock(&mu);
     ++counters.not_ours;
     return;
@@ -415,7 +423,8 @@ void MqttBridge::State::OnMessage(const mosquitto_message& message,
       seconds > 0) {
     expiry = absl::Seconds(seconds);
   }
-  for (const Mapping& m : options.mappings) {
+  for (size_t i = 0; i < options.mappings.size(); ++i) {
+    const Mapping& m = options.mappings[i];
     bool matches = false;
     if (m.direction != Mapping::Direction::kIn ||
         mosquitto_topic_matches_sub(m.remote_filter().c_str(), message.topic, &matches) !=
@@ -423,7 +432,7 @@ void MqttBridge::State::OnMessage(const mosquitto_message& message,
         !matches) {
       continue;
     }
-    if (!Chosen(m)) {
+    if (!Chosen(i)) {
       MutexLock lock(&mu);
       ++counters.not_ours;
       return;
@@ -468,8 +477,9 @@ absl::StatusOr<std::unique_ptr<MqttBridge>> MqttBridge::Start(Endpoint& endpoint
   s.network = absl::StrCat(endpoint.config().network_id);
   // The bridges of the segment, and the mappings each serves.
   GLUE_ASSIGN_OR_RETURN(s.bridges, endpoint.OpenModel(kBridgeModel));
-  for (const Mapping& m : s.options.mappings) {
-    GLUE_RETURN_IF_ERROR(s.bridges->Put(absl::StrCat("m/", MappingId(m), "/", s.self),
+  for (const Mapping& m : s.options.mappings) s.mapping_ids.push_back(MappingId(m));
+  for (const std::string& id : s.mapping_ids) {
+    GLUE_RETURN_IF_ERROR(s.bridges->Put(absl::StrCat("m/", id, "/", s.self),
                                         endpoint.config().endpoint_name,
                                         {.ephemeral = true}));
   }
@@ -616,13 +626,12 @@ absl::StatusOr<std::unique_ptr<MqttBridge>> MqttBridge::Start(Endpoint& endpoint
     MutexLock lock(&s.client_mu);
     s.client = client;
   }
-  for (const Mapping& m : s.options.mappings) {
+  for (size_t i = 0; i < s.options.mappings.size(); ++i) {
+    const Mapping& m = s.options.mappings[i];
     if (m.direction != Mapping::Direction::kOut) continue;
-    const Mapping mapping = m;
-    if (absl::Status sub = endpoint.Subscribe(m.local_filter(), topics::kAnyType,
-                                              [state, mapping](const Message& message) {
-                                                state->OnGlue(mapping, message);
-                                              });
+    if (absl::Status sub = endpoint.Subscribe(
+            m.local_filter(), topics::kAnyType,
+            [state, i](const Message& message) { state->OnGlue(i, message); });
         !sub.ok()) {
       MutexLock lock(&s.client_mu);
       s.client = nullptr;

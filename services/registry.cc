@@ -129,6 +129,21 @@ Response Ok(const Json& body, http::status status = http::status::ok) {
   return {status, body.dump() + "\n", {}};
 }
 
+// WriteFailed answers a write the model refused: 413 beyond its bounds, 503 otherwise.
+Response WriteFailed(const absl::Status& status) {
+  return Error(absl::IsResourceExhausted(status) ? http::status::payload_too_large
+                                                 : http::status::service_unavailable,
+               status.message());
+}
+
+// Deleted answers a Delete: 204, 404 saying `missing` when there was nothing to
+// delete, 503 when the model refused.
+Response Deleted(const absl::Status& status, absl::string_view missing) {
+  if (absl::IsNotFound(status)) return Error(http::status::not_found, missing);
+  if (!status.ok()) return Error(http::status::service_unavailable, status.message());
+  return {http::status::no_content, "", {}};
+}
+
 Response NotAllowed(absl::string_view allow) {
   Response r = Error(http::status::method_not_allowed,
                      absl::StrCat("method not allowed; allowed: ", allow));
@@ -188,7 +203,9 @@ struct Registry::State {
                   std::shared_ptr<RegistrySession> session);
   Response HandleApp(http::verb method, const std::vector<std::string>& path,
                      const http::request<http::string_body>& request);
+  // `query` is the request's, parsed once by Handle (?ttl= for PUT).
   Response HandleSrv(http::verb method, const std::vector<std::string>& path,
+                     const std::map<std::string, std::string>& query,
                      const http::request<http::string_body>& request);
   Response HandleHooks(http::verb method, const std::string& kind,
                        const std::string& name, const std::vector<std::string>& path,
@@ -541,7 +558,7 @@ Response Registry::State::Handle(const http::request<http::string_body>& request
     return {};
   }
   return kind == "app" ? HandleApp(request.method(), path, request)
-                       : HandleSrv(request.method(), path, request);
+                       : HandleSrv(request.method(), path, query, request);
 }
 
 Response Registry::State::HandleApp(http::verb method,
@@ -582,21 +599,12 @@ Response Registry::State::HandleApp(http::verb method,
         return Error(http::status::bad_request, "missing field: config");
       }
       if (absl::Status put = app.Put(name, body->dump()); !put.ok()) {
-        return Error(absl::IsResourceExhausted(put) ? http::status::payload_too_large
-                                                    : http::status::service_unavailable,
-                     put.message());
+        return WriteFailed(put);
       }
       return Ok(*Listing("app", name, ""));
     }
-    case http::verb::delete_: {
-      absl::Status deleted = app.Delete(name);
-      if (absl::IsNotFound(deleted)) {
-        return Error(http::status::not_found, absl::StrCat("no app '", name, "'"));
-      }
-      if (!deleted.ok())
-        return Error(http::status::service_unavailable, deleted.message());
-      return {http::status::no_content, "", {}};
-    }
+    case http::verb::delete_:
+      return Deleted(app.Delete(name), absl::StrCat("no app '", name, "'"));
     default:
       return NotAllowed("GET, HEAD, PUT, DELETE");
   }
@@ -604,6 +612,7 @@ Response Registry::State::HandleApp(http::verb method,
 
 Response Registry::State::HandleSrv(http::verb method,
                                     const std::vector<std::string>& path,
+                                    const std::map<std::string, std::string>& query,
                                     const http::request<http::string_body>& request) {
   if (path.size() == 1) {
     if (method != http::verb::get) return NotAllowed("GET");
@@ -635,8 +644,6 @@ Response Registry::State::HandleSrv(http::verb method,
       return Ok(*shown);
     }
     case http::verb::put: {
-      std::map<std::string, std::string> query;
-      SplitPath(Target(request), &query);
       model::PutOptions put_options;
       if (auto ttl = query.find("ttl"); ttl != query.end()) {
         double seconds = 0;
@@ -662,22 +669,13 @@ Response Registry::State::HandleSrv(http::verb method,
         return Error(http::status::bad_request, "missing field: endpoints (an object)");
       }
       if (absl::Status put = srv.Put(key, body->dump(), put_options); !put.ok()) {
-        return Error(absl::IsResourceExhausted(put) ? http::status::payload_too_large
-                                                    : http::status::service_unavailable,
-                     put.message());
+        return WriteFailed(put);
       }
       return Ok(*Listing("srv", name, host));
     }
-    case http::verb::delete_: {
-      absl::Status deleted = srv.Delete(key);
-      if (absl::IsNotFound(deleted)) {
-        return Error(http::status::not_found,
+    case http::verb::delete_:
+      return Deleted(srv.Delete(key),
                      absl::StrCat("no host '", host, "' of service '", name, "'"));
-      }
-      if (!deleted.ok())
-        return Error(http::status::service_unavailable, deleted.message());
-      return {http::status::no_content, "", {}};
-    }
     default:
       return NotAllowed("GET, HEAD, PUT, DELETE");
   }
@@ -736,12 +734,7 @@ Response Registry::State::HandleHooks(http::verb method, const std::string& kind
     return Ok(Shown(*e));
   }
   if (method != http::verb::delete_) return NotAllowed("GET, DELETE");
-  absl::Status deleted = hooks.Delete(key);
-  if (absl::IsNotFound(deleted)) {
-    return Error(http::status::not_found, absl::StrCat("no webhook '", path[3], "'"));
-  }
-  if (!deleted.ok()) return Error(http::status::service_unavailable, deleted.message());
-  return {http::status::no_content, "", {}};
+  return Deleted(hooks.Delete(key), absl::StrCat("no webhook '", path[3], "'"));
 }
 
 void Registry::State::Accept() {
