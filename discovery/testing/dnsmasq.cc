@@ -1,10 +1,7 @@
 #include "glue/discovery/dnsmasq.h"
 
-#include <fcntl.h>
 #include <signal.h>
-#include <spawn.h>
 #include <stdlib.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <boost/asio/io_context.hpp>
@@ -16,12 +13,10 @@
 #include <thread>
 
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_split.h"
+#include "glue/base/child_process.h"
 #include "glue/discovery/dns_resolver.h"
 #include "glue/discovery/loopback_network.h"
 #include "glue/network/interfaces.h"
-
-extern char** environ;
 
 namespace glue::discovery::testing {
 namespace {
@@ -30,19 +25,7 @@ constexpr auto kReadyWithin = std::chrono::seconds(10);
 
 }  // namespace
 
-std::string FindDnsmasq() {
-  std::vector<std::string> directories = {"/usr/sbin", "/sbin", "/usr/local/sbin"};
-  if (const char* path = std::getenv("PATH"); path != nullptr) {
-    for (absl::string_view directory : absl::StrSplit(path, ':', absl::SkipEmpty())) {
-      directories.insert(directories.begin(), std::string(directory));
-    }
-  }
-  for (const std::string& directory : directories) {
-    const std::string candidate = absl::StrCat(directory, "/dnsmasq");
-    if (::access(candidate.c_str(), X_OK) == 0) return candidate;
-  }
-  return "";
-}
+std::string FindDnsmasq() { return glue::testing::FindProgram("dnsmasq"); }
 
 std::string WhyNotOnlyLoopback() {
   absl::StatusOr<std::vector<network::Interface>> interfaces = network::ListInterfaces();
@@ -99,7 +82,9 @@ absl::Status Dnsmasq::WriteHosts(absl::string_view lines) {
 
 absl::Status Dnsmasq::Start(absl::string_view listen_address, uint16_t port,
                             const std::vector<std::string>& srv_records) {
-  if (pid_ > 0) return absl::FailedPreconditionError("dnsmasq is running already");
+  if (process_.running()) {
+    return absl::FailedPreconditionError("dnsmasq is running already");
+  }
   if (!std::filesystem::exists(dir_ / "hosts")) {
     if (absl::Status written = WriteHosts(""); !written.ok()) return written;
   }
@@ -124,28 +109,11 @@ absl::Status Dnsmasq::Start(absl::string_view listen_address, uint16_t port,
 }
 
 absl::Status Dnsmasq::Reload() {
-  if (pid_ <= 0) return absl::FailedPreconditionError("dnsmasq is not running");
-  if (::kill(pid_, SIGHUP) != 0) {
-    return absl::InternalError(absl::StrCat("kill SIGHUP: ", std::strerror(errno)));
-  }
-  return absl::OkStatus();
+  if (!process_.running()) return absl::FailedPreconditionError("dnsmasq is not running");
+  return process_.Signal(SIGHUP);
 }
 
-void Dnsmasq::Stop() {
-  if (pid_ <= 0) return;
-  ::kill(pid_, SIGTERM);
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
-  int status = 0;
-  while (::waitpid(pid_, &status, WNOHANG) == 0) {
-    if (std::chrono::steady_clock::now() >= deadline) {
-      ::kill(pid_, SIGKILL);
-      ::waitpid(pid_, &status, 0);
-      break;
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
-  }
-  pid_ = -1;
-}
+void Dnsmasq::Stop() { process_.Stop(); }
 
 std::string Dnsmasq::server() const { return absl::StrCat(listen_address_, ":", port_); }
 
@@ -175,26 +143,7 @@ absl::Status Dnsmasq::Spawn(const std::vector<std::string>& srv_records) {
   for (const std::string& record : srv_records) {
     args.push_back(absl::StrCat("--srv-host=", record));
   }
-  std::vector<char*> argv;
-  for (std::string& arg : args) argv.push_back(arg.data());
-  argv.push_back(nullptr);
-
-  const std::string log = (dir_ / "dnsmasq.log").string();
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_addopen(&actions, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
-  posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, log.c_str(),
-                                   O_WRONLY | O_CREAT | O_APPEND, 0644);
-  posix_spawn_file_actions_adddup2(&actions, STDOUT_FILENO, STDERR_FILENO);
-  const int error =
-      ::posix_spawn(&pid_, program_.c_str(), &actions, nullptr, argv.data(), environ);
-  posix_spawn_file_actions_destroy(&actions);
-  if (error != 0) {
-    pid_ = -1;
-    return absl::InternalError(
-        absl::StrCat("posix_spawn ", program_, ": ", std::strerror(error)));
-  }
-  return absl::OkStatus();
+  return process_.Spawn(args, (dir_ / "dnsmasq.log").string());
 }
 
 // WaitUntilReady asks dnsmasq for kReadyName until it answers, it exits (reaped here),
@@ -206,11 +155,7 @@ Dnsmasq::Readiness Dnsmasq::WaitUntilReady() {
                        .default_port = 1,
                        .timeout = absl::Milliseconds(200)};
   while (std::chrono::steady_clock::now() < deadline) {
-    int status = 0;
-    if (::waitpid(pid_, &status, WNOHANG) == pid_) {
-      pid_ = -1;
-      return Readiness::kExited;
-    }
+    if (process_.Exited()) return Readiness::kExited;
     if (ResolvePeers(probe).ok()) return Readiness::kReady;
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }

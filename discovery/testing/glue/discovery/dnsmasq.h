@@ -24,6 +24,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "glue/base/child_process.h"
 
 namespace glue::discovery::testing {
 
@@ -99,7 +100,7 @@ class Dnsmasq {
   const std::filesystem::path dir_;
   std::string listen_address_;
   uint16_t port_ = 0;
-  pid_t pid_ = -1;
+  glue::testing::ChildProcess process_;
 };
 
 }  // namespace glue::discovery::testing
