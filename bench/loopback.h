@@ -4,10 +4,13 @@
 #define GLUE_BENCH_LOOPBACK_H_
 
 #include <boost/asio/ip/address.hpp>
+#include <chrono>
 #include <cstdint>
 #include <limits>
+#include <thread>
 
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "glue/base/mutex.h"
 #include "glue/discovery/config.h"
@@ -44,6 +47,17 @@ class Tally {
   uint64_t count_ ABSL_GUARDED_BY(mu_) = 0;
   uint64_t awaited_ ABSL_GUARDED_BY(mu_) = std::numeric_limits<uint64_t>::max();
 };
+
+// PollUntil polls `done` every millisecond until it holds (true) or `timeout` passes.
+template <typename F>
+bool PollUntil(F done, absl::Duration timeout) {
+  const absl::Time give_up = absl::Now() + timeout;
+  while (!done()) {
+    if (absl::Now() > give_up) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  return true;
+}
 
 // LoopbackConfig is endpoint `id` on 127.0.0.1 and multicast on lo. It announces every
 // second and removes a peer only after ten silent periods, so that losing a tenth of

@@ -65,16 +65,7 @@ const std::string& Key(size_t i) {
 }
 constexpr size_t kKeyBytes = 16;
 
-// PollUntil polls `done` every millisecond until it holds (true) or `timeout` passes.
-template <typename F>
-bool PollUntil(F done, absl::Duration timeout) {
-  const absl::Time give_up = absl::Now() + timeout;
-  while (!done()) {
-    if (absl::Now() > give_up) return false;
-    std::this_thread::sleep_for(std::chrono::milliseconds(1));
-  }
-  return true;
-}
+using bench::PollUntil;
 
 // Halves splits endpoints in two sides: every link an endpoint opens through its
 // HalfLinks is on that endpoint's side, and while the halves are cut, a link drops
