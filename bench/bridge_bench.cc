@@ -257,6 +257,7 @@ void BM_PublisherDriven(benchmark::State& state) {
   }
   mosquitto* pub = mosquitto_new("bench-driven", true, nullptr);
   mosquitto_int_option(pub, MOSQ_OPT_PROTOCOL_VERSION, MQTT_PROTOCOL_V5);
+  mosquitto_int_option(pub, MOSQ_OPT_TCP_NODELAY, 1);
   if (mosquitto_connect(pub, "127.0.0.1", broker->port(), 30) != MOSQ_ERR_SUCCESS ||
       (!own_loop && mosquitto_loop_start(pub) != MOSQ_ERR_SUCCESS)) {
     mosquitto_destroy(pub);

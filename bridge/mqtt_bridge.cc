@@ -2,8 +2,13 @@
 
 #include <mosquitto.h>
 #include <mqtt_protocol.h>
+#include <poll.h>
+#include <pthread.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
@@ -12,6 +17,7 @@
 #include <mutex>
 #include <set>
 #include <string>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -21,6 +27,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
+#include "absl/time/clock.h"
 #include "glue/base/fnv1a.h"
 #include "glue/base/log.h"
 #include "glue/base/log_limiter.h"
@@ -174,7 +181,11 @@ absl::StatusOr<BrokerUrl> ParseBrokerUrl(absl::string_view url) {
 struct MqttBridge::State {
   State(Endpoint& e, BridgeOptions o) : endpoint(e), options(std::move(o)) {}
 
-  void OnConnect(mosquitto* mosq, int rc);
+  // OnConnect is libmosquitto's callback, on the loop thread: nothing in it calls
+  // libmosquitto, whose callback lock would then come before its others, the reverse
+  // of their order when it calls back from a disconnect.
+  void OnConnect(int rc);
+  void Subscribe();  // to the in mappings, after a connection; on the loop thread
   // Chosen says whether this bridge serves options.mappings[i] now (ReadMembers
   // decides it, off the path of the messages).
   bool Chosen(size_t i) ABSL_LOCKS_EXCLUDED(mu);
@@ -185,16 +196,44 @@ struct MqttBridge::State {
   void OnDisconnect(int rc);
   void OnMessage(const mosquitto_message& message, const mosquitto_property* props);
   void OnGlue(size_t i, const Message& message);  // for options.mappings[i]
-  // Publish sends `m` to the broker; false when it is not connected.
-  bool Publish(const OutMessage& m);
+  // Publish hands `m` to libmosquitto, which writes it at once, unless its expiry
+  // passed while it waited.
+  enum class Sent { kSent, kExpired, kNotConnected };
+  Sent Publish(const OutMessage& m);
+  // Flush hands what waits to libmosquitto, which writes it at once. On the loop
+  // thread.
   void Flush();
+  // Properties returns the MQTT 5 properties of a message of glue type `type` with
+  // `expiry_seconds` left (0: none), kept for the next one. On the loop thread.
+  const mosquitto_property* Properties(const std::string& type, uint32_t expiry_seconds);
+  // Run is the loop thread: it waits for the broker's socket and for Wake, reads
+  // what came (every packet that waits, not one per wakeup), sends what glue handed
+  // over, keeps the connection alive, and reconnects with backoff.
+  void Run();
+  void Wake();  // from any thread: Run looks at the buffer
+  void StopLoop();
 
   Endpoint& endpoint;
   const BridgeOptions options;
-  // Held while the client is used from the endpoint's threads, and while it is
-  // destroyed: a glue callback may still run as the bridge goes.
-  Mutex client_mu;
-  mosquitto* client ABSL_GUARDED_BY(client_mu) = nullptr;
+  ~State() {
+    if (wake_fd >= 0) ::close(wake_fd);
+    for (auto& [key, props] : properties) {
+      if (props != nullptr) mosquitto_property_free_all(&props);
+    }
+  }
+
+  // Used on the loop thread only once it runs (and by Start before, and the
+  // destructor after).
+  mosquitto* client = nullptr;
+  std::thread loop;
+  std::atomic<bool> stopping{false};
+  int wake_fd = -1;                                   // an eventfd that Wake writes
+  absl::Duration reconnect_delay = absl::Seconds(1);  // the loop thread's
+  bool just_connected = false;                        // the loop thread's
+  // The loop thread's: properties by glue type and expiry (Properties).
+  static constexpr size_t kMaxPropertySets = 1024;
+  std::map<std::pair<std::string, uint32_t>, mosquitto_property*> properties;
+  static constexpr size_t kFlushBatch = 256;
 
   std::unique_ptr<model::Model> bridges;  // kBridgeModel
   std::vector<std::string> subscribed;    // the glue filters of the out mappings
@@ -214,12 +253,13 @@ struct MqttBridge::State {
   int failed_before_connack ABSL_GUARDED_BY(mu) = 0;
   std::string last_error ABSL_GUARDED_BY(mu);  // libmosquitto's last error line
   std::deque<OutMessage> waiting ABSL_GUARDED_BY(mu);
+  bool woken ABSL_GUARDED_BY(mu) = false;  // Wake called, the loop not yet run
   size_t waiting_bytes ABSL_GUARDED_BY(mu) = 0;
   BridgeCounters counters ABSL_GUARDED_BY(mu);
   LogLimiter drop_log ABSL_GUARDED_BY(mu){absl::Seconds(10)};
 };
 
-void MqttBridge::State::OnConnect(mosquitto* mosq, int rc) {
+void MqttBridge::State::OnConnect(int rc) {
   {
     MutexLock lock(&mu);
     if (connect_result < 0) connect_result = rc;
@@ -228,22 +268,26 @@ void MqttBridge::State::OnConnect(mosquitto* mosq, int rc) {
     connected = true;
     ++counters.connects;
   }
+  reconnect_delay = absl::Seconds(1);
+  just_connected = true;  // Run subscribes, once the callback has returned
   GLUE_LOG(kInfo, "bridge: connected to %s", options.broker);
+}
+
+void MqttBridge::State::Subscribe() {
   // The log callback served to say why a first connection failed. Set, it has
   // libmosquitto format a debug line for every packet: about 2% of the time of a
   // message.
-  mosquitto_log_callback_set(mosq, nullptr);
+  mosquitto_log_callback_set(client, nullptr);
   for (const Mapping& m : options.mappings) {
     if (m.direction != Mapping::Direction::kIn) continue;
     // No local: the broker does not send back what this client published.
-    const int sub = mosquitto_subscribe_v5(mosq, nullptr, m.remote_filter().c_str(),
+    const int sub = mosquitto_subscribe_v5(client, nullptr, m.remote_filter().c_str(),
                                            m.qos, MQTT_SUB_OPT_NO_LOCAL, nullptr);
     if (sub != MOSQ_ERR_SUCCESS) {
       GLUE_LOG(kWarning, "bridge: cannot subscribe to %s: %s", m.remote_filter(),
                mosquitto_strerror(sub));
     }
   }
-  Flush();
 }
 
 void MqttBridge::State::ReadMembers() {
@@ -296,56 +340,158 @@ void MqttBridge::State::OnDisconnect(int rc) {
     GLUE_LOG(kWarning, "bridge: lost %s: %s", options.broker, mosquitto_strerror(rc));
 }
 
-bool MqttBridge::State::Publish(const OutMessage& m) {
-  MutexLock lock(&client_mu);
-  if (client == nullptr) return false;
-  mosquitto_property* props = nullptr;
+const mosquitto_property* MqttBridge::State::Properties(const std::string& type,
+                                                        uint32_t expiry_seconds) {
+  auto [it, added] =
+      properties.try_emplace(std::make_pair(type, expiry_seconds), nullptr);
+  if (!added) return it->second;
+  if (properties.size() > kMaxPropertySets) {
+    // Many types or expiries: start again rather than grow.
+    for (auto& [key, props] : properties) {
+      if (props != nullptr) mosquitto_property_free_all(&props);
+    }
+    properties.clear();
+    it = properties.try_emplace(std::make_pair(type, expiry_seconds), nullptr).first;
+  }
+  mosquitto_property*& props = it->second;
   mosquitto_property_add_string_pair(&props, MQTT_PROP_USER_PROPERTY, kTypeProperty,
-                                     m.type.c_str());
+                                     type.c_str());
   mosquitto_property_add_string_pair(&props, MQTT_PROP_USER_PROPERTY, kNetworkProperty,
                                      network.c_str());
+  if (expiry_seconds > 0) {
+    mosquitto_property_add_int32(&props, MQTT_PROP_MESSAGE_EXPIRY_INTERVAL,
+                                 expiry_seconds);
+  }
+  return props;
+}
+
+MqttBridge::State::Sent MqttBridge::State::Publish(const OutMessage& m) {
   // The glue expiry, as the time it has left (what it waited in the buffer counts).
+  uint32_t expiry_seconds = 0;
   if (m.expires != absl::InfiniteFuture()) {
     const int64_t left =
         absl::ToInt64Seconds(absl::Ceil(m.expires - absl::Now(), absl::Seconds(1)));
-    if (left <= 0) {
-      mosquitto_property_free_all(&props);
-      MutexLock count(&mu);
-      ++counters.expired;
-      return true;  // done with: gone stale while the broker was away
-    }
-    mosquitto_property_add_int32(
-        &props, MQTT_PROP_MESSAGE_EXPIRY_INTERVAL,
-        static_cast<uint32_t>(std::min<int64_t>(left, UINT32_MAX)));
+    if (left <= 0) return Sent::kExpired;  // gone stale while the broker was away
+    expiry_seconds = static_cast<uint32_t>(std::min<int64_t>(left, UINT32_MAX));
   }
-  const int rc = mosquitto_publish_v5(client, nullptr, m.topic.c_str(),
-                                      static_cast<int>(m.payload.size()),
-                                      m.payload.data(), m.qos, options.retain, props);
-  mosquitto_property_free_all(&props);
-  return rc == MOSQ_ERR_SUCCESS;
+  return mosquitto_publish_v5(client, nullptr, m.topic.c_str(),
+                              static_cast<int>(m.payload.size()), m.payload.data(), m.qos,
+                              options.retain,
+                              Properties(m.type, expiry_seconds)) == MOSQ_ERR_SUCCESS
+             ? Sent::kSent
+             : Sent::kNotConnected;
 }
 
 void MqttBridge::State::Flush() {
+  // In batches: one lock for many messages.
+  std::vector<OutMessage> batch;
+  size_t sent = 0;     // of the batch, handed to libmosquitto
+  size_t expired = 0;  // of those, dropped for their expiry
   for (;;) {
-    OutMessage m;
     {
       MutexLock lock(&mu);
-      if (!connected || waiting.empty()) return;
-      m = std::move(waiting.front());
-      waiting.pop_front();
-      waiting_bytes -= m.payload.size();
+      counters.out += sent - expired;
+      counters.expired += expired;
+      if (!connected || waiting.empty()) {
+        woken = false;  // what comes from now on wakes the loop again
+        return;
+      }
+      batch.clear();
+      while (!waiting.empty() && batch.size() < kFlushBatch) {
+        waiting_bytes -= waiting.front().payload.size();
+        batch.push_back(std::move(waiting.front()));
+        waiting.pop_front();
+      }
       counters.waiting = waiting.size();
     }
-    if (!Publish(m)) {
+    expired = 0;
+    for (sent = 0; sent < batch.size(); ++sent) {
+      const Sent result = Publish(batch[sent]);
+      if (result == Sent::kNotConnected) break;
+      if (result == Sent::kExpired) ++expired;
+    }
+    if (sent < batch.size()) {
+      // Not connected any more: the rest waits, in order, for the next connection.
       MutexLock lock(&mu);
-      waiting_bytes += m.payload.size();
-      waiting.push_front(std::move(m));
+      counters.out += sent - expired;
+      counters.expired += expired;
+      for (size_t i = batch.size(); i-- > sent;) {
+        waiting_bytes += batch[i].payload.size();
+        waiting.push_front(std::move(batch[i]));
+      }
       counters.waiting = waiting.size();
+      woken = false;
       return;
     }
-    MutexLock lock(&mu);
-    ++counters.out;
   }
+}
+
+void MqttBridge::State::Wake() {
+  const uint64_t one = 1;
+  [[maybe_unused]] const ssize_t n = ::write(wake_fd, &one, sizeof(one));
+}
+
+void MqttBridge::State::Run() {
+  absl::Time next_attempt = absl::InfinitePast();  // of a reconnection
+  while (!stopping.load(std::memory_order_acquire)) {
+    const int sock = mosquitto_socket(client);
+    pollfd fds[2] = {{.fd = wake_fd, .events = POLLIN, .revents = 0},
+                     {.fd = sock, .events = POLLIN, .revents = 0}};
+    int timeout_ms = 1000;  // keepalive's granularity
+    if (sock < 0) {
+      // Disconnected: reconnect after the delay, which doubles up to 30 s while the
+      // broker stays away (OnConnect sets it back to 1 s).
+      const absl::Time now = absl::Now();
+      if (next_attempt == absl::InfinitePast()) next_attempt = now + reconnect_delay;
+      if (now >= next_attempt) {
+        reconnect_delay = std::min(reconnect_delay * 2, absl::Seconds(30));
+        next_attempt = absl::InfinitePast();
+        if (mosquitto_reconnect(client) != MOSQ_ERR_SUCCESS) {
+          next_attempt = absl::Now() + reconnect_delay;
+        }
+        continue;
+      }
+      timeout_ms = static_cast<int>(
+          std::min<int64_t>(1000, absl::ToInt64Milliseconds(next_attempt - now) + 1));
+    } else {
+      next_attempt = absl::InfinitePast();
+      if (mosquitto_want_write(client)) fds[1].events |= POLLOUT;
+    }
+    if (::poll(fds, sock < 0 ? 1 : 2, timeout_ms) < 0 && errno != EINTR) {
+      GLUE_LOG(kError, "bridge: poll: %s", std::strerror(errno));
+      return;
+    }
+    if ((fds[0].revents & POLLIN) != 0) {
+      uint64_t count = 0;
+      [[maybe_unused]] const ssize_t n = ::read(wake_fd, &count, sizeof(count));
+    }
+    if (sock >= 0 && (fds[1].revents & (POLLIN | POLLERR | POLLHUP)) != 0) {
+      // libmosquitto reads one packet a call: every one that waits, up to a bound
+      // that lets what glue hands over go out between them.
+      for (int i = 0; i < 1024 && mosquitto_socket(client) >= 0; ++i) {
+        errno = 0;
+        if (mosquitto_loop_read(client, 1) != MOSQ_ERR_SUCCESS || errno == EAGAIN ||
+            errno == EWOULDBLOCK) {
+          break;
+        }
+      }
+    }
+    if (mosquitto_socket(client) < 0) continue;
+    if (just_connected) {
+      just_connected = false;
+      Subscribe();
+    }
+    Flush();
+    if (mosquitto_want_write(client)) mosquitto_loop_write(client, 1);
+    mosquitto_loop_misc(client);
+  }
+}
+
+void MqttBridge::State::StopLoop() {
+  if (!loop.joinable()) return;
+  stopping.store(true, std::memory_order_release);
+  Wake();
+  loop.join();
 }
 
 void MqttBridge::State::OnGlue(size_t i, const Message& message) {
@@ -395,9 +541,11 @@ void MqttBridge::State::OnGlue(size_t i, const Message& message) {
                  options.max_buffered_bytes);
       }
     }
-    flush = connected;
+    // The loop thread is woken once for what comes while it has not run.
+    flush = connected && !woken;
+    if (flush) woken = true;
   }
-  if (flush) Flush();
+  if (flush) Wake();
 }
 
 void MqttBridge::State::OnMessage(const mosquitto_message& message,
@@ -500,19 +648,25 @@ absl::StatusOr<std::unique_ptr<MqttBridge>> MqttBridge::Start(Endpoint& endpoint
     s.bridges->Sync(absl::Now() + s.options.connect_timeout).IgnoreError();
   }
   s.ReadMembers();
-  // Set up here, before any other thread can see it; s.client once it runs.
+  // Set up here, then used by the loop thread alone.
+  s.wake_fd = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+  if (s.wake_fd < 0) {
+    return absl::InternalError(absl::StrCat("eventfd: ", std::strerror(errno)));
+  }
   mosquitto* client =
       mosquitto_new(s.options.client_id.c_str(), /*clean_session=*/true, &s);
   if (client == nullptr) return absl::ResourceExhaustedError("mosquitto_new failed");
+  s.client = client;
   auto fail = [&](absl::Status status) {
-    mosquitto_loop_stop(client, true);
+    s.StopLoop();
     mosquitto_destroy(client);
     return status;
   };
   mosquitto_int_option(client, MOSQ_OPT_PROTOCOL_VERSION, MQTT_PROTOCOL_V5);
+  mosquitto_int_option(client, MOSQ_OPT_TCP_NODELAY, 1);
   mosquitto_connect_v5_callback_set(
-      client, [](mosquitto* mosq, void* self, int rc, int, const mosquitto_property*) {
-        static_cast<State*>(self)->OnConnect(mosq, rc);
+      client, [](mosquitto*, void* self, int rc, int, const mosquitto_property*) {
+        static_cast<State*>(self)->OnConnect(rc);
       });
   mosquitto_disconnect_v5_callback_set(
       client, [](mosquitto*, void* self, int rc, const mosquitto_property*) {
@@ -537,7 +691,6 @@ absl::StatusOr<std::unique_ptr<MqttBridge>> MqttBridge::Start(Endpoint& endpoint
           st.mu.NotifyAll();
         }
       });
-  mosquitto_reconnect_delay_set(client, 1, 30, true);
   if (url.tls) {
     // The broker's certificate is verified against the CA file, and its name against
     // the URL's host; with a client certificate, ours goes with it.
@@ -583,9 +736,13 @@ absl::StatusOr<std::unique_ptr<MqttBridge>> MqttBridge::Start(Endpoint& endpoint
     return fail(absl::UnavailableError(
         absl::StrCat("cannot reach the broker ", s.options.broker, ": ", why)));
   }
-  if (mosquitto_loop_start(client) != MOSQ_ERR_SUCCESS) {
-    return fail(absl::InternalError("mosquitto_loop_start failed"));
-  }
+  // libmosquitto's own thread (mosquitto_loop_start) would take each message that
+  // glue hands over with a wakeup of its own; this loop takes what came together in
+  // one, and writes it at once (README, "Why a thread of its own").
+  s.loop = std::thread([&s] {
+    ::pthread_setname_np(::pthread_self(), "glue-mqtt");  // as top -H shows it
+    s.Run();
+  });
   int result = -1;
   int failure = 0;
   {
@@ -627,10 +784,6 @@ absl::StatusOr<std::unique_ptr<MqttBridge>> MqttBridge::Start(Endpoint& endpoint
                             : absl::UnavailableError(absl::StrCat(
                                   "the broker ", s.options.broker, " refused: ", why)));
   }
-  {
-    MutexLock lock(&s.client_mu);
-    s.client = client;
-  }
   // One subscription per local filter, for every out mapping that has it (the endpoint
   // takes one subscription a filter).
   std::map<std::string, std::vector<size_t>> by_filter;
@@ -649,8 +802,6 @@ absl::StatusOr<std::unique_ptr<MqttBridge>> MqttBridge::Start(Endpoint& endpoint
       for (const std::string& made : s.subscribed) {
         endpoint.Unsubscribe(made).IgnoreError();
       }
-      MutexLock lock(&s.client_mu);
-      s.client = nullptr;
       return fail(absl::Status(sub.code(), absl::StrCat("subscribing to '", filter,
                                                         "' on glue: ", sub.message())));
     }
@@ -664,14 +815,11 @@ MqttBridge::~MqttBridge() {
   for (const std::string& filter : s.subscribed) {
     s.endpoint.Unsubscribe(filter).IgnoreError();
   }
-  mosquitto* client = nullptr;
-  {
-    MutexLock lock(&s.client_mu);
-    std::swap(client, s.client);
-  }
-  mosquitto_disconnect_v5(client, MQTT_RC_NORMAL_DISCONNECTION, nullptr);
-  mosquitto_loop_stop(client, false);
-  mosquitto_destroy(client);
+  // The loop ends first; the client is then this thread's, to say goodbye with.
+  s.StopLoop();
+  mosquitto_disconnect_v5(s.client, MQTT_RC_NORMAL_DISCONNECTION, nullptr);
+  mosquitto_destroy(s.client);
+  s.client = nullptr;
   MutexLock lock(&s.mu);
   s.counters.dropped += s.waiting.size();
 }

@@ -143,6 +143,7 @@ absl::StatusOr<std::unique_ptr<MqttClient>> MqttClient::Connect(
   c->client_ = mosquitto_new(std::string(client_id).c_str(), true, c.get());
   if (c->client_ == nullptr) return absl::ResourceExhaustedError("mosquitto_new failed");
   mosquitto_int_option(c->client_, MOSQ_OPT_PROTOCOL_VERSION, MQTT_PROTOCOL_V5);
+  mosquitto_int_option(c->client_, MOSQ_OPT_TCP_NODELAY, options.tcp_nodelay ? 1 : 0);
   mosquitto_connect_v5_callback_set(
       c->client_, [](mosquitto*, void* self, int rc, int, const mosquitto_property*) {
         MqttClient& me = *static_cast<MqttClient*>(self);

@@ -88,6 +88,8 @@ class MqttClient {
   struct Options {
     // Record every message (messages()); otherwise only count them.
     bool record = true;
+    // Nagle's algorithm off, as the bridge has it: what is written goes at once.
+    bool tcp_nodelay = true;
   };
 
   // Connect connects and waits up to 10 s for the broker's answer. Error:
