@@ -31,6 +31,14 @@
 // (max_buffered_messages, max_buffered_bytes); beyond it the oldest are dropped,
 // counted and logged once a period. The client reconnects with backoff (1 s doubling
 // to 30 s) and sends what waited.
+//
+// Threads: the bridge's own thread ("glue-mqtt") alone drives libmosquitto. It waits
+// in poll(2) on the broker's socket and on an eventfd; glue's callbacks put messages
+// for the broker in the buffer and wake it once for what comes while it has not run.
+// MQTT messages are published on glue from that thread. (libmosquitto's own thread,
+// mosquitto_loop_start, took a wakeup a message and read one packet a wakeup; the
+// endpoint's network thread is no place for libmosquitto's blocking connect and name
+// lookup. bench/bridge_bench.cc measures both ways; README, "Why a thread of its own".)
 #ifndef GLUE_BRIDGE_MQTT_BRIDGE_H_
 #define GLUE_BRIDGE_MQTT_BRIDGE_H_
 
@@ -125,8 +133,10 @@ struct BridgeCounters {
 class MqttBridge {
  public:
   // Start connects to the broker (waiting up to connect_timeout for its answer),
-  // subscribes, and bridges from then on, on libmosquitto's thread and the endpoint's.
-  // `endpoint` must be started and outlive the bridge. Errors: kInvalidArgument for a
+  // subscribes, and bridges from then on, on its own thread and the endpoint's.
+  // `endpoint` must be started and outlive the bridge. It should be the bridge's
+  // own: what it publishes itself is taken for what the bridge brought in, and not
+  // sent out. Errors: kInvalidArgument for a
   // bad URL or mapping; kUnavailable when the broker cannot be reached;
   // kPermissionDenied when it refuses the credentials; kDeadlineExceeded when it does
   // not answer.
