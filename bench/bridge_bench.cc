@@ -3,7 +3,9 @@
 // libmosquitto's, as the bridge's is, and the glue endpoints are two or three in this
 // process, on loopback with multicast discovery. Each benchmark moves messages of 64 B
 // and 1 KiB at QoS 0 and 1, at most kWindow in flight (the sender waits for the
-// receiver), and reports messages per second received:
+// receiver), and reports messages per second received, and the CPU time each message
+// cost the broker (broker_us), the bridge's thread (bridge_us) and this whole process
+// (process_us: every client and endpoint in it):
 //
 //   BM_BrokerClientToClient  an MQTT client to another through the broker: the limit
 //                            the bridge is measured against;
@@ -22,11 +24,14 @@
 //   scripts/isolated.sh build/bench/bridge_bench --benchmark_counters_tabular=true
 #include <mosquitto.h>
 #include <mqtt_protocol.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <filesystem>
+#include <fstream>
 #include <memory>
 #include <string>
 #include <thread>
@@ -115,10 +120,39 @@ auto AwaitTally(bench::Tally& tally) {
   };
 }
 
-void Report(benchmark::State& state, uint64_t sent, uint64_t received) {
+// CpuNanos returns the CPU time, in nanoseconds, that the threads of process `pid`
+// named `comm` (every thread when empty) have run (/proc/PID/task/TID/schedstat).
+uint64_t CpuNanos(pid_t pid, absl::string_view comm = "") {
+  uint64_t total = 0;
+  std::error_code error;
+  for (const auto& task :
+       std::filesystem::directory_iterator(absl::StrCat("/proc/", pid, "/task"), error)) {
+    std::string name;
+    std::getline(std::ifstream(task.path() / "comm"), name);
+    if (!comm.empty() && name != comm) continue;
+    uint64_t nanos = 0;
+    if (std::ifstream(task.path() / "schedstat") >> nanos) total += nanos;
+  }
+  return total;
+}
+
+// Cpu is the CPU time of the broker, the bridge's thread and this process.
+struct Cpu {
+  static Cpu Now(pid_t broker) {
+    return {CpuNanos(broker), CpuNanos(::getpid(), "glue-mqtt"), CpuNanos(::getpid())};
+  }
+  uint64_t broker = 0, bridge = 0, process = 0;
+};
+
+void Report(benchmark::State& state, uint64_t sent, uint64_t received, const Cpu& before,
+            const Cpu& after) {
   state.SetItemsProcessed(static_cast<int64_t>(received));
   state.SetBytesProcessed(static_cast<int64_t>(received) * state.range(0));
   state.counters["lost"] = static_cast<double>(sent - received);
+  const double n = std::max<double>(1, static_cast<double>(received)) * 1000;
+  state.counters["broker_us"] = static_cast<double>(after.broker - before.broker) / n;
+  state.counters["bridge_us"] = static_cast<double>(after.bridge - before.bridge) / n;
+  state.counters["process_us"] = static_cast<double>(after.process - before.process) / n;
 }
 
 void BM_BrokerClientToClient(benchmark::State& state) {
@@ -133,12 +167,13 @@ void BM_BrokerClientToClient(benchmark::State& state) {
   if (!(*sub)->Subscribe("bench/c2c", qos).ok()) return state.SkipWithError("subscribe");
   const std::string payload(size, 'x');
   uint64_t sent = 0, received = 0;
+  const Cpu before = Cpu::Now(broker->pid());
   for (auto _ : state) {
     received += Send([&] { (*pub)->Publish("bench/c2c", payload, qos).IgnoreError(); },
                      AwaitClient(**sub));
     sent += kMessages;
   }
-  Report(state, sent, received);
+  Report(state, sent, received, before, Cpu::Now(broker->pid()));
 }
 
 // Glue is the endpoints of a bridge benchmark: `bridging` runs the bridge, `other`
@@ -195,6 +230,7 @@ void BM_BridgeGlueToMqtt(benchmark::State& state) {
   const auto bytes =
       absl::MakeConstSpan(reinterpret_cast<const uint8_t*>(payload.data()), size);
   uint64_t sent = 0, received = 0;
+  const Cpu before = Cpu::Now(broker->pid());
   for (auto _ : state) {
     received += Send(
         [&] {
@@ -206,7 +242,7 @@ void BM_BridgeGlueToMqtt(benchmark::State& state) {
         AwaitClient(**sub));
     sent += kMessages;
   }
-  Report(state, sent, received);
+  Report(state, sent, received, before, Cpu::Now(broker->pid()));
   state.counters["dropped"] = static_cast<double>(g->bridge->counters().dropped);
 }
 
@@ -233,12 +269,13 @@ void BM_BridgeMqttToGlue(benchmark::State& state) {
   if (!pub.ok()) return state.SkipWithError("the MQTT publisher did not connect");
   const std::string payload(size, 'x');
   uint64_t sent = 0, received = 0;
+  const Cpu before = Cpu::Now(broker->pid());
   for (auto _ : state) {
     received += Send([&] { (*pub)->Publish("bench/in", payload, qos).IgnoreError(); },
                      AwaitTally(got));
     sent += kMessages;
   }
-  Report(state, sent, received);
+  Report(state, sent, received, before, Cpu::Now(broker->pid()));
   g->other->Unsubscribe("bench/in").IgnoreError();
 }
 
@@ -267,6 +304,7 @@ void BM_PublisherDriven(benchmark::State& state) {
   }
   const std::string payload(size, 'x');
   uint64_t sent = 0, received = 0, published = 0;
+  const Cpu before = Cpu::Now(broker->pid());
   for (auto _ : state) {
     received += Send(
         [&] {
@@ -286,7 +324,7 @@ void BM_PublisherDriven(benchmark::State& state) {
         });
     sent += kMessages;
   }
-  Report(state, sent, received);
+  Report(state, sent, received, before, Cpu::Now(broker->pid()));
   mosquitto_disconnect(pub);
   if (!own_loop) mosquitto_loop_stop(pub, false);
   mosquitto_destroy(pub);

@@ -50,6 +50,7 @@ class ChildProcess {
   void Stop();
 
   bool running() const { return pid_ > 0; }
+  pid_t pid() const { return pid_; }  // -1 when none runs
 
  private:
   pid_t pid_ = -1;

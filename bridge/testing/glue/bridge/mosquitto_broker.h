@@ -58,8 +58,9 @@ class MosquittoBroker {
   void Stop();
 
   uint16_t port() const { return port_; }
-  std::string url() const;  // mqtt://127.0.0.1:PORT
-  std::string log() const;  // what it wrote, for a failure message
+  pid_t pid() const { return process_.pid(); }  // -1 when it does not run
+  std::string url() const;                      // mqtt://127.0.0.1:PORT
+  std::string log() const;                      // what it wrote, for a failure message
 
  private:
   MosquittoBroker(std::string program, std::filesystem::path dir)
