@@ -496,56 +496,51 @@ void MqttBridge::State::StopLoop() {
 
 void MqttBridge::State::OnGlue(size_t i, const Message& message) {
   const Mapping& mapping = options.mappings[i];
-  {
-    MutexLock lock(&mu);
-    // Brought in from MQTT by this bridge or another: not sent back.
-    if (message.publisher_id == self || members.count(message.publisher_id) > 0) {
-      ++counters.looped;
-      return;
-    }
+  // One lock for the message: its checks, and its place in the buffer.
+  MutexLock lock(&mu);
+  // Brought in from MQTT by this bridge or another: not sent back.
+  if (message.publisher_id == self || members.count(message.publisher_id) > 0) {
+    ++counters.looped;
+    return;
   }
-  if (!Chosen(i)) {
-    MutexLock lock(&mu);
+  if (i < ours.size() && !ours[i]) {  // another live bridge serves the mapping
     ++counters.not_ours;
     return;
   }
-  OutMessage m{.topic = mapping.remote_prefix +
-                        message.topic.substr(
-                            std::min(mapping.local_prefix.size(), message.topic.size())),
-               .type = message.type,
-               .payload = std::string(message.payload.begin(), message.payload.end()),
-               .qos = mapping.qos,
-               .expires = message.expires};
   // Through the buffer always, so that what waited goes first.
-  bool flush = false;
-  {
-    MutexLock lock(&mu);
-    waiting_bytes += m.payload.size();
-    waiting.push_back(std::move(m));
-    if (!connected) ++counters.buffered;
-    uint64_t dropped = 0;
-    while (waiting.size() > options.max_buffered_messages ||
-           waiting_bytes > options.max_buffered_bytes) {
-      waiting_bytes -= waiting.front().payload.size();
-      waiting.pop_front();
-      ++dropped;
-    }
-    counters.dropped += dropped;
-    counters.waiting = waiting.size();
-    if (dropped > 0) {
-      if (const uint64_t n = drop_log.Admit(absl::Now())) {
-        GLUE_LOG(kWarning,
-                 "bridge: message(s) for %s dropped (%d times since the last line): the "
-                 "buffer of %d messages / %d bytes was full",
-                 options.broker, n, options.max_buffered_messages,
-                 options.max_buffered_bytes);
-      }
-    }
-    // The loop thread is woken once for what comes while it has not run.
-    flush = connected && !woken;
-    if (flush) woken = true;
+  waiting.push_back(
+      {.topic = mapping.remote_prefix +
+                message.topic.substr(
+                    std::min(mapping.local_prefix.size(), message.topic.size())),
+       .type = message.type,
+       .payload = std::string(message.payload.begin(), message.payload.end()),
+       .qos = mapping.qos,
+       .expires = message.expires});
+  waiting_bytes += waiting.back().payload.size();
+  if (!connected) ++counters.buffered;
+  uint64_t dropped = 0;
+  while (waiting.size() > options.max_buffered_messages ||
+         waiting_bytes > options.max_buffered_bytes) {
+    waiting_bytes -= waiting.front().payload.size();
+    waiting.pop_front();
+    ++dropped;
   }
-  if (flush) Wake();
+  counters.dropped += dropped;
+  counters.waiting = waiting.size();
+  if (dropped > 0) {
+    if (const uint64_t n = drop_log.Admit(absl::Now())) {
+      GLUE_LOG(kWarning,
+               "bridge: message(s) for %s dropped (%d times since the last line): the "
+               "buffer of %d messages / %d bytes was full",
+               options.broker, n, options.max_buffered_messages,
+               options.max_buffered_bytes);
+    }
+  }
+  // The loop thread is woken once for what comes while it has not run.
+  if (connected && !woken) {
+    woken = true;
+    Wake();  // an eventfd write, which never blocks
+  }
 }
 
 void MqttBridge::State::OnMessage(const mosquitto_message& message,
