@@ -176,7 +176,8 @@ TEST_F(MqttBridgeTest, GlueGoesOutUnderTheRemotePrefixWithItsTypeAndExpiry) {
             absl::StrCat(bridging->config().network_id));
   EXPECT_GE(got.expiry_interval, 29u);
   EXPECT_LE(got.expiry_interval, 30u);
-  EXPECT_GE(bridge->counters().out, 1u);
+  // Counted once libmosquitto has it, which may be after the broker delivered it.
+  EXPECT_TRUE(Eventually([&] { return bridge->counters().out >= 1; }));
 }
 
 TEST_F(MqttBridgeTest, MqttComesInUnderTheLocalPrefixWithItsType) {
@@ -200,7 +201,8 @@ TEST_F(MqttBridgeTest, MqttComesInUnderTheLocalPrefixWithItsType) {
   }
   ASSERT_FALSE(got.payloads().empty());
   EXPECT_EQ(got.payloads().front(), "from-mqtt/cmd/go t.Cmd now");
-  EXPECT_GE(bridge->counters().in, 1u);
+  // Counted once glue took it, which may be after glue delivered it.
+  EXPECT_TRUE(Eventually([&] { return bridge->counters().in >= 1; }));
 }
 
 // Two out mappings of one glue filter (to two prefixes): each sends its copy, from the
@@ -321,9 +323,11 @@ TEST_F(MqttBridgeTest, TwoBridgesSendEachMessageOnceAndLoopNothing) {
   while (!got.WaitFor(1, kRetry) && absl::Now() < give_up) {
     ASSERT_OK(mqtt->Publish("d/in", "m", 1));
   }
-  ASSERT_EQ(got.payloads().size(), 1u);
+  ASSERT_FALSE(got.payloads().empty());
+  // Counted once glue took it, which may be after glue delivered it.
+  ASSERT_TRUE(
+      Eventually([&] { return bridge_a->counters().in + bridge_b->counters().in >= 1; }));
   const uint64_t brought_in = bridge_a->counters().in + bridge_b->counters().in;
-  EXPECT_GE(brought_in, 1u);
   // Each bridge's out mapping has each of them, and leaves it.
   ASSERT_TRUE(Eventually([&] {
     return bridge_a->counters().looped + bridge_b->counters().looped >= 2 * brought_in;
