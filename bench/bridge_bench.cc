@@ -15,6 +15,7 @@
 //                            mapping of QoS 0 (reliable:1);
 //   BM_BridgeMqttToGlue      an MQTT client to a glue endpoint, through the bridge on a
 //                            second endpoint;
+//   BM_GlueHop               glue alone: the glue hop of the above, without a bridge;
 //   BM_PublisherDriven       how the bridge drives libmosquitto: an MQTT client
 //                            publishing to another with libmosquitto's own thread
 //                            writing (/0, the bridge's way), or with the publishing
@@ -33,6 +34,7 @@
 #include <filesystem>
 #include <fstream>
 #include <memory>
+#include <optional>
 #include <string>
 #include <thread>
 #include <utility>
@@ -47,6 +49,8 @@
 #include "glue/bridge/mosquitto_broker.h"
 #include "glue/bridge/mqtt_bridge.h"
 #include "glue/endpoint/endpoint.h"
+#include "glue/network/interfaces.h"
+#include "glue/transport/transport.h"
 #include "loopback.h"
 
 namespace glue {
@@ -184,25 +188,33 @@ struct Glue {
   std::unique_ptr<bridge::MqttBridge> bridge;
 };
 
-absl::StatusOr<Glue> StartGlue(uint16_t port, bridge::Mapping mapping) {
+// StartGlue starts the two endpoints, and on `bridging` a bridge with `mapping`
+// (none without).
+absl::StatusOr<Glue> StartGlue(uint16_t port, std::optional<bridge::Mapping> mapping) {
   static std::atomic<uint64_t> next_id{1};
   Glue g;
   for (std::unique_ptr<Endpoint>* e : {&g.other, &g.bridging}) {
     EndpointOptions options;
     options.discovery = bench::LoopbackConfig(next_id++);
     options.linger = absl::Milliseconds(200);
+    // Datagrams as large as loopback carries, as OptionsFromEnvironment (the `glue`
+    // command's endpoints) sets them.
+    if (absl::StatusOr<network::Interface> lo = network::FindInterface("lo"); lo.ok()) {
+      options.transport.max_datagram_bytes = transport::DatagramBytesForMtu(lo->mtu);
+    }
     GLUE_ASSIGN_OR_RETURN(*e, Endpoint::Create(options));
     GLUE_RETURN_IF_ERROR((*e)->Start());
   }
   if (!PollUntil([&] { return g.other->peers().size() == 1; }, kSetupTimeout)) {
     return absl::DeadlineExceededError("the endpoints did not find each other");
   }
+  if (!mapping.has_value()) return g;
   GLUE_ASSIGN_OR_RETURN(
       g.bridge,
       bridge::MqttBridge::Start(
           *g.bridging, {.broker = absl::StrCat("mqtt://127.0.0.1:", port),
                         .client_id = absl::StrCat("bench-bridge-", next_id.load()),
-                        .mappings = {std::move(mapping)}}));
+                        .mappings = {*std::move(mapping)}}));
   return g;
 }
 
@@ -330,6 +342,52 @@ void BM_PublisherDriven(benchmark::State& state) {
   mosquitto_destroy(pub);
 }
 
+// BM_GlueHop: the glue hop of the bridge benchmarks alone, from one endpoint to the
+// other with no bridge (best-effort at QoS 0, reliable at 1), at the same window:
+// what glue's part of a bridged message costs. datagrams_per_msg says how many
+// messages share a datagram.
+void BM_GlueHop(benchmark::State& state) {
+  const size_t size = static_cast<size_t>(state.range(0));
+  const int qos = static_cast<int>(state.range(1));
+  std::string error;
+  MosquittoBroker* broker = Broker(&error);  // for Cpu, idle
+  if (broker == nullptr) return state.SkipWithError(error.c_str());
+  absl::StatusOr<Glue> g = StartGlue(broker->port(), std::nullopt);
+  if (!g.ok()) return state.SkipWithError(g.status().ToString().c_str());
+  bench::Tally got;
+  if (!g->bridging
+           ->Subscribe("bench/hop", topics::kAnyType,
+                       [&got](const Message&) { got.Add(); })
+           .ok() ||
+      !PollUntil([&] { return g->other->Subscribers("bench/hop", kType).size() == 1; },
+                 kSetupTimeout)) {
+    return state.SkipWithError("the subscription did not reach the publisher");
+  }
+  const std::string payload(size, 'x');
+  const auto bytes =
+      absl::MakeConstSpan(reinterpret_cast<const uint8_t*>(payload.data()), size);
+  const uint64_t datagrams_before =
+      g->other->counters().topics.messages.transport.datagrams_sent;
+  uint64_t sent = 0, received = 0;
+  const Cpu before = Cpu::Now(broker->pid());
+  for (auto _ : state) {
+    received += Send(
+        [&] {
+          g->other
+              ->Publish("bench/hop", kType, absl::Seconds(30), bytes,
+                        {.reliable = qos > 0, .history_depth = 0})
+              .IgnoreError();
+        },
+        AwaitTally(got));
+    sent += kMessages;
+  }
+  Report(state, sent, received, before, Cpu::Now(broker->pid()));
+  state.counters["datagrams_per_msg"] =
+      static_cast<double>(g->other->counters().topics.messages.transport.datagrams_sent -
+                          datagrams_before) /
+      static_cast<double>(std::max<uint64_t>(1, sent));
+}
+
 void SizesAndQos(benchmark::internal::Benchmark* b) {
   b->ArgNames({"bytes", "qos"});
   for (int64_t size : {64, 1024}) {
@@ -339,6 +397,7 @@ void SizesAndQos(benchmark::internal::Benchmark* b) {
 }
 
 BENCHMARK(BM_BrokerClientToClient)->Apply(SizesAndQos);
+BENCHMARK(BM_GlueHop)->Apply(SizesAndQos);
 BENCHMARK(BM_BridgeGlueToMqtt)
     ->ArgNames({"bytes", "qos", "reliable"})
     ->Args({64, 0, 0})
