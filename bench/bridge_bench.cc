@@ -225,10 +225,10 @@ void BM_BridgeGlueToMqtt(benchmark::State& state) {
   std::string error;
   MosquittoBroker* broker = Broker(&error);
   if (broker == nullptr) return state.SkipWithError(error.c_str());
-  absl::StatusOr<Glue> g =
-      StartGlue(broker->port(), {.direction = bridge::Mapping::Direction::kOut,
-                                 .pattern = "bench/out",
-                                 .qos = qos});
+  absl::StatusOr<Glue> g = StartGlue(
+      broker->port(), bridge::Mapping{.direction = bridge::Mapping::Direction::kOut,
+                                      .pattern = "bench/out",
+                                      .qos = qos});
   if (!g.ok()) return state.SkipWithError(g.status().ToString().c_str());
   auto sub = MqttClient::Connect(broker->port(), "bench-sub", {.record = false});
   if (!sub.ok() || !(*sub)->Subscribe("bench/out", qos).ok()) {
@@ -265,8 +265,9 @@ void BM_BridgeMqttToGlue(benchmark::State& state) {
   MosquittoBroker* broker = Broker(&error);
   if (broker == nullptr) return state.SkipWithError(error.c_str());
   absl::StatusOr<Glue> g = StartGlue(
-      broker->port(),
-      {.direction = bridge::Mapping::Direction::kIn, .pattern = "bench/in", .qos = qos});
+      broker->port(), bridge::Mapping{.direction = bridge::Mapping::Direction::kIn,
+                                      .pattern = "bench/in",
+                                      .qos = qos});
   if (!g.ok()) return state.SkipWithError(g.status().ToString().c_str());
   bench::Tally got;
   if (!g->other
