@@ -66,8 +66,9 @@ constexpr absl::Duration kStall = absl::Seconds(2);  // no progress: the rest is
 constexpr absl::Duration kSetupTimeout = absl::Seconds(20);
 constexpr char kType[] = "bench.Bytes";
 
-// Broker is the Mosquitto of every benchmark, started on first use.
-MosquittoBroker* Broker(std::string* error) {
+// Broker is the Mosquitto of every benchmark, started on first use; nullptr, with
+// the benchmark skipped saying why, when it cannot run.
+MosquittoBroker* Broker(benchmark::State& state) {
   static absl::StatusOr<std::unique_ptr<MosquittoBroker>> broker =
       []() -> absl::StatusOr<std::unique_ptr<MosquittoBroker>> {
     GLUE_ASSIGN_OR_RETURN(std::unique_ptr<MosquittoBroker> b, MosquittoBroker::Create());
@@ -77,7 +78,7 @@ MosquittoBroker* Broker(std::string* error) {
     return b;
   }();
   if (!broker.ok()) {
-    *error = broker.status().ToString();
+    state.SkipWithError(broker.status().ToString().c_str());
     return nullptr;
   }
   return broker->get();
@@ -162,9 +163,8 @@ void Report(benchmark::State& state, uint64_t sent, uint64_t received, const Cpu
 void BM_BrokerClientToClient(benchmark::State& state) {
   const size_t size = static_cast<size_t>(state.range(0));
   const int qos = static_cast<int>(state.range(1));
-  std::string error;
-  MosquittoBroker* broker = Broker(&error);
-  if (broker == nullptr) return state.SkipWithError(error.c_str());
+  MosquittoBroker* broker = Broker(state);
+  if (broker == nullptr) return;
   auto sub = MqttClient::Connect(broker->port(), "bench-sub", {.record = false});
   auto pub = MqttClient::Connect(broker->port(), "bench-pub", {.record = false});
   if (!sub.ok() || !pub.ok()) return state.SkipWithError("MQTT clients did not connect");
@@ -218,13 +218,23 @@ absl::StatusOr<Glue> StartGlue(uint16_t port, std::optional<bridge::Mapping> map
   return g;
 }
 
+// GluePublish is Send's `publish` for glue: `size` bytes on `topic` from `from`.
+auto GluePublish(Endpoint& from, std::string topic, size_t size, bool reliable) {
+  return [&from, topic = std::move(topic), payload = std::string(size, 'x'), reliable] {
+    from.Publish(topic, kType, absl::Seconds(30),
+                 absl::MakeConstSpan(reinterpret_cast<const uint8_t*>(payload.data()),
+                                     payload.size()),
+                 {.reliable = reliable, .history_depth = 0})
+        .IgnoreError();
+  };
+}
+
 void BM_BridgeGlueToMqtt(benchmark::State& state) {
   const size_t size = static_cast<size_t>(state.range(0));
   const int qos = static_cast<int>(state.range(1));
   const bool reliable = state.range(2) == 1;
-  std::string error;
-  MosquittoBroker* broker = Broker(&error);
-  if (broker == nullptr) return state.SkipWithError(error.c_str());
+  MosquittoBroker* broker = Broker(state);
+  if (broker == nullptr) return;
   absl::StatusOr<Glue> g = StartGlue(
       broker->port(), bridge::Mapping{.direction = bridge::Mapping::Direction::kOut,
                                       .pattern = "bench/out",
@@ -238,20 +248,11 @@ void BM_BridgeGlueToMqtt(benchmark::State& state) {
                  kSetupTimeout)) {
     return state.SkipWithError("the bridge's subscription did not reach the publisher");
   }
-  const std::string payload(size, 'x');
-  const auto bytes =
-      absl::MakeConstSpan(reinterpret_cast<const uint8_t*>(payload.data()), size);
   uint64_t sent = 0, received = 0;
   const Cpu before = Cpu::Now(broker->pid());
   for (auto _ : state) {
-    received += Send(
-        [&] {
-          g->other
-              ->Publish("bench/out", kType, absl::Seconds(30), bytes,
-                        {.reliable = reliable, .history_depth = 0})
-              .IgnoreError();
-        },
-        AwaitClient(**sub));
+    received +=
+        Send(GluePublish(*g->other, "bench/out", size, reliable), AwaitClient(**sub));
     sent += kMessages;
   }
   Report(state, sent, received, before, Cpu::Now(broker->pid()));
@@ -261,9 +262,8 @@ void BM_BridgeGlueToMqtt(benchmark::State& state) {
 void BM_BridgeMqttToGlue(benchmark::State& state) {
   const size_t size = static_cast<size_t>(state.range(0));
   const int qos = static_cast<int>(state.range(1));
-  std::string error;
-  MosquittoBroker* broker = Broker(&error);
-  if (broker == nullptr) return state.SkipWithError(error.c_str());
+  MosquittoBroker* broker = Broker(state);
+  if (broker == nullptr) return;
   absl::StatusOr<Glue> g = StartGlue(
       broker->port(), bridge::Mapping{.direction = bridge::Mapping::Direction::kIn,
                                       .pattern = "bench/in",
@@ -300,9 +300,8 @@ void BM_PublisherDriven(benchmark::State& state) {
   const size_t size = static_cast<size_t>(state.range(0));
   const int qos = static_cast<int>(state.range(1));
   const bool own_loop = state.range(2) == 1;
-  std::string error;
-  MosquittoBroker* broker = Broker(&error);
-  if (broker == nullptr) return state.SkipWithError(error.c_str());
+  MosquittoBroker* broker = Broker(state);
+  if (broker == nullptr) return;
   auto sub = MqttClient::Connect(broker->port(), "bench-sub", {.record = false});
   if (!sub.ok() || !(*sub)->Subscribe("bench/driven", qos).ok()) {
     return state.SkipWithError("the MQTT subscriber did not subscribe");
@@ -350,9 +349,8 @@ void BM_PublisherDriven(benchmark::State& state) {
 void BM_GlueHop(benchmark::State& state) {
   const size_t size = static_cast<size_t>(state.range(0));
   const int qos = static_cast<int>(state.range(1));
-  std::string error;
-  MosquittoBroker* broker = Broker(&error);  // for Cpu, idle
-  if (broker == nullptr) return state.SkipWithError(error.c_str());
+  MosquittoBroker* broker = Broker(state);  // for Cpu, idle
+  if (broker == nullptr) return;
   absl::StatusOr<Glue> g = StartGlue(broker->port(), std::nullopt);
   if (!g.ok()) return state.SkipWithError(g.status().ToString().c_str());
   bench::Tally got;
@@ -364,22 +362,12 @@ void BM_GlueHop(benchmark::State& state) {
                  kSetupTimeout)) {
     return state.SkipWithError("the subscription did not reach the publisher");
   }
-  const std::string payload(size, 'x');
-  const auto bytes =
-      absl::MakeConstSpan(reinterpret_cast<const uint8_t*>(payload.data()), size);
   const uint64_t datagrams_before =
       g->other->counters().topics.messages.transport.datagrams_sent;
   uint64_t sent = 0, received = 0;
   const Cpu before = Cpu::Now(broker->pid());
   for (auto _ : state) {
-    received += Send(
-        [&] {
-          g->other
-              ->Publish("bench/hop", kType, absl::Seconds(30), bytes,
-                        {.reliable = qos > 0, .history_depth = 0})
-              .IgnoreError();
-        },
-        AwaitTally(got));
+    received += Send(GluePublish(*g->other, "bench/hop", size, qos > 0), AwaitTally(got));
     sent += kMessages;
   }
   Report(state, sent, received, before, Cpu::Now(broker->pid()));
@@ -389,12 +377,17 @@ void BM_GlueHop(benchmark::State& state) {
       static_cast<double>(std::max<uint64_t>(1, sent));
 }
 
+// Timed: every benchmark here, timed by the wall clock, a second at least.
+void Timed(benchmark::internal::Benchmark* b) {
+  b->UseRealTime()->Unit(benchmark::kMillisecond)->MinTime(1.0);
+}
+
 void SizesAndQos(benchmark::internal::Benchmark* b) {
   b->ArgNames({"bytes", "qos"});
   for (int64_t size : {64, 1024}) {
     for (int64_t qos : {0, 1}) b->Args({size, qos});
   }
-  b->UseRealTime()->Unit(benchmark::kMillisecond)->MinTime(1.0);
+  Timed(b);
 }
 
 BENCHMARK(BM_BrokerClientToClient)->Apply(SizesAndQos);
@@ -407,9 +400,7 @@ BENCHMARK(BM_BridgeGlueToMqtt)
     ->Args({1024, 0, 0})
     ->Args({1024, 0, 1})
     ->Args({1024, 1, 1})
-    ->UseRealTime()
-    ->Unit(benchmark::kMillisecond)
-    ->MinTime(1.0);
+    ->Apply(Timed);
 BENCHMARK(BM_BridgeMqttToGlue)->Apply(SizesAndQos);
 BENCHMARK(BM_PublisherDriven)
     ->ArgNames({"bytes", "qos", "own_loop"})
@@ -417,9 +408,7 @@ BENCHMARK(BM_PublisherDriven)
     ->Args({64, 0, 1})
     ->Args({1024, 0, 0})
     ->Args({1024, 0, 1})
-    ->UseRealTime()
-    ->Unit(benchmark::kMillisecond)
-    ->MinTime(1.0);
+    ->Apply(Timed);
 
 }  // namespace
 }  // namespace glue

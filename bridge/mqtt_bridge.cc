@@ -68,10 +68,6 @@ std::string MappingId(const Mapping& m) {
       absl::kZeroPad16));
 }
 
-}  // namespace
-
-namespace {
-
 absl::Status CheckMapping(const Mapping& m) {
   if (m.qos != 0 && m.qos != 1) {
     return absl::InvalidArgumentError(absl::StrCat("qos ", m.qos, ": 0 or 1"));
@@ -178,17 +174,45 @@ absl::StatusOr<BrokerUrl> ParseBrokerUrl(absl::string_view url) {
   return b;
 }
 
+absl::StatusOr<BrokerUrl> CheckBridgeOptions(const BridgeOptions& options) {
+  GLUE_ASSIGN_OR_RETURN(BrokerUrl url, ParseBrokerUrl(options.broker));
+  if (options.mappings.empty()) {
+    return absl::InvalidArgumentError(
+        "the bridge has no mapping: give --out, --in, --both or --config");
+  }
+  if (url.tls && options.cafile.empty()) {
+    return absl::InvalidArgumentError("mqtts:// needs --cafile");
+  }
+  if (options.certfile.empty() != options.keyfile.empty()) {
+    return absl::InvalidArgumentError("--cert and --key go together");
+  }
+  return url;
+}
+
 struct MqttBridge::State {
-  State(Endpoint& e, BridgeOptions o) : endpoint(e), options(std::move(o)) {}
+  State(Endpoint& e, BridgeOptions o) : endpoint(e), options(std::move(o)) {
+    for (const Mapping& m : options.mappings) {
+      mapping_ids.push_back(MappingId(m));
+      remote_filters.push_back(m.remote_filter());
+    }
+  }
+  ~State() {
+    if (wake_fd >= 0) ::close(wake_fd);
+    for (auto& [key, props] : properties) {
+      if (props != nullptr) mosquitto_property_free_all(&props);
+    }
+  }
 
   // OnConnect is libmosquitto's callback, on the loop thread: nothing in it calls
   // libmosquitto, whose callback lock would then come before its others, the reverse
   // of their order when it calls back from a disconnect.
   void OnConnect(int rc);
   void Subscribe();  // to the in mappings, after a connection; on the loop thread
-  // Chosen says whether this bridge serves options.mappings[i] now (ReadMembers
+  // Serves says whether this bridge serves options.mappings[i] now (ReadMembers
   // decides it, off the path of the messages).
-  bool Chosen(size_t i) ABSL_LOCKS_EXCLUDED(mu);
+  bool Serves(size_t i) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
+    return i >= ours.size() || ours[i];
+  }
   // ReadMembers reads the bridges alive from the model, and for each mapping whether
   // this one serves it: of the live bridges that have it, the one a hash of the bridge
   // and the mapping ranks first.
@@ -211,16 +235,17 @@ struct MqttBridge::State {
   // over, keeps the connection alive, and reconnects with backoff.
   void Run();
   void Wake();  // from any thread: Run looks at the buffer
+  // Why says why libmosquitto's `rc` ended an attempt to connect: `what` it was,
+  // libmosquitto's last error line when `with_log` (OpenSSL's reason for a TLS failure
+  // is only there), and for TLS what to check.
+  std::string Why(absl::string_view what, int rc, bool with_log) ABSL_LOCKS_EXCLUDED(mu);
   void StopLoop();
 
   Endpoint& endpoint;
   const BridgeOptions options;
-  ~State() {
-    if (wake_fd >= 0) ::close(wake_fd);
-    for (auto& [key, props] : properties) {
-      if (props != nullptr) mosquitto_property_free_all(&props);
-    }
-  }
+  // Of each of options.mappings: its MappingId, and its filter on the broker.
+  std::vector<std::string> mapping_ids;
+  std::vector<std::string> remote_filters;
 
   // Used on the loop thread only once it runs (and by Start before, and the
   // destructor after).
@@ -241,9 +266,7 @@ struct MqttBridge::State {
   uint64_t self = 0;                      // this endpoint's id
 
   mutable Mutex mu;
-  // The live bridges' endpoint ids, and by mapping id those that serve it.
-  std::vector<std::string> mapping_ids;  // MappingId of each of options.mappings
-  std::set<uint64_t> members ABSL_GUARDED_BY(mu);
+  std::set<uint64_t> members ABSL_GUARDED_BY(mu);  // the live bridges' endpoint ids
   // Whether this bridge serves each of options.mappings: all, until ReadMembers says.
   std::vector<bool> ours ABSL_GUARDED_BY(mu);
   bool connected ABSL_GUARDED_BY(mu) = false;
@@ -278,13 +301,14 @@ void MqttBridge::State::Subscribe() {
   // libmosquitto format a debug line for every packet: about 2% of the time of a
   // message.
   mosquitto_log_callback_set(client, nullptr);
-  for (const Mapping& m : options.mappings) {
+  for (size_t i = 0; i < options.mappings.size(); ++i) {
+    const Mapping& m = options.mappings[i];
     if (m.direction != Mapping::Direction::kIn) continue;
     // No local: the broker does not send back what this client published.
-    const int sub = mosquitto_subscribe_v5(client, nullptr, m.remote_filter().c_str(),
+    const int sub = mosquitto_subscribe_v5(client, nullptr, remote_filters[i].c_str(),
                                            m.qos, MQTT_SUB_OPT_NO_LOCAL, nullptr);
     if (sub != MOSQ_ERR_SUCCESS) {
-      GLUE_LOG(kWarning, "bridge: cannot subscribe to %s: %s", m.remote_filter(),
+      GLUE_LOG(kWarning, "bridge: cannot subscribe to %s: %s", remote_filters[i],
                mosquitto_strerror(sub));
     }
   }
@@ -320,11 +344,6 @@ void MqttBridge::State::ReadMembers() {
   MutexLock lock(&mu);
   members = std::move(alive);
   ours = std::move(mine);
-}
-
-bool MqttBridge::State::Chosen(size_t i) {
-  MutexLock lock(&mu);
-  return i >= ours.size() || ours[i];
 }
 
 void MqttBridge::State::OnDisconnect(int rc) {
@@ -385,13 +404,9 @@ MqttBridge::State::Sent MqttBridge::State::Publish(const OutMessage& m) {
 void MqttBridge::State::Flush() {
   // In batches: one lock for many messages.
   std::vector<OutMessage> batch;
-  size_t sent = 0;     // of the batch, handed to libmosquitto
-  size_t expired = 0;  // of those, dropped for their expiry
   for (;;) {
     {
       MutexLock lock(&mu);
-      counters.out += sent - expired;
-      counters.expired += expired;
       if (!connected || waiting.empty()) {
         woken = false;  // what comes from now on wakes the loop again
         return;
@@ -404,25 +419,25 @@ void MqttBridge::State::Flush() {
       }
       counters.waiting = waiting.size();
     }
-    expired = 0;
-    for (sent = 0; sent < batch.size(); ++sent) {
+    size_t sent = 0;     // of the batch, handed to libmosquitto
+    size_t expired = 0;  // of those, dropped for their expiry
+    for (; sent < batch.size(); ++sent) {
       const Sent result = Publish(batch[sent]);
       if (result == Sent::kNotConnected) break;
       if (result == Sent::kExpired) ++expired;
     }
-    if (sent < batch.size()) {
-      // Not connected any more: the rest waits, in order, for the next connection.
-      MutexLock lock(&mu);
-      counters.out += sent - expired;
-      counters.expired += expired;
-      for (size_t i = batch.size(); i-- > sent;) {
-        waiting_bytes += batch[i].payload.size();
-        waiting.push_front(std::move(batch[i]));
-      }
-      counters.waiting = waiting.size();
-      woken = false;
-      return;
+    MutexLock lock(&mu);
+    counters.out += sent - expired;
+    counters.expired += expired;
+    if (sent == batch.size()) continue;
+    // Not connected any more: the rest waits, in order, for the next connection.
+    for (size_t i = batch.size(); i-- > sent;) {
+      waiting_bytes += batch[i].payload.size();
+      waiting.push_front(std::move(batch[i]));
     }
+    counters.waiting = waiting.size();
+    woken = false;
+    return;
   }
 }
 
@@ -487,6 +502,20 @@ void MqttBridge::State::Run() {
   }
 }
 
+std::string MqttBridge::State::Why(absl::string_view what, int rc, bool with_log) {
+  std::string why(what);
+  if (with_log) {
+    MutexLock lock(&mu);
+    if (!last_error.empty()) absl::StrAppend(&why, ": ", last_error);
+  }
+  if (rc == MOSQ_ERR_TLS) {
+    why +=
+        " (the broker's certificate did not verify against --cafile, or its name is "
+        "not the URL's host)";
+  }
+  return why;
+}
+
 void MqttBridge::State::StopLoop() {
   if (!loop.joinable()) return;
   stopping.store(true, std::memory_order_release);
@@ -503,15 +532,16 @@ void MqttBridge::State::OnGlue(size_t i, const Message& message) {
     ++counters.looped;
     return;
   }
-  if (i < ours.size() && !ours[i]) {  // another live bridge serves the mapping
+  if (!Serves(i)) {  // another live bridge does
     ++counters.not_ours;
     return;
   }
   // Through the buffer always, so that what waited goes first.
   waiting.push_back(
-      {.topic = mapping.remote_prefix +
-                message.topic.substr(
-                    std::min(mapping.local_prefix.size(), message.topic.size())),
+      {.topic = absl::StrCat(
+           mapping.remote_prefix,
+           absl::string_view(message.topic)
+               .substr(std::min(mapping.local_prefix.size(), message.topic.size()))),
        .type = message.type,
        .payload = std::string(message.payload.begin(), message.payload.end()),
        .qos = mapping.qos,
@@ -553,8 +583,8 @@ void MqttBridge::State::OnMessage(const mosquitto_message& message,
            props, MQTT_PROP_USER_PROPERTY, &name, &value, false);
        p != nullptr; p = mosquitto_property_read_string_pair(p, MQTT_PROP_USER_PROPERTY,
                                                              &name, &value, true)) {
-    if (std::string(name) == kTypeProperty) type = value;
-    if (std::string(name) == kNetworkProperty && network == value) from_here = true;
+    if (std::strcmp(name, kTypeProperty) == 0) type = value;
+    if (std::strcmp(name, kNetworkProperty) == 0 && network == value) from_here = true;
     free(name);
     free(value);
     name = value = nullptr;
@@ -575,20 +605,21 @@ void MqttBridge::State::OnMessage(const mosquitto_message& message,
     const Mapping& m = options.mappings[i];
     bool matches = false;
     if (m.direction != Mapping::Direction::kIn ||
-        mosquitto_topic_matches_sub(m.remote_filter().c_str(), message.topic, &matches) !=
+        mosquitto_topic_matches_sub(remote_filters[i].c_str(), message.topic, &matches) !=
             MOSQ_ERR_SUCCESS ||
         !matches) {
       continue;
     }
-    if (!Chosen(i)) {
+    {
       MutexLock lock(&mu);
-      ++counters.not_ours;
-      return;
+      if (!Serves(i)) {
+        ++counters.not_ours;
+        return;
+      }
     }
-    const std::string topic =
-        m.local_prefix +
-        std::string(message.topic)
-            .substr(std::min(m.remote_prefix.size(), std::strlen(message.topic)));
+    const absl::string_view remote = message.topic;
+    const std::string topic = absl::StrCat(
+        m.local_prefix, remote.substr(std::min(m.remote_prefix.size(), remote.size())));
     const absl::Status published = endpoint.Publish(
         topic, type, expiry,
         absl::MakeConstSpan(static_cast<const uint8_t*>(message.payload),
@@ -611,10 +642,7 @@ MqttBridge::MqttBridge(std::shared_ptr<State> state) : state_(std::move(state)) 
 
 absl::StatusOr<std::unique_ptr<MqttBridge>> MqttBridge::Start(Endpoint& endpoint,
                                                               BridgeOptions options) {
-  GLUE_ASSIGN_OR_RETURN(const BrokerUrl url, ParseBrokerUrl(options.broker));
-  if (options.mappings.empty()) {
-    return absl::InvalidArgumentError("the bridge has no mapping: --out or --in");
-  }
+  GLUE_ASSIGN_OR_RETURN(const BrokerUrl url, CheckBridgeOptions(options));
   std::call_once(library_once, [] { mosquitto_lib_init(); });
   if (options.client_id.empty()) {
     options.client_id = "glue-bridge-" + endpoint.config().endpoint_name;
@@ -625,7 +653,6 @@ absl::StatusOr<std::unique_ptr<MqttBridge>> MqttBridge::Start(Endpoint& endpoint
   s.network = absl::StrCat(endpoint.config().network_id);
   // The bridges of the segment, and the mappings each serves.
   GLUE_ASSIGN_OR_RETURN(s.bridges, endpoint.OpenModel(kBridgeModel));
-  for (const Mapping& m : s.options.mappings) s.mapping_ids.push_back(MappingId(m));
   for (const std::string& id : s.mapping_ids) {
     GLUE_RETURN_IF_ERROR(s.bridges->Put(absl::StrCat("m/", id, "/", s.self),
                                         endpoint.config().endpoint_name,
@@ -689,12 +716,6 @@ absl::StatusOr<std::unique_ptr<MqttBridge>> MqttBridge::Start(Endpoint& endpoint
   if (url.tls) {
     // The broker's certificate is verified against the CA file, and its name against
     // the URL's host; with a client certificate, ours goes with it.
-    if (s.options.cafile.empty()) {
-      return fail(absl::InvalidArgumentError("mqtts:// needs --cafile"));
-    }
-    if (s.options.certfile.empty() != s.options.keyfile.empty()) {
-      return fail(absl::InvalidArgumentError("--cert and --key go together"));
-    }
     const int rc = mosquitto_tls_set(
         client, s.options.cafile.c_str(), nullptr,
         s.options.certfile.empty() ? nullptr : s.options.certfile.c_str(),
@@ -717,19 +738,10 @@ absl::StatusOr<std::unique_ptr<MqttBridge>> MqttBridge::Start(Endpoint& endpoint
   if (const int rc = mosquitto_connect_bind_v5(client, url.host.c_str(), url.port,
                                                keepalive, nullptr, nullptr);
       rc != MOSQ_ERR_SUCCESS) {
-    std::string why =
-        rc == MOSQ_ERR_ERRNO ? std::string(std::strerror(errno)) : mosquitto_strerror(rc);
-    if (rc == MOSQ_ERR_TLS) {
-      MutexLock lock(&s.mu);  // OpenSSL's reason, from libmosquitto's log
-      if (!s.last_error.empty()) absl::StrAppend(&why, ": ", s.last_error);
-    }
-    if (rc == MOSQ_ERR_TLS) {
-      why +=
-          " (the broker's certificate did not verify against --cafile, or its name is "
-          "not the URL's host)";
-    }
-    return fail(absl::UnavailableError(
-        absl::StrCat("cannot reach the broker ", s.options.broker, ": ", why)));
+    return fail(absl::UnavailableError(absl::StrCat(
+        "cannot reach the broker ", s.options.broker, ": ",
+        s.Why(rc == MOSQ_ERR_ERRNO ? std::strerror(errno) : mosquitto_strerror(rc), rc,
+              /*with_log=*/rc == MOSQ_ERR_TLS))));
   }
   // libmosquitto's own thread (mosquitto_loop_start) would take each message that
   // glue hands over with a wakeup of its own; this loop takes what came together in
@@ -751,18 +763,9 @@ absl::StatusOr<std::unique_ptr<MqttBridge>> MqttBridge::Start(Endpoint& endpoint
     failure = s.failed_before_connack;
   }
   if (result < 0 && failure != 0) {
-    std::string why = mosquitto_strerror(failure);
-    {
-      MutexLock lock(&s.mu);
-      if (!s.last_error.empty()) absl::StrAppend(&why, ": ", s.last_error);
-    }
-    if (failure == MOSQ_ERR_TLS) {
-      why +=
-          " (the broker's certificate did not verify against --cafile, or its name is "
-          "not the URL's host)";
-    }
     return fail(absl::UnavailableError(
-        absl::StrCat("cannot connect to the broker ", s.options.broker, ": ", why)));
+        absl::StrCat("cannot connect to the broker ", s.options.broker, ": ",
+                     s.Why(mosquitto_strerror(failure), failure, /*with_log=*/true))));
   }
   if (result < 0) {
     return fail(absl::DeadlineExceededError(
@@ -770,14 +773,13 @@ absl::StatusOr<std::unique_ptr<MqttBridge>> MqttBridge::Start(Endpoint& endpoint
                      absl::FormatDuration(s.options.connect_timeout))));
   }
   if (result != 0) {
-    const std::string why = mosquitto_reason_string(result);
     const bool credentials = result == MQTT_RC_NOT_AUTHORIZED ||
                              result == MQTT_RC_BAD_USERNAME_OR_PASSWORD || result == 4 ||
                              result == 5;  // MQTT 3's codes
-    return fail(credentials ? absl::PermissionDeniedError(absl::StrCat(
-                                  "the broker ", s.options.broker, " refused: ", why))
-                            : absl::UnavailableError(absl::StrCat(
-                                  "the broker ", s.options.broker, " refused: ", why)));
+    return fail(absl::Status(credentials ? absl::StatusCode::kPermissionDenied
+                                         : absl::StatusCode::kUnavailable,
+                             absl::StrCat("the broker ", s.options.broker, " refused: ",
+                                          mosquitto_reason_string(result))));
   }
   // One subscription per local filter, for every out mapping that has it (the endpoint
   // takes one subscription a filter).

@@ -108,22 +108,8 @@ int RunBridge(const BridgeFlags& f) {
     }
     options.mappings.insert(options.mappings.end(), read->begin(), read->end());
   }
-  absl::StatusOr<bridge::BrokerUrl> url = bridge::ParseBrokerUrl(f.broker);
-  if (!url.ok()) {
-    std::fprintf(stderr, "glue bridge: %s\n",
-                 std::string(url.status().message()).c_str());
-    return kUsageError;
-  }
-  if (url->tls && f.cafile.empty()) {
-    std::fprintf(stderr, "glue bridge: mqtts:// needs --cafile\n");
-    return kUsageError;
-  }
-  if (f.cert.empty() != f.key.empty()) {
-    std::fprintf(stderr, "glue bridge: --cert and --key go together\n");
-    return kUsageError;
-  }
-  if (options.mappings.empty()) {
-    std::fprintf(stderr, "glue bridge: give at least one --out, --in or --both\n");
+  if (absl::Status valid = bridge::CheckBridgeOptions(options).status(); !valid.ok()) {
+    std::fprintf(stderr, "glue bridge: %s\n", std::string(valid.message()).c_str());
     return kUsageError;
   }
   Stopper stopper;

@@ -114,6 +114,11 @@ struct BridgeOptions {
   size_t max_buffered_bytes = 64 << 20;
 };
 
+// CheckBridgeOptions finds what Start refuses before it reaches for the broker: a bad
+// URL, no mapping, mqtts:// without --cafile, a certificate without its key or the
+// reverse. Returns the broker's URL; kInvalidArgument saying what is wrong.
+absl::StatusOr<BrokerUrl> CheckBridgeOptions(const BridgeOptions& options);
+
 struct BridgeCounters {
   uint64_t out = 0;        // glue messages handed to the broker
   uint64_t in = 0;         // MQTT messages published on glue
