@@ -2,6 +2,8 @@
 
 #include <mosquitto.h>
 #include <mqtt_protocol.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <pthread.h>
 #include <sys/eventfd.h>
@@ -401,6 +403,15 @@ MqttBridge::State::Sent MqttBridge::State::Publish(const OutMessage& m) {
              : Sent::kNotConnected;
 }
 
+// Cork holds back (or, false, sends) what is written to the broker's socket: the
+// packets of a batch leave in full segments, not one each, and the broker reads many
+// a call. Uncorking sends what is held at once.
+void Cork(int sock, bool on) {
+  if (sock < 0) return;
+  const int value = on ? 1 : 0;
+  ::setsockopt(sock, IPPROTO_TCP, TCP_CORK, &value, sizeof(value));
+}
+
 void MqttBridge::State::Flush() {
   // In batches: one lock for many messages.
   std::vector<OutMessage> batch;
@@ -421,11 +432,14 @@ void MqttBridge::State::Flush() {
     }
     size_t sent = 0;     // of the batch, handed to libmosquitto
     size_t expired = 0;  // of those, dropped for their expiry
+    const int sock = mosquitto_socket(client);
+    Cork(sock, batch.size() > 1);
     for (; sent < batch.size(); ++sent) {
       const Sent result = Publish(batch[sent]);
       if (result == Sent::kNotConnected) break;
       if (result == Sent::kExpired) ++expired;
     }
+    Cork(sock, false);
     MutexLock lock(&mu);
     counters.out += sent - expired;
     counters.expired += expired;
