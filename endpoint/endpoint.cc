@@ -288,6 +288,8 @@ std::optional<transport::PeerCounters> Endpoint::peer_counters(uint64_t peer_id)
 
 absl::Duration Endpoint::linger() const { return runtime_->options.linger; }
 
+absl::Duration Endpoint::spin() const { return runtime_->options.spin; }
+
 absl::StatusOr<std::unique_ptr<model::Model>> Endpoint::OpenModel(
     absl::string_view name, const model::ModelOptions& options) {
   Runtime& r = *runtime_;

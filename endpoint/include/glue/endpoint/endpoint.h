@@ -213,6 +213,9 @@ class Endpoint {
   const discovery::Config& config() const;
   // linger is how long Stop waits for acknowledgements (GLUE_LINGER_MILLISECONDS).
   absl::Duration linger() const;
+  // spin is how long the network thread polls before it sleeps
+  // (GLUE_SPIN_MICROSECONDS); a bridge's thread (glue/bridge) spins as long.
+  absl::Duration spin() const;
 
  private:
   struct Runtime;
