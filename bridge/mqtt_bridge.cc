@@ -555,10 +555,28 @@ void MqttBridge::State::StopLoop() {
 
 void MqttBridge::State::OnGlue(size_t i, const Message& message) {
   const Mapping& mapping = options.mappings[i];
+  if (message.publisher_id == self) {  // brought in from MQTT by this bridge
+    MutexLock lock(&mu);
+    ++counters.looped;
+    return;
+  }
+  // Made before the lock, which the loop thread takes to send: the copy is the
+  // message's largest cost here. (A std::string built from the span's iterators
+  // would copy a byte at a time.)
+  OutMessage out{
+      .topic = absl::StrCat(
+          mapping.remote_prefix,
+          absl::string_view(message.topic)
+              .substr(std::min(mapping.local_prefix.size(), message.topic.size()))),
+      .type = message.type,
+      .payload = std::string(reinterpret_cast<const char*>(message.payload.data()),
+                             message.payload.size()),
+      .qos = mapping.qos,
+      .expires = message.expires};
   // One lock for the message: its checks, and its place in the buffer.
   MutexLock lock(&mu);
-  // Brought in from MQTT by this bridge or another: not sent back.
-  if (message.publisher_id == self || members.count(message.publisher_id) > 0) {
+  // Brought in from MQTT by another bridge: not sent back either.
+  if (members.count(message.publisher_id) > 0) {
     ++counters.looped;
     return;
   }
@@ -567,15 +585,7 @@ void MqttBridge::State::OnGlue(size_t i, const Message& message) {
     return;
   }
   // Through the buffer always, so that what waited goes first.
-  waiting.push_back(
-      {.topic = absl::StrCat(
-           mapping.remote_prefix,
-           absl::string_view(message.topic)
-               .substr(std::min(mapping.local_prefix.size(), message.topic.size()))),
-       .type = message.type,
-       .payload = std::string(message.payload.begin(), message.payload.end()),
-       .qos = mapping.qos,
-       .expires = message.expires});
+  waiting.push_back(std::move(out));
   waiting_bytes += waiting.back().payload.size();
   if (!connected) ++counters.buffered;
   uint64_t dropped = 0;

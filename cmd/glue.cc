@@ -280,7 +280,9 @@ int Sub(const SubFlags& f) {
           ",\"publisher\":", JsonString(m.publisher_name),
           ",\"history\":", m.history ? "true" : "false", ",\"received\":",
           JsonString(absl::FormatTime(absl::RFC3339_full, now, absl::UTCTimeZone())),
-          ",\"payload\":", JsonString(std::string(m.payload.begin(), m.payload.end())),
+          ",\"payload\":",
+          JsonString(std::string(reinterpret_cast<const char*>(m.payload.data()),
+                                 m.payload.size())),
           "}");
     } else if (!f.format.empty()) {
       line = Formatted(f.format, m, now);
