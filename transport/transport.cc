@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <boost/asio/post.hpp>
+#include <cstring>
 #include <limits>
 #include <utility>
 
@@ -87,11 +88,23 @@ void Reschedule(TransportState& s, PeerSession& ps) ABSL_EXCLUSIVE_LOCKS_REQUIRE
   if (next) s.deadlines.insert({*next, ps.peer.id});
 }
 
+// ClaimFlush says whether the caller is to post a flush (PostClaimedFlush): whether
+// none is posted yet.
+bool ClaimFlush(TransportState& s) ABSL_EXCLUSIVE_LOCKS_REQUIRED(s.mu) {
+  if (s.flush_posted) return false;
+  s.flush_posted = true;
+  return true;
+}
+
+// PostClaimedFlush posts the flush ClaimFlush gave the caller; with or without the
+// lock (posting may wake the strand's thread, a system call: Send does it unlocked).
+void PostClaimedFlush(const std::shared_ptr<TransportState>& state) {
+  boost::asio::post(state->strand, [state] { Flush(state); });
+}
+
 void PostFlush(const std::shared_ptr<TransportState>& state)
     ABSL_EXCLUSIVE_LOCKS_REQUIRED(state->mu) {
-  if (state->flush_posted) return;
-  state->flush_posted = true;
-  boost::asio::post(state->strand, [state] { Flush(state); });
+  if (ClaimFlush(*state)) PostClaimedFlush(state);
 }
 
 // The transport whose handler the calling thread runs, if any: a Send made there is
@@ -137,28 +150,47 @@ void OnAlarm(const std::shared_ptr<TransportState>& state) {
   Flush(state);
 }
 
-// SendBatch sends the datagrams the handler encoded.
-void SendBatch(TransportState& s) ABSL_LOCKS_EXCLUDED(s.send_mu) {
+// SendBatch encodes what the handler's Transmit calls took, and sends it.
+void SendBatch(TransportState& s) ABSL_LOCKS_EXCLUDED(s.mu, s.send_mu) {
   MutexLock lock(&s.send_mu);
+  for (size_t i = 0; i < s.transmission_count; ++i) {
+    TransportState::Transmission& t = s.transmissions[i];
+    // Create checked that the header, the largest ack and the largest payload fit; an
+    // error here is a bug, and the frames are left to be resent.
+    if (absl::Status status = PackFrames(t.header, t.to, t.out, s.encoder, *s.batch);
+        !status.ok()) {
+      GLUE_LOG(kError, "transport: cannot encode for peer %d: %s", t.peer_id,
+               status.ToString());
+    }
+  }
+  s.transmission_count = 0;
   s.batch->Send();
 }
 
-// Transmit packs s.out, what one session's Poll gave, into datagrams and queues them.
+// Transmit takes s.out, what one session's Poll gave, for SendBatch to encode.
 void Transmit(TransportState& s, PeerSession& ps) ABSL_EXCLUSIVE_LOCKS_REQUIRED(s.mu) {
   if (s.out.data.empty() && !s.out.ack) return;
   MutexLock send_lock(&s.send_mu);
-  serialization::Header header = s.header;
-  header.session = ps.number;
-  header.peer_session = ps.peer_number;
-  header.session_challenge = ps.challenge;
-  header.session_echo = ps.echo_owed;
-  // Create checked that the header, the largest ack and the largest payload fit; an
-  // error here is a bug, and the frames are left to be resent.
-  if (absl::Status status =
-          PackFrames(header, ps.peer.data_address, s.out, s.encoder, *s.batch);
-      !status.ok()) {
-    GLUE_LOG(kError, "transport: cannot encode for peer %d: %s", ps.peer.id,
-             status.ToString());
+  if (s.transmission_count == s.transmissions.size()) s.transmissions.emplace_back();
+  TransportState::Transmission& t = s.transmissions[s.transmission_count++];
+  t.peer_id = ps.peer.id;
+  t.to = ps.peer.data_address;
+  t.header = s.header;
+  t.header.session = ps.number;
+  t.header.peer_session = ps.peer_number;
+  t.header.session_challenge = ps.challenge;
+  t.header.session_echo = ps.echo_owed;
+  std::swap(t.out, s.out);  // s.out keeps the vectors' room; Poll clears them
+  size_t meta_bytes = 0;
+  for (const serialization::DataFrame& frame : t.out.data)
+    meta_bytes += frame.meta.size();
+  t.meta.resize(meta_bytes);
+  size_t at = 0;
+  for (serialization::DataFrame& frame : t.out.data) {
+    if (frame.meta.empty()) continue;
+    std::memcpy(t.meta.data() + at, frame.meta.data(), frame.meta.size());
+    frame.meta = absl::MakeConstSpan(t.meta.data() + at, frame.meta.size());
+    at += frame.meta.size();
   }
   ps.echo_owed = 0;  // echoed once; a peer that missed it asks again
 }
@@ -226,12 +258,7 @@ void FlushOnce(const std::shared_ptr<TransportState>& state) {
 // FinishHandler ends every handler on the strand that runs callbacks: it flushes what
 // they sent (see flush_on_exit), and what the callbacks of that flush sent in turn.
 void FinishHandler(const std::shared_ptr<TransportState>& state) {
-  for (;;) {
-    {
-      MutexLock lock(&state->mu);
-      if (!state->flush_on_exit) return;
-      state->flush_on_exit = false;
-    }
+  while (state->flush_on_exit.exchange(false, std::memory_order_relaxed)) {
     FlushOnce(state);
   }
 }
@@ -500,13 +527,16 @@ absl::StatusOr<std::unique_ptr<Transport>> Transport::Create(
   serialization::Header largest = s.header;
   largest.session = largest.peer_session = largest.session_challenge =
       largest.session_echo = std::numeric_limits<uint64_t>::max();
-  if (absl::Status begun = s.encoder.BeginFrames(largest); !begun.ok()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("TransportOptions.max_datagram_bytes=", s.options.max_datagram_bytes,
-                     " leaves no room for frames: ", begun.message()));
+  {
+    MutexLock send_lock(&s.send_mu);
+    if (absl::Status begun = s.encoder.BeginFrames(largest); !begun.ok()) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "TransportOptions.max_datagram_bytes=", s.options.max_datagram_bytes,
+          " leaves no room for frames: ", begun.message()));
+    }
+    s.room = s.encoder.remaining();
   }
-  const size_t room = s.encoder.remaining();
-  s.room = room;
+  const size_t room = s.room;
   s.max_payload = internal::BodyRoom(room, 0);
   {
     MutexLock send_lock(&s.send_mu);
@@ -578,54 +608,60 @@ absl::Status Transport::Send(uint64_t peer_id, Payload payload,
   if (options.ordered && !options.reliable) {
     return absl::InvalidArgumentError("ordered delivery needs reliable delivery");
   }
-  MutexLock lock(&s.mu);
-  if (!s.started || s.stopped) {
-    return absl::FailedPreconditionError(s.stopped ? "transport stopped"
-                                                   : "transport not started");
-  }
-  auto find = [&s, peer_id]()
-                  ABSL_EXCLUSIVE_LOCKS_REQUIRED(s.mu) -> internal::PeerSession* {
-    auto found = s.sessions.find(peer_id);
-    return found == s.sessions.end() ? nullptr : found->second.get();
-  };
-  internal::PeerSession* ps = find();
-  if (ps == nullptr) {
-    return absl::NotFoundError(absl::StrCat("no peer with endpoint id ", peer_id));
-  }
-  if (!options.reliable) {
-    ps->session->SendBestEffort(std::move(payload));
-  } else {
-    if (!ps->session->HasRoomFor(payload.size()) &&
-        options.wait_until > absl::InfinitePast() && !s.strand.running_in_this_thread()) {
-      ++s.counters.waited;
-      const size_t bytes = payload.size();
-      s.clock.AwaitUntil(
-          &s.mu,
-          [&]() ABSL_NO_THREAD_SAFETY_ANALYSIS {
-            ps = find();
-            return s.stopped || ps == nullptr || ps->session->HasRoomFor(bytes);
-          },
-          options.wait_until);
-      if (s.stopped) return absl::FailedPreconditionError("transport stopped");
-      if (ps == nullptr) {
-        return absl::NotFoundError(
-            absl::StrCat("peer ", peer_id, " removed while the send waited for room"));
+  // Under the lock; the flush, if this Send is to post one, after it.
+  auto enqueue = [&]() -> absl::StatusOr<bool> {
+    MutexLock lock(&s.mu);
+    if (!s.started || s.stopped) {
+      return absl::FailedPreconditionError(s.stopped ? "transport stopped"
+                                                     : "transport not started");
+    }
+    auto find = [&s, peer_id]()
+                    ABSL_EXCLUSIVE_LOCKS_REQUIRED(s.mu) -> internal::PeerSession* {
+      auto found = s.sessions.find(peer_id);
+      return found == s.sessions.end() ? nullptr : found->second.get();
+    };
+    internal::PeerSession* ps = find();
+    if (ps == nullptr) {
+      return absl::NotFoundError(absl::StrCat("no peer with endpoint id ", peer_id));
+    }
+    if (!options.reliable) {
+      ps->session->SendBestEffort(std::move(payload));
+    } else {
+      if (!ps->session->HasRoomFor(payload.size()) &&
+          options.wait_until > absl::InfinitePast() &&
+          !s.strand.running_in_this_thread()) {
+        ++s.counters.waited;
+        const size_t bytes = payload.size();
+        s.clock.AwaitUntil(
+            &s.mu,
+            [&]() ABSL_NO_THREAD_SAFETY_ANALYSIS {
+              ps = find();
+              return s.stopped || ps == nullptr || ps->session->HasRoomFor(bytes);
+            },
+            options.wait_until);
+        if (s.stopped) return absl::FailedPreconditionError("transport stopped");
+        if (ps == nullptr) {
+          return absl::NotFoundError(
+              absl::StrCat("peer ", peer_id, " removed while the send waited for room"));
+        }
+      }
+      absl::StatusOr<uint64_t> sequence = ps->session->SendReliable(
+          std::move(payload), options.expiry, options.ordered, options.token);
+      if (!sequence.ok()) {
+        if (absl::IsResourceExhausted(sequence.status())) ++s.counters.refused_full;
+        return sequence.status();
       }
     }
-    absl::StatusOr<uint64_t> sequence = ps->session->SendReliable(
-        std::move(payload), options.expiry, options.ordered, options.token);
-    if (!sequence.ok()) {
-      if (absl::IsResourceExhausted(sequence.status())) ++s.counters.refused_full;
-      return sequence.status();
+    // A frame to send makes the session due now: filed so already, it stays.
+    if (ps->scheduled != absl::InfinitePast()) internal::Reschedule(s, *ps);
+    if (internal::running_handler == &s) {
+      s.flush_on_exit.store(true, std::memory_order_relaxed);
+      return false;
     }
-  }
-  // A frame to send makes the session due now: filed so already, it stays.
-  if (ps->scheduled != absl::InfinitePast()) internal::Reschedule(s, *ps);
-  if (internal::running_handler == &s) {
-    s.flush_on_exit = true;
-  } else {
-    internal::PostFlush(state_);
-  }
+    return internal::ClaimFlush(s);
+  };
+  GLUE_ASSIGN_OR_RETURN(const bool post, enqueue());
+  if (post) internal::PostClaimedFlush(state_);
   return absl::OkStatus();
 }
 

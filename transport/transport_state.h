@@ -4,6 +4,7 @@
 #ifndef GLUE_TRANSPORT_TRANSPORT_STATE_H_
 #define GLUE_TRANSPORT_TRANSPORT_STATE_H_
 
+#include <atomic>
 #include <boost/asio/strand.hpp>
 #include <cstdint>
 #include <memory>
@@ -70,16 +71,31 @@ struct TransportState final : discovery::Discovery::Listener,
   bool flush_posted ABSL_GUARDED_BY(mu) = false;
   // A Send from a callback on the strand asks the handler that ran the callback to
   // flush when it ends, rather than post a flush, which would wake another thread.
-  bool flush_on_exit ABSL_GUARDED_BY(mu) = false;
+  // Only the strand's thread sets and reads it (Send sets it only from a handler), so
+  // FinishHandler, at the end of every handler, need not take `mu` for it.
+  std::atomic<bool> flush_on_exit{false};
   // Wakes the strand for the earliest deadline; set once by Create.
   std::unique_ptr<Alarm> alarm ABSL_GUARDED_BY(mu);
   std::optional<absl::Time> alarm_at ABSL_GUARDED_BY(mu);
-  serialization::DatagramEncoder encoder ABSL_GUARDED_BY(mu);
-  Outgoing out ABSL_GUARDED_BY(mu);
-  // The datagrams a handler encoded, sent together when it is done, once it has
-  // released `mu` (so that Send does not wait for the system call). Handlers fill and
-  // send them, on the strand, so `send_mu` is never contended.
+  Outgoing out ABSL_GUARDED_BY(mu);  // what Poll gives, before Transmit takes it
+  // What a handler polled from the sessions, encoded and sent together when it is
+  // done, once it has released `mu`: Send does not wait for the copying nor the system
+  // call. Handlers fill and send them, on the strand, so `send_mu` is never contended.
   mutable Mutex send_mu ABSL_ACQUIRED_AFTER(mu);
+  // One session's frames, to encode. Their payloads stay where the session holds
+  // them until the strand's next handler (only an acknowledgement, an expiry or the
+  // session's end releases them); their meta is copied, since a Send that grows the
+  // send window moves it.
+  struct Transmission {
+    uint64_t peer_id = 0;
+    network::Address to;
+    serialization::Header header;
+    Outgoing out;
+    std::vector<uint8_t> meta;
+  };
+  std::vector<Transmission> transmissions ABSL_GUARDED_BY(send_mu);  // reused
+  size_t transmission_count ABSL_GUARDED_BY(send_mu) = 0;
+  serialization::DatagramEncoder encoder ABSL_GUARDED_BY(send_mu);
   std::optional<DatagramBatch> batch ABSL_GUARDED_BY(send_mu);  // set once by Create
   std::vector<uint64_t> due ABSL_GUARDED_BY(mu);
   SessionCounters removed ABSL_GUARDED_BY(mu);  // of the sessions closed
