@@ -4,6 +4,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "absl/types/span.h"
 
 namespace glue::transport {
 
@@ -68,9 +69,18 @@ void Session::SendBestEffort(Payload payload) {
     ++counters_.best_effort_dropped_queue;
     return;
   }
-  if (best_effort_queue_.size() >= options_.max_best_effort_queue) {
-    best_effort_queue_bytes_ -= best_effort_queue_.front().size();
-    best_effort_queue_.pop_front();
+  if (best_effort_queue_.size() - best_effort_head_ >= options_.max_best_effort_queue) {
+    Payload& oldest = best_effort_queue_[best_effort_head_++];
+    best_effort_queue_bytes_ -= oldest.size();
+    oldest.owner.reset();  // its buffer goes now
+    oldest.body = {};
+    oldest.meta.clear();
+    if (best_effort_head_ >= options_.max_best_effort_queue) {  // at most twice the bound
+      best_effort_queue_.erase(
+          best_effort_queue_.begin(),
+          best_effort_queue_.begin() + static_cast<std::ptrdiff_t>(best_effort_head_));
+      best_effort_head_ = 0;
+    }
     ++counters_.best_effort_dropped_queue;
   }
   best_effort_queue_bytes_ += payload.size();
@@ -96,18 +106,17 @@ void Session::Poll(absl::Time now, Outgoing* out) {
 
   // Best-effort frames take their sequence only now, so that those dropped from a
   // full queue leave no gap the peer would count as lost on the wire.
-  while (!best_effort_queue_.empty()) {
-    best_effort_polled_.push_back(std::move(best_effort_queue_.front()));
-    best_effort_queue_.pop_front();
-  }
+  std::swap(best_effort_polled_, best_effort_queue_);  // cleared above
   best_effort_queue_bytes_ = 0;
-  for (const Payload& payload : best_effort_polled_) {
+  const size_t dropped = std::exchange(best_effort_head_, 0);
+  for (const Payload& payload :
+       absl::MakeConstSpan(best_effort_polled_).subspan(dropped)) {
     out->data.push_back(serialization::DataFrame{.sequence = next_best_effort_sequence_++,
                                                  .flags = 0,
                                                  .payload = payload.body,
                                                  .meta = payload.meta});
   }
-  counters_.data_sent += best_effort_polled_.size();
+  counters_.data_sent += best_effort_polled_.size() - dropped;
 
   const SendWindowCounters before = window_.counters();
   due_.clear();
@@ -309,6 +318,7 @@ void Session::Close(std::vector<uint64_t>* released) {
   closed_ = true;
   window_.Clear(released);
   best_effort_queue_.clear();
+  best_effort_head_ = 0;
   best_effort_queue_bytes_ = 0;
   best_effort_polled_.clear();
   due_.clear();
@@ -324,7 +334,7 @@ std::optional<absl::Time> Session::NextDeadline() const {
   auto consider = [&next](absl::Time at) {
     if (!next || at < *next) next = at;
   };
-  if (!best_effort_queue_.empty()) consider(absl::InfinitePast());
+  if (best_effort_queue_.size() > best_effort_head_) consider(absl::InfinitePast());
   if (!closed_ && SkipOwed()) {
     consider(ForwardPoint() != skip_sent_ ? absl::InfinitePast()
                                           : skip_sent_at_ + rtt_.rto());

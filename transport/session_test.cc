@@ -158,6 +158,35 @@ TEST(Session, BestEffortQueueDropsItsOldestFrameWhenFull) {
   EXPECT_EQ(session.bytes_held(), 0u);
 }
 
+TEST(Session, BestEffortQueueKeepsTheNewestThroughManyDropsAndPolls) {
+  SessionOptions options;
+  options.max_best_effort_queue = 3;
+  Session session(options);
+  uint64_t next_sequence = 1;
+  for (int round = 0; round < 3; ++round) {
+    // Ten frames into a queue of three: the seven oldest are dropped, the space they
+    // held taken back along the way.
+    for (uint8_t i = 1; i <= 10; ++i) {
+      session.SendBestEffort(Bytes(4, static_cast<uint8_t>(10 * round + i)));
+    }
+    EXPECT_EQ(session.bytes_held(), 12u);
+    Outgoing out;
+    session.Poll(kStart, &out);
+    ASSERT_EQ(out.data.size(), 3u);
+    for (uint8_t k = 0; k < 3; ++k) {
+      EXPECT_EQ(
+          out.data[k],
+          (DataFrame{.sequence = next_sequence++,
+                     .flags = 0,
+                     .payload = Bytes(4, static_cast<uint8_t>(10 * round + 8 + k))}));
+    }
+    EXPECT_EQ(session.bytes_held(), 0u);
+    EXPECT_EQ(session.NextDeadline(), std::nullopt);
+  }
+  EXPECT_EQ(session.counters().best_effort_dropped_queue, 21u);
+  EXPECT_EQ(session.counters().data_sent, 9u);
+}
+
 TEST(Session, OrderedFramesWaitForTheGapAndUnorderedOnesDoNot) {
   Session b;
   std::vector<Delivery> deliveries;

@@ -13,7 +13,6 @@
 
 #include <cstddef>
 #include <cstdint>
-#include <deque>
 #include <optional>
 #include <vector>
 
@@ -232,7 +231,12 @@ class Session {
   // Sending.
   SendWindow window_;
   RttEstimator rtt_;
-  std::deque<Payload> best_effort_queue_;
+  // The best-effort frames to send, from best_effort_head_ (those before it dropped
+  // for the bound). Poll swaps the vector with best_effort_polled_, so that both keep
+  // their room: no allocation per frame, as a deque's nodes would be (allocated by
+  // the sending thread, freed by the network thread).
+  std::vector<Payload> best_effort_queue_;
+  size_t best_effort_head_ = 0;
   size_t best_effort_queue_bytes_ = 0;
   std::vector<Payload> best_effort_polled_;  // the last Poll's payloads
   uint64_t next_best_effort_sequence_ = 1;
