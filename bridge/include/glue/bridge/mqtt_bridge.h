@@ -33,8 +33,10 @@
 // to 30 s) and sends what waited.
 //
 // Threads: the bridge's own thread ("glue-mqtt") alone drives libmosquitto. It waits
-// in poll(2) on the broker's socket and on an eventfd; glue's callbacks put messages
-// for the broker in the buffer and wake it once for what comes while it has not run.
+// in poll(2) on the broker's socket and on an eventfd, after polling for the
+// endpoint's spin (GLUE_SPIN_MICROSECONDS) when it has just worked; glue's callbacks
+// put messages for the broker in the buffer and wake it once for what comes while it
+// has not run, and it writes them a batch at a time, the socket corked meanwhile.
 // MQTT messages are published on glue from that thread. (libmosquitto's own thread,
 // mosquitto_loop_start, took a wakeup a message and read one packet a wakeup; the
 // endpoint's network thread is no place for libmosquitto's blocking connect and name
