@@ -1,6 +1,10 @@
 # What `cmake --install` puts under the prefix: each layer's public headers
 # (include/glue/<layer>/), its static library, a CMake package (find_package(glue)
 # gives glue::base, glue::network, glue::security, ... glue::endpoint) and a pkg-config file, glue.pc.
+# The coordination services and the MQTT bridge are components of their own, since
+# they need what the layers do not (nlohmann_json; libmosquitto):
+# find_package(glue COMPONENTS services bridge) gives glue::services and glue::bridge,
+# and glue-services.pc and glue-bridge.pc say what linking them takes.
 # Test and benchmark support (the *_testing libraries, glue_wire_proto) stays in the
 # build tree.
 include(CMakePackageConfigHelpers)
@@ -44,3 +48,18 @@ file(RELATIVE_PATH GLUE_PC_TO_PREFIX ${CMAKE_INSTALL_PREFIX}/${GLUE_PC_DIR}
 string(REGEX REPLACE "/$" "" GLUE_PC_TO_PREFIX "${GLUE_PC_TO_PREFIX}")
 configure_file(${PROJECT_SOURCE_DIR}/cmake/glue.pc.in ${PROJECT_BINARY_DIR}/glue.pc @ONLY)
 install(FILES ${PROJECT_BINARY_DIR}/glue.pc DESTINATION ${GLUE_PC_DIR})
+
+# The components: their headers, library, targets (glue_<component>Targets.cmake,
+# which glueConfig.cmake includes when asked for the component) and .pc file.
+foreach(component services bridge)
+  set_target_properties(glue_${component} PROPERTIES EXPORT_NAME ${component})
+  add_library(glue::${component} ALIAS glue_${component})
+  install(DIRECTORY ${PROJECT_SOURCE_DIR}/${component}/include/
+          DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
+  install(TARGETS glue_${component} EXPORT glue_${component}Targets
+          ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR})
+  install(EXPORT glue_${component}Targets NAMESPACE glue:: DESTINATION ${GLUE_CMAKE_DIR})
+  configure_file(${PROJECT_SOURCE_DIR}/cmake/glue-${component}.pc.in
+                 ${PROJECT_BINARY_DIR}/glue-${component}.pc @ONLY)
+  install(FILES ${PROJECT_BINARY_DIR}/glue-${component}.pc DESTINATION ${GLUE_PC_DIR})
+endforeach()

@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # Checks what `cmake --install` gives a user: installs a build directory into a
-# temporary prefix, builds examples/ against it with find_package(glue), compiles the
-# publisher again with `pkg-config --cflags --libs glue`, and runs a subscriber and
-# that publisher in a private network namespace (scripts/isolated.sh) on loopback:
-# the subscriber must receive all the messages, and both must exit by themselves.
+# temporary prefix, builds examples/ against it with find_package(glue COMPONENTS
+# services bridge), compiles the publisher again with `pkg-config --cflags --libs
+# glue` and the components' examples with glue-services and glue-bridge, and runs a
+# subscriber and that publisher in a private network namespace (scripts/isolated.sh)
+# on loopback: the subscriber must receive all the messages, and both must exit by
+# themselves; then the feature directory's example, whose file must reach the tree.
 #
 #   scripts/check_install.sh [BUILD_DIR]     # BUILD_DIR defaults to build
 #
@@ -43,6 +45,16 @@ read -ra pc_flags <<<"$(pkg-config --cflags --libs glue)"
 "${CXX:-c++}" -std=c++20 -O1 examples/publisher.cc "${pc_flags[@]}" \
   -o "$tmp/publisher-pkg-config"
 
+echo "== the components' examples: compile with glue-services and glue-bridge" >&2
+for component in services bridge; do
+  pkg-config --validate "glue-$component"
+  read -ra pc_flags <<<"$(pkg-config --cflags --libs "glue-$component")"
+  example=features_example
+  [[ $component == bridge ]] && example=bridge_example
+  "${CXX:-c++}" -std=c++20 -O1 "examples/$example.cc" "${pc_flags[@]}" \
+    -o "$tmp/$example-pkg-config"
+done
+
 if ! scripts/isolated.sh true 2>/dev/null; then
   if [[ -n "${CI:-}" ]]; then
     echo "check_install.sh: no private network namespace, and CI is set: cannot run" \
@@ -77,5 +89,23 @@ for ((i = 1; i <= messages; i++)); do
     exit 1
   fi
 done
+echo "== features_example: a feature declared in a file is in the tree" >&2
+mkdir -p "$tmp/features/config" "$tmp/features/state"
+echo '{"port": 80}' >"$tmp/features/config/web"
+# shellcheck disable=SC2016  # the inner shell expands its own arguments
+if ! scripts/isolated.sh sh -c '
+       timeout 60 "$1" "$2/config" "$2/state" host-1 >"$2/out" 2>"$2/err" & pid=$!
+       # Start returns once the tree is written: its line says so (within 20 s).
+       i=0
+       until grep -q "published" "$2/out" || [ $i -ge 200 ]; do sleep 0.1; i=$((i + 1)); done
+       kill -TERM "$pid"; wait "$pid"; status=$?
+       echo "features_example exit $status" >&2
+       [ "$status" = 0 ] && grep -q 80 "$2/state/features/web/host-1"' \
+     sh "$tmp/features_example-pkg-config" "$tmp/features"; then
+  echo "check_install.sh: features_example did not publish its feature:" >&2
+  cat "$tmp/features/out" "$tmp/features/err" >&2
+  exit 1
+fi
 echo "check_install.sh: the installed glue builds the examples with CMake and" \
-     "pkg-config; the subscriber received all $messages messages" >&2
+     "pkg-config; the subscriber received all $messages messages; the feature" \
+     "directory wrote its tree" >&2
