@@ -80,18 +80,20 @@ TEST(PeerTable, SuspectsAPeerSilentForItsRateTimesTheMultiplierAndRemovesItAPeri
   ExpireAt(table, kStart + 2 * kRate - absl::Nanoseconds(1), &events, &probes);
   EXPECT_THAT(events, IsEmpty());
   EXPECT_THAT(probes, IsEmpty());
-  // Silent for two periods: probed at once, then 16 times over one more period.
+  // Silent for two periods: probed at once, then probes_per_period times over one
+  // more period.
+  const int per_period = PeerTable::Options{}.probes_per_period;
   ExpireAt(table, kStart + 2 * kRate, &events, &probes);
   EXPECT_THAT(events, IsEmpty());
   ASSERT_EQ(probes.size(), 1u);
   EXPECT_EQ(probes[0].name, "two");
   EXPECT_TRUE(table.Suspected(2));
-  EXPECT_EQ(table.NextExpiry(), kStart + 2 * kRate + kRate / 16);
-  for (absl::Time t = kStart + 2 * kRate + kRate / 16; t < kStart + 3 * kRate;
-       t += kRate / 16) {
+  EXPECT_EQ(table.NextExpiry(), kStart + 2 * kRate + kRate / per_period);
+  for (absl::Time t = kStart + 2 * kRate + kRate / per_period; t < kStart + 3 * kRate;
+       t += kRate / per_period) {
     ExpireAt(table, t, &events, &probes);
   }
-  EXPECT_EQ(probes.size(), 16u);
+  EXPECT_EQ(probes.size(), static_cast<size_t>(per_period));
   EXPECT_THAT(events, IsEmpty());
   ExpireAt(table, kStart + 3 * kRate, &events, &probes);
   EXPECT_THAT(events, ElementsAre(RemovedNamed("two", RemovalReason::kExpired)));

@@ -133,9 +133,11 @@ class PeerTable {
     absl::Duration min_rate = absl::Milliseconds(10);
     absl::Duration max_rate = absl::Hours(1);
     // A suspect is probed this many times over one of its periods before removal: at
-    // 30 % loss each way a probe's round trip fails half the time, and 16 lost in a
-    // row happen once in 65,000 suspicions.
-    int probes_per_period = 16;
+    // 30 % loss each way a probe's round trip fails half the time, and 32 lost in a
+    // row happen once in 4 billion suspicions. (16, once in 65,000, removed a live
+    // peer in about one run of 130 of ten minutes at 30 % loss, which suspects
+    // hundreds of times.)
+    int probes_per_period = 32;
     // A peer that says goodbye is probed over at most this long before removal: a
     // goodbye can be forged, and the probes tell a live peer from a gone one.
     absl::Duration goodbye_window = absl::Milliseconds(200);
