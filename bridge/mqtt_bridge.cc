@@ -210,9 +210,7 @@ struct MqttBridge::State {
   }
   ~State() {
     if (wake_fd >= 0) ::close(wake_fd);
-    for (auto& [key, props] : properties) {
-      if (props != nullptr) mosquitto_property_free_all(&props);
-    }
+    ClearProperties();
   }
 
   // OnConnect is libmosquitto's callback, on the loop thread: nothing in it calls
@@ -242,6 +240,7 @@ struct MqttBridge::State {
   // Properties returns the MQTT 5 properties of a message of glue type `type` with
   // `expiry_seconds` left (0: none), kept for the next one. On the loop thread.
   const mosquitto_property* Properties(const std::string& type, uint32_t expiry_seconds);
+  void ClearProperties();  // frees every set Properties kept
   // Run is the loop thread: it waits for the broker's socket and for Wake, reads
   // what came (every packet that waits, not one per wakeup), sends what glue handed
   // over, keeps the connection alive, and reconnects with backoff.
@@ -380,10 +379,7 @@ const mosquitto_property* MqttBridge::State::Properties(const std::string& type,
   if (!added) return it->second;
   if (properties.size() > kMaxPropertySets) {
     // Many types or expiries: start again rather than grow.
-    for (auto& [key, props] : properties) {
-      if (props != nullptr) mosquitto_property_free_all(&props);
-    }
-    properties.clear();
+    ClearProperties();
     it = properties.try_emplace(std::make_pair(type, expiry_seconds), nullptr).first;
   }
   mosquitto_property*& props = it->second;
@@ -396,6 +392,13 @@ const mosquitto_property* MqttBridge::State::Properties(const std::string& type,
                                  expiry_seconds);
   }
   return props;
+}
+
+void MqttBridge::State::ClearProperties() {
+  for (auto& [key, props] : properties) {
+    if (props != nullptr) mosquitto_property_free_all(&props);
+  }
+  properties.clear();
 }
 
 MqttBridge::State::Sent MqttBridge::State::Publish(const OutMessage& m) {
@@ -504,11 +507,11 @@ void MqttBridge::State::Run() {
       GLUE_LOG(kError, "bridge: poll: %s", std::strerror(errno));
       return;
     }
-    if ((fds[0].revents & POLLIN) != 0) {
+    worked = (fds[0].revents & POLLIN) != 0;
+    if (worked) {
       uint64_t count = 0;
       [[maybe_unused]] const ssize_t n = ::read(wake_fd, &count, sizeof(count));
     }
-    worked = (fds[0].revents & POLLIN) != 0;
     if (sock >= 0 && (fds[1].revents & (POLLIN | POLLERR | POLLHUP)) != 0) {
       worked = true;
       // libmosquitto reads one packet a call: every one that waits, up to a bound

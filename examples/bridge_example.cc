@@ -12,11 +12,22 @@
 #include "glue/bridge/mqtt_bridge.h"
 #include "glue/endpoint/endpoint.h"
 
+namespace {
+
+// Fail says why the program cannot start, and gives its exit status.
+int Fail(const absl::Status& why) {
+  std::fprintf(stderr, "bridge_example: %s\n", why.ToString().c_str());
+  return 2;
+}
+
+}  // namespace
+
 int main(int argc, char** argv) {
   if (argc != 3) {
     std::fprintf(stderr, "usage: bridge_example URL FILTER\n");
     return 2;
   }
+  // Blocked before any thread starts, so that sigwait below takes them.
   sigset_t signals;
   sigemptyset(&signals);
   sigaddset(&signals, SIGINT);
@@ -25,27 +36,15 @@ int main(int argc, char** argv) {
 
   auto mapping = glue::bridge::ParseMapping(glue::bridge::Mapping::Direction::kOut,
                                             argv[2], /*qos=*/0);
-  if (!mapping.ok()) {
-    std::fprintf(stderr, "bridge_example: %s\n", mapping.status().ToString().c_str());
-    return 2;
-  }
+  if (!mapping.ok()) return Fail(mapping.status());
   auto endpoint = glue::Endpoint::FromEnvironment();
-  if (!endpoint.ok()) {
-    std::fprintf(stderr, "bridge_example: %s\n", endpoint.status().ToString().c_str());
-    return 2;
-  }
-  if (absl::Status started = (*endpoint)->Start(); !started.ok()) {
-    std::fprintf(stderr, "bridge_example: %s\n", started.ToString().c_str());
-    return 2;
-  }
+  if (!endpoint.ok()) return Fail(endpoint.status());
+  if (absl::Status started = (*endpoint)->Start(); !started.ok()) return Fail(started);
   glue::bridge::BridgeOptions options;
   options.broker = argv[1];
   options.mappings.push_back(*mapping);
   auto bridge = glue::bridge::MqttBridge::Start(**endpoint, options);
-  if (!bridge.ok()) {
-    std::fprintf(stderr, "bridge_example: %s\n", bridge.status().ToString().c_str());
-    return 2;
-  }
+  if (!bridge.ok()) return Fail(bridge.status());
   int signal = 0;
   sigwait(&signals, &signal);
   bridge->reset();

@@ -12,6 +12,16 @@
 #include "glue/endpoint/endpoint.h"
 #include "glue/services/feature_directory.h"
 
+namespace {
+
+// Fail says why the program cannot start, and gives its exit status.
+int Fail(const absl::Status& why) {
+  std::fprintf(stderr, "features_example: %s\n", why.ToString().c_str());
+  return 2;
+}
+
+}  // namespace
+
 int main(int argc, char** argv) {
   if (argc != 4) {
     std::fprintf(stderr, "usage: features_example CONFIG_DIR STATE_DIR HOST\n");
@@ -25,25 +35,13 @@ int main(int argc, char** argv) {
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
   auto endpoint = glue::Endpoint::FromEnvironment();
-  if (!endpoint.ok()) {
-    std::fprintf(stderr, "features_example: %s\n", endpoint.status().ToString().c_str());
-    return 2;
-  }
-  if (absl::Status started = (*endpoint)->Start(); !started.ok()) {
-    std::fprintf(stderr, "features_example: %s\n", started.ToString().c_str());
-    return 2;
-  }
+  if (!endpoint.ok()) return Fail(endpoint.status());
+  if (absl::Status started = (*endpoint)->Start(); !started.ok()) return Fail(started);
   auto model = (*endpoint)->OpenModel(glue::services::kFeatureModelName);
-  if (!model.ok()) {
-    std::fprintf(stderr, "features_example: %s\n", model.status().ToString().c_str());
-    return 2;
-  }
+  if (!model.ok()) return Fail(model.status());
   auto directory = glue::services::FeatureDirectory::Start(
       **model, {.config_dir = argv[1], .state_dir = argv[2], .host = argv[3]});
-  if (!directory.ok()) {
-    std::fprintf(stderr, "features_example: %s\n", directory.status().ToString().c_str());
-    return 2;
-  }
+  if (!directory.ok()) return Fail(directory.status());
   std::printf("features_example: %zu feature(s) of %s published\n",
               (*directory)->counters().features, argv[3]);
   std::fflush(stdout);

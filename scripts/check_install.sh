@@ -46,11 +46,10 @@ read -ra pc_flags <<<"$(pkg-config --cflags --libs glue)"
   -o "$tmp/publisher-pkg-config"
 
 echo "== the components' examples: compile with glue-services and glue-bridge" >&2
-for component in services bridge; do
+for pair in services:features_example bridge:bridge_example; do
+  component=${pair%%:*} example=${pair#*:}
   pkg-config --validate "glue-$component"
   read -ra pc_flags <<<"$(pkg-config --cflags --libs "glue-$component")"
-  example=features_example
-  [[ $component == bridge ]] && example=bridge_example
   "${CXX:-c++}" -std=c++20 -O1 "examples/$example.cc" "${pc_flags[@]}" \
     -o "$tmp/$example-pkg-config"
 done
@@ -100,7 +99,7 @@ if ! scripts/isolated.sh sh -c '
        until grep -q "published" "$2/out" || [ $i -ge 200 ]; do sleep 0.1; i=$((i + 1)); done
        kill -TERM "$pid"; wait "$pid"; status=$?
        echo "features_example exit $status" >&2
-       [ "$status" = 0 ] && grep -q 80 "$2/state/features/web/host-1"' \
+       [ "$status" = 0 ] && grep -q "\"port\": *80" "$2/state/features/web/host-1"' \
      sh "$tmp/features_example-pkg-config" "$tmp/features"; then
   echo "check_install.sh: features_example did not publish its feature:" >&2
   cat "$tmp/features/out" "$tmp/features/err" >&2

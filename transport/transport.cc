@@ -535,17 +535,14 @@ absl::StatusOr<std::unique_ptr<Transport>> Transport::Create(
           " leaves no room for frames: ", begun.message()));
     }
     s.room = s.encoder.remaining();
-  }
-  const size_t room = s.room;
-  s.max_payload = internal::BodyRoom(room, 0);
-  {
-    MutexLock send_lock(&s.send_mu);
     s.batch.emplace(s.options.max_datagram_bytes,
                     [discovery = &s.discovery](
                         absl::Span<const network::OutgoingDatagram> datagrams) {
                       return discovery->SendBatch(datagrams);
                     });
   }
+  const size_t room = s.room;
+  s.max_payload = internal::BodyRoom(room, 0);
   if (s.max_payload == 0) {
     return absl::InvalidArgumentError(absl::StrCat(
         "TransportOptions.max_datagram_bytes=", s.options.max_datagram_bytes, " leaves ",
